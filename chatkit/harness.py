@@ -1,0 +1,390 @@
+"""The scenario harness: drive a flow through scripted events and tell the story.
+
+A scenario reads like what happens on the wire::
+
+    hi = await kit.send("hi")      # you press enter
+    kit.echo(kit.store(hi))        # the server stores it, its echo arrives first
+    await kit.ack(hi)              # then the ack
+    kit.expect(["'hi' sent #1"])
+
+Each step is written to the story with every client's timeline after it, and every
+rule of the design is checked after every step (`chatkit.rules.RuleWatch`), so a
+broken rule is reported at the step that broke it. Time never enters: the harness
+only yields to the event loop until every send is either finished or waiting on the
+scripted server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+
+from chatkit.client import ChatClient
+from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage, Status
+from chatkit.protocols import Flow
+from chatkit.rules import Rule, RuleBroken, RuleWatch, describe_timeline
+from chatkit.scripted import Request, ScriptedServer
+from chatkit.state import ChatState
+
+MAX_YIELDS = 200
+"""How many turns of the event loop a step may take before the harness stops waiting."""
+
+DEFAULT_CHAT = "general"
+
+
+@dataclass
+class Step:
+    """One line of the story, with each client's timeline right after it."""
+
+    number: int
+    text: str
+    timelines: dict[str, list[str]]
+
+
+@dataclass(eq=False)
+class Sending:
+    """A send the scenario started: its task and, once it got there, its server request."""
+
+    user: str
+    chat_id: str
+    body: str
+    retry_of: str | None = None
+    task: asyncio.Task[Message] = field(init=False, repr=False)
+    request: Request | None = None
+    stored: ServerMessage | None = None
+    broken: RuleBroken | None = None
+    """A rule this send broke as it reached the server, raised by the harness, not in the send."""
+
+    @property
+    def client_id(self) -> str:
+        if self.request is None:
+            raise RuleBroken(Rule.INSTANT, f"your send of {self.body!r} never reached the server")
+        return self.request.client_id
+
+
+_current: contextvars.ContextVar[Sending] = contextvars.ContextVar("current_sending")
+
+
+@dataclass
+class _Member:
+    client: ChatClient
+    watch: RuleWatch
+    chats: set[str] = field(default_factory=set)
+
+
+class Scenario:
+    """One scripted server, the clients talking to it, and the story so far."""
+
+    def __init__(self, flow: Flow, chat_id: str = DEFAULT_CHAT) -> None:
+        self.flow = flow
+        self.chat_id = chat_id
+        self.server = ScriptedServer()
+        self.story: list[Step] = []
+        self.sendings: list[Sending] = []
+        self._members: dict[str, _Member] = {}
+        self._device_ids = 0
+        self._retrying: str | None = None
+        self.server.on_request = self._on_request
+
+    # Who is there.
+
+    def client(self, user: str = "you", *, chats: tuple[str, ...] = ()) -> ChatClient:
+        """The client of ``user``, connected and in the scenario's chat (made on first use)."""
+        member = self._members.get(user)
+        if member is None:
+            state = ChatState(user)
+            connection = self.server.connect(user)
+            member = _Member(ChatClient(self.flow, state, connection), RuleWatch(state))
+            self._members[user] = member
+        for chat_id in (self.chat_id, *chats):
+            if chat_id not in member.chats:
+                member.chats.add(chat_id)
+                self.server.join(chat_id, user, self._listener(member))
+        return member.client
+
+    def state(self, user: str = "you") -> ChatState:
+        return self.client(user).state
+
+    # What the users do.
+
+    async def send(self, body: str, *, by: str = "you", chat: str | None = None) -> Sending:
+        """``by`` presses enter on ``body``; returns once the send waits on the server."""
+        client = self.client(by, chats=(chat,) if chat else ())
+        chat_id = chat or self.chat_id
+        sending = Sending(by, chat_id, body)
+        await self._begin(sending, client.send(chat_id, body))
+        self._step(f"{_does(by, 'send')} {body!r}")
+        return sending
+
+    async def retry(self, failed: Sending) -> Sending:
+        """The user retries a failed message."""
+        client = self.client(failed.user)
+        sending = Sending(failed.user, failed.chat_id, failed.body, retry_of=failed.client_id)
+        self._retrying = failed.client_id
+        try:
+            await self._begin(sending, client.retry(failed.client_id))
+            self._step(f"{_does(failed.user, 'retry')} {failed.body!r}")
+        finally:
+            self._retrying = None
+        return sending
+
+    async def send_invalid(self, body: str, *, by: str = "you") -> InvalidMessage:
+        """Send a body that must be refused; return the error the flow raised."""
+        state = self.state(by)
+        before = _snapshot(state)
+        task = asyncio.get_running_loop().create_task(self.client(by).send(self.chat_id, body))
+        await self.settle()
+        self._step(f"{_does(by, 'try')} to send {body!r}")
+        error = task.exception() if task.done() else None
+        if not isinstance(error, InvalidMessage):
+            if not task.done():
+                task.cancel()
+            elif error is not None and not isinstance(error, DeliveryError):
+                raise error
+            raise RuleBroken(
+                Rule.BAD_INPUT,
+                f"sending {body!r} should raise InvalidMessage before anything is shown "
+                f"(got {'no error' if error is None else type(error).__name__})",
+            )
+        if _snapshot(state) != before:
+            raise RuleBroken(
+                Rule.BAD_INPUT,
+                "the refused message changed the state; refuse it before touching anything",
+                expected=before[0],
+                actual=_snapshot(state)[0],
+            )
+        return error
+
+    async def backfill(self, user: str = "you") -> None:
+        """``user`` reconnects and the chat's history is merged into the screen."""
+        member = self._members[user]
+        for message in self.server.stored.get(self.chat_id, []):
+            member.watch.told(message)
+        await member.client.backfill(self.chat_id)
+        self._step(f"{_does(user, 'reconnect')}; the history arrives")
+
+    async def resync(self, user: str = "you") -> None:
+        """``user`` reloads the chat: the server's list replaces the confirmed rows."""
+        member = self._members[user]
+        for message in self.server.stored.get(self.chat_id, []):
+            member.watch.told(message)
+        await member.client.resync(self.chat_id)
+        self._step(f"{_does(user, 'reload')} the chat from the server")
+
+    # What the server does.
+
+    def store(self, sending: Sending) -> ServerMessage:
+        """The server stores the message (nobody is told yet)."""
+        sending.stored = self.server.store(self._request(sending))
+        self._step(f"the server stores {sending.body!r} as #{sending.stored.seq}")
+        return sending.stored
+
+    def post(self, body: str, *, by: str = "bob") -> ServerMessage:
+        """Someone on another device sends ``body``; the server stores it (nobody told yet)."""
+        self._device_ids += 1
+        message = self.server.post(self.chat_id, by, body, f"{by}-device-{self._device_ids}")
+        self._step(f"{by} sends {body!r} from another device; the server stores it as #{message.seq}")
+        return message
+
+    async def ack(self, sending: Sending) -> ServerMessage:
+        """The ack reaches the sender (the server stores the message first if needed)."""
+        request = self._request(sending)
+        sending.stored = self.server.store(request)
+        self._members[sending.user].watch.told(sending.stored)
+        self.server.ack(request)
+        await self._answered(sending, f"the ack for {sending.body!r} reaches {sending.user}")
+        return sending.stored
+
+    async def refuse(self, sending: Sending, reason: str = "the server refused it") -> None:
+        """The server refuses the message: nothing is stored, the sender gets the reason."""
+        self.server.refuse(self._request(sending), reason)
+        await self._answered(sending, f"the server refuses {sending.body!r}: {reason}")
+
+    async def time_out(self, sending: Sending) -> None:
+        """The sender gives up waiting for the ack (it was lost, or is only late)."""
+        self.server.time_out(self._request(sending))
+        await self._answered(
+            sending, f"{_whose(sending.user)} client gives up waiting for {sending.body!r}"
+        )
+
+    async def echo(self, what: Sending | ServerMessage, *, to: str | None = None) -> None:
+        """The server's realtime event for a stored message reaches the chat (or one user)."""
+        message = what if isinstance(what, ServerMessage) else what.stored
+        if message is None:
+            raise ValueError("store or ack a message before echoing it")
+        self.server.echo(message, to=to)
+        await self.settle()
+        whom = "the chat" if to is None else to
+        self._step(f"the echo of {message.body!r} (#{message.seq}) reaches {whom}")
+
+    # Checking.
+
+    def expect(
+        self, expected: list[str], *, user: str = "you", rule: Rule = Rule.EXACTLY_ONCE
+    ) -> None:
+        """The timeline ``user`` sees must read ``expected``.
+
+        A line like ``"'hi' failed"`` accepts any reason; write the reason in
+        brackets to require it.
+        """
+        actual = describe_timeline(self.state(user), self.chat_id)
+        if len(actual) != len(expected) or not all(map(_line_matches, expected, actual)):
+            raise RuleBroken(rule, "the timeline is not what it should be", expected=expected, actual=actual)
+
+    def expect_flags(
+        self, *, sending: bool, error: str | None, user: str = "you"
+    ) -> None:
+        """The chat's "sending…" indicator and error banner must be as given."""
+        chat = self.state(user).chat(self.chat_id)
+        if (chat.sending, chat.error) != (sending, error):
+            raise RuleBroken(
+                Rule.LOADING_AND_ERRORS,
+                "the chat's indicator and banner are not what they should be",
+                expected=[f"sending={sending}", f"error={error!r}"],
+                actual=[f"sending={chat.sending}", f"error={chat.error!r}"],
+            )
+
+    async def settle(self) -> None:
+        """Let the event loop run until every send is finished or waiting on the server."""
+        for _ in range(MAX_YIELDS):
+            if all(_is_quiet(sending) for sending in self.sendings):
+                return
+            await asyncio.sleep(0)
+
+    async def finish(self) -> None:
+        """The end of a scenario: every send has finished or still waits on the server."""
+        await self.settle()
+        for sending in self.sendings:
+            if not _is_quiet(sending):
+                raise RuleBroken(
+                    Rule.FINISHES,
+                    f"the send of {sending.body!r} is stuck on something other than the server",
+                )
+            self._raise_if_crashed(sending)
+
+    # Plumbing.
+
+    async def _begin(self, sending: Sending, send: Coroutine[object, object, Message]) -> None:
+        """Start a send in a context of its own, so the server can tell which it is."""
+        context = contextvars.copy_context()
+        context.run(_current.set, sending)
+        sending.task = asyncio.get_running_loop().create_task(send, context=context)
+        self.sendings.append(sending)
+        await self.settle()
+        if sending.broken is not None:
+            raise sending.broken
+        if sending.request is None:
+            self._raise_if_crashed(sending)
+            where = "returned" if sending.task.done() else "is stuck"
+            raise RuleBroken(
+                Rule.INSTANT,
+                f"your send of {sending.body!r} {where} without calling server.send",
+            )
+
+    async def _answered(self, sending: Sending, text: str) -> None:
+        await self.settle()
+        self._step(text)
+        if not sending.task.done():
+            raise RuleBroken(
+                Rule.FINISHES,
+                f"the server answered, but the send of {sending.body!r} did not finish",
+            )
+        self._raise_if_crashed(sending)
+
+    def _raise_if_crashed(self, sending: Sending) -> None:
+        if not sending.task.done() or sending.task.cancelled():
+            return
+        error = sending.task.exception()
+        if isinstance(error, DeliveryError):
+            raise RuleBroken(
+                Rule.KEEP_WORDS,
+                f"send let DeliveryError({error.reason!r}) escape; catch it and roll back instead",
+            )
+        if error is not None:
+            raise error
+
+    def _request(self, sending: Sending) -> Request:
+        if sending.request is None:
+            raise RuleBroken(Rule.INSTANT, f"your send of {sending.body!r} never reached the server")
+        return sending.request
+
+    def _on_request(self, request: Request) -> None:
+        sending = _current.get(None)
+        if sending is None:
+            return
+        sending.request = request
+        try:
+            self._check_request(sending, request)
+        except RuleBroken as broken:
+            sending.broken = broken
+
+    def _check_request(self, sending: Sending, request: Request) -> None:
+        member = self._members[sending.user]
+        earlier = {s.request.client_id for s in self.sendings if s is not sending and s.request}
+        if sending.retry_of is not None and request.client_id != sending.retry_of:
+            raise RuleBroken(
+                Rule.IDEMPOTENT_RETRY,
+                f"the retry of {sending.body!r} used a new client id; reuse the failed message's "
+                "id so a server that already stored it does not store it twice",
+            )
+        if sending.retry_of is None and request.client_id in earlier:
+            raise RuleBroken(
+                Rule.UNIQUE_IDS,
+                f"{sending.body!r} was sent with client id {request.client_id!r}, "
+                "which an earlier message already uses",
+            )
+        row = member.client.state.get(request.client_id)
+        if row is None or row.status is not Status.PENDING or row not in member.client.state.chat(request.chat_id).rows:
+            raise RuleBroken(
+                Rule.INSTANT,
+                f"when {sending.body!r} reached the server it was not on screen as pending; "
+                "show it before you await the server",
+            )
+        member.watch.sent(request.client_id)
+
+    def _listener(self, member: _Member) -> Callable[[ServerMessage], None]:
+        def deliver(message: ServerMessage) -> None:
+            member.watch.told(message)
+            member.client.receive(message)
+
+        return deliver
+
+    def _step(self, text: str) -> None:
+        timelines = {
+            user: describe_timeline(member.client.state, self.chat_id)
+            for user, member in self._members.items()
+        }
+        self.story.append(Step(len(self.story) + 1, text, timelines))
+        for member in self._members.values():
+            member.watch.check(retrying=self._retrying)
+
+
+def _is_quiet(sending: Sending) -> bool:
+    if sending.task.done():
+        return True
+    return sending.request is not None and not sending.request.answered
+
+
+def _snapshot(state: ChatState) -> tuple[list[str], dict[str, tuple[bool, str | None]], int]:
+    lines = [line for chat_id in state.chats for line in describe_timeline(state, chat_id)]
+    flags = {chat.id: (chat.sending, chat.error) for chat in state.chats.values()}
+    return lines, flags, len(state.messages)
+
+
+def _line_matches(expected: str, actual: str) -> bool:
+    if expected == actual:
+        return True
+    return expected.endswith(" failed") and actual.startswith(expected + " (")
+
+
+def _does(user: str, verb: str) -> str:
+    """``you send`` but ``bob sends``: the story speaks to the learner."""
+    if user == "you":
+        return f"you {verb}"
+    return f"{user} {verb[:-1]}ies" if verb.endswith("y") else f"{user} {verb}s"
+
+
+def _whose(user: str) -> str:
+    return "your" if user == "you" else f"{user}'s"

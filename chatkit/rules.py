@@ -1,0 +1,219 @@
+"""The design's rules, and a watcher that checks them after every event.
+
+The scenarios and the timeline explorer both drive a client through events one at a
+time. After each, `RuleWatch.check` compares what the client shows with what the
+server really stored and with what the client was shown before, and raises
+`RuleBroken` naming the first rule that no longer holds.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from chatkit.model import Message, ServerMessage, Status
+from chatkit.state import ChatState
+
+
+class Rule(enum.Enum):
+    """A rule of a correct implementation, numbered and named as in the design."""
+
+    INSTANT = (1, "Instant", "send")
+    IDENTITY = (2, "Identity", "reconcile")
+    EXACTLY_ONCE = (3, "Exactly once", "reconcile")
+    MONOTONIC = (4, "Monotonic status", "reconcile")
+    SERVER_TRUTH = (5, "The server is the truth", "reconcile")
+    KEEP_WORDS = (6, "Rollback keeps the user's words", "rollback")
+    LOADING_AND_ERRORS = (7, "Loading and errors", "rollback")
+    IDEMPOTENT_RETRY = (8, "Retry is idempotent", "send")
+    OTHERS = (9, "Others' messages", "reconcile")
+    UNIQUE_IDS = (10, "Unique ids", "send")
+    BAD_INPUT = (11, "Bad input", "send")
+    RESYNC = (12, "Resync keeps what is unconfirmed", "reconcile")
+    NO_TEXT_MATCHING = (13, "No text matching", "reconcile")
+    BOOKKEEPING = (14, "Bookkeeping is cleaned", "send")
+    FINISHES = (15, "Every send finishes", "send")
+    FAST = (16, "Constant time per event", "reconcile")
+
+    def __init__(self, number: int, title: str, function: str) -> None:
+        self.number = number
+        self.title = title
+        self.function = function
+        """Which of the learner's functions this rule is mostly about."""
+
+    def __str__(self) -> str:
+        return f"rule {self.number}, {self.title}"
+
+
+class RuleBroken(AssertionError):
+    """A rule stopped holding. Carries what the grader needs to explain it."""
+
+    def __init__(
+        self,
+        rule: Rule,
+        detail: str,
+        *,
+        expected: list[str] | None = None,
+        actual: list[str] | None = None,
+    ) -> None:
+        super().__init__(f"{rule}: {detail}")
+        self.rule = rule
+        self.detail = detail
+        self.expected = expected
+        self.actual = actual
+
+
+def describe_timeline(state: ChatState, chat_id: str) -> list[str]:
+    """The chat's timeline as the screen would read, one line per row."""
+    return [describe_row(state, row) for row in state.timeline(chat_id)]
+
+
+def describe_row(state: ChatState, row: Message) -> str:
+    text = row.describe()
+    return text if row.author == state.user else f"{row.author}: {text}"
+
+
+@dataclass
+class RuleWatch:
+    """Checks one client's state against the server's truth, event after event.
+
+    ``sent_by_me`` holds the client ids this client sent (and did not refuse as bad
+    input); ``seen`` the server messages it was told about (acks, echoes, history).
+    The watcher remembers each row's last status to catch regressions, and the
+    last failure per chat to check the error banner.
+    """
+
+    state: ChatState
+    sent_by_me: set[str] = field(default_factory=set)
+    seen: dict[str, ServerMessage] = field(default_factory=dict)
+    _last_status: dict[str, Status] = field(default_factory=dict)
+    _banner: dict[str, str | None] = field(default_factory=dict)
+    _banner_status: dict[str, Status] = field(default_factory=dict)
+
+    def sent(self, client_id: str) -> None:
+        """This client sent a new message with this client id."""
+        self.sent_by_me.add(client_id)
+
+    def told(self, message: ServerMessage) -> None:
+        """This client was given the server's copy of a message (ack, echo or history)."""
+        self.seen[message.client_id] = message
+
+    def check(self, *, retrying: str | None = None) -> None:
+        """Raise `RuleBroken` if any rule no longer holds after the latest event.
+
+        ``retrying`` is the client id being retried in this event, the one message
+        allowed to go from failed back to pending.
+        """
+        rows_by_id: dict[str, list[Message]] = {}
+        for chat in self.state.chats.values():
+            for row in chat.rows:
+                rows_by_id.setdefault(row.client_id, []).append(row)
+
+        for client_id, rows in rows_by_id.items():
+            if len(rows) > 1:
+                chat_id = rows[0].chat_id
+                raise RuleBroken(
+                    Rule.EXACTLY_ONCE,
+                    f"{rows[0].body!r} is shown {len(rows)} times",
+                    actual=describe_timeline(self.state, chat_id),
+                )
+        for client_id in self.sent_by_me:
+            if client_id not in rows_by_id:
+                raise RuleBroken(
+                    Rule.KEEP_WORDS,
+                    "one of your messages disappeared from the screen; a failed send must "
+                    "stay visible as failed so it can be retried",
+                )
+        for client_id, incoming in self.seen.items():
+            if client_id not in rows_by_id:
+                raise RuleBroken(
+                    Rule.OTHERS if client_id not in self.sent_by_me else Rule.EXACTLY_ONCE,
+                    f"the server's message {incoming.body!r} (#{incoming.seq}) was delivered "
+                    "but is not on the screen",
+                    actual=describe_timeline(self.state, incoming.chat_id),
+                )
+
+        for client_id, rows in rows_by_id.items():
+            row = rows[0]
+            self._check_row(row, self.seen.get(client_id), retrying)
+
+        for chat in self.state.chats.values():
+            self._check_chat_flags(chat.id)
+
+    def _check_row(self, row: Message, truth: ServerMessage | None, retrying: str | None) -> None:
+        before = self._last_status.get(row.client_id)
+        now = row.status
+        allowed = {
+            (Status.PENDING, Status.SENT),
+            (Status.PENDING, Status.FAILED),
+            (Status.FAILED, Status.SENT),
+        }
+        if before is not None and before is not now:
+            is_retry = (before, now) == (Status.FAILED, Status.PENDING) and retrying == row.client_id
+            if (before, now) not in allowed and not is_retry:
+                raise RuleBroken(
+                    Rule.MONOTONIC,
+                    f"{row.body!r} went from {before} back to {now}; "
+                    f"{'sent is final' if before is Status.SENT else 'that move is not allowed'}",
+                )
+        self._last_status[row.client_id] = now
+
+        if truth is not None and now is not Status.SENT:
+            raise RuleBroken(
+                Rule.SERVER_TRUTH,
+                f"the server confirmed {row.body!r} as #{truth.seq}, but it is still shown as {now}",
+            )
+        if now is Status.SENT:
+            if truth is None:
+                raise RuleBroken(
+                    Rule.SERVER_TRUTH,
+                    f"{row.body!r} is shown as sent, but the server never confirmed it to you",
+                )
+            if (row.server_id, row.seq, row.created_at) != (truth.id, truth.seq, truth.created_at):
+                raise RuleBroken(
+                    Rule.SERVER_TRUTH,
+                    f"{row.body!r} is sent but does not carry the server's id, sequence number "
+                    f"and timestamp (has id={row.server_id}, seq={row.seq}; "
+                    f"the server said id={truth.id}, seq={truth.seq})",
+                )
+        if now is Status.FAILED and not (row.error and row.error.strip()):
+            raise RuleBroken(Rule.KEEP_WORDS, f"{row.body!r} failed without a readable reason")
+
+    def _check_chat_flags(self, chat_id: str) -> None:
+        chat = self.state.chat(chat_id)
+        mine = [row for row in chat.rows if row.client_id in self.sent_by_me]
+        pending = {row.client_id for row in mine if row.status is Status.PENDING}
+        stale = chat.in_flight - pending
+        if stale:
+            bodies = sorted(
+                repr(row.body) for row in chat.rows if row.client_id in stale
+            ) or sorted(stale)
+            raise RuleBroken(
+                Rule.BOOKKEEPING,
+                f"in_flight still holds {', '.join(bodies)} although that send is settled",
+            )
+        if chat.sending != bool(pending):
+            raise RuleBroken(
+                Rule.LOADING_AND_ERRORS,
+                f"the chat shows sending={chat.sending} while "
+                f"{len(pending)} of your sends are unsettled",
+            )
+        expected = self._expected_banner(chat_id, mine)
+        if chat.error != expected:
+            raise RuleBroken(
+                Rule.LOADING_AND_ERRORS,
+                f"the error banner reads {chat.error!r}; expected {expected!r}",
+            )
+
+    def _expected_banner(self, chat_id: str, mine: list[Message]) -> str | None:
+        banner = self._banner.get(chat_id)
+        for row in mine:
+            before = self._banner_status.get(row.client_id)
+            if before is not row.status:
+                if row.status is Status.FAILED:
+                    banner = row.error
+                elif row.status is Status.SENT:
+                    banner = None
+                self._banner_status[row.client_id] = row.status
+        self._banner[chat_id] = banner
+        return banner

@@ -1,0 +1,98 @@
+"""The pytest plugin behind the graded scenarios.
+
+It adds ``--target``, loads the chosen flow once, gives each scenario a fresh
+`Scenario` as the ``kit`` fixture, runs ``async def`` scenarios on their own event
+loop with a time budget, and, when one fails, prints its story.
+
+Scenario modules declare their family with ``pytestmark = pytest.mark.family("…")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Generator
+
+import pytest
+
+from chatkit.harness import Scenario
+from chatkit.protocols import Flow
+from chatkit.target import load_flow, resolve_target
+
+SCENARIO_BUDGET_SECONDS = 2.0
+"""How long one scenario may run on its event loop; ``@pytest.mark.budget(s)`` changes it."""
+
+
+class ScenarioTimedOut(Exception):
+    """A scenario used up its budget: something in it waits or loops forever."""
+
+    def __init__(self, budget: float) -> None:
+        super().__init__(f"the scenario did not finish within {budget:g} s")
+        self.budget = budget
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--target",
+        default="solution",
+        help="the flow to test: starter, solution, or a folder or file (default: solution)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "family(name): the scenario family a test belongs to")
+    config.addinivalue_line("markers", "budget(seconds): the event-loop time a scenario may use")
+
+
+@pytest.fixture(scope="session")
+def flow(pytestconfig: pytest.Config) -> Flow:
+    """The target's module, with ``send``, ``reconcile`` and ``rollback``."""
+    return load_flow(resolve_target(pytestconfig.getoption("--target")))
+
+
+@pytest.fixture
+def kit(flow: Flow) -> Scenario:
+    """A fresh scripted server and clients for one scenario."""
+    return Scenario(flow)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run an ``async def`` scenario on a new event loop, bounded by its budget."""
+    function = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(function):
+        return None
+    marker = pyfuncitem.get_closest_marker("budget")
+    budget = float(marker.args[0]) if marker else SCENARIO_BUDGET_SECONDS
+    names = pyfuncitem._fixtureinfo.argnames
+    arguments = {name: pyfuncitem.funcargs[name] for name in names}
+
+    async def bounded() -> None:
+        try:
+            async with asyncio.timeout(budget):
+                await function(**arguments)
+        except TimeoutError:
+            raise ScenarioTimedOut(budget) from None
+        kit = arguments.get("kit")
+        if isinstance(kit, Scenario):
+            await kit.finish()
+
+    asyncio.run(bounded())
+    return True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the scenario's story to a failing report, for plain pytest runs."""
+    report = yield
+    kit = getattr(item, "funcargs", {}).get("kit")
+    if report.failed and isinstance(kit, Scenario) and kit.story:
+        lines = []
+        for step in kit.story:
+            lines.append(f"{step.number}. {step.text}")
+            for user, timeline in step.timelines.items():
+                lines.append(f"     {user}: {timeline}")
+        report.sections.append(("what happened", "\n".join(lines)))
+    return report
