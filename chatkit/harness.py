@@ -214,10 +214,13 @@ class Scenario:
         message = what if isinstance(what, ServerMessage) else what.stored
         if message is None:
             raise ValueError("store or ack a message before echoing it")
-        self.server.echo(message, to=to)
-        await self.settle()
         whom = "the chat" if to is None else to
-        self._step(f"the echo of {message.body!r} (#{message.seq}) reaches {whom}")
+        try:
+            self.server.echo(message, to=to)
+        finally:
+            self._step(f"the echo of {message.body!r} (#{message.seq}) reaches {whom}", check=False)
+        await self.settle()
+        self._check()
 
     # Checking.
 
@@ -277,21 +280,26 @@ class Scenario:
             raise sending.broken
         if sending.request is None:
             self._raise_if_crashed(sending)
-            where = "returned" if sending.task.done() else "is stuck"
+            if not sending.task.done():
+                raise RuleBroken(
+                    Rule.FINISHES,
+                    f"your send of {sending.body!r} is stuck waiting for something, and it "
+                    "never called server.send",
+                )
             raise RuleBroken(
-                Rule.INSTANT,
-                f"your send of {sending.body!r} {where} without calling server.send",
+                Rule.INSTANT, f"your send of {sending.body!r} returned without calling server.send"
             )
 
     async def _answered(self, sending: Sending, text: str) -> None:
         await self.settle()
-        self._step(text)
+        self._step(text, check=False)
         if not sending.task.done():
             raise RuleBroken(
                 Rule.FINISHES,
                 f"the server answered, but the send of {sending.body!r} did not finish",
             )
         self._raise_if_crashed(sending)
+        self._check()
 
     def _raise_if_crashed(self, sending: Sending) -> None:
         if not sending.task.done() or sending.task.cancelled():
@@ -351,12 +359,17 @@ class Scenario:
 
         return deliver
 
-    def _step(self, text: str) -> None:
+    def _step(self, text: str, *, check: bool = True) -> None:
+        """Write a line of the story and, unless told not to yet, check every rule."""
         timelines = {
             user: describe_timeline(member.client.state, self.chat_id)
             for user, member in self._members.items()
         }
         self.story.append(Step(len(self.story) + 1, text, timelines))
+        if check:
+            self._check()
+
+    def _check(self) -> None:
         for member in self._members.values():
             member.watch.check(retrying=self._retrying)
 

@@ -19,12 +19,21 @@ from chatkit.harness import Scenario
 from chatkit.protocols import Flow
 from chatkit.target import load_flow, resolve_target
 
-SCENARIO_BUDGET_SECONDS = 2.0
-"""How long one scenario may run on its event loop; ``@pytest.mark.budget(s)`` changes it."""
+SCENARIO_BUDGET_SECONDS = 0.5
+"""How long one scenario may run on its event loop; ``@pytest.mark.budget(s)`` changes it.
+
+A correct flow needs a few milliseconds; the budget only bounds a flow that hangs.
+"""
+HARD_LIMIT_GRACE = 0.5
+"""pytest-timeout stops a scenario this long after its budget, for hangs that never
+yield to the event loop (a ``while True`` loop), which the budget alone cannot stop."""
 
 
-class ScenarioTimedOut(Exception):
-    """A scenario used up its budget: something in it waits or loops forever."""
+class ScenarioTimedOut(BaseException):
+    """A scenario used up its budget: something in it waits or loops forever.
+
+    A `BaseException`, so a learner's ``except Exception`` cannot swallow it.
+    """
 
     def __init__(self, budget: float) -> None:
         super().__init__(f"the scenario did not finish within {budget:g} s")
@@ -42,6 +51,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "family(name): the scenario family a test belongs to")
     config.addinivalue_line("markers", "budget(seconds): the event-loop time a scenario may use")
+
+
+def budget_of(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("budget")
+    return float(marker.args[0]) if marker else SCENARIO_BUDGET_SECONDS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each scenario a hard time limit just above its budget."""
+    for item in items:
+        if item.get_closest_marker("family") and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(budget_of(item) + HARD_LIMIT_GRACE))
 
 
 @pytest.fixture(scope="session")
@@ -62,20 +83,19 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     function = pyfuncitem.obj
     if not inspect.iscoroutinefunction(function):
         return None
-    marker = pyfuncitem.get_closest_marker("budget")
-    budget = float(marker.args[0]) if marker else SCENARIO_BUDGET_SECONDS
+    budget = budget_of(pyfuncitem)
     names = pyfuncitem._fixtureinfo.argnames
     arguments = {name: pyfuncitem.funcargs[name] for name in names}
 
     async def bounded() -> None:
+        kit = arguments.get("kit")
         try:
             async with asyncio.timeout(budget):
                 await function(**arguments)
+                if isinstance(kit, Scenario):
+                    await kit.finish()
         except TimeoutError:
             raise ScenarioTimedOut(budget) from None
-        kit = arguments.get("kit")
-        if isinstance(kit, Scenario):
-            await kit.finish()
 
     asyncio.run(bounded())
     return True

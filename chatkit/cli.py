@@ -1,0 +1,23 @@
+"""The ``chatkit`` command: ``chatkit grade`` (same as ``python grader.py``) and friends."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from chatkit.grading import cli as grading_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatkit", description="Chat Message Flow")
+    commands = parser.add_subparsers(dest="command", required=True)
+    grade = commands.add_parser("grade", help="grade a flow against the scenarios")
+    grading_cli.add_grade_arguments(grade)
+    grade.set_defaults(handler=grading_cli.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code

@@ -1,0 +1,149 @@
+"""The grader's pytest plugin, loaded in the child process that runs the learner's code.
+
+It turns each scenario's outcome into a `TestResult` and writes it, one JSON line at
+a time, to the pipe the parent gave (``CHATKIT_RESULTS_FD``). Writing as it goes
+means the parent keeps every finished result even if it has to kill this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Generator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from chatkit.grading.results import Location, Outcome, StoryStep, TestResult
+from chatkit.harness import Scenario
+from chatkit.rules import Rule, RuleBroken
+from chatkit.testing import ScenarioTimedOut, budget_of
+
+RESULTS_FD = "CHATKIT_RESULTS_FD"
+FAMILY_FILTER = "CHATKIT_FAMILIES"
+"""Comma-separated family names to keep; empty keeps all."""
+
+_channel: IO[str] | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _channel
+    fd = os.environ.get(RESULTS_FD)
+    if fd is not None:
+        _channel = os.fdopen(int(fd), "w", buffering=1)
+
+
+def _emit(kind: str, **data: Any) -> None:
+    if _channel is not None:
+        _channel.write(json.dumps({"kind": kind, **data}) + "\n")
+
+
+def family_of(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("family")
+    return str(marker.args[0]) if marker else "other"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = {name for name in os.environ.get(FAMILY_FILTER, "").split(",") if name}
+    if wanted:
+        kept = [item for item in items if family_of(item) in wanted]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+    _emit(
+        "collected",
+        tests=[
+            {"nodeid": item.nodeid, "name": item.name, "family": family_of(item),
+             "budget": budget_of(item)}
+            for item in items
+        ],
+    )
+
+
+def pytest_runtest_logstart(nodeid: str) -> None:
+    _emit("start", nodeid=nodeid)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        result = _result(item, call, report)
+        _emit("result", result=result.to_json())
+    return report
+
+
+def _result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> TestResult:
+    function = getattr(item, "function", None)
+    result = TestResult(
+        nodeid=item.nodeid,
+        name=item.name,
+        family=family_of(item),
+        outcome=Outcome.PASSED,
+        about=" ".join((getattr(function, "__doc__", None) or "").split()),
+        duration=report.duration,
+    )
+    kit = getattr(item, "funcargs", {}).get("kit")
+    if isinstance(kit, Scenario):
+        result.story = [StoryStep(s.number, s.text, s.timelines) for s in kit.story]
+    if report.passed or call.excinfo is None:
+        return result
+    _explain(result, call.excinfo, _target_dir(item))
+    return result
+
+
+def _target_dir(item: pytest.Item) -> Path:
+    from chatkit.target import resolve_target
+
+    return resolve_target(item.config.getoption("--target")).parent
+
+
+def _explain(result: TestResult, excinfo: pytest.ExceptionInfo[BaseException], target: Path) -> None:
+    error = excinfo.value
+    result.error_type = type(error).__name__
+    result.message = str(error)
+    result.location = _learner_frame(excinfo, target)
+    if isinstance(error, RuleBroken):
+        result.rule, result.function = str(error.rule), error.rule.function
+        result.message, result.expected, result.actual = error.detail, error.expected, error.actual
+        result.outcome = Outcome.TIMED_OUT if error.rule is Rule.FINISHES else Outcome.FAILED
+        result.location = None
+    elif isinstance(error, ScenarioTimedOut) or (
+        excinfo.typename == "Failed" and str(error).startswith("Timeout")
+    ):
+        result.outcome = Outcome.TIMED_OUT
+        result.message = "the scenario did not finish in time: something waits or loops forever"
+    elif isinstance(error, NotImplementedError) and result.location is not None:
+        result.outcome = Outcome.NOT_WRITTEN
+        result.function = result.location.function
+    elif isinstance(error, AssertionError):
+        result.outcome = Outcome.FAILED
+    else:
+        result.outcome = Outcome.CRASHED
+        if isinstance(error, SystemExit):
+            result.message = f"your code called sys.exit({error.code!r})"
+        if result.location is not None:
+            result.function = result.location.function
+
+
+def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException], target: Path) -> Location | None:
+    """The innermost frame of the traceback that is in the learner's folder."""
+    for entry in reversed(excinfo.traceback):
+        path = Path(str(entry.path))
+        if path.is_relative_to(target):
+            return Location(
+                file=_display_path(path),
+                line=entry.lineno + 1,
+                function=entry.name,
+                code=str(entry.statement).strip() if entry.statement else "",
+            )
+    return None
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,301 @@
+"""Render a `GradeReport` for a person: one screen that says what to do next.
+
+Score first, then a table per family, then the story of each failure — what
+happened, step by step, the timeline expected against the one shown, and which
+section of ``hints.md`` to read. Code that raised, hung or could not be imported
+gets a panel with the file, the line and the message; never a raw traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from chatkit.grading.results import FamilyResult, GradeReport, Location, Outcome, TestResult
+
+FUNCTION_ORDER = ("send", "reconcile", "rollback")
+BAR_WIDTH = 40
+
+MARKS = {
+    Outcome.PASSED: ("✓", "green"),
+    Outcome.FAILED: ("✗", "red"),
+    Outcome.TIMED_OUT: ("⧗", "yellow"),
+    Outcome.NOT_WRITTEN: ("·", "dim"),
+    Outcome.CRASHED: ("!", "magenta"),
+}
+
+
+def render(report: GradeReport, console: Console, *, every_failure: bool = False) -> None:
+    """Print the whole report. ``every_failure`` tells every failure's story, not one per family."""
+    console.print(_header(report))
+    if report.load_error is not None:
+        console.print(_load_error_panel(report))
+        return
+    for family in report.families:
+        console.print(_family_table(family))
+    not_written = [r for r in report.results if r.outcome is Outcome.NOT_WRITTEN]
+    if not_written:
+        console.print(_not_written_panel(report, not_written))
+    told, untold = _pick_failures(report, every_failure)
+    for result in told:
+        console.print(failure_panel(result))
+    if untold:
+        console.print(_also_failing(untold))
+    if told or untold or report.exit_code == 0:
+        console.print(_footer(report))
+
+
+def summary_line(report: GradeReport) -> str:
+    """One line: for ``--quiet`` and for logs."""
+    if report.load_error is not None:
+        return f"{report.target}: could not be loaded: {report.load_error.message}"
+    return f"{report.target}: {report.score}/100 ({report.passed} of {len(report.results)} scenarios pass)"
+
+
+def display_path(path: str) -> str:
+    """A path relative to the current folder when it is inside it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def _header(report: GradeReport) -> Panel:
+    score = report.score
+    colour = "green" if score == 100 else "yellow" if score >= 50 else "red"
+    filled = round(BAR_WIDTH * score / 100)
+    bar = Text.assemble(("━" * filled, colour), ("━" * (BAR_WIDTH - filled), "grey23"))
+    line = Table.grid(padding=(0, 2))
+    line.add_row(Text(f"{score:>3} / 100", style=f"bold {colour}"), bar)
+    parts: list[RenderableType] = [line]
+    if report.results:
+        parts.append(Text(f"{report.passed} of {len(report.results)} scenarios pass", style="dim"))
+    return Panel(
+        Group(*parts),
+        title=f"[bold]Chat Message Flow[/] · grading [cyan]{display_path(report.path)}[/]",
+        title_align="left",
+        box=box.ROUNDED,
+    )
+
+
+def _family_table(family: FamilyResult) -> Table:
+    timed_out = family.count(Outcome.TIMED_OUT)
+    extra = f" · {timed_out} timed out" if timed_out else ""
+    table = Table(
+        title=f"[bold]{family.family.name}[/] — {family.passed}/{family.total} pass{extra}"
+        f" · weight {family.family.weight}",
+        caption=family.family.about,
+        title_justify="left",
+        caption_justify="left",
+        box=box.SIMPLE,
+        show_header=False,
+        pad_edge=False,
+        expand=False,
+    )
+    table.add_column(width=1)
+    table.add_column(overflow="fold")
+    table.add_column(style="dim", overflow="fold")
+    for result in family.results:
+        mark, style = MARKS[result.outcome]
+        note = "" if result.outcome is Outcome.PASSED else _short_reason(result)
+        table.add_row(Text(mark, style=style), humanize(result.name), note)
+    return table
+
+
+def _short_reason(result: TestResult) -> str:
+    if result.outcome is Outcome.NOT_WRITTEN:
+        return f"not written yet ({result.function})"
+    if result.rule:
+        return result.rule
+    return result.outcome.value
+
+
+def humanize(test_name: str) -> str:
+    """``test_echo_before_ack[3]`` → ``echo before ack [3]``."""
+    name = test_name.removeprefix("test_")
+    base, bracket, rest = name.partition("[")
+    return base.replace("_", " ") + (f" [{rest}" if bracket else "")
+
+
+def _not_written_panel(report: GradeReport, results: list[TestResult]) -> Panel:
+    functions = sorted(
+        {r.function or "?" for r in results},
+        key=lambda f: FUNCTION_ORDER.index(f) if f in FUNCTION_ORDER else len(FUNCTION_ORDER),
+    )
+    first = functions[0]
+    where = results[0].location.file if results[0].location else report.path
+    text = Text()
+    text.append(f"{len(results)} scenarios stop at a function that still raises NotImplementedError: ")
+    text.append(", ".join(functions), style="bold")
+    text.append(".\n\nStart here: ", style="bold")
+    text.append(f"open {where} and write ")
+    text.append(first, style="bold cyan")
+    text.append(". Its docstring says what it must do; ")
+    text.append(f"hints.md › {first}", style="cyan")
+    text.append(" has a nudge if you are stuck. Then run ")
+    text.append("python grader.py", style="bold")
+    text.append(" again.")
+    return Panel(text, title="Not written yet", title_align="left", border_style="blue")
+
+
+def _pick_failures(
+    report: GradeReport, every_failure: bool
+) -> tuple[list[TestResult], list[TestResult]]:
+    """The failures to tell in full (the first of each family) and the rest."""
+    told: list[TestResult] = []
+    untold: list[TestResult] = []
+    for family in report.families:
+        failing = [
+            r for r in family.results if r.outcome not in (Outcome.PASSED, Outcome.NOT_WRITTEN)
+        ]
+        told += failing if every_failure else failing[:1]
+        untold += [] if every_failure else failing[1:]
+    return told, untold
+
+
+def failure_panel(result: TestResult) -> Panel:
+    """The story of one failing scenario."""
+    parts: list[RenderableType] = []
+    if result.about:
+        parts.append(Text(result.about, style="italic"))
+    if result.story:
+        parts.append(_story(result))
+    if result.outcome is Outcome.CRASHED and result.location is not None:
+        parts.append(_location(result.location, result.error_type, result.message))
+    else:
+        verdict = Text()
+        if result.rule:
+            verdict.append(f"Broke {result.rule}: ", style="bold red")
+        elif result.outcome is Outcome.TIMED_OUT:
+            verdict.append("Timed out: ", style="bold yellow")
+        else:
+            verdict.append(f"{result.error_type or 'Failed'}: ", style="bold red")
+        verdict.append(result.message)
+        parts.append(verdict)
+        if result.location is not None:
+            parts.append(_location(result.location, None, None))
+    if result.expected is not None or result.actual is not None:
+        parts.append(_expected_actual(result.expected, result.actual))
+    parts.append(_read_next(result))
+    mark, style = MARKS[result.outcome]
+    return Panel(
+        Group(*_spaced(parts)),
+        title=f"[{style}]{mark}[/] {result.family} › {humanize(result.name)}",
+        title_align="left",
+        border_style=style,
+    )
+
+
+def _story(result: TestResult) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(justify="right", style="dim")
+    table.add_column(overflow="fold")
+    several = len({user for step in result.story for user in step.timelines}) > 1
+    for step in result.story:
+        table.add_row(f"{step.number}.", Text(step.text, style="bold"))
+        for user, timeline in step.timelines.items():
+            shown = " · ".join(timeline) if timeline else "(empty)"
+            label = f"{user} sees " if several else "screen: "
+            table.add_row("", Text(label + shown, style="dim"))
+    return table
+
+
+def _location(location: Location, error_type: str | None, message: str | None) -> Text:
+    text = Text()
+    text.append(f"{location.file}, line {location.line}, in {location.function}\n", style="bold")
+    if location.code:
+        text.append(f"    {location.code}\n", style="cyan")
+    if error_type:
+        text.append(f"{error_type}: ", style="bold red")
+        text.append(message or "")
+    return text
+
+
+def _expected_actual(expected: list[str] | None, actual: list[str] | None) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("expected", style="green", overflow="fold")
+    table.add_column("your code shows", style="red", overflow="fold")
+    left, right = expected or [], actual or []
+    for index in range(max(len(left), len(right), 1)):
+        table.add_row(
+            left[index] if index < len(left) else "",
+            right[index] if index < len(right) else ("(nothing)" if index == 0 else ""),
+        )
+    return table
+
+
+def _read_next(result: TestResult) -> Text:
+    text = Text("Read: ", style="dim")
+    sections = [f"hints.md › {result.family}"]
+    if result.function:
+        sections.insert(0, f"hints.md › {result.function}")
+    text.append(" · ".join(sections), style="cyan")
+    return text
+
+
+def _also_failing(results: list[TestResult]) -> Panel:
+    table = Table.grid(padding=(0, 1))
+    table.add_column()
+    table.add_column(overflow="fold")
+    for result in results:
+        mark, style = MARKS[result.outcome]
+        table.add_row(
+            Text(mark, style=style),
+            Text.assemble(
+                (f"{result.family} › {humanize(result.name)}", "bold"),
+                f" — {_short_reason(result)}: {result.message}",
+            ),
+        )
+    return Panel(
+        table,
+        title="Also failing (run with --every-failure for their stories)",
+        title_align="left",
+        border_style="dim",
+    )
+
+
+def _load_error_panel(report: GradeReport) -> Panel:
+    error = report.load_error
+    assert error is not None
+    parts: list[RenderableType] = []
+    if error.location is not None:
+        parts.append(_location(error.location, error.error_type, error.message))
+    else:
+        parts.append(Text(f"{error.error_type + ': ' if error.error_type else ''}{error.message}"))
+    parts.append(
+        Text(
+            "No scenario ran. Fix this first, then run the grader again.",
+            style="dim",
+        )
+    )
+    return Panel(
+        Group(*_spaced(parts)),
+        title="[red]Your code could not be loaded[/]",
+        title_align="left",
+        border_style="red",
+    )
+
+
+def _footer(report: GradeReport) -> Text:
+    if report.exit_code == 0:
+        return Text(
+            "Every scenario passes. Compare your code with solution/flow.py — "
+            "or break it on purpose and watch which family notices.",
+            style="green",
+        )
+    return Text("Fix the first failure above, then run the grader again.", style="bold")
+
+
+def _spaced(parts: Iterable[RenderableType]) -> list[RenderableType]:
+    spaced: list[RenderableType] = []
+    for part in parts:
+        if spaced:
+            spaced.append(Text(""))
+        spaced.append(part)
+    return spaced

@@ -1,0 +1,134 @@
+"""What a grading run produced, as plain data that crosses the process boundary as JSON."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from chatkit.grading.families import Family, family_named, family_order
+
+
+class Outcome(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    NOT_WRITTEN = "not written"
+    CRASHED = "crashed"
+
+
+@dataclass(slots=True)
+class Location:
+    """Where in the learner's code something went wrong."""
+
+    file: str
+    line: int
+    function: str
+    code: str
+
+
+@dataclass(slots=True)
+class StoryStep:
+    number: int
+    text: str
+    timelines: dict[str, list[str]]
+
+
+@dataclass(slots=True)
+class TestResult:
+    nodeid: str
+    name: str
+    family: str
+    outcome: Outcome
+    about: str = ""
+    """The scenario's story, from its docstring."""
+    duration: float = 0.0
+    rule: str | None = None
+    """The broken rule, as the design names it ("rule 3, Exactly once")."""
+    function: str | None = None
+    """The learner's function to look at: send, reconcile or rollback."""
+    message: str = ""
+    expected: list[str] | None = None
+    actual: list[str] | None = None
+    story: list[StoryStep] = field(default_factory=list)
+    error_type: str | None = None
+    location: Location | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TestResult:
+        data = dict(data)
+        data["outcome"] = Outcome(data["outcome"])
+        data["story"] = [StoryStep(**step) for step in data.get("story", [])]
+        if data.get("location"):
+            data["location"] = Location(**data["location"])
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class LoadError:
+    """Why the target could not be loaded at all."""
+
+    message: str
+    error_type: str | None = None
+    location: Location | None = None
+
+
+@dataclass(slots=True)
+class FamilyResult:
+    family: Family
+    results: list[TestResult]
+
+    @property
+    def passed(self) -> int:
+        return sum(result.outcome is Outcome.PASSED for result in self.results)
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(result.outcome is outcome for result in self.results)
+
+
+@dataclass(slots=True)
+class GradeReport:
+    target: str
+    """The target as the user named it."""
+    path: str
+    """The ``flow.py`` that was graded."""
+    results: list[TestResult] = field(default_factory=list)
+    load_error: LoadError | None = None
+
+    @property
+    def families(self) -> list[FamilyResult]:
+        grouped: dict[str, list[TestResult]] = {}
+        for result in self.results:
+            grouped.setdefault(result.family, []).append(result)
+        return [
+            FamilyResult(family_named(name), grouped[name])
+            for name in sorted(grouped, key=family_order)
+        ]
+
+    @property
+    def score(self) -> int:
+        """Out of 100: each family's share of passing scenarios, weighted."""
+        families = self.families
+        total_weight = sum(result.family.weight for result in families)
+        if self.load_error is not None or total_weight == 0:
+            return 0
+        earned = sum(result.family.weight * result.passed / result.total for result in families)
+        return int(100 * earned / total_weight)
+
+    @property
+    def passed(self) -> int:
+        return sum(result.outcome is Outcome.PASSED for result in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all passed, 1 some failed, 2 the target could not be loaded."""
+        if self.load_error is not None or not self.results:
+            return 2
+        return 0 if self.passed == len(self.results) else 1
