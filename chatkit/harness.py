@@ -185,7 +185,9 @@ class Scenario:
         """Someone on another device sends ``body``; the server stores it (nobody told yet)."""
         self._device_ids += 1
         message = self.server.post(self.chat_id, by, body, f"{by}-device-{self._device_ids}")
-        self._step(f"{by} sends {body!r} from another device; the server stores it as #{message.seq}")
+        self._step(
+            f"{by} sends {body!r} from another device; the server stores it as #{message.seq}"
+        )
         return message
 
     async def ack(self, sending: Sending) -> ServerMessage:
@@ -234,11 +236,11 @@ class Scenario:
         """
         actual = describe_timeline(self.state(user), self.chat_id)
         if len(actual) != len(expected) or not all(map(_line_matches, expected, actual)):
-            raise RuleBroken(rule, "the timeline is not what it should be", expected=expected, actual=actual)
+            raise RuleBroken(
+                rule, "the timeline is not what it should be", expected=expected, actual=actual
+            )
 
-    def expect_flags(
-        self, *, sending: bool, error: str | None, user: str = "you"
-    ) -> None:
+    def expect_flags(self, *, sending: bool, error: str | None, user: str = "you") -> None:
         """The chat's "sending…" indicator and error banner must be as given."""
         chat = self.state(user).chat(self.chat_id)
         if (chat.sending, chat.error) != (sending, error):
@@ -315,7 +317,9 @@ class Scenario:
 
     def _request(self, sending: Sending) -> Request:
         if sending.request is None:
-            raise RuleBroken(Rule.INSTANT, f"your send of {sending.body!r} never reached the server")
+            raise RuleBroken(
+                Rule.INSTANT, f"your send of {sending.body!r} never reached the server"
+            )
         return sending.request
 
     def _on_request(self, request: Request) -> None:
@@ -344,7 +348,11 @@ class Scenario:
                 "which an earlier message already uses",
             )
         row = member.client.state.get(request.client_id)
-        if row is None or row.status is not Status.PENDING or row not in member.client.state.chat(request.chat_id).rows:
+        if (
+            row is None
+            or row.status is not Status.PENDING
+            or row not in member.client.state.chat(request.chat_id).rows
+        ):
             raise RuleBroken(
                 Rule.INSTANT,
                 f"when {sending.body!r} reached the server it was not on screen as pending; "

@@ -109,7 +109,7 @@ class RuleWatch:
             for row in chat.rows:
                 rows_by_id.setdefault(row.client_id, []).append(row)
 
-        for client_id, rows in rows_by_id.items():
+        for rows in rows_by_id.values():
             if len(rows) > 1:
                 chat_id = rows[0].chat_id
                 raise RuleBroken(
@@ -149,7 +149,10 @@ class RuleWatch:
             (Status.FAILED, Status.SENT),
         }
         if before is not None and before is not now:
-            is_retry = (before, now) == (Status.FAILED, Status.PENDING) and retrying == row.client_id
+            is_retry = (before, now) == (
+                Status.FAILED,
+                Status.PENDING,
+            ) and retrying == row.client_id
             if (before, now) not in allowed and not is_retry:
                 raise RuleBroken(
                     Rule.MONOTONIC,

@@ -53,8 +53,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _emit(
         "collected",
         tests=[
-            {"nodeid": item.nodeid, "name": item.name, "family": family_of(item),
-             "budget": budget_of(item)}
+            {
+                "nodeid": item.nodeid,
+                "name": item.name,
+                "family": family_of(item),
+                "budget": budget_of(item),
+            }
             for item in items
         ],
     )
@@ -75,7 +79,9 @@ def pytest_runtest_makereport(
     return report
 
 
-def _result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> TestResult:
+def _result(
+    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+) -> TestResult:
     function = getattr(item, "function", None)
     result = TestResult(
         nodeid=item.nodeid,
@@ -100,7 +106,9 @@ def _target_dir(item: pytest.Item) -> Path:
     return resolve_target(item.config.getoption("--target")).parent
 
 
-def _explain(result: TestResult, excinfo: pytest.ExceptionInfo[BaseException], target: Path) -> None:
+def _explain(
+    result: TestResult, excinfo: pytest.ExceptionInfo[BaseException], target: Path
+) -> None:
     error = excinfo.value
     result.error_type = type(error).__name__
     result.message = str(error)

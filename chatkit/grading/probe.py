@@ -37,12 +37,18 @@ def probe(path: Path) -> LoadError | None:
         message = str(error)
         if isinstance(error, SystemExit):
             message = f"the module called sys.exit({error.code!r}) while being imported"
-        return LoadError(message=message, error_type=type(error).__name__, location=_where(error, path))
+        return LoadError(
+            message=message, error_type=type(error).__name__, location=_where(error, path)
+        )
     return None
 
 
 def _where(error: BaseException, path: Path) -> Location | None:
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).parent == path.parent]
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if Path(f.filename).parent == path.parent
+    ]
     if not frames:
         return None
     frame = frames[-1]

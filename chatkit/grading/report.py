@@ -131,7 +131,9 @@ def _not_written_panel(report: GradeReport, results: list[TestResult]) -> Panel:
     first = functions[0]
     where = results[0].location.file if results[0].location else report.path
     text = Text()
-    text.append(f"{len(results)} scenarios stop at a function that still raises NotImplementedError: ")
+    text.append(
+        f"{len(results)} scenarios stop at a function that still raises NotImplementedError: "
+    )
     text.append(", ".join(functions), style="bold")
     text.append(".\n\nStart here: ", style="bold")
     text.append(f"open {where} and write ")

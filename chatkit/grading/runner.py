@@ -8,6 +8,7 @@ a new child for the scenarios that are left. Every finished result is kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -233,10 +234,8 @@ class _Run:
 
 
 def _kill(child: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _drain_in_background(child: subprocess.Popen[bytes]) -> Callable[[], str]:
