@@ -11,9 +11,16 @@ from chatkit.grading import cli as grading_cli
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatkit", description="Chat Message Flow")
     commands = parser.add_subparsers(dest="command", required=True)
+
     grade = commands.add_parser("grade", help="grade a flow against the scenarios")
     grading_cli.add_grade_arguments(grade)
     grade.set_defaults(handler=grading_cli.run)
+
+    hint = commands.add_parser("hint", help="show the next hint for a function or family")
+    hint.add_argument("topic", nargs="?", help="send, reconcile, rollback or a family name")
+    hint.add_argument("--target", default="starter", help="whose hint progress to use")
+    hint.add_argument("--reset", action="store_true", help="start this topic's hints over")
+    hint.set_defaults(handler=grading_cli.run)
     return parser
 
 

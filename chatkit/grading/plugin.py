@@ -7,6 +7,8 @@ means the parent keeps every finished result even if it has to kill this process
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
 import os
 from collections.abc import Generator
@@ -91,6 +93,8 @@ def _result(
         about=" ".join((getattr(function, "__doc__", None) or "").split()),
         duration=report.duration,
     )
+    with contextlib.suppress(OSError, TypeError):
+        result.source = inspect.getsource(function) if function else None
     kit = getattr(item, "funcargs", {}).get("kit")
     if isinstance(kit, Scenario):
         result.story = [StoryStep(s.number, s.text, s.timelines) for s in kit.story]

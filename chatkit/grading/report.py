@@ -203,7 +203,7 @@ def _story(result: TestResult) -> Table:
         table.add_row(f"{step.number}.", Text(step.text, style="bold"))
         for user, timeline in step.timelines.items():
             shown = " · ".join(timeline) if timeline else "(empty)"
-            label = f"{user} sees " if several else "screen: "
+            label = ("you see " if user == "you" else f"{user} sees ") if several else "screen: "
             table.add_row("", Text(label + shown, style="dim"))
     return table
 

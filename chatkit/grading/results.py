@@ -53,6 +53,8 @@ class TestResult:
     story: list[StoryStep] = field(default_factory=list)
     error_type: str | None = None
     location: Location | None = None
+    source: str | None = None
+    """The scenario's code, for machine-readable results."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
