@@ -114,8 +114,9 @@ class Scenario:
         client = self.client(by, chats=(chat,) if chat else ())
         chat_id = chat or self.chat_id
         sending = Sending(by, chat_id, body)
-        await self._begin(sending, client.send(chat_id, body))
-        self._step(f"{_does(by, 'send')} {body!r}")
+        await self._begin(
+            sending, client.send(chat_id, body), f"{_does(by, 'send')} {_quote(body)}"
+        )
         return sending
 
     async def retry(self, failed: Sending) -> Sending:
@@ -124,8 +125,8 @@ class Scenario:
         sending = Sending(failed.user, failed.chat_id, failed.body, retry_of=failed.client_id)
         self._retrying = failed.client_id
         try:
-            await self._begin(sending, client.retry(failed.client_id))
-            self._step(f"{_does(failed.user, 'retry')} {failed.body!r}")
+            text = f"{_does(failed.user, 'retry')} {_quote(failed.body)}"
+            await self._begin(sending, client.retry(failed.client_id), text)
         finally:
             self._retrying = None
         return sending
@@ -135,8 +136,11 @@ class Scenario:
         state = self.state(by)
         before = _snapshot(state)
         task = asyncio.get_running_loop().create_task(self.client(by).send(self.chat_id, body))
-        await self.settle()
-        self._step(f"{_does(by, 'try')} to send {body!r}")
+        for _ in range(MAX_YIELDS):
+            if task.done():
+                break
+            await asyncio.sleep(0)
+        self._step(f"{_does(by, 'try')} to send {_quote(body)}")
         error = task.exception() if task.done() else None
         if not isinstance(error, InvalidMessage):
             if not task.done():
@@ -145,7 +149,7 @@ class Scenario:
                 raise error
             raise RuleBroken(
                 Rule.BAD_INPUT,
-                f"sending {body!r} should raise InvalidMessage before anything is shown "
+                f"sending {_quote(body)} should raise InvalidMessage before anything is shown "
                 f"(got {'no error' if error is None else type(error).__name__})",
             )
         if _snapshot(state) != before:
@@ -178,7 +182,7 @@ class Scenario:
     def store(self, sending: Sending) -> ServerMessage:
         """The server stores the message (nobody is told yet)."""
         sending.stored = self.server.store(self._request(sending))
-        self._step(f"the server stores {sending.body!r} as #{sending.stored.seq}")
+        self._step(f"the server stores {_quote(sending.body)} as #{sending.stored.seq}")
         return sending.stored
 
     def post(self, body: str, *, by: str = "bob") -> ServerMessage:
@@ -186,7 +190,7 @@ class Scenario:
         self._device_ids += 1
         message = self.server.post(self.chat_id, by, body, f"{by}-device-{self._device_ids}")
         self._step(
-            f"{by} sends {body!r} from another device; the server stores it as #{message.seq}"
+            f"{by} sends {_quote(body)} from another device; the server stores it as #{message.seq}"
         )
         return message
 
@@ -196,19 +200,19 @@ class Scenario:
         sending.stored = self.server.store(request)
         self._members[sending.user].watch.told(sending.stored)
         self.server.ack(request)
-        await self._answered(sending, f"the ack for {sending.body!r} reaches {sending.user}")
+        await self._answered(sending, f"the ack for {_quote(sending.body)} reaches {sending.user}")
         return sending.stored
 
     async def refuse(self, sending: Sending, reason: str = "the server refused it") -> None:
         """The server refuses the message: nothing is stored, the sender gets the reason."""
         self.server.refuse(self._request(sending), reason)
-        await self._answered(sending, f"the server refuses {sending.body!r}: {reason}")
+        await self._answered(sending, f"the server refuses {_quote(sending.body)}: {reason}")
 
     async def time_out(self, sending: Sending) -> None:
         """The sender gives up waiting for the ack (it was lost, or is only late)."""
         self.server.time_out(self._request(sending))
         await self._answered(
-            sending, f"{_whose(sending.user)} client gives up waiting for {sending.body!r}"
+            sending, f"{_whose(sending.user)} client gives up waiting for {_quote(sending.body)}"
         )
 
     async def echo(self, what: Sending | ServerMessage, *, to: str | None = None) -> None:
@@ -220,7 +224,9 @@ class Scenario:
         try:
             self.server.echo(message, to=to)
         finally:
-            self._step(f"the echo of {message.body!r} (#{message.seq}) reaches {whom}", check=False)
+            self._step(
+                f"the echo of {_quote(message.body)} (#{message.seq}) reaches {whom}", check=False
+            )
         await self.settle()
         self._check()
 
@@ -265,19 +271,22 @@ class Scenario:
             if not _is_quiet(sending):
                 raise RuleBroken(
                     Rule.FINISHES,
-                    f"the send of {sending.body!r} is stuck on something other than the server",
+                    f"the send of {_quote(sending.body)} is stuck on something other than the server",
                 )
             self._raise_if_crashed(sending)
 
     # Plumbing.
 
-    async def _begin(self, sending: Sending, send: Coroutine[object, object, Message]) -> None:
+    async def _begin(
+        self, sending: Sending, send: Coroutine[object, object, Message], text: str
+    ) -> None:
         """Start a send in a context of its own, so the server can tell which it is."""
         context = contextvars.copy_context()
         context.run(_current.set, sending)
         sending.task = asyncio.get_running_loop().create_task(send, context=context)
         self.sendings.append(sending)
         await self.settle()
+        self._step(text, check=False)
         if sending.broken is not None:
             raise sending.broken
         if sending.request is None:
@@ -285,12 +294,15 @@ class Scenario:
             if not sending.task.done():
                 raise RuleBroken(
                     Rule.FINISHES,
-                    f"your send of {sending.body!r} is stuck waiting for something, and it "
+                    f"your send of {_quote(sending.body)} is stuck waiting for something, and it "
                     "never called server.send",
                 )
-            raise RuleBroken(
-                Rule.INSTANT, f"your send of {sending.body!r} returned without calling server.send"
-            )
+            if sending.retry_of is None:
+                raise RuleBroken(
+                    Rule.INSTANT,
+                    f"your send of {_quote(sending.body)} returned without calling server.send",
+                )
+        self._check()
 
     async def _answered(self, sending: Sending, text: str) -> None:
         await self.settle()
@@ -298,7 +310,7 @@ class Scenario:
         if not sending.task.done():
             raise RuleBroken(
                 Rule.FINISHES,
-                f"the server answered, but the send of {sending.body!r} did not finish",
+                f"the server answered, but the send of {_quote(sending.body)} did not finish",
             )
         self._raise_if_crashed(sending)
         self._check()
@@ -318,7 +330,7 @@ class Scenario:
     def _request(self, sending: Sending) -> Request:
         if sending.request is None:
             raise RuleBroken(
-                Rule.INSTANT, f"your send of {sending.body!r} never reached the server"
+                Rule.INSTANT, f"your send of {_quote(sending.body)} never reached the server"
             )
         return sending.request
 
@@ -338,13 +350,13 @@ class Scenario:
         if sending.retry_of is not None and request.client_id != sending.retry_of:
             raise RuleBroken(
                 Rule.IDEMPOTENT_RETRY,
-                f"the retry of {sending.body!r} used a new client id; reuse the failed message's "
+                f"the retry of {_quote(sending.body)} used a new client id; reuse the failed message's "
                 "id so a server that already stored it does not store it twice",
             )
         if sending.retry_of is None and request.client_id in earlier:
             raise RuleBroken(
                 Rule.UNIQUE_IDS,
-                f"{sending.body!r} was sent with client id {request.client_id!r}, "
+                f"{_quote(sending.body)} was sent with client id {request.client_id!r}, "
                 "which an earlier message already uses",
             )
         row = member.client.state.get(request.client_id)
@@ -355,7 +367,7 @@ class Scenario:
         ):
             raise RuleBroken(
                 Rule.INSTANT,
-                f"when {sending.body!r} reached the server it was not on screen as pending; "
+                f"when {_quote(sending.body)} reached the server it was not on screen as pending; "
                 "show it before you await the server",
             )
         member.watch.sent(request.client_id)
@@ -409,3 +421,10 @@ def _does(user: str, verb: str) -> str:
 
 def _whose(user: str) -> str:
     return "your" if user == "you" else f"{user}'s"
+
+
+def _quote(body: str, limit: int = 40) -> str:
+    """A body as the story shows it: quoted, and shortened if it is long."""
+    if len(body) <= limit:
+        return repr(body)
+    return f"{body[:limit]!r}… ({len(body)} characters)"

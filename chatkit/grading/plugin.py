@@ -52,6 +52,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         kept = [item for item in items if family_of(item) in wanted]
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tell the parent which scenarios will run, once every filter has been applied."""
     _emit(
         "collected",
         tests=[
@@ -61,7 +65,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 "family": family_of(item),
                 "budget": budget_of(item),
             }
-            for item in items
+            for item in session.items
         ],
     )
 

@@ -1,0 +1,302 @@
+"""The grader itself: scores, broken learner code, and the classroom options.
+
+Broken targets are made from the reference solution with one edit each, in a
+temporary folder, so they stay in step with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from chatkit.grading.exports import exercism
+from chatkit.grading.hints import STATE_FILE, parse_hints
+from chatkit.grading.results import GradeReport, Outcome
+from chatkit.grading.runner import grade
+from chatkit.grading.watch import watch_and_grade
+from chatkit.target import kit_root
+
+SOLUTION = kit_root() / "solution" / "flow.py"
+NORMAL = ["normal flow"]
+SEND_STARTS = "    check_body(body)\n"
+RECONCILE_LOOKUP = "    message = state.get(incoming.client_id)\n"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def make_target(folder: Path, old: str = "", new: str = "", *, append: str = "") -> Path:
+    """A copy of the solution in ``folder``, with ``old`` replaced by ``new``."""
+    source = SOLUTION.read_text()
+    assert old in source, f"the solution no longer contains {old!r}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "flow.py").write_text(source.replace(old, new, 1) + append)
+    return folder
+
+
+def run_grader(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(kit_root() / "grader.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=kit_root(),
+        timeout=110,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "100"},
+    )
+
+
+def outcomes(report: GradeReport) -> set[Outcome]:
+    return {result.outcome for result in report.results}
+
+
+def test_solution_scores_100_and_exits_0() -> None:
+    report = grade("solution")
+    assert report.load_error is None
+    assert report.score == 100
+    assert report.exit_code == 0
+    assert len(report.results) >= 40
+
+
+def test_starter_scores_0_and_points_at_send() -> None:
+    report = grade("starter")
+    assert report.score == 0
+    assert report.exit_code == 1
+    not_written = [r for r in report.results if r.outcome is Outcome.NOT_WRITTEN]
+    assert not_written, "an untouched starter reads as 'not written yet'"
+    assert {r.function for r in not_written} <= {"send", "reconcile", "rollback"}
+
+
+def test_starter_screen_says_where_to_start() -> None:
+    done = run_grader("--family", "normal flow")
+    assert done.returncode == 1
+    assert "Not written yet" in done.stdout
+    assert "Start here" in done.stdout and "write send" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "\x1b[" not in done.stdout, "no colour codes when NO_COLOR is set or not a terminal"
+
+
+def test_syntax_error_exits_2_naming_file_and_line(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "broken", SEND_STARTS, "    check_body(body\n")
+    done = run_grader("--target", str(target))
+    assert done.returncode == 2
+    assert "could not be loaded" in done.stdout
+    assert "flow.py, line" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_exit_at_import_is_a_load_error(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "exits", append="\nimport sys\nsys.exit(4)\n")
+    report = grade(str(target))
+    assert report.exit_code == 2
+    assert report.load_error is not None and "sys.exit(4)" in report.load_error.message
+
+
+def test_missing_function_is_a_load_error(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "partial", "def rollback(", "def roll_back(")
+    report = grade(str(target))
+    assert report.exit_code == 2
+    assert report.load_error is not None and "rollback" in report.load_error.message
+
+
+def test_unknown_target_is_a_load_error() -> None:
+    report = grade("no/such/folder")
+    assert report.exit_code == 2
+
+
+def test_crash_in_reconcile_names_the_line(tmp_path: Path) -> None:
+    target = make_target(
+        tmp_path / "crash", RECONCILE_LOOKUP, "    message = state.messages[incoming.body]\n"
+    )
+    report = grade(str(target), families=NORMAL)
+    crashed = [r for r in report.results if r.outcome is Outcome.CRASHED]
+    assert crashed
+    location = crashed[0].location
+    assert location is not None
+    assert location.function == "reconcile"
+    assert location.code == "message = state.messages[incoming.body]"
+    assert crashed[0].error_type == "KeyError"
+
+
+def test_send_that_never_returns_is_timed_out_quickly(tmp_path: Path) -> None:
+    target = make_target(
+        tmp_path / "waits", SEND_STARTS, "    import asyncio\n    await asyncio.Event().wait()\n"
+    )
+    report = grade(str(target))
+    timed_out = [r for r in report.results if r.outcome is Outcome.TIMED_OUT]
+    assert len(timed_out) >= 40, "every scenario that sends a valid message hangs"
+    for result in report.results:
+        if result.outcome is Outcome.FAILED:
+            assert result.rule == "rule 11, Bad input", "only bad input fails another way"
+        else:
+            assert result.outcome in {Outcome.TIMED_OUT, Outcome.PASSED}
+
+
+def test_busy_loop_is_stopped_and_the_rest_still_graded(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "spins", SEND_STARTS, "    while True:\n        pass\n")
+    report = grade(str(target), families=NORMAL)
+    assert len(report.results) == len(grade("solution", families=NORMAL).results)
+    assert Outcome.TIMED_OUT in outcomes(report)
+    assert outcomes(report) <= {Outcome.TIMED_OUT, Outcome.PASSED}, "scenarios with no send pass"
+
+
+def test_sys_exit_in_send_is_a_crash_not_the_end(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "quits", SEND_STARTS, "    import sys\n    sys.exit(3)\n")
+    report = grade(str(target), families=NORMAL)
+    assert len(report.results) == len(grade("solution", families=NORMAL).results)
+    assert Outcome.CRASHED in outcomes(report)
+    assert outcomes(report) <= {Outcome.CRASHED, Outcome.PASSED}, "scenarios with no send pass"
+
+
+def test_os_exit_kills_only_one_scenario_at_a_time(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "dies", SEND_STARTS, "    import os\n    os._exit(0)\n")
+    report = grade(str(target), families=NORMAL)
+    expected = len(grade("solution", families=NORMAL).results)
+    assert len(report.results) == expected, "every scenario gets a result, one child per death"
+    assert Outcome.CRASHED in outcomes(report)
+    assert outcomes(report) <= {Outcome.CRASHED, Outcome.PASSED}, "scenarios with no send pass"
+
+
+def test_same_result_on_every_run() -> None:
+    first = grade("starter", families=NORMAL)
+    for _ in range(3):
+        again = grade("starter", families=NORMAL)
+        assert [(r.nodeid, r.outcome, r.message) for r in again.results] == [
+            (r.nodeid, r.outcome, r.message) for r in first.results
+        ]
+
+
+def test_exercism_json_has_the_v3_fields(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    done = run_grader("--family", "normal flow", "--json", str(path), "--quiet")
+    assert done.returncode == 1
+    document = json.loads(path.read_text())
+    assert document["version"] == 3
+    assert document["status"] in {"pass", "fail", "error"}
+    assert document["score"] == 0
+    assert document["tests"]
+    for test in document["tests"]:
+        assert set(test) >= {"name", "status", "message", "output", "test_code", "task_id"}
+        assert test["status"] in {"pass", "fail", "error"}
+        assert isinstance(test["task_id"], int) and test["task_id"] >= 1
+        assert test["status"] == "pass" or "read: hints.md" in test["message"]
+
+
+def test_exercism_json_reports_a_load_error(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "broken", SEND_STARTS, "    check_body(body\n")
+    document = exercism(grade(str(target)))
+    assert document["status"] == "error" and "line" in document["message"]
+
+
+def test_junit_file_parses(tmp_path: Path) -> None:
+    path = tmp_path / "results.xml"
+    run_grader("--family", "normal flow", "--junit", str(path), "--quiet")
+    root = ET.parse(path).getroot()
+    cases = root.findall("testsuite/testcase")
+    assert cases and all(case.find("failure") is not None for case in cases)
+
+
+def test_quiet_prints_one_line() -> None:
+    done = run_grader("--target", "solution", "--family", "normal flow", "--quiet")
+    assert done.returncode == 0
+    assert done.stdout.strip().count("\n") == 0
+    assert "100/100" in done.stdout
+
+
+def test_keyword_selects_scenarios() -> None:
+    report = grade("solution", keyword="twice")
+    assert report.results and all("twice" in r.name for r in report.results)
+
+
+def test_compare_shows_both_sides(tmp_path: Path) -> None:
+    target = make_target(
+        tmp_path / "crash", RECONCILE_LOOKUP, "    message = state.messages[incoming.body]\n"
+    )
+    done = run_grader("--target", str(target), "--family", "normal flow", "--compare")
+    assert done.returncode == 1
+    assert "against the solution" in done.stdout
+    assert "yours:" in done.stdout and "solution:" in done.stdout
+
+
+def test_hints_come_one_level_at_a_time(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "mine")
+    seen = [run_grader("hint", "reconcile", "--target", str(target)).stdout for _ in range(4)]
+    assert "hint 1 of 3" in seen[0] and "hint 2 of 3" in seen[1] and "hint 3 of 3" in seen[2]
+    assert "seen all 3 hints" in seen[3]
+    assert (target / STATE_FILE).is_file(), "progress is kept beside the target"
+
+
+def test_bare_hint_follows_the_latest_failure(tmp_path: Path) -> None:
+    target = make_target(
+        tmp_path / "crash", RECONCILE_LOOKUP, "    message = state.messages[incoming.body]\n"
+    )
+    run_grader("--target", str(target), "--family", "normal flow", "--quiet")
+    done = run_grader("hint", "--target", str(target))
+    assert "reconcile · hint 1" in done.stdout
+
+
+def test_every_hint_topic_the_grader_names_exists() -> None:
+    topics = parse_hints((kit_root() / "hints.md").read_text())
+    for name in ("send", "reconcile", "rollback"):
+        assert len(topics[name]) >= 2
+    for result in grade("starter").results:
+        assert result.family in topics, f"hints.md has no section for {result.family!r}"
+
+
+def test_teacher_family_is_picked_up(tmp_path: Path) -> None:
+    folder = tmp_path / "my_scenarios"
+    folder.mkdir()
+    (folder / "test_greetings.py").write_text(
+        "import pytest\n\n"
+        'pytestmark = pytest.mark.family("greetings")\n\n\n'
+        "async def test_hello_is_sent(kit):\n"
+        '    """You say hello; the server acks it."""\n'
+        '    hello = await kit.send("hello")\n'
+        "    await kit.ack(hello)\n"
+        "    kit.expect([\"'hello' sent #1\"])\n"
+    )
+    solution = grade("solution", tests=[folder])
+    starter = grade("starter", tests=[folder])
+    assert [f.family.name for f in solution.families] == ["greetings"]
+    assert solution.score == 100 and starter.score == 0
+
+
+def test_watch_grades_again_after_a_change(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "mine")
+    flow = target / "flow.py"
+    watching, regraded, stop = threading.Event(), threading.Event(), threading.Event()
+    grades: list[int] = []
+
+    def grade_once() -> GradeReport:
+        report = grade(str(target), families=NORMAL)
+        grades.append(report.score)
+        if len(grades) == 2:
+            regraded.set()
+        return report
+
+    scores: list[int] = []
+    with (tmp_path / "screen.txt").open("w") as screen:
+        console = Console(file=screen, force_terminal=False)
+        thread = threading.Thread(
+            target=lambda: scores.extend(
+                watch_and_grade(
+                    target, grade_once, lambda _: None, console, stop=stop, on_idle=watching.set
+                )
+            )
+        )
+        thread.start()
+        try:
+            assert watching.wait(60), "the watcher never reported that it was watching"
+            flow.write_text(flow.read_text().replace(RECONCILE_LOOKUP, "    message = None\n"))
+            assert regraded.wait(60), "changing flow.py did not trigger a second grading"
+        finally:
+            stop.set()
+            thread.join(30)
+    assert scores[0] == 100 and scores[1] < 100
+    assert "score this session: 100 → " in (tmp_path / "screen.txt").read_text()
