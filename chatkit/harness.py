@@ -140,7 +140,7 @@ class Scenario:
             if task.done():
                 break
             await asyncio.sleep(0)
-        self._step(f"{_does(by, 'try')} to send {_quote(body)}")
+        self._step(f"{_does(by, 'try')} to send {_quote(body)}", check=False)
         error = task.exception() if task.done() else None
         if not isinstance(error, InvalidMessage):
             if not task.done():
@@ -159,6 +159,7 @@ class Scenario:
                 expected=before[0],
                 actual=_snapshot(state)[0],
             )
+        self._check()
         return error
 
     async def backfill(self, user: str = "you") -> None:
