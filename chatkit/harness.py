@@ -3,7 +3,8 @@
 A scenario reads like what happens on the wire::
 
     hi = await kit.send("hi")      # you press enter
-    kit.echo(kit.store(hi))        # the server stores it, its echo arrives first
+    kit.store(hi)                  # the server stores it
+    await kit.echo(hi)             # its echo arrives first
     await kit.ack(hi)              # then the ack
     kit.expect(["'hi' sent #1"])
 
@@ -87,6 +88,7 @@ class Scenario:
         self._device_ids = 0
         self._retrying: str | None = None
         self.server.on_request = self._on_request
+        self.client("you")  # "you" is in the chat from the start, so every echo reaches you
 
     # Who is there.
 
@@ -202,6 +204,22 @@ class Scenario:
         self._members[sending.user].watch.told(sending.stored)
         self.server.ack(request)
         await self._answered(sending, f"the ack for {_quote(sending.body)} reaches {sending.user}")
+        return sending.stored
+
+    async def late_ack(self, sending: Sending) -> ServerMessage:
+        """An ack that arrives after the sender gave up: the client hands it to reconcile."""
+        request = self._request(sending)
+        sending.stored = self.server.store(request)
+        member = self._members[sending.user]
+        member.watch.told(sending.stored)
+        try:
+            member.client.receive(sending.stored)
+        finally:
+            self._step(
+                f"the late ack for {_quote(sending.body)} reaches {sending.user}", check=False
+            )
+        await self.settle()
+        self._check()
         return sending.stored
 
     async def refuse(self, sending: Sending, reason: str = "the server refused it") -> None:

@@ -67,6 +67,7 @@ def test_solution_scores_100_and_exits_0() -> None:
 def test_starter_scores_0_and_points_at_send() -> None:
     report = grade("starter")
     assert report.score == 0
+    assert report.passed == 0, "no scenario is free points"
     assert report.exit_code == 1
     not_written = [r for r in report.results if r.outcome is Outcome.NOT_WRITTEN]
     assert not_written, "an untouched starter reads as 'not written yet'"

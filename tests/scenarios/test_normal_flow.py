@@ -3,7 +3,7 @@
 import pytest
 
 from chatkit.harness import Scenario
-from chatkit.rules import Rule
+from chatkit.rules import Rule, RuleBroken
 
 pytestmark = pytest.mark.family("normal flow")
 
@@ -35,3 +35,80 @@ async def test_ack_then_echo_shows_it_once(kit: Scenario) -> None:
     await kit.ack(hi)
     await kit.echo(hi)
     kit.expect(["'hi' sent #1"])
+
+
+async def test_confirmed_message_takes_the_servers_id_and_time(kit: Scenario) -> None:
+    """Your client stamped "hi" with its own clock when you pressed enter, and
+    it had no server id yet. Once the ack arrives the server is the truth: the
+    row now carries the server's id, its sequence number and its timestamp."""
+    hi = await kit.send("hi")
+    stored = await kit.ack(hi)
+    row = kit.state().get(stored.client_id)
+    if row is None or (row.server_id, row.seq, row.created_at) != (
+        stored.id,
+        stored.seq,
+        stored.created_at,
+    ):
+        raise RuleBroken(
+            Rule.SERVER_TRUTH,
+            "the confirmed row should carry the server's id, sequence number and timestamp",
+            expected=[f"id={stored.id} seq={stored.seq} created_at={stored.created_at}"],
+            actual=[
+                "no row"
+                if row is None
+                else f"id={row.server_id} seq={row.seq} created_at={row.created_at}"
+            ],
+        )
+
+
+async def test_send_returns_the_row_it_shows(kit: Scenario) -> None:
+    """`send` hands back the message it put on screen — the very same row, not a
+    copy — so the caller (a screen, a test) can keep an eye on it while it
+    travels. After the ack, that row is the confirmed "hi"."""
+    hi = await kit.send("hi")
+    stored = await kit.ack(hi)
+    returned = hi.task.result()
+    if returned is not kit.state().get(stored.client_id):
+        raise RuleBroken(Rule.IDENTITY, "send should return the row it shows on screen")
+    kit.expect(["'hi' sent #1"])
+
+
+async def test_two_messages_one_after_the_other(kit: Scenario) -> None:
+    """You send "hi", it is confirmed; then "how are you?", confirmed too. Each
+    is a row of its own, in the order the server stored them."""
+    hi = await kit.send("hi")
+    await kit.ack(hi)
+    await kit.echo(hi)
+    how = await kit.send("how are you?")
+    kit.expect(["'hi' sent #1", "'how are you?' pending"])
+    await kit.ack(how)
+    await kit.echo(how)
+    kit.expect(["'hi' sent #1", "'how are you?' sent #2"])
+    kit.expect_flags(sending=False, error=None)
+
+
+async def test_a_message_from_someone_else_appears(kit: Scenario) -> None:
+    """Bob writes "hello" on his phone. The server stores it and broadcasts it to
+    the chat; your client has never seen it, so it becomes a new, already
+    confirmed row. Your own "sending…" indicator stays off: it is not your send."""
+    kit.client()  # your client is open before Bob writes
+    hello = kit.post("hello", by="bob")
+    await kit.echo(hello)
+    kit.expect(["bob: 'hello' sent #1"], rule=Rule.OTHERS)
+    kit.expect_flags(sending=False, error=None)
+
+
+async def test_a_short_conversation_reads_the_same_for_both(kit: Scenario) -> None:
+    """You and Bob each have a real client. You say "hi", Bob answers "hey".
+    Each of you sees your own message at once, and in the end both screens show
+    the same two messages in the same order — the server's order."""
+    kit.client("bob")  # Bob has the chat open from the start
+    hi = await kit.send("hi")
+    await kit.ack(hi)
+    await kit.echo(hi)
+    hey = await kit.send("hey", by="bob")
+    kit.expect(["you: 'hi' sent #1", "'hey' pending"], user="bob")
+    await kit.ack(hey)
+    await kit.echo(hey)
+    kit.expect(["'hi' sent #1", "bob: 'hey' sent #2"])
+    kit.expect(["you: 'hi' sent #1", "'hey' sent #2"], user="bob")

@@ -1,0 +1,63 @@
+"""The kit tests its own scenarios: each known-wrong flow must be caught.
+
+A scenario suite that passes everything proves little. Each folder in
+``wrong_flows/`` is the reference solution with one plausible mistake (its module
+docstring says which). Here the whole scenario suite runs against each of them,
+through the grader, and the family meant to catch the mistake must report at
+least one failure. (That the solution scores 100 and the starter 0 is checked in
+``test_grader.py``.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatkit.grading.results import GradeReport
+from chatkit.grading.runner import grade
+
+WRONG_FLOWS = Path(__file__).resolve().parent / "wrong_flows"
+
+CATCHERS: dict[str, tuple[str, ...]] = {
+    "no_dedup": ("duplicates",),
+    "dedup_by_body": ("duplicates",),
+    "keyed_by_server_id": ("normal flow", "duplicates"),
+    "rollback_removes": ("failure and rollback",),
+    "rollback_fails_sent": ("failure and rollback", "edge cases"),
+    "status_regresses": ("edge cases", "server-first arrival"),
+    "timestamp_ids": ("edge cases",),
+    "linear_scan": ("scale",),
+    "sending_never_cleared": ("edge cases", "failure and rollback"),
+}
+"""Each wrong flow, and the families that must each fail at least one scenario on it."""
+
+ONLY_CAUGHT_BY: dict[str, str] = {"linear_scan": "scale"}
+"""Wrong flows that are right in every other way: no other family may fail them."""
+
+
+def failures_by_family(report: GradeReport) -> dict[str, int]:
+    return {family.family.name: family.total - family.passed for family in report.families}
+
+
+def table(report: GradeReport) -> str:
+    return "\n".join(
+        f"  {family.family.name:<22} {family.passed:>3} passed {family.total - family.passed:>3} failed"
+        for family in report.families
+    )
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", sorted(CATCHERS))
+def test_wrong_flow_is_caught(name: str) -> None:
+    """The family meant to catch this mistake fails at least one scenario."""
+    report = grade(str(WRONG_FLOWS / name))
+    failures = failures_by_family(report)
+    for family in CATCHERS[name]:
+        assert failures.get(family, 0) > 0, (
+            f"{name}: no {family!r} scenario failed\n{table(report)}"
+        )
+    only = ONLY_CAUGHT_BY.get(name)
+    if only is not None:
+        others = [family for family, failed in failures.items() if family != only and failed]
+        assert not others, f"{name} is only slow, yet {others} failed\n{table(report)}"

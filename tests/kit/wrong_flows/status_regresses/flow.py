@@ -1,0 +1,87 @@
+"""Known wrong: send overwrites the row's status without looking at it first.
+
+The mistake: send treats the status as its own to set. A retry puts the row back to
+pending even if a late echo confirmed it meanwhile, and a failure answer marks it
+failed even if the echo already proved delivery (send does the rollback itself
+instead of calling `rollback`, which would have checked). Sent is supposed to be final.
+
+Meant to be caught by: edge cases (retry of a confirmed message, a time-out after the
+echo) and server-first arrival (the echo wins, then the ack is lost).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from chatkit import (
+    ChatServer,
+    ChatState,
+    DeliveryError,
+    Message,
+    ServerMessage,
+    Status,
+    check_body,
+)
+
+
+async def send(
+    state: ChatState,
+    server: ChatServer,
+    chat_id: str,
+    body: str,
+    *,
+    client_id: str | None = None,
+) -> Message:
+    """Show the message as pending at once, deliver it, then reconcile or roll back."""
+    check_body(body)
+    chat = state.chat(chat_id)
+    message = state.get(client_id) if client_id is not None else None
+    if message is None:
+        message = Message(
+            client_id=client_id or uuid.uuid4().hex,
+            chat_id=chat_id,
+            author=state.user,
+            body=body,
+            created_at=datetime.now(UTC),
+        )
+        state.add(message)
+    else:
+        message.status, message.error = Status.PENDING, None  # WRONG: even if already sent
+    chat.in_flight.add(message.client_id)
+
+    try:
+        stored = await server.send(chat_id, message.client_id, body)
+    except DeliveryError as error:
+        # WRONG: marks the row failed even if its echo confirmed it while we waited
+        message.status, message.error = Status.FAILED, error.reason
+        chat.in_flight.discard(message.client_id)
+        chat.error = error.reason
+    else:
+        reconcile(state, stored)
+    return message
+
+
+def reconcile(state: ChatState, incoming: ServerMessage) -> None:
+    """Merge the server's copy: confirm our own row, or show someone else's once."""
+    message = state.get(incoming.client_id)
+    if message is None:
+        state.add(Message.from_server(incoming))
+        return
+    if message.status is Status.SENT:
+        return  # already confirmed: a second echo, or the ack after the echo
+    message.confirm(incoming)
+    chat = state.chat(message.chat_id)
+    chat.in_flight.discard(message.client_id)
+    chat.error = None
+
+
+def rollback(state: ChatState, client_id: str, reason: str) -> None:
+    """Mark an unconfirmed send as failed, keeping the row so it can be retried."""
+    message = state.get(client_id)
+    if message is None or message.status is Status.SENT:
+        return  # the server already confirmed it: nothing to undo
+    message.status, message.error = Status.FAILED, reason
+    chat = state.chat(message.chat_id)
+    chat.in_flight.discard(client_id)
+    chat.error = reason

@@ -1,0 +1,83 @@
+"""Known wrong: the client id is made from the clock.
+
+The mistake: ``datetime.now().isoformat()`` looks unique, but two messages created
+in the same instant (a frozen clock in a test, a coarse clock on a device, a burst
+of sends) get the same id, and from then on they are one message to the client.
+
+Meant to be caught by: edge cases (many sends with the clock frozen).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from chatkit import (
+    ChatServer,
+    ChatState,
+    DeliveryError,
+    Message,
+    ServerMessage,
+    Status,
+    check_body,
+)
+
+
+async def send(
+    state: ChatState,
+    server: ChatServer,
+    chat_id: str,
+    body: str,
+    *,
+    client_id: str | None = None,
+) -> Message:
+    """Show the message as pending at once, deliver it, then reconcile or roll back."""
+    check_body(body)
+    chat = state.chat(chat_id)
+    message = state.get(client_id) if client_id is not None else None
+    if message is None:
+        message = Message(
+            client_id=client_id or datetime.now(UTC).isoformat(),  # WRONG: not unique
+            chat_id=chat_id,
+            author=state.user,
+            body=body,
+            created_at=datetime.now(UTC),
+        )
+        state.add(message)
+    elif message.status is Status.SENT:
+        return message  # a retry of something the server already confirmed
+    else:
+        message.status, message.error = Status.PENDING, None
+    chat.in_flight.add(message.client_id)
+
+    try:
+        stored = await server.send(chat_id, message.client_id, body)
+    except DeliveryError as error:
+        rollback(state, message.client_id, error.reason)
+    else:
+        reconcile(state, stored)
+    return message
+
+
+def reconcile(state: ChatState, incoming: ServerMessage) -> None:
+    """Merge the server's copy: confirm our own row, or show someone else's once."""
+    message = state.get(incoming.client_id)
+    if message is None:
+        state.add(Message.from_server(incoming))
+        return
+    if message.status is Status.SENT:
+        return  # already confirmed: a second echo, or the ack after the echo
+    message.confirm(incoming)
+    chat = state.chat(message.chat_id)
+    chat.in_flight.discard(message.client_id)
+    chat.error = None
+
+
+def rollback(state: ChatState, client_id: str, reason: str) -> None:
+    """Mark an unconfirmed send as failed, keeping the row so it can be retried."""
+    message = state.get(client_id)
+    if message is None or message.status is Status.SENT:
+        return  # the server already confirmed it: nothing to undo
+    message.status, message.error = Status.FAILED, reason
+    chat = state.chat(message.chat_id)
+    chat.in_flight.discard(client_id)
+    chat.error = reason

@@ -1,0 +1,181 @@
+"""Scale: handling one event costs the same with a short or a very long history.
+
+A chat client lives for months; a busy chat holds hundreds of thousands of
+messages. Every ack, echo and failure must be handled in constant time: find the
+message through the index by client id (``state.get``), never by walking the
+timeline. These scenarios time the target's ``reconcile`` and ``rollback`` on a
+history of 1,000 messages and on one of 200,000, and compare the cost per event.
+
+They compare the two sizes by a ratio, on the same machine in the same run, so a
+slow computer does not matter; an implementation that scans the history is about a
+hundred times slower on the long one, a correct one about as fast.
+"""
+
+import gc
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from chatkit import ChatState, Message, ServerMessage, Status
+from chatkit.harness import Scenario
+from chatkit.rules import Rule, RuleBroken
+
+pytestmark = pytest.mark.family("scale")
+
+SMALL = 1_000
+LARGE = 200_000
+SMALL_BATCH = 400
+"""Events timed per repeat on the short history (cheap, so many, for a steady measure)."""
+LARGE_BATCH = 50
+"""Events timed per repeat on the long history (few, so a scanning flow still ends soon)."""
+REPEATS = 5
+BOUND = 10.0
+"""How many times dearer an event may be on the long history: generous on purpose."""
+
+CHAT = "general"
+EPOCH = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+Event = Callable[[], None]
+
+
+def server_copy(n: int, *, author: str = "bob", client_id: str | None = None) -> ServerMessage:
+    """The server's message number ``n`` of the chat."""
+    return ServerMessage(
+        id=n,
+        chat_id=CHAT,
+        seq=n,
+        client_id=client_id or f"{author}-{n}",
+        author=author,
+        body=f"message {n}",
+        created_at=EPOCH + timedelta(seconds=n),
+    )
+
+
+def history_of(size: int) -> ChatState:
+    """Your client after scrolling through ``size`` confirmed messages of Bob's."""
+    state = ChatState("you")
+    for n in range(1, size + 1):
+        state.add(Message.from_server(server_copy(n)))
+    return state
+
+
+def best_cost_per_event(batches: Iterator[list[Event]], *, stop_below: float = 0.0) -> float:
+    """The cheapest seconds per event over ``REPEATS`` batches (plus a warm-up).
+
+    The best of a few repeats filters out the moments the machine was busy with
+    something else. Garbage collection is paused while timing, since a long history
+    makes each collection slow and would blame the flow for it.
+    """
+    best = float("inf")
+    for repeat in range(REPEATS + 1):
+        batch = next(batches)
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            for event in batch:
+                event()
+            elapsed = time.perf_counter() - start
+        finally:
+            gc.enable()
+        if repeat > 0:  # the first batch only warms up
+            best = min(best, elapsed / len(batch))
+            if best < stop_below:
+                break
+    return best
+
+
+def compare(what: str, small: float, large: float) -> None:
+    """Fail with both costs when the long history makes events much dearer."""
+    ratio = large / small
+    if ratio > BOUND:
+        raise RuleBroken(
+            Rule.FAST,
+            f"{what} took {small * 1e6:.1f} µs per event with {SMALL:,} messages on screen "
+            f"but {large * 1e6:.1f} µs with {LARGE:,}: {ratio:.1f} times slower (at most "
+            f"{BOUND:g} allowed). Find the row with state.get(client_id) instead of walking "
+            "the timeline.",
+            expected=[f"at most {BOUND:g} times slower"],
+            actual=[f"{ratio:.1f} times slower"],
+        )
+
+
+@pytest.mark.budget(30)
+@pytest.mark.timeout(60)
+async def test_echoes_cost_the_same_with_a_long_history(kit: Scenario) -> None:
+    """Bob's chat with you holds 1,000 messages on one phone and 200,000 on
+    another. On both, new messages from Bob arrive, and some old ones are
+    echoed again after a reconnect. Showing a new message, or recognising a
+    repeat, must not get slower as the history grows: each event should cost
+    about the same on both phones."""
+    reconcile = kit.flow.reconcile
+    fresh = count(LARGE + 1)
+
+    def echoes(state: ChatState, size: int, batch: int) -> Iterator[list[Event]]:
+        step = size // (batch // 2)  # half the batch: old messages, spread over the history
+        repeats = [server_copy(n) for n in range(step, size + 1, step)]
+        while True:
+            news = [server_copy(next(fresh)) for _ in range(batch - len(repeats))]
+            events = [*news, *repeats]
+            yield [lambda incoming=incoming: reconcile(state, incoming) for incoming in events]
+
+    small_state = history_of(SMALL)
+    small = best_cost_per_event(echoes(small_state, SMALL, SMALL_BATCH))
+    large_state = history_of(LARGE)
+    large = best_cost_per_event(
+        echoes(large_state, LARGE, LARGE_BATCH), stop_below=small * BOUND / 2
+    )
+
+    for state, size in ((small_state, SMALL), (large_state, LARGE)):
+        rows = state.chat(CHAT).rows
+        if len(rows) <= size or len({row.client_id for row in rows}) != len(rows):
+            raise RuleBroken(
+                Rule.EXACTLY_ONCE,
+                "new messages should be added once each and repeats not at all",
+            )
+    compare("reconcile", small, large)
+
+
+@pytest.mark.budget(30)
+@pytest.mark.timeout(60)
+async def test_acks_and_failures_cost_the_same_with_a_long_history(kit: Scenario) -> None:
+    """Your own messages are pending at the bottom of a chat with 1,000
+    messages, and of one with 200,000. Half of them are confirmed by their
+    acks, half fail and are rolled back. Finding your pending row must not
+    mean walking past every older message first."""
+    flow = kit.flow
+    fresh = count(LARGE + 1)
+
+    def own_sends(state: ChatState, batch: int) -> Iterator[list[Event]]:
+        chat = state.chat(CHAT)
+        while True:
+            events: list[Event] = []
+            for k in range(batch):
+                n = next(fresh)
+                pending = Message(f"you-{n}", CHAT, "you", f"mine {n}", EPOCH)
+                state.add(pending)
+                chat.in_flight.add(pending.client_id)
+                if k % 2:
+                    copy = server_copy(n, author="you", client_id=pending.client_id)
+                    events.append(lambda copy=copy: flow.reconcile(state, copy))
+                else:
+                    client_id = pending.client_id
+                    events.append(lambda client_id=client_id: flow.rollback(state, client_id, "x"))
+            yield events
+
+    small_state = history_of(SMALL)
+    small = best_cost_per_event(own_sends(small_state, SMALL_BATCH))
+    large_state = history_of(LARGE)
+    large = best_cost_per_event(own_sends(large_state, LARGE_BATCH), stop_below=small * BOUND / 2)
+
+    for state in (small_state, large_state):
+        chat = state.chat(CHAT)
+        mine = [row for row in chat.rows if row.author == "you"]
+        if chat.in_flight or any(row.status is Status.PENDING for row in mine):
+            raise RuleBroken(
+                Rule.BOOKKEEPING,
+                "every pending message was acked or rolled back, yet some are still unsettled",
+            )
+    compare("reconcile and rollback", small, large)
