@@ -9,6 +9,7 @@ server really stored and with what the client was shown before, and raises
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chatkit.model import Message, ServerMessage, Status
@@ -74,6 +75,30 @@ def describe_row(state: ChatState, row: Message) -> str:
     return text if row.author == state.user else f"{row.author}: {text}"
 
 
+@dataclass(frozen=True, slots=True)
+class WatchMemory:
+    """What a `RuleWatch` carries from one check to the next, by client id.
+
+    Each row's last status (to catch regressions), each chat's expected banner,
+    and the statuses the banner was last computed from. A driver that rebuilds a
+    client by replaying events (the timeline explorer) saves it with
+    `RuleWatch.memory` and hands it to the new watch with `RuleWatch.recall`.
+    """
+
+    last_status: tuple[tuple[str, Status], ...] = ()
+    banner: tuple[tuple[str, str | None], ...] = ()
+    """Per chat id (chat ids are never renamed)."""
+    banner_status: tuple[tuple[str, Status], ...] = ()
+
+    def renamed(self, rename: Callable[[str], str]) -> WatchMemory:
+        """The same memory with each client id passed through ``rename``, in sorted order."""
+        return WatchMemory(
+            tuple(sorted((rename(client_id), status) for client_id, status in self.last_status)),
+            tuple(sorted(self.banner, key=lambda item: item[0])),
+            tuple(sorted((rename(client_id), status) for client_id, status in self.banner_status)),
+        )
+
+
 @dataclass
 class RuleWatch:
     """Checks one client's state against the server's truth, event after event.
@@ -98,6 +123,20 @@ class RuleWatch:
     def told(self, message: ServerMessage) -> None:
         """This client was given the server's copy of a message (ack, echo or history)."""
         self.seen[message.client_id] = message
+
+    def memory(self) -> WatchMemory:
+        """A copy of what this watch remembers between checks (see `WatchMemory`)."""
+        return WatchMemory(
+            tuple(self._last_status.items()),
+            tuple(self._banner.items()),
+            tuple(self._banner_status.items()),
+        )
+
+    def recall(self, memory: WatchMemory) -> None:
+        """Remember exactly what ``memory`` holds, as if this watch had made those checks."""
+        self._last_status = dict(memory.last_status)
+        self._banner = dict(memory.banner)
+        self._banner_status = dict(memory.banner_status)
 
     def check(self, *, retrying: str | None = None) -> None:
         """Raise `RuleBroken` if any rule no longer holds after the latest event.

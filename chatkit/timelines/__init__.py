@@ -1,0 +1,75 @@
+"""The "all timelines" explorer: every ordering of a small world, every rule after every step.
+
+The hand-written scenarios pick a few orderings of acks, echoes and failures; a
+real network picks any. Describe a small world — a few sends, what becomes of
+each, how many echoes, a retry, a message from bob — and `explore` runs the
+flow's ``send``, ``reconcile`` and ``rollback`` under every ordering of it that
+respects causality, checking the design's rules after each step::
+
+    from chatkit.timelines import explore
+
+    result = explore(flow)          # the default world (size 3)
+    print(result.summary())         # "62,370 timelines checked …"
+    result.raise_if_broken()        # the shortest ordering that breaks a rule, told
+
+`world.py` says what a world is and which orderings it allows, `run.py` drives one
+client through one ordering, `explore.py` walks all of them.
+"""
+
+from chatkit.timelines.explore import (
+    Exploration,
+    Explorer,
+    Story,
+    StoryStep,
+    TimelinesBroken,
+    check_each,
+    explore,
+    explore_async,
+    tell,
+    verdict,
+)
+from chatkit.timelines.run import Failure, ReplayDiverged, Run
+from chatkit.timelines.world import (
+    DEFAULT_SIZE,
+    ONE_MESSAGE,
+    SERVER_ONLY,
+    TWO_RETRIES,
+    WORLD_SIZES,
+    Event,
+    Kind,
+    Outcome,
+    SendPlan,
+    Space,
+    World,
+    space,
+    world_of_size,
+)
+
+__all__ = [
+    "DEFAULT_SIZE",
+    "ONE_MESSAGE",
+    "SERVER_ONLY",
+    "TWO_RETRIES",
+    "WORLD_SIZES",
+    "Event",
+    "Exploration",
+    "Explorer",
+    "Failure",
+    "Kind",
+    "Outcome",
+    "ReplayDiverged",
+    "Run",
+    "SendPlan",
+    "Space",
+    "Story",
+    "StoryStep",
+    "TimelinesBroken",
+    "World",
+    "check_each",
+    "explore",
+    "explore_async",
+    "space",
+    "tell",
+    "verdict",
+    "world_of_size",
+]

@@ -1,0 +1,296 @@
+"""A run's canonical state: what decides its future, without the random client ids.
+
+Two runs of the same world at the same point (the same events consumed) whose keys
+are equal behave the same from there on, so the explorer checks what follows only
+once. The key holds the server's stored messages (as the sends they belong to), the
+client's rows, index, flags and banner, what the rule watch remembers, where each
+unfinished send is suspended and what its locals point at (a row, by its place on
+screen, or a stale copy, by value), any attribute the flow added to the state, and
+any list, dict or set the flow keeps at module level. Client ids become the send
+they belong to (``s0``, ``s1``…, ``bob``), a client clock timestamp becomes "the
+client's clock", a server timestamp the id of the server message that carries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Coroutine, Hashable
+from datetime import datetime
+from pathlib import Path
+from types import CodeType, CoroutineType, FrameType, GeneratorType, ModuleType
+from typing import Any, Protocol
+
+from chatkit.client import ChatClient
+from chatkit.model import Message, ServerMessage, Status
+from chatkit.protocols import Flow
+from chatkit.rules import RuleWatch, WatchMemory
+from chatkit.scripted import Request, ScriptedServer
+from chatkit.state import Chat, ChatState
+from chatkit.timelines.world import World
+
+USER = "you"
+OTHER = "bob"
+CHAT = "general"
+OTHER_CLIENT_ID = f"{OTHER}-device-1"
+REFUSAL = "the server refused it"
+
+NOT_STARTED = object()
+"""What a send waits on before it was first stepped."""
+
+_PLAIN: frozenset[type] = frozenset({type(None), bool, int, float, Status})
+_KIT_DIR = str(Path(__file__).resolve().parent.parent)
+_RENDER_DEPTH = 3
+
+
+class TaskLike(Protocol):
+    """What the key needs to know of a send being driven (`chatkit.timelines.run`)."""
+
+    send: int
+    retry: bool
+    done: bool
+    request: Request | None
+    waiting: object
+    coro: Coroutine[Any, Any, Message]
+
+
+class Canonical:
+    """The canonical-state half of `chatkit.timelines.run.Run` (a mixin)."""
+
+    flow: Flow
+    world: World
+    state: ChatState
+    server: ScriptedServer
+    client: ChatClient
+    watch: RuleWatch
+    tasks: list[Any]
+    _canonical: dict[str, str]
+    _positions: dict[int, tuple[str, int]]
+    _times: dict[datetime, int]
+    _tokens: dict[int, str]
+
+    def memory(self) -> WatchMemory:
+        """What the rule watch remembers, with client ids renamed to sends (``s0``…)."""
+        return self.watch.memory().renamed(self._rename)
+
+    def key(self, memory: WatchMemory) -> Hashable:
+        """Everything that decides what happens next, minus the random client ids.
+
+        ``memory`` is `memory` (the caller usually has it already).
+        """
+        rename = self._rename
+        self._times = {
+            message.created_at: message.id
+            for stored in self.server.stored.values()
+            for message in stored
+        }
+        positions: dict[int, tuple[str, int]] = {}
+        chats = []
+        for chat in self.state.chats.values():
+            rows = []
+            for number, row in enumerate(chat.rows):
+                positions[id(row)] = (chat.id, number)
+                rows.append(self._row_key(row))
+            flight = tuple(sorted(rename(client_id) for client_id in chat.in_flight))
+            chats.append((chat.id, tuple(rows), flight, chat.error))
+        index = tuple(
+            sorted(
+                (rename(client_id), positions.get(id(message)) or self._row_key(message))
+                for client_id, message in self.state.messages.items()
+            )
+        )
+        self._positions = positions
+        server = tuple(
+            (chat_id, tuple(rename(message.client_id) for message in stored))
+            for chat_id, stored in self.server.stored.items()
+        )
+        tasks = tuple(self._task_key(task) for task in self.tasks)
+        extra = tuple(
+            (name, self._render(value, 0))
+            for name, value in vars(self.state).items()
+            if name not in ("user", "chats", "messages")
+        )
+        return (tuple(chats), index, server, memory, tasks, extra, self._flow_key())
+
+    def _rename(self, client_id: str) -> str:
+        return self._canonical.get(client_id, client_id)
+
+    def _row_key(self, row: Message) -> tuple[object, ...]:
+        return (
+            self._rename(row.client_id),
+            row.chat_id,
+            row.author,
+            row.body,
+            row.status,
+            row.server_id,
+            row.seq,
+            row.error,
+            self._time(row.created_at),
+        )
+
+    def _time(self, moment: datetime) -> object:
+        """A server message's id if ``moment`` is its timestamp, else the client's clock."""
+        return self._times.get(moment, "the client's clock")
+
+    def _task_key(self, task: TaskLike) -> tuple[object, ...]:
+        if task.done:
+            return (task.send, task.retry, task.request is not None)
+        frames: list[tuple[CodeType, int, tuple[object, ...]]] = []
+        awaited: object = task.coro
+        render = self._render
+        while True:
+            kind = type(awaited)
+            frame: FrameType | None
+            if kind is CoroutineType:
+                coroutine: CoroutineType[Any, Any, Any] = awaited  # type: ignore[assignment]
+                frame, awaited = coroutine.cr_frame, coroutine.cr_await
+            elif kind is GeneratorType:
+                generator: GeneratorType[Any, Any, Any] = awaited  # type: ignore[assignment]
+                frame, awaited = generator.gi_frame, generator.gi_yieldfrom
+            else:
+                break
+            if frame is None:
+                break
+            code = frame.f_code
+            if not _is_kit_code(code):  # the kit's own frames hold no news
+                local = tuple((name, render(value, 0)) for name, value in frame.f_locals.items())
+                frames.append((code, frame.f_lasti, local))
+        waiting = task.waiting
+        if isinstance(waiting, asyncio.Future):
+            waiting = ("future", waiting.done())
+        elif waiting is not None and waiting is not NOT_STARTED:
+            waiting = type(waiting).__qualname__
+        return (task.send, task.retry, task.request is not None, waiting, tuple(frames))
+
+    def _flow_key(self) -> tuple[object, ...]:
+        """The plain values the flow keeps at module level (a learner's own bookkeeping).
+
+        Every run starts them as they were when the explorer first met the flow
+        (`reset_flow_globals`), so within a run they follow from its events alone.
+        """
+        if not isinstance(self.flow, ModuleType):
+            return ()
+        names = _first_seen.get(id(self.flow), {})
+        if not names:
+            return ()
+        namespace = vars(self.flow)
+        return tuple((name, self._render(namespace.get(name), 0)) for name in names)
+
+    def _render(self, value: object, depth: int) -> object:
+        """A hashable stand-in for ``value`` that is the same in every replay.
+
+        A client id becomes the send it belongs to, a row its place on screen, the
+        state, client and server what they are; containers are rendered to a few
+        levels, anything else by its type.
+        """
+        kind = type(value)
+        if kind is str:
+            text: str = value  # type: ignore[assignment]  # checked just above
+            canonical = self._canonical.get(text)
+            if canonical is not None:
+                return ("id", canonical)
+            return text
+        if kind in _PLAIN:
+            return value
+        if kind is Message:
+            position = self._positions.get(id(value))
+            if position is not None:
+                return ("row", position)
+            return ("copy", self._row_key(value))  # type: ignore[arg-type]
+        token = self._tokens.get(id(value))
+        if token is not None:
+            return token
+        if kind is Chat:
+            return ("chat", value.id)  # type: ignore[attr-defined]
+        if isinstance(value, str):
+            return self._render(str(value), depth)
+        if isinstance(value, Message):
+            return ("copy", self._row_key(value))
+        if isinstance(value, ServerMessage):
+            return ("server copy", self._rename(value.client_id))
+        if isinstance(value, ChatState | ChatClient | ScriptedServer | Request | Canonical):
+            return type(value).__qualname__
+        if isinstance(value, datetime):
+            return self._time(value)
+        if isinstance(value, asyncio.Future):
+            return ("future", value.done())
+        if isinstance(value, BaseException):
+            return (type(value).__qualname__, str(value))
+        if depth < _RENDER_DEPTH:
+            if isinstance(value, list | tuple):
+                items = (self._render(item, depth + 1) for item in value)
+                return (type(value).__qualname__, *items)
+            if isinstance(value, set | frozenset):
+                rendered = [repr(self._render(item, depth + 1)) for item in value]
+                return ("set", *sorted(rendered))
+            if isinstance(value, dict):
+                pairs = (
+                    (self._render(k, depth + 1), self._render(v, depth + 1))
+                    for k, v in value.items()
+                )
+                return ("dict", *pairs)
+        return type(value).__qualname__
+
+
+_SCALARS = (int, float, str, bytes, bool, type(None))
+_first_seen: dict[int, dict[str, object]] = {}
+"""For each flow module: its plain globals as they were when the explorer first met it."""
+
+
+def reset_flow_globals(flow: Flow) -> None:
+    """Put the flow module's plain globals back as they were when first met.
+
+    Plain globals are module-level lists, dicts, sets, tuples and scalars — the
+    bookkeeping a learner may keep outside the state (a dict of pending sends, a
+    counter). A run abandoned half-way never cleans its entries up, so without this
+    a replay would see leftovers of earlier runs and behave differently. Containers
+    are refilled in place, so functions holding them still see the same object.
+    """
+    if not isinstance(flow, ModuleType):
+        return
+    namespace = vars(flow)
+    saved = _first_seen.get(id(flow))
+    if saved is None:
+        _first_seen[id(flow)] = {
+            name: copy.deepcopy(value)
+            for name, value in namespace.items()
+            if not name.startswith("__") and _is_plain(value)
+        }
+        return
+    for name, value in saved.items():
+        current, fresh = namespace.get(name), copy.deepcopy(value)
+        if type(current) is not type(fresh):
+            namespace[name] = fresh
+        elif isinstance(current, list) and isinstance(fresh, list):
+            current[:] = fresh
+        elif (isinstance(current, dict) and isinstance(fresh, dict)) or (
+            isinstance(current, set) and isinstance(fresh, set)
+        ):
+            current.clear()
+            current.update(fresh)
+        else:
+            namespace[name] = fresh
+
+
+def _is_plain(value: object, depth: int = 0) -> bool:
+    if isinstance(value, _SCALARS):
+        return True
+    if isinstance(value, list | tuple | set | frozenset) and depth < _RENDER_DEPTH:
+        return all(_is_plain(item, depth + 1) or isinstance(item, Message) for item in value)
+    if isinstance(value, dict) and depth < _RENDER_DEPTH:
+        return all(
+            _is_plain(key, depth + 1) and (_is_plain(item, depth + 1) or isinstance(item, Message))
+            for key, item in value.items()
+        )
+    return False
+
+
+_kit_code: dict[CodeType, bool] = {}
+
+
+def _is_kit_code(code: CodeType) -> bool:
+    """True for code of the kit itself (the client, the scripted server), not the flow's."""
+    known = _kit_code.get(code)
+    if known is None:
+        known = _kit_code[code] = code.co_filename.startswith(_KIT_DIR)
+    return known

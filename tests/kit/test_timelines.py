@@ -1,0 +1,445 @@
+"""The timeline explorer tests itself: it counts right, it agrees with brute force, and it
+catches what the hand-written scenarios cannot.
+
+- The world's orderings: counted without running anything, they must match a
+  brute-force enumeration, and every one must respect causality.
+- The reference solution keeps every rule in every timeline of every world the
+  family uses.
+- Merging states and skipping server-only events must not change a single verdict:
+  on small worlds the explorer's counts per broken rule equal those of running every
+  ordering from scratch.
+- Each flow in ``subtle_flows/`` is the solution with one subtle mistake (its
+  docstring says which). It passes every hand-written scenario, yet the "all
+  timelines" family catches it, with a counterexample of at most eight steps that is
+  the shortest there is (checked by brute force over every shorter ordering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from chatkit import ChatServer, ChatState, Message, ServerMessage
+from chatkit.grading.runner import grade
+from chatkit.protocols import Flow
+from chatkit.rules import Rule, RuleBroken
+from chatkit.target import load_flow, resolve_target
+from chatkit.timelines import (
+    DEFAULT_SIZE,
+    ONE_MESSAGE,
+    TWO_RETRIES,
+    WORLD_SIZES,
+    Event,
+    Exploration,
+    Kind,
+    Outcome,
+    SendPlan,
+    TimelinesBroken,
+    World,
+    check_each,
+    explore,
+    space,
+    tell,
+    verdict,
+    world_of_size,
+)
+
+KIT_TESTS = Path(__file__).resolve().parent
+SUBTLE_FLOWS = KIT_TESTS / "subtle_flows"
+WRONG_FLOWS = KIT_TESTS / "wrong_flows"
+FAMILY = "all timelines"
+MAX_STEPS = 8
+
+CAUGHT_AS: dict[str, Rule] = {
+    "same_words_resend": Rule.UNIQUE_IDS,
+    "failed_rows_sink": Rule.SERVER_TRUTH,
+}
+"""Each subtle flow, and the rule its shortest counterexample breaks."""
+
+DEFAULT = world_of_size(DEFAULT_SIZE)
+TWO_OKS = World((SendPlan("ok", Outcome.ACK_LOST), SendPlan("ok", Outcome.REFUSED, echoes=0)))
+"""Small enough to run every ordering from scratch, and both subtle mistakes show in it."""
+BRUTE_FORCE_WORLDS = {"two oks": TWO_OKS, "size 2": world_of_size(2), "one message": ONE_MESSAGE}
+
+
+def flow_at(target: str | Path) -> Flow:
+    return load_flow(resolve_target(str(target)))
+
+
+SOLUTION = flow_at("solution")
+
+
+# The orderings of a world.
+
+
+@pytest.mark.parametrize(
+    "world",
+    [*WORLD_SIZES[:3], ONE_MESSAGE, TWO_OKS],
+    ids=["size 1", "size 2", "size 3", "one message", "two oks"],
+)
+def test_the_orderings_are_counted_right(world: World) -> None:
+    """Counting the orderings (without running anything) agrees with listing them."""
+    orderings = space(world).sequences()
+    assert len(orderings) == space(world).completions(space(world).start)
+    assert len(set(orderings)) == len(orderings)
+
+
+@pytest.mark.parametrize(
+    "world", [world_of_size(2), TWO_RETRIES, TWO_OKS], ids=["size 2", "two retries", "two oks"]
+)
+def test_every_ordering_respects_causality(world: World) -> None:
+    """The server receives a send before it stores, answers or echoes it; a retry comes
+    after the failure, before any echo; the retry's ack after the retry and the store."""
+    for events in space(world).sequences():
+        seen: list[Event] = []
+        for event in events:
+            index = event.send
+            done = {e.kind for e in seen if e.send == index}
+            echoes = sum(e.kind is Kind.ECHO for e in seen if e.send == index)
+            if event.kind is Kind.SEND:
+                assert not done
+            elif event.kind is Kind.STORE:
+                assert Kind.SEND in done
+                if world.sends[index].outcome is Outcome.REFUSED:
+                    assert Kind.RETRY in done  # a refused send is stored only when retried
+            elif event.kind in (Kind.ACK, Kind.ECHO):
+                assert Kind.STORE in done
+            elif event.kind in (Kind.TIME_OUT, Kind.REFUSE):
+                assert Kind.SEND in done
+            elif event.kind is Kind.RETRY:
+                assert done & {Kind.TIME_OUT, Kind.REFUSE} and not echoes
+            elif event.kind is Kind.RETRY_ACK:
+                assert {Kind.RETRY, Kind.STORE} <= done
+            elif event.kind is Kind.POST_ECHO:
+                assert Event(Kind.POST) in seen
+            seen.append(event)
+        assert not space(world).moves(space(world).replay(events))
+
+
+def test_the_worlds_grow_with_their_size() -> None:
+    """Each size adds an ingredient, and the number of orderings grows with it."""
+    counts = [space(world).completions(space(world).start) for world in WORLD_SIZES]
+    assert counts == sorted(counts) and len(set(counts)) == len(counts)
+    assert counts[DEFAULT_SIZE - 1] == 62_370 >= 10_000
+
+
+# The reference solution.
+
+
+@pytest.mark.parametrize(
+    "world", [ONE_MESSAGE, DEFAULT, TWO_RETRIES], ids=["one message", "default", "two retries"]
+)
+def test_the_solution_keeps_every_rule_in_every_timeline(world: World) -> None:
+    """Every rule holds after every step of every ordering of the family's worlds."""
+    result = explore(SOLUTION, world)
+    assert result.ok, result.summary()
+    assert result.orderings == space(world).completions(space(world).start)
+    assert result.states > 0 and result.transitions >= result.states
+
+
+def test_the_explorer_counts_the_same_every_run() -> None:
+    """Random client ids, a fresh server each replay: the counts never change."""
+    first, second = explore(SOLUTION, DEFAULT), explore(SOLUTION, DEFAULT)
+    assert _numbers(first) == _numbers(second)
+
+
+# The explorer agrees with brute force.
+
+
+@pytest.mark.parametrize("world_name", sorted(BRUTE_FORCE_WORLDS))
+@pytest.mark.parametrize(
+    "target",
+    [
+        "solution",
+        *sorted(str(path) for path in SUBTLE_FLOWS.iterdir() if path.is_dir()),
+        str(WRONG_FLOWS / "rollback_fails_sent"),
+        str(WRONG_FLOWS / "dedup_by_body"),
+    ],
+    ids=lambda target: Path(target).name,
+)
+def test_the_explorer_agrees_with_brute_force(target: str, world_name: str) -> None:
+    """Run every complete ordering from scratch, with no state shared or merged: the
+    explorer must report exactly the same number of broken timelines per rule, with
+    and without merging states."""
+    flow, world = flow_at(target), BRUTE_FORCE_WORLDS[world_name]
+    orderings = space(world).sequences()
+    brute = Counter(f.label for f in check_each(flow, world, orderings) if f is not None)
+    merged = explore(flow, world)
+    plain = explore(flow, world, dedup=False)
+    assert merged.orderings == plain.orderings == len(orderings)
+    assert dict(brute) == merged.broken == plain.broken
+    assert plain.executed + sum(plain.broken.values()) == len(orderings)
+
+
+# The subtle flows.
+
+SUBTLE = sorted(CAUGHT_AS)
+
+
+@pytest.fixture(scope="module")
+def caught() -> dict[str, Exploration]:
+    """Each subtle flow explored at the default size, once for all the tests below."""
+    return {name: explore(flow_at(SUBTLE_FLOWS / name), DEFAULT) for name in SUBTLE}
+
+
+def test_every_subtle_flow_is_listed() -> None:
+    assert sorted(path.name for path in SUBTLE_FLOWS.iterdir() if path.is_dir()) == SUBTLE
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", SUBTLE)
+def test_a_subtle_flow_passes_every_hand_written_scenario(name: str) -> None:
+    """Graded like a learner's code, the subtle flow passes every scenario of every other
+    family, and fails only in "all timelines"."""
+    report = grade(str(SUBTLE_FLOWS / name))
+    assert report.load_error is None, report.load_error
+    failing = {
+        result.nodeid: result.message
+        for result in report.results
+        if result.outcome.value != "passed" and result.family != FAMILY
+    }
+    assert not failing, f"{name} fails hand-written scenarios: {failing}"
+    assert len([r for r in report.results if r.family != FAMILY]) >= 60
+    timelines = [result for result in report.results if result.family == FAMILY]
+    assert any(result.outcome.value == "failed" for result in timelines), timelines
+    assert all(result.rule in (None, str(CAUGHT_AS[name])) for result in timelines)
+
+
+@pytest.mark.parametrize("name", SUBTLE)
+def test_a_subtle_flow_is_caught_with_a_short_story(
+    name: str, caught: dict[str, Exploration]
+) -> None:
+    """The family fails it at the default size, naming the rule, with a counterexample
+    of at most eight steps that breaks that rule when run again from scratch."""
+    result = caught[name]
+    story = result.counterexample
+    assert story is not None and story.failure is not None, result.summary()
+    assert story.failure.rule is CAUGHT_AS[name], story
+    assert 1 <= len(story.events) <= MAX_STEPS
+    assert len(story.steps) == len(story.events)
+    again = verdict(flow_at(SUBTLE_FLOWS / name), DEFAULT, story.events)
+    assert again is not None and again.rule is CAUGHT_AS[name]
+    assert verdict(flow_at(SUBTLE_FLOWS / name), DEFAULT, story.events[:-1]) is None
+    with pytest.raises(RuleBroken) as raised:
+        result.raise_if_broken()
+    assert isinstance(raised.value, TimelinesBroken)
+    assert raised.value.rule is CAUGHT_AS[name]
+    detail = raised.value.detail
+    assert f"of {result.orderings:,} timelines" in detail
+    assert (
+        f"{str(CAUGHT_AS[name]).split(',')[0]}: {result.broken[str(CAUGHT_AS[name])]:,}" in detail
+    )
+    assert all(step.line() in detail for step in story.steps)
+
+
+@pytest.mark.parametrize("name", SUBTLE)
+def test_the_counterexample_is_the_shortest(name: str, caught: dict[str, Exploration]) -> None:
+    """Brute force: no ordering shorter than the counterexample breaks the same rule."""
+    story = caught[name].counterexample
+    assert story is not None and story.failure is not None
+    flow = flow_at(SUBTLE_FLOWS / name)
+    shorter = space(DEFAULT).sequences(len(story.events) - 1)  # every shorter one is a prefix
+    assert shorter
+    verdicts = check_each(flow, DEFAULT, shorter)
+    assert [f for f in verdicts if f is not None and f.label == story.failure.label] == []
+
+
+@pytest.mark.parametrize("name", SUBTLE)
+def test_the_story_is_the_same_every_run(name: str, caught: dict[str, Exploration]) -> None:
+    """Same counts, same counterexample, same words — no random ids in the story."""
+    again = explore(flow_at(SUBTLE_FLOWS / name), DEFAULT)
+    first = caught[name]
+    assert _numbers(again) == _numbers(first)
+    assert again.counterexample is not None and first.counterexample is not None
+    assert again.counterexample.lines() == first.counterexample.lines()
+
+
+def test_one_story_reads_like_this() -> None:
+    """The shortest counterexample of "failed rows sink", as the learner reads it."""
+    story = tell(
+        flow_at(SUBTLE_FLOWS / "failed_rows_sink"),
+        DEFAULT,
+        (Event(Kind.SEND, 1), Event(Kind.TIME_OUT, 1), Event(Kind.SEND, 0)),
+    )
+    assert story.lines() == [
+        "1. you send 'ok' → 'ok' pending · [sending…]",
+        "2. the ack for 'ok' is lost: your client gives up waiting → 'ok' failed (no answer "
+        "from the server in time) · [banner: no answer from the server in time]",
+        "3. you send 'hi' → 'hi' pending · 'ok' failed (no answer from the server in time) "
+        "· [sending…] · [banner: no answer from the server in time]",
+        "✗ rule 5, The server is the truth: unconfirmed messages must stay in the order they "
+        "were sent ('ok', 'hi'), but they show as 'hi', 'ok'",
+    ]
+
+
+# The known-wrong flows of the other families are caught here too.
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        path.name
+        for path in WRONG_FLOWS.iterdir()
+        if path.is_dir() and path.name not in ("linear_scan", "timestamp_ids")
+    ),
+)
+def test_the_known_wrong_flows_break_a_rule_here_too(name: str) -> None:
+    """Every mistake the other families catch that can show in a timeline shows here
+    (a slow scan and a frozen clock are not about orderings)."""
+    result = explore(flow_at(WRONG_FLOWS / name), DEFAULT)
+    assert not result.ok
+
+
+# Driving flows that do more than the reference.
+
+
+class _Wrapped:
+    """The reference solution, with extra awaits or a stuck send, as a flow object."""
+
+    def __init__(self, before: Any = None, around: Any = None) -> None:
+        self._before = before
+        self._around = around
+
+    async def send(
+        self,
+        state: ChatState,
+        server: ChatServer,
+        chat_id: str,
+        body: str,
+        *,
+        client_id: str | None = None,
+    ) -> Message:
+        if self._before is not None:
+            await self._before(server, chat_id)
+        inner = server if self._around is None else self._around(server)
+        return await SOLUTION.send(state, inner, chat_id, body, client_id=client_id)
+
+    def reconcile(self, state: ChatState, incoming: ServerMessage) -> None:
+        SOLUTION.reconcile(state, incoming)
+
+    def rollback(self, state: ChatState, client_id: str, reason: str) -> None:
+        SOLUTION.rollback(state, client_id, reason)
+
+
+class _Yielding:
+    """A server wrapper that yields to the event loop before and after each send."""
+
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+
+    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        await asyncio.sleep(0)
+        stored = await self.server.send(chat_id, client_id, body)
+        await asyncio.sleep(0)
+        return stored
+
+    async def history(self, chat_id: str) -> list[ServerMessage]:
+        return await self.server.history(chat_id)
+
+
+def test_a_send_that_yields_to_the_loop_is_driven_like_in_the_harness() -> None:
+    """Bare yields (``await asyncio.sleep(0)``) are stepped through, as the harness's
+    event loop would: the same verdict, over the same orderings."""
+    result = explore(_Wrapped(around=_Yielding), DEFAULT)
+    assert result.ok, result.summary()
+    assert _numbers(result)[:2] == _numbers(explore(SOLUTION, DEFAULT))[:2]
+
+
+def test_a_flow_that_reads_the_history_is_explored_without_the_shortcut() -> None:
+    """A flow that asks the server for history can see what it stored, so the
+    explorer stops assuming stores are invisible, and still finds it correct."""
+
+    async def read_history(server: ChatServer, chat_id: str) -> None:
+        await server.history(chat_id)
+
+    result = explore(_Wrapped(before=read_history), world_of_size(2))
+    assert result.ok, result.summary()
+    assert result.shortcuts == 0
+    assert explore(SOLUTION, world_of_size(2)).shortcuts > 0
+
+
+def test_a_send_stuck_on_something_else_is_reported() -> None:
+    """A send that waits for something that never comes breaks rule 15 at once."""
+
+    async def wait_forever(server: ChatServer, chat_id: str) -> None:
+        await asyncio.get_running_loop().create_future()
+
+    result = explore(_Wrapped(before=wait_forever), ONE_MESSAGE)
+    story = result.counterexample
+    assert story is not None and story.failure is not None
+    assert story.failure.rule is Rule.FINISHES and len(story.events) == 1
+
+
+def test_a_crash_is_raised_again_with_its_story() -> None:
+    """When the learner's code raises, that error is raised (so the grader shows its
+    file and line), with the story of the shortest ordering that made it raise."""
+
+    class Crashing(_Wrapped):
+        def reconcile(self, state: ChatState, incoming: ServerMessage) -> None:
+            row = state.get(incoming.client_id)
+            if row is not None and row.seq is not None:
+                raise KeyError("confirmed twice")
+            SOLUTION.reconcile(state, incoming)
+
+    result = explore(Crashing(), ONE_MESSAGE)
+    assert "crash (KeyError)" in result.broken
+    with pytest.raises(KeyError) as raised:
+        result.raise_if_broken()
+    notes = "\n".join(getattr(raised.value, "__notes__", []))
+    assert "1. you send 'hi'" in notes and "timelines broke a rule" in notes
+
+
+BOOKKEEPING_FLOW = (
+    (KIT_TESTS.parent.parent / "solution" / "flow.py")
+    .read_text()
+    .replace(
+        "from chatkit import (",
+        "SENT_SO_FAR = 0\nPENDING: dict[str, str] = {}\n\nfrom chatkit import (",
+    )
+    .replace(
+        "    chat.in_flight.add(message.client_id)\n",
+        "    chat.in_flight.add(message.client_id)\n"
+        "    global SENT_SO_FAR\n"
+        "    SENT_SO_FAR += 1\n"
+        "    PENDING[message.client_id] = body\n",
+    )
+    .replace(
+        "    message.confirm(incoming)\n",
+        "    message.confirm(incoming)\n    PENDING.pop(incoming.client_id, None)\n",
+    )
+)
+
+
+def test_a_flow_with_module_level_bookkeeping_starts_each_run_afresh() -> None:
+    """A flow may keep bookkeeping at module level. Runs the explorer abandons half-way
+    never clean theirs up, so each run starts from the module as the explorer first
+    found it — and the module is left that way."""
+    module = ModuleType("bookkeeping_flow")
+    exec(compile(BOOKKEEPING_FLOW, "bookkeeping_flow.py", "exec"), vars(module))
+    assert "SENT_SO_FAR += 1" in BOOKKEEPING_FLOW and "PENDING.pop" in BOOKKEEPING_FLOW
+    flow: Flow = module  # type: ignore[assignment]
+    result = explore(flow, DEFAULT)
+    assert result.ok, result.summary()
+    reference = explore(SOLUTION, DEFAULT)
+    assert (result.orderings, result.states) == (reference.orderings, reference.states)
+    assert module.SENT_SO_FAR == 0 and module.PENDING == {}
+
+
+def _numbers(result: Exploration) -> tuple[object, ...]:
+    """Everything an exploration found, but the time it took."""
+    return (
+        result.orderings,
+        result.broken,
+        result.executed,
+        result.states,
+        result.transitions,
+        result.replayed,
+        result.merged,
+        result.shortcuts,
+        {label: story.events for label, story in result.counterexamples.items()},
+    )
