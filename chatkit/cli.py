@@ -1,4 +1,8 @@
-"""The ``chatkit`` command: ``chatkit grade`` (same as ``python grader.py``) and friends."""
+"""The ``chatkit`` command: grade, hint, serve, chat and demo.
+
+``chatkit grade`` is ``python grader.py``; ``serve`` runs the live chat server;
+``chat`` and ``demo`` open the terminal client on it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import argparse
 from collections.abc import Sequence
 
 from chatkit.grading import cli as grading_cli
+from chatkit.live.cli import add_serve_command
+from chatkit.tui.cli import add_tui_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,17 +20,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser("grade", help="grade a flow against the scenarios")
     grading_cli.add_grade_arguments(grade)
-    grade.set_defaults(handler=grading_cli.run)
+    grade.set_defaults(func=grading_cli.run)
 
     hint = commands.add_parser("hint", help="show the next hint for a function or family")
     hint.add_argument("topic", nargs="?", help="send, reconcile, rollback or a family name")
     hint.add_argument("--target", default="starter", help="whose hint progress to use")
     hint.add_argument("--reset", action="store_true", help="start this topic's hints over")
-    hint.set_defaults(handler=grading_cli.run)
+    hint.set_defaults(func=grading_cli.run)
+
+    add_serve_command(commands)
+    add_tui_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
+    code: int = args.func(args)
     return code

@@ -18,7 +18,7 @@ from typing import IO, Any
 import pytest
 
 from chatkit.grading.results import Location, Outcome, StoryStep, TestResult
-from chatkit.harness import Scenario
+from chatkit.harness import Scenario, Step
 from chatkit.rules import Rule, RuleBroken
 from chatkit.testing import ScenarioTimedOut, budget_of
 
@@ -99,13 +99,22 @@ def _result(
     )
     with contextlib.suppress(OSError, TypeError):
         result.source = inspect.getsource(function) if function else None
-    kit = getattr(item, "funcargs", {}).get("kit")
-    if isinstance(kit, Scenario):
-        result.story = [StoryStep(s.number, s.text, s.timelines) for s in kit.story]
+    result.story = [StoryStep(s.number, s.text, s.timelines) for s in _story_of(item)]
     if report.passed or call.excinfo is None:
         return result
     _explain(result, call.excinfo, _target_dir(item))
     return result
+
+
+def _story_of(item: pytest.Item) -> list[Step]:
+    """The story a scenario told: its ``kit``'s, or any fixture's with a list of `Step`."""
+    for value in getattr(item, "funcargs", {}).values():
+        story = getattr(value, "story", None)
+        if isinstance(value, Scenario) or (
+            isinstance(story, list) and all(isinstance(step, Step) for step in story)
+        ):
+            return list(story or [])
+    return []
 
 
 def _target_dir(item: pytest.Item) -> Path:

@@ -1,0 +1,392 @@
+"""Benchmark the live server on loopback: throughput and ack latency, and the seeds' baseline.
+
+    python benchmarks/live_server.py            # the full run (about half a minute)
+    python benchmarks/live_server.py --quick    # a smoke run
+
+What it measures, each against a real server in its own process on 127.0.0.1:
+
+1. The live server (SQLite, WAL, synchronous=FULL, group commit) with 10,000
+   messages already stored, at 1, 10 and 50 concurrent Socket.IO clients. Each
+   client sends one message at a time and waits for its ack (a closed loop, the
+   way a person or a flow sends); clients share chats in rooms of two, so every
+   message is also broadcast to the sender and to one other member. Reported:
+   messages acked per second, and the 50th and 99th percentile of the time from
+   emit to ack.
+2. The seeds' baseline: the same server code with its storage swapped (through
+   the `MessageStore` interface) for what the seeds did — one JSON file holding
+   every message, rewritten on every message — also with 10,000 stored, at 10
+   clients. And the ratio of the two at 10 clients.
+3. The two stores alone, in-process, one append at a time with 10,000 stored
+   (no network): how much of the difference is storage.
+
+Every load loop is bounded both in messages and in seconds. Goals: at 50 clients
+at least 2,000 messages/s with p99 ack under 50 ms, and at least 10x the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatkit.live.settings import ServerSettings
+from chatkit.live.storage import Appended, MessageStore, Page, SQLiteStore
+from chatkit.live.transports import SocketIOTransport
+from chatkit.live.wire import message_from_wire, message_to_wire, ms_to_datetime
+from chatkit.model import DeliveryError, ServerMessage
+
+SEEDED = 10_000
+"""Messages already stored before any measurement, in both stores."""
+ROOM_SIZE = 2
+START_TIMEOUT_S = 20.0
+GOAL_RATE = 2_000
+GOAL_P99_MS = 50.0
+GOAL_RATIO = 10.0
+
+
+class JsonFileStore:
+    """The seeds' storage, rebuilt for comparison: every message rewrites one JSON file.
+
+    Generous to the baseline where it costs nothing: duplicates are found through
+    an in-memory index, not by scanning. The file is rewritten synchronously, as
+    the seed's ``writeFileSync`` did, and (also like the seed) never synced to disk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.messages: list[ServerMessage] = []
+        self._by_client_id: dict[tuple[str, str], ServerMessage] = {}
+        self._last_seq: dict[str, int] = {}
+
+    async def open(self) -> None:
+        if self.path.exists():
+            for item in json.loads(self.path.read_text()):
+                self._keep(message_from_wire(item))
+
+    async def close(self) -> None:
+        pass
+
+    async def append(self, chat_id: str, client_id: str, author: str, body: str) -> Appended:
+        existing = self._by_client_id.get((chat_id, client_id))
+        if existing is not None:
+            return Appended(existing, created=False)
+        message = ServerMessage(
+            id=len(self.messages) + 1,
+            chat_id=chat_id,
+            seq=self._last_seq.get(chat_id, 0) + 1,
+            client_id=client_id,
+            author=author,
+            body=body,
+            created_at=ms_to_datetime(time.time_ns() // 1_000_000),
+        )
+        self._keep(message)
+        self.path.write_text(json.dumps([message_to_wire(m) for m in self.messages]))
+        return Appended(message, created=True)
+
+    async def page(
+        self, chat_id: str, *, after: int | None = None, before: int | None = None, limit: int
+    ) -> Page:
+        chat = [m for m in self.messages if m.chat_id == chat_id]
+        if after is not None:
+            rest = [m for m in chat if m.seq > after]
+            return Page(rest[:limit], len(rest) > limit)
+        rest = [m for m in chat if before is None or m.seq < before]
+        return Page(rest[-limit:], len(rest) > limit)
+
+    async def check(self) -> None:
+        pass
+
+    def _keep(self, message: ServerMessage) -> None:
+        self.messages.append(message)
+        self._by_client_id[(message.chat_id, message.client_id)] = message
+        self._last_seq[message.chat_id] = message.seq
+
+
+def _seed_messages(n: int) -> list[tuple[str, str, str, str]]:
+    return [("archive", f"seed-{i}", "seed", f"an old message, number {i}") for i in range(n)]
+
+
+async def seed_sqlite(path: Path, n: int) -> None:
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        await asyncio.gather(*(store.append(*values) for values in _seed_messages(n)))
+    finally:
+        await store.close()
+
+
+async def seed_json(path: Path, n: int) -> None:
+    """The baseline's file with ``n`` messages, written once (not once per message)."""
+    when = ms_to_datetime(time.time_ns() // 1_000_000)
+    store = JsonFileStore(path)
+    for number, (chat_id, client_id, author, body) in enumerate(_seed_messages(n), start=1):
+        store._keep(ServerMessage(number, chat_id, number, client_id, author, body, when))
+    path.write_text(json.dumps([message_to_wire(m) for m in store.messages]))
+
+
+# The server, in a process of its own.
+
+
+class Server:
+    def __init__(self, command: list[str], log: Path) -> None:
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1
+        )
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
+        line = self.process.stdout.readline() if ready else ""
+        if "ready on " not in line:
+            self.stop()
+            raise RuntimeError(f"the server did not start ({line!r}); see {log}")
+        self.url = line.split("ready on ")[1].split()[0]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.log.close()
+
+
+def start_sqlite_server(db: Path, logs: Path) -> Server:
+    command = [sys.executable, "-m", "chatkit.live", "--port", "0", "--db", str(db)]
+    return Server(command, logs / "sqlite-server.log")
+
+
+def start_json_server(path: Path, logs: Path) -> Server:
+    command = [sys.executable, __file__, "--serve-json", str(path)]
+    return Server(command, logs / "json-server.log")
+
+
+def serve_json(path: Path) -> None:
+    """The baseline server: the live server's code over `JsonFileStore`."""
+    from chatkit.live.server import serve
+
+    settings = ServerSettings(port=0, db_path=path)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings, JsonFileStore(path)))
+
+
+# The load.
+
+
+@dataclass
+class Result:
+    label: str
+    clients: int
+    sent: int
+    failed: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies_ms:
+            return math.nan
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
+
+    def row(self) -> str:
+        return (
+            f"{self.label:<28} {self.clients:>7} {self.sent:>8} {self.rate:>10.0f} "
+            f"{self.percentile(50):>9.2f} {self.percentile(99):>9.2f} {self.failed:>7}"
+        )
+
+
+HEADER = (
+    f"{'run':<28} {'clients':>7} {'acked':>8} {'msgs/s':>10} "
+    f"{'p50 ms':>9} {'p99 ms':>9} {'errors':>7}"
+)
+
+
+async def load(
+    url: str, label: str, clients: int, total: int, max_seconds: float, tag: str
+) -> Result:
+    """``clients`` connections, each sending one message at a time until ``total``
+    messages are acked or ``max_seconds`` pass, whichever comes first."""
+    transports = [SocketIOTransport(url, f"{tag}-u{i}", reconnection=False) for i in range(clients)]
+    await asyncio.gather(*(t.connect() for t in transports))
+    await asyncio.gather(*(t.join(f"{tag}-room{i // ROOM_SIZE}") for i, t in enumerate(transports)))
+    per_client = math.ceil(total / clients)
+    latencies: list[float] = []
+    failed = 0
+    deadline = time.perf_counter() + max_seconds
+
+    async def client(i: int, transport: SocketIOTransport) -> None:
+        nonlocal failed
+        chat_id = f"{tag}-room{i // ROOM_SIZE}"
+        for n in range(per_client):
+            if time.perf_counter() > deadline:
+                return
+            started = time.perf_counter()
+            try:
+                await transport.send(chat_id, f"{tag}-{i}-{n}", f"message {n} from client {i}")
+            except DeliveryError:
+                failed += 1
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(i, t) for i, t in enumerate(transports)))
+    seconds = time.perf_counter() - began
+    await asyncio.gather(*(t.close() for t in transports))
+    return Result(label, clients, len(latencies), failed, seconds, latencies)
+
+
+async def store_alone(store: MessageStore, label: str, count: int, max_seconds: float) -> Result:
+    await store.open()
+    latencies: list[float] = []
+    deadline = time.perf_counter() + max_seconds
+    began = time.perf_counter()
+    try:
+        for n in range(count):
+            if time.perf_counter() > deadline:
+                break
+            started = time.perf_counter()
+            await store.append("direct", f"direct-{n}", "bench", f"message {n}")
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        await store.close()
+    return Result(label, 1, len(latencies), 0, time.perf_counter() - began, latencies)
+
+
+async def benchmark(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    logs = work / "logs"
+    logs.mkdir()
+    levels = [int(n) for n in args.clients.split(",")]
+    sqlite_db, json_file = work / "live.sqlite3", work / "seed-store.json"
+    await seed_sqlite(sqlite_db, SEEDED)
+    await seed_json(json_file, SEEDED)
+    results: list[Result] = []
+
+    server = start_sqlite_server(sqlite_db, logs)
+    try:
+        await load(server.url, "warm-up", 10, 500, 5, "warm")
+        for clients in levels:
+            results.append(
+                await load(
+                    server.url,
+                    "live server (SQLite)",
+                    clients,
+                    args.messages,
+                    args.max_seconds,
+                    f"c{clients}",
+                )
+            )
+            print(
+                results[-1].row() if len(results) > 1 else HEADER + "\n" + results[-1].row(),
+                flush=True,
+            )
+    finally:
+        server.stop()
+
+    baseline_server = start_json_server(json_file, logs)
+    try:
+        baseline = await load(
+            baseline_server.url,
+            "seed baseline (JSON file)",
+            args.baseline_clients,
+            args.baseline_messages,
+            args.max_seconds,
+            "json",
+        )
+        print(baseline.row(), flush=True)
+    finally:
+        baseline_server.stop()
+
+    copy = work / "alone.sqlite3"
+    await seed_sqlite(copy, SEEDED)
+    alone_sqlite = await store_alone(SQLiteStore(copy), "SQLiteStore alone", 2000, 10)
+    alone_json = await store_alone(JsonFileStore(json_file), "JsonFileStore alone", 300, 10)
+    print(alone_sqlite.row())
+    print(alone_json.row())
+
+    same = next(r for r in results if r.clients == args.baseline_clients)
+    ratio = same.rate / baseline.rate if baseline.rate else math.inf
+    top = max(results, key=lambda r: r.clients)
+    verdict = {
+        "rate_goal": top.rate >= GOAL_RATE,
+        "p99_goal": top.percentile(99) < GOAL_P99_MS,
+        "ratio_goal": ratio >= GOAL_RATIO,
+    }
+    print()
+    print(f"stored before measuring: {SEEDED:,} messages in each store; rooms of {ROOM_SIZE}")
+    print(f"live vs seed baseline at {args.baseline_clients} clients: {ratio:.1f}x")
+    print(
+        f"goals at {top.clients} clients: >= {GOAL_RATE} msgs/s "
+        f"[{'met' if verdict['rate_goal'] else 'MISSED'}], p99 < {GOAL_P99_MS:.0f} ms "
+        f"[{'met' if verdict['p99_goal'] else 'MISSED'}]; >= {GOAL_RATIO:.0f}x baseline "
+        f"[{'met' if verdict['ratio_goal'] else 'MISSED'}]"
+    )
+    return {
+        "seeded": SEEDED,
+        "room_size": ROOM_SIZE,
+        "results": [
+            {
+                "run": r.label,
+                "clients": r.clients,
+                "acked": r.sent,
+                "errors": r.failed,
+                "seconds": round(r.seconds, 3),
+                "msgs_per_s": round(r.rate, 1),
+                "p50_ms": round(r.percentile(50), 3),
+                "p99_ms": round(r.percentile(99), 3),
+            }
+            for r in [*results, baseline, alone_sqlite, alone_json]
+        ],
+        "ratio_vs_baseline": round(ratio, 1),
+        "goals": verdict,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default="1,10,50", help="concurrency levels (default 1,10,50)")
+    parser.add_argument(
+        "--messages", type=int, default=5000, help="messages per level, at most (default 5000)"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=15.0, help="time cap per level (default 15)"
+    )
+    parser.add_argument("--baseline-clients", type=int, default=10)
+    parser.add_argument("--baseline-messages", type=int, default=300)
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--serve-json", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_json is not None:
+        serve_json(args.serve_json)
+        return 0
+    if args.quick:
+        args.messages, args.baseline_messages, args.max_seconds = 500, 100, 5.0
+    if args.baseline_clients not in [int(n) for n in args.clients.split(",")]:
+        parser.error("--baseline-clients must be one of --clients, to compare like with like")
+    with tempfile.TemporaryDirectory(prefix="chatkit-bench-") as tmp:
+        figures = asyncio.run(benchmark(args, Path(tmp)))
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    goals = figures["goals"]
+    return 0 if isinstance(goals, dict) and all(goals.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

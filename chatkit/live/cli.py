@@ -1,0 +1,156 @@
+"""``chatkit serve`` and ``python -m chatkit.live``: run the live server from a terminal.
+
+The lead's ``chatkit`` console script registers the subcommand with
+`add_serve_command`; ``python -m chatkit.live`` takes the same arguments, so the
+server runs before (and without) the console script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from chatkit.live.faults import FaultSettings
+from chatkit.live.settings import DEFAULT_DB, DEFAULT_PORT, ServerSettings
+
+DESCRIPTION = (
+    "Run the live chat server: Socket.IO for realtime (rooms, acked sends, echoes, typing), "
+    "HTTP for health, users, history and a fallback send endpoint, messages in SQLite. "
+    "The fault switches make the races the exercise is about happen on purpose."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's options, shared by ``chatkit serve`` and ``python -m chatkit.live``."""
+    where = parser.add_argument_group("where")
+    where.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    where.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port; 0 picks a free one (default: %(default)s)",
+    )
+    where.add_argument(
+        "--db",
+        type=Path,
+        default=DEFAULT_DB,
+        help="SQLite file for messages (default: %(default)s)",
+    )
+    where.add_argument(
+        "--sync",
+        choices=("FULL", "NORMAL"),
+        default="FULL",
+        help="SQLite synchronous mode: FULL survives power loss, NORMAL a killed process "
+        "(default: %(default)s)",
+    )
+    faults = parser.add_argument_group("fault injection (for teaching)")
+    faults.add_argument("--latency-ms", type=int, default=0, help="delay added to every send")
+    faults.add_argument(
+        "--lose-acks",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of sends (0..1) stored and broadcast but never acked",
+    )
+    faults.add_argument(
+        "--refuse",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of sends (0..1) refused without storing",
+    )
+    faults.add_argument(
+        "--echo-first",
+        action="store_true",
+        help="broadcast each message before acking it, so the sender's echo beats its ack",
+    )
+    faults.add_argument("--seed", type=int, default=None, help="seed the dice, to replay a demo")
+    faults.add_argument(
+        "--faults-on-http",
+        action="store_true",
+        help="apply the faults to the HTTP send endpoint too (by default it stays reliable)",
+    )
+    faults.add_argument(
+        "--no-fault-control",
+        action="store_true",
+        help="do not let clients change the fault switches while the server runs",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=("debug", "info", "warning", "error"),
+        help="how much the server logs to stderr (default: %(default)s)",
+    )
+
+
+def settings_from(args: argparse.Namespace) -> ServerSettings:
+    """Turn parsed arguments into settings; raise ValueError with a readable reason."""
+    faults = FaultSettings(
+        latency_ms=args.latency_ms,
+        lose_acks=args.lose_acks,
+        refuse=args.refuse,
+        echo_first=args.echo_first,
+        seed=args.seed,
+        on_http=args.faults_on_http,
+    )
+    return ServerSettings(
+        host=args.host,
+        port=args.port,
+        db_path=args.db,
+        sqlite_synchronous=args.sync,
+        allow_fault_control=not args.no_fault_control,
+        faults=faults,
+    )
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Run the server until Ctrl-C or SIGTERM; the exit status for the shell."""
+    from chatkit.live.server import serve  # the heavy imports wait until a server is wanted
+
+    try:
+        settings = settings_from(args)
+    except ValueError as error:
+        print(f"chatkit serve: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:  # the port is taken, the db folder is not writable...
+        print(f"chatkit serve: {error}", file=sys.stderr)
+        return 1
+    print("chatkit live server stopped", flush=True)
+    return 0
+
+
+def add_serve_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``serve`` on the ``chatkit`` console script; its handler is ``args.func``."""
+    parser = subparsers.add_parser(
+        "serve", help="run the live chat server", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=serve_command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m chatkit.live [options]``."""
+    parser = argparse.ArgumentParser(prog="python -m chatkit.live", description=DESCRIPTION)
+    add_arguments(parser)
+    return serve_command(parser.parse_args(argv))
+
+
+def _exit_quietly(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM, after uvicorn's graceful shutdown re-raises it: leave like Ctrl-C does."""
+    raise KeyboardInterrupt

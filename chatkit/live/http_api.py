@@ -1,0 +1,190 @@
+"""The HTTP side of the server: health, who is online, history, and a send endpoint.
+
+- ``GET /health`` → ``{"status": "ok", ...}``, or 503 when storage fails
+- ``GET /api/users`` → ``{"users": [...]}``, the users with a live connection
+- ``POST /api/register {"user"}`` → ``{"ok", "user", "token", "chats"}``
+- ``POST /api/chats/{chat_id}/join`` → ``{"ok", "chat_id"}``
+- ``GET /api/chats/{chat_id}/messages`` → ``{"ok", "messages", "has_more"}``: history,
+  paged, newest last; ``?limit=&before=SEQ`` pages back, ``?after=SEQ`` pages forward
+- ``POST /api/chats/{chat_id}/messages {"client_id", "body"}`` → ``{"ok", "message",
+  "created"}``: 201 when stored, 200 when that client id was already stored
+- ``GET /api/faults`` reads the fault switches, ``PUT /api/faults {switch: value}`` changes them
+
+Requests that act for someone carry ``Authorization: Bearer <token>`` from
+``register`` (over HTTP or Socket.IO: one session, either transport). Errors
+are ``{"ok": false, "code", "error"}`` with the status of `chatkit.live.errors`.
+
+The send endpoint is the fallback transport: the same service as the Socket.IO
+``send``, so it is idempotent on the client id and broadcasts to the room.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from chatkit.live.errors import INTERNAL_ERROR, AckLost, BadRequest, ChatError
+from chatkit.live.payloads import (
+    SendRequest,
+    check_body,
+    check_name,
+    parse_history_query,
+    parse_register,
+)
+from chatkit.live.service import ChatService
+from chatkit.live.sessions import Session
+from chatkit.live.storage import StoreError
+from chatkit.live.wire import message_to_wire
+
+log = logging.getLogger("chatkit.live")
+
+ACK_LOST_REASON = "the answer to this send was lost on the way (an injected fault)"
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+def create_http_app(service: ChatService, lifespan: Lifespan) -> Starlette:
+    """The Starlette app that serves everything that is not Socket.IO."""
+    api = _Api(service)
+    routes = [
+        Route("/health", api.answering(api.health), methods=["GET"]),
+        Route("/api/users", api.answering(api.users), methods=["GET"]),
+        Route("/api/register", api.answering(api.register), methods=["POST"]),
+        Route("/api/chats/{chat_id}/join", api.answering(api.join), methods=["POST"]),
+        Route("/api/chats/{chat_id}/messages", api.answering(api.history), methods=["GET"]),
+        Route("/api/chats/{chat_id}/messages", api.answering(api.send), methods=["POST"]),
+        Route("/api/faults", api.answering(api.faults), methods=["GET", "PUT"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+class _Api:
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+        self.settings = service.settings
+        self.sessions = service.sessions
+
+    def answering(self, endpoint: Endpoint) -> Endpoint:
+        """Turn refusals into JSON errors and unexpected failures into a 500, never a trace."""
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except ChatError as error:
+                return JSONResponse(error.to_json(), status_code=error.status)
+            except Exception:
+                log.exception("%s %s failed", request.method, request.url.path)
+                return JSONResponse(INTERNAL_ERROR, status_code=500)
+
+        return handle
+
+    async def health(self, request: Request) -> Response:
+        try:
+            await self.service.store.check()
+        except StoreError as error:
+            return JSONResponse({"status": "unavailable", "error": str(error)}, status_code=503)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "sessions": len(self.sessions),
+                "active_users": len(self.sessions.active_users()),
+            }
+        )
+
+    async def users(self, request: Request) -> Response:
+        return JSONResponse({"users": self.sessions.active_users()})
+
+    async def register(self, request: Request) -> Response:
+        payload = await self._json(request)
+        registration = parse_register(payload, self.settings)
+        session = self.sessions.register(registration.user, registration.token)
+        return JSONResponse(
+            {
+                "ok": True,
+                "user": session.user,
+                "token": session.token,
+                "chats": sorted(session.chats),
+            }
+        )
+
+    async def join(self, request: Request) -> Response:
+        session = self._session(request)
+        chat_id = self._chat_id(request)
+        await self.service.join(session, chat_id)
+        return JSONResponse({"ok": True, "chat_id": chat_id})
+
+    async def history(self, request: Request) -> Response:
+        session = self._session(request)
+        query = parse_history_query(
+            request.path_params["chat_id"], request.query_params, self.settings
+        )
+        page = await self.service.history(session, query)
+        return JSONResponse(
+            {
+                "ok": True,
+                "messages": [message_to_wire(message) for message in page.messages],
+                "has_more": page.has_more,
+            }
+        )
+
+    async def send(self, request: Request) -> Response:
+        session = self._session(request)
+        chat_id = self._chat_id(request)
+        payload = await self._json(request)
+        client_id = payload.get("client_id")
+        if not isinstance(client_id, str):
+            raise BadRequest("the payload needs a 'client_id' that is text")
+        if "body" not in payload:
+            raise BadRequest("the payload has no 'body'")
+        send = SendRequest(
+            chat_id,
+            check_name(client_id, "client_id", self.settings.max_client_id_chars),
+            check_body(payload["body"], self.settings),
+        )
+        result = await self.service.send(session, send, via="http")
+        if result.ack_lost:
+            raise AckLost(ACK_LOST_REASON)
+        return JSONResponse(
+            {"ok": True, "message": message_to_wire(result.message), "created": result.created},
+            status_code=201 if result.created else 200,
+        )
+
+    async def faults(self, request: Request) -> Response:
+        changes = await self._json(request) if request.method == "PUT" else {}
+        return JSONResponse({"ok": True, "faults": self.service.update_faults(changes)})
+
+    # Helpers.
+
+    def _session(self, request: Request) -> Session:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        return self.sessions.by_token(token.strip() if scheme.lower() == "bearer" else None)
+
+    def _chat_id(self, request: Request) -> str:
+        return check_name(
+            request.path_params["chat_id"], "chat_id", self.settings.max_chat_id_chars
+        )
+
+    async def _json(self, request: Request) -> Mapping[str, object]:
+        """The request's JSON object, read with a size limit so a huge body costs nothing."""
+        limit = self.settings.max_payload_bytes
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise BadRequest(f"the request body is larger than {limit} bytes")
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise BadRequest("the request body is not valid JSON") from None
+        if not isinstance(payload, dict):
+            raise BadRequest("the request body must be a JSON object")
+        return payload

@@ -1,0 +1,178 @@
+"""Checking what clients send, before anything else looks at it.
+
+Every Socket.IO event and HTTP body arrives as untrusted JSON: maybe not an
+object, maybe missing fields, maybe a number where text belongs. Each parser here
+turns such a payload into a small typed request or raises `BadRequest` with a
+reason a person can read; the server answers that reason as an error ack and the
+connection lives on. Fields a client has no say over (an ``author``, say) are not
+read at all: the sender is whoever the connection registered as.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chatkit.live.errors import BadRequest
+from chatkit.live.settings import ServerSettings
+
+MAX_COUNT = 2**62
+"""The largest sequence number a history query may name: SQLite integers are 64-bit."""
+MAX_COUNT_DIGITS = 19
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRequest:
+    user: str
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    chat_id: str
+    client_id: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class TypingRequest:
+    chat_id: str
+    typing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRequest:
+    chat_id: str
+    after: int | None
+    before: int | None
+    limit: int
+
+
+def single_payload(args: tuple[object, ...]) -> Mapping[str, object]:
+    """The one JSON object a Socket.IO event must carry."""
+    if len(args) != 1:
+        raise BadRequest(f"send exactly one object with this event (got {len(args)} arguments)")
+    payload = args[0]
+    if not isinstance(payload, dict):
+        raise BadRequest(f"the payload must be an object, not {_kind(payload)}")
+    return payload
+
+
+def parse_register(payload: Mapping[str, object], settings: ServerSettings) -> RegisterRequest:
+    user = _text(payload, "user")
+    if user != user.strip() or not user:
+        raise BadRequest("a user name cannot be empty or start or end with spaces")
+    if not user.isprintable():
+        raise BadRequest("a user name cannot contain control characters")
+    if len(user) > settings.max_user_chars:
+        raise BadRequest(f"a user name can be at most {settings.max_user_chars} characters")
+    token = payload.get("token")
+    if token is not None and not isinstance(token, str):
+        raise BadRequest("'token' must be text")
+    return RegisterRequest(user, token)
+
+
+def parse_chat_id(payload: Mapping[str, object], settings: ServerSettings) -> str:
+    return check_name(_text(payload, "chat_id"), "chat_id", settings.max_chat_id_chars)
+
+
+def parse_send(payload: Mapping[str, object], settings: ServerSettings) -> SendRequest:
+    chat_id = parse_chat_id(payload, settings)
+    client_id = check_name(_text(payload, "client_id"), "client_id", settings.max_client_id_chars)
+    if "body" not in payload:
+        raise BadRequest("the payload has no 'body'")
+    return SendRequest(chat_id, client_id, check_body(payload["body"], settings))
+
+
+def parse_typing(payload: Mapping[str, object], settings: ServerSettings) -> TypingRequest:
+    chat_id = parse_chat_id(payload, settings)
+    typing = payload.get("typing", True)
+    if not isinstance(typing, bool):
+        raise BadRequest("'typing' must be true or false")
+    return TypingRequest(chat_id, typing)
+
+
+def parse_history(payload: Mapping[str, object], settings: ServerSettings) -> HistoryRequest:
+    chat_id = parse_chat_id(payload, settings)
+    return HistoryRequest(
+        chat_id,
+        after=_optional_count(payload.get("after"), "after"),
+        before=_optional_count(payload.get("before"), "before"),
+        limit=page_limit(payload.get("limit"), settings),
+    )
+
+
+def parse_history_query(
+    chat_id: str, query: Mapping[str, str], settings: ServerSettings
+) -> HistoryRequest:
+    """The same request from an HTTP query string, where every value arrives as text."""
+    numbers: dict[str, int | None] = {}
+    for name in ("after", "before", "limit"):
+        raw = query.get(name)
+        if raw is None or raw == "":
+            numbers[name] = None
+        elif raw.isascii() and raw.isdigit() and len(raw) <= MAX_COUNT_DIGITS:
+            numbers[name] = int(raw)
+        else:
+            raise BadRequest(f"'{name}' must be a whole number")
+    return HistoryRequest(
+        check_name(chat_id, "chat_id", settings.max_chat_id_chars),
+        after=_optional_count(numbers["after"], "after"),
+        before=_optional_count(numbers["before"], "before"),
+        limit=page_limit(numbers["limit"], settings),
+    )
+
+
+def check_body(body: object, settings: ServerSettings) -> str:
+    """The server's own copy of the body rules (it never trusts the client's check)."""
+    if not isinstance(body, str):
+        raise BadRequest(f"a message body must be text, not {_kind(body)}")
+    if not body.strip():
+        raise BadRequest("a message cannot be empty")
+    if len(body) > settings.max_body_chars:
+        raise BadRequest(
+            f"a message can be at most {settings.max_body_chars} characters "
+            f"(this one has {len(body)})"
+        )
+    return body
+
+
+def check_name(value: str, field: str, limit: int) -> str:
+    """A chat or client id: 1 to ``limit`` printable characters, no spaces."""
+    if not value:
+        raise BadRequest(f"'{field}' cannot be empty")
+    if len(value) > limit:
+        raise BadRequest(f"'{field}' can be at most {limit} characters")
+    if not value.isprintable() or any(char.isspace() for char in value):
+        raise BadRequest(f"'{field}' cannot contain spaces or control characters")
+    return value
+
+
+def page_limit(raw: object, settings: ServerSettings) -> int:
+    if raw is None:
+        return settings.history_page_default
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise BadRequest("'limit' must be a whole number of at least 1")
+    # anything above the page size is clamped, however large
+    return min(raw, settings.history_page_max)
+
+
+def _optional_count(raw: object, name: str) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_COUNT:
+        raise BadRequest(f"'{name}' must be a whole number from 0 to {MAX_COUNT}")
+    return raw
+
+
+def _text(payload: Mapping[str, object], name: str) -> str:
+    if name not in payload:
+        raise BadRequest(f"the payload has no '{name}'")
+    value = payload[name]
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' must be text, not {_kind(value)}")
+    return value
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__

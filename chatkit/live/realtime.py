@@ -1,0 +1,196 @@
+"""The Socket.IO side of the server: events in, acks and broadcasts out.
+
+Events a client emits, each with one JSON object and each answered by an ack:
+
+- ``register {"user", "token"?}`` → ``{"ok", "user", "token", "chats"}``
+- ``join {"chat_id"}`` and ``leave {"chat_id"}`` → ``{"ok", "chat_id"}``
+- ``send {"chat_id", "client_id", "body"}`` → ``{"ok", "message", "created"}``
+- ``typing {"chat_id", "typing"?}`` → ``{"ok"}``
+- ``history {"chat_id", "after"?, "before"?, "limit"?}`` → ``{"ok", "messages", "has_more"}``
+- ``faults {switch: value, ...}`` (``{}`` reads them) → ``{"ok", "faults"}``
+
+Anything wrong is answered ``{"ok": false, "code", "error"}`` and the connection
+stays up. Events the server emits: ``new_message`` (a stored message, to the
+chat's room, the sender included) and ``typing`` (``{"chat_id", "user",
+"typing"}``, to the room except the typist's own connections).
+
+A python-socketio handler's return value is its ack, sent after the handler
+returns. So a broadcast awaited inside the handler reaches the sender before the
+ack (echo first), and one started as a task after it arrives after (ack first).
+The ``echo_first`` fault switch picks which.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+import socketio  # type: ignore[import-untyped]
+
+from chatkit.live.errors import INTERNAL_ERROR, BadRequest, ChatError
+from chatkit.live.payloads import (
+    parse_chat_id,
+    parse_history,
+    parse_register,
+    parse_send,
+    parse_typing,
+    single_payload,
+)
+from chatkit.live.service import ChatService
+from chatkit.live.sessions import Session
+from chatkit.live.settings import ServerSettings
+from chatkit.live.wire import message_to_wire
+from chatkit.model import ServerMessage
+
+log = logging.getLogger("chatkit.live")
+
+EVENT_MESSAGE = "new_message"
+EVENT_TYPING = "typing"
+
+Ack = dict[str, object]
+Work = Callable[[str, Mapping[str, object]], Awaitable[object]]
+
+
+def room_of(chat_id: str) -> str:
+    return f"chat:{chat_id}"
+
+
+class Realtime:
+    """The Socket.IO server, its handlers, and the rooms the service broadcasts to."""
+
+    def __init__(self, settings: ServerSettings, service: ChatService) -> None:
+        self.settings = settings
+        self.service = service
+        self.sessions = service.sessions
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            ping_interval=settings.ping_interval_s,
+            ping_timeout=settings.ping_timeout_s,
+            max_http_buffer_size=settings.max_payload_bytes,
+            logger=False,
+            engineio_logger=False,
+        )
+        self._no_ack = self.sio.not_handled
+        """python-socketio sends no ack at all for a handler that returns this sentinel
+        (see AsyncServer._handle_event_internal): how a lost ack is injected."""
+        self.sio.on("connect", handler=self._connect)
+        self.sio.on("disconnect", handler=self._disconnect)
+        handlers: dict[str, Work] = {
+            "register": self._register,
+            "join": self._join,
+            "leave": self._leave,
+            "send": self._send,
+            "typing": self._typing,
+            "history": self._history,
+            "faults": self._faults,
+        }
+        for event, work in handlers.items():
+            self.sio.on(event, handler=self._answering(event, work))
+        service.rooms = self
+
+    # Rooms, for the service.
+
+    async def enter(self, session: Session, chat_id: str) -> None:
+        for sid in list(session.sids):
+            await self.sio.enter_room(sid, room_of(chat_id))
+
+    async def leave(self, session: Session, chat_id: str) -> None:
+        for sid in list(session.sids):
+            await self.sio.leave_room(sid, room_of(chat_id))
+
+    async def broadcast(self, message: ServerMessage) -> None:
+        await self.sio.emit(EVENT_MESSAGE, message_to_wire(message), room=room_of(message.chat_id))
+
+    # Connection life.
+
+    async def _connect(self, sid: str, environ: object, auth: object = None) -> None:
+        """Accept everyone; a token in the auth data resumes that session and its rooms."""
+        session = self.sessions.find(auth.get("token") if isinstance(auth, dict) else None)
+        if session is not None:
+            self.sessions.bind(sid, session)
+            for chat_id in session.chats:
+                await self.sio.enter_room(sid, room_of(chat_id))
+
+    async def _disconnect(self, sid: str, reason: object = None) -> None:
+        self.sessions.unbind(sid)
+
+    # Handlers: each gets the connection's sid and the payload, and returns the ack.
+
+    def _answering(self, event: str, work: Work) -> Callable[..., Awaitable[object]]:
+        """Wrap a handler so that no payload, however wrong, costs the connection."""
+
+        async def handle(sid: str, *args: object) -> object:
+            try:
+                return await work(sid, single_payload(args))
+            except ChatError as error:
+                return error.to_json()
+            except Exception:
+                log.exception("the %r handler failed", event)
+                return dict(INTERNAL_ERROR)
+
+        return handle
+
+    async def _register(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        request = parse_register(payload, self.settings)
+        current = self.sessions.bound(sid)
+        if current is not None and current.user != request.user:
+            raise BadRequest(f"this connection is already registered as {current.user!r}")
+        session = self.sessions.register(
+            request.user, request.token or (current.token if current is not None else None)
+        )
+        previous = self.sessions.bind(sid, session)
+        if previous is not None and previous is not session:  # switched sessions: its rooms go
+            for chat_id in previous.chats - session.chats:
+                await self.sio.leave_room(sid, room_of(chat_id))
+        for chat_id in session.chats:
+            await self.sio.enter_room(sid, room_of(chat_id))
+        return {
+            "ok": True,
+            "user": session.user,
+            "token": session.token,
+            "chats": sorted(session.chats),
+        }
+
+    async def _join(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        chat_id = parse_chat_id(payload, self.settings)
+        await self.service.join(session, chat_id)
+        return {"ok": True, "chat_id": chat_id}
+
+    async def _leave(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        chat_id = parse_chat_id(payload, self.settings)
+        await self.service.leave(session, chat_id)
+        return {"ok": True, "chat_id": chat_id}
+
+    async def _send(self, sid: str, payload: Mapping[str, object]) -> object:
+        session = self.sessions.by_sid(sid)
+        request = parse_send(payload, self.settings)
+        result = await self.service.send(session, request, via="socketio")
+        if result.ack_lost:
+            return self._no_ack
+        return {"ok": True, "message": message_to_wire(result.message), "created": result.created}
+
+    async def _typing(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        request = parse_typing(payload, self.settings)
+        session.require_member(request.chat_id)
+        await self.sio.emit(
+            EVENT_TYPING,
+            {"chat_id": request.chat_id, "user": session.user, "typing": request.typing},
+            room=room_of(request.chat_id),
+            skip_sid=list(session.sids),
+        )
+        return {"ok": True}
+
+    async def _history(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        page = await self.service.history(session, parse_history(payload, self.settings))
+        return {
+            "ok": True,
+            "messages": [message_to_wire(message) for message in page.messages],
+            "has_more": page.has_more,
+        }
+
+    async def _faults(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        return {"ok": True, "faults": self.service.update_faults(payload)}

@@ -1,0 +1,84 @@
+"""Every limit and knob of the live server, in one frozen dataclass.
+
+A limit that lives in a handler as a bare number is a limit nobody can find, test
+or change. Here each one has a name, a default and a reason, and the server reads
+them from a single `ServerSettings` it is given at start-up. The fault switches
+that a terminal client may change while the server runs live apart, in
+`chatkit.live.faults.FaultSettings`, because these here never change after start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from chatkit.live.faults import FaultSettings
+from chatkit.model import MAX_BODY_CHARS
+
+DEFAULT_PORT = 5001
+DEFAULT_DB = Path("chatkit-live.sqlite3")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How one live server runs. Build it once; the server never mutates it."""
+
+    host: str = "127.0.0.1"
+    """Loopback by default: the kit's server is for a classroom laptop, not the internet."""
+    port: int = DEFAULT_PORT
+    """0 asks the OS for a free port; the server prints the one it got."""
+    db_path: Path = DEFAULT_DB
+    """The SQLite file. Its ``-wal`` and ``-shm`` companions live beside it."""
+
+    max_body_chars: int = MAX_BODY_CHARS
+    """Same limit as the client's `chatkit.check_body`, so both sides agree on "too long"."""
+    max_user_chars: int = 32
+    max_chat_id_chars: int = 64
+    max_client_id_chars: int = 128
+    """Long enough for any uuid-based scheme, short enough to keep the unique index small."""
+    max_chats_per_session: int = 100
+    """How many chats one registered connection may join: bounds the rooms a client can hold."""
+    max_sessions: int = 10_000
+    """Registered sessions kept in memory; the least recently used idle ones are forgotten."""
+    max_payload_bytes: int = 64 * 1024
+    """The largest Socket.IO packet or HTTP body accepted (a 2,000-character body is ~8 KiB)."""
+
+    history_page_default: int = 50
+    history_page_max: int = 500
+
+    ping_interval_s: float = 25.0
+    ping_timeout_s: float = 20.0
+    """Engine.IO heartbeats: how fast a silently dead connection is noticed."""
+
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
+    """FULL syncs the WAL to disk at every commit, so an acknowledged message survives even
+    a power cut; NORMAL survives a killed process only. Group commit keeps FULL fast."""
+    write_batch_max: int = 256
+    """The most messages one SQLite transaction commits (group commit under load)."""
+
+    allow_fault_control: bool = True
+    """Whether clients may change the fault switches while the server runs (a teaching aid)."""
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    """The fault switches the server starts with."""
+
+    def __post_init__(self) -> None:
+        positive = {
+            "max_body_chars": self.max_body_chars,
+            "max_user_chars": self.max_user_chars,
+            "max_chat_id_chars": self.max_chat_id_chars,
+            "max_client_id_chars": self.max_client_id_chars,
+            "max_chats_per_session": self.max_chats_per_session,
+            "max_sessions": self.max_sessions,
+            "max_payload_bytes": self.max_payload_bytes,
+            "history_page_default": self.history_page_default,
+            "history_page_max": self.history_page_max,
+            "write_batch_max": self.write_batch_max,
+        }
+        for name, value in positive.items():
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1 (got {value})")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535 (got {self.port})")
+        if self.history_page_default > self.history_page_max:
+            raise ValueError("history_page_default cannot exceed history_page_max")

@@ -1,0 +1,443 @@
+"""Client transports: `chatkit.ChatServer` over the live server's Socket.IO and HTTP.
+
+A learner's flow only knows ``send`` and ``history``. These adapters give it a
+real server behind that interface, so the races the scenarios script by hand
+happen for real: an echo that beats its ack, an ack that never comes, a
+connection that drops with sends in flight.
+
+Every failure a send can meet becomes `chatkit.DeliveryError` with a reason a
+person can read, because that is what the flow catches and shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from types import TracebackType
+from typing import Self
+from urllib.parse import quote
+
+import httpx
+import socketio  # type: ignore[import-untyped]
+
+from chatkit.live.realtime import EVENT_MESSAGE, EVENT_TYPING
+from chatkit.live.wire import message_from_wire
+from chatkit.model import DeliveryError, ServerMessage
+from chatkit.scripted import TIMED_OUT
+
+log = logging.getLogger("chatkit.live.transports")
+
+DROPPED = "the connection to the server dropped"
+NOT_CONNECTED = "not connected to the server"
+UNREACHABLE = "could not reach the server"
+MAX_HISTORY_PAGES = 10_000
+"""A bound on the pages `history` follows: a server that always says "more" cannot loop us."""
+HISTORY_PAGE = 500
+
+MessageListener = Callable[[ServerMessage], None]
+TypingListener = Callable[[str, str, bool], None]
+Reconnected = Callable[[], Awaitable[None]]
+
+
+class RequestFailed(DeliveryError):
+    """The server answered, and the answer was no. ``code`` says which kind of no."""
+
+    def __init__(self, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+def _reply(reply: object) -> Mapping[str, object]:
+    """The ack or response body if it says ok; `RequestFailed` with its reason if not."""
+    if not isinstance(reply, dict):
+        raise RequestFailed("the server sent an answer this client does not understand", "protocol")
+    if reply.get("ok") is not True:
+        reason = reply.get("error")
+        code = reply.get("code")
+        raise RequestFailed(
+            reason if isinstance(reason, str) and reason else "the server refused the request",
+            code if isinstance(code, str) else "error",
+        )
+    return reply
+
+
+def _stored(reply: Mapping[str, object]) -> ServerMessage:
+    try:
+        return message_from_wire(reply.get("message"))
+    except ValueError as error:
+        raise RequestFailed(f"the server's answer is malformed: {error}", "protocol") from None
+
+
+def _page(reply: Mapping[str, object]) -> tuple[list[ServerMessage], bool]:
+    raw = reply.get("messages")
+    if not isinstance(raw, list):
+        raise RequestFailed("the server's history answer has no message list", "protocol")
+    try:
+        return [message_from_wire(item) for item in raw], reply.get("has_more") is True
+    except ValueError as error:
+        raise RequestFailed(f"the server's history is malformed: {error}", "protocol") from None
+
+
+class SocketIOTransport:
+    """A `chatkit.ChatServer` over one Socket.IO connection, signed in as one user.
+
+    Realtime messages go to ``on_message`` — wire it to `chatkit.client.ChatClient.receive`.
+    They are handed over one event-loop turn after they arrive, which keeps them
+    in wire order relative to acks: an echo that arrived before its ack reaches
+    the flow before the ack does, and one that arrived after, after.
+
+    A send waits at most ``ack_timeout`` seconds for its ack. When the connection
+    drops, every send still waiting fails at once with a reason, instead of
+    sitting out its timeout. The transport reconnects by itself; it then signs in
+    again, rejoins its chats and calls ``on_reconnect`` (the place to resync,
+    since messages sent meanwhile were not echoed to it).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        *,
+        ack_timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+        reconnection: bool = True,
+        reconnection_delay: float = 0.2,
+        on_message: MessageListener | None = None,
+        on_typing: TypingListener | None = None,
+        on_ack: MessageListener | None = None,
+        on_reconnect: Reconnected | None = None,
+    ) -> None:
+        self.url = url
+        self.user = user
+        self.ack_timeout = ack_timeout
+        self.connect_timeout = connect_timeout
+        self.on_message = on_message
+        self.on_typing = on_typing
+        self.on_ack = on_ack
+        """Called with the stored message the moment a send's ack arrives, before the
+        sender resumes, even if it gave up waiting (for tools that show the wire; the
+        flow gets the ack from ``send`` itself)."""
+        self.on_reconnect = on_reconnect
+        self.token: str | None = None
+        self.chats: set[str] = set()
+        self._waiting: set[asyncio.Future[object]] = set()
+        self._connected_before = False
+        self._restoring: asyncio.Task[None] | None = None
+        self.sio = socketio.AsyncClient(
+            reconnection=reconnection,
+            reconnection_delay=reconnection_delay,
+            reconnection_delay_max=max(1.0, reconnection_delay),
+            logger=False,
+            engineio_logger=False,
+        )
+        self.sio.on("connect", handler=self._on_connect)
+        self.sio.on("disconnect", handler=self._on_disconnect)
+        self.sio.on(EVENT_MESSAGE, handler=self._on_new_message)
+        self.sio.on(EVENT_TYPING, handler=self._on_typing)
+
+    # Connecting.
+
+    async def connect(self) -> Self:
+        """Open the connection and sign in; raise `DeliveryError` if either fails."""
+        try:
+            await self.sio.connect(
+                self.url,
+                transports=["websocket"],
+                auth=self._auth,
+                wait_timeout=self.connect_timeout,
+            )
+        except (socketio.exceptions.ConnectionError, OSError) as error:
+            raise DeliveryError(f"{UNREACHABLE} at {self.url} ({error})") from None
+        self._connected_before = True
+        try:
+            await self._register()
+        except BaseException:
+            await self.sio.shutdown()
+            raise
+        return self
+
+    async def close(self) -> None:
+        """Disconnect for good (no reconnecting)."""
+        if self._restoring is not None:
+            self._restoring.cancel()
+        await self.sio.shutdown()  # disconnects, or stops a reconnection in progress
+        self._fail_waiting(DROPPED)
+
+    async def __aenter__(self) -> Self:
+        return await self.connect()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.sio.connected)
+
+    # What a chat client does.
+
+    async def join(self, chat_id: str) -> None:
+        await self.call("join", {"chat_id": chat_id})
+        self.chats.add(chat_id)
+
+    async def leave(self, chat_id: str) -> None:
+        self.chats.discard(chat_id)
+        await self.call("leave", {"chat_id": chat_id})
+
+    async def typing(self, chat_id: str, typing: bool = True) -> None:
+        await self.call("typing", {"chat_id": chat_id, "typing": typing})
+
+    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        """Deliver a message and return the server's copy (`chatkit.ChatServer.send`)."""
+        reply = await self.call(
+            "send",
+            {"chat_id": chat_id, "client_id": client_id, "body": body},
+            on_arrival=self._ack_arrived,
+        )
+        return _stored(reply)
+
+    async def history(self, chat_id: str) -> list[ServerMessage]:
+        """Every stored message of the chat, in server order, paging forward."""
+        messages: list[ServerMessage] = []
+        after = 0
+        for _ in range(MAX_HISTORY_PAGES):
+            reply = await self.call(
+                "history", {"chat_id": chat_id, "after": after, "limit": HISTORY_PAGE}
+            )
+            page, more = _page(reply)
+            messages.extend(page)
+            if not more or not page:
+                return messages
+            after = page[-1].seq
+        raise RequestFailed("the chat's history did not end", "protocol")
+
+    async def set_faults(self, **changes: object) -> dict[str, object]:
+        """Change the server's fault switches (none given: read them)."""
+        reply = await self.call("faults", changes)
+        faults = reply.get("faults")
+        return dict(faults) if isinstance(faults, dict) else {}
+
+    async def call(
+        self,
+        event: str,
+        payload: object,
+        *,
+        on_arrival: Callable[[object], None] | None = None,
+    ) -> Mapping[str, object]:
+        """Emit an event and wait for its ack (at most ``ack_timeout`` seconds).
+
+        Not `AsyncClient.call`: that one sits out its whole timeout when the
+        connection drops. Here a drop fails the wait at once. ``on_arrival`` sees
+        the ack the moment it arrives, even if the caller has stopped waiting.
+        """
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._waiting.add(future)
+        try:
+            try:
+                await self.sio.emit(
+                    event, payload, callback=partial(self._acked, future, on_arrival)
+                )
+            except (socketio.exceptions.SocketIOError, OSError):
+                raise DeliveryError(NOT_CONNECTED) from None
+            try:
+                async with asyncio.timeout(self.ack_timeout):
+                    reply = await future
+            except TimeoutError:
+                raise DeliveryError(TIMED_OUT) from None
+        finally:
+            self._waiting.discard(future)
+        return _reply(reply)
+
+    # Plumbing.
+
+    def _auth(self) -> dict[str, str]:
+        """Sent on every (re)connection: a known token resumes the session and its rooms."""
+        return {"token": self.token} if self.token else {}
+
+    async def _register(self) -> None:
+        payload: dict[str, object] = {"user": self.user}
+        if self.token:
+            payload["token"] = self.token
+        reply = await self.call("register", payload)
+        token = reply.get("token")
+        if not isinstance(token, str):
+            raise RequestFailed("the server did not give a session token", "protocol")
+        self.token = token
+
+    @staticmethod
+    def _acked(
+        future: asyncio.Future[object],
+        on_arrival: Callable[[object], None] | None,
+        *args: object,
+    ) -> None:
+        reply = args[0] if args else None
+        if on_arrival is not None:
+            on_arrival(reply)
+        if not future.done():  # the sender may have given up already
+            future.set_result(reply)
+
+    def _ack_arrived(self, reply: object) -> None:
+        if self.on_ack is None or not isinstance(reply, dict) or reply.get("ok") is not True:
+            return
+        try:
+            message = message_from_wire(reply.get("message"))
+        except ValueError:
+            return  # send() reports the malformed answer to its caller
+        self.on_ack(message)
+
+    def _fail_waiting(self, reason: str) -> None:
+        for future in list(self._waiting):
+            if not future.done():
+                future.set_exception(DeliveryError(reason))
+
+    def _on_connect(self) -> None:
+        if self._connected_before:  # a reconnection: sign in and rejoin, off this handler
+            self._restoring = asyncio.get_running_loop().create_task(self._restore())
+
+    def _on_disconnect(self, reason: object = None) -> None:
+        self._fail_waiting(DROPPED)
+
+    async def _restore(self) -> None:
+        try:
+            await self._register()
+            for chat_id in sorted(self.chats):
+                await self.call("join", {"chat_id": chat_id})
+            if self.on_reconnect is not None:
+                await self.on_reconnect()
+        except DeliveryError as error:
+            log.warning("could not restore the session after reconnecting: %s", error.reason)
+
+    def _on_new_message(self, data: object) -> None:
+        try:
+            message = message_from_wire(data)
+        except ValueError as error:
+            log.warning("ignored a malformed message from the server: %s", error)
+            return
+        if self.on_message is not None:
+            asyncio.get_running_loop().call_soon(self.on_message, message)
+
+    def _on_typing(self, data: object) -> None:
+        if self.on_typing is None or not isinstance(data, dict):
+            return
+        chat_id, user, typing = data.get("chat_id"), data.get("user"), data.get("typing")
+        if isinstance(chat_id, str) and isinstance(user, str) and isinstance(typing, bool):
+            self.on_typing(chat_id, user, typing)
+
+
+class HttpTransport:
+    """A `chatkit.ChatServer` over the HTTP endpoints: the fallback transport.
+
+    It carries no realtime events; pair it with a `SocketIOTransport` in a
+    `chatkit.failover.FailoverServer` and give it the same session token
+    (``HttpTransport(url, token=socket.token)``), so both speak for the same
+    device with the same chats.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 5.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._owns_client = client is None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def register(self, user: str) -> str:
+        """Sign in over HTTP alone; returns (and keeps) the session token."""
+        reply = await self._request("POST", "/api/register", {"user": user}, auth=False)
+        token = reply.get("token")
+        if not isinstance(token, str):
+            raise RequestFailed("the server did not give a session token", "protocol")
+        self.token = token
+        return token
+
+    async def join(self, chat_id: str) -> None:
+        await self._request("POST", f"/api/chats/{_quote(chat_id)}/join")
+
+    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        reply = await self._request(
+            "POST", f"/api/chats/{_quote(chat_id)}/messages", {"client_id": client_id, "body": body}
+        )
+        return _stored(reply)
+
+    async def history(self, chat_id: str) -> list[ServerMessage]:
+        messages: list[ServerMessage] = []
+        after = 0
+        for _ in range(MAX_HISTORY_PAGES):
+            reply = await self._request(
+                "GET",
+                f"/api/chats/{_quote(chat_id)}/messages",
+                params={"after": after, "limit": HISTORY_PAGE},
+            )
+            page, more = _page(reply)
+            messages.extend(page)
+            if not more or not page:
+                return messages
+            after = page[-1].seq
+        raise RequestFailed("the chat's history did not end", "protocol")
+
+    async def set_faults(self, **changes: object) -> dict[str, object]:
+        reply = await self._request("PUT", "/api/faults", dict(changes), auth=False)
+        faults = reply.get("faults")
+        return dict(faults) if isinstance(faults, dict) else {}
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        payload: object = None,
+        *,
+        params: Mapping[str, int] | None = None,
+        auth: bool = True,
+    ) -> Mapping[str, object]:
+        headers = {"Authorization": f"Bearer {self.token}"} if auth and self.token else {}
+        try:
+            response = await self._client.request(
+                method,
+                self.base_url + path,
+                json=payload,
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
+            )
+        except httpx.TimeoutException:
+            raise DeliveryError(TIMED_OUT) from None
+        except httpx.HTTPError as error:
+            raise DeliveryError(f"{UNREACHABLE} ({type(error).__name__})") from None
+        try:
+            reply = response.json()
+        except ValueError:
+            raise RequestFailed(
+                f"the server answered HTTP {response.status_code} without JSON", "protocol"
+            ) from None
+        return _reply(reply)
+
+
+def _quote(part: str) -> str:
+    return quote(part, safe="")

@@ -1,0 +1,64 @@
+"""The message as it travels: one JSON object, the same over Socket.IO and HTTP.
+
+Both the server and the client transports use these two functions, so the format
+is written down exactly once. Times travel as integer milliseconds since the Unix
+epoch (UTC): exact, sortable, and free of time-zone spelling differences.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chatkit.model import ServerMessage
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    """The UTC datetime of a millisecond timestamp, without float rounding."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def datetime_to_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime (the inverse of `ms_to_datetime`)."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def message_to_wire(message: ServerMessage) -> dict[str, object]:
+    """The JSON object for a stored message."""
+    return {
+        "id": message.id,
+        "chat_id": message.chat_id,
+        "seq": message.seq,
+        "client_id": message.client_id,
+        "author": message.author,
+        "body": message.body,
+        "created_at": datetime_to_ms(message.created_at),
+    }
+
+
+def message_from_wire(data: object) -> ServerMessage:
+    """Parse a stored message the server sent; raise ValueError if it is not one.
+
+    A client must not trust the wire blindly either: a malformed message becomes a
+    clear error here rather than a confusing one deep inside the learner's code.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a message object, got {type(data).__name__}")
+    ints = {name: data.get(name) for name in ("id", "seq", "created_at")}
+    texts = {name: data.get(name) for name in ("chat_id", "client_id", "author", "body")}
+    for name, value in ints.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"message field {name!r} must be an integer")
+    for name, value in texts.items():
+        if not isinstance(value, str):
+            raise ValueError(f"message field {name!r} must be text")
+    return ServerMessage(
+        id=int(data["id"]),
+        chat_id=str(data["chat_id"]),
+        seq=int(data["seq"]),
+        client_id=str(data["client_id"]),
+        author=str(data["author"]),
+        body=str(data["body"]),
+        created_at=ms_to_datetime(int(data["created_at"])),
+    )

@@ -1,0 +1,19 @@
+"""The terminal chat client: watch ``send``, ``reconcile`` and ``rollback`` at work, live.
+
+People would rather watch a message go from a grey clock to a tick than read a
+table. This package is a Textual client that runs the chosen target's flow (the
+starter, the solution or a learner's folder) against the live server, with
+switches that make the network hostile on purpose.
+
+- `cli` — ``chatkit chat`` and ``chatkit demo`` (also ``python -m chatkit.tui``)
+- `app` — `ChatApp`, one user in one chat; `base` — what both apps share
+- `demo` — `DemoApp`, two users side by side; `embedded` — the server it runs in-process
+- `pane` — `ChatPane`, one chat on screen: timeline, banner, indicators, input
+- `rows` — `MessageRow`, one message with its status mark
+- `faults` — the fault switches and the panel that shows them
+- `session` — `ChatSession`, the glue between a pane, the flow and the transport
+- `notices` — the learner's exceptions, turned into something a person can read
+- `screenshot` — writes ``docs/demo.svg``
+
+The TUI depends on the model and the live transports, never the reverse.
+"""

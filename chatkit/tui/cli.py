@@ -1,0 +1,145 @@
+"""``chatkit chat`` and ``chatkit demo`` (also ``python -m chatkit.tui chat|demo``).
+
+The lead's ``chatkit`` console script registers both with `add_tui_commands`.
+Loading the target runs the learner's module, so a file that does not even
+import is reported here, in a sentence with its file and line, before any
+screen opens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from chatkit.live.settings import DEFAULT_PORT
+from chatkit.protocols import Flow
+from chatkit.target import TargetError, load_flow, resolve_target
+from chatkit.tui.notices import display_path, where_in
+
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+CHAT_DESCRIPTION = (
+    "Chat on the live server (start one with: chatkit serve) through a target's send, "
+    "reconcile and rollback. Enter sends, ctrl+r retries a failed message, F2-F5 turn "
+    "the server's fault switches, ctrl+q quits."
+)
+DEMO_DESCRIPTION = (
+    "Two users side by side in one chat, on a chat server the demo starts and stops "
+    "by itself (a temporary database, a free loopback port). Nothing else to set up."
+)
+
+
+class CannotLoad(Exception):
+    """The target cannot be found or imported; the message says why, for a person."""
+
+
+def load(spec: str, copies: int = 1) -> tuple[Path, list[Flow]]:
+    """The target's path and ``copies`` independently loaded copies of its flow.
+
+    Each user of the demo gets a copy of their own, as two devices would: a flow
+    that keeps anything at module level does not share it with the other user.
+    """
+    try:
+        path = resolve_target(spec)
+    except TargetError as error:
+        raise CannotLoad(str(error)) from None
+    flows: list[Flow] = []
+    for _ in range(copies):
+        try:
+            flows.append(load_flow(path))
+        except TargetError as error:
+            raise CannotLoad(str(error)) from None
+        except SyntaxError as error:
+            raise CannotLoad(
+                f"{display_path(path)}, line {error.lineno}: {error.msg} — the file does not "
+                "parse yet; python grader.py shows the same"
+            ) from None
+        except (Exception, SystemExit) as error:
+            place = where_in(error, path)
+            where = f"{display_path(Path(place.file))}, line {place.line}" if place else ""
+            raise CannotLoad(
+                f"{display_path(path)} raised {type(error).__name__} while loading"
+                f"{f' ({where})' if where else ''}: {error}"
+            ) from None
+    return path, flows
+
+
+def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        default="starter",
+        help="whose flow runs: starter, solution, or a folder or flow.py (default: %(default)s)",
+    )
+    parser.add_argument("--user", required=True, help="who you are in the chat")
+    parser.add_argument("--chat", default="general", help="the chat to join (default: %(default)s)")
+    parser.add_argument("--url", default=DEFAULT_URL, help="the live server (default: %(default)s)")
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        default="solution",
+        help="whose flow both users run: starter, solution, or a folder or flow.py "
+        "(default: %(default)s)",
+    )
+
+
+def chat_command(args: argparse.Namespace) -> int:
+    """Run the chat client until the user quits; the exit status for the shell."""
+    from chatkit.tui.app import ChatApp  # Textual loads only when a screen is wanted
+
+    try:
+        path, (flow,) = load(args.target)
+    except CannotLoad as error:
+        print(f"chatkit chat: {error}", file=sys.stderr)
+        return 2
+    ChatApp(flow, path, args.url, args.user, args.chat).run()
+    return 0
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """Run the demo (server included) until the user quits; the exit status for the shell."""
+    from chatkit.tui.demo import USERS, run_demo
+
+    try:
+        path, flows = load(args.target, copies=len(USERS))
+    except CannotLoad as error:
+        print(f"chatkit demo: {error}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run_demo(path, flows))
+    except OSError as error:  # no free port, no temporary folder...
+        print(f"chatkit demo: the chat server could not start: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_tui_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``chat`` and ``demo`` on a ``chatkit`` parser; the handler is ``args.func``."""
+    chat = subparsers.add_parser(
+        "chat", help="chat on the live server with a target's flow", description=CHAT_DESCRIPTION
+    )
+    add_chat_arguments(chat)
+    chat.set_defaults(func=chat_command)
+    demo = subparsers.add_parser(
+        "demo", help="two users side by side, server included", description=DEMO_DESCRIPTION
+    )
+    add_demo_arguments(demo)
+    demo.set_defaults(func=demo_command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m chatkit.tui", description="The terminal chat client of Chat Message Flow"
+    )
+    add_tui_commands(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m chatkit.tui chat|demo [options]``."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code

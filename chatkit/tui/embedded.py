@@ -1,0 +1,133 @@
+"""The live server on the demo's own event loop, with a database that lives only as long.
+
+``chatkit demo`` is one command with no set-up, so it brings its server along:
+the same app `chatkit.live.server.create_server` builds for ``chatkit serve``,
+run by uvicorn as a task on the running loop, on a free loopback port, with its
+SQLite file in a temporary folder. Stopping it is uvicorn's own graceful way
+(``should_exit``): connections close, the store finishes its writes and closes,
+and then the folder goes. No process and no thread is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import uvicorn
+
+from chatkit.live.faults import FaultSettings
+from chatkit.live.server import LiveServer, bind, create_server
+from chatkit.live.settings import ServerSettings
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
+GRACE_S = 1
+"""How long uvicorn waits for open connections at shutdown; the demo closes its own first."""
+
+
+class _InProcessServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the app that hosts it decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class EmbeddedServer:
+    """``async with EmbeddedServer() as server:`` — a live server at ``server.url``."""
+
+    def __init__(self, *, faults: FaultSettings | None = None) -> None:
+        self.faults = faults or FaultSettings()
+        self.folder: Path | None = None
+        self.live: LiveServer | None = None
+        self.port = 0
+        self._sock: socket.socket | None = None
+        self._uvicorn: _InProcessServer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> str:
+        """Start serving; return the URL once the store is open and the port listens."""
+        self.folder = Path(tempfile.mkdtemp(prefix="chatkit-demo-"))
+        settings = ServerSettings(
+            host=HOST,
+            port=0,
+            db_path=self.folder / "demo.sqlite3",
+            sqlite_synchronous="NORMAL",
+            faults=self.faults,
+        )
+        try:
+            self._sock = bind(HOST, 0)
+            self.port = self._sock.getsockname()[1]
+            ready = asyncio.Event()
+            self.live = create_server(settings, on_ready=ready.set)
+            config = uvicorn.Config(
+                self.live.app,
+                log_config=None,  # uvicorn must not write over the terminal the app draws on
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=GRACE_S,
+            )
+            self._uvicorn = _InProcessServer(config)
+            self._task = asyncio.create_task(
+                self._uvicorn.serve(sockets=[self._sock]), name="chatkit-demo-server"
+            )
+            waiting = asyncio.ensure_future(ready.wait())
+            await asyncio.wait(
+                {waiting, self._task}, timeout=START_TIMEOUT_S, return_when="FIRST_COMPLETED"
+            )
+            waiting.cancel()
+            if not ready.is_set():
+                raise RuntimeError("the demo's chat server did not start")
+        except BaseException:
+            await self.stop()
+            raise
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop serving (gracefully, then by force), close the port, delete the folder."""
+        task, self._task = self._task, None
+        try:
+            if task is not None and self._uvicorn is not None:
+                self._uvicorn.should_exit = True
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT_S)
+                except TimeoutError:
+                    self._uvicorn.force_exit = True
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        finally:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+            if self.folder is not None:
+                shutil.rmtree(self.folder, ignore_errors=True)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,235 @@
+"""One user in one chat: the state, the live transport, the learner's flow, and the glue.
+
+A screen needs more than the flow gives it: who else is typing, whether the
+connection is up, and what went wrong in the learner's code. `ChatSession`
+keeps all of that apart from the widgets, so each pane stays a drawing of it.
+
+Every user action and every server event goes through `chatkit.client.ChatClient`,
+so the screen shows exactly what the target's ``send``, ``reconcile`` and
+``rollback`` made of it. Nothing here raises: a failure becomes a `Notice`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from chatkit.client import ChatClient
+from chatkit.live.transports import SocketIOTransport
+from chatkit.model import DeliveryError, Message, ServerMessage
+from chatkit.protocols import ChatServer, Flow
+from chatkit.state import Chat, ChatState
+from chatkit.tui.notices import Notice, explain
+
+ACK_TIMEOUT_S = 3.0
+"""How long a send waits for its ack. Shorter than the slowest latency switch, so the
+learner can watch a send time out and then be proved delivered by its late echo."""
+TYPING_TTL_S = 6.0
+"""How long someone shows as typing without a fresh typing event (if their "stopped" is lost)."""
+TYPING_REPEAT_S = 2.5
+"""How often, at most, this client tells the others it is still typing."""
+
+Listener = Callable[[], None]
+
+
+class Observed:
+    """The server as the flow sees it, telling the screen when the flow hands over control.
+
+    A correct ``send`` shows its message as pending *before* it awaits the server
+    (rule 1), so the moment it calls ``server.send`` is the moment to draw the
+    clock mark. Nothing else changes: it is the same server underneath.
+    """
+
+    def __init__(self, server: ChatServer, changed: Listener) -> None:
+        self.server = server
+        self.changed = changed
+
+    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        self.changed()
+        return await self.server.send(chat_id, client_id, body)
+
+    async def history(self, chat_id: str) -> list[ServerMessage]:
+        return await self.server.history(chat_id)
+
+
+class ChatSession:
+    """What one pane shows: a user's client in one chat, connected to the live server."""
+
+    def __init__(
+        self,
+        flow: Flow,
+        flow_path: Path,
+        url: str,
+        user: str,
+        chat_id: str,
+        *,
+        ack_timeout: float = ACK_TIMEOUT_S,
+    ) -> None:
+        self.flow_path = flow_path
+        self.url = url
+        self.user = user
+        self.chat_id = chat_id
+        self.state = ChatState(user)
+        self.transport = SocketIOTransport(
+            url,
+            user,
+            ack_timeout=ack_timeout,
+            on_message=self.receive,
+            on_typing=self._on_typing,
+            on_reconnect=self._on_reconnect,
+        )
+        self.client = ChatClient(flow, self.state, Observed(self.transport, self.changed))
+        self.listeners: list[Listener] = []
+        """Called after anything that may change what the pane shows."""
+        self.notice: Notice | None = None
+        self.connecting = True
+        self.faults: dict[str, object] = {}
+        """The server's fault switches as last read (empty until connected)."""
+        self._typing: dict[str, float] = {}
+        self._told_typing_at: float | None = None
+        self._closed = False
+
+    # What the pane reads.
+
+    @property
+    def chat(self) -> Chat:
+        return self.state.chat(self.chat_id)
+
+    @property
+    def connected(self) -> bool:
+        return self.transport.connected
+
+    def typing_users(self) -> list[str]:
+        """Who else is typing in this chat right now, in name order."""
+        now = time.monotonic()
+        for user in [user for user, until in self._typing.items() if until <= now]:
+            del self._typing[user]
+        return sorted(self._typing)
+
+    def latest_failed(self) -> Message | None:
+        """The failed message a retry key resends: the most recent of this user's."""
+        mine = [row for row in self.client.failed(self.chat_id) if row.author == self.user]
+        return mine[-1] if mine else None
+
+    # What the user does.
+
+    async def connect(self) -> None:
+        """Connect, join the chat, load its history through the flow, read the switches."""
+        try:
+            await self.transport.connect()
+            await self.transport.join(self.chat_id)
+        except DeliveryError as error:
+            self.connecting = False
+            self.tell(
+                Notice(
+                    f"Could not reach the chat server at {self.url}: {error.reason}. "
+                    "Start one with: chatkit serve (or python -m chatkit.live)"
+                )
+            )
+            return
+        self.connecting = False
+        await self.read_faults()
+        await self._calling("reconcile", self.client.backfill(self.chat_id))
+        self.changed()
+
+    async def send(self, body: str) -> bool:
+        """The user pressed enter. False if the flow raised (the notice says why)."""
+        return await self._calling("send", self.client.send(self.chat_id, body), clears=True)
+
+    async def retry(self, client_id: str) -> bool:
+        """Resend a failed message through the flow, with its client id."""
+        return await self._calling("send", self.client.retry(client_id), clears=True)
+
+    async def typed(self, has_text: bool) -> None:
+        """The input changed: tell the others we are typing (throttled) or have stopped."""
+        now = time.monotonic()
+        if has_text:
+            if self._told_typing_at is not None and now - self._told_typing_at < TYPING_REPEAT_S:
+                return
+            self._told_typing_at = now
+        elif self._told_typing_at is None:
+            return
+        else:
+            self._told_typing_at = None
+        if self.connected:
+            with contextlib.suppress(DeliveryError):  # a lost typing hint is harmless
+                await self.transport.typing(self.chat_id, has_text)
+
+    async def read_faults(self) -> None:
+        """Read the server's fault switches, for the panel."""
+        await self.set_faults()
+
+    async def set_faults(self, **changes: object) -> bool:
+        """Change some of the server's fault switches (none: just read them)."""
+        try:
+            self.faults = await self.transport.set_faults(**changes)
+        except DeliveryError as error:
+            self.tell(Notice(f"Could not change the fault switches: {error.reason}"))
+            return False
+        self.changed()
+        return True
+
+    async def close(self) -> None:
+        """Disconnect for good; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.listeners.clear()
+        await self.transport.close()
+
+    # What the server does.
+
+    def receive(self, incoming: ServerMessage) -> None:
+        """A realtime message arrived: hand it to the flow's reconcile."""
+        if incoming.chat_id != self.chat_id:
+            return
+        self._typing.pop(incoming.author, None)  # they pressed enter
+        try:
+            self.client.receive(incoming)
+        except (Exception, SystemExit) as error:
+            self.tell(explain(error, "reconcile", self.flow_path))
+        self.changed()
+
+    # Plumbing.
+
+    def tell(self, notice: Notice | None) -> None:
+        """Show ``notice`` above the timeline (None clears it)."""
+        self.notice = notice
+        self.changed()
+
+    def changed(self) -> None:
+        for listener in list(self.listeners):
+            listener()
+
+    async def _calling(self, doing: str, work: Awaitable[object], *, clears: bool = False) -> bool:
+        """Await a call into the flow; turn anything it raises into a notice.
+
+        ``clears``: a user action that worked takes the last notice away, since the
+        learner has presumably fixed what it was about.
+        """
+        try:
+            await work
+        except (Exception, SystemExit) as error:  # the learner's code may even call sys.exit
+            self.tell(explain(error, doing, self.flow_path))
+            return False
+        else:
+            if clears:
+                self.notice = None
+            return True
+        finally:
+            self.changed()
+
+    def _on_typing(self, chat_id: str, user: str, typing: bool) -> None:
+        if chat_id != self.chat_id or user == self.user:
+            return
+        if typing:
+            self._typing[user] = time.monotonic() + TYPING_TTL_S
+        else:
+            self._typing.pop(user, None)
+        self.changed()
+
+    async def _on_reconnect(self) -> None:
+        """Back after a drop: reload the chat, keeping what is unconfirmed (rule 12)."""
+        await self._calling("reconcile", self.client.resync(self.chat_id))

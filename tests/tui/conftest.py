@@ -1,0 +1,29 @@
+"""Fixtures for the TUI tests: live servers started and stopped around each test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from tui_support import ServerProcess
+
+ServerFactory = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """``start_server("--echo-first")``: a running server on a free port; all stop after."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str) -> ServerProcess:
+        index = len(started)
+        server = ServerProcess(
+            tmp_path / f"chat-{index}.sqlite3", tmp_path / f"server-{index}.log", list(args)
+        )
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()

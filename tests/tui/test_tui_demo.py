@@ -1,0 +1,108 @@
+"""`DemoApp`: two users side by side, and the demo's own server that must leave nothing behind."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from tui_support import connected, load, statuses, type_and_send, until
+
+from chatkit.model import Status
+from chatkit.tui.cli import CannotLoad, add_tui_commands, chat_command, main
+from chatkit.tui.cli import load as load_target
+from chatkit.tui.demo import DemoApp
+from chatkit.tui.embedded import HOST, EmbeddedServer
+from chatkit.tui.screenshot import take
+
+pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
+
+SIZE = (160, 42)
+
+
+def demo_app(url: str, target: str = "solution") -> DemoApp:
+    path, first = load(target)
+    _, second = load(target)
+    return DemoApp(url, path, [first, second])
+
+
+async def test_the_other_user_sees_a_message_exactly_once(start_server) -> None:
+    server = start_server("--echo-first")  # the harder order: the echo beats the ack
+    app = demo_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        you, bob = app.panes
+        await until(pilot, "both connected", lambda: connected(you) and connected(bob))
+
+        you.input.focus()
+        await pilot.press(*"hi")
+        await until(pilot, "bob sees you typing", lambda: "you" in bob.text_of("typing"))
+        await pilot.press("enter")
+        await until(pilot, "bob sees it", lambda: statuses(bob, "hi") == [Status.SENT])
+        await until(pilot, "it is sent for you", lambda: statuses(you, "hi") == [Status.SENT])
+        assert bob.text_of("typing") == ""  # the message ended the typing hint
+
+        # A barrier: bob's answer comes after any late duplicate of "hi" on the wire.
+        await type_and_send(pilot, bob, "yo")
+        await until(pilot, "you see bob's answer", lambda: statuses(you, "yo") == [Status.SENT])
+        await until(pilot, "bob's answer is sent", lambda: statuses(bob, "yo") == [Status.SENT])
+        for pane in (you, bob):
+            assert [row.message.body for row in pane.rows()] == ["hi", "yo"]
+        assert [row.text.split("  ")[0] for row in bob.rows()] == ["✓ you: hi", "✓ bob: yo"]
+
+
+async def test_the_demo_brings_its_server_and_leaves_nothing_behind() -> None:
+    server = EmbeddedServer()
+    async with server:
+        folder = server.folder
+        assert folder is not None and (folder / "demo.sqlite3").exists()
+        app = demo_app(server.url)
+        async with app.run_test(size=SIZE) as pilot:
+            you, bob = app.panes
+            await until(pilot, "both connected", lambda: connected(you) and connected(bob))
+            await type_and_send(pilot, you, "bye")
+            await until(pilot, "bob sees it", lambda: statuses(bob, "bye") == [Status.SENT])
+            await pilot.press("ctrl+q")
+        assert not any(session.connected for session in app.sessions)
+        assert server.running
+    assert not server.running
+    assert not folder.exists()  # the database and its folder are gone
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("chatkit-sqlite")]
+    with pytest.raises(OSError), socket.create_connection((HOST, server.port), timeout=2):
+        pass
+
+
+async def test_the_screenshot_script_writes_an_svg_of_the_demo(tmp_path: Path) -> None:
+    out = await take(tmp_path / "docs" / "demo.svg")
+    svg = out.read_text()
+    assert svg.startswith("<svg")
+    for words in ("Chat Message Flow", "Network", "pending", "sending…", "refused"):
+        assert words.replace(" ", "&#160;") in svg or words in svg, words
+
+
+def test_the_commands_are_chat_and_demo() -> None:
+    parser = argparse.ArgumentParser(prog="chatkit")
+    add_tui_commands(parser.add_subparsers(dest="command", required=True))
+    chat = parser.parse_args(["chat", "--user", "ada", "--chat", "c1"])
+    assert (chat.target, chat.user, chat.chat, chat.url) == (
+        "starter",
+        "ada",
+        "c1",
+        "http://127.0.0.1:5001",
+    )
+    assert chat.func is chat_command
+    demo = parser.parse_args(["demo"])
+    assert demo.target == "solution"
+
+
+def test_a_target_that_does_not_load_is_a_sentence_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "flow.py").write_text("def send(:\n")
+    assert main(["chat", "--user", "ada", "--target", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"chatkit chat: {tmp_path / 'flow.py'}, line 1:")
+    assert "Traceback" not in error
+    with pytest.raises(CannotLoad, match="no target at 'nowhere'"):
+        load_target("nowhere")
