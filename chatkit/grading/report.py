@@ -220,15 +220,15 @@ def _location(location: Location, error_type: str | None, message: str | None) -
 
 
 def _expected_actual(expected: list[str] | None, actual: list[str] | None) -> Table:
+    """Expected beside actual, every line in full; just the actual when no expectation."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("expected", style="green", overflow="fold")
+    columns = [] if expected is None else [expected]
+    if expected is not None:
+        table.add_column("expected", style="green", overflow="fold")
     table.add_column("your code shows", style="red", overflow="fold")
-    left, right = expected or [], actual or []
-    for index in range(max(len(left), len(right), 1)):
-        table.add_row(
-            left[index] if index < len(left) else "",
-            right[index] if index < len(right) else ("(nothing)" if index == 0 else ""),
-        )
+    columns.append(actual or ["(nothing)"])
+    for index in range(max(len(column) for column in columns)):
+        table.add_row(*(column[index] if index < len(column) else "" for column in columns))
     return table
 
 
