@@ -30,16 +30,13 @@ import asyncio
 import contextlib
 import json
 import math
-import select
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatkit.live.settings import ServerSettings
+from chatkit.live.process import ServerProcess
 from chatkit.live.storage import Appended, MessageStore, Page, SQLiteStore
 from chatkit.live.transports import SocketIOTransport
 from chatkit.live.wire import message_from_wire, message_to_wire, ms_to_datetime
@@ -137,50 +134,30 @@ async def seed_json(path: Path, n: int) -> None:
 # The server, in a process of its own.
 
 
-class Server:
-    def __init__(self, command: list[str], log: Path) -> None:
-        self.log = log.open("w")
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1
-        )
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
-        line = self.process.stdout.readline() if ready else ""
-        if "ready on " not in line:
-            self.stop()
-            raise RuntimeError(f"the server did not start ({line!r}); see {log}")
-        self.url = line.split("ready on ")[1].split()[0]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.log.close()
+def start_sqlite_server(db: Path, logs: Path) -> ServerProcess:
+    server = ServerProcess(db, logs / "sqlite-server.log", start_timeout=START_TIMEOUT_S)
+    return server.start()
 
 
-def start_sqlite_server(db: Path, logs: Path) -> Server:
-    command = [sys.executable, "-m", "chatkit.live", "--port", "0", "--db", str(db)]
-    return Server(command, logs / "sqlite-server.log")
+def start_json_server(path: Path, logs: Path) -> ServerProcess:
+    program = [sys.executable, __file__, "--serve-json"]
+    server = ServerProcess(
+        path, logs / "json-server.log", program=program, start_timeout=START_TIMEOUT_S
+    )
+    return server.start()
 
 
-def start_json_server(path: Path, logs: Path) -> Server:
-    command = [sys.executable, __file__, "--serve-json", str(path)]
-    return Server(command, logs / "json-server.log")
-
-
-def serve_json(path: Path) -> None:
-    """The baseline server: the live server's code over `JsonFileStore`."""
+def serve_json(argv: list[str]) -> int:
+    """The baseline server: the live server's code and options, over `JsonFileStore` at ``--db``."""
+    from chatkit.live.cli import add_arguments, settings_from
     from chatkit.live.server import serve
 
-    settings = ServerSettings(port=0, db_path=path)
+    parser = argparse.ArgumentParser(prog=f"{Path(__file__).name} --serve-json")
+    add_arguments(parser)
+    settings = settings_from(parser.parse_args(argv))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, JsonFileStore(path)))
+        asyncio.run(serve(settings, JsonFileStore(settings.db_path)))
+    return 0
 
 
 # The load.
@@ -359,6 +336,8 @@ async def benchmark(args: argparse.Namespace, work: Path) -> dict[str, object]:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--serve-json"]:  # the baseline server, run by `start_json_server`
+        return serve_json(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="1,10,50", help="concurrency levels (default 1,10,50)")
     parser.add_argument(
@@ -371,11 +350,7 @@ def main() -> int:
     parser.add_argument("--baseline-messages", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--serve-json", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_json is not None:
-        serve_json(args.serve_json)
-        return 0
     if args.quick:
         args.messages, args.baseline_messages, args.max_seconds = 500, 100, 5.0
     if args.baseline_clients not in [int(n) for n in args.clients.split(",")]:

@@ -10,6 +10,7 @@ after the last pending write, on the way out.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -108,6 +109,15 @@ def bind(host: str, port: int) -> socket.socket:
 def ready_line(host: str, port: int, settings: ServerSettings) -> str:
     """The one line printed when the server is ready; its URL is what scripts read."""
     return f"chatkit live server ready on http://{host}:{port} (db: {settings.db_path})"
+
+
+_READY = re.compile(r"^chatkit live server ready on http://(?P<host>\S+):(?P<port>\d+)(?:\s|$)")
+
+
+def parse_ready_line(line: str) -> tuple[str, int] | None:
+    """The host and port in a `ready_line`, or None if ``line`` is not one."""
+    match = _READY.match(line.strip())
+    return None if match is None else (match["host"], int(match["port"]))
 
 
 async def serve(

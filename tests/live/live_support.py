@@ -10,28 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import select
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal, Self
 
 from chatkit.client import ChatClient
 from chatkit.failover import Failover, FailoverServer
+from chatkit.live import process
 from chatkit.live.transports import HttpTransport, SocketIOTransport
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import ChatServer, Flow
 from chatkit.state import ChatState
 from chatkit.target import load_flow, resolve_target
 
-START_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 10.0
 WAIT_S = 10.0
 """The longest a test waits for something it expects over loopback."""
 
@@ -46,83 +40,22 @@ def reference_flow() -> Flow:
     return _reference
 
 
-class ServerProcess:
-    """``python -m chatkit.live`` in a subprocess, on a free loopback port."""
+class ServerProcess(process.ServerProcess):
+    """`chatkit.live.process.ServerProcess`, which also checks ``/health`` at every start.
+
+    ``logs`` is a folder; the server's stderr, over all its starts, goes to
+    ``server.log`` in it.
+    """
 
     def __init__(self, db: Path, logs: Path, args: list[str]) -> None:
-        self.db = db
-        self.logs = logs
-        self.args = args
-        self.process: subprocess.Popen[str] | None = None
-        self.port = 0
-        self.starts = 0
+        super().__init__(db, logs / "server.log", args)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, *, port: int = 0) -> ServerProcess:
+    def start(self, *, port: int = 0) -> Self:
         """Start (or restart) on ``port`` (0: a free one); return once /health says ok."""
-        self.starts += 1
-        stderr = (self.logs / f"server-{self.starts}.log").open("w")
-        command = [
-            sys.executable,
-            "-m",
-            "chatkit.live",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--db",
-            str(self.db),
-            *self.args,
-        ]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1
-        )
-        stderr.close()
-        assert self.process.stdout is not None
-        line = _read_line(self.process.stdout, START_TIMEOUT_S)
-        if "ready on http://127.0.0.1:" not in line:
-            self.stop()
-            raise RuntimeError(f"the server did not start: {line!r}; see {self.logs}")
-        self.port = int(line.split("ready on http://127.0.0.1:")[1].split()[0])
+        super().start(port=port)
         health = get_json(f"{self.url}/health")
         assert health["status"] == "ok", health
         return self
-
-    def stop(self) -> None:
-        """Graceful: SIGTERM, then SIGKILL if it does not leave within the deadline."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_S)
-        self._close()
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(STOP_TIMEOUT_S)
-        self._close()
-
-    def _close(self) -> None:
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
-        self.process = None
-
-
-def _read_line(stream: IO[str], timeout: float) -> str:
-    """One line from a pipe, waiting at most ``timeout`` seconds (select, not sleep)."""
-    ready, _, _ = select.select([stream], [], [], timeout)
-    return stream.readline() if ready else ""
 
 
 def get_json(

@@ -1,0 +1,145 @@
+"""A live server in a subprocess of its own, for code that needs a real one it controls.
+
+The live tests, the TUI tests, the benchmark and any script that wants a real
+server behind a real socket run ``python -m chatkit.live`` as a child process:
+one they start on a free (or a chosen) loopback port, stop gracefully, SIGKILL
+in the middle of a burst, and start again on the same port and database.
+`ServerProcess` is that child, written once instead of once per user.
+
+Nothing here sleeps to wait. The server says it is ready by printing its
+`~chatkit.live.server.ready_line` (once its store is open); the parent waits
+for that line with a bounded ``select`` and reads the port from it. If the line
+does not come in time, or is not a ready line, starting fails at once and says
+where the server's stderr went.
+"""
+
+from __future__ import annotations
+
+import select
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Self
+
+START_TIMEOUT_S = 15.0
+"""How long `ServerProcess.start` waits for the ready line before giving up."""
+STOP_TIMEOUT_S = 10.0
+"""How long `ServerProcess.stop` waits after SIGTERM before it sends SIGKILL."""
+HOST = "127.0.0.1"
+"""Loopback only: a server started this way is for the process that started it."""
+LIVE_SERVER = (sys.executable, "-m", "chatkit.live")
+"""The command that runs the live server, before its options."""
+
+
+class ServerProcess:
+    """``python -m chatkit.live`` in a subprocess on a loopback port, owned by its caller.
+
+    ``db`` is the SQLite file, kept across restarts; ``log`` the file the server's
+    stderr goes to (written afresh by the first start, appended to by later ones,
+    so a restart keeps what the run before it said). ``args`` are extra options for
+    the server (``--echo-first``, ``--refuse 0.5``...). ``program`` replaces the
+    command before the options: anything that takes the live server's ``--host``,
+    ``--port`` and ``--db`` and prints its ready line will do (the benchmark runs
+    its JSON-file baseline this way).
+
+    ``port`` is 0 until the first start, then the port the server listened on;
+    it stays set after a stop, so that ``start(port=server.port)`` (or `restart`)
+    brings the server back where its clients will reconnect.
+    """
+
+    def __init__(
+        self,
+        db: Path,
+        log: Path,
+        args: Sequence[str] = (),
+        *,
+        program: Sequence[str] = LIVE_SERVER,
+        start_timeout: float = START_TIMEOUT_S,
+        stop_timeout: float = STOP_TIMEOUT_S,
+    ) -> None:
+        self.db = db
+        self.log = log
+        self.args = list(args)
+        self.program = list(program)
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.process: subprocess.Popen[str] | None = None
+        self.port = 0
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        """The base URL clients connect to (meaningful once started)."""
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the child is alive (a crash or an outside kill makes this False)."""
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, *, port: int = 0) -> Self:
+        """Start on ``port`` (0: a free one); return once the server printed its ready line.
+
+        Raises RuntimeError if it is already running, or (having stopped it) if it
+        does not announce itself on ``port`` within ``start_timeout`` seconds.
+        """
+        # The server module's heavy imports (uvicorn, Socket.IO) wait until a server is wanted.
+        from chatkit.live.server import parse_ready_line
+
+        if self.running:
+            raise RuntimeError(f"the server is already running ({self.url})")
+        self._close()  # one that exited by itself (already reaped by `running`'s poll)
+        command = [*self.program, "--host", HOST, "--port", str(port), "--db", str(self.db)]
+        with self.log.open("a" if self.starts else "w") as stderr:
+            self.starts += 1
+            self.process = subprocess.Popen(
+                [*command, *self.args], stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1
+            )
+        assert self.process.stdout is not None
+        line = _read_line(self.process.stdout, self.start_timeout)
+        ready = parse_ready_line(line)
+        if ready is None or ready[0] != HOST or (port and ready[1] != port):
+            self.stop()
+            raise RuntimeError(f"the server did not start ({line!r}); see {self.log}")
+        self.port = ready[1]
+        return self
+
+    def restart(self) -> Self:
+        """Stop gracefully, then start again on the same port with the same database."""
+        self.stop()
+        return self.start(port=self.port)
+
+    def stop(self) -> None:
+        """Graceful: SIGTERM, then SIGKILL if it does not leave within the deadline."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(self.stop_timeout)
+        self._close()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(self.stop_timeout)
+        self._close()
+
+    def _close(self) -> None:
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
+        self.process = None
+
+
+def _read_line(stream: IO[str], timeout: float) -> str:
+    """One line from a pipe, waiting at most ``timeout`` seconds (select, not sleep)."""
+    ready, _, _ = select.select([stream], [], [], timeout)
+    return stream.readline() if ready else ""
