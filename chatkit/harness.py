@@ -34,6 +34,15 @@ MAX_YIELDS = 200
 
 DEFAULT_CHAT = "general"
 
+SCENARIO_BUDGET_SECONDS = 0.5
+"""How long one scenario may run on its event loop; ``@pytest.mark.budget(s)`` changes it.
+
+A correct flow needs a few milliseconds; the budget only bounds a flow that hangs.
+"""
+HARD_LIMIT_GRACE = 0.5
+"""pytest-timeout stops a scenario this long after its budget, for hangs that never
+yield to the event loop (a ``while True`` loop), which the budget alone cannot stop."""
+
 
 @dataclass
 class Step:

@@ -15,18 +15,9 @@ from collections.abc import Generator
 
 import pytest
 
-from chatkit.harness import Scenario
+from chatkit.harness import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS, Scenario
 from chatkit.protocols import Flow
 from chatkit.target import load_flow, resolve_target
-
-SCENARIO_BUDGET_SECONDS = 0.5
-"""How long one scenario may run on its event loop; ``@pytest.mark.budget(s)`` changes it.
-
-A correct flow needs a few milliseconds; the budget only bounds a flow that hangs.
-"""
-HARD_LIMIT_GRACE = 0.5
-"""pytest-timeout stops a scenario this long after its budget, for hangs that never
-yield to the event loop (a ``while True`` loop), which the budget alone cannot stop."""
 
 
 class ScenarioTimedOut(BaseException):

@@ -11,7 +11,6 @@ from functools import partial
 from pathlib import Path
 
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -203,6 +202,8 @@ def show_hint(args: argparse.Namespace, console: Console) -> int:
         )
         return 0
     level, text = found
+    from rich.markdown import Markdown  # only the hint screen needs it
+
     console.print(
         Panel(
             Markdown(text),

@@ -17,14 +17,17 @@ from typing import IO, Any
 
 import pytest
 
-from chatkit.grading.results import Location, Outcome, StoryStep, TestResult
+from chatkit.grading.results import (
+    FAMILY_FILTER,
+    RESULTS_FD,
+    Location,
+    Outcome,
+    StoryStep,
+    TestResult,
+)
 from chatkit.harness import Scenario, Step
 from chatkit.rules import Rule, RuleBroken
 from chatkit.testing import ScenarioTimedOut, budget_of
-
-RESULTS_FD = "CHATKIT_RESULTS_FD"
-FAMILY_FILTER = "CHATKIT_FAMILIES"
-"""Comma-separated family names to keep; empty keeps all."""
 
 _channel: IO[str] | None = None
 

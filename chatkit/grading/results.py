@@ -8,6 +8,11 @@ from typing import Any
 
 from chatkit.grading.families import Family, family_named, family_order
 
+RESULTS_FD = "CHATKIT_RESULTS_FD"
+"""The child writes one JSON line per event to this file descriptor (named in its env)."""
+FAMILY_FILTER = "CHATKIT_FAMILIES"
+"""Comma-separated family names to keep; empty keeps all."""
+
 
 class Outcome(enum.StrEnum):
     PASSED = "passed"

@@ -21,10 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatkit.grading.plugin import FAMILY_FILTER, RESULTS_FD
-from chatkit.grading.results import GradeReport, LoadError, Location, Outcome, TestResult
+from chatkit.grading.results import (
+    FAMILY_FILTER,
+    RESULTS_FD,
+    GradeReport,
+    LoadError,
+    Location,
+    Outcome,
+    TestResult,
+)
+from chatkit.harness import HARD_LIMIT_GRACE
 from chatkit.target import TargetError, kit_root, resolve_target
-from chatkit.testing import HARD_LIMIT_GRACE
 
 PROBE_SECONDS = 10.0
 """How long importing the target may take."""
