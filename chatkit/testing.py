@@ -15,6 +15,7 @@ from collections.abc import Generator
 
 import pytest
 
+from chatkit.hang_watch import HangWatch
 from chatkit.harness import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS, Scenario
 from chatkit.protocols import Flow
 from chatkit.target import load_flow, resolve_target
@@ -88,7 +89,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         except TimeoutError:
             raise ScenarioTimedOut(budget) from None
 
-    asyncio.run(bounded())
+    with HangWatch(resolve_target(pyfuncitem.config.getoption("--target")).parent):
+        asyncio.run(bounded())
     return True
 
 

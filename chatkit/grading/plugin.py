@@ -25,6 +25,7 @@ from chatkit.grading.results import (
     StoryStep,
     TestResult,
 )
+from chatkit.hang_watch import StuckInLearnerCode
 from chatkit.harness import Scenario, Step
 from chatkit.rules import Rule, RuleBroken
 from chatkit.testing import ScenarioTimedOut, budget_of
@@ -138,6 +139,9 @@ def _explain(
         result.message, result.expected, result.actual = error.detail, error.expected, error.actual
         result.outcome = Outcome.TIMED_OUT if error.rule is Rule.FINISHES else Outcome.FAILED
         result.location = None
+    elif isinstance(error, StuckInLearnerCode):
+        result.outcome = Outcome.TIMED_OUT
+        result.function = result.location.function if result.location else None
     elif isinstance(error, ScenarioTimedOut) or (
         excinfo.typename == "Failed" and str(error).startswith("Timeout")
     ):

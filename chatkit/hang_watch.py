@@ -1,0 +1,89 @@
+"""Stop learner code that runs on and on without returning or pausing.
+
+A scenario's time budget cannot stop ``while True: pass`` in ``send``: the event
+loop never gets the chance to notice. pytest-timeout can, but only after the whole
+scenario's limit, which for dozens of scenarios adds up to minutes. `HangWatch`
+looks instead at *one call*: a thread samples the main thread's stack, and when
+the same frame of the learner's code has been running, without a break, for
+longer than any correct ``send``, ``reconcile`` or ``rollback`` ever needs, it
+signals the main thread, which raises `StuckInLearnerCode` right there — so the
+report can point at the line that loops.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType, TracebackType
+
+CALL_LIMIT_SECONDS = 0.4
+"""How long one stretch of learner code may run without returning or awaiting."""
+SAMPLE_SECONDS = 0.05
+_SIGNAL = signal.SIGUSR1
+
+
+class StuckInLearnerCode(BaseException):
+    """The learner's code ran too long without a break. A `BaseException`, so a
+    learner's ``except Exception`` cannot swallow it."""
+
+
+class HangWatch:
+    """While active, stops any single stretch of code under ``folder`` that overruns."""
+
+    def __init__(self, folder: Path, limit: float = CALL_LIMIT_SECONDS) -> None:
+        self.folder = str(folder.resolve())
+        self.limit = limit
+        self._stop = threading.Event()
+        self._main = threading.main_thread().ident
+        self._thread = threading.Thread(target=self._watch, name="chatkit-hang-watch", daemon=True)
+        self._tripped: str | None = None
+        self._previous: object = None
+
+    def __enter__(self) -> HangWatch:
+        self._previous = signal.signal(_SIGNAL, self._raise)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        signal.signal(_SIGNAL, self._previous)  # type: ignore[arg-type]
+
+    def _raise(self, signum: int, frame: FrameType | None) -> None:
+        raise StuckInLearnerCode(
+            f"{self._tripped or 'your code'} ran for more than {self.limit:g} s without "
+            "returning or awaiting anything: is there an endless loop, or a blocking wait?"
+        )
+
+    def _watch(self) -> None:
+        watched: FrameType | None = None
+        since = 0.0
+        while not self._stop.wait(SAMPLE_SECONDS):
+            frame = self._learner_frame()
+            now = time.monotonic()
+            if frame is None or frame is not watched:
+                watched, since = frame, now
+                continue
+            if now - since > self.limit and self._main is not None:
+                self._tripped = frame.f_code.co_name
+                signal.pthread_kill(self._main, _SIGNAL)
+                watched, since = None, now
+        del watched
+
+    def _learner_frame(self) -> FrameType | None:
+        """The outermost frame of the learner's code on the main thread's stack."""
+        frame = sys._current_frames().get(self._main or 0)
+        found = None
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(self.folder):
+                found = frame
+            frame = frame.f_back
+        return found
