@@ -100,6 +100,7 @@ def _result(
         outcome=Outcome.PASSED,
         about=" ".join((getattr(function, "__doc__", None) or "").split()),
         duration=report.duration,
+        note=", ".join(_measured(name, value) for name, value in item.user_properties),
     )
     with contextlib.suppress(OSError, TypeError):
         result.source = inspect.getsource(function) if function else None
@@ -108,6 +109,10 @@ def _result(
         return result
     _explain(result, call.excinfo, _target_dir(item))
     return result
+
+
+def _measured(name: str, value: object) -> str:
+    return f"{value:,} {name}" if isinstance(value, int) else f"{name}: {value}"
 
 
 def _story_of(item: pytest.Item) -> list[Step]:

@@ -103,7 +103,7 @@ def _family_table(family: FamilyResult) -> Table:
     table.add_column(style="dim", overflow="fold")
     for result in family.results:
         mark, style = MARKS[result.outcome]
-        note = "" if result.outcome is Outcome.PASSED else _short_reason(result)
+        note = result.note if result.outcome is Outcome.PASSED else _short_reason(result)
         table.add_row(Text(mark, style=style), humanize(result.name), note)
     return table
 

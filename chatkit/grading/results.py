@@ -60,6 +60,8 @@ class TestResult:
     location: Location | None = None
     source: str | None = None
     """The scenario's code, for machine-readable results."""
+    note: str = ""
+    """What the scenario measured, from its ``record_property`` calls ("62,370 timelines checked")."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

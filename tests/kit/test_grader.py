@@ -64,6 +64,27 @@ def test_solution_scores_100_and_exits_0() -> None:
     assert len(report.results) >= 40
 
 
+def test_all_timelines_says_how_many_it_checked() -> None:
+    report = grade("solution", families=["all timelines"])
+    notes = [result.note for result in report.results]
+    assert notes and all(note.endswith("timelines checked") for note in notes)
+    counted = sum(int(note.split()[0].replace(",", "")) for note in notes)
+    assert counted >= 10_000
+
+
+def test_progress_hears_of_every_scenario() -> None:
+    totals: list[int] = []
+    finished: list[str] = []
+    report = grade(
+        "solution",
+        families=NORMAL,
+        on_collected=totals.append,
+        on_result=lambda r: finished.append(r.nodeid),
+    )
+    assert totals == [len(report.results)]
+    assert finished == [result.nodeid for result in report.results]
+
+
 def test_starter_scores_0_and_points_at_send() -> None:
     report = grade("starter")
     assert report.score == 0
