@@ -23,10 +23,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
 from chatkit.client import ChatClient
+from chatkit.failover import FailoverServer
 from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage, Status
 from chatkit.protocols import Flow
 from chatkit.rules import Rule, RuleBroken, RuleWatch, describe_timeline
-from chatkit.scripted import Request, ScriptedServer
+from chatkit.scripted import Connection, Request, ScriptedServer
 from chatkit.state import ChatState
 
 MAX_YIELDS = 200
@@ -42,6 +43,9 @@ A correct flow needs a few milliseconds; the budget only bounds a flow that hang
 HARD_LIMIT_GRACE = 0.5
 """pytest-timeout stops a scenario this long after its budget, for hangs that never
 yield to the event loop (a ``while True`` loop), which the budget alone cannot stop."""
+
+PRIMARY, FALLBACK = "primary", "fallback"
+"""The names of a failover client's two transports, as the story says them."""
 
 
 @dataclass
@@ -63,6 +67,9 @@ class Sending:
     retry_of: str | None = None
     task: asyncio.Task[Message] = field(init=False, repr=False)
     request: Request | None = None
+    """The request this send waits on now: after a failover, the fallback's."""
+    via: str | None = None
+    """The transport ``request`` came in on (`PRIMARY` or `FALLBACK`); None without failover."""
     stored: ServerMessage | None = None
     broken: RuleBroken | None = None
     """A rule this send broke as it reached the server, raised by the harness, not in the send."""
@@ -75,6 +82,23 @@ class Sending:
 
 
 _current: contextvars.ContextVar[Sending] = contextvars.ContextVar("current_sending")
+_via: contextvars.ContextVar[str | None] = contextvars.ContextVar("via", default=None)
+
+
+class _Transport(Connection):
+    """One of a failover client's two connections to the scripted server, with a name.
+
+    The name is how the harness knows which transport a request came in on.
+    """
+
+    def __init__(self, server: ScriptedServer, user: str, name: str) -> None:
+        super().__init__(server, user)
+        self.name = name
+
+    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        # Set in the sender's task, and read by `Scenario._on_request` before any await.
+        _via.set(self.name)
+        return await super().send(chat_id, client_id, body)
 
 
 @dataclass
@@ -101,14 +125,26 @@ class Scenario:
 
     # Who is there.
 
-    def client(self, user: str = "you", *, chats: tuple[str, ...] = ()) -> ChatClient:
-        """The client of ``user``, connected and in the scenario's chat (made on first use)."""
+    def client(
+        self, user: str = "you", *, chats: tuple[str, ...] = (), failover: bool = False
+    ) -> ChatClient:
+        """The client of ``user``, connected and in the scenario's chat (made on first use).
+
+        With ``failover``, the client talks through a `FailoverServer` from then on: each send
+        goes out over the primary and, when the primary refuses it or times out, again over
+        the fallback with the same client id. Both are connections to the scripted server, so
+        the scenario answers each request as usual; `Sending.via` says which one it is on.
+        """
         member = self._members.get(user)
         if member is None:
             state = ChatState(user)
             connection = self.server.connect(user)
             member = _Member(ChatClient(self.flow, state, connection), RuleWatch(state))
             self._members[user] = member
+        if failover and not isinstance(member.client.server, FailoverServer):
+            member.client.server = FailoverServer(
+                _Transport(self.server, user, PRIMARY), _Transport(self.server, user, FALLBACK)
+            )
         for chat_id in (self.chat_id, *chats):
             if chat_id not in member.chats:
                 member.chats.add(chat_id)
@@ -212,7 +248,9 @@ class Scenario:
         sending.stored = self.server.store(request)
         self._members[sending.user].watch.told(sending.stored)
         self.server.ack(request)
-        await self._answered(sending, f"the ack for {_quote(sending.body)} reaches {sending.user}")
+        await self._answered(
+            sending, f"the ack for {_quote(sending.body)} reaches {sending.user}{_over(sending)}"
+        )
         return sending.stored
 
     async def late_ack(self, sending: Sending) -> ServerMessage:
@@ -225,7 +263,8 @@ class Scenario:
             member.client.receive(sending.stored)
         finally:
             self._step(
-                f"the late ack for {_quote(sending.body)} reaches {sending.user}", check=False
+                f"the late ack for {_quote(sending.body)} reaches {sending.user}{_over(sending)}",
+                check=False,
             )
         await self.settle()
         self._check()
@@ -234,13 +273,17 @@ class Scenario:
     async def refuse(self, sending: Sending, reason: str = "the server refused it") -> None:
         """The server refuses the message: nothing is stored, the sender gets the reason."""
         self.server.refuse(self._request(sending), reason)
-        await self._answered(sending, f"the server refuses {_quote(sending.body)}: {reason}")
+        await self._answered(
+            sending, f"the server refuses {_quote(sending.body)}{_over(sending)}: {reason}"
+        )
 
     async def time_out(self, sending: Sending) -> None:
         """The sender gives up waiting for the ack (it was lost, or is only late)."""
         self.server.time_out(self._request(sending))
         await self._answered(
-            sending, f"{_whose(sending.user)} client gives up waiting for {_quote(sending.body)}"
+            sending,
+            f"{_whose(sending.user)} client gives up waiting for {_quote(sending.body)}"
+            f"{_over(sending)}",
         )
 
     async def echo(self, what: Sending | ServerMessage, *, to: str | None = None) -> None:
@@ -314,7 +357,7 @@ class Scenario:
         sending.task = asyncio.get_running_loop().create_task(send, context=context)
         self.sendings.append(sending)
         await self.settle()
-        self._step(text, check=False)
+        self._step(text + _over(sending), check=False)
         if sending.broken is not None:
             raise sending.broken
         if sending.request is None:
@@ -333,13 +376,26 @@ class Scenario:
         self._check()
 
     async def _answered(self, sending: Sending, text: str) -> None:
+        """After the server answered a send: it must finish, unless it failed over.
+
+        A failover client whose primary failed is not done yet: it has sent the same
+        message again over the fallback, and now waits there for the scenario's answer.
+        """
+        answered = sending.request
         await self.settle()
+        failing_over = (
+            not sending.task.done() and sending.via == FALLBACK and sending.request is not answered
+        )
+        if failing_over:
+            text += f"; {_whose(sending.user)} client fails over to the {FALLBACK}"
         self._step(text, check=False)
-        if not sending.task.done():
+        if not sending.task.done() and not failing_over:
             raise RuleBroken(
                 Rule.FINISHES,
                 f"the server answered, but the send of {_quote(sending.body)} did not finish",
             )
+        if sending.broken is not None:
+            raise sending.broken
         self._raise_if_crashed(sending)
         self._check()
 
@@ -366,7 +422,13 @@ class Scenario:
         sending = _current.get(None)
         if sending is None:
             return
-        sending.request = request
+        previous, sending.request, sending.via = sending.request, request, _via.get()
+        if (
+            sending.via == FALLBACK
+            and previous is not None
+            and previous.client_id == request.client_id
+        ):
+            return  # the same message again, not a new one (and its echo may have confirmed it)
         try:
             self._check_request(sending, request)
         except RuleBroken as broken:
@@ -426,6 +488,11 @@ def _is_quiet(sending: Sending) -> bool:
     if sending.task.done():
         return True
     return sending.request is not None and not sending.request.answered
+
+
+def _over(sending: Sending) -> str:
+    """`` over the fallback``: which transport a failover client's request is on, or nothing."""
+    return "" if sending.via is None else f" over the {sending.via}"
 
 
 def _snapshot(state: ChatState) -> tuple[list[str], dict[str, tuple[bool, str | None]], int]:
