@@ -80,6 +80,21 @@ def _page(reply: Mapping[str, object]) -> tuple[list[ServerMessage], bool]:
         raise RequestFailed(f"the server's history is malformed: {error}", "protocol") from None
 
 
+async def _every_page(
+    fetch: Callable[[int], Awaitable[Mapping[str, object]]],
+) -> list[ServerMessage]:
+    """Follow history pages forward (``fetch(after_seq)``) until the server says no more."""
+    messages: list[ServerMessage] = []
+    after = 0
+    for _ in range(MAX_HISTORY_PAGES):
+        page, more = _page(await fetch(after))
+        messages.extend(page)
+        if not more or not page:
+            return messages
+        after = page[-1].seq
+    raise RequestFailed("the chat's history did not end", "protocol")
+
+
 class SocketIOTransport:
     """A `chatkit.ChatServer` over one Socket.IO connection, signed in as one user.
 
@@ -204,18 +219,11 @@ class SocketIOTransport:
 
     async def history(self, chat_id: str) -> list[ServerMessage]:
         """Every stored message of the chat, in server order, paging forward."""
-        messages: list[ServerMessage] = []
-        after = 0
-        for _ in range(MAX_HISTORY_PAGES):
-            reply = await self.call(
+        return await _every_page(
+            lambda after: self.call(
                 "history", {"chat_id": chat_id, "after": after, "limit": HISTORY_PAGE}
             )
-            page, more = _page(reply)
-            messages.extend(page)
-            if not more or not page:
-                return messages
-            after = page[-1].seq
-        raise RequestFailed("the chat's history did not end", "protocol")
+        )
 
     async def set_faults(self, **changes: object) -> dict[str, object]:
         """Change the server's fault switches (none given: read them)."""
@@ -387,20 +395,13 @@ class HttpTransport:
         return _stored(reply)
 
     async def history(self, chat_id: str) -> list[ServerMessage]:
-        messages: list[ServerMessage] = []
-        after = 0
-        for _ in range(MAX_HISTORY_PAGES):
-            reply = await self._request(
+        return await _every_page(
+            lambda after: self._request(
                 "GET",
                 f"/api/chats/{_quote(chat_id)}/messages",
                 params={"after": after, "limit": HISTORY_PAGE},
             )
-            page, more = _page(reply)
-            messages.extend(page)
-            if not more or not page:
-                return messages
-            after = page[-1].seq
-        raise RequestFailed("the chat's history did not end", "protocol")
+        )
 
     async def set_faults(self, **changes: object) -> dict[str, object]:
         reply = await self._request("PUT", "/api/faults", dict(changes), auth=False)
