@@ -31,7 +31,8 @@ from chatkit.scripted import Connection, Request, ScriptedServer
 from chatkit.state import ChatState
 
 MAX_YIELDS = 200
-"""How many turns of the event loop a step may take before the harness stops waiting."""
+"""How many turns of the event loop a step may take before a send counts as stuck
+(the scenario harness and the timeline explorer both wait this long)."""
 
 DEFAULT_CHAT = "general"
 
@@ -41,8 +42,9 @@ SCENARIO_BUDGET_SECONDS = 0.5
 A correct flow needs a few milliseconds; the budget only bounds a flow that hangs.
 """
 HARD_LIMIT_GRACE = 0.5
-"""pytest-timeout stops a scenario this long after its budget, for hangs that never
-yield to the event loop (a ``while True`` loop), which the budget alone cannot stop."""
+"""pytest-timeout stops a scenario this long after its budget: the last resort for a
+hang that neither the budget nor `chatkit.hang_watch.HangWatch` (which stops learner
+code that loops without awaiting) could end."""
 
 PRIMARY, FALLBACK = "primary", "fallback"
 """The names of a failover client's two transports, as the story says them."""

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from chatkit.client import ChatClient
+from chatkit.harness import MAX_YIELDS
 from chatkit.model import DeliveryError, Message, ServerMessage, Status
 from chatkit.protocols import Flow
 from chatkit.rules import Rule, RuleBroken, RuleWatch, WatchMemory, describe_timeline
@@ -46,9 +47,6 @@ from chatkit.timelines.canon import (
     reset_flow_globals,
 )
 from chatkit.timelines.world import Event, Kind, World
-
-MAX_YIELDS = 200
-"""How many times a step may resume the sends before the explorer calls them stuck."""
 
 _ANSWERS = frozenset({Kind.ACK, Kind.TIME_OUT, Kind.REFUSE, Kind.RETRY_ACK})
 
