@@ -15,6 +15,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +82,6 @@ def _probe(path: Path) -> LoadError | None:
             text=True,
             timeout=PROBE_SECONDS,
             stdin=subprocess.DEVNULL,
-            cwd=Path.cwd(),
         )
     except subprocess.TimeoutExpired:
         return LoadError(
@@ -180,10 +180,7 @@ class _Run:
             selector.register(read_end, selectors.EVENT_READ)
             while True:
                 if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                    if running is None and not saw_collection:
-                        _kill(child)
-                        return None, False
-                    _kill(child)
+                    _kill(child)  # silent past its deadline: hung on a scenario, or at start
                     return running, saw_collection
                 chunk = os.read(read_end, 65536)
                 if not chunk:
@@ -247,13 +244,12 @@ def _kill(child: subprocess.Popen[bytes]) -> None:
 
 def _drain_in_background(child: subprocess.Popen[bytes]) -> Callable[[], str]:
     """Keep reading the child's output so it never blocks on a full pipe."""
-    import threading
-
+    stream = child.stdout
+    assert stream is not None
     chunks: list[bytes] = []
 
     def pump() -> None:
-        assert child.stdout is not None
-        for chunk in iter(lambda: child.stdout.read(4096), b""):  # type: ignore[union-attr]
+        for chunk in iter(lambda: stream.read(4096), b""):
             chunks.append(chunk)
 
     thread = threading.Thread(target=pump, daemon=True)
