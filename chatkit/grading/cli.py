@@ -148,7 +148,7 @@ def _compare(args: argparse.Namespace, console: Console) -> int:
 
 
 def _watch(args: argparse.Namespace, console: Console) -> int:
-    folder = Path(yours_path(args.target)).parent
+    folder = _target_file(args.target).parent
     scores = watch_and_grade(
         folder,
         lambda: _grade(args, args.target),
@@ -158,11 +158,12 @@ def _watch(args: argparse.Namespace, console: Console) -> int:
     return 0 if scores and scores[-1] == 100 else 1
 
 
-def yours_path(target: str) -> str:
+def _target_file(target: str) -> Path:
+    """The target's flow.py, or the name as given when it does not resolve (yet)."""
     try:
-        return str(resolve_target(target))
+        return resolve_target(target)
     except TargetError:
-        return target
+        return Path(target)
 
 
 def _remember_topic(report: GradeReport) -> None:
@@ -177,7 +178,7 @@ def _remember_topic(report: GradeReport) -> None:
 
 def show_hint(args: argparse.Namespace, console: Console) -> int:
     topics = parse_hints(hints_file().read_text(encoding="utf-8"))
-    progress = HintProgress.beside(Path(yours_path(args.target)))
+    progress = HintProgress.beside(_target_file(args.target))
     wanted = (args.topic or progress.last_topic or "").lower()
     matches = [name for name in topics if name == wanted] or [
         name for name in topics if wanted and name.startswith(wanted)
