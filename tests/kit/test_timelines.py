@@ -8,10 +8,11 @@ catches what the hand-written scenarios cannot.
 - Merging states and skipping server-only events must not change a single verdict:
   on small worlds the explorer's counts per broken rule equal those of running every
   ordering from scratch.
-- Each flow in ``subtle_flows/`` is the solution with one subtle mistake (its
-  docstring says which). It passes every hand-written scenario, yet the "all
-  timelines" family catches it, with a counterexample of at most eight steps that is
-  the shortest there is (checked by brute force over every shorter ordering).
+- Each flow of ``SUBTLE`` in ``mistakes.py`` is the solution with one subtle mistake
+  (its docstring says which), written out to a temporary folder. It passes every
+  hand-written scenario, yet the "all timelines" family catches it, with a
+  counterexample of at most eight steps that is the shortest there is (checked by
+  brute force over every shorter ordering).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import mistakes
 import pytest
 
 from chatkit import ChatServer, ChatState, Message, ServerMessage
@@ -50,8 +52,6 @@ from chatkit.timelines import (
 )
 
 KIT_TESTS = Path(__file__).resolve().parent
-SUBTLE_FLOWS = KIT_TESTS / "subtle_flows"
-WRONG_FLOWS = KIT_TESTS / "wrong_flows"
 FAMILY = "all timelines"
 MAX_STEPS = 8
 
@@ -72,6 +72,13 @@ def flow_at(target: str | Path) -> Flow:
 
 
 SOLUTION = flow_at("solution")
+
+
+@pytest.fixture(scope="module")
+def flows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The folder of each known-wrong and subtle flow, written out once from the solution."""
+    written = mistakes.write_all(tmp_path_factory.mktemp("mistakes"))
+    return {name: path.parent for name, path in written.items()}
 
 
 # The orderings of a world.
@@ -156,17 +163,19 @@ def test_the_explorer_counts_the_same_every_run() -> None:
     "target",
     [
         "solution",
-        *sorted(str(path) for path in SUBTLE_FLOWS.iterdir() if path.is_dir()),
-        str(WRONG_FLOWS / "rollback_fails_sent"),
-        str(WRONG_FLOWS / "dedup_by_body"),
+        *sorted(mistake.name for mistake in mistakes.SUBTLE),
+        "rollback_fails_sent",
+        "dedup_by_body",
     ],
-    ids=lambda target: Path(target).name,
 )
-def test_the_explorer_agrees_with_brute_force(target: str, world_name: str) -> None:
+def test_the_explorer_agrees_with_brute_force(
+    target: str, world_name: str, flows: dict[str, Path]
+) -> None:
     """Run every complete ordering from scratch, with no state shared or merged: the
     explorer must report exactly the same number of broken timelines per rule, with
     and without merging states."""
-    flow, world = flow_at(target), BRUTE_FORCE_WORLDS[world_name]
+    path = target if target == "solution" else flows[target]
+    flow, world = flow_at(path), BRUTE_FORCE_WORLDS[world_name]
     orderings = space(world).sequences()
     brute = Counter(f.label for f in check_each(flow, world, orderings) if f is not None)
     merged = explore(flow, world)
@@ -182,21 +191,23 @@ SUBTLE = sorted(CAUGHT_AS)
 
 
 @pytest.fixture(scope="module")
-def caught() -> dict[str, Exploration]:
+def caught(flows: dict[str, Path]) -> dict[str, Exploration]:
     """Each subtle flow explored at the default size, once for all the tests below."""
-    return {name: explore(flow_at(SUBTLE_FLOWS / name), DEFAULT) for name in SUBTLE}
+    return {name: explore(flow_at(flows[name]), DEFAULT) for name in SUBTLE}
 
 
 def test_every_subtle_flow_is_listed() -> None:
-    assert sorted(path.name for path in SUBTLE_FLOWS.iterdir() if path.is_dir()) == SUBTLE
+    assert sorted(mistake.name for mistake in mistakes.SUBTLE) == SUBTLE
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", SUBTLE)
-def test_a_subtle_flow_passes_every_hand_written_scenario(name: str) -> None:
+def test_a_subtle_flow_passes_every_hand_written_scenario(
+    name: str, flows: dict[str, Path]
+) -> None:
     """Graded like a learner's code, the subtle flow passes every scenario of every other
     family, and fails only in "all timelines"."""
-    report = grade(str(SUBTLE_FLOWS / name))
+    report = grade(str(flows[name]))
     assert report.load_error is None, report.load_error
     failing = {
         result.nodeid: result.message
@@ -212,7 +223,7 @@ def test_a_subtle_flow_passes_every_hand_written_scenario(name: str) -> None:
 
 @pytest.mark.parametrize("name", SUBTLE)
 def test_a_subtle_flow_is_caught_with_a_short_story(
-    name: str, caught: dict[str, Exploration]
+    name: str, caught: dict[str, Exploration], flows: dict[str, Path]
 ) -> None:
     """The family fails it at the default size, naming the rule, with a counterexample
     of at most eight steps that breaks that rule when run again from scratch."""
@@ -222,9 +233,9 @@ def test_a_subtle_flow_is_caught_with_a_short_story(
     assert story.failure.rule is CAUGHT_AS[name], story
     assert 1 <= len(story.events) <= MAX_STEPS
     assert len(story.steps) == len(story.events)
-    again = verdict(flow_at(SUBTLE_FLOWS / name), DEFAULT, story.events)
+    again = verdict(flow_at(flows[name]), DEFAULT, story.events)
     assert again is not None and again.rule is CAUGHT_AS[name]
-    assert verdict(flow_at(SUBTLE_FLOWS / name), DEFAULT, story.events[:-1]) is None
+    assert verdict(flow_at(flows[name]), DEFAULT, story.events[:-1]) is None
     with pytest.raises(RuleBroken) as raised:
         result.raise_if_broken()
     assert isinstance(raised.value, TimelinesBroken)
@@ -238,11 +249,13 @@ def test_a_subtle_flow_is_caught_with_a_short_story(
 
 
 @pytest.mark.parametrize("name", SUBTLE)
-def test_the_counterexample_is_the_shortest(name: str, caught: dict[str, Exploration]) -> None:
+def test_the_counterexample_is_the_shortest(
+    name: str, caught: dict[str, Exploration], flows: dict[str, Path]
+) -> None:
     """Brute force: no ordering shorter than the counterexample breaks the same rule."""
     story = caught[name].counterexample
     assert story is not None and story.failure is not None
-    flow = flow_at(SUBTLE_FLOWS / name)
+    flow = flow_at(flows[name])
     shorter = space(DEFAULT).sequences(len(story.events) - 1)  # every shorter one is a prefix
     assert shorter
     verdicts = check_each(flow, DEFAULT, shorter)
@@ -250,19 +263,21 @@ def test_the_counterexample_is_the_shortest(name: str, caught: dict[str, Explora
 
 
 @pytest.mark.parametrize("name", SUBTLE)
-def test_the_story_is_the_same_every_run(name: str, caught: dict[str, Exploration]) -> None:
+def test_the_story_is_the_same_every_run(
+    name: str, caught: dict[str, Exploration], flows: dict[str, Path]
+) -> None:
     """Same counts, same counterexample, same words — no random ids in the story."""
-    again = explore(flow_at(SUBTLE_FLOWS / name), DEFAULT)
+    again = explore(flow_at(flows[name]), DEFAULT)
     first = caught[name]
     assert _numbers(again) == _numbers(first)
     assert again.counterexample is not None and first.counterexample is not None
     assert again.counterexample.lines() == first.counterexample.lines()
 
 
-def test_one_story_reads_like_this() -> None:
+def test_one_story_reads_like_this(flows: dict[str, Path]) -> None:
     """The shortest counterexample of "failed rows sink", as the learner reads it."""
     story = tell(
-        flow_at(SUBTLE_FLOWS / "failed_rows_sink"),
+        flow_at(flows["failed_rows_sink"]),
         DEFAULT,
         (Event(Kind.SEND, 1), Event(Kind.TIME_OUT, 1), Event(Kind.SEND, 0)),
     )
@@ -283,15 +298,15 @@ def test_one_story_reads_like_this() -> None:
 @pytest.mark.parametrize(
     "name",
     sorted(
-        path.name
-        for path in WRONG_FLOWS.iterdir()
-        if path.is_dir() and path.name not in ("linear_scan", "timestamp_ids")
+        mistake.name
+        for mistake in mistakes.WRONG
+        if mistake.name not in ("linear_scan", "timestamp_ids")
     ),
 )
-def test_the_known_wrong_flows_break_a_rule_here_too(name: str) -> None:
+def test_the_known_wrong_flows_break_a_rule_here_too(name: str, flows: dict[str, Path]) -> None:
     """Every mistake the other families catch that can show in a timeline shows here
     (a slow scan and a frozen clock are not about orderings)."""
-    result = explore(flow_at(WRONG_FLOWS / name), DEFAULT)
+    result = explore(flow_at(flows[name]), DEFAULT)
     assert not result.ok
 
 

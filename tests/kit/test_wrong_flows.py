@@ -1,11 +1,11 @@
 """The kit tests its own scenarios: each known-wrong flow must be caught.
 
-A scenario suite that passes everything proves little. Each folder in
-``wrong_flows/`` is the reference solution with one plausible mistake (its module
-docstring says which). Here the whole scenario suite runs against each of them,
-through the grader, and the family meant to catch the mistake must report at
-least one failure. (That the solution scores 100 and the starter 0 is checked in
-``test_grader.py``.)
+A scenario suite that passes everything proves little. Each flow of ``WRONG`` in
+``mistakes.py`` is the reference solution with one plausible mistake (its module
+docstring says which), written out to a temporary folder. Here the whole scenario
+suite runs against each of them, through the grader, and the family meant to catch
+the mistake must report at least one failure. (That the solution scores 100 and the
+starter 0 is checked in ``test_grader.py``.)
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mistakes import WRONG, Mistake, MistakeOutdated, write_all, write_flow
 
 from chatkit.grading.results import GradeReport
 from chatkit.grading.runner import grade
-
-WRONG_FLOWS = Path(__file__).resolve().parent / "wrong_flows"
 
 CATCHERS: dict[str, tuple[str, ...]] = {
     "no_dedup": ("duplicates",),
@@ -36,6 +35,28 @@ ONLY_CAUGHT_BY: dict[str, str] = {"linear_scan": "scale"}
 """Wrong flows that are right in every other way: no other family may fail them."""
 
 
+@pytest.fixture(scope="module")
+def wrong_flows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each wrong flow, written out once from the solution: its name, and its path."""
+    return write_all(tmp_path_factory.mktemp("wrong_flows"), WRONG)
+
+
+def test_every_wrong_flow_is_listed() -> None:
+    assert sorted(mistake.name for mistake in WRONG) == sorted(CATCHERS)
+
+
+def test_a_mistake_that_no_longer_fits_the_solution_fails_loudly(tmp_path: Path) -> None:
+    """An edit whose text is not in the solution exactly once is an error, never skipped."""
+    gone = Mistake("gone", doc="Gone.", edits=(("    message = state.find(id)\n", "    pass\n"),))
+    with pytest.raises(MistakeOutdated, match=r"'gone', edit 1.*found 0 times") as raised:
+        write_flow(gone, tmp_path)
+    assert "state.find(id)" in str(raised.value)
+    twice = Mistake("twice", doc="Twice.", edits=(("message", "row"),))
+    with pytest.raises(MistakeOutdated, match=r"found [0-9]+ times"):
+        write_flow(twice, tmp_path)
+    assert not (tmp_path / "gone").exists() and not (tmp_path / "twice").exists()
+
+
 def failures_by_family(report: GradeReport) -> dict[str, int]:
     return {family.family.name: family.total - family.passed for family in report.families}
 
@@ -49,9 +70,9 @@ def table(report: GradeReport) -> str:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", sorted(CATCHERS))
-def test_wrong_flow_is_caught(name: str) -> None:
+def test_wrong_flow_is_caught(name: str, wrong_flows: dict[str, Path]) -> None:
     """The family meant to catch this mistake fails at least one scenario."""
-    report = grade(str(WRONG_FLOWS / name))
+    report = grade(str(wrong_flows[name].parent))
     failures = failures_by_family(report)
     for family in CATCHERS[name]:
         assert failures.get(family, 0) > 0, (

@@ -1,0 +1,422 @@
+"""The known mistakes, each written once as a small edit of the reference solution.
+
+A mistake's flow is ``solution/flow.py`` with the mistake's module docstring and its
+edits: ``(old, new)`` replacements, each ``old`` found exactly once in the solution.
+The flows are written out when needed (``write_flow``), so they stay in step with the
+solution; an edit the solution no longer fits fails loudly, naming the mistake.
+
+- ``WRONG``: plausible mistakes, each caught by the scenario families named in its
+  docstring (``test_wrong_flows.py``).
+- ``SUBTLE``: mistakes that pass every hand-written scenario, caught only by "all
+  timelines" (``test_timelines.py``).
+
+To grade one by hand::
+
+    python tests/kit/mistakes.py OUT_DIR
+    python grader.py --target OUT_DIR/no_dedup
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+SOLUTION = Path(__file__).resolve().parents[2] / "solution" / "flow.py"
+
+Edit = tuple[str, str]
+"""Replace the first text, which must be found exactly once, by the second."""
+
+
+class MistakeOutdated(ValueError):
+    """An edit of a mistake no longer fits the reference solution."""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str
+    doc: str
+    """The flow's module docstring: what the mistake is, and which family catches it."""
+    edits: tuple[Edit, ...]
+
+
+def lines(*code: str) -> str:
+    """Lines of code, each ended by a newline."""
+    return "".join(f"{line}\n" for line in code)
+
+
+def flow_source(mistake: Mistake) -> str:
+    """The solution's source with the mistake's docstring and edits."""
+    source = SOLUTION.read_text()
+    for number, (old, new) in enumerate(mistake.edits, start=1):
+        found = source.count(old)
+        if found != 1:
+            raise MistakeOutdated(
+                f"mistake {mistake.name!r}, edit {number}: the text to replace is found "
+                f"{found} times in solution/flow.py instead of exactly once — update the "
+                f"mistake to the solution:\n{old}"
+            )
+        source = source.replace(old, new)
+    if not source.startswith('"""'):
+        raise MistakeOutdated(f"mistake {mistake.name!r}: the solution has no module docstring")
+    code = source[source.index('"""', 3) + 3 :]
+    return f'"""{inspect.cleandoc(mistake.doc)}\n"""{code}'
+
+
+def write_flow(mistake: Mistake, folder: Path) -> Path:
+    """Write ``folder/<name>/flow.py``, the solution with the mistake, and return its path."""
+    path = folder / mistake.name / "flow.py"
+    source = flow_source(mistake)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    return path
+
+
+RECONCILE_LOOKUP = lines("    message = state.get(incoming.client_id)")
+
+WRONG: tuple[Mistake, ...] = (
+    Mistake(
+        "no_dedup",
+        doc="""
+        Known wrong: reconcile always adds a row — it never looks for the one already shown.
+
+        The mistake: every server copy (ack, echo, history) becomes a new row, so the pending
+        row stays beside its confirmed copy, and a repeated echo adds yet another.
+
+        Meant to be caught by: duplicates (double echo, backfill); it breaks almost every family.
+        """,
+        edits=(
+            (
+                lines(
+                    "    message = state.get(incoming.client_id)",
+                    "    if message is None:",
+                    "        state.add(Message.from_server(incoming))",
+                    "        return",
+                    "    if message.status is Status.SENT:",
+                    "        return  # already confirmed: a second echo, or the ack after the echo",
+                    "    message.confirm(incoming)",
+                    "    chat = state.chat(message.chat_id)",
+                    "    chat.in_flight.discard(message.client_id)",
+                    "    chat.error = None",
+                ),
+                lines(
+                    "    chat = state.chat(incoming.chat_id)",
+                    "    state.add(Message.from_server(incoming))  # WRONG: even when the message is already shown",
+                    "    if incoming.client_id in chat.in_flight:",
+                    "        chat.in_flight.discard(incoming.client_id)",
+                    "        chat.error = None",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "dedup_by_body",
+        doc="""
+        Known wrong: reconcile finds the row by its text instead of its client id.
+
+        The mistake: the server's copy is matched with the first row by the same author
+        that says the same thing. Two messages with the same body get mixed up (the ack of
+        the second confirms the first), and your own message from another device is merged
+        into the pending one on this device.
+
+        Meant to be caught by: duplicates (identical bodies, same user on another device).
+        """,
+        edits=(
+            (
+                RECONCILE_LOOKUP,
+                lines(
+                    "    message = next(  # WRONG: the same words do not make the same message",
+                    "        (",
+                    "            row",
+                    "            for row in state.chat(incoming.chat_id).rows",
+                    "            if row.body == incoming.body and row.author == incoming.author",
+                    "        ),",
+                    "        None,",
+                    "    )",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "keyed_by_server_id",
+        doc="""
+        Known wrong: reconcile looks the message up by the server's id.
+
+        The mistake: the server id looks like "the real id", but a pending row has none
+        yet, so the ack of your own message finds nothing and adds the server's copy as a
+        second row; the pending copy stays on screen beside it.
+
+        Meant to be caught by: normal flow and duplicates (the ack or echo adds a second row).
+        """,
+        edits=(
+            (
+                RECONCILE_LOOKUP,
+                lines(
+                    "    message = next(  # WRONG: a pending row has no server id yet",
+                    "        (row for row in state.chat(incoming.chat_id).rows if row.server_id == incoming.id),",
+                    "        None,",
+                    "    )",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "rollback_removes",
+        doc="""
+        Known wrong: rollback takes the failed message off the screen.
+
+        The mistake: "undo" is read literally, so a refused or timed-out send vanishes,
+        with the user's words, and can never be retried.
+
+        Meant to be caught by: failure and rollback (a failed send stays visible with its reason).
+        """,
+        edits=(
+            (
+                lines(
+                    "    message.status, message.error = Status.FAILED, reason",
+                    "    chat = state.chat(message.chat_id)",
+                    "    chat.in_flight.discard(client_id)",
+                ),
+                lines(
+                    "    chat = state.chat(message.chat_id)",
+                    "    state.remove(client_id)  # WRONG: the user's words are gone, nothing to retry",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "rollback_fails_sent",
+        doc="""
+        Known wrong: rollback marks the message failed even when the server already confirmed it.
+
+        The mistake: rollback does not ask whether the echo beat the failure, so a message
+        that got through (its echo arrived, then its ack was lost) is shown as failed.
+
+        Meant to be caught by: failure and rollback and edge cases (echo, then time-out);
+        also server-first arrival.
+        """,
+        edits=(
+            (
+                lines(
+                    "    if message is None or message.status is Status.SENT:",
+                    "        return  # the server already confirmed it: nothing to undo",
+                ),
+                lines(
+                    "    if message is None:  # WRONG: a message the server confirmed is not undone",
+                    "        return",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "status_regresses",
+        doc="""
+        Known wrong: send overwrites the row's status without looking at it first.
+
+        The mistake: send treats the status as its own to set. A retry puts the row back to
+        pending even if a late echo confirmed it meanwhile, and a failure answer marks it
+        failed even if the echo already proved delivery (send does the rollback itself
+        instead of calling `rollback`, which would have checked). Sent is supposed to be final.
+
+        Meant to be caught by: edge cases (retry of a confirmed message, a time-out after the
+        echo) and server-first arrival (the echo wins, then the ack is lost).
+        """,
+        edits=(
+            (
+                lines(
+                    "    elif message.status is Status.SENT:",
+                    "        return message  # a retry of something the server already confirmed",
+                    "    else:",
+                    "        message.status, message.error = Status.PENDING, None",
+                ),
+                lines(
+                    "    else:",
+                    "        message.status, message.error = Status.PENDING, None  # WRONG: even if already sent",
+                ),
+            ),
+            (
+                lines("        rollback(state, message.client_id, error.reason)"),
+                lines(
+                    "        # WRONG: marks the row failed even if its echo confirmed it while we waited",
+                    "        message.status, message.error = Status.FAILED, error.reason",
+                    "        chat.in_flight.discard(message.client_id)",
+                    "        chat.error = error.reason",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "timestamp_ids",
+        doc="""
+        Known wrong: the client id is made from the clock.
+
+        The mistake: ``datetime.now().isoformat()`` looks unique, but two messages created
+        in the same instant (a frozen clock in a test, a coarse clock on a device, a burst
+        of sends) get the same id, and from then on they are one message to the client.
+
+        Meant to be caught by: edge cases (many sends with the clock frozen).
+        """,
+        edits=(
+            (lines("import uuid"), ""),
+            (
+                lines("            client_id=client_id or uuid.uuid4().hex,"),
+                lines(
+                    "            client_id=client_id or datetime.now(UTC).isoformat(),  # WRONG: not unique"
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "linear_scan",
+        doc="""
+        Known wrong: rows are found by walking the timeline instead of through the index.
+
+        The mistake: every ack, echo and failure scans the chat's rows for the client id,
+        so each event costs O(n) in the length of the history. Every answer is right; it
+        only gets slower and slower as the chat grows.
+
+        Meant to be caught by: scale, and nothing else.
+        """,
+        edits=(
+            (
+                lines("    message = state.get(client_id) if client_id is not None else None"),
+                lines("    message = find(state, client_id) if client_id is not None else None"),
+            ),
+            (
+                RECONCILE_LOOKUP,
+                lines("    message = find(state, incoming.client_id, incoming.chat_id)"),
+            ),
+            (
+                lines("    message = state.get(client_id)"),
+                lines("    message = find(state, client_id)"),
+            ),
+            (
+                lines("    chat.error = reason"),
+                lines(
+                    "    chat.error = reason",
+                    "",
+                    "",
+                    "def find(state: ChatState, client_id: str, chat_id: str | None = None) -> Message | None:",
+                    '    """WRONG: O(n) — walks every row instead of asking ``state.get(client_id)``."""',
+                    "    chats = [state.chat(chat_id)] if chat_id is not None else list(state.chats.values())",
+                    "    for chat in chats:",
+                    "        for row in chat.rows:",
+                    "            if row.client_id == client_id:",
+                    "                return row",
+                    "    return None",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "sending_never_cleared",
+        doc="""
+        Known wrong: a send is added to the chat's in-flight set and never taken out.
+
+        The mistake: ``chat.in_flight`` only grows. The chat shows "sending…" forever after
+        the first message, and the set leaks one entry per message ever sent.
+
+        Meant to be caught by: edge cases (nothing stays in flight once everything settles);
+        also failure and rollback (the sending flag) and normal flow.
+        """,
+        edits=(
+            (
+                lines("    chat.in_flight.discard(message.client_id)", "    chat.error = None"),
+                lines(
+                    "    chat.error = None  # WRONG: the message is settled but stays in chat.in_flight"
+                ),
+            ),
+            (
+                lines("    chat.in_flight.discard(client_id)", "    chat.error = reason"),
+                lines(
+                    "    chat.error = reason  # WRONG: the message is settled but stays in chat.in_flight"
+                ),
+            ),
+        ),
+    ),
+)
+"""Plausible mistakes, each caught by the families its docstring names."""
+
+SUBTLE: tuple[Mistake, ...] = (
+    Mistake(
+        "failed_rows_sink",
+        doc="""
+        Subtly wrong: a new message is shown above your failed ones, which sink to the bottom.
+
+        The "feature": failed messages wait at the very bottom of the chat, next to their
+        retry buttons, so `send` inserts each new pending row just above the failed rows at
+        the end, instead of after them.
+
+        The mistake: the timeline shows the unconfirmed messages in the order they were sent
+        (rule 5). A message that failed was sent before the one you type now, so it stays
+        above it; only a confirmed message moves, into server order. In every hand-written
+        scenario either the new message is confirmed before anyone looks, or nothing had
+        failed yet when it was sent, so they all pass; the ordering "a message fails, then
+        you send another" shows the mistake at once.
+        """,
+        edits=(
+            (
+                lines("        state.add(message)"),
+                lines(
+                    "        # Failed messages stay at the bottom, next to their retry button: the new",
+                    "        # one goes just above them.  (The mistake: unconfirmed ones keep the order",
+                    "        # they were sent in.)",
+                    "        rows = chat.rows",
+                    "        place = len(rows)",
+                    "        while place and rows[place - 1].status is Status.FAILED:",
+                    "            place -= 1",
+                    "        rows.insert(place, message)",
+                    "        state.messages[message.client_id] = message",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "same_words_resend",
+        doc="""
+        Subtly wrong: typing the same words again after they failed resends the failed message.
+
+        The "feature": if you send exactly what a failed message of yours says, this flow
+        treats it as a retry of that message — it reuses the failed message's client id and
+        turns the failed row back to pending — so the chat does not show the words twice.
+
+        The mistake: two messages with the same words are two messages (rule 13), and every
+        new message gets an id of its own (rule 10). The user pressed enter on a new message,
+        not on the retry button: the failed one must stay failed, and the new one must show
+        below it with a fresh id. Every hand-written scenario sends its identical bodies while
+        the first one is still pending, so they all pass; only an ordering in which the
+        second "ok" is sent *after* the first one failed shows the mistake.
+        """,
+        edits=(
+            (
+                lines("    chat = state.chat(chat_id)"),
+                lines(
+                    "    chat = state.chat(chat_id)",
+                    "    if client_id is None:",
+                    "        # The same words as a message that failed: resend that one instead of",
+                    "        # showing the words twice.  (The mistake: this is a new message.)",
+                    "        for row in reversed(chat.rows):",
+                    "            if row.status is Status.FAILED and row.body == body:",
+                    "                client_id = row.client_id",
+                    "                break",
+                ),
+            ),
+        ),
+    ),
+)
+"""Mistakes that pass every hand-written scenario, caught only by "all timelines"."""
+
+MISTAKES: dict[str, Mistake] = {mistake.name: mistake for mistake in (*WRONG, *SUBTLE)}
+
+
+def write_all(folder: Path, mistakes: tuple[Mistake, ...] = (*WRONG, *SUBTLE)) -> dict[str, Path]:
+    """Write the flow of each mistake into ``folder``: its name, and the flow's path."""
+    return {mistake.name: write_flow(mistake, folder) for mistake in mistakes}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(f"usage: python {sys.argv[0]} OUT_DIR  (writes OUT_DIR/<mistake>/flow.py)")
+    for name, path in write_all(Path(sys.argv[1])).items():
+        print(f"{name:<22} {path}")
