@@ -6,20 +6,25 @@ Exit status: 0 every scenario passed, 1 some failed, 2 the target could not be l
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
-from functools import partial
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from rich.text import Text
 
 from chatkit.grading.compare import grade_both, render_comparison
 from chatkit.grading.exports import write_exercism, write_junit
+from chatkit.grading.families import normalized, scenario_names
 from chatkit.grading.hints import HintProgress, hints_file, parse_hints
-from chatkit.grading.report import render, summary_line
+from chatkit.grading.report import humanize, render, summary_line
 from chatkit.grading.results import GradeReport, Outcome, TestResult
-from chatkit.grading.runner import GraderError, grade
+from chatkit.grading.runner import GraderError, grade, scenarios_dir
 from chatkit.grading.watch import watch_and_grade
 from chatkit.target import TargetError, resolve_target
 
@@ -52,7 +57,13 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="grade only this scenario family (repeatable), e.g. --family duplicates",
     )
-    parser.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching EXPR")
+    parser.add_argument(
+        "-k",
+        dest="keyword",
+        metavar="NAME",
+        help='only scenarios whose name (as the report prints it) contains NAME, e.g. -k "echo'
+        ' before ack"; and, or, not and brackets combine names',
+    )
     parser.add_argument(
         "--tests",
         action="append",
@@ -86,73 +97,262 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "command", None) == "hint":
         return show_hint(args, console)
     try:
+        selection = Selection.from_args(args)
+    except SelectionError as error:
+        console.print(error.panel)
+        return 2
+    try:
         if args.compare:
-            return _compare(args, console)
+            return _compare(args, selection, console)
         if args.watch:
-            return _watch(args, console)
-        report = _grade_with_progress(args, console)
+            return _watch(args, selection, console)
+        report = _grade_with_progress(args, selection, console)
     except GraderError as error:
         console.print(f"[red]The grader could not run the scenarios:[/] {error}")
         return 2
-    _show(report, args, console)
+    _show(report, args, selection, console)
     return report.exit_code
 
 
-def _grade(
-    args: argparse.Namespace,
-    target: str,
-    on_collected: Callable[[int], None] | None = None,
-    on_result: Callable[[TestResult], None] | None = None,
-) -> GradeReport:
-    return grade(
-        target,
-        families=args.family,
-        keyword=args.keyword,
-        tests=args.tests,
-        on_collected=on_collected,
-        on_result=on_result,
+class SelectionError(Exception):
+    """``--family`` or ``-k`` names nothing the kit has; ``panel`` says what it does have."""
+
+    def __init__(self, panel: Panel) -> None:
+        super().__init__(str(panel.renderable))
+        self.panel = panel
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which scenarios to grade, with the names the learner typed kept for messages."""
+
+    tests: list[Path]
+    families: list[str] = field(default_factory=list)
+    keyword: str | None = None
+    """``-k`` as pytest reads it."""
+    typed_keyword: str | None = None
+    scenarios: dict[str, list[str]] = field(default_factory=dict)
+    """What the scenario files hold, by family (test names, read without importing)."""
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Selection:
+        tests = list(args.tests)
+        scenarios = scenario_names(tests or [scenarios_dir()])
+        families = [_known_family(name, scenarios) for name in args.family]
+        keyword = None if args.keyword is None else pytest_keyword(args.keyword)
+        return cls(tests, families, keyword, args.keyword, scenarios)
+
+    def grade(
+        self,
+        target: str,
+        on_collected: Callable[[int], None] | None = None,
+        on_result: Callable[[TestResult], None] | None = None,
+    ) -> GradeReport:
+        return grade(
+            target,
+            families=self.families,
+            keyword=self.keyword,
+            tests=self.tests,
+            on_collected=on_collected,
+            on_result=on_result,
+        )
+
+    def printed_names(self) -> dict[str, list[str]]:
+        """The selected families' scenario names, as the report prints them."""
+        return {
+            family: [humanize(name) for name in names]
+            for family, names in self.scenarios.items()
+            if not self.families or family in self.families
+        }
+
+
+_TOKENS = re.compile(r"[()]|[^\s()]+")
+_PYTEST_WORD = re.compile(r"[\w:+\-.\[\]\\/]+")
+"""What pytest's ``-k`` accepts as a name (its expression lexer's identifier)."""
+
+
+def pytest_keyword(typed: str) -> str:
+    """``-k`` as the report prints names, turned into the expression pytest's ``-k`` reads.
+
+    The report prints ``test_echo_before_ack[3]`` as ``echo before ack [3]`` and titles
+    a story ``server-first arrival › echo before ack …``; pytest wants one word,
+    ``echo_before_ack[3]``. Words side by side become one name; ``and``, ``or``,
+    ``not`` and brackets keep pytest's meaning wherever they can have it, so
+    ``-k "not twice"`` and ``-k "echo and not twice"`` work too.
+    """
+    tokens = _TOKENS.findall(typed.rpartition("›")[2].replace('"', " ").replace("'", " "))
+    words: list[str] = []
+    expect_name, depth = True, 0
+    for token in tokens:
+        if expect_name and token in ("(", "not"):
+            depth += token == "("
+            words.append(token)
+        elif not expect_name and token in ("and", "or", ")"):
+            depth -= token == ")"
+            expect_name = token != ")"
+            words.append(token)
+            if depth < 0:
+                raise _keyword_error(typed, "a bracket closes that was never opened")
+        elif token in ("(", ")"):
+            raise _keyword_error(typed, f"a bracket {token} is out of place")
+        elif not _PYTEST_WORD.fullmatch(token):
+            raise _keyword_error(typed, f'"{token}" cannot be part of a scenario name')
+        elif expect_name:
+            words.append(token)
+            expect_name = False
+        elif words[-1] == ")":
+            raise _keyword_error(typed, f'put and or or between ) and "{token}"')
+        else:
+            words[-1] += token if token.startswith("[") else f"_{token}"
+    if not words:
+        raise _keyword_error(typed, "it names no scenario")
+    if expect_name:
+        raise _keyword_error(typed, f'it ends with "{words[-1]}", which needs a name after it')
+    if depth:
+        raise _keyword_error(typed, "a bracket is opened and never closed")
+    return " ".join(words)
+
+
+def _keyword_error(typed: str, why: str) -> SelectionError:
+    text = Text.assemble(
+        "The grader cannot read ", (f'-k "{typed}"', "bold"), f": {why}.\n\n", _KEYWORD_HELP
     )
+    return SelectionError(_selection_panel("-k needs a scenario name", text))
 
 
-def _grade_with_progress(args: argparse.Namespace, console: Console) -> GradeReport:
+_KEYWORD_HELP = Text.assemble(
+    "-k takes a scenario's name as the report prints it, or a part of it: ",
+    ('-k "echo before ack"', "bold"),
+    ". and, or, not and brackets combine names: ",
+    ('-k "echo and not twice"', "bold"),
+    ".",
+)
+
+
+def _known_family(typed: str, scenarios: dict[str, list[str]]) -> str:
+    """The family ``typed`` names, however it is spelled; else say which families exist.
+
+    Case, ``-`` and ``_`` do not matter, and the start of a name is enough when only one
+    family starts that way (``--family dup``).
+    """
+    exact = [family for family in scenarios if normalized(family) == normalized(typed)]
+    starting = [family for family in scenarios if normalized(family).startswith(normalized(typed))]
+    if exact or len(starting) == 1:
+        return (exact or starting)[0]
+    text = Text.assemble("There is no scenario family called ", (f'"{typed}"', "bold"), ".")
+    guesses = _closest(typed, scenarios)
+    if guesses:
+        text.append(f' Did you mean "{guesses[0]}"?')
+    text.append("\n\nThe families: ")
+    text.append(" · ".join(scenarios), style="cyan")
+    text.append("\nFor example: ")
+    text.append(
+        f'python grader.py --family "{guesses[0] if guesses else next(iter(scenarios))}"',
+        style="bold",
+    )
+    raise SelectionError(_selection_panel("No such family", text))
+
+
+def _closest(typed: str, names: Iterable[str], count: int = 3) -> list[str]:
+    """The names with a run of words most like ``typed``: a typo in part of a name finds it."""
+    query = " ".join(normalized(typed).split())
+
+    def likeness(name: str) -> float:
+        parts = normalized(name).split()
+        width = min(len(query.split()), len(parts))
+        runs = (" ".join(parts[i : i + width]) for i in range(len(parts) - width + 1))
+        return max(SequenceMatcher(None, query, run).ratio() for run in runs)
+
+    ranked = sorted(((likeness(name), name) for name in names), key=lambda pair: -pair[0])
+    return [name for score, name in ranked[:count] if score >= 0.6]
+
+
+def _nothing_to_grade(report: GradeReport, selection: Selection) -> Panel | None:
+    """Why no scenario ran, when the target loaded yet nothing was selected."""
+    if report.results or report.load_error is not None or getattr(report, "refusal", None):
+        return None
+    names = selection.printed_names()
+    text = Text()
+    if selection.typed_keyword is None:
+        text.append("No scenario was found in ")
+        text.append(", ".join(map(str, selection.tests)) or "the kit's scenarios", style="bold")
+        text.append(". A scenario is a test function in a test_*.py file.")
+        return _selection_panel("Nothing to grade", text)
+    where = f" in {' or '.join(selection.families)}" if selection.families else ""
+    text.append_text(
+        Text.assemble(
+            "No scenario", where, " matches ", (f'-k "{selection.typed_keyword}"', "bold"), "."
+        )
+    )
+    guesses = _closest(selection.typed_keyword, [n for group in names.values() for n in group])
+    if guesses:
+        text.append(" Did you mean one of these?")
+    for guess in guesses:
+        text.append(f'\n    python grader.py -k "{guess}"', style="bold cyan")
+    text.append("\n\n")
+    text.append_text(_KEYWORD_HELP)
+    return _selection_panel("No scenario matches", Group(text, Text(""), _name_table(names)))
+
+
+def _name_table(names: dict[str, list[str]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for family, scenarios in names.items():
+        table.add_row(family, Text(" · ", style="dim").join(Text(name) for name in scenarios))
+    return table
+
+
+def _selection_panel(title: str, body: RenderableType) -> Panel:
+    return Panel(body, title=f"[yellow]{title}[/]", title_align="left", border_style="yellow")
+
+
+def _grade_with_progress(
+    args: argparse.Namespace, selection: Selection, console: Console
+) -> GradeReport:
     if args.quiet or not console.is_terminal:
-        return _grade(args, args.target)
+        return selection.grade(args.target)
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("grading", total=None)
-        return _grade(
-            args,
+        return selection.grade(
             args.target,
             on_collected=lambda total: progress.update(task, total=total),
             on_result=lambda _: progress.advance(task),
         )
 
 
-def _show(report: GradeReport, args: argparse.Namespace, console: Console) -> None:
+def _show(
+    report: GradeReport, args: argparse.Namespace, selection: Selection, console: Console
+) -> None:
     if args.json:
         write_exercism(report, args.json)
     if args.junit:
         write_junit(report, args.junit)
-    if args.quiet:
+    nothing = _nothing_to_grade(report, selection)
+    if nothing is not None:
+        console.print(nothing)
+    elif args.quiet:
         console.print(summary_line(report))
     else:
         render(report, console, every_failure=args.every_failure)
     _remember_topic(report)
 
 
-def _compare(args: argparse.Namespace, console: Console) -> int:
-    yours, reference = grade_both(args.target, partial(_grade, args))
-    _show(yours, args, console)
-    render_comparison(yours, reference, console)
+def _compare(args: argparse.Namespace, selection: Selection, console: Console) -> int:
+    yours, reference = grade_both(args.target, selection.grade)
+    _show(yours, args, selection, console)
+    if yours.results:
+        render_comparison(yours, reference, console, every_failure=args.every_failure)
     return yours.exit_code
 
 
-def _watch(args: argparse.Namespace, console: Console) -> int:
+def _watch(args: argparse.Namespace, selection: Selection, console: Console) -> int:
     folder = _target_file(args.target).parent
     scores = watch_and_grade(
         folder,
-        lambda: _grade(args, args.target),
-        lambda report: _show(report, args, console),
+        lambda: selection.grade(args.target),
+        lambda report: _show(report, args, selection, console),
         console,
     )
     return 0 if scores and scores[-1] == 100 else 1

@@ -22,7 +22,9 @@ def grade_both(target: str, grade: Callable[[str], GradeReport]) -> tuple[GradeR
         return yours.result(), reference.result()
 
 
-def render_comparison(yours: GradeReport, reference: GradeReport, console: Console) -> None:
+def render_comparison(
+    yours: GradeReport, reference: GradeReport, console: Console, *, every_failure: bool = False
+) -> None:
     table = Table(
         title=f"{yours.target} ({yours.score}/100) against the solution ({reference.score}/100)",
         title_justify="left",

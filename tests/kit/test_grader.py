@@ -1,11 +1,16 @@
 """The grader itself: scores, broken learner code, and the classroom options.
 
 Broken targets are made from the reference solution with one edit each, in a
-temporary folder, so they stay in step with it.
+temporary folder, so they stay in step with it. These tests never grade or read
+``starter-code/``: that is the learner's working copy, and the kit's own tests must
+stay green once it is solved. "Not written yet" is checked on a stub made the same
+way: the solution with each function's body replaced by ``raise NotImplementedError``,
+which is all the shipped starter's functions do.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -18,11 +23,12 @@ import pytest
 from rich.console import Console
 
 from chatkit.grading.exports import exercism
+from chatkit.grading.families import scenario_names
 from chatkit.grading.hints import STATE_FILE, parse_hints
 from chatkit.grading.results import GradeReport, Outcome
-from chatkit.grading.runner import grade
+from chatkit.grading.runner import grade, scenarios_dir
 from chatkit.grading.watch import watch_and_grade
-from chatkit.target import kit_root
+from chatkit.target import FUNCTIONS, kit_root
 
 SOLUTION = kit_root() / "solution" / "flow.py"
 NORMAL = ["normal flow"]
@@ -39,6 +45,32 @@ def make_target(folder: Path, old: str = "", new: str = "", *, append: str = "")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "flow.py").write_text(source.replace(old, new, 1) + append)
     return folder
+
+
+def write_stub(folder: Path) -> Path:
+    """The solution with the bodies of send, reconcile and rollback not written yet."""
+    source = SOLUTION.read_text()
+    lines = source.splitlines()
+    functions = [
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in FUNCTIONS
+    ]
+    assert {node.name for node in functions} == set(FUNCTIONS)
+    for node in sorted(functions, key=lambda node: -node.lineno):
+        body = node.body[1:] if ast.get_docstring(node) else node.body
+        indent = " " * body[0].col_offset
+        stub = f'{indent}raise NotImplementedError("{node.name} is not written yet")'
+        lines[body[0].lineno - 1 : node.end_lineno] = [stub]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "flow.py").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture
+def stub(tmp_path: Path) -> Path:
+    """A flow whose three functions are not written yet, like the shipped starter."""
+    return write_stub(tmp_path / "stub")
 
 
 def run_grader(*args: str) -> subprocess.CompletedProcess[str]:
@@ -85,8 +117,8 @@ def test_progress_hears_of_every_scenario() -> None:
     assert finished == [result.nodeid for result in report.results]
 
 
-def test_starter_scores_0_and_points_at_send() -> None:
-    report = grade("starter")
+def test_not_written_scores_0_and_points_at_send(stub: Path) -> None:
+    report = grade(str(stub))
     assert report.score == 0
     assert report.passed == 0, "no scenario is free points"
     assert report.exit_code == 1
@@ -95,8 +127,8 @@ def test_starter_scores_0_and_points_at_send() -> None:
     assert {r.function for r in not_written} <= {"send", "reconcile", "rollback"}
 
 
-def test_starter_screen_says_where_to_start() -> None:
-    done = run_grader("--family", "normal flow")
+def test_not_written_screen_says_where_to_start(stub: Path) -> None:
+    done = run_grader("--target", str(stub), "--family", "normal flow")
     assert done.returncode == 1
     assert "Not written yet" in done.stdout
     assert "Start here" in done.stdout and "write send" in done.stdout
@@ -187,18 +219,20 @@ def test_os_exit_kills_only_one_scenario_at_a_time(tmp_path: Path) -> None:
     assert outcomes(report) <= {Outcome.CRASHED, Outcome.PASSED}, "scenarios with no send pass"
 
 
-def test_same_result_on_every_run() -> None:
-    first = grade("starter", families=NORMAL)
+def test_same_result_on_every_run(stub: Path) -> None:
+    first = grade(str(stub), families=NORMAL)
     for _ in range(3):
-        again = grade("starter", families=NORMAL)
+        again = grade(str(stub), families=NORMAL)
         assert [(r.nodeid, r.outcome, r.message) for r in again.results] == [
             (r.nodeid, r.outcome, r.message) for r in first.results
         ]
 
 
-def test_exercism_json_has_the_v3_fields(tmp_path: Path) -> None:
+def test_exercism_json_has_the_v3_fields(tmp_path: Path, stub: Path) -> None:
     path = tmp_path / "results.json"
-    done = run_grader("--family", "normal flow", "--json", str(path), "--quiet")
+    done = run_grader(
+        "--target", str(stub), "--family", "normal flow", "--json", str(path), "--quiet"
+    )
     assert done.returncode == 1
     document = json.loads(path.read_text())
     assert document["version"] == 3
@@ -218,9 +252,9 @@ def test_exercism_json_reports_a_load_error(tmp_path: Path) -> None:
     assert document["status"] == "error" and "line" in document["message"]
 
 
-def test_junit_file_parses(tmp_path: Path) -> None:
+def test_junit_file_parses(tmp_path: Path, stub: Path) -> None:
     path = tmp_path / "results.xml"
-    run_grader("--family", "normal flow", "--junit", str(path), "--quiet")
+    run_grader("--target", str(stub), "--family", "normal flow", "--junit", str(path), "--quiet")
     root = ET.parse(path).getroot()
     cases = root.findall("testsuite/testcase")
     assert cases and all(case.find("failure") is not None for case in cases)
@@ -269,11 +303,11 @@ def test_every_hint_topic_the_grader_names_exists() -> None:
     topics = parse_hints((kit_root() / "hints.md").read_text())
     for name in ("send", "reconcile", "rollback"):
         assert len(topics[name]) >= 2
-    for result in grade("starter").results:
-        assert result.family in topics, f"hints.md has no section for {result.family!r}"
+    for family in scenario_names([scenarios_dir()]):
+        assert family in topics, f"hints.md has no section for {family!r}"
 
 
-def test_teacher_family_is_picked_up(tmp_path: Path) -> None:
+def test_teacher_family_is_picked_up(tmp_path: Path, stub: Path) -> None:
     folder = tmp_path / "my_scenarios"
     folder.mkdir()
     (folder / "test_greetings.py").write_text(
@@ -286,9 +320,9 @@ def test_teacher_family_is_picked_up(tmp_path: Path) -> None:
         "    kit.expect([\"'hello' sent #1\"])\n"
     )
     solution = grade("solution", tests=[folder])
-    starter = grade("starter", tests=[folder])
+    not_written = grade(str(stub), tests=[folder])
     assert [f.family.name for f in solution.families] == ["greetings"]
-    assert solution.score == 100 and starter.score == 0
+    assert solution.score == 100 and not_written.score == 0
 
 
 def test_watch_grades_again_after_a_change(tmp_path: Path) -> None:
