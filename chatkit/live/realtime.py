@@ -12,7 +12,9 @@ Events a client emits, each with one JSON object and each answered by an ack:
 Anything wrong is answered ``{"ok": false, "code", "error"}`` and the connection
 stays up. Events the server emits: ``new_message`` (a stored message, to the
 chat's room, the sender included) and ``typing`` (``{"chat_id", "user",
-"typing"}``, to the room except the typist's own connections).
+"typing"}``, to the room except the typist's own connections) and ``faults``
+(``{"faults"}``, to every connection, whenever a switch changes, so every
+client's panel shows the switches as they are).
 
 A python-socketio handler's return value is its ack, sent after the handler
 returns. So a broadcast awaited inside the handler reaches the sender before the
@@ -46,6 +48,7 @@ log = logging.getLogger("chatkit.live")
 
 EVENT_MESSAGE = "new_message"
 EVENT_TYPING = "typing"
+EVENT_FAULTS = "faults"
 
 Ack = dict[str, object]
 Work = Callable[[str, Mapping[str, object]], Awaitable[object]]
@@ -100,6 +103,9 @@ class Realtime:
 
     async def broadcast(self, message: ServerMessage) -> None:
         await self.sio.emit(EVENT_MESSAGE, message_to_wire(message), room=room_of(message.chat_id))
+
+    async def faults_changed(self, faults: Mapping[str, object]) -> None:
+        await self.sio.emit(EVENT_FAULTS, {"faults": dict(faults)})
 
     # Connection life.
 

@@ -37,6 +37,10 @@ class Rooms(Protocol):
 
     async def broadcast(self, message: ServerMessage) -> None: ...
 
+    async def faults_changed(self, faults: Mapping[str, object]) -> None:
+        """Tell every connection the fault switches changed (one client turned one)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
@@ -123,7 +127,11 @@ class ChatService:
             raise Unavailable("the server could not read the history; try again") from error
 
     def update_faults(self, changes: Mapping[str, object]) -> dict[str, object]:
-        """Change some fault switches (none: just read them); the next send sees the change."""
+        """Change some fault switches (none: just read them); the next send sees the change.
+
+        A change is announced to every connection, whoever made it and over whichever
+        transport, so no client shows switches that are no longer true.
+        """
         if changes:
             if not self.settings.allow_fault_control:
                 raise BadRequest("this server does not let clients change its fault switches")
@@ -131,6 +139,8 @@ class ChatService:
                 self.faults.update(changes)
             except ValueError as error:
                 raise BadRequest(str(error)) from None
+            if self.rooms is not None:
+                self._spawn(self.rooms.faults_changed(self.faults.settings.to_json()))
         return self.faults.settings.to_json()
 
     async def drain(self) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 import socketio  # type: ignore[import-untyped]
 
-from chatkit.live.realtime import EVENT_MESSAGE, EVENT_TYPING
+from chatkit.live.realtime import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING
 from chatkit.live.wire import message_from_wire
 from chatkit.model import DeliveryError, ServerMessage
 from chatkit.scripted import TIMED_OUT
@@ -39,6 +39,8 @@ HISTORY_PAGE = 500
 MessageListener = Callable[[ServerMessage], None]
 TypingListener = Callable[[str, str, bool], None]
 Reconnected = Callable[[], Awaitable[None]]
+FaultsListener = Callable[[dict[str, object]], None]
+Disconnected = Callable[[], None]
 
 
 class RequestFailed(DeliveryError):
@@ -107,7 +109,9 @@ class SocketIOTransport:
     drops, every send still waiting fails at once with a reason, instead of
     sitting out its timeout. The transport reconnects by itself; it then signs in
     again, rejoins its chats and calls ``on_reconnect`` (the place to resync,
-    since messages sent meanwhile were not echoed to it).
+    since messages sent meanwhile were not echoed to it). ``on_disconnect`` hears
+    the drop the moment it happens, and ``on_faults`` every change of the server's
+    fault switches, whoever made it.
     """
 
     def __init__(
@@ -123,6 +127,8 @@ class SocketIOTransport:
         on_typing: TypingListener | None = None,
         on_ack: MessageListener | None = None,
         on_reconnect: Reconnected | None = None,
+        on_disconnect: Disconnected | None = None,
+        on_faults: FaultsListener | None = None,
     ) -> None:
         self.url = url
         self.user = user
@@ -135,6 +141,8 @@ class SocketIOTransport:
         sender resumes, even if it gave up waiting (for tools that show the wire; the
         flow gets the ack from ``send`` itself)."""
         self.on_reconnect = on_reconnect
+        self.on_disconnect = on_disconnect
+        self.on_faults = on_faults
         self.token: str | None = None
         self.chats: set[str] = set()
         self._waiting: set[asyncio.Future[object]] = set()
@@ -151,6 +159,7 @@ class SocketIOTransport:
         self.sio.on("disconnect", handler=self._on_disconnect)
         self.sio.on(EVENT_MESSAGE, handler=self._on_new_message)
         self.sio.on(EVENT_TYPING, handler=self._on_typing)
+        self.sio.on(EVENT_FAULTS, handler=self._on_faults)
 
     # Connecting.
 
@@ -310,6 +319,8 @@ class SocketIOTransport:
 
     def _on_disconnect(self, reason: object = None) -> None:
         self._fail_waiting(DROPPED)
+        if self.on_disconnect is not None:
+            self.on_disconnect()
 
     async def _restore(self) -> None:
         try:
@@ -336,6 +347,11 @@ class SocketIOTransport:
         chat_id, user, typing = data.get("chat_id"), data.get("user"), data.get("typing")
         if isinstance(chat_id, str) and isinstance(user, str) and isinstance(typing, bool):
             self.on_typing(chat_id, user, typing)
+
+    def _on_faults(self, data: object) -> None:
+        faults = data.get("faults") if isinstance(data, dict) else None
+        if self.on_faults is not None and isinstance(faults, dict):
+            self.on_faults(dict(faults))
 
 
 class HttpTransport:
