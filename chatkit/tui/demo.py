@@ -1,6 +1,6 @@
 """``chatkit demo``: two users side by side in one chat, on a server the demo brings along.
 
-Type on the left and the message appears on the right, once — or, with the
+Type as alice on the left and the message appears in bob's pane, once — or, with the
 fault switches on, watch it wait, fail, and get retried. Each user has their own
 copy of the target's flow, as two real devices would, so nothing is shared
 between them but the server.
@@ -26,7 +26,7 @@ from chatkit.tui.notices import display_path
 from chatkit.tui.pane import ChatPane
 from chatkit.tui.session import ChatSession
 
-USERS = ("you", "bob")
+USERS = ("alice", "bob")
 CHAT = "demo"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 """Signals that end the demo the clean way (a closed terminal sends SIGHUP)."""
@@ -36,9 +36,9 @@ def guide(flow_path: Path, url: str) -> Text:
     """The few lines under the fault panel that say what to try."""
     text = Text()
     text.append("Try it\n", style="bold")
-    text.append("Type on the left, Enter: it shows on the right, once.\n")
+    text.append("Type as alice, Enter: bob sees it, once.\n")
     text.append("F4 refuses sends: yours fails; F4 again, then ctrl+r retries it.\n")
-    text.append("Tab switches between the two users.\n\n")
+    text.append("Tab switches between alice and bob.\n\n")
     text.append(f"flow: {display_path(flow_path)}\n", style="dim")
     text.append(f"server: {url}", style="dim")
     return text

@@ -1,9 +1,11 @@
-"""One chat on screen: the timeline, the error banner, the indicators and the input box.
+"""One chat on screen: the connection line, the timeline, the status line and the message box.
 
 A pane draws a `ChatSession` and nothing else: every row, the "sending…"
 indicator and the banner come straight from the state the learner's flow
 keeps (``chat.timeline()``, ``chat.sending``, ``chat.error``), so what the
-learner sees is exactly what their code did. The demo shows two panes side by side.
+learner sees is exactly what their code did. The lines around the timeline keep
+their height whatever they say, so a banner coming and going never moves the
+rows. The demo shows two panes side by side.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from chatkit.model import Message
+from chatkit.tui.composer import Composer
 from chatkit.tui.notices import Notice, display_path, explain
 from chatkit.tui.rows import MessageRow
 from chatkit.tui.session import ChatSession
@@ -52,8 +55,13 @@ class ChatPane(Vertical):
         border: round $accent;
     }
     ChatPane #header {
+        height: 1;
         color: $text-muted;
         padding: 0 1;
+    }
+    ChatPane #header.down {
+        background: $warning 40%;
+        color: $text;
     }
     ChatPane #notice {
         padding: 0 1;
@@ -68,15 +76,16 @@ class ChatPane(Vertical):
     ChatPane #notice.error {
         background: $error 30%;
     }
-    ChatPane #banner {
-        background: $error 60%;
-        color: $text;
-        padding: 0 1;
-        margin: 0 1;
-    }
     ChatPane #status {
         height: 1;
         padding: 0 1;
+    }
+    ChatPane #banner {
+        width: auto;
+        max-width: 70%;
+        color: $text-error;
+        text-style: bold;
+        margin: 0 2 0 0;
     }
     ChatPane #typing {
         width: 1fr;
@@ -103,12 +112,12 @@ class ChatPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="header")
         yield Static(id="notice")
-        yield Static(id="banner")
         yield Timeline(id="timeline")
         with Horizontal(id="status"):
+            yield Static(id="banner")
             yield Static(id="typing")
             yield Static(id="sending")
-        yield Input(placeholder="Type a message, Enter to send", id="input")
+        yield Composer(id="input")
 
     def on_mount(self) -> None:
         self.session.listeners.append(self.refresh_view)
@@ -123,8 +132,8 @@ class ChatPane(Vertical):
     # Reading the screen (the tests do, too).
 
     @property
-    def input(self) -> Input:
-        return self.query_one("#input", Input)
+    def input(self) -> Composer:
+        return self.query_one("#input", Composer)
 
     def rows(self) -> list[MessageRow]:
         """The rows in the order they are shown."""
@@ -146,7 +155,7 @@ class ChatPane(Vertical):
         self._texts[part] = text
         widget = self.query_one(f"#{part}", Static)
         widget.update(Text(text))  # plain text: a learner's error may contain [brackets]
-        if part in ("notice", "banner"):
+        if part == "notice":
             widget.display = bool(text)
 
     # Drawing.
@@ -166,21 +175,15 @@ class ChatPane(Vertical):
         self._draw_rows(timeline)
         self._draw_header()
         self._draw_notice(session.notice)
-        self._put("banner", f"⚠ {error}" if error else "")
+        self._put("banner", f"⚠ not sent: {error}" if error else "")
         typing = session.typing_users()
-        self._put("typing", f"✎ {', '.join(typing)}: typing…" if typing else "")
+        self._put("typing", f"✎ {' and '.join(typing)} typing…" if typing else "")
         self._put("sending", "sending…" if sending else "")
 
     def _draw_header(self) -> None:
         session = self.session
-        if session.connecting:
-            link = "connecting…"
-        elif session.connected:
-            link = "connected"
-        elif session.transport.token is not None:
-            link = "disconnected — reconnecting…"
-        else:
-            link = "offline"
+        link = session.link()
+        self.query_one("#header", Static).set_class(link != "connected", "down")
         target = display_path(session.flow_path)
         self._put("header", f"{link} · {session.url} · {target}")
 
@@ -217,21 +220,18 @@ class ChatPane(Vertical):
 
     # What the user does.
 
-    @on(Input.Submitted, "#input")
-    def _submitted(self, event: Input.Submitted) -> None:
-        body = event.value
-        event.input.clear()
+    @on(Composer.Send, "#input")
+    def _submitted(self, event: Composer.Send) -> None:
         self._stop_typing()
-        self.run_worker(self._send(body), group="send", exit_on_error=False)
+        self.run_worker(self._send(event.body), group="send", exit_on_error=False)
 
     async def _send(self, body: str) -> None:
-        if not await self.session.send(body) and not self.input.value:
-            self.input.value = body  # the send did not happen: give the words back
-            self.input.cursor_position = len(body)
+        if not await self.session.send(body):
+            self.input.give_back(body)  # the send did not happen
 
-    @on(Input.Changed, "#input")
-    def _changed(self, event: Input.Changed) -> None:
-        if not event.value:
+    @on(Composer.Changed, "#input")
+    def _changed(self, event: Composer.Changed) -> None:
+        if not event.text_area.text:
             self._stop_typing()
             return
         self.run_worker(self.session.typed(True), group="typing", exit_on_error=False)

@@ -1,9 +1,12 @@
-"""One message on screen: its words and a mark that says where it is on its way.
+"""One message on screen: its words, who wrote it, and, on your own, where it is on its way.
 
-The mark is the point of the whole client: a grey clock while the message is
-pending, a green tick once the server confirmed it (with its sequence number),
-a red cross with the reason when it failed. A row is a widget of its own so it
-can change in place, the way a real chat turns a clock into a tick.
+The mark is the point of the whole client, and it belongs to the sender: on your
+own messages a clock while pending, a tick once the server stored it, a red mark
+with the reason and how to retry when it failed. Other people's messages carry
+their name and time, no mark: for you they are simply there. Your own sit on the
+right in a tinted row, the others' on the left, as in any chat app. A row is a
+widget of its own so it can change in place, the way a real chat turns a clock
+into a tick.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from textual.widgets import Static
 from chatkit.model import Message, Status
 
 MARKS = {Status.PENDING: "◷", Status.SENT: "✓", Status.FAILED: "✗"}
-MARK_STYLES = {Status.PENDING: "grey50", Status.SENT: "bold green", Status.FAILED: "bold red"}
-UNKNOWN_MARK = "?"
+MARK_STYLES = {Status.PENDING: "grey62", Status.SENT: "bold green", Status.FAILED: "bold red"}
+RETRY_HOW = "ctrl+r or click to retry"
 
 
 def status_of(message: Message) -> Status | None:
@@ -34,28 +37,28 @@ def clock(moment: object) -> str:
 
 
 def render_row(message: Message, *, mine: bool) -> Text:
-    """The text of one row: mark, author, words, and what the status means."""
+    """The text of one row: the words, then the author and time or the status mark."""
     status = status_of(message)
-    mark = MARKS.get(status, UNKNOWN_MARK) if status else UNKNOWN_MARK
     text = Text()
-    text.append(mark, style=MARK_STYLES.get(status, "bold magenta") if status else "bold magenta")
-    text.append(" ")
-    text.append(f"{message.author}", style="bold" if mine else "bold cyan")
-    text.append(": ")
-    text.append(str(message.body), style="grey62" if status is Status.PENDING else "")
+    if not mine:
+        text.append(str(message.author), style="bold cyan")
+        text.append("  ")
+    text.append(str(message.body))
     text.append("  ")
-    if status is Status.PENDING:
-        text.append("pending", style="grey50 italic")
+    when = clock(message.created_at)
+    if status is None:
+        text.append(f"? status {message.status!r} is not a Status", style="bold magenta")
+    elif not mine:
+        text.append(when, style="dim")
+    elif status is Status.PENDING:
+        text.append(f"{when} {MARKS[status]} sending", style=MARK_STYLES[status])
     elif status is Status.SENT:
-        detail = f"#{message.seq}" if message.seq is not None else "sent"
-        text.append(" ".join(part for part in (detail, clock(message.created_at)) if part), "dim")
-    elif status is Status.FAILED:
-        reason = message.error or "no reason given"
-        text.append(f"failed: {reason}", style="red")
-        if mine:
-            text.append(" · ctrl+r or click to retry", style="dim")
+        text.append(f"{when} ", style="dim")
+        text.append(MARKS[status], style=MARK_STYLES[status])
     else:
-        text.append(f"status {message.status!r} is not a Status", style="magenta")
+        reason = message.error or "no reason given"
+        text.append(f"{MARKS[status]} not sent: {reason}", style=MARK_STYLES[status])
+        text.append(f" · {RETRY_HOW}", style="red")
     return text
 
 
@@ -70,9 +73,18 @@ class MessageRow(Static):
     MessageRow {
         height: auto;
         padding: 0 1;
+        margin: 0 8 0 0;
+    }
+    MessageRow.mine {
+        margin: 0 0 0 8;
+        text-align: right;
+        background: $primary 18%;
+    }
+    MessageRow.pending {
+        text-opacity: 60%;
     }
     MessageRow.failed {
-        background: $error 15%;
+        background: $error 22%;
     }
     """
 
@@ -84,7 +96,7 @@ class MessageRow(Static):
             self.client_id = client_id
 
     def __init__(self, message: Message, *, mine: bool) -> None:
-        super().__init__()
+        super().__init__(classes="mine" if mine else "")
         self.message = message
         self.mine = mine
         self.shown: list[Status | None] = []
@@ -121,7 +133,8 @@ class MessageRow(Static):
         status = self.status
         if not self.shown or self.shown[-1] is not status:
             self.shown.append(status)
-        self.set_class(status is Status.FAILED, "failed")
+        self.set_class(self.mine and status is Status.PENDING, "pending")
+        self.set_class(self.mine and status is Status.FAILED, "failed")
         self.update(render_row(message, mine=self.mine))
 
     def on_click(self, event: events.Click) -> None:

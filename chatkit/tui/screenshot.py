@@ -1,16 +1,23 @@
 """``python -m chatkit.tui.screenshot``: write ``docs/demo.svg``, the picture in the README.
 
 It plays a short scene in the demo, headless, on the demo's own embedded server:
-two messages go through, one is refused, and one is caught mid-flight on a slow
-network while bob is typing. So the picture shows every mark at once — the tick,
-the cross with its reason and the banner, the grey clock with "sending…" — and it
-is taken of the real app, not drawn by hand.
+alice and bob talk, a paste of two lines goes through as one message, one message
+is refused, and one is caught mid-flight on a slow network while bob is typing.
+So the picture shows every mark at once — the tick, the red mark with its reason
+and how to retry, the dimmed row with its clock and "sending…" — and it is taken
+of the real app, not drawn by hand.
+
+`screen_text` reads the characters back out of such a picture, and `comparable`
+blanks what changes from run to run (the clock, the port), so a test can replay
+the scene and fail when the app and the picture in the README drift apart.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import html
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +34,15 @@ from chatkit.tui.pane import ChatPane
 SIZE = (160, 42)
 WAIT_S = 10.0
 DEFAULT_OUT = kit_root() / "docs" / "demo.svg"
+CELL_WIDTH = 12.2
+"""The width of one terminal cell in Rich's SVG export, in SVG units."""
+
+HELLO = "hi bob, watch the clock turn into a tick"
+ANSWER = "nice! now press F4 and try again"
+PASTED = "a paste of two lines\nstays one message"
+REFUSED = "this one will be refused"
+SLOW = "a slow one: dimmed, with a clock"
+TYPING = "ok, I see"
 
 
 async def until(pilot: Pilot[None], what: str, holds: Callable[[], bool]) -> None:
@@ -43,12 +59,41 @@ def has(pane: ChatPane, body: str, status: Status) -> bool:
 
 
 async def say(pilot: Pilot[None], pane: ChatPane, body: str, *, enter: bool = True) -> None:
-    """Put ``body`` in the pane's input (as a paste: key by key is slow headless), press enter."""
+    """Put ``body`` in the pane's box (as a paste: key by key is slow headless), press enter."""
     pane.input.focus()
-    pane.input.value = body
+    pane.input.text = body
     await pilot.pause()
     if enter:
         await pilot.press("enter")
+
+
+async def play(app: DemoApp, pilot: Pilot[None]) -> None:
+    """The scene, from two users connecting to the moment the picture is taken."""
+    alice, bob = app.panes
+    await until(pilot, "the panel has the switches", lambda: bool(app.panel.settings))
+    await until(pilot, "both are connected", lambda: alice.session.connected)
+    await until(pilot, "bob is connected", lambda: bob.session.connected)
+
+    await say(pilot, alice, HELLO)
+    await until(pilot, "bob sees it", lambda: has(bob, HELLO, Status.SENT))
+    await say(pilot, bob, ANSWER)
+    await until(pilot, "alice sees bob", lambda: has(alice, ANSWER, Status.SENT))
+    await say(pilot, alice, PASTED)
+    await until(pilot, "bob sees the paste", lambda: has(bob, PASTED, Status.SENT))
+
+    await pilot.press("f4")
+    await until(pilot, "sends are refused", lambda: app.panel.state("refuse") != "off")
+    await say(pilot, alice, REFUSED)
+    await until(pilot, "it failed", lambda: has(alice, REFUSED, Status.FAILED))
+    await pilot.press("f4", "f2")
+    await until(pilot, "refusals are off", lambda: app.panel.state("refuse") == "off")
+    await until(pilot, "the network is slow", lambda: app.panel.state("latency_ms") != "off")
+
+    await say(pilot, bob, TYPING, enter=False)
+    await until(pilot, "alice sees bob typing", lambda: "bob" in alice.text_of("typing"))
+    await say(pilot, alice, SLOW)
+    await until(pilot, "the slow one is pending", lambda: has(alice, SLOW, Status.PENDING))
+    await until(pilot, "it says sending", lambda: bool(alice.text_of("sending")))
 
 
 async def take(out: Path, target: str = "solution") -> Path:
@@ -57,39 +102,43 @@ async def take(out: Path, target: str = "solution") -> Path:
     async with EmbeddedServer() as server:
         app = DemoApp(server.url, path, flows)
         async with app.run_test(size=SIZE) as pilot:
-            you, bob = app.panes
-            await until(pilot, "both users are connected", lambda: bool(app.panel.settings))
-            await until(pilot, "bob is connected", lambda: bob.session.connected)
-
-            hello = "hi bob, watch the clock turn into a tick"
-            await say(pilot, you, hello)
-            await until(pilot, "bob sees it", lambda: has(bob, hello, Status.SENT))
-            await say(pilot, bob, "nice! now press F4 and try again")
-            await until(pilot, "you see bob", lambda: len(you.rows()) == 2)
-
-            await pilot.press("f4")
-            await until(pilot, "sends are refused", lambda: app.panel.state("refuse") != "off")
-            await say(pilot, you, "this one will be refused")
-            await until(
-                pilot, "it failed", lambda: has(you, "this one will be refused", Status.FAILED)
-            )
-            await pilot.press("f4", "f2")
-            await until(
-                pilot, "the network is slow", lambda: app.panel.state("latency_ms") != "off"
-            )
-
-            await say(pilot, bob, "ok, I see", enter=False)
-            await until(pilot, "you see bob typing", lambda: "bob" in you.text_of("typing"))
-            await say(pilot, you, "a slow one: still a grey clock")
-            await until(
-                pilot,
-                "the slow one is pending",
-                lambda: has(you, "a slow one: still a grey clock", Status.PENDING),
-            )
+            await play(app, pilot)
             out.parent.mkdir(parents=True, exist_ok=True)
             app.save_screenshot(out.name, path=str(out.parent))
             await pilot.press("ctrl+q")
     return out
+
+
+_CELL = re.compile(
+    r'<text [^>]*?x="(?P<x>[\d.]+)"[^>]*?clip-path="url\(#terminal-\d+-line-(?P<line>\d+)\)"'
+    r"[^>]*>(?P<text>[^<]*)</text>"
+)
+_VARIES = (
+    (re.compile(r"\b\d\d:\d\d\b"), "HH:MM"),
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
+)
+
+
+def screen_text(svg: str) -> list[str]:
+    """The characters on screen in a Rich/Textual SVG export, one string per terminal line."""
+    lines: dict[int, list[str]] = {}
+    for cell in _CELL.finditer(svg):
+        row = lines.setdefault(int(cell["line"]), [])
+        column = round(float(cell["x"]) / CELL_WIDTH)
+        text = html.unescape(cell["text"]).replace("\xa0", " ")
+        row.extend(" " * (column + len(text) - len(row)))
+        row[column : column + len(text)] = text
+    return ["".join(lines.get(index, [])).rstrip() for index in range(max(lines, default=-1) + 1)]
+
+
+def comparable(lines: Sequence[str]) -> list[str]:
+    """``lines`` with what differs between two runs of the same scene blanked out."""
+    blanked = []
+    for line in lines:
+        for pattern, placeholder in _VARIES:
+            line = pattern.sub(placeholder, line)
+        blanked.append(line)
+    return blanked
 
 
 def main(argv: Sequence[str] | None = None) -> int:

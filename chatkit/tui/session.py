@@ -11,6 +11,7 @@ so the screen shows exactly what the target's ``send``, ``reconcile`` and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,11 @@ TYPING_TTL_S = 6.0
 """How long someone shows as typing without a fresh typing event (if their "stopped" is lost)."""
 TYPING_REPEAT_S = 2.5
 """How often, at most, this client tells the others it is still typing."""
+RETRY_FIRST_S = 1.0
+"""How long to wait before trying again when the server cannot be reached at all."""
+RETRY_MAX_S = 8.0
+"""The longest wait between tries: the wait doubles up to this, so a server started
+late is found within seconds, and a server that stays away is not hammered."""
 
 Listener = Callable[[], None]
 
@@ -66,6 +72,8 @@ class ChatSession:
         chat_id: str,
         *,
         ack_timeout: float = ACK_TIMEOUT_S,
+        retry_first: float = RETRY_FIRST_S,
+        retry_max: float = RETRY_MAX_S,
     ) -> None:
         self.flow_path = flow_path
         self.url = url
@@ -79,14 +87,22 @@ class ChatSession:
             on_message=self.receive,
             on_typing=self._on_typing,
             on_reconnect=self._on_reconnect,
+            on_disconnect=self.changed,
+            on_faults=self._on_faults,
         )
         self.client = ChatClient(flow, self.state, Observed(self.transport, self.changed))
         self.listeners: list[Listener] = []
         """Called after anything that may change what the pane shows."""
         self.notice: Notice | None = None
-        self.connecting = True
+        self.tries = 0
+        """How many times this session has tried to reach the server so far."""
+        self.retry_at: float | None = None
+        """When the next try starts (monotonic), while the server cannot be reached."""
+        self.retry_first = retry_first
+        self.retry_max = retry_max
         self.faults: dict[str, object] = {}
-        """The server's fault switches as last read (empty until connected)."""
+        """The server's fault switches as last heard (empty until connected)."""
+        self._unreachable: Notice | None = None
         self._typing: dict[str, float] = {}
         self._told_typing_at: float | None = None
         self._closed = False
@@ -100,6 +116,19 @@ class ChatSession:
     @property
     def connected(self) -> bool:
         return self.transport.connected
+
+    def link(self) -> str:
+        """The connection as one short phrase, for the line at the top of the pane."""
+        if self._closed:
+            return "offline"
+        if self.connected:
+            return "connected"
+        if self.transport.token is not None:
+            return "connection lost — reconnecting…"
+        if self.retry_at is not None:
+            wait = max(0, round(self.retry_at - time.monotonic()))
+            return f"offline — trying again in {wait} s (tried {self.tries}×)"
+        return "connecting…"
 
     def typing_users(self) -> list[str]:
         """Who else is typing in this chat right now, in name order."""
@@ -116,20 +145,26 @@ class ChatSession:
     # What the user does.
 
     async def connect(self) -> None:
-        """Connect, join the chat, load its history through the flow, read the switches."""
+        """Connect, join the chat, load its history through the flow, read the switches.
+
+        A server that is not up yet is tried again and again, waiting longer each
+        time (up to `RETRY_MAX_S`), and the pane says so: start the client first and
+        the server second, and it still finds it.
+        """
+        delay = self.retry_first
+        while not await self._reach():
+            self.retry_at = time.monotonic() + delay
+            self.changed()
+            await asyncio.sleep(delay)
+            self.retry_at = None
+            delay = min(delay * 2, self.retry_max)
+        if self.notice is self._unreachable:
+            self.tell(None)
         try:
-            await self.transport.connect()
             await self.transport.join(self.chat_id)
         except DeliveryError as error:
-            self.connecting = False
-            self.tell(
-                Notice(
-                    f"Could not reach the chat server at {self.url}: {error.reason}. "
-                    "Start one with: chatkit serve (or python -m chatkit.live)"
-                )
-            )
+            self.tell(Notice(f"Could not join #{self.chat_id}: {error.reason}"))
             return
-        self.connecting = False
         await self.read_faults()
         await self._calling("reconcile", self.client.backfill(self.chat_id))
         self.changed()
@@ -181,6 +216,23 @@ class ChatSession:
 
     # What the server does.
 
+    async def _reach(self) -> bool:
+        """One try at connecting and signing in; False (and a notice) if it failed."""
+        self.tries += 1
+        self.changed()
+        try:
+            await self.transport.connect()
+        except DeliveryError as error:
+            self._unreachable = Notice(
+                f"Could not reach the chat server at {self.url}: {error.reason}. "
+                "Start one with: chatkit serve (or python -m chatkit.live). "
+                "This client keeps trying by itself.",
+                "warning",
+            )
+            self.tell(self._unreachable)
+            return False
+        return True
+
     def receive(self, incoming: ServerMessage) -> None:
         """A realtime message arrived: hand it to the flow's reconcile."""
         if incoming.chat_id != self.chat_id:
@@ -230,6 +282,16 @@ class ChatSession:
             self._typing.pop(user, None)
         self.changed()
 
+    def _on_faults(self, faults: dict[str, object]) -> None:
+        """Someone (maybe another client) changed the server's fault switches."""
+        self.faults = faults
+        self.changed()
+
     async def _on_reconnect(self) -> None:
-        """Back after a drop: reload the chat, keeping what is unconfirmed (rule 12)."""
+        """Back after a drop: reload the chat, keeping what is unconfirmed (rule 12).
+
+        The switches are read again too: a change made while this client was away
+        was announced to the others only.
+        """
+        await self.read_faults()
         await self._calling("reconcile", self.client.resync(self.chat_id))

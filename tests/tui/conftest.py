@@ -13,16 +13,17 @@ ServerFactory = Callable[..., ServerProcess]
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
-    """``start_server("--echo-first")``: a running server on a free port; all stop after."""
+    """``start_server("--echo-first", port=...)``: a running server (on a free port unless
+    one is given); all are stopped after the test."""
     started: list[ServerProcess] = []
 
-    def start(*args: str) -> ServerProcess:
+    def start(*args: str, port: int = 0) -> ServerProcess:
         index = len(started)
         server = ServerProcess(
             tmp_path / f"chat-{index}.sqlite3", tmp_path / f"server-{index}.log", list(args)
         )
         started.append(server)
-        return server.start()
+        return server.start(port=port)
 
     yield start
     for server in started:

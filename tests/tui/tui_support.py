@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual import events
+from textual.app import App
 from textual.pilot import Pilot
 
 from chatkit.live.process import ServerProcess as ServerProcess  # for conftest.py
@@ -43,6 +45,40 @@ async def type_and_send(pilot: Pilot[Any], pane: ChatPane, body: str) -> None:
     """Type ``body`` key by key into the pane's input and press enter."""
     pane.input.focus()
     await pilot.press(*body, "enter")
+
+
+def key_event(character: str) -> events.Key:
+    """The key event a terminal delivers for one typed character (letters, digits, space)."""
+    if character == " ":
+        key = "space"
+    elif character == "\r":
+        key = "enter"
+    elif character.isalnum() and character.isascii():
+        key = character
+    else:
+        raise ValueError(f"key_event types letters, digits, space and enter, not {character!r}")
+    return events.Key(key, character)
+
+
+def burst(app: App[Any], text: str) -> None:
+    """Queue ``text`` as key events all at once (``\r`` is Enter), like a typist too fast to see.
+
+    `Pilot.press` lets the app finish with each key before the next one; a real
+    terminal does not wait. Here every key is in the app's queue before the first
+    one is handled, so whatever the app does between an Enter and the next key is
+    raced by the keys already waiting.
+    """
+    for character in text:
+        event = key_event(character)
+        event.set_sender(app)
+        app.post_message(event)
+
+
+def paste(app: App[Any], text: str) -> None:
+    """Queue a paste of ``text`` (a terminal's bracketed paste), behind any keys already queued."""
+    event = events.Paste(text)
+    event.set_sender(app)
+    app.post_message(event)
 
 
 def statuses(pane: ChatPane, body: str) -> list[Status | None]:

@@ -1,0 +1,94 @@
+"""Every Enter sends exactly one message with exactly the words typed, however fast they come.
+
+The keys go into the app's queue all at once (`burst`), the way a terminal hands
+over a fast typist's keys, so the next message's keys are already waiting when
+an Enter is handled. The client once read and cleared its input box in two steps
+with those keys in between, and merged two messages into one row or sent one
+twice. A multi-line paste is one message, newlines kept.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tui_support import burst, connected, load, paste, until
+
+from chatkit.model import Status
+from chatkit.tui.demo import DemoApp
+from chatkit.tui.pane import ChatPane
+
+pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+
+SIZE = (160, 42)
+TYPED = [f"quick {n:02d} from alice" for n in range(1, 51)]
+PASTED = "a pasted paragraph:\n  line two, indented\nline three — with ünïcode ✓"
+AFTER = "typed right after the paste"
+
+
+def demo_app(url: str) -> DemoApp:
+    path, first = load("solution")
+    _, second = load("solution")
+    return DemoApp(url, path, [first, second])
+
+
+def bodies(pane: ChatPane) -> list[str]:
+    return [row.message.body for row in pane.rows()]
+
+
+def all_sent(pane: ChatPane, expected: list[str]) -> bool:
+    rows = pane.rows()
+    return len(rows) >= len(expected) and all(row.status is Status.SENT for row in rows)
+
+
+async def test_fifty_messages_typed_without_a_pause_and_a_paste_arrive_once_and_intact(
+    start_server,
+) -> None:
+    server = start_server()
+    app = demo_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        alice, bob = app.panes
+        await until(pilot, "both connected", lambda: connected(alice) and connected(bob))
+        alice.input.focus()
+        await until(pilot, "alice's box has the focus", lambda: alice.input.has_focus)
+
+        burst(app, "".join(f"{body}\r" for body in TYPED))
+        paste(app, PASTED)
+        burst(app, "\r" + AFTER + "\r")
+
+        expected = [*TYPED, PASTED, AFTER]
+        for pane in (alice, bob):
+            await until(
+                pilot,
+                f"{pane.session.user} shows all {len(expected)} messages sent",
+                lambda pane=pane: all_sent(pane, expected),
+                timeout=20,
+            )
+        # A barrier: bob answers, so anything alice's client sent twice is on the wire before it.
+        bob.input.focus()
+        await until(pilot, "bob's box has the focus", lambda: bob.input.has_focus)
+        burst(app, "got them\r")
+        for pane in (alice, bob):
+            await until(pilot, "bob's answer arrived", lambda pane=pane: "got them" in bodies(pane))
+            assert bodies(pane) == [*expected, "got them"], pane.session.user
+            assert all(row.status is Status.SENT for row in pane.rows())
+        assert [row.message.body.count("\n") for row in bob.rows_for(PASTED)] == [2]
+        assert alice.input.text == "" and bob.input.text == ""
+
+
+async def test_a_paste_is_sent_only_by_enter_and_a_blank_enter_sends_nothing(
+    start_server,
+) -> None:
+    server = start_server()
+    app = demo_app(server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        alice, bob = app.panes
+        await until(pilot, "both connected", lambda: connected(alice) and connected(bob))
+        alice.input.focus()
+        await until(pilot, "alice's box has the focus", lambda: alice.input.has_focus)
+
+        paste(app, "two lines\nof text\n")
+        burst(app, "\r\r")  # the second Enter finds the box empty
+        await until(pilot, "bob has the paste", lambda: bodies(bob) == ["two lines\nof text\n"])
+        burst(app, "and one more\r")
+        await until(pilot, "bob has the last one", lambda: len(bodies(bob)) == 2)
+        assert bodies(bob) == ["two lines\nof text\n", "and one more"]
+        assert bodies(alice) == bodies(bob)
