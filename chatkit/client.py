@@ -12,15 +12,43 @@ from chatkit.protocols import ChatServer, Flow
 from chatkit.state import ChatState
 
 
+class ServerView:
+    """What a flow is handed as its server: ``send`` and ``history``, and nothing else.
+
+    The flow never needs more, and handing it the server object itself would hand it
+    whatever that object can reach.
+    """
+
+    __slots__ = ("history", "send")
+
+    def __init__(self, server: ChatServer) -> None:
+        self.send = server.send
+        self.history = server.history
+
+    def __repr__(self) -> str:
+        return "<chat server>"
+
+
 class ChatClient:
     def __init__(self, flow: Flow, state: ChatState, server: ChatServer) -> None:
         self.flow = flow
         self.state = state
         self.server = server
 
+    @property
+    def server(self) -> ChatServer:
+        """The connection this client talks through (the flow gets a `ServerView` of it)."""
+        return self._server
+
+    @server.setter
+    def server(self, server: ChatServer) -> None:
+        self._server = server
+        self.view = ServerView(server)
+        """What the flow is handed as its server."""
+
     async def send(self, chat_id: str, body: str) -> Message:
         """The user pressed enter."""
-        return await self.flow.send(self.state, self.server, chat_id, body)
+        return await self.flow.send(self.state, self.view, chat_id, body)
 
     async def retry(self, client_id: str) -> Message:
         """The user asked to resend a failed message: same words, same client id."""
@@ -28,7 +56,7 @@ class ChatClient:
         if message is None:
             raise KeyError(f"no message with client id {client_id!r} to retry")
         return await self.flow.send(
-            self.state, self.server, message.chat_id, message.body, client_id=client_id
+            self.state, self.view, message.chat_id, message.body, client_id=client_id
         )
 
     def receive(self, incoming: ServerMessage) -> None:

@@ -27,6 +27,7 @@ from chatkit.failover import FailoverServer
 from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage, Status
 from chatkit.protocols import Flow
 from chatkit.rules import Rule, RuleBroken, RuleWatch, describe_timeline
+from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.scripted import Connection, Request, ScriptedServer
 from chatkit.state import ChatState
 
@@ -45,6 +46,9 @@ HARD_LIMIT_GRACE = 0.5
 """pytest-timeout stops a scenario this long after its budget: the last resort for a
 hang that neither the budget nor `chatkit.hang_watch.HangWatch` (which stops learner
 code that loops without awaiting) could end."""
+
+STORY_ROWS = 12
+"""A timeline longer than this is shortened in the story: its first and last rows."""
 
 PRIMARY, FALLBACK = "primary", "fallback"
 """The names of a failover client's two transports, as the story says them."""
@@ -111,14 +115,25 @@ class _Member:
 
 
 class Scenario:
-    """One scripted server, the clients talking to it, and the story so far."""
+    """One scripted server, the clients talking to it, and the story so far.
 
-    def __init__(self, flow: Flow, chat_id: str = DEFAULT_CHAT) -> None:
-        self.flow = flow
+    Every user's client is a device of its own, running its own fresh copy of the
+    flow (``code``), all in one scripted ``world``: a clock that moves only when the
+    scenario moves it (``kit.clock``), and chance seeded by the scenario's name.
+    """
+
+    def __init__(
+        self, code: FlowCode, world: ScriptedWorld | None = None, chat_id: str = DEFAULT_CHAT
+    ) -> None:
+        self.code = code
+        self.world = world or ScriptedWorld("scenario")
+        self.clock = self.world.clock
         self.chat_id = chat_id
         self.server = ScriptedServer()
         self.story: list[Step] = []
         self.sendings: list[Sending] = []
+        self._client_ids: dict[str, Sending] = {}
+        """Every client id a send has used so far, by any user, and the send that used it."""
         self._members: dict[str, _Member] = {}
         self._device_ids = 0
         self._retrying: str | None = None
@@ -141,7 +156,8 @@ class Scenario:
         if member is None:
             state = ChatState(user)
             connection = self.server.connect(user)
-            member = _Member(ChatClient(self.flow, state, connection), RuleWatch(state))
+            device = self.code.device(self.world, user)
+            member = _Member(ChatClient(device, state, connection), RuleWatch(state))
             self._members[user] = member
         if failover and not isinstance(member.client.server, FailoverServer):
             member.client.server = FailoverServer(
@@ -155,6 +171,10 @@ class Scenario:
 
     def state(self, user: str = "you") -> ChatState:
         return self.client(user).state
+
+    def flow(self, user: str = "you") -> Flow:
+        """The copy of the flow that runs on ``user``'s device."""
+        return self.client(user).flow
 
     # What the users do.
 
@@ -353,13 +373,36 @@ class Scenario:
     async def _begin(
         self, sending: Sending, send: Coroutine[object, object, Message], text: str
     ) -> None:
-        """Start a send in a context of its own, so the server can tell which it is."""
+        """Start a send, let it run until it waits on the server, and tell that step."""
+        await self._start(sending, send)
+        await self.settle()
+        self._step(text + _over(sending), check=False)
+        self._raise_if_not_started(sending)
+        self._check()
+
+    async def _start(self, sending: Sending, send: Coroutine[object, object, Message]) -> None:
+        """Start a send in a context of its own, so the server can tell which it is.
+
+        The send runs up to the first moment it gives the event loop a turn; right then
+        its message must be on screen as pending (rule 1), whatever it awaits.
+        """
+        state = self.state(sending.user)
+        shown_before = len(state.messages)
         context = contextvars.copy_context()
         context.run(_current.set, sending)
         sending.task = asyncio.get_running_loop().create_task(send, context=context)
         self.sendings.append(sending)
-        await self.settle()
-        self._step(text + _over(sending), check=False)
+        await asyncio.sleep(0)  # the new task runs first: up to its first await
+        started = sending.request is not None or sending.task.done() or sending.broken is not None
+        if not started and not _shows_pending(state, sending, shown_before):
+            sending.broken = RuleBroken(
+                Rule.INSTANT,
+                f"your send of {_quote(sending.body)} awaited something before the message "
+                "was on screen as pending; show it first, then await",
+            )
+
+    def _raise_if_not_started(self, sending: Sending) -> None:
+        """After a send's first run: it must have broken no rule and reached the server."""
         if sending.broken is not None:
             raise sending.broken
         if sending.request is None:
@@ -375,7 +418,6 @@ class Scenario:
                     Rule.INSTANT,
                     f"your send of {_quote(sending.body)} returned without calling server.send",
                 )
-        self._check()
 
     async def _answered(self, sending: Sending, text: str) -> None:
         """After the server answered a send: it must finish, unless it failed over.
@@ -438,24 +480,25 @@ class Scenario:
 
     def _check_request(self, sending: Sending, request: Request) -> None:
         member = self._members[sending.user]
-        earlier = {s.request.client_id for s in self.sendings if s is not sending and s.request}
+        earlier = self._client_ids.get(request.client_id)
         if sending.retry_of is not None and request.client_id != sending.retry_of:
             raise RuleBroken(
                 Rule.IDEMPOTENT_RETRY,
                 f"the retry of {_quote(sending.body)} used a new client id; reuse the failed message's "
                 "id so a server that already stored it does not store it twice",
             )
-        if sending.retry_of is None and request.client_id in earlier:
+        if sending.retry_of is None and earlier is not None:
+            whose = "your" if earlier.user == "you" else f"{earlier.user}'s"
             raise RuleBroken(
                 Rule.UNIQUE_IDS,
                 f"{_quote(sending.body)} was sent with client id {request.client_id!r}, "
-                "which an earlier message already uses",
+                f"which {whose} earlier message {_quote(earlier.body)} already uses",
             )
         row = member.client.state.get(request.client_id)
         if (
             row is None
             or row.status is not Status.PENDING
-            or row not in member.client.state.chat(request.chat_id).rows
+            or not _on_screen(row, member.client.state.chat(request.chat_id).rows)
         ):
             raise RuleBroken(
                 Rule.INSTANT,
@@ -463,6 +506,7 @@ class Scenario:
                 "show it before you await the server",
             )
         member.watch.sent(request.client_id)
+        self._client_ids.setdefault(request.client_id, sending)
 
     def _listener(self, member: _Member) -> Callable[[ServerMessage], None]:
         def deliver(message: ServerMessage) -> None:
@@ -474,7 +518,7 @@ class Scenario:
     def _step(self, text: str, *, check: bool = True) -> None:
         """Write a line of the story and, unless told not to yet, check every rule."""
         timelines = {
-            user: describe_timeline(member.client.state, self.chat_id)
+            user: _shortened(describe_timeline(member.client.state, self.chat_id))
             for user, member in self._members.items()
         }
         self.story.append(Step(len(self.story) + 1, text, timelines))
@@ -484,6 +528,34 @@ class Scenario:
     def _check(self) -> None:
         for member in self._members.values():
             member.watch.check(retrying=self._retrying)
+
+
+def _shows_pending(state: ChatState, sending: Sending, shown_before: int) -> bool:
+    """Is the message of ``sending`` on screen as pending (checked in O(1))?
+
+    A retry's row is the failed one, now pending again. A new message is the newest
+    entry of the state's index, which every row must be in.
+    """
+    if sending.retry_of is not None:
+        row = state.get(sending.retry_of)
+        return row is not None and row.status is not Status.FAILED
+    if len(state.messages) <= shown_before:
+        return False
+    row = state.messages[next(reversed(state.messages))]
+    return (row.body, row.chat_id, row.status) == (sending.body, sending.chat_id, Status.PENDING)
+
+
+def _on_screen(row: Message, rows: list[Message]) -> bool:
+    """Is this very row among the chat's rows? (From the end: a new row is usually last.)"""
+    return any(shown is row for shown in reversed(rows))
+
+
+def _shortened(timeline: list[str]) -> list[str]:
+    """A long timeline as the story shows it: its first and last rows, and how many between."""
+    if len(timeline) <= STORY_ROWS:
+        return timeline
+    half = STORY_ROWS // 2
+    return [*timeline[:half], f"… {len(timeline) - 2 * half:,} more …", *timeline[-half:]]
 
 
 def _is_quiet(sending: Sending) -> bool:

@@ -13,6 +13,35 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
+
+_Class = TypeVar("_Class", bound=type)
+
+
+class Sealed(type):
+    """The metaclass of the kit's state classes: once sealed (`seal`), a class cannot change.
+
+    The checks read the state through these classes (`Chat.timeline`, `Message.describe`,
+    `ChatState.get`). A flow that replaced one of them would change what the checks see
+    rather than what the chat shows, so they refuse to be changed.
+    """
+
+    def __setattr__(cls, name: str, value: object) -> None:
+        if "_sealed" in cls.__dict__:
+            raise TypeError(f"the kit's {cls.__name__} cannot be changed; change your flow instead")
+        super().__setattr__(name, value)
+
+    def __delattr__(cls, name: str) -> None:
+        if "_sealed" in cls.__dict__:
+            raise TypeError(f"the kit's {cls.__name__} cannot be changed; change your flow instead")
+        super().__delattr__(name)
+
+
+def seal(cls: _Class) -> _Class:
+    """Class decorator: from now on ``cls`` cannot be changed (see `Sealed`)."""
+    type.__setattr__(cls, "_sealed", True)
+    return cls
+
 
 MAX_BODY_CHARS = 2000
 """The longest body a message may have, in characters."""
@@ -31,8 +60,9 @@ class Status(enum.StrEnum):
     FAILED = "failed"
 
 
+@seal
 @dataclass(frozen=True, slots=True)
-class ServerMessage:
+class ServerMessage(metaclass=Sealed):
     """The server's stored copy of a message.
 
     ``client_id`` is the id the sending client chose; the server echoes it back in
@@ -49,8 +79,9 @@ class ServerMessage:
     created_at: datetime
 
 
+@seal
 @dataclass(slots=True)
-class Message:
+class Message(metaclass=Sealed):
     """One row of the client's timeline."""
 
     client_id: str

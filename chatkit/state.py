@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chatkit.model import Message, Status
+from chatkit.model import Message, Sealed, Status, seal
 
 
+@seal
 @dataclass(slots=True)
-class Chat:
+class Chat(metaclass=Sealed):
     """One conversation as the client holds it."""
 
     id: str
@@ -45,8 +46,11 @@ def _timeline_key(message: Message) -> tuple[int, int]:
     return (1, 0)  # sorted() is stable, so unconfirmed rows keep the order they were added
 
 
-class ChatState:
+@seal
+class ChatState(metaclass=Sealed):
     """Everything one signed-in user's client shows, across all their chats."""
+
+    __slots__ = ("chats", "messages", "user")
 
     def __init__(self, user: str) -> None:
         self.user = user

@@ -1,17 +1,18 @@
 """Finding and loading a target: the starter, the solution, or a learner's folder.
 
 A target is a ``flow.py`` with the three functions, or a folder that holds one.
-Loading one runs the learner's module-level code, so the grader only ever loads a
-target inside a child process.
+Loading one runs the learner's module-level code, so the grader checks its source
+first (`chatkit.sandbox.check`) and only ever loads it inside a child process.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import inspect
 from pathlib import Path
 
 from chatkit.protocols import Flow
+from chatkit.sandbox.device import FlowCode
+from chatkit.sandbox.world import LIVE, World
 
 FLOW_FILE = "flow.py"
 FUNCTIONS = ("send", "reconcile", "rollback")
@@ -41,22 +42,29 @@ def resolve_target(spec: str) -> Path:
     return path.resolve()
 
 
-def load_flow(path: Path) -> Flow:
-    """Import the target's module and check that it has the three functions.
+def load_flow(path: Path, world: World = LIVE, device: str = "you") -> Flow:
+    """Run the target's ``flow.py`` as one device and check that it has the three functions.
 
-    The target's folder goes on ``sys.path`` first, so a learner may split their
-    code into helper modules beside ``flow.py``.
+    The flow runs behind the sandbox's import gate (`chatkit.sandbox.device`), so a
+    learner's helper modules beside ``flow.py`` load too, each device its own copy.
     """
-    name = f"chatkit_target_{abs(hash(str(path)))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise TargetError(f"{path} cannot be imported as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    missing = [fn for fn in FUNCTIONS if not callable(getattr(module, fn, None))]
+    flow = FlowCode(path).device(world, device)
+    check_shape(flow, path)
+    return flow
+
+
+def check_shape(flow: Flow, path: Path) -> None:
+    """Raise `TargetError` unless ``send`` is ``async def`` and the other two are plain ``def``."""
+    missing = [fn for fn in FUNCTIONS if not callable(getattr(flow, fn, None))]
     if missing:
         raise TargetError(f"{path.name} does not define {', '.join(missing)}")
-    flow: Flow = module  # a module type-checks as a Flow: ModuleType allows any attribute
-    return flow
+    if not inspect.iscoroutinefunction(flow.send):
+        raise TargetError(
+            "send must be written `async def send(...)`: it awaits the server's answer"
+        )
+    for name in ("reconcile", "rollback"):
+        if inspect.iscoroutinefunction(getattr(flow, name)):
+            raise TargetError(
+                f"{name} must be a plain `def {name}(...)`, not `async def`: it runs the moment "
+                "an answer arrives and has nothing to wait for"
+            )

@@ -18,6 +18,7 @@ import pytest
 from chatkit.hang_watch import HangWatch
 from chatkit.harness import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS, Scenario
 from chatkit.protocols import Flow
+from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.target import load_flow, resolve_target
 
 
@@ -58,15 +59,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def flow(pytestconfig: pytest.Config) -> Flow:
-    """The target's module, with ``send``, ``reconcile`` and ``rollback``."""
-    return load_flow(resolve_target(pytestconfig.getoption("--target")))
+def flow_code(pytestconfig: pytest.Config) -> FlowCode:
+    """The target's code, checked for its shape once and compiled once for every device."""
+    path = resolve_target(pytestconfig.getoption("--target"))
+    load_flow(path)  # raises TargetError, naming what is missing, before any scenario runs
+    return FlowCode(path)
 
 
 @pytest.fixture
-def kit(flow: Flow) -> Scenario:
-    """A fresh scripted server and clients for one scenario."""
-    return Scenario(flow)
+def kit(flow_code: FlowCode, request: pytest.FixtureRequest) -> Scenario:
+    """A fresh scripted server, clock and clients for one scenario.
+
+    The world is named after the scenario, so its chance is the same on every run.
+    """
+    return Scenario(flow_code, ScriptedWorld(request.node.nodeid))
+
+
+@pytest.fixture
+def flow(kit: Scenario) -> Flow:
+    """The flow as it runs on your device in this scenario (``send``, ``reconcile``, ``rollback``)."""
+    return kit.flow()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -5,8 +5,8 @@ are equal behave the same from there on, so the explorer checks what follows onl
 once. The key holds the server's stored messages (as the sends they belong to), the
 client's rows, index, flags and banner, what the rule watch remembers, where each
 unfinished send is suspended and what its locals point at (a row, by its place on
-screen, or a stale copy, by value), any attribute the flow added to the state, and
-any list, dict or set the flow keeps at module level. Client ids become the send
+screen, or a stale copy, by value), and any list, dict or set the flow keeps at
+module level. Client ids become the send
 they belong to (``s0``, ``s1``…, ``bob``), a client clock timestamp becomes "the
 client's clock", a server timestamp the id of the server message that carries it.
 """
@@ -105,12 +105,7 @@ class Canonical:
             for chat_id, stored in self.server.stored.items()
         )
         tasks = tuple(self._task_key(task) for task in self.tasks)
-        extra = tuple(
-            (name, self._render(value, 0))
-            for name, value in vars(self.state).items()
-            if name not in ("user", "chats", "messages")
-        )
-        return (tuple(chats), index, server, memory, tasks, extra, self._flow_key())
+        return (tuple(chats), index, server, memory, tasks, self._flow_key())
 
     def _rename(self, client_id: str) -> str:
         return self._canonical.get(client_id, client_id)

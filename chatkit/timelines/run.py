@@ -169,6 +169,7 @@ class Run(Canonical):
             id(self.state): "the state",
             id(self.client): "the client",
             id(self.client.server): "the server",
+            id(self.client.view): "the server",
             id(self.server): "the scripted server",
         }
         self._times: dict[datetime, int] = {}

@@ -6,10 +6,7 @@ input that must never be sent, two messages created in the very same instant, an
 bookkeeping that must be cleaned up once a send is settled.
 """
 
-from datetime import UTC, datetime
-
 import pytest
-from freezegun import freeze_time
 
 from chatkit import MAX_BODY_CHARS, InvalidMessage
 from chatkit.harness import Scenario, Sending
@@ -17,9 +14,6 @@ from chatkit.rules import Rule, RuleBroken
 from chatkit.scripted import TIMED_OUT
 
 pytestmark = pytest.mark.family("edge cases")
-
-FROZEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-"""The instant the clock is frozen at in the frozen-clock scenarios."""
 
 
 def expect_stored_once(kit: Scenario, sending: Sending) -> None:
@@ -193,16 +187,16 @@ async def test_many_sends_in_one_frozen_instant_get_unique_ids(kit: Scenario) ->
     coarsely) and you send twenty messages in the very same instant. Each still
     gets a client id of its own — an id made from the time would repeat — and
     each row's created_at is that frozen instant, read from the clock."""
-    with freeze_time(FROZEN, real_asyncio=True):
-        sends = [await kit.send(f"tap {n}") for n in range(1, 21)]
+    frozen = kit.clock.now  # the scenario's clock moves only when the scenario moves it
+    sends = [await kit.send(f"tap {n}") for n in range(1, 21)]
     ids = {sending.client_id for sending in sends}
     if len(ids) != len(sends):
         raise RuleBroken(Rule.UNIQUE_IDS, f"{len(sends)} messages share {len(ids)} client ids")
     for row in kit.state().chat(kit.chat_id).rows:
-        if row.created_at not in (FROZEN, FROZEN.replace(tzinfo=None)):
+        if row.created_at not in (frozen, frozen.replace(tzinfo=None)):
             raise RuleBroken(
                 Rule.INSTANT,
-                f"{row.body!r} was created at {row.created_at}, but the clock read {FROZEN}",
+                f"{row.body!r} was created at {row.created_at}, but the clock read {frozen}",
             )
     kit.expect([f"'tap {n}' pending" for n in range(1, 21)])
 
@@ -211,13 +205,12 @@ async def test_frozen_clock_sends_are_confirmed_once_each(kit: Scenario) -> None
     """With the clock frozen you send "a", "b" and "c" in the same instant,
     and the server confirms them in reverse. Three different messages, three
     rows, each confirmed by its own ack."""
-    with freeze_time(FROZEN, real_asyncio=True):
-        a = await kit.send("a")
-        b = await kit.send("b")
-        c = await kit.send("c")
-        for sending in (c, b, a):
-            await kit.ack(sending)
-            await kit.echo(sending)
+    a = await kit.send("a")
+    b = await kit.send("b")
+    c = await kit.send("c")
+    for sending in (c, b, a):
+        await kit.ack(sending)
+        await kit.echo(sending)
     kit.expect(["'c' sent #1", "'b' sent #2", "'a' sent #3"], rule=Rule.UNIQUE_IDS)
 
 

@@ -118,7 +118,7 @@ async def test_echoes_cost_the_same_with_a_long_history(kit: Scenario) -> None:
     echoed again after a reconnect. Showing a new message, or recognising a
     repeat, must not get slower as the history grows: each event should cost
     about the same on both phones."""
-    reconcile = kit.flow.reconcile
+    reconcile = kit.flow().reconcile
     fresh = count(LARGE + 1)
 
     def echoes(state: ChatState, size: int, batch: int) -> Iterator[list[Event]]:
@@ -153,7 +153,7 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(kit: Scenario
     messages, and of one with 200,000. Half of them are confirmed by their
     acks, half fail and are rolled back. Finding your pending row must not
     mean walking past every older message first."""
-    flow = kit.flow
+    flow = kit.flow()
     fresh = count(LARGE + 1)
 
     def own_sends(state: ChatState, batch: int) -> Iterator[list[Event]]:

@@ -1,0 +1,27 @@
+"""What the learner's code may touch, and the scripted world it runs in.
+
+The grader runs learner code beside the checks, so a score is only worth what the
+learner's code cannot reach. Three parts keep it honest:
+
+- `chatkit.sandbox.check` reads the source before anything runs and refuses, with
+  the line, whatever a flow has no business doing (files, the environment, frames,
+  the kit's internals, the reference solution);
+- `chatkit.sandbox.device` runs each device's own fresh copy of the flow behind an
+  import gate that hands out only the kit's public names and a few harmless modules;
+- `chatkit.sandbox.world` gives those copies a scripted clock and seeded chance, so
+  the same code gets the same score on every run.
+"""
+
+from chatkit.sandbox.check import Violation, check_target
+from chatkit.sandbox.device import FlowCode
+from chatkit.sandbox.world import LIVE, ScriptedClock, ScriptedWorld, World
+
+__all__ = [
+    "LIVE",
+    "FlowCode",
+    "ScriptedClock",
+    "ScriptedWorld",
+    "Violation",
+    "World",
+    "check_target",
+]

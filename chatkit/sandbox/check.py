@@ -1,0 +1,226 @@
+"""Read a flow's source, before any of it runs, and refuse what a flow may not do.
+
+The grader runs the learner's code in the same process as the checks, so it only
+runs code that keeps to `chatkit.sandbox.policy`: the kit's public names, a short
+list of harmless standard modules, and no way around them (no ``__dunder__``
+attributes, no frames, no private attributes of what the kit hands over, no
+builtins that open files or run strings). The import gate enforces the same list
+at run time; this check exists so a learner hears about it at once, with the line.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatkit.sandbox.policy import (
+    ALLOWED_DUNDERS,
+    FORBIDDEN_BUILTINS,
+    INTROSPECTION_ATTRIBUTES,
+    allowed_module,
+    module_list,
+    name_allowed,
+)
+
+_DUNDER = re.compile(r"__\w+__")
+_FORMAT_DUNDER = re.compile(r"\{[^{}]*__\w+__")
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One line of a flow that does something a flow may not."""
+
+    file: Path
+    line: int
+    code: str
+    """The line as written."""
+    why: str
+    """What is wrong, written for the learner."""
+
+
+def check_target(flow_file: Path) -> list[Violation]:
+    """Check ``flow.py`` and every helper module it imports from its own folder.
+
+    A file that does not parse is left to the import probe, which reports the
+    syntax error with its line.
+    """
+    folder = flow_file.parent
+    pending, seen = [flow_file.resolve()], set[Path]()
+    violations: list[Violation] = []
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        source = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            tree = ast.parse(source, filename=str(path))
+        except SyntaxError:
+            continue
+        checker = _Checker(path, source.splitlines(), folder)
+        checker.check(tree)
+        violations += checker.violations
+        pending += [folder / f"{name}.py" for name in checker.helpers]
+    return sorted(violations, key=lambda v: (str(v.file), v.line))
+
+
+def is_helper(folder: Path, name: str) -> bool:
+    """A module of the learner's own, beside ``flow.py`` (and not a module the policy names)."""
+    return allowed_module(name) is None and "." not in name and (folder / f"{name}.py").is_file()
+
+
+class _Checker(ast.NodeVisitor):
+    def __init__(self, path: Path, lines: list[str], folder: Path) -> None:
+        self.path = path
+        self.lines = lines
+        self.folder = folder
+        self.violations: list[Violation] = []
+        self.helpers: set[str] = set()
+        """The learner's own modules this file imports."""
+        self.helper_names: set[str] = set()
+        """Names this file binds to those modules."""
+        self.modules: dict[str, str] = {}
+        """Names bound to a standard module or the kit, and which module."""
+        self.imported: set[str] = set()
+        """Names bound by ``from … import``, of the kit or the standard library."""
+        self.bound: set[str] = set()
+        """Every name the file binds anywhere (a flow may name its own ``input``)."""
+        self._module_bases: set[int] = set()
+
+    def check(self, tree: ast.Module) -> None:
+        for node in ast.walk(tree):
+            self._note_binding(node)
+        self.visit(tree)
+
+    def _refuse(self, node: ast.AST, why: str) -> None:
+        line = getattr(node, "lineno", 0)
+        code = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+        self.violations.append(Violation(self.path, line, code, why))
+
+    def _note_binding(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            self.bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            self.bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            self.bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            self.bound.add(node.name)
+
+    # Imports.
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            name = alias.name
+            if is_helper(self.folder, name):
+                self.helpers.add(name)
+                self.helper_names.add(alias.asname or name)
+            elif allowed_module(name) is None:
+                self._refuse(node, _not_allowed(name))
+            elif "." in name and alias.asname is None:
+                self._refuse(node, f"write `from {name} import …` (or `import {name} as …`)")
+            else:
+                self.modules[alias.asname or name] = name
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if node.level:
+            self._refuse(
+                node, "import your helper modules by name (`import helpers`), not relatively"
+            )
+            return
+        if is_helper(self.folder, module):
+            self.helpers.add(module)
+            return
+        if allowed_module(module) is None:
+            self._refuse(node, _not_allowed(module))
+            return
+        for alias in node.names:
+            if alias.name == "*":
+                self._refuse(node, f"name what you use: `from {module} import a, b`")
+            elif not name_allowed(module, alias.name):
+                self._refuse(node, _name_not_allowed(module, alias.name))
+            else:
+                self.imported.add(alias.asname or alias.name)
+
+    # Names and attributes.
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if _DUNDER.fullmatch(node.id) and node.id not in ALLOWED_DUNDERS:
+            self._refuse(
+                node, f"`{node.id}` reaches into Python's internals; a flow never needs it"
+            )
+        elif node.id in FORBIDDEN_BUILTINS and node.id not in self.bound:
+            self._refuse(node, _forbidden_builtin(node.id))
+        elif node.id in self.modules and id(node) not in self._module_bases:
+            module = self.modules[node.id]
+            self._refuse(
+                node,
+                f"use `{node.id}.something` directly: the module `{module}` itself cannot be "
+                "stored or passed around",
+            )
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        attr, base = node.attr, node.value
+        writes = not isinstance(node.ctx, ast.Load)
+        if isinstance(base, ast.Name) and base.id in self.modules:
+            self._module_bases.add(id(base))
+            module = self.modules[base.id]
+            if writes:
+                self._refuse(node, f"a flow may not change `{module}.{attr}`")
+            elif not name_allowed(module, attr):
+                self._refuse(node, _name_not_allowed(module, attr))
+        elif _DUNDER.fullmatch(attr) and attr not in ALLOWED_DUNDERS:
+            self._refuse(node, f"`.{attr}` reaches into Python's internals; a flow never needs it")
+        elif attr in INTROSPECTION_ATTRIBUTES:
+            self._refuse(
+                node, f"`.{attr}` reaches the code around your flow; a flow never needs it"
+            )
+        elif attr.startswith("_") and not self._is_own(base):
+            self._refuse(
+                node,
+                f"`.{attr}` is private to the kit or Python; use the public names "
+                "(`state.get`, `state.chat`, `message.status`, …)",
+            )
+        elif writes and isinstance(base, ast.Name) and base.id in self.imported:
+            self._refuse(node, f"a flow may not change `{base.id}` itself, only its own values")
+        self.generic_visit(node)
+
+    def _is_own(self, base: ast.expr) -> bool:
+        """``self._x``, ``cls._x`` or ``helpers._x``: the learner's own private names."""
+        return isinstance(base, ast.Name) and (
+            base.id in {"self", "cls"} or base.id in self.helper_names
+        )
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        text = node.value
+        if isinstance(text, str) and (_DUNDER.fullmatch(text) or _FORMAT_DUNDER.search(text)):
+            self._refuse(node, "a string that names Python's internals; a flow never needs one")
+
+
+def _not_allowed(module: str) -> str:
+    if module == "chatkit" or module.startswith("chatkit."):
+        return (
+            f"`{module}` is the kit's inside: import what you need from `chatkit` itself "
+            "(`from chatkit import ChatState, Message, …`)"
+        )
+    return (
+        f"a flow may not import `{module}`. It may use `chatkit` and these standard modules: "
+        f"{module_list()} — or a helper module of yours beside flow.py"
+    )
+
+
+def _name_not_allowed(module: str, name: str) -> str:
+    if module == "chatkit":
+        return f"`{name}` is not one of chatkit's public names (see `chatkit.__all__`)"
+    return f"a flow may not use `{module}.{name}`"
+
+
+def _forbidden_builtin(name: str) -> str:
+    if name in {"open", "input", "breakpoint", "help"}:
+        return f"a flow may not use `{name}`: it talks to files or the terminal, not to the chat"
+    if name in {"exit", "quit"}:
+        return f"a flow may not call `{name}`: it would end the program"
+    return f"a flow may not use `{name}`: it runs text as code or reaches names by string"

@@ -1,0 +1,110 @@
+"""Load the learner's flow as one device: a fresh module, behind the import gate.
+
+Two phones in a chat each run their own copy of the app: a counter at module level
+counts one phone's messages, not everybody's. So every client in a scenario gets
+its own freshly executed copy of ``flow.py`` (and of the helper modules beside it),
+compiled once and run once per device.
+
+Each copy runs with builtins that cannot open files or run strings as code, and with
+an ``__import__`` that hands out only what `chatkit.sandbox.policy` allows: for the
+kit and each standard module a copy that holds just the names a flow may use, and
+for ``datetime``, ``time``, ``random``, ``uuid`` and ``secrets`` the device's
+scripted ones (`chatkit.sandbox.world`). The static check says the same at once,
+with the line; this gate is what holds at run time whatever the source looks like.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import types
+from pathlib import Path
+from typing import Any
+
+from chatkit.protocols import Flow
+from chatkit.sandbox.check import is_helper
+from chatkit.sandbox.policy import FORBIDDEN_BUILTINS, allowed_module, allowed_names, module_list
+from chatkit.sandbox.world import LIVE, World
+
+FLOW_MODULE = "flow"
+"""The name a flow's module has while it runs (``__name__``)."""
+
+
+class FlowCode:
+    """A target's source, compiled once: ``flow.py`` and the helper modules beside it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.resolve()
+        self.folder = self.path.parent
+        self._compiled: dict[Path, types.CodeType] = {}
+
+    def code(self, path: Path) -> types.CodeType:
+        compiled = self._compiled.get(path)
+        if compiled is None:
+            source = path.read_text(encoding="utf-8")
+            compiled = self._compiled[path] = compile(source, str(path), "exec", dont_inherit=True)
+        return compiled
+
+    def device(self, world: World = LIVE, name: str = "you") -> Flow:
+        """A fresh copy of the flow for the device ``name``, in ``world``."""
+        module = _Device(self, world, name).run(FLOW_MODULE, self.path)
+        flow: Flow = module  # a module type-checks as a Flow: ModuleType allows any attribute
+        return flow
+
+
+class _Device:
+    """One device's modules: its flow, its helpers, its copies of the allowed modules."""
+
+    def __init__(self, code: FlowCode, world: World, name: str) -> None:
+        self.code = code
+        self.world = world
+        self.name = name
+        self.modules: dict[str, types.ModuleType] = {}
+        self.builtins: dict[str, Any] = {
+            key: value for key, value in vars(builtins).items() if key not in FORBIDDEN_BUILTINS
+        }
+        self.builtins["__import__"] = self.gate
+
+    def run(self, name: str, path: Path) -> types.ModuleType:
+        """Execute one of the learner's files as a fresh module of this device."""
+        module = types.ModuleType(name)
+        module.__file__ = str(path)
+        module.__builtins__ = self.builtins  # type: ignore[attr-defined]
+        self.modules[name] = module
+        exec(self.code.code(path), vars(module))
+        return module
+
+    def gate(
+        self,
+        name: str,
+        globals: dict[str, Any] | None = None,
+        locals: dict[str, Any] | None = None,
+        fromlist: tuple[str, ...] | list[str] | None = (),
+        level: int = 0,
+    ) -> types.ModuleType:
+        """``__import__`` for the learner's code: only what the policy allows."""
+        if level:
+            raise ImportError("import your helper modules by name (`import helpers`)")
+        module = self.modules.get(name)
+        if module is not None:
+            return module
+        if allowed_module(name) is not None:
+            module = self.world.module(name, self.name) or _copy_of(name)
+            self.modules[name] = module
+            return module
+        if is_helper(self.code.folder, name):
+            return self.run(name, self.code.folder / f"{name}.py")
+        raise ImportError(
+            f"a flow may not import {name!r}; it may use chatkit and these standard modules: "
+            f"{module_list()}",
+            name=name,
+        )
+
+
+def _copy_of(name: str) -> types.ModuleType:
+    """A module that holds only the names of ``name`` a flow may use."""
+    real = importlib.import_module(name)
+    module = types.ModuleType(name, real.__doc__)
+    for attr in allowed_names(name):
+        setattr(module, attr, getattr(real, attr))
+    return module

@@ -1,0 +1,151 @@
+"""What a flow may use: one list, read by the static check and by the import gate.
+
+A flow is three functions about rows, ids and statuses. It needs the kit's public
+names and a handful of harmless standard modules — nothing that reaches the file
+system, the environment, other processes, the interpreter's frames or the kit's
+internals. Keeping that list short is what lets the grader trust what it measures.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+from dataclasses import dataclass
+from functools import cache
+
+import chatkit
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRule:
+    """Which names of one module a flow may use.
+
+    ``names`` lists them; ``None`` means every public name that is not itself a module,
+    less ``denied``.
+    """
+
+    names: frozenset[str] | None = None
+    denied: frozenset[str] = frozenset()
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _only(names: str) -> ModuleRule:
+    """The rule for a module of which a flow may use only ``names`` (separated by spaces)."""
+    return ModuleRule(names=_words(names))
+
+
+def _all_but(*denied: str) -> ModuleRule:
+    return ModuleRule(denied=frozenset(denied))
+
+
+MODULES: dict[str, ModuleRule] = {
+    "__future__": _all_but(),
+    "chatkit": ModuleRule(names=frozenset(chatkit.__all__)),
+    "asyncio": _only(
+        "sleep Lock Event Condition Semaphore BoundedSemaphore Queue LifoQueue "
+        "PriorityQueue QueueEmpty QueueFull wait_for timeout shield gather wait "
+        "create_task TaskGroup CancelledError TimeoutError InvalidStateError "
+        "iscoroutine iscoroutinefunction FIRST_COMPLETED FIRST_EXCEPTION ALL_COMPLETED"
+    ),
+    "datetime": _only("datetime date time timedelta timezone tzinfo UTC MINYEAR MAXYEAR"),
+    "time": _only(
+        "time time_ns monotonic monotonic_ns perf_counter perf_counter_ns sleep gmtime "
+        "localtime strftime struct_time"
+    ),
+    "random": _only(
+        "random randint randrange choice choices sample shuffle getrandbits randbytes "
+        "uniform gauss seed Random SystemRandom"
+    ),
+    "uuid": _only(
+        "uuid1 uuid3 uuid4 uuid5 UUID NAMESPACE_DNS NAMESPACE_URL NAMESPACE_OID NAMESPACE_X500"
+    ),
+    "secrets": _only(
+        "token_bytes token_hex token_urlsafe randbelow randbits choice compare_digest SystemRandom"
+    ),
+    "typing": _all_but("get_type_hints", "ForwardRef"),  # both evaluate strings as code
+    "dataclasses": _all_but(),
+    "enum": _all_but(),
+    "abc": _all_but(),
+    "collections": _all_but(),
+    "collections.abc": _all_but(),
+    "functools": _all_but("singledispatch", "singledispatchmethod"),  # evaluate annotations
+    "itertools": _all_but(),
+    "operator": _all_but("attrgetter", "methodcaller"),  # attribute access by string
+    "math": _all_but(),
+    "heapq": _all_but(),
+    "bisect": _all_but(),
+    "statistics": _all_but(),
+    "fractions": _all_but(),
+    "decimal": _all_but(),
+    "numbers": _all_but(),
+    "copy": _all_but(),
+    "re": _all_but(),
+    "textwrap": _all_but(),
+    "string": _only(
+        "ascii_letters ascii_lowercase ascii_uppercase digits hexdigits octdigits "
+        "punctuation printable whitespace capwords"
+    ),
+    "contextlib": _only(
+        "suppress contextmanager asynccontextmanager nullcontext closing aclosing "
+        "ExitStack AsyncExitStack"
+    ),
+    "types": _only("SimpleNamespace"),
+}
+"""Every module a flow may import, and what it may use of each."""
+
+FORBIDDEN_BUILTINS = _words(
+    "open eval exec compile __import__ globals locals vars getattr setattr delattr breakpoint "
+    "input help exit quit memoryview"
+)
+"""Builtins that read or write files, run strings as code, or reach attributes by name.
+
+The import gate takes them out of a flow's builtins; ``__import__`` it replaces."""
+
+ALLOWED_DUNDERS = frozenset({"__init__", "__post_init__", "__name__", "__doc__"})
+"""The only ``__dunder__`` names a flow may write (``super().__init__(…)``, ``__name__``)."""
+
+INTROSPECTION_ATTRIBUTES = _words(
+    "f_back f_globals f_locals f_builtins f_code f_trace tb_frame tb_next gi_frame gi_code "
+    "gi_yieldfrom cr_frame cr_code cr_await cr_origin ag_frame ag_code ag_await get_loop "
+    "get_stack print_stack get_coro"
+)
+"""Attributes that lead from an object to the frames and event loop of the code around it."""
+
+
+def allowed_module(name: str) -> ModuleRule | None:
+    """The rule for a module a flow imports, or None if it may not import it."""
+    return MODULES.get(name)
+
+
+@cache
+def _real(name: str) -> types.ModuleType:
+    return importlib.import_module(name)
+
+
+def name_allowed(module: str, name: str) -> bool:
+    """May a flow use ``module.name``? Never a private name, never a module."""
+    rule = MODULES.get(module)
+    if rule is None or name.startswith("_"):
+        return False
+    if rule.names is not None:
+        return name in rule.names
+    if name in rule.denied:
+        return False
+    value = getattr(_real(module), name, None)
+    return value is not None and not isinstance(value, types.ModuleType)
+
+
+@cache
+def allowed_names(module: str) -> tuple[str, ...]:
+    """Every name of ``module`` a flow may use: what the import gate's copy of it holds."""
+    rule = MODULES[module]
+    candidates = rule.names if rule.names is not None else dir(_real(module))
+    return tuple(sorted(name for name in candidates if name_allowed(module, name)))
+
+
+def module_list() -> str:
+    """The modules a flow may import, for messages."""
+    return ", ".join(sorted(name for name in MODULES if name != "__future__"))

@@ -1,0 +1,231 @@
+"""The clock and the chance a flow sees: scripted in a scenario, real on the live side.
+
+In a scenario the clock stands still until the scenario moves it, and every device
+draws its random numbers from a generator seeded by the scenario's name and the
+device's. So a flow that builds ids from the clock or from `random` behaves the same
+on every run, and its score is the same on every run: a collision either always
+happens or never does. (``uuid.uuid4()`` stays the right answer: it is drawn from
+the device's generator too, and 122 random bits never collide.)
+
+A flow gets these through the import gate (`chatkit.sandbox.device`): its
+``datetime``, ``time``, ``random``, ``uuid`` and ``secrets`` are the scripted ones;
+the kit's own code keeps the real ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import random as _random
+import time as _time
+import types
+import uuid as _uuid
+from collections.abc import Callable
+from typing import Any
+
+from chatkit.sandbox.policy import allowed_names
+
+CLOCK_START = _dt.datetime(2026, 3, 1, 12, 0, tzinfo=_dt.UTC)
+"""Where every scenario's clock starts (a Sunday noon, UTC, as good as any)."""
+
+_UUID_EPOCH = 0x01B21DD213814000
+"""100-ns intervals between the UUID epoch (1582) and the Unix epoch, as the standard says."""
+
+
+class ScriptedClock:
+    """A scenario's clock: it reads the same until the scenario moves it."""
+
+    def __init__(self, start: _dt.datetime = CLOCK_START) -> None:
+        self.start = start
+        self.now = start
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward (a scenario's "a minute later")."""
+        self.now += _dt.timedelta(seconds=seconds)
+
+    def timestamp(self) -> float:
+        return self.now.timestamp()
+
+    def elapsed(self) -> float:
+        """Seconds since the clock started: what ``time.monotonic()`` reads."""
+        return (self.now - self.start).total_seconds()
+
+
+class World:
+    """Where a device's clock and chance come from."""
+
+    def module(self, name: str, device: str) -> types.ModuleType | None:
+        """The scripted version of module ``name`` for ``device``, or None for the real one."""
+        return None
+
+
+LIVE = World()
+"""The live side's world: the real clock and real randomness."""
+
+
+class ScriptedWorld(World):
+    """One scenario's world: one scripted clock, and a seeded generator per device."""
+
+    def __init__(self, name: str, clock: ScriptedClock | None = None) -> None:
+        self.name = name
+        self.clock = clock or ScriptedClock()
+
+    def seed(self, device: str) -> int:
+        """The seed of ``device``'s generator: the same on every run, different per device."""
+        digest = hashlib.sha256(f"{self.name}\0{device}".encode()).digest()
+        return int.from_bytes(digest[:8], "big")
+
+    def module(self, name: str, device: str) -> types.ModuleType | None:
+        build = _SCRIPTED.get(name)
+        if build is None:
+            return None
+        return build(self.clock, _random.Random(self.seed(f"{device}\0{name}")))
+
+
+def _module(name: str, real: types.ModuleType, overrides: dict[str, Any]) -> types.ModuleType:
+    """A module with the names a flow may use: the scripted ones, the rest as they are."""
+    module = types.ModuleType(name, real.__doc__)
+    for attr in allowed_names(name):
+        setattr(module, attr, overrides[attr] if attr in overrides else getattr(real, attr))
+    return module
+
+
+def _scripted_datetime(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
+    class _Real(type):
+        """Real dates and times count as instances of the scripted classes."""
+
+        def __instancecheck__(cls, instance: object) -> bool:
+            return isinstance(instance, cls.__bases__[0])
+
+        def __subclasscheck__(cls, subclass: type) -> bool:
+            return issubclass(subclass, cls.__bases__[0])
+
+    class datetime(_dt.datetime, metaclass=_Real):  # it stands in for datetime.datetime
+        @classmethod
+        def now(cls, tz: _dt.tzinfo | None = None) -> _dt.datetime:  # type: ignore[override]
+            return clock.now.astimezone(tz) if tz is not None else clock.now.replace(tzinfo=None)
+
+        @classmethod
+        def utcnow(cls) -> _dt.datetime:  # type: ignore[override]
+            return clock.now.replace(tzinfo=None)
+
+        @classmethod
+        def today(cls) -> _dt.datetime:  # type: ignore[override]
+            return clock.now.replace(tzinfo=None)
+
+    class date(_dt.date, metaclass=_Real):  # it stands in for datetime.date
+        @classmethod
+        def today(cls) -> _dt.date:  # type: ignore[override]
+            return clock.now.date()
+
+    for cls in (datetime, date):
+        cls.__module__, cls.__qualname__ = "datetime", cls.__name__
+    return _module("datetime", _dt, {"datetime": datetime, "date": date})
+
+
+def _scripted_time(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
+    def now_or(seconds: float | None) -> float:
+        return clock.timestamp() if seconds is None else seconds
+
+    def gmtime(seconds: float | None = None) -> _time.struct_time:
+        return _time.gmtime(now_or(seconds))
+
+    def strftime(format: str, moment: _time.struct_time | None = None) -> str:
+        return _time.strftime(format, moment or gmtime())
+
+    return _module(
+        "time",
+        _time,
+        {
+            "time": clock.timestamp,
+            "time_ns": lambda: round(clock.timestamp() * 1e9),
+            "monotonic": clock.elapsed,
+            "monotonic_ns": lambda: round(clock.elapsed() * 1e9),
+            "perf_counter": clock.elapsed,
+            "perf_counter_ns": lambda: round(clock.elapsed() * 1e9),
+            "gmtime": gmtime,
+            "localtime": gmtime,  # every device lives in UTC
+            "strftime": strftime,
+        },
+    )
+
+
+def _seeded_class(rng: _random.Random) -> type[_random.Random]:
+    class Random(_random.Random):
+        """A generator that, unseeded, takes its seed from the device's."""
+
+        def __init__(self, x: Any = None) -> None:
+            super().__init__(rng.getrandbits(64) if x is None else x)
+
+    Random.__module__ = "random"
+    return Random
+
+
+def _scripted_random(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
+    seeded = _seeded_class(rng)
+    names = (
+        "random", "randint", "randrange", "choice", "choices", "sample", "shuffle",
+        "getrandbits", "randbytes", "uniform", "gauss", "seed",
+    )  # fmt: skip
+    overrides: dict[str, Any] = {name: getattr(rng, name) for name in names}
+    overrides |= {"Random": seeded, "SystemRandom": seeded}
+    return _module("random", _random, overrides)
+
+
+def _scripted_uuid(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
+    device_node = rng.getrandbits(48) | (1 << 40)  # a random node id has its multicast bit set
+    last = 0
+
+    def uuid4() -> _uuid.UUID:
+        return _uuid.UUID(int=rng.getrandbits(128), version=4)
+
+    def uuid1(node: int | None = None, clock_seq: int | None = None) -> _uuid.UUID:
+        nonlocal last
+        stamp = max(round(clock.timestamp() * 1e7) + _UUID_EPOCH, last + 1)
+        last = stamp
+        sequence = rng.getrandbits(14) if clock_seq is None else clock_seq
+        fields = (
+            stamp & 0xFFFFFFFF,
+            (stamp >> 32) & 0xFFFF,
+            (stamp >> 48) & 0x0FFF,
+            (sequence >> 8) & 0x3F,
+            sequence & 0xFF,
+            device_node if node is None else node,
+        )
+        return _uuid.UUID(fields=fields, version=1)
+
+    return _module("uuid", _uuid, {"uuid4": uuid4, "uuid1": uuid1})
+
+
+def _scripted_secrets(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
+    import secrets as _secrets
+
+    def token_bytes(count: int = 32) -> bytes:
+        return rng.randbytes(count)
+
+    def token_urlsafe(count: int = 32) -> str:
+        return base64.urlsafe_b64encode(token_bytes(count)).rstrip(b"=").decode("ascii")
+
+    return _module(
+        "secrets",
+        _secrets,
+        {
+            "token_bytes": token_bytes,
+            "token_hex": lambda count=32: token_bytes(count).hex(),
+            "token_urlsafe": token_urlsafe,
+            "randbelow": rng.randrange,
+            "randbits": rng.getrandbits,
+            "choice": rng.choice,
+            "SystemRandom": _seeded_class(rng),
+        },
+    )
+
+
+_SCRIPTED: dict[str, Callable[[ScriptedClock, _random.Random], types.ModuleType]] = {
+    "datetime": _scripted_datetime,
+    "time": _scripted_time,
+    "random": _scripted_random,
+    "uuid": _scripted_uuid,
+    "secrets": _scripted_secrets,
+}
