@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from chatkit.model import Message, ServerMessage, Status
-from chatkit.state import ChatState
+from chatkit.state import Chat, ChatState
 
 
 class Rule(enum.Enum):
@@ -67,6 +68,49 @@ class RuleBroken(AssertionError):
         self.detail = detail
         self.expected = expected
         self.actual = actual
+
+
+class StateShapeError(TypeError):
+    """The flow put something into the state that is not what the kit's screen shows.
+
+    The checks read the state as plain rows, sets and strings; a look-alike (a list
+    subclass, a row of another class) could tell them something other than the truth.
+    """
+
+
+def check_shape(state: ChatState) -> None:
+    """Raise `StateShapeError` unless the state holds exactly the kit's own kinds of values."""
+    if type(state.chats) is not dict or type(state.messages) is not dict:
+        raise StateShapeError("state.chats and state.messages must stay plain dicts")
+    for chat in state.chats.values():
+        if type(chat) is not Chat or type(chat.rows) is not list or type(chat.in_flight) is not set:
+            raise StateShapeError(
+                "each chat must stay a Chat, with a plain list of rows and a plain set in_flight"
+            )
+        if chat.error is not None and type(chat.error) is not str:
+            raise StateShapeError("a chat's error banner must be text or None")
+        for row in chat.rows:
+            if type(row) is not Message:
+                raise StateShapeError(f"a row must be a Message, not a {type(row).__name__}")
+            if not _plain_row(row):
+                raise StateShapeError(
+                    f"the row {row.body!r} holds a value of the wrong kind: text must be str, "
+                    "the status a Status, the ids and seq int or None"
+                )
+
+
+def _plain_row(row: Message) -> bool:
+    return (
+        type(row.client_id) is str
+        and type(row.chat_id) is str
+        and type(row.author) is str
+        and type(row.body) is str
+        and type(row.status) is Status
+        and isinstance(row.created_at, datetime)
+        and (row.server_id is None or type(row.server_id) is int)
+        and (row.seq is None or type(row.seq) is int)
+        and (row.error is None or type(row.error) is str)
+    )
 
 
 def describe_timeline(state: ChatState, chat_id: str) -> list[str]:
@@ -149,6 +193,7 @@ class RuleWatch:
         ``retrying`` is the client id being retried in this event, the one message
         allowed to go from failed back to pending.
         """
+        check_shape(self.state)
         rows_by_id: dict[str, list[Message]] = {}
         for chat in self.state.chats.values():
             for row in chat.rows:

@@ -64,6 +64,7 @@ def exercism(report: GradeReport) -> dict[str, Any]:
             "status": "error",
             "message": f"{error.error_type + ': ' if error.error_type else ''}{error.message}{where}",
             "score": 0,
+            "refused": error.refused,
             "tests": [],
         }
     return {
@@ -93,8 +94,11 @@ def write_junit(report: GradeReport, path: Path) -> None:
     suites = ET.Element("testsuites", name="chat message flow", tests=str(len(report.results)))
     suites.set("score", str(report.score))
     if report.load_error is not None:
-        suite = ET.SubElement(suites, "testsuite", name="load", tests="1", errors="1")
-        case = ET.SubElement(suite, "testcase", classname="load", name="target loads")
+        name, check = (
+            ("refused", "grade refused") if report.load_error.refused else ("load", "target loads")
+        )
+        suite = ET.SubElement(suites, "testsuite", name=name, tests="1", errors="1")
+        case = ET.SubElement(suite, "testcase", classname=name, name=check)
         error = ET.SubElement(case, "error", message=report.load_error.message)
         error.text = report.load_error.message
     for family in report.families:

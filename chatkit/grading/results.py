@@ -78,11 +78,14 @@ class TestResult:
 
 @dataclass(slots=True)
 class LoadError:
-    """Why the target could not be loaded at all."""
+    """Why the target could not be loaded at all, or why its grade is refused."""
 
     message: str
     error_type: str | None = None
     location: Location | None = None
+    refused: bool = False
+    """True when the grader refused to grade (the flow does what a flow may not), rather
+    than failed to load it."""
 
 
 @dataclass(slots=True)

@@ -31,7 +31,9 @@ from chatkit.grading.results import (
     Outcome,
     TestResult,
 )
+from chatkit.grading.trust import kit_fingerprint, refusal, tampered
 from chatkit.harness import HARD_LIMIT_GRACE
+from chatkit.sandbox import check_target
 from chatkit.target import TargetError, kit_root, resolve_target
 
 PROBE_SECONDS = 10.0
@@ -65,12 +67,14 @@ def grade(
     except TargetError as error:
         return GradeReport(target, target, load_error=LoadError(str(error)))
     report = GradeReport(target, str(path))
-    report.load_error = _probe(path)
+    report.load_error = refusal(check_target(path)) or _probe(path)
     if report.load_error is not None:
         return report
 
+    before = kit_fingerprint(path.parent)
     run = _Run(path, families, keyword, list(tests) or [scenarios_dir()], on_result, on_collected)
     report.results = run.execute()
+    report.load_error = tampered(before, kit_fingerprint(path.parent))
     return report
 
 
@@ -142,7 +146,12 @@ class _Run:
             command += ["-k", self.keyword]
         for nodeid in self.results:
             command += ["--deselect", nodeid]
-        env = {**os.environ, RESULTS_FD: str(write_end), FAMILY_FILTER: ",".join(self.families)}
+        env = {
+            **os.environ,
+            RESULTS_FD: str(write_end),
+            FAMILY_FILTER: ",".join(self.families),
+            "PYTHONHASHSEED": "0",  # hash() of a string is the same on every run
+        }
         child = subprocess.Popen(
             command,
             pass_fds=(write_end,),

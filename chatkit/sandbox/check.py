@@ -20,7 +20,6 @@ from chatkit.sandbox.policy import (
     FORBIDDEN_BUILTINS,
     INTROSPECTION_ATTRIBUTES,
     allowed_module,
-    module_list,
     name_allowed,
 )
 
@@ -34,6 +33,8 @@ class Violation:
 
     file: Path
     line: int
+    function: str
+    """The function the line is in (``<module>`` outside any)."""
     code: str
     """The line as written."""
     why: str
@@ -88,6 +89,7 @@ class _Checker(ast.NodeVisitor):
         self.bound: set[str] = set()
         """Every name the file binds anywhere (a flow may name its own ``input``)."""
         self._module_bases: set[int] = set()
+        self._functions = ["<module>"]
 
     def check(self, tree: ast.Module) -> None:
         for node in ast.walk(tree):
@@ -97,7 +99,14 @@ class _Checker(ast.NodeVisitor):
     def _refuse(self, node: ast.AST, why: str) -> None:
         line = getattr(node, "lineno", 0)
         code = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
-        self.violations.append(Violation(self.path, line, code, why))
+        self.violations.append(Violation(self.path, line, self._functions[-1], code, why))
+
+    def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._functions.append(node.name)
+        self.generic_visit(node)
+        self._functions.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = _visit_function
 
     def _note_binding(self, node: ast.AST) -> None:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -206,10 +215,7 @@ def _not_allowed(module: str) -> str:
             f"`{module}` is the kit's inside: import what you need from `chatkit` itself "
             "(`from chatkit import ChatState, Message, …`)"
         )
-    return (
-        f"a flow may not import `{module}`. It may use `chatkit` and these standard modules: "
-        f"{module_list()} — or a helper module of yours beside flow.py"
-    )
+    return f"a flow may not import `{module}`"
 
 
 def _name_not_allowed(module: str, name: str) -> str:

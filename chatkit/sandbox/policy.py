@@ -148,4 +148,4 @@ def allowed_names(module: str) -> tuple[str, ...]:
 
 def module_list() -> str:
     """The modules a flow may import, for messages."""
-    return ", ".join(sorted(name for name in MODULES if name != "__future__"))
+    return ", ".join(sorted(name for name in MODULES if name not in {"__future__", "chatkit"}))
