@@ -81,11 +81,12 @@ class ChatPane(Vertical):
         padding: 0 1;
     }
     ChatPane #banner {
-        width: auto;
-        max-width: 70%;
+        height: 1;
+        padding: 0 1;
         color: $text-error;
         text-style: bold;
-        margin: 0 2 0 0;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     ChatPane #typing {
         width: 1fr;
@@ -113,8 +114,8 @@ class ChatPane(Vertical):
         yield Static(id="header")
         yield Static(id="notice")
         yield Timeline(id="timeline")
+        yield Static(id="banner")
         with Horizontal(id="status"):
-            yield Static(id="banner")
             yield Static(id="typing")
             yield Static(id="sending")
         yield Composer(id="input")

@@ -15,6 +15,8 @@ from datetime import datetime
 
 from rich.text import Text
 from textual import events
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
 from textual.message import Message as TextualMessage
 from textual.widgets import Static
 
@@ -36,34 +38,43 @@ def clock(moment: object) -> str:
     return moment.astimezone().strftime("%H:%M") if isinstance(moment, datetime) else ""
 
 
-def render_row(message: Message, *, mine: bool) -> Text:
-    """The text of one row: the words, then the author and time or the status mark."""
-    status = status_of(message)
+def render_body(message: Message, *, mine: bool) -> Text:
+    """The words, after the author's name on other people's messages."""
     text = Text()
     if not mine:
         text.append(str(message.author), style="bold cyan")
         text.append("  ")
     text.append(str(message.body))
-    text.append("  ")
-    when = clock(message.created_at)
-    if status is None:
-        text.append(f"? status {message.status!r} is not a Status", style="bold magenta")
-    elif not mine:
-        text.append(when, style="dim")
-    elif status is Status.PENDING:
-        text.append(f"{when} {MARKS[status]} sending", style=MARK_STYLES[status])
-    elif status is Status.SENT:
-        text.append(f"{when} ", style="dim")
-        text.append(MARKS[status], style=MARK_STYLES[status])
-    else:
-        reason = message.error or "no reason given"
-        text.append(f"{MARKS[status]} not sent: {reason}", style=MARK_STYLES[status])
-        text.append(f" · {RETRY_HOW}", style="red")
     return text
 
 
-class MessageRow(Static):
-    """One message of the timeline, redrawn in place when its status changes.
+def render_reason(message: Message, *, mine: bool) -> str:
+    """Under a failed message of your own: why, and how to send it again (else nothing)."""
+    if not mine or status_of(message) is not Status.FAILED:
+        return ""
+    return f"{message.error or 'no reason given'}\n{RETRY_HOW}"
+
+
+def render_meta(message: Message, *, mine: bool) -> Text:
+    """The column beside the words: the time, and on your own messages the status mark."""
+    status = status_of(message)
+    when = clock(message.created_at)
+    if status is None:
+        return Text(f"? status {message.status!r} is not a Status", style="bold magenta")
+    if not mine:
+        return Text(when, style="dim")
+    if status is Status.PENDING:
+        return Text(f"{MARKS[status]} sending", style=MARK_STYLES[status])
+    if status is Status.FAILED:
+        return Text(f"{MARKS[status]} not sent", style=MARK_STYLES[status])
+    text = Text(f"{when} ", style="dim")
+    text.append(MARKS[status], style=MARK_STYLES[status])
+    return text
+
+
+class MessageRow(Vertical):
+    """One message of the timeline, redrawn in place when its status changes: the words,
+    a column beside them for the time and the mark, and the reason under a failed one.
 
     ``shown`` lists the statuses this row has displayed, in order: the screen's own
     record that a message really went from the clock to the tick.
@@ -75,13 +86,35 @@ class MessageRow(Static):
         padding: 0 1;
         margin: 0 8 0 0;
     }
+    MessageRow > Horizontal {
+        height: auto;
+    }
+    MessageRow .body {
+        width: 1fr;
+        height: auto;
+    }
+    MessageRow .meta {
+        width: auto;
+        height: auto;
+        margin: 0 0 0 2;
+    }
+    MessageRow .reason {
+        display: none;
+        color: $text-error;
+        text-align: right;
+    }
+    MessageRow.failed .reason {
+        display: block;
+    }
     MessageRow.mine {
         margin: 0 0 0 8;
-        text-align: right;
         background: $primary 18%;
     }
-    MessageRow.pending {
-        text-opacity: 60%;
+    MessageRow.mine .body {
+        text-align: right;
+    }
+    MessageRow.pending Static {
+        color: $text-muted;
     }
     MessageRow.failed {
         background: $error 22%;
@@ -101,7 +134,16 @@ class MessageRow(Static):
         self.mine = mine
         self.shown: list[Status | None] = []
         self._drawn: tuple[object, ...] | None = None
+        self._body = Static(classes="body")
+        self._meta = Static(classes="meta")
+        self._reason = Static(classes="reason")
         self.show()
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield self._body
+            yield self._meta
+        yield self._reason
 
     @property
     def client_id(self) -> str:
@@ -114,7 +156,10 @@ class MessageRow(Static):
     @property
     def text(self) -> str:
         """What the row reads as now, as plain text (for tests and screen readers alike)."""
-        return render_row(self.message, mine=self.mine).plain
+        message, mine = self.message, self.mine
+        text = f"{render_body(message, mine=mine).plain}  {render_meta(message, mine=mine).plain}"
+        reason = render_reason(message, mine=mine)
+        return f"{text}\n{reason}" if reason else text
 
     def show(self) -> None:
         """Redraw if the message changed since the last time it was drawn."""
@@ -135,7 +180,9 @@ class MessageRow(Static):
             self.shown.append(status)
         self.set_class(self.mine and status is Status.PENDING, "pending")
         self.set_class(self.mine and status is Status.FAILED, "failed")
-        self.update(render_row(message, mine=self.mine))
+        self._body.update(render_body(message, mine=self.mine))
+        self._meta.update(render_meta(message, mine=self.mine))
+        self._reason.update(Text(render_reason(message, mine=self.mine)))
 
     def on_click(self, event: events.Click) -> None:
         if self.mine and self.status is Status.FAILED:
