@@ -8,7 +8,7 @@ gets a panel with the file, the line and the message; never a raw traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rich import box
@@ -37,17 +37,19 @@ def render(report: GradeReport, console: Console, *, every_failure: bool = False
     if report.load_error is not None:
         console.print(_load_error_panel(report))
         return
-    for family in report.families:
-        console.print(_family_table(family))
+    for table in _family_tables(report.families):
+        console.print(table)
     not_written = [r for r in report.results if r.outcome is Outcome.NOT_WRITTEN]
     if not_written:
         console.print(_not_written_panel(report, not_written))
-    told, untold = _pick_failures(report, every_failure)
+    alike, told, untold = _pick_failures(report, every_failure)
+    for results in alike:
+        console.print(failure_panel(results[0], alike=results, every_failure=every_failure))
     for result in told:
         console.print(failure_panel(result))
     if untold:
         console.print(_also_failing(untold))
-    if told or untold or report.exit_code == 0:
+    if alike or told or untold or report.exit_code == 0:
         console.print(_footer(report))
 
 
@@ -84,7 +86,19 @@ def _header(report: GradeReport) -> Panel:
     )
 
 
-def _family_table(family: FamilyResult) -> Table:
+def _family_tables(families: list[FamilyResult]) -> list[Table]:
+    """A table per family, all as wide as each other, with the names in one column.
+
+    Tables of their own natural widths look ragged one under another; the same column
+    widths in every table make the report read as a single list.
+    """
+    results = [result for family in families for result in family.results]
+    name_width = max((len(humanize(result.name)) for result in results), default=1)
+    note_width = max((len(_note(result)) for result in results), default=1)
+    return [_family_table(family, name_width, max(note_width, 1)) for family in families]
+
+
+def _family_table(family: FamilyResult, name_width: int, note_width: int) -> Table:
     timed_out = family.count(Outcome.TIMED_OUT)
     extra = f" · {timed_out} timed out" if timed_out else ""
     table = Table(
@@ -99,13 +113,17 @@ def _family_table(family: FamilyResult) -> Table:
         expand=False,
     )
     table.add_column(width=1)
-    table.add_column(overflow="fold")
-    table.add_column(style="dim", overflow="fold")
+    table.add_column(width=name_width, overflow="fold")
+    table.add_column(width=note_width, style="dim", overflow="fold")
     for result in family.results:
         mark, style = MARKS[result.outcome]
-        note = result.note if result.outcome is Outcome.PASSED else _short_reason(result)
-        table.add_row(Text(mark, style=style), humanize(result.name), note)
+        table.add_row(Text(mark, style=style), humanize(result.name), _note(result))
     return table
+
+
+def _note(result: TestResult) -> str:
+    """A table row's last column: what a pass measured, or in short why it failed."""
+    return result.note if result.outcome is Outcome.PASSED else _short_reason(result)
 
 
 def _short_reason(result: TestResult) -> str:
@@ -148,22 +166,54 @@ def _not_written_panel(report: GradeReport, results: list[TestResult]) -> Panel:
 
 def _pick_failures(
     report: GradeReport, every_failure: bool
-) -> tuple[list[TestResult], list[TestResult]]:
-    """The failures to tell in full (the first of each family) and the rest."""
+) -> tuple[list[list[TestResult]], list[TestResult], list[TestResult]]:
+    """The same error met in several scenarios, grouped; the other failures to tell in full
+    (the first of each family); and the rest."""
+    failing = [
+        r
+        for family in report.families
+        for r in family.results
+        if r.outcome not in (Outcome.PASSED, Outcome.NOT_WRITTEN)
+    ]
+    groups: dict[tuple[object, ...], list[TestResult]] = {}
+    for result in failing:
+        groups.setdefault(_same_error_key(result) or (result.nodeid,), []).append(result)
+    alike = [results for results in groups.values() if len(results) > 1]
+    grouped = {id(result) for results in alike for result in results}
     told: list[TestResult] = []
     untold: list[TestResult] = []
     for family in report.families:
-        failing = [
-            r for r in family.results if r.outcome not in (Outcome.PASSED, Outcome.NOT_WRITTEN)
-        ]
-        told += failing if every_failure else failing[:1]
-        untold += [] if every_failure else failing[1:]
-    return told, untold
+        alone = [r for r in failing if r.family == family.family.name and id(r) not in grouped]
+        told += alone if every_failure else alone[:1]
+        untold += [] if every_failure else alone[1:]
+    return alike, told, untold
 
 
-def failure_panel(result: TestResult) -> Panel:
-    """The story of one failing scenario."""
+def _same_error_key(result: TestResult) -> tuple[object, ...] | None:
+    """What makes failures one error told once: the same exception at the same line.
+
+    Only crashes and hangs: a broken rule's story belongs to its scenario, but a
+    NameError in ``send`` is the same news in every scenario that sends.
+    """
+    if result.outcome not in (Outcome.CRASHED, Outcome.TIMED_OUT) or result.rule is not None:
+        return None
+    where = result.location
+    return (
+        result.outcome,
+        result.error_type,
+        result.message,
+        where.file if where else None,
+        where.line if where else None,
+    )
+
+
+def failure_panel(
+    result: TestResult, *, alike: Sequence[TestResult] = (), every_failure: bool = False
+) -> Panel:
+    """The story of one failing scenario; of the first of ``alike``, when many met one error."""
     parts: list[RenderableType] = []
+    if alike:
+        parts.append(_alike(alike, every_failure))
     if result.about:
         parts.append(Text(result.about, style="italic"))
     if result.story:
@@ -186,12 +236,40 @@ def failure_panel(result: TestResult) -> Panel:
         parts.append(_expected_actual(result.expected, result.actual))
     parts.append(_read_next(result))
     mark, style = MARKS[result.outcome]
+    name = _alike_title(alike) if alike else humanize(result.name)
     return Panel(
         Group(*_spaced(parts)),
-        title=f"[{style}]{mark}[/] {result.family} › {humanize(result.name)}",
+        title=f"[{style}]{mark}[/] {'' if alike else result.family + ' › '}{name}",
         title_align="left",
         border_style=style,
     )
+
+
+def _alike_title(results: Sequence[TestResult]) -> str:
+    first = results[0]
+    what = "hang" if first.outcome is Outcome.TIMED_OUT else "error"
+    where = f" in {first.location.function}" if first.location else ""
+    error = f": {first.error_type}{where}" if first.error_type else where
+    return f"the same {what} in {len(results)} scenarios{error}"
+
+
+def _alike(results: Sequence[TestResult], every_failure: bool) -> Text:
+    """Which scenarios met the error: each by name with ``every_failure``, else per family."""
+    what = "hang" if results[0].outcome is Outcome.TIMED_OUT else "error"
+    text = Text(f"{len(results)} scenarios stop at the same {what}", style="bold")
+    if every_failure:
+        text.append(":")
+        for result in results:
+            text.append(f"\n  {result.family} › {humanize(result.name)}")
+    else:
+        counts: dict[str, int] = {}
+        for result in results:
+            counts[result.family] = counts.get(result.family, 0) + 1
+        text.append(": " + " · ".join(f"{family} ({n})" for family, n in counts.items()) + ".")
+    first = results[0]
+    text.append(f"\nFix it once. What happened in the first, {first.family} › ", style="dim")
+    text.append(f"{humanize(first.name)}:", style="dim")
+    return text
 
 
 def _story(result: TestResult) -> Table:

@@ -1,7 +1,8 @@
 """``--watch``: grade again whenever a file of the target changes.
 
-The screen is cleared before each grading and the score's history in this session
-is shown on top ("62 → 78"), so progress is visible at a glance.
+The screen is cleared before each report, and the score's history in this session
+("62 → 78 → 100") is printed last, under the report: a failing report runs to a few
+hundred lines, and the bottom of the terminal is what stays in view.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.rule import Rule
+from rich.text import Text
 from watchfiles import PythonFilter, watch
 
+from chatkit.grading.report import display_path
 from chatkit.grading.results import GradeReport
 
 IDLE_MS = 300
@@ -22,6 +26,21 @@ IDLE_MS = 300
 
 def history_line(scores: list[int]) -> str:
     return " → ".join(str(score) for score in scores)
+
+
+def status(report: GradeReport, scores: list[int], folder: Path) -> Group:
+    """What stays at the bottom of the screen: the session's scores and what is watched."""
+    if report.load_error is not None:
+        latest = "your code could not be loaded"
+    else:
+        latest = f"{report.passed} of {len(report.results)} scenarios pass"
+    return Group(
+        Rule(style="dim"),
+        Text.assemble(
+            ("score this session: ", "bold"), (history_line(scores), "bold"), f"  ({latest})"
+        ),
+        Text(f"watching {display_path(str(folder))} for changes — Ctrl-C to stop", style="dim"),
+    )
 
 
 def watch_and_grade(
@@ -44,10 +63,8 @@ def watch_and_grade(
         report = grade_once()
         scores.append(report.score)
         console.clear()
-        if len(scores) > 1:
-            console.print(f"[bold]score this session:[/] {history_line(scores)}")
         show(report)
-        console.print(f"[dim]watching {folder} for changes — Ctrl-C to stop[/]")
+        console.print(status(report, scores, folder))
 
     once()
     changes = watch(

@@ -11,6 +11,7 @@ which is all the shipped starter's functions do.
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -25,7 +27,9 @@ from rich.console import Console
 from chatkit.grading.exports import exercism
 from chatkit.grading.families import scenario_names
 from chatkit.grading.hints import STATE_FILE, parse_hints
-from chatkit.grading.results import GradeReport, Outcome
+from chatkit.grading.report import render
+from chatkit.grading.results import GradeReport, Location, Outcome
+from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade, scenarios_dir
 from chatkit.grading.watch import watch_and_grade
 from chatkit.target import FUNCTIONS, kit_root
@@ -344,7 +348,12 @@ def test_watch_grades_again_after_a_change(tmp_path: Path) -> None:
         thread = threading.Thread(
             target=lambda: scores.extend(
                 watch_and_grade(
-                    target, grade_once, lambda _: None, console, stop=stop, on_idle=watching.set
+                    target,
+                    grade_once,
+                    lambda report: console.print(f"REPORT {report.score}"),
+                    console,
+                    stop=stop,
+                    on_idle=watching.set,
                 )
             )
         )
@@ -357,4 +366,66 @@ def test_watch_grades_again_after_a_change(tmp_path: Path) -> None:
             stop.set()
             thread.join(30)
     assert scores[0] == 100 and scores[1] < 100
-    assert "score this session: 100 → " in (tmp_path / "screen.txt").read_text()
+    screen = (tmp_path / "screen.txt").read_text()
+    last_report = screen.rindex(f"REPORT {scores[1]}")
+    assert f"score this session: 100 → {scores[1]}" in screen[last_report:], "history under it"
+
+
+def scenario(family: str, name: str, outcome: Outcome = Outcome.PASSED, **fields: Any) -> Result:
+    """A result as the child reports it, for the screens' own tests."""
+    return Result(f"{family}::{name}", name, family, outcome, **fields)
+
+
+def screen(report: GradeReport, *, every_failure: bool = False) -> str:
+    console = Console(record=True, width=100, file=io.StringIO())
+    render(report, console, every_failure=every_failure)
+    return console.export_text()
+
+
+def crash(family: str, name: str, line: int = 32) -> Result:
+    where = Location("mine/flow.py", line, "send", "check_body(bdy)")
+    return scenario(
+        family,
+        name,
+        Outcome.CRASHED,
+        error_type="NameError",
+        message="name 'bdy' is not defined",
+        location=where,
+        function="send",
+    )
+
+
+def test_family_tables_share_one_width() -> None:
+    report = GradeReport(
+        "mine",
+        "mine/flow.py",
+        [
+            scenario("normal flow", "test_short"),
+            scenario("duplicates", "test_a_much_longer_name_than_the_other_one", note="1 checked"),
+        ],
+    )
+    rows = [line for line in screen(report).splitlines() if line.startswith(" ✓")]
+    assert len(rows) == 2
+    assert len(rows[0]) == len(rows[1]), "one width"
+    assert rows[0].index("short") == rows[1].index("a much"), "names in one column"
+
+
+def test_the_same_crash_in_many_scenarios_is_told_once() -> None:
+    broken = scenario(
+        "duplicates", "test_echo_twice", Outcome.FAILED, rule="rule 3, Exactly once", message="x"
+    )
+    results = [
+        crash("normal flow", "test_one"),
+        crash("normal flow", "test_two"),
+        crash("duplicates", "test_three"),
+        broken,
+        crash("duplicates", "test_elsewhere", line=40),
+    ]
+    text = screen(GradeReport("mine", "mine/flow.py", results))
+    assert text.count("NameError: name 'bdy' is not defined") == 1, "told once"
+    assert "the same error in 3 scenarios: NameError in send" in text
+    assert "normal flow (2) · duplicates (1)" in text
+    assert "Broke rule 3, Exactly once" in text, "a broken rule keeps its own story"
+    assert "Also failing" in text and "elsewhere" in text, "the other crash is still listed"
+    every = screen(GradeReport("mine", "mine/flow.py", results), every_failure=True)
+    assert "duplicates › three" in every, "--every-failure names each scenario"
