@@ -188,6 +188,46 @@ class Scenario:
         )
         return sending
 
+    async def send_many(
+        self, bodies: list[str], *, by: str = "you", chats: tuple[str, ...] = ()
+    ) -> list[Sending]:
+        """``by`` sends every body in quick succession, into ``chats`` in turn (or the
+        scenario's chat); the story tells it as one step."""
+        client = self.client(by, chats=chats)
+        targets = chats or (self.chat_id,)
+        sendings = []
+        for number, body in enumerate(bodies):
+            sending = Sending(by, targets[number % len(targets)], body)
+            await self._start(sending, client.send(sending.chat_id, body))
+            sendings.append(sending)
+        await self.settle()
+        across = f" across {len(chats)} chats" if chats else ""
+        self._step(f"{_does(by, 'send')} {len(bodies):,} messages in a burst{across}", check=False)
+        for sending in sendings:
+            self._raise_if_not_started(sending)
+        self._check()
+        return sendings
+
+    async def ack_many(self, sendings: list[Sending]) -> None:
+        """The acks of all these sends reach their senders, in this order."""
+        for sending in sendings:
+            request = self._request(sending)
+            sending.stored = self.server.store(request)
+            self._members[sending.user].watch.told(sending.stored)
+            self.server.ack(request)
+        await self.settle()
+        self._step(f"the acks for all {len(sendings):,} messages arrive", check=False)
+        for sending in sendings:
+            if not sending.task.done():
+                raise RuleBroken(
+                    Rule.FINISHES,
+                    f"the server answered, but the send of {_quote(sending.body)} did not finish",
+                )
+            if sending.broken is not None:
+                raise sending.broken
+            self._raise_if_crashed(sending)
+        self._check()
+
     async def retry(self, failed: Sending) -> Sending:
         """The user retries a failed message."""
         client = self.client(failed.user)
@@ -254,6 +294,12 @@ class Scenario:
         sending.stored = self.server.store(self._request(sending))
         self._step(f"the server stores {_quote(sending.body)} as #{sending.stored.seq}")
         return sending.stored
+
+    def store_many(self, sendings: list[Sending]) -> None:
+        """The server stores all these messages, in this order (nobody is told yet)."""
+        for sending in sendings:
+            sending.stored = self.server.store(self._request(sending))
+        self._step(f"the server stores all {len(sendings):,} messages")
 
     def post(self, body: str, *, by: str = "bob") -> ServerMessage:
         """Someone on another device sends ``body``; the server stores it (nobody told yet)."""

@@ -21,6 +21,8 @@ SERVER_EPOCH = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
 TIMED_OUT = "no answer from the server in time"
 """The reason a client gives when it stops waiting for an ack."""
+CLIENT_ID_TAKEN = "that client id is already used by another user's message"
+"""The refusal for a client id another user already stored (the live server answers 409)."""
 
 Listener = Callable[[ServerMessage], None]
 
@@ -126,6 +128,9 @@ class Connection:
         self.server.requests.append(request)
         if self.server.on_request is not None:
             self.server.on_request(request)
+        stored = self.server.find(chat_id, client_id)
+        if stored is not None and stored.author != self.user:
+            self.server.refuse(request, CLIENT_ID_TAKEN)
         return await request.answer
 
     async def history(self, chat_id: str) -> list[ServerMessage]:

@@ -335,6 +335,123 @@ WRONG: tuple[Mistake, ...] = (
             ),
         ),
     ),
+    Mistake(
+        "module_counter_ids",
+        doc="""
+        Known wrong: client ids come from a counter at module level: msg-1, msg-2, …
+
+        The mistake: a counter is unique on one phone, but every phone has its own copy of
+        the app, and each starts at msg-1. The moment two people's phones send into the same
+        chat, their messages carry the same client id, and the server takes the second for a
+        resend of the first (the live server refuses it: 409).
+
+        Meant to be caught by: concurrency (two and three phones sending into one chat).
+        """,
+        edits=(
+            (lines("import uuid"), lines("import itertools")),
+            (
+                lines("            client_id=client_id or uuid.uuid4().hex,"),
+                lines(
+                    '            client_id=client_id or f"msg-{next(_numbers)}",  # WRONG: every phone counts from 1'
+                ),
+            ),
+            (
+                lines("", "", "async def send("),
+                lines("", "", "_numbers = itertools.count(1)", "", "", "async def send("),
+            ),
+        ),
+    ),
+    Mistake(
+        "ids_from_row_count",
+        doc="""
+        Known wrong: a message's client id is the chat's name and how many rows it has.
+
+        The mistake: "general-3" looks unique, but it depends on what this phone happens to
+        show. Two phones that show the same number of rows give their next messages the same
+        id.
+
+        Meant to be caught by: concurrency (two phones send into one chat at the same time).
+        """,
+        edits=(
+            (lines("import uuid"), ""),
+            (
+                lines("            client_id=client_id or uuid.uuid4().hex,"),
+                lines(
+                    '            client_id=client_id or f"{chat_id}-{len(chat.rows) + 1}",  # WRONG: not unique'
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "short_random_ids",
+        doc="""
+        Known wrong: client ids are four random digits.
+
+        The mistake: 9,000 possible ids run out fast. With a few dozen messages in flight
+        two of them share an id now and then; in a burst of a thousand, always.
+
+        Meant to be caught by: concurrency (a burst of 2,000 sends).
+        """,
+        edits=(
+            (lines("import uuid"), lines("import random")),
+            (
+                lines("            client_id=client_id or uuid.uuid4().hex,"),
+                lines(
+                    "            client_id=client_id or str(random.randint(1000, 9999)),  # WRONG: too few ids"
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "new_id_after_two_retries",
+        doc="""
+        Known wrong: after two retries, send gives up on the message's id and starts afresh.
+
+        The mistake: the third retry is sent under a new client id, so a server that stored
+        an earlier attempt (its ack was lost) stores the words a second time, and the screen
+        shows the failed row beside the new one.
+
+        Meant to be caught by: edge cases (a message retried five times).
+        """,
+        edits=(
+            (
+                lines("    message = state.get(client_id) if client_id is not None else None"),
+                lines(
+                    "    if client_id is not None:",
+                    "        _retries[client_id] = _retries.get(client_id, 0) + 1",
+                    "        if _retries[client_id] > 2:",
+                    "            client_id = None  # WRONG: a fresh start under a new id",
+                    "    message = state.get(client_id) if client_id is not None else None",
+                ),
+            ),
+            (
+                lines("", "", "async def send("),
+                lines("", "", "_retries: dict[str, int] = {}", "", "", "async def send("),
+            ),
+        ),
+    ),
+    Mistake(
+        "awaits_before_showing",
+        doc="""
+        Known wrong: send gives the event loop a turn before it shows the message.
+
+        The mistake: one ``await`` before the row is on screen (here ``asyncio.sleep(0)``,
+        elsewhere a lock or a database call) and the screen can be drawn without it: the
+        message is not instant any more.
+
+        Meant to be caught by: normal flow (the message shows as pending at once).
+        """,
+        edits=(
+            (lines("import uuid"), lines("import asyncio", "import uuid")),
+            (
+                lines("    check_body(body)"),
+                lines(
+                    "    check_body(body)",
+                    "    await asyncio.sleep(0)  # WRONG: the screen can be drawn before the row is there",
+                ),
+            ),
+        ),
+    ),
 )
 """Plausible mistakes, each caught by the families its docstring names."""
 

@@ -28,6 +28,11 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "timestamp_ids": ("edge cases",),
     "linear_scan": ("scale",),
     "sending_never_cleared": ("edge cases", "failure and rollback"),
+    "module_counter_ids": ("concurrency",),
+    "ids_from_row_count": ("concurrency",),
+    "short_random_ids": ("concurrency",),
+    "new_id_after_two_retries": ("edge cases",),
+    "awaits_before_showing": ("normal flow",),
 }
 """Each wrong flow, and the families that must each fail at least one scenario on it."""
 

@@ -198,3 +198,59 @@ async def test_you_and_bob_send_at_the_same_time(kit: Scenario) -> None:
     await kit.ack(his)
     kit.expect(["bob: 'see you at 6' sent #1", "'see you at 5' sent #2"])
     kit.expect(["'see you at 6' sent #1", "you: 'see you at 5' sent #2"], user="bob")
+
+
+async def test_three_phones_talk_in_one_chat(kit: Scenario) -> None:
+    """You, Bob and Carol each send two messages from your own phones, all of
+    them in flight at once. Every phone picks its own client ids — so no two
+    of the six messages may share one — and after the acks and echoes each
+    phone shows the same six messages, once each, in the server's order."""
+    people = ("you", "bob", "carol")
+    sends = [await kit.send(f"{who} {n}", by=who) for n in (1, 2) for who in people]
+    for sending in sends:
+        kit.store(sending)
+    for sending in sends:
+        await kit.echo(sending)
+        await kit.ack(sending)
+    for who in people:
+        kit.expect(
+            [
+                f"{'' if s.user == who else s.user + ': '}'{s.body}' sent #{number}"
+                for number, s in enumerate(sends, start=1)
+            ],
+            user=who,
+        )
+
+
+BURST = 2_000
+"""Messages in a burst: enough that ids with a few digits of chance collide for sure."""
+
+
+@pytest.mark.budget(3.0)
+async def test_a_burst_of_two_thousand_sends(kit: Scenario) -> None:
+    """You paste a long list and your client sends it as 2,000 messages, all in
+    flight at once, and the server acks them in reverse. Each needs a client id
+    of its own: an id with a few random digits, or made from the clock, repeats
+    long before 2,000. Every message ends up once, confirmed, in server order."""
+    sends = await kit.send_many([f"line {n}" for n in range(1, BURST + 1)])
+    kit.store_many(sends)
+    await kit.ack_many(list(reversed(sends)))
+    kit.expect([f"'line {n}' sent #{n}" for n in range(1, BURST + 1)])
+    kit.expect_flags(sending=False, error=None)
+
+
+@pytest.mark.budget(3.0)
+async def test_a_burst_across_twenty_chats(kit: Scenario) -> None:
+    """You forward an announcement to twenty chats, a hundred lines each, all
+    at once: 2,000 messages in flight across chats. Client ids must be unique
+    across every chat, not just within one; each chat ends with its own hundred
+    messages, confirmed once each."""
+    chats = tuple(f"team-{n}" for n in range(1, 21))
+    sends = await kit.send_many([f"note {n}" for n in range(1, BURST + 1)], chats=chats)
+    await kit.ack_many(sends)
+    for number, chat_id in enumerate(chats):
+        expected = [
+            f"'note {n}' sent #{seq}"
+            for seq, n in enumerate(range(number + 1, BURST + 1, len(chats)), start=1)
+        ]
+        expect_chat(kit, chat_id, expected, sending=False, error=None)

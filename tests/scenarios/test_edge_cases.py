@@ -131,6 +131,30 @@ async def test_the_retry_times_out_after_the_echo_confirmed_it(kit: Scenario) ->
     expect_nothing_in_flight(kit)
 
 
+async def test_a_message_retried_five_times_keeps_its_id(kit: Scenario) -> None:
+    """On a train, "on my way" fails again and again: refused, then stored but
+    its ack lost, refused, lost again, refused — and you tap retry each time.
+    Every retry carries the very same client id (the fifth as much as the
+    first), so when the last one is acked the server still holds one copy and
+    your screen shows one message."""
+    hi = await kit.send("on my way")
+    await kit.refuse(hi, "no signal")
+    attempt = await kit.retry(hi)
+    kit.store(attempt)
+    await kit.time_out(attempt)
+    for trouble in ("refuse", "time out", "refuse"):
+        attempt = await kit.retry(attempt)
+        if trouble == "refuse":
+            await kit.refuse(attempt, "no signal")
+        else:
+            await kit.time_out(attempt)
+    attempt = await kit.retry(attempt)
+    await kit.ack(attempt)
+    kit.expect(["'on my way' sent #1"], rule=Rule.IDEMPOTENT_RETRY)
+    expect_stored_once(kit, hi)
+    kit.expect_flags(sending=False, error=None)
+
+
 async def test_an_empty_message_is_refused(kit: Scenario) -> None:
     """You press enter in an empty box. There is nothing to send: `send` raises
     InvalidMessage with a clear reason, and nothing appears on screen."""
