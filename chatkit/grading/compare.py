@@ -1,17 +1,37 @@
-"""``--compare``: the target and the reference solution, scenario by scenario."""
+"""``--compare``: your code and its results beside the reference solution's.
+
+Where every scenario ends the same way for both, a table of matching ticks says
+nothing: what differs is the code, so the three functions are shown side by side.
+Where results differ, what helps is the moment the screens part: your screen at the
+step your scenario stopped beside the reference's at that same step, with whatever
+the results carry about that step, and the check that failed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ast
+import dataclasses
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from difflib import SequenceMatcher
+from itertools import zip_longest
+from pathlib import Path
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from chatkit.grading.report import MARKS, humanize
-from chatkit.grading.results import GradeReport, Outcome, TestResult
+from chatkit.grading.report import MARKS, display_path, humanize
+from chatkit.grading.results import GradeReport, Outcome, StoryStep, TestResult
+from chatkit.target import FUNCTIONS
+
+SIDE_BY_SIDE_WIDTH = 140
+"""Below this many columns the two versions of a function go one above the other."""
+STEP_FIELDS = {"number", "text", "timelines"}
+"""A story step's fields shown as screens; any others (a banner, say) are shown as lines."""
 
 
 def grade_both(target: str, grade: Callable[[str], GradeReport]) -> tuple[GradeReport, GradeReport]:
@@ -25,50 +45,202 @@ def grade_both(target: str, grade: Callable[[str], GradeReport]) -> tuple[GradeR
 def render_comparison(
     yours: GradeReport, reference: GradeReport, console: Console, *, every_failure: bool = False
 ) -> None:
-    table = Table(
-        title=f"{yours.target} ({yours.score}/100) against the solution ({reference.score}/100)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-    )
-    table.add_column("scenario", overflow="fold")
-    table.add_column("yours", justify="center")
-    table.add_column("solution", justify="center")
-    table.add_column("final timeline where they differ", overflow="fold")
+    """The differences, one panel per family's first (``every_failure``: all); else the code."""
     theirs = {result.nodeid: result for result in reference.results}
-    for result in yours.results:
-        other = theirs.get(result.nodeid)
-        differ = other is not None and (result.outcome is Outcome.PASSED) != (
-            other.outcome is Outcome.PASSED
+    differ = [
+        (mine, theirs[mine.nodeid])
+        for mine in yours.results
+        if mine.nodeid in theirs and _passed(mine) != _passed(theirs[mine.nodeid])
+    ]
+    console.print(_heading(yours, reference, len(differ)))
+    if not differ:
+        console.print(code_side_by_side(Path(yours.path), Path(reference.path), console.width))
+        return
+    shown: list[tuple[TestResult, TestResult]] = []
+    families: set[str] = set()
+    for mine, other in differ:
+        if every_failure or mine.family not in families:
+            shown.append((mine, other))
+            families.add(mine.family)
+    for mine, other in shown:
+        console.print(difference(mine, other))
+    if len(shown) < len(differ):
+        console.print(
+            Text(
+                f"{len(differ) - len(shown)} more scenarios differ; "
+                "--every-failure shows each of them.",
+                style="dim",
+            )
         )
-        table.add_row(
-            f"{result.family} › {humanize(result.name)}",
-            _mark(result),
-            _mark(other),
-            _timelines(result, other) if differ and other is not None else Text(""),
-        )
-    console.print(table)
 
 
-def _mark(result: TestResult | None) -> Text:
-    if result is None:
-        return Text("–", style="dim")
-    mark, style = MARKS[result.outcome]
-    return Text(mark, style=style)
+def _passed(result: TestResult) -> bool:
+    return result.outcome is Outcome.PASSED
 
 
-def _timelines(yours: TestResult, reference: TestResult) -> Text:
-    text = Text()
-    text.append("yours:    ", style="red")
-    text.append(_final(yours) + "\n")
-    text.append("solution: ", style="green")
-    text.append(_final(reference))
+def _heading(yours: GradeReport, reference: GradeReport, differ: int) -> Text:
+    text = Text.assemble(
+        ("Compared with the solution", "bold"),
+        f" ({display_path(reference.path)}, {reference.score}/100): ",
+    )
+    same = len(yours.results) - differ
+    if not differ:
+        text.append(f"all {same} scenarios end the same way. ")
+        text.append("What differs is the code: your functions beside the solution's.")
+    else:
+        text.append(f"{same} of {len(yours.results)} scenarios end the same way, {differ} do not. ")
+        text.append("Here is where the screens part.")
     return text
 
 
-def _final(result: TestResult) -> str:
-    if not result.story:
-        return f"(no timeline: {result.message or result.outcome.value})"
-    timelines = result.story[-1].timelines
-    return " | ".join(
-        f"{user}: {' · '.join(lines) or '(empty)'}" for user, lines in timelines.items()
+def difference(mine: TestResult, theirs: TestResult) -> Panel:
+    """Where one scenario goes differently: the screens at the step where one side stopped."""
+    failing = theirs if _passed(mine) else mine
+    number = failing.story[-1].number if failing.story else None
+    parts: list[RenderableType] = [_verdict(failing, "yours" if failing is mine else "solution")]
+    mine_step, their_step = _step(mine, number), _step(theirs, number)
+    step = mine_step or their_step
+    if step is not None:
+        parts.append(Text(f"after step {step.number}: {step.text}", style="bold"))
+    parts.append(_screens(mine_step, their_step, failing, mine_failed=failing is mine))
+    yours_mark, yours_style = MARKS[mine.outcome]
+    their_mark, their_style = MARKS[theirs.outcome]
+    return Panel(
+        Group(*parts),
+        title=f"[{yours_style}]{yours_mark}[/] yours · [{their_style}]{their_mark}[/] solution"
+        f" — {mine.family} › {humanize(mine.name)}",
+        title_align="left",
+        border_style="dim",
     )
+
+
+def _verdict(failing: TestResult, whose: str) -> Text:
+    what = failing.rule or failing.error_type or failing.outcome.value
+    return Text.assemble((f"{whose}: {what}", "bold red"), f" — {failing.message}".rstrip(" —"))
+
+
+def _step(result: TestResult, number: int | None) -> StoryStep | None:
+    """The step with this number, or the last the story got to."""
+    if not result.story:
+        return None
+    found = [step for step in result.story if step.number == number]
+    return found[0] if found else result.story[-1]
+
+
+def _screens(
+    mine: StoryStep | None, theirs: StoryStep | None, failing: TestResult, *, mine_failed: bool
+) -> Group:
+    """Your screen beside the solution's, line by line; ``≠`` marks where they part."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("", width=1, style="yellow")
+    table.add_column("your screen", overflow="fold")
+    table.add_column("the solution's screen", overflow="fold")
+    users = list(dict.fromkeys([*_timelines(mine), *_timelines(theirs)]))
+    for user in users:
+        if len(users) > 1:
+            table.add_row("", Text(f"{user} sees", style="dim"), Text(f"{user} sees", style="dim"))
+        _add_lines(table, _timelines(mine).get(user, []), _timelines(theirs).get(user, []))
+    _add_lines(table, _other_lines(mine), _other_lines(theirs))
+    parts: list[RenderableType] = [table]
+    if mine is None or theirs is None:
+        missing = "your code" if mine is None else "the solution"
+        parts.append(Text(f"({missing} stopped before the first step)", style="dim"))
+    elif "≠" not in table.columns[0].cells:
+        parts.append(Text("The rows are the same: what differs is said above.", style="dim"))
+    step = mine if mine_failed else theirs
+    if failing.actual is not None and failing.actual not in _timelines(step).values():
+        check = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        check.add_column("", width=1, style="yellow")
+        check.add_column("the check saw, in yours", overflow="fold")
+        check.add_column("in the solution's", overflow="fold")
+        met = failing.expected or ["(passes this check)"]
+        _add_lines(check, *((failing.actual, met) if mine_failed else (met, failing.actual)))
+        parts.append(check)
+    return Group(*parts)
+
+
+def _timelines(step: StoryStep | None) -> dict[str, list[str]]:
+    return dict(getattr(step, "timelines", None) or {})
+
+
+def _other_lines(step: StoryStep | None) -> list[str]:
+    """Whatever else a step carries ("sending…", the banner), one ``name: value`` line each."""
+    if step is None or not dataclasses.is_dataclass(step):
+        return []
+    return [
+        f"{field.name}: {getattr(step, field.name)}"
+        for field in dataclasses.fields(step)
+        if field.name not in STEP_FIELDS
+    ]
+
+
+def _add_lines(table: Table, mine: list[str], theirs: list[str]) -> None:
+    for tag, a, b, c, d in SequenceMatcher(None, mine, theirs, autojunk=False).get_opcodes():
+        for left, right in zip_longest(mine[a:b], theirs[c:d]):
+            same = tag == "equal"
+            table.add_row(
+                "" if same else "≠",
+                Text(left or "", style="dim" if same else "bold red"),
+                Text(right or "", style="dim" if same else "bold green"),
+            )
+
+
+def code_side_by_side(yours: Path, reference: Path, width: int) -> Group:
+    """``send``, ``reconcile`` and ``rollback`` from both files, highlighted.
+
+    Side by side on a wide terminal, one above the other otherwise. The files are
+    parsed, never imported: the learner's code only ever runs in a child process.
+    """
+    mine, theirs = function_sources(yours), function_sources(reference)
+    parts: list[RenderableType] = []
+    for name in FUNCTIONS:
+        if name in mine and name in theirs and mine[name][1] == theirs[name][1]:
+            same = f"your {name} is the solution's, line for line"
+            parts.append(_code_panel(same, yours, mine[name]))
+            continue
+        left = _code_panel(f"your {name}", yours, mine.get(name))
+        right = _code_panel(f"the solution's {name}", reference, theirs.get(name))
+        if width >= SIDE_BY_SIDE_WIDTH:
+            row = Table.grid(padding=(0, 1), expand=True)
+            row.add_column(ratio=1)
+            row.add_column(ratio=1)
+            row.add_row(left, right)
+            parts.append(row)
+        else:
+            parts += [left, right]
+    return Group(*parts)
+
+
+def _code_panel(title: str, path: Path, found: tuple[int, str] | None) -> Panel:
+    if found is None:
+        body: RenderableType = Text(
+            f"not written as a def in {path.name} (it may come from another module)", style="dim"
+        )
+    else:
+        start, source = found
+        body = Syntax(
+            source, "python", line_numbers=True, start_line=start, word_wrap=True, theme="ansi_dark"
+        )
+    return Panel(body, title=f"{title} · {display_path(str(path))}", title_align="left")
+
+
+def function_sources(path: Path) -> dict[str, tuple[int, str]]:
+    """``{name: (first line, source)}`` for the three functions defined in ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    lines = text.splitlines()
+    return {node.name: _source(node, lines) for node in _functions(tree)}
+
+
+def _functions(tree: ast.Module) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in FUNCTIONS:
+            yield node
+
+
+def _source(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> tuple[int, str]:
+    start = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+    return start, "\n".join(lines[start - 1 : node.end_lineno])

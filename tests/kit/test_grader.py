@@ -11,6 +11,7 @@ which is all the shipped starter's functions do.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import json
 import os
@@ -24,11 +25,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from chatkit.grading.compare import render_comparison
 from chatkit.grading.exports import exercism
 from chatkit.grading.families import scenario_names
 from chatkit.grading.hints import STATE_FILE, parse_hints
 from chatkit.grading.report import render
-from chatkit.grading.results import GradeReport, Location, Outcome
+from chatkit.grading.results import GradeReport, Location, Outcome, StoryStep
 from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade, scenarios_dir
 from chatkit.grading.watch import watch_and_grade
@@ -276,14 +278,90 @@ def test_keyword_selects_scenarios() -> None:
     assert report.results and all("twice" in r.name for r in report.results)
 
 
-def test_compare_shows_both_sides(tmp_path: Path) -> None:
+def test_compare_shows_where_the_screens_part(tmp_path: Path) -> None:
     target = make_target(
         tmp_path / "crash", RECONCILE_LOOKUP, "    message = state.messages[incoming.body]\n"
     )
     done = run_grader("--target", str(target), "--family", "normal flow", "--compare")
     assert done.returncode == 1
-    assert "against the solution" in done.stdout
-    assert "yours:" in done.stdout and "solution:" in done.stdout
+    assert "Compared with the solution" in done.stdout
+    assert "your screen" in done.stdout and "the solution's screen" in done.stdout
+    assert "yours: KeyError" in done.stdout
+
+
+def test_compare_at_100_shows_the_code(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "mine", RECONCILE_LOOKUP, RECONCILE_LOOKUP + "    # mine\n")
+    passed = [scenario("normal flow", f"test_{n}") for n in ("one", "two")]
+    yours = GradeReport("mine", str(target / "flow.py"), passed)
+    reference = GradeReport("solution", str(SOLUTION), passed)
+    console = Console(record=True, width=100, file=io.StringIO())
+    render_comparison(yours, reference, console)
+    text = console.export_text()
+    assert "all 2 scenarios end the same way" in text
+    assert "your reconcile" in text and "the solution's reconcile" in text
+    assert "# mine" in text and "def reconcile(" in text
+    assert "your send is the solution's, line for line" in text
+    assert text.count("async def send(") == 1, "an identical function is shown once"
+    assert "✓" not in text, "no rows of ticks"
+
+
+@dataclasses.dataclass(slots=True)
+class StepWithBanner(StoryStep):
+    """A story step that also carries the chat's banner, as results may come to."""
+
+    banner: str | None = None
+
+
+def compared(mine: Result, theirs: Result) -> str:
+    console = Console(record=True, width=100, file=io.StringIO())
+    render_comparison(
+        GradeReport("mine", "mine/flow.py", [mine]),
+        GradeReport("solution", str(SOLUTION), [theirs]),
+        console,
+    )
+    return console.export_text()
+
+
+def test_compare_marks_the_lines_that_differ() -> None:
+    before = StoryStep(1, "you send 'hi'", {"you": ["'hi' pending"]})
+    mine = scenario(
+        "duplicates",
+        "test_echo_twice",
+        Outcome.FAILED,
+        rule="rule 3, Exactly once",
+        message="'hi' is shown 2 times",
+        story=[before, StoryStep(2, "the echo arrives", {"you": ["'hi' sent #1", "'hi' sent #1"]})],
+    )
+    theirs = scenario(
+        "duplicates",
+        "test_echo_twice",
+        story=[before, StoryStep(2, "the echo arrives", {"you": ["'hi' sent #1"]})],
+    )
+    text = compared(mine, theirs)
+    assert "after step 2: the echo arrives" in text
+    assert "yours: rule 3, Exactly once — 'hi' is shown 2 times" in text
+    differing = [line for line in text.splitlines() if "≠" in line]
+    assert len(differing) == 1 and "'hi' sent #1" in differing[0]
+
+
+def test_compare_shows_what_else_a_step_carries() -> None:
+    screen = {"you": ["'second' sent #1"]}
+    mine = scenario(
+        "failure and rollback",
+        "test_a_later_success_clears_the_banner",
+        Outcome.FAILED,
+        rule="rule 7, Loading and errors",
+        message="the error banner reads 'offline'; expected None",
+        story=[StepWithBanner(4, "the ack for 'second' reaches you", screen, "offline")],
+    )
+    theirs = scenario(
+        "failure and rollback",
+        "test_a_later_success_clears_the_banner",
+        story=[StepWithBanner(4, "the ack for 'second' reaches you", screen, None)],
+    )
+    differing = [line for line in compared(mine, theirs).splitlines() if "≠" in line]
+    assert len(differing) == 1
+    assert "banner: offline" in differing[0] and "banner: None" in differing[0]
 
 
 def test_hints_come_one_level_at_a_time(tmp_path: Path) -> None:
