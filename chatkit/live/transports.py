@@ -83,11 +83,10 @@ def _page(reply: Mapping[str, object]) -> tuple[list[ServerMessage], bool]:
 
 
 async def _every_page(
-    fetch: Callable[[int], Awaitable[Mapping[str, object]]],
+    fetch: Callable[[int], Awaitable[Mapping[str, object]]], after: int = 0
 ) -> list[ServerMessage]:
     """Follow history pages forward (``fetch(after_seq)``) until the server says no more."""
     messages: list[ServerMessage] = []
-    after = 0
     for _ in range(MAX_HISTORY_PAGES):
         page, more = _page(await fetch(after))
         messages.extend(page)
@@ -226,13 +225,24 @@ class SocketIOTransport:
         )
         return _stored(reply)
 
-    async def history(self, chat_id: str) -> list[ServerMessage]:
-        """Every stored message of the chat, in server order, paging forward."""
+    async def history(self, chat_id: str, *, after: int = 0) -> list[ServerMessage]:
+        """Every stored message of the chat (past ``after``), in server order, paging forward."""
         return await _every_page(
             lambda after: self.call(
                 "history", {"chat_id": chat_id, "after": after, "limit": HISTORY_PAGE}
-            )
+            ),
+            after,
         )
+
+    async def older(
+        self, chat_id: str, *, before: int | None = None, limit: int = HISTORY_PAGE
+    ) -> tuple[list[ServerMessage], bool]:
+        """One page back: the newest ``limit`` messages below seq ``before`` (or the newest
+        of all), oldest first, and whether the server holds older ones still."""
+        payload: dict[str, object] = {"chat_id": chat_id, "limit": limit}
+        if before is not None:
+            payload["before"] = before
+        return _page(await self.call("history", payload))
 
     async def set_faults(self, **changes: object) -> dict[str, object]:
         """Change the server's fault switches (none given: read them)."""

@@ -14,10 +14,11 @@ from itertools import pairwise
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message as TextualMessage
 from textual.timer import Timer
 from textual.widgets import Static
 
@@ -34,13 +35,31 @@ TICK_S = 1.0
 
 
 class Timeline(VerticalScroll, can_focus=False):
-    """The scroll of message rows. Not focusable, so Tab goes from input to input."""
+    """The scroll of message rows. Not focusable, so Tab goes from input to input.
+
+    Its first line says whether older messages wait on the server; scrolling up
+    past the top asks for them (`Timeline.Top`).
+    """
 
     DEFAULT_CSS = """
     Timeline {
         height: 1fr;
     }
+    Timeline #older {
+        color: $text-muted;
+        text-align: center;
+    }
     """
+
+    class Top(TextualMessage):
+        """The user scrolled up with the timeline already at its top."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="older")
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        if self.scroll_y <= 0:
+            self.post_message(self.Top())
 
 
 class ChatPane(Vertical):
@@ -98,7 +117,10 @@ class ChatPane(Vertical):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "retry", "Retry failed")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "retry", "Retry failed"),
+        Binding("ctrl+o", "older", "Older messages"),
+    ]
 
     def __init__(self, session: ChatSession, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -146,7 +168,7 @@ class ChatPane(Vertical):
         return [row for row in self.rows() if row.message.body == body]
 
     def text_of(self, part: str) -> str:
-        """What ``header``, ``notice``, ``banner``, ``typing`` or ``sending`` reads now."""
+        """What ``header``, ``notice``, ``older``, ``banner``, ``typing`` or ``sending`` reads."""
         return self._texts.get(part, "")
 
     def _put(self, part: str, text: str) -> None:
@@ -156,7 +178,7 @@ class ChatPane(Vertical):
         self._texts[part] = text
         widget = self.query_one(f"#{part}", Static)
         widget.update(Text(text))  # plain text: a learner's error may contain [brackets]
-        if part == "notice":
+        if part in ("notice", "older"):
             widget.display = bool(text)
 
     # Drawing.
@@ -176,6 +198,7 @@ class ChatPane(Vertical):
         self._draw_rows(timeline)
         self._draw_header()
         self._draw_notice(session.notice)
+        self._put("older", older_line(session))
         self._put("banner", f"⚠ not sent: {error}" if error else "")
         typing = session.typing_users()
         self._put("typing", f"✎ {' and '.join(typing)} typing…" if typing else "")
@@ -199,16 +222,16 @@ class ChatPane(Vertical):
         wanted = {id(message) for message in timeline}
         for key in [key for key in self._rows if key not in wanted]:
             self._rows.pop(key).remove()
-        added = False
-        previous: MessageRow | None = None
+        newest_is_new = False
+        previous: MessageRow | Static = container.query_one("#older", Static)
         for message in timeline:
             row = self._rows.get(id(message))
+            newest_is_new = row is None
             if row is None:
                 row = self._rows[id(message)] = MessageRow(
                     message, mine=message.author == self.session.user
                 )
-                container.mount(row, after=previous) if previous else container.mount(row)
-                added = True
+                container.mount(row, after=previous)
             else:
                 row.show()
             previous = row
@@ -216,7 +239,7 @@ class ChatPane(Vertical):
         if self.rows() != order:  # a confirmation took its place in server order
             for before, after in pairwise(order):
                 container.move_child(after, after=before)
-        if added:
+        if newest_is_new:  # a new message at the bottom; older ones loaded above stay put
             self.call_after_refresh(container.scroll_end, animate=False)
 
     # What the user does.
@@ -246,6 +269,14 @@ class ChatPane(Vertical):
             self._typing_idle = None
         self.run_worker(self.session.typed(False), group="typing", exit_on_error=False)
 
+    def action_older(self) -> None:
+        """Load the page of messages before the oldest one shown."""
+        self.run_worker(self.session.load_older(), group="older", exit_on_error=False)
+
+    @on(Timeline.Top)
+    def _scrolled_to_top(self) -> None:
+        self.action_older()
+
     def action_retry(self) -> None:
         """Resend this user's most recent failed message, with the same client id."""
         message = self.session.latest_failed()
@@ -260,3 +291,12 @@ class ChatPane(Vertical):
     @on(MessageRow.RetryRequested)
     def _clicked_retry(self, event: MessageRow.RetryRequested) -> None:
         self.retry(event.client_id)
+
+
+def older_line(session: ChatSession) -> str:
+    """The first line of the timeline: whether older messages wait on the server."""
+    if session.loading_older and session.oldest is not None:
+        return "loading older messages…"
+    if session.older_left:
+        return "↑ older messages: ctrl+o, or scroll up"
+    return ""

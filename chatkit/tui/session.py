@@ -20,7 +20,7 @@ from pathlib import Path
 from chatkit.client import ChatClient
 from chatkit.live.transports import SocketIOTransport
 from chatkit.model import DeliveryError, Message, ServerMessage
-from chatkit.protocols import ChatServer, Flow
+from chatkit.protocols import Flow
 from chatkit.state import Chat, ChatState
 from chatkit.tui.notices import Notice, explain
 
@@ -31,6 +31,8 @@ TYPING_TTL_S = 6.0
 """How long someone shows as typing without a fresh typing event (if their "stopped" is lost)."""
 TYPING_REPEAT_S = 2.5
 """How often, at most, this client tells the others it is still typing."""
+PAGE_SIZE = 50
+"""How many messages a chat opens with, and how many more each step back loads."""
 RETRY_FIRST_S = 1.0
 """How long to wait before trying again when the server cannot be reached at all."""
 RETRY_MAX_S = 8.0
@@ -45,19 +47,25 @@ class Observed:
 
     A correct ``send`` shows its message as pending *before* it awaits the server
     (rule 1), so the moment it calls ``server.send`` is the moment to draw the
-    clock mark. Nothing else changes: it is the same server underneath.
+    clock mark. The history it gives is the part of the chat the screen holds,
+    from the oldest message loaded (however far the user scrolled back) onwards:
+    a resync after a reconnect reloads that, not the whole chat.
     """
 
-    def __init__(self, server: ChatServer, changed: Listener) -> None:
+    def __init__(
+        self, server: SocketIOTransport, changed: Listener, oldest: Callable[[], int | None]
+    ) -> None:
         self.server = server
         self.changed = changed
+        self.oldest = oldest
 
     async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
         self.changed()
         return await self.server.send(chat_id, client_id, body)
 
     async def history(self, chat_id: str) -> list[ServerMessage]:
-        return await self.server.history(chat_id)
+        oldest = self.oldest()
+        return await self.server.history(chat_id, after=oldest - 1 if oldest else 0)
 
 
 class ChatSession:
@@ -74,6 +82,7 @@ class ChatSession:
         ack_timeout: float = ACK_TIMEOUT_S,
         retry_first: float = RETRY_FIRST_S,
         retry_max: float = RETRY_MAX_S,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         self.flow_path = flow_path
         self.url = url
@@ -90,7 +99,9 @@ class ChatSession:
             on_disconnect=self.changed,
             on_faults=self._on_faults,
         )
-        self.client = ChatClient(flow, self.state, Observed(self.transport, self.changed))
+        self.client = ChatClient(
+            flow, self.state, Observed(self.transport, self.changed, lambda: self.oldest)
+        )
         self.listeners: list[Listener] = []
         """Called after anything that may change what the pane shows."""
         self.notice: Notice | None = None
@@ -102,6 +113,13 @@ class ChatSession:
         self.retry_max = retry_max
         self.faults: dict[str, object] = {}
         """The server's fault switches as last heard (empty until connected)."""
+        self.page_size = page_size
+        self.oldest: int | None = None
+        """The seq of the oldest message loaded from the server: where the next page back
+        ends. Kept here, not read from the rows: the learner's code may have lost some."""
+        self.older_left = False
+        """Whether the server holds messages older than ``oldest``."""
+        self.loading_older = False
         self._unreachable: Notice | None = None
         self._typing: dict[str, float] = {}
         self._told_typing_at: float | None = None
@@ -166,8 +184,7 @@ class ChatSession:
             self.tell(Notice(f"Could not join #{self.chat_id}: {error.reason}"))
             return
         await self.read_faults()
-        await self._calling("reconcile", self.client.backfill(self.chat_id))
-        self.changed()
+        await self._calling("reconcile", self._page_back())
 
     async def send(self, body: str) -> bool:
         """The user pressed enter. False if the flow raised (the notice says why)."""
@@ -176,6 +193,11 @@ class ChatSession:
     async def retry(self, client_id: str) -> bool:
         """Resend a failed message through the flow, with its client id."""
         return await self._calling("send", self.client.retry(client_id), clears=True)
+
+    async def load_older(self) -> None:
+        """Scroll-back: the page of messages before the oldest one loaded, through reconcile."""
+        if self.older_left and not self.loading_older:
+            await self._calling("reconcile", self._page_back())
 
     async def typed(self, has_text: bool) -> None:
         """The input changed: tell the others we are typing (throttled) or have stopped."""
@@ -215,6 +237,25 @@ class ChatSession:
         await self.transport.close()
 
     # What the server does.
+
+    async def _page_back(self) -> None:
+        """Load one page of history, older than anything loaded yet (at first: the newest)."""
+        self.loading_older = True
+        self.changed()
+        try:
+            page, more = await self.transport.older(
+                self.chat_id, before=self.oldest, limit=self.page_size
+            )
+        except DeliveryError as error:
+            self.tell(Notice(f"Could not load older messages: {error.reason}", "warning"))
+            return
+        finally:
+            self.loading_older = False
+        if page:
+            self.oldest = page[0].seq
+        self.older_left = more and bool(page)
+        for incoming in page:
+            self.client.receive(incoming)
 
     async def _reach(self) -> bool:
         """One try at connecting and signing in; False (and a notice) if it failed."""
