@@ -8,12 +8,13 @@ switches that make the network hostile on purpose.
 - `cli` — ``chatkit chat`` and ``chatkit demo`` (also ``python -m chatkit.tui``)
 - `app` — `ChatApp`, one user in one chat; `base` — what both apps share
 - `demo` — `DemoApp`, two users side by side; `embedded` — the server it runs in-process
-- `pane` — `ChatPane`, one chat on screen: timeline, banner, indicators, input
-- `rows` — `MessageRow`, one message with its status mark
+- `pane` — `ChatPane`, one chat on screen: connection line, timeline, banner, indicators
+- `composer` — `Composer`, the message box: Enter sends exactly what it holds, once
+- `rows` — `MessageRow`, one message, with its status mark on your own
 - `faults` — the fault switches and the panel that shows them
 - `session` — `ChatSession`, the glue between a pane, the flow and the transport
 - `notices` — the learner's exceptions, turned into something a person can read
-- `screenshot` — writes ``docs/demo.svg``
+- `screenshot` — writes ``docs/demo.svg``, and reads a picture's text back for its test
 
 The TUI depends on the model and the live transports, never the reverse.
 """

@@ -22,8 +22,9 @@ from chatkit.tui.notices import display_path, where_in
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 CHAT_DESCRIPTION = (
     "Chat on the live server (start one with: chatkit serve) through a target's send, "
-    "reconcile and rollback. Enter sends, ctrl+r retries a failed message, F2-F5 turn "
-    "the server's fault switches, ctrl+q quits."
+    "reconcile and rollback. Enter sends (a paste of several lines is one message; ctrl+j "
+    "starts a new line), ctrl+r retries a failed message, ctrl+o loads older messages, "
+    "F2-F5 turn the server's fault switches, ctrl+q quits."
 )
 DEMO_DESCRIPTION = (
     "Two users side by side in one chat, on a chat server the demo starts and stops "
