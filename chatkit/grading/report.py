@@ -17,7 +17,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from chatkit.grading.results import FamilyResult, GradeReport, Location, Outcome, TestResult
+from chatkit.grading.results import (
+    FamilyResult,
+    GradeReport,
+    LoadError,
+    Location,
+    Outcome,
+    TestResult,
+)
 
 FUNCTION_ORDER = ("send", "reconcile", "rollback")
 BAR_WIDTH = 40
@@ -56,7 +63,7 @@ def render(report: GradeReport, console: Console, *, every_failure: bool = False
 def summary_line(report: GradeReport) -> str:
     """One line: for ``--quiet`` and for logs."""
     if report.load_error is not None:
-        return f"{report.target}: could not be loaded: {report.load_error.message}"
+        return f"{report.target}: {_load_error_title(report.load_error).lower()}: {report.load_error.message}"
     return f"{report.target}: {report.score}/100 ({report.passed} of {len(report.results)} scenarios pass)"
 
 
@@ -356,10 +363,15 @@ def _load_error_panel(report: GradeReport) -> Panel:
     )
     return Panel(
         Group(*_spaced(parts)),
-        title="[red]Your code could not be loaded[/]",
+        title=f"[red]{_load_error_title(error)}[/]",
         title_align="left",
         border_style="red",
     )
+
+
+def _load_error_title(error: LoadError) -> str:
+    """A refused grade is not a crash: the code loaded, but may not be graded as it is."""
+    return "Grade refused" if error.refused else "Your code could not be loaded"
 
 
 def _footer(report: GradeReport) -> Text:

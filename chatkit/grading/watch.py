@@ -31,7 +31,7 @@ def history_line(scores: list[int]) -> str:
 def status(report: GradeReport, scores: list[int], folder: Path) -> Group:
     """What stays at the bottom of the screen: the session's scores and what is watched."""
     if report.load_error is not None:
-        latest = "your code could not be loaded"
+        latest = "grade refused" if report.load_error.refused else "your code could not be loaded"
     else:
         latest = f"{report.passed} of {len(report.results)} scenarios pass"
     return Group(

@@ -29,8 +29,8 @@ from chatkit.grading.compare import render_comparison
 from chatkit.grading.exports import exercism
 from chatkit.grading.families import scenario_names
 from chatkit.grading.hints import STATE_FILE, parse_hints
-from chatkit.grading.report import render
-from chatkit.grading.results import GradeReport, Location, Outcome, StoryStep
+from chatkit.grading.report import render, summary_line
+from chatkit.grading.results import GradeReport, LoadError, Location, Outcome, StoryStep
 from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade, scenarios_dir
 from chatkit.grading.watch import watch_and_grade
@@ -40,6 +40,7 @@ SOLUTION = kit_root() / "solution" / "flow.py"
 NORMAL = ["normal flow"]
 SEND_STARTS = "    check_body(body)\n"
 RECONCILE_LOOKUP = "    message = state.get(incoming.client_id)\n"
+SEND_SHOWN = "    chat.in_flight.add(message.client_id)\n"
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -152,7 +153,7 @@ def test_syntax_error_exits_2_naming_file_and_line(tmp_path: Path) -> None:
 
 
 def test_exit_at_import_is_a_load_error(tmp_path: Path) -> None:
-    target = make_target(tmp_path / "exits", append="\nimport sys\nsys.exit(4)\n")
+    target = make_target(tmp_path / "exits", append="\nraise SystemExit(4)\n")
     report = grade(str(target))
     assert report.exit_code == 2
     assert report.load_error is not None and "sys.exit(4)" in report.load_error.message
@@ -185,9 +186,8 @@ def test_crash_in_reconcile_names_the_line(tmp_path: Path) -> None:
 
 
 def test_send_that_never_returns_is_timed_out_quickly(tmp_path: Path) -> None:
-    target = make_target(
-        tmp_path / "waits", SEND_STARTS, "    import asyncio\n    await asyncio.Event().wait()\n"
-    )
+    waits = "    import asyncio\n\n    await asyncio.Event().wait()\n"
+    target = make_target(tmp_path / "waits", SEND_SHOWN, SEND_SHOWN + waits)
     report = grade(str(target))
     timed_out = [r for r in report.results if r.outcome is Outcome.TIMED_OUT]
     assert len(timed_out) >= 40, "every scenario that sends a valid message hangs"
@@ -209,20 +209,30 @@ def test_busy_loop_is_stopped_and_the_rest_still_graded(tmp_path: Path) -> None:
 
 
 def test_sys_exit_in_send_is_a_crash_not_the_end(tmp_path: Path) -> None:
-    target = make_target(tmp_path / "quits", SEND_STARTS, "    import sys\n    sys.exit(3)\n")
+    target = make_target(tmp_path / "quits", SEND_STARTS, "    raise SystemExit(3)\n")
     report = grade(str(target), families=NORMAL)
     assert len(report.results) == len(grade("solution", families=NORMAL).results)
     assert Outcome.CRASHED in outcomes(report)
     assert outcomes(report) <= {Outcome.CRASHED, Outcome.PASSED}, "scenarios with no send pass"
 
 
-def test_os_exit_kills_only_one_scenario_at_a_time(tmp_path: Path) -> None:
-    target = make_target(tmp_path / "dies", SEND_STARTS, "    import os\n    os._exit(0)\n")
-    report = grade(str(target), families=NORMAL)
-    expected = len(grade("solution", families=NORMAL).results)
-    assert len(report.results) == expected, "every scenario gets a result, one child per death"
-    assert Outcome.CRASHED in outcomes(report)
-    assert outcomes(report) <= {Outcome.CRASHED, Outcome.PASSED}, "scenarios with no send pass"
+def test_a_dying_child_costs_only_the_scenario_it_was_running(tmp_path: Path) -> None:
+    # A flow may not import os (it is refused), so a scenario of a teacher's ends the process.
+    folder = tmp_path / "my_scenarios"
+    folder.mkdir()
+    (folder / "test_dies.py").write_text(
+        "import os\n\nimport pytest\n\n"
+        'pytestmark = pytest.mark.family("dying")\n\n\n'
+        "async def test_before(kit): ...\n\n\n"
+        "async def test_dies(kit):\n    os._exit(0)\n\n\n"
+        "async def test_after(kit): ...\n"
+    )
+    report = grade("solution", tests=[folder])
+    assert [(r.name, r.outcome) for r in report.results] == [
+        ("test_before", Outcome.PASSED),
+        ("test_dies", Outcome.CRASHED),
+        ("test_after", Outcome.PASSED),
+    ], "every scenario gets a result, one child per death"
 
 
 def test_same_result_on_every_run(stub: Path) -> None:
@@ -507,3 +517,12 @@ def test_the_same_crash_in_many_scenarios_is_told_once() -> None:
     assert "Also failing" in text and "elsewhere" in text, "the other crash is still listed"
     every = screen(GradeReport("mine", "mine/flow.py", results), every_failure=True)
     assert "duplicates › three" in every, "--every-failure names each scenario"
+
+
+def test_a_refused_grade_is_not_called_a_load_error() -> None:
+    refused = LoadError("your flow reaches for something a flow may not use", refused=True)
+    text = screen(GradeReport("mine", "mine/flow.py", load_error=refused))
+    assert "Grade refused" in text and "could not be loaded" not in text
+    assert summary_line(GradeReport("mine", "mine/flow.py", load_error=refused)).startswith(
+        "mine: grade refused: "
+    )
