@@ -199,15 +199,23 @@ async def test_the_connection_line_follows_a_drop_and_a_reconnect(start_server) 
         await until(pilot, "the drop shows", lambda: "reconnecting" in header(pane))
         assert header(pane).startswith("connection lost — reconnecting…")
         assert line.has_class("down")
+        await type_and_send(pilot, pane, "while down")
+        await until(pilot, "it failed", lambda: statuses(pane, "while down") == [FAILED])
+        assert pane.text_of("banner") == "⚠ not sent: not connected to the server"
 
         server.start(port=server.port)
         await until(pilot, "back", lambda: header(pane).startswith("connected"), timeout=20)
         assert not line.has_class("down")
-        assert "reconnecting" not in header(pane)
+        assert pane.text_of("notice") == ""
+        # The banner is about the failed send, not the connection: it stays until a send works.
+        assert pane.text_of("banner") == "⚠ not sent: not connected to the server"
         await until(pilot, "the history is back", lambda: statuses(pane, "before") == [SENT])
+        await pilot.press("ctrl+r")
+        await until(pilot, "the retry went", lambda: statuses(pane, "while down") == [SENT])
+        assert pane.text_of("banner") == ""
         await type_and_send(pilot, pane, "after")
         await until(pilot, "sent after", lambda: statuses(pane, "after") == [SENT])
-        assert [row.message.body for row in pane.rows()] == ["before", "after"]
+        assert [row.message.body for row in pane.rows()] == ["before", "while down", "after"]
 
 
 async def test_the_fault_panel_follows_a_switch_turned_by_another_client(start_server) -> None:
