@@ -1,6 +1,7 @@
 """``python grader.py``: grade a target and print the report; ``python grader.py hint``.
 
-Exit status: 0 every scenario passed, 1 some failed, 2 the target could not be loaded.
+Exit status: 0 every scenario passed, 1 some failed, 2 the target could not be loaded or
+the command line selects no scenario (the message then lists the names there are).
 """
 
 from __future__ import annotations
