@@ -24,9 +24,17 @@ from dataclasses import dataclass, field
 
 from chatkit.client import ChatClient
 from chatkit.failover import FailoverServer
-from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage, Status
+from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
 from chatkit.protocols import Flow
-from chatkit.rules import Rule, RuleBroken, RuleWatch, describe_timeline
+from chatkit.rules import (
+    Rule,
+    RuleBroken,
+    RuleWatch,
+    check_pending_on_screen,
+    check_retry_id,
+    check_shown_before_first_await,
+    describe_timeline,
+)
 from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.scripted import Connection, Request, ScriptedServer
 from chatkit.state import ChatState
@@ -439,13 +447,13 @@ class Scenario:
         sending.task = asyncio.get_running_loop().create_task(send, context=context)
         self.sendings.append(sending)
         await asyncio.sleep(0)  # the new task runs first: up to its first await
-        started = sending.request is not None or sending.task.done() or sending.broken is not None
-        if not started and not _shows_pending(state, sending, shown_before):
-            sending.broken = RuleBroken(
-                Rule.INSTANT,
-                f"your send of {_quote(sending.body)} awaited something before the message "
-                "was on screen as pending; show it first, then await",
-            )
+        if sending.request is None and not sending.task.done() and sending.broken is None:
+            try:
+                check_shown_before_first_await(
+                    state, sending.body, sending.chat_id, sending.retry_of, shown_before
+                )
+            except RuleBroken as broken:
+                sending.broken = broken
 
     def _raise_if_not_started(self, sending: Sending) -> None:
         """After a send's first run: it must have broken no rule and reached the server."""
@@ -527,12 +535,8 @@ class Scenario:
     def _check_request(self, sending: Sending, request: Request) -> None:
         member = self._members[sending.user]
         earlier = self._client_ids.get(request.client_id)
-        if sending.retry_of is not None and request.client_id != sending.retry_of:
-            raise RuleBroken(
-                Rule.IDEMPOTENT_RETRY,
-                f"the retry of {_quote(sending.body)} used a new client id; reuse the failed message's "
-                "id so a server that already stored it does not store it twice",
-            )
+        if sending.retry_of is not None:
+            check_retry_id(sending.body, request.client_id, sending.retry_of)
         if sending.retry_of is None and earlier is not None:
             whose = "your" if earlier.user == "you" else f"{earlier.user}'s"
             raise RuleBroken(
@@ -540,17 +544,9 @@ class Scenario:
                 f"{_quote(sending.body)} was sent with client id {request.client_id!r}, "
                 f"which {whose} earlier message {_quote(earlier.body)} already uses",
             )
-        row = member.client.state.get(request.client_id)
-        if (
-            row is None
-            or row.status is not Status.PENDING
-            or not _on_screen(row, member.client.state.chat(request.chat_id).rows)
-        ):
-            raise RuleBroken(
-                Rule.INSTANT,
-                f"when {_quote(sending.body)} reached the server it was not on screen as pending; "
-                "show it before you await the server",
-            )
+        check_pending_on_screen(
+            member.client.state, request.client_id, request.chat_id, sending.body
+        )
         member.watch.sent(request.client_id)
         self._client_ids.setdefault(request.client_id, sending)
 
@@ -574,26 +570,6 @@ class Scenario:
     def _check(self) -> None:
         for member in self._members.values():
             member.watch.check(retrying=self._retrying)
-
-
-def _shows_pending(state: ChatState, sending: Sending, shown_before: int) -> bool:
-    """Is the message of ``sending`` on screen as pending (checked in O(1))?
-
-    A retry's row is the failed one, now pending again. A new message is the newest
-    entry of the state's index, which every row must be in.
-    """
-    if sending.retry_of is not None:
-        row = state.get(sending.retry_of)
-        return row is not None and row.status is not Status.FAILED
-    if len(state.messages) <= shown_before:
-        return False
-    row = state.messages[next(reversed(state.messages))]
-    return (row.body, row.chat_id, row.status) == (sending.body, sending.chat_id, Status.PENDING)
-
-
-def _on_screen(row: Message, rows: list[Message]) -> bool:
-    """Is this very row among the chat's rows? (From the end: a new row is usually last.)"""
-    return any(shown is row for shown in reversed(rows))
 
 
 def _shortened(timeline: list[str]) -> list[str]:

@@ -113,6 +113,59 @@ def _plain_row(row: Message) -> bool:
     )
 
 
+def check_shown_before_first_await(
+    state: ChatState, body: str, chat_id: str, retry_of: str | None, shown_before: int
+) -> None:
+    """Rule 1, the moment a send first gives the event loop a turn without having reached
+    the server: its message must already be on screen as pending (checked in O(1)).
+
+    A retry's row is the failed one, pending again. A new message is the newest entry of
+    the state's index, which every row must be in; ``shown_before`` is the index's size
+    when the send began.
+    """
+    if retry_of is not None:
+        row = state.get(retry_of)
+        shown = row is not None and row.status is not Status.FAILED
+    elif len(state.messages) > shown_before:
+        row = state.messages[next(reversed(state.messages))]
+        shown = (row.body, row.chat_id, row.status) == (body, chat_id, Status.PENDING)
+    else:
+        shown = False
+    if not shown:
+        raise RuleBroken(
+            Rule.INSTANT,
+            f"your send of {body!r} awaited something before the message was on screen as "
+            "pending; show it first, then await",
+        )
+
+
+def check_pending_on_screen(state: ChatState, client_id: str, chat_id: str, body: str) -> None:
+    """Rule 1, when a send reaches the server: its row is on screen, pending."""
+    row = state.get(client_id)
+    chat = state.chats.get(chat_id)
+    if (
+        row is None
+        or row.status is not Status.PENDING
+        or chat is None
+        or not any(shown is row for shown in reversed(chat.rows))  # a new row is usually last
+    ):
+        raise RuleBroken(
+            Rule.INSTANT,
+            f"when {body!r} reached the server it was not on screen as pending; "
+            "show it before you await the server",
+        )
+
+
+def check_retry_id(body: str, used: str, failed: str | None) -> None:
+    """Rule 8: a retry reuses the failed message's client id."""
+    if used != failed:
+        raise RuleBroken(
+            Rule.IDEMPOTENT_RETRY,
+            f"the retry of {body!r} used a new client id; reuse the failed message's id so a "
+            "server that already stored it does not store it twice",
+        )
+
+
 def describe_timeline(state: ChatState, chat_id: str) -> list[str]:
     """The chat's timeline as the screen would read, one line per row (reading changes nothing)."""
     chat = state.chats.get(chat_id)

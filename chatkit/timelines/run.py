@@ -24,7 +24,7 @@ there on, so the explorer checks what follows only once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,16 @@ from chatkit.client import ChatClient
 from chatkit.harness import MAX_YIELDS
 from chatkit.model import DeliveryError, Message, ServerMessage, Status
 from chatkit.protocols import Flow
-from chatkit.rules import Rule, RuleBroken, RuleWatch, WatchMemory, describe_timeline
+from chatkit.rules import (
+    Rule,
+    RuleBroken,
+    RuleWatch,
+    WatchMemory,
+    check_pending_on_screen,
+    check_retry_id,
+    check_shown_before_first_await,
+    describe_timeline,
+)
 from chatkit.scripted import Connection, Request, ScriptedServer
 from chatkit.state import ChatState
 from chatkit.timelines.canon import (
@@ -324,6 +333,8 @@ class Run(Canonical):
                 live[:] = [task for task in live if not task.done]
 
     def _resume(self, task: _Task) -> None:
+        first = task.waiting is NOT_STARTED
+        shown_before = len(self.state.messages)
         self._driving = task
         try:
             task.waiting = task.coro.send(None)
@@ -334,6 +345,16 @@ class Run(Canonical):
             task.error = error
         finally:
             self._driving = None
+        if first and self._checking and not task.done and task.request is None:
+            retry_of = self._actual.get(f"s{task.send}") if task.retry else None
+            self._check(
+                check_shown_before_first_await,
+                self.state,
+                self._body(task),
+                CHAT,
+                retry_of,
+                shown_before,
+            )
 
     def _crash(self, task: _Task | None) -> Failure | None:
         """The error a send raised, once: DeliveryError escaping is rule 6, anything else a crash."""
@@ -370,12 +391,8 @@ class Run(Canonical):
         label = f"s{task.send}"
         client_id = request.client_id
         if task.retry:
-            if self._checking and client_id != self._actual.get(label):
-                self._trouble = self._trouble or RuleBroken(
-                    Rule.IDEMPOTENT_RETRY,
-                    f"the retry of {request.body!r} used a new client id; reuse the failed "
-                    "message's id so a server that already stored it does not store it twice",
-                )
+            if self._checking:
+                self._check(check_retry_id, request.body, client_id, self._actual.get(label))
         else:
             earlier = self._canonical.get(client_id)
             if self._checking and earlier is not None and earlier != label:
@@ -389,20 +406,17 @@ class Run(Canonical):
             self._canonical[client_id] = label
             self._actual[label] = client_id
         if self._checking:
-            row = self.state.get(client_id)
-            chat = self.state.chats.get(request.chat_id)
-            if (
-                row is None
-                or row.status is not Status.PENDING
-                or chat is None
-                or not any(shown is row for shown in chat.rows)
-            ):
-                self._trouble = self._trouble or RuleBroken(
-                    Rule.INSTANT,
-                    f"when {request.body!r} reached the server it was not on screen as pending; "
-                    "show it before you await the server",
-                )
+            self._check(
+                check_pending_on_screen, self.state, client_id, request.chat_id, request.body
+            )
         self.watch.sent(client_id)
+
+    def _check(self, check: Callable[..., None], *arguments: object) -> None:
+        """Run one of the rules' checks now; keep the first rule it finds broken for `step`."""
+        try:
+            check(*arguments)
+        except RuleBroken as broken:
+            self._trouble = self._trouble or broken
 
     # Checking.
 

@@ -1,0 +1,207 @@
+"""No flow can fake its grade: each way of trying earns nothing or is refused, saying why.
+
+Learner code runs in the same process as the checks. A flow that reached the kit's
+internals, the environment, the file system or the reference solution could report
+a score it did not earn, so the grader refuses it before it runs (the static check,
+with the line) and the import gate keeps to the same list while it runs. What slips
+past both — look-alike state, a patched kit class — still earns no passing scenario.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chatkit.grading.exports import exercism
+from chatkit.grading.runner import grade
+from chatkit.grading.trust import kit_fingerprint, tampered
+from chatkit.target import kit_root
+
+STUBS = """
+
+async def send(state, server, chat_id, body, *, client_id=None):
+    raise NotImplementedError
+
+
+def reconcile(state, incoming):
+    raise NotImplementedError
+
+
+def rollback(state, client_id, reason):
+    raise NotImplementedError
+"""
+
+REFUSED: dict[str, tuple[str, int, str]] = {
+    "wraps the child's result reporting": (
+        "from chatkit.grading import plugin\n\nplugin._emit = print\n",
+        1,
+        "the kit's inside",
+    ),
+    "reads the grader's environment": (
+        'import os\n\nSCALE = "scale" in os.environ.get("PYTEST_CURRENT_TEST", "")\n',
+        1,
+        "may not import `os`",
+    ),
+    "loads the reference through the kit's loader": (
+        'from chatkit.target import load_flow, resolve_target\n\nREF = load_flow(resolve_target("solution"))\n',
+        1,
+        "the kit's inside",
+    ),
+    "writes into the kit's files": (
+        'from pathlib import Path\n\nPath("solution/flow.py").write_text("")\n',
+        1,
+        "may not import `pathlib`",
+    ),
+    "opens a file": ('open("tests/scenarios/test_scale.py", "w").close()\n', 1, "`open`"),
+    "imports by name at run time": ('OS = __import__("os")\n', 1, "`__import__`"),
+    "reaches a module by string": (
+        'import chatkit\n\nGRADING = getattr(chatkit, "grading")\n',
+        3,
+        "`getattr`",
+    ),
+    "walks from an allowed module to os": (
+        "import uuid\n\nENV = uuid.os.environ\n",
+        3,
+        "`uuid.os`",
+    ),
+    "walks the frames": (
+        "def probe():\n    yield\n\n\nCALLER = probe().gi_frame.f_back\n",
+        5,
+        "reaches the code around your flow",
+    ),
+    "reads dunders through a format string": (
+        'SECRET = "{0.__class__}".format(object())\n',
+        1,
+        "names Python's internals",
+    ),
+    "patches a kit class": (
+        "from chatkit import Message\n\nMessage.describe = lambda self: \"'hi' sent #1\"\n",
+        3,
+        "may not change `Message`",
+    ),
+    "reaches the interpreter": ('import sys\n\nsys.modules.pop("chatkit.rules")\n', 1, "`sys`"),
+    "uses a dunder of an object it is given": (
+        "def grab(server):\n    return server.send.__self__\n",
+        2,
+        "Python's internals",
+    ),
+}
+"""Each cheat: the code put before the stubs, the line it is refused at, and words of why."""
+
+
+def write_flow(folder: Path, code: str, *, name: str = "flow.py") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(code)
+    return path
+
+
+@pytest.mark.parametrize("cheat", sorted(REFUSED))
+def test_a_cheat_is_refused_with_its_line(cheat: str, tmp_path: Path) -> None:
+    code, line, why = REFUSED[cheat]
+    path = write_flow(tmp_path, code + STUBS)
+    report = grade(str(path))
+    error = report.load_error
+    assert error is not None and error.refused, f"{cheat}: not refused"
+    assert error.error_type == "Grade refused"
+    assert error.location is not None and error.location.line == line
+    assert why in error.message
+    assert report.score == 0 and report.exit_code == 2 and not report.results
+    document = exercism(report)
+    assert document["status"] == "error" and document["refused"] is True
+
+
+def test_a_helper_module_is_checked_too(tmp_path: Path) -> None:
+    """A helper module beside flow.py is the learner's code as much as flow.py."""
+    write_flow(tmp_path, "import os\n", name="ids.py")
+    write_flow(tmp_path, "import ids\n" + STUBS)
+    error = grade(str(tmp_path)).load_error
+    assert error is not None and error.refused
+    assert error.location is not None and error.location.file.endswith("ids.py")
+
+
+def solution_with(code: str, *, after: str = "\n\nasync def send(") -> str:
+    """The reference solution with ``code`` put in just before ``after``."""
+    source = (kit_root() / "solution" / "flow.py").read_text()
+    assert source.count(after) == 1
+    return source.replace(after, f"\n\n{code}{after}")
+
+
+def test_a_patched_kit_class_fails_to_load(tmp_path: Path) -> None:
+    """Past the static check (through another name), the kit's classes still refuse."""
+    cheat = "Row = Message\nRow.describe = lambda self: \"'hi' sent #1\"\n"
+    report = grade(str(write_flow(tmp_path, solution_with(cheat))))
+    error = report.load_error
+    assert error is not None and report.exit_code == 2
+    assert "cannot be changed" in error.message
+
+
+def test_look_alike_rows_earn_nothing(tmp_path: Path) -> None:
+    """A list that shows the checks something other than what it holds is refused."""
+    cheat = (
+        "class Rows(list):\n"
+        "    def __iter__(self):\n"
+        "        return iter([row for row in list.copy(self) if row.status is Status.SENT])\n"
+        "\n\n"
+        "def disguise(state: ChatState, chat_id: str) -> None:\n"
+        "    chat = state.chat(chat_id)\n"
+        "    chat.rows = Rows(chat.rows)\n"
+    )
+    source = solution_with(cheat).replace(
+        "    chat.in_flight.add(message.client_id)\n",
+        "    chat.in_flight.add(message.client_id)\n    disguise(state, chat_id)\n",
+    )
+    report = grade(str(write_flow(tmp_path, source)))
+    assert report.load_error is None
+    assert report.passed == 0, "a look-alike list of rows passed a scenario"
+    assert any("plain list" in result.message for result in report.results)
+
+
+def test_the_server_a_flow_is_given_says_nothing_of_the_grader(tmp_path: Path) -> None:
+    """A flow that behaves only when it thinks nobody grades it cannot tell."""
+    cheat = 'def graded(server: object) -> bool:\n    return "<chat server>" != repr(server)\n'
+    source = solution_with(cheat).replace(
+        "    check_body(body)\n",
+        "    check_body(body)\n    if graded(server):\n        raise RuntimeError('graded')\n",
+    )
+    report = grade(str(write_flow(tmp_path, source)))
+    assert report.score == 100
+
+
+def test_changed_kit_files_refuse_the_grade() -> None:
+    before = {"solution/flow.py": "a", "tests/scenarios/test_scale.py": "b"}
+    after = {"solution/flow.py": "changed", "tests/scenarios/new.py": "c"}
+    error = tampered(before, after)
+    assert error is not None and error.refused
+    for path in before.keys() | after.keys():
+        if before.get(path) != after.get(path):
+            assert path in error.message
+    assert tampered(before, dict(before)) is None
+
+
+def test_the_fingerprint_covers_the_kit_and_leaves_out_the_target() -> None:
+    prints = kit_fingerprint(kit_root() / "starter-code")
+    assert "solution/flow.py" in prints and "chatkit/rules.py" in prints
+    assert "tests/scenarios/test_scale.py" in prints
+    assert not any(path.startswith("starter-code/") for path in prints)
+
+
+@pytest.mark.timeout(60)
+def test_the_same_code_gets_the_same_grade_every_time(tmp_path: Path) -> None:
+    """Ids from the clock and from random: the scripted clock and seeded chance make
+    every run of the same code give the same results, byte for byte."""
+    flows = {
+        "clock": solution_with("").replace(
+            "client_id or uuid.uuid4().hex", "client_id or datetime.now(UTC).isoformat()"
+        ),
+        "dice": solution_with("import random\n").replace(
+            "client_id or uuid.uuid4().hex", "client_id or str(random.randint(1, 99999))"
+        ),
+    }
+    for name, source in flows.items():
+        path = write_flow(tmp_path / name, source)
+        runs = {json.dumps(exercism(grade(str(path))), sort_keys=True) for _ in range(2)}
+        assert len(runs) == 1, f"{name}: two gradings differ"
+        assert json.loads(runs.pop())["score"] < 100, f"{name}: a weak id scored 100"
