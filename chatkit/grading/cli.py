@@ -85,7 +85,9 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
         "--watch", action="store_true", help="grade again whenever a file of the target changes"
     )
     parser.add_argument(
-        "--compare", action="store_true", help="run the reference solution side by side"
+        "--compare",
+        action="store_true",
+        help="compare with the reference solution: where the screens part, at 100 the code",
     )
 
 
