@@ -100,9 +100,9 @@ def _family_tables(families: list[FamilyResult]) -> list[Table]:
     widths in every table make the report read as a single list.
     """
     results = [result for family in families for result in family.results]
-    name_width = max((len(humanize(result.name)) for result in results), default=1)
-    note_width = max((len(_note(result)) for result in results), default=1)
-    return [_family_table(family, name_width, max(note_width, 1)) for family in families]
+    name_width = max([1, *(len(humanize(result.name)) for result in results)])
+    note_width = max([1, *(len(_note(result)) for result in results)])
+    return [_family_table(family, name_width, note_width) for family in families]
 
 
 def _family_table(family: FamilyResult, name_width: int, note_width: int) -> Table:
@@ -186,11 +186,11 @@ def _pick_failures(
     for result in failing:
         groups.setdefault(_same_error_key(result) or (result.nodeid,), []).append(result)
     alike = [results for results in groups.values() if len(results) > 1]
-    grouped = {id(result) for results in alike for result in results}
+    grouped = {result.nodeid for results in alike for result in results}
     told: list[TestResult] = []
     untold: list[TestResult] = []
     for family in report.families:
-        alone = [r for r in failing if r.family == family.family.name and id(r) not in grouped]
+        alone = [r for r in failing if r.family == family.family.name and r.nodeid not in grouped]
         told += alone if every_failure else alone[:1]
         untold += [] if every_failure else alone[1:]
     return alike, told, untold
