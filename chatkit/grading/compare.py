@@ -45,7 +45,8 @@ def grade_both(target: str, grade: Callable[[str], GradeReport]) -> tuple[GradeR
 def render_comparison(
     yours: GradeReport, reference: GradeReport, console: Console, *, every_failure: bool = False
 ) -> None:
-    """The differences, one panel per family's first (``every_failure``: all); else the code."""
+    """Where the results differ, the first such scenario of each family (``every_failure``:
+    each of them); where none differ, the code."""
     theirs = {result.nodeid: result for result in reference.results}
     differ = [
         (mine, theirs[mine.nodeid])
@@ -116,7 +117,9 @@ def difference(mine: TestResult, theirs: TestResult) -> Panel:
 
 def _verdict(failing: TestResult, whose: str) -> Text:
     what = failing.rule or failing.error_type or failing.outcome.value
-    return Text.assemble((f"{whose}: {what}", "bold red"), f" — {failing.message}".rstrip(" —"))
+    return Text.assemble(
+        (f"{whose}: {what}", "bold red"), f" — {failing.message}" if failing.message else ""
+    )
 
 
 def _step(result: TestResult, number: int | None) -> StoryStep | None:
