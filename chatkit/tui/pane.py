@@ -224,17 +224,19 @@ class ChatPane(Vertical):
             self._rows.pop(key).remove()
         newest_is_new = False
         previous: MessageRow | Static = container.query_one("#older", Static)
+        above: Message | None = None
         for message in timeline:
             row = self._rows.get(id(message))
             newest_is_new = row is None
+            named = above is None or above.author != message.author
             if row is None:
                 row = self._rows[id(message)] = MessageRow(
-                    message, mine=message.author == self.session.user
+                    message, mine=message.author == self.session.user, named=named
                 )
                 container.mount(row, after=previous)
             else:
-                row.show()
-            previous = row
+                row.show(named=named)
+            previous, above = row, message
         order = [self._rows[id(message)] for message in timeline]
         if self.rows() != order:  # a confirmation took its place in server order
             for before, after in pairwise(order):

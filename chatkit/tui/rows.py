@@ -38,11 +38,16 @@ def clock(moment: object) -> str:
     return moment.astimezone().strftime("%H:%M") if isinstance(moment, datetime) else ""
 
 
-def render_body(message: Message, *, mine: bool) -> Text:
-    """The words, after the author's name on other people's messages."""
+def render_body(message: Message, *, mine: bool, named: bool = True) -> Text:
+    """The words, after the author's name on other people's messages.
+
+    ``named`` False: the message follows another by the same person, so the name is
+    left out (as chat apps group a run of messages) and the words stay in line.
+    """
     text = Text()
     if not mine:
-        text.append(str(message.author), style="bold cyan")
+        author = str(message.author)
+        text.append(author if named else " " * len(author), style="bold cyan")
         text.append("  ")
     text.append(str(message.body))
     return text
@@ -128,10 +133,12 @@ class MessageRow(Vertical):
             super().__init__()
             self.client_id = client_id
 
-    def __init__(self, message: Message, *, mine: bool) -> None:
+    def __init__(self, message: Message, *, mine: bool, named: bool = True) -> None:
         super().__init__(classes="mine" if mine else "")
         self.message = message
         self.mine = mine
+        self.named = named
+        """Whether the author's name is shown (not when the message above is theirs too)."""
         self.shown: list[Status | None] = []
         self._drawn: tuple[object, ...] | None = None
         self._body = Static(classes="body")
@@ -157,14 +164,18 @@ class MessageRow(Vertical):
     def text(self) -> str:
         """What the row reads as now, as plain text (for tests and screen readers alike)."""
         message, mine = self.message, self.mine
-        text = f"{render_body(message, mine=mine).plain}  {render_meta(message, mine=mine).plain}"
+        body = render_body(message, mine=mine, named=self.named).plain
+        text = f"{body}  {render_meta(message, mine=mine).plain}"
         reason = render_reason(message, mine=mine)
         return f"{text}\n{reason}" if reason else text
 
-    def show(self) -> None:
-        """Redraw if the message changed since the last time it was drawn."""
+    def show(self, *, named: bool | None = None) -> None:
+        """Redraw if the message (or whether its name shows) changed since the last drawing."""
+        if named is not None:
+            self.named = named
         message = self.message
         drawn = (
+            self.named,
             message.status,
             message.body,
             message.author,
@@ -180,7 +191,7 @@ class MessageRow(Vertical):
             self.shown.append(status)
         self.set_class(self.mine and status is Status.PENDING, "pending")
         self.set_class(self.mine and status is Status.FAILED, "failed")
-        self._body.update(render_body(message, mine=self.mine))
+        self._body.update(render_body(message, mine=self.mine, named=self.named))
         self._meta.update(render_meta(message, mine=self.mine))
         self._reason.update(Text(render_reason(message, mine=self.mine)))
 

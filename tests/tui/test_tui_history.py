@@ -57,6 +57,10 @@ async def test_a_chat_opens_on_its_newest_page_and_pages_back_on_request(start_s
         assert not pane.session.older_left
         assert pane.text_of("older") == ""
         assert all(row.status is Status.SENT and not row.mine for row in pane.rows())
+        # One run of carol's messages: her name on the first only, also after paging in above.
+        assert [row.named for row in pane.rows()] == [True] + [False] * (len(OLD) - 1)
+        assert pane.rows()[0].text.startswith("carol  old 01  ")
+        assert pane.rows()[1].text.startswith("       old 02  ")
 
         await pilot.press("ctrl+o")  # nothing older: nothing happens, nothing doubles
         await type_and_send(pilot, pane, "new")
