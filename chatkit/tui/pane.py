@@ -172,7 +172,11 @@ class ChatPane(Vertical):
         return self._texts.get(part, "")
 
     def _put(self, part: str, text: str) -> None:
-        """Show ``text`` in one of the lines around the timeline; an empty one hides it."""
+        """Show ``text`` in one of the lines around the timeline.
+
+        An empty notice or older-messages line is hidden; the others keep their line
+        even when empty, so nothing below or above them moves.
+        """
         if self._texts.get(part) == text:
             return
         self._texts[part] = text

@@ -65,7 +65,7 @@ class Observed:
 
     async def history(self, chat_id: str) -> list[ServerMessage]:
         oldest = self.oldest()
-        return await self.server.history(chat_id, after=oldest - 1 if oldest else 0)
+        return await self.server.history(chat_id, after=0 if oldest is None else oldest - 1)
 
 
 class ChatSession:
@@ -176,6 +176,8 @@ class ChatSession:
             await asyncio.sleep(delay)
             self.retry_at = None
             delay = min(delay * 2, self.retry_max)
+            if self._closed:
+                return
         if self.notice is self._unreachable:
             self.tell(None)
         try:
@@ -238,6 +240,28 @@ class ChatSession:
 
     # What the server does.
 
+    def receive(self, incoming: ServerMessage) -> None:
+        """A realtime message arrived: hand it to the flow's reconcile."""
+        if incoming.chat_id != self.chat_id:
+            return
+        self._typing.pop(incoming.author, None)  # they pressed enter
+        try:
+            self.client.receive(incoming)
+        except (Exception, SystemExit) as error:
+            self.tell(explain(error, "reconcile", self.flow_path))
+        self.changed()
+
+    # Plumbing.
+
+    def tell(self, notice: Notice | None) -> None:
+        """Show ``notice`` above the timeline (None clears it)."""
+        self.notice = notice
+        self.changed()
+
+    def changed(self) -> None:
+        for listener in list(self.listeners):
+            listener()
+
     async def _page_back(self) -> None:
         """Load one page of history, older than anything loaded yet (at first: the newest)."""
         self.loading_older = True
@@ -273,28 +297,6 @@ class ChatSession:
             self.tell(self._unreachable)
             return False
         return True
-
-    def receive(self, incoming: ServerMessage) -> None:
-        """A realtime message arrived: hand it to the flow's reconcile."""
-        if incoming.chat_id != self.chat_id:
-            return
-        self._typing.pop(incoming.author, None)  # they pressed enter
-        try:
-            self.client.receive(incoming)
-        except (Exception, SystemExit) as error:
-            self.tell(explain(error, "reconcile", self.flow_path))
-        self.changed()
-
-    # Plumbing.
-
-    def tell(self, notice: Notice | None) -> None:
-        """Show ``notice`` above the timeline (None clears it)."""
-        self.notice = notice
-        self.changed()
-
-    def changed(self) -> None:
-        for listener in list(self.listeners):
-            listener()
 
     async def _calling(self, doing: str, work: Awaitable[object], *, clears: bool = False) -> bool:
         """Await a call into the flow; turn anything it raises into a notice.
