@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
+from chatkit.blame import Journal, blame_frame, blame_suspended
 from chatkit.client import ChatClient
 from chatkit.failover import FailoverServer
 from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
 from chatkit.protocols import Flow
 from chatkit.rules import (
+    CREATED,
+    STATUS_FIELDS,
     Rule,
     RuleBroken,
     RuleWatch,
@@ -140,6 +144,8 @@ class Scenario:
         self.server = ScriptedServer()
         self.story: list[Step] = []
         self.sendings: list[Sending] = []
+        self.journal = Journal(code.folder)
+        """Who changed what: the learner's function and line behind each change."""
         self._client_ids: dict[str, Sending] = {}
         """Every client id a send has used so far, by any user, and the send that used it."""
         self._members: dict[str, _Member] = {}
@@ -253,10 +259,11 @@ class Scenario:
         state = self.state(by)
         before = _snapshot(state)
         task = asyncio.get_running_loop().create_task(self.client(by).send(self.chat_id, body))
-        for _ in range(MAX_YIELDS):
-            if task.done():
-                break
-            await asyncio.sleep(0)
+        with self.journal.recording():
+            for _ in range(MAX_YIELDS):
+                if task.done():
+                    break
+                await asyncio.sleep(0)
         self._step(f"{_does(by, 'try')} to send {_quote(body)}", check=False)
         error = task.exception() if task.done() else None
         if not isinstance(error, InvalidMessage):
@@ -284,7 +291,8 @@ class Scenario:
         member = self._members[user]
         for message in self.server.stored.get(self.chat_id, []):
             member.watch.told(message)
-        await member.client.backfill(self.chat_id)
+        with self.journal.recording():
+            await member.client.backfill(self.chat_id)
         self._step(f"{_does(user, 'reconnect')}; the history arrives")
 
     async def resync(self, user: str = "you") -> None:
@@ -292,8 +300,22 @@ class Scenario:
         member = self._members[user]
         for message in self.server.stored.get(self.chat_id, []):
             member.watch.told(message)
-        await member.client.resync(self.chat_id)
-        self._step(f"{_does(user, 'reload')} the chat from the server")
+        with self.journal.recording():
+            await member.client.resync(self.chat_id)
+        try:
+            self._step(f"{_does(user, 'reload')} the chat from the server")
+        except RuleBroken as broken:
+            if broken.rule not in (Rule.KEEP_WORDS, Rule.EXACTLY_ONCE, Rule.OTHERS):
+                raise
+            raise RuleBroken(
+                Rule.RESYNC,
+                f"after the reload: {broken.detail} (a reload replaces the confirmed rows; "
+                "your pending and failed ones must stay, each once)",
+                actual=broken.actual,
+                about=broken.about,
+                fields=broken.fields,
+                blame=broken.blame,
+            ) from None
 
     # What the server does.
 
@@ -336,7 +358,8 @@ class Scenario:
         member = self._members[sending.user]
         member.watch.told(sending.stored)
         try:
-            member.client.receive(sending.stored)
+            with self.journal.recording():
+                member.client.receive(sending.stored)
         finally:
             self._step(
                 f"the late ack for {_quote(sending.body)} reaches {sending.user}{_over(sending)}",
@@ -369,7 +392,8 @@ class Scenario:
             raise ValueError("store or ack a message before echoing it")
         whom = "the chat" if to is None else to
         try:
-            self.server.echo(message, to=to)
+            with self.journal.recording():
+                self.server.echo(message, to=to)
         finally:
             self._step(
                 f"the echo of {_quote(message.body)} (#{message.seq}) reaches {whom}", check=False
@@ -389,27 +413,36 @@ class Scenario:
         """
         actual = describe_timeline(self.state(user), self.chat_id)
         if len(actual) != len(expected) or not all(map(_line_matches, expected, actual)):
-            raise RuleBroken(
-                rule, "the timeline is not what it should be", expected=expected, actual=actual
+            raise self.blame(
+                RuleBroken(
+                    rule, "the timeline is not what it should be", expected=expected, actual=actual
+                ),
+                user,
             )
 
     def expect_flags(self, *, sending: bool, error: str | None, user: str = "you") -> None:
         """The chat's "sending…" indicator and error banner must be as given."""
         chat = self.state(user).chat(self.chat_id)
         if (chat.sending, chat.error) != (sending, error):
-            raise RuleBroken(
-                Rule.LOADING_AND_ERRORS,
-                "the chat's indicator and banner are not what they should be",
-                expected=[f"sending={sending}", f"error={error!r}"],
-                actual=[f"sending={chat.sending}", f"error={chat.error!r}"],
+            raise self.blame(
+                RuleBroken(
+                    Rule.LOADING_AND_ERRORS,
+                    "the chat's indicator and banner are not what they should be",
+                    expected=[f"sending={sending}", f"error={error!r}"],
+                    actual=[f"sending={chat.sending}", f"error={chat.error!r}"],
+                    about=(chat, *chat.rows),
+                    fields=("error", "in_flight", "status"),
+                ),
+                user,
             )
 
     async def settle(self) -> None:
         """Let the event loop run until every send is finished or waiting on the server."""
-        for _ in range(MAX_YIELDS):
-            if all(_is_quiet(sending) for sending in self.sendings):
-                return
-            await asyncio.sleep(0)
+        with self.journal.recording():
+            for _ in range(MAX_YIELDS):
+                if all(_is_quiet(sending) for sending in self.sendings):
+                    return
+                await asyncio.sleep(0)
 
     async def finish(self) -> None:
         """The end of a scenario: every send has finished or still waits on the server."""
@@ -446,13 +479,15 @@ class Scenario:
         context.run(_current.set, sending)
         sending.task = asyncio.get_running_loop().create_task(send, context=context)
         self.sendings.append(sending)
-        await asyncio.sleep(0)  # the new task runs first: up to its first await
+        with self.journal.recording():
+            await asyncio.sleep(0)  # the new task runs first: up to its first await
         if sending.request is None and not sending.task.done() and sending.broken is None:
             try:
                 check_shown_before_first_await(
                     state, sending.body, sending.chat_id, sending.retry_of, shown_before
                 )
             except RuleBroken as broken:
+                broken.blame = blame_suspended(sending.task.get_coro(), self.journal.folder)
                 sending.broken = broken
 
     def _raise_if_not_started(self, sending: Sending) -> None:
@@ -530,6 +565,7 @@ class Scenario:
         try:
             self._check_request(sending, request)
         except RuleBroken as broken:
+            broken.blame = blame_frame(sys._getframe(), self.journal.folder)
             sending.broken = broken
 
     def _check_request(self, sending: Sending, request: Request) -> None:
@@ -569,7 +605,25 @@ class Scenario:
 
     def _check(self) -> None:
         for member in self._members.values():
-            member.watch.check(retrying=self._retrying)
+            try:
+                member.watch.check(retrying=self._retrying)
+            except RuleBroken as broken:
+                if broken.about:
+                    self.blame(broken)
+                raise
+
+    def blame(self, broken: RuleBroken, user: str = "you") -> RuleBroken:
+        """Say where the learner's code made the change that broke the rule, if it can tell.
+
+        The change is the last one the learner's code made to what the rule is about; for
+        a rule about a whole timeline, the last change to any row of ``user``'s chat.
+        """
+        if broken.blame is None:
+            chat = self.state(user).chat(self.chat_id)
+            about = broken.about or (chat, *chat.rows)
+            fields = broken.fields if broken.about else (*STATUS_FIELDS, *CREATED, "rows")
+            broken.blame = self.journal.latest(about, fields)
+        return broken
 
 
 def _shortened(timeline: list[str]) -> list[str]:

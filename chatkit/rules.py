@@ -9,10 +9,12 @@ server really stored and with what the client was shown before, and raises
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from chatkit.blame import Blame
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.state import Chat, ChatState
 
@@ -52,6 +54,12 @@ class Rule(enum.Enum):
         return f"rule {self.number}, {self.title}"
 
 
+STATUS_FIELDS = ("status", "error", "seq", "server_id", "created_at")
+"""The fields of a row that confirming it or failing it changes."""
+CREATED = ("client_id",)
+"""The field every new row sets first: who set it, made the row."""
+
+
 class RuleBroken(AssertionError):
     """A rule stopped holding. Carries what the grader needs to explain it."""
 
@@ -62,12 +70,21 @@ class RuleBroken(AssertionError):
         *,
         expected: list[str] | None = None,
         actual: list[str] | None = None,
+        about: tuple[object, ...] = (),
+        fields: tuple[str, ...] = STATUS_FIELDS,
+        blame: Blame | None = None,
     ) -> None:
         super().__init__(f"{rule}: {detail}")
         self.rule = rule
         self.detail = detail
         self.expected = expected
         self.actual = actual
+        self.about = about
+        """The rows and chats the rule is about: whoever changed them last is to blame."""
+        self.fields = fields
+        """Which of their fields count for the blame."""
+        self.blame = blame
+        """Where the learner's code made the bad change, once the harness knows."""
 
 
 class StateShapeError(TypeError):
@@ -259,6 +276,8 @@ class RuleWatch:
                     Rule.EXACTLY_ONCE,
                     f"{rows[0].body!r} is shown {len(rows)} times",
                     actual=describe_timeline(self.state, chat_id),
+                    about=tuple(rows),
+                    fields=CREATED,
                 )
         for client_id in self.sent_by_me:
             if client_id not in rows_by_id:
@@ -266,8 +285,20 @@ class RuleWatch:
                     Rule.KEEP_WORDS,
                     "one of your messages disappeared from the screen; a failed send must "
                     "stay visible as failed so it can be retried",
+                    about=tuple(self.state.chats.values()),
+                    fields=("rows",),
                 )
+        bodies = Counter(row.body for rows in rows_by_id.values() for row in rows)
         for client_id, incoming in self.seen.items():
+            if client_id not in rows_by_id and bodies[incoming.body]:
+                raise RuleBroken(
+                    Rule.NO_TEXT_MATCHING,
+                    f"the server's message {incoming.body!r} (#{incoming.seq}) is not on the "
+                    "screen: it says the same as a message you show, but it is another message "
+                    "(its client id differs); match messages by client id, never by their words",
+                    actual=describe_timeline(self.state, incoming.chat_id),
+                    about=tuple(rows_by_id.get(client_id, ())),
+                )
             if client_id not in rows_by_id:
                 raise RuleBroken(
                     Rule.OTHERS if client_id not in self.sent_by_me else Rule.EXACTLY_ONCE,
@@ -278,7 +309,19 @@ class RuleWatch:
 
         for client_id, rows in rows_by_id.items():
             row = rows[0]
-            self._check_row(row, self.seen.get(client_id), retrying)
+            try:
+                self._check_row(row, self.seen.get(client_id), retrying)
+            except RuleBroken as broken:
+                if broken.rule is Rule.SERVER_TRUTH and bodies[row.body] > 1:
+                    raise RuleBroken(
+                        Rule.NO_TEXT_MATCHING,
+                        f"two of your messages say {row.body!r}, and the server's copy of one "
+                        f"was taken for the other ({broken.detail}); match by client id, never "
+                        "by the words",
+                        about=broken.about,
+                        fields=broken.fields,
+                    ) from None
+                raise
 
         for chat in self.state.chats.values():
             self._check_chat_flags(chat.id)
@@ -301,6 +344,8 @@ class RuleWatch:
                     Rule.MONOTONIC,
                     f"{row.body!r} went from {before} back to {now}; "
                     f"{'sent is final' if before is Status.SENT else 'that move is not allowed'}",
+                    about=(row,),
+                    fields=("status",),
                 )
         self._last_status[row.client_id] = now
 
@@ -308,12 +353,14 @@ class RuleWatch:
             raise RuleBroken(
                 Rule.SERVER_TRUTH,
                 f"the server confirmed {row.body!r} as #{truth.seq}, but it is still shown as {now}",
+                about=(row,),
             )
         if now is Status.SENT:
             if truth is None:
                 raise RuleBroken(
                     Rule.SERVER_TRUTH,
                     f"{row.body!r} is shown as sent, but the server never confirmed it to you",
+                    about=(row,),
                 )
             if (row.server_id, row.seq, row.created_at) != (truth.id, truth.seq, truth.created_at):
                 raise RuleBroken(
@@ -321,9 +368,12 @@ class RuleWatch:
                     f"{row.body!r} is sent but does not carry the server's id, sequence number "
                     f"and timestamp (has id={row.server_id}, seq={row.seq}; "
                     f"the server said id={truth.id}, seq={truth.seq})",
+                    about=(row,),
                 )
         if now is Status.FAILED and not (row.error and row.error.strip()):
-            raise RuleBroken(Rule.KEEP_WORDS, f"{row.body!r} failed without a readable reason")
+            raise RuleBroken(
+                Rule.KEEP_WORDS, f"{row.body!r} failed without a readable reason", about=(row,)
+            )
 
     def _check_chat_flags(self, chat_id: str) -> None:
         chat = self.state.chat(chat_id)
@@ -337,18 +387,23 @@ class RuleWatch:
             raise RuleBroken(
                 Rule.BOOKKEEPING,
                 f"in_flight still holds {', '.join(bodies)} although that send is settled",
+                about=tuple(row for row in chat.rows if row.client_id in stale),
             )
         if chat.sending != bool(pending):
             raise RuleBroken(
                 Rule.LOADING_AND_ERRORS,
                 f"the chat shows sending={chat.sending} while "
                 f"{len(pending)} of your sends are unsettled",
+                about=(chat, *mine),
+                fields=("in_flight", *STATUS_FIELDS),
             )
         expected = self._expected_banner(chat_id, mine)
         if chat.error != expected:
             raise RuleBroken(
                 Rule.LOADING_AND_ERRORS,
                 f"the error banner reads {chat.error!r}; expected {expected!r}",
+                about=(chat, *mine),
+                fields=("error", "status"),
             )
 
     def _expected_banner(self, chat_id: str, mine: list[Message]) -> str | None:

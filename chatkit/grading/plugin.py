@@ -144,6 +144,12 @@ def _explain(
         result.message, result.expected, result.actual = error.detail, error.expected, error.actual
         result.outcome = Outcome.TIMED_OUT if error.rule is Rule.FINISHES else Outcome.FAILED
         result.location = None
+        blame = error.blame
+        if blame is not None:
+            result.function = blame.function
+            result.location = Location(
+                _display_path(Path(blame.file)), blame.line, blame.inner, blame.code
+            )
     elif isinstance(error, StuckInLearnerCode):
         result.outcome = Outcome.TIMED_OUT
         result.function = result.location.function if result.location else None

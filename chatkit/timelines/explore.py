@@ -31,11 +31,14 @@ events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
+from chatkit.blame import Journal
 from chatkit.protocols import Flow
 from chatkit.rules import Rule, RuleBroken, WatchMemory
 from chatkit.timelines.canon import reset_flow_globals
@@ -185,7 +188,9 @@ class TimelinesBroken(RuleBroken):
     def __init__(
         self, rule: Rule, detail: str, exploration: Exploration, story: Story, cause: RuleBroken
     ) -> None:
-        super().__init__(rule, detail, expected=cause.expected, actual=cause.actual)
+        super().__init__(
+            rule, detail, expected=cause.expected, actual=cause.actual, blame=cause.blame
+        )
         self.exploration = exploration
         self.story = story
 
@@ -451,20 +456,32 @@ def tell(flow: Flow, world: World, events: tuple[Event, ...]) -> Story:
     through every step is also checked at its end (every send finished).
     """
 
+    source = getattr(flow, "__file__", None)
+    journal = Journal(Path(source).parent) if source else None
+
     def run_it() -> Story:
         run = Run(flow, world)
         steps: list[StoryStep] = []
         failure: Failure | None = None
         for number, event in enumerate(events, 1):
-            failure = run.step(event)
+            with journal.recording() if journal else contextlib.nullcontext():
+                failure = run.step(event)
             steps.append(StoryStep(number, run.narrate(event), run.screen()))
             if failure is not None:
+                _blame(failure, journal)
                 return Story(events[:number], tuple(steps), failure)
         if space(world).is_complete(space(world).replay(events)):
             failure = run.finish()
         return Story(events, tuple(steps), failure)
 
     return _in_a_loop(run_it)
+
+
+def _blame(failure: Failure, journal: Journal | None) -> None:
+    """Say which of the learner's functions made the change that broke the rule."""
+    error = failure.error
+    if journal and isinstance(error, RuleBroken) and error.blame is None and error.about:
+        error.blame = journal.latest(error.about, error.fields)
 
 
 def verdict(flow: Flow, world: World, events: tuple[Event, ...]) -> Failure | None:

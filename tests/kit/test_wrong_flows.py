@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mistakes import WRONG, Mistake, MistakeOutdated, write_all, write_flow
 
-from chatkit.grading.results import GradeReport
+from chatkit.grading.results import GradeReport, Outcome
 from chatkit.grading.runner import grade
 
 CATCHERS: dict[str, tuple[str, ...]] = {
@@ -36,6 +36,25 @@ CATCHERS: dict[str, tuple[str, ...]] = {
 }
 """Each wrong flow, and the families that must each fail at least one scenario on it."""
 
+BLAMED: dict[str, tuple[set[int], set[str]]] = {
+    "no_dedup": ({3, 12}, {"reconcile"}),
+    "dedup_by_body": ({13}, {"reconcile"}),
+    "keyed_by_server_id": ({3, 12}, {"reconcile"}),
+    "rollback_removes": ({6}, {"rollback"}),
+    "rollback_fails_sent": ({4}, {"rollback"}),
+    "status_regresses": ({4}, {"send"}),
+    "timestamp_ids": ({10}, {"send"}),
+    "linear_scan": ({16}, {"reconcile"}),
+    "sending_never_cleared": ({14}, {"reconcile", "rollback"}),  # both forget in_flight
+    "module_counter_ids": ({10}, {"send"}),
+    "ids_from_row_count": ({10}, {"send"}),
+    "short_random_ids": ({10}, {"send"}),
+    "new_id_after_two_retries": ({8}, {"send"}),
+    "awaits_before_showing": ({1}, {"send"}),
+}
+"""Each wrong flow: the rules its catching families must name, and the functions they must
+blame (the one the mistake is in), for every scenario of theirs that fails."""
+
 ONLY_CAUGHT_BY: dict[str, str] = {"linear_scan": "scale"}
 """Wrong flows that are right in every other way: no other family may fail them."""
 
@@ -47,7 +66,7 @@ def wrong_flows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_every_wrong_flow_is_listed() -> None:
-    assert sorted(mistake.name for mistake in WRONG) == sorted(CATCHERS)
+    assert sorted(mistake.name for mistake in WRONG) == sorted(CATCHERS) == sorted(BLAMED)
 
 
 def test_a_mistake_that_no_longer_fits_the_solution_fails_loudly(tmp_path: Path) -> None:
@@ -76,13 +95,22 @@ def table(report: GradeReport) -> str:
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", sorted(CATCHERS))
 def test_wrong_flow_is_caught(name: str, wrong_flows: dict[str, Path]) -> None:
-    """The family meant to catch this mistake fails at least one scenario."""
+    """The family meant to catch this mistake fails at least one scenario, and every
+    failure there names the rule the mistake breaks and blames the function it is in."""
     report = grade(str(wrong_flows[name].parent))
     failures = failures_by_family(report)
     for family in CATCHERS[name]:
         assert failures.get(family, 0) > 0, (
             f"{name}: no {family!r} scenario failed\n{table(report)}"
         )
+    rules, functions = BLAMED[name]
+    for result in report.results:
+        if result.family in CATCHERS[name] and result.outcome is not Outcome.PASSED:
+            number = int(result.rule.split(",")[0].removeprefix("rule ")) if result.rule else None
+            assert number in rules, f"{name}: {result.name} names {result.rule}, not rule {rules}"
+            assert result.function in functions, (
+                f"{name}: {result.name} blames {result.function}, not {functions}"
+            )
     only = ONLY_CAUGHT_BY.get(name)
     if only is not None:
         others = [family for family, failed in failures.items() if family != only and failed]

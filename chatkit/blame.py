@@ -1,0 +1,135 @@
+"""Which of the learner's functions, and which line, made a change.
+
+A broken rule is only half an explanation: the learner needs to know where to look.
+The rule says what is wrong; the blame says who did it — the function (``send``,
+``reconcile`` or ``rollback``) and the line of the learner's file that last changed
+the row or the chat the rule is about.
+
+While a scenario drives the learner's code, `Journal.recording` has the kit's rows
+and chats note every attribute that is set, with the learner's frame that set it.
+Outside those moments (a scale scenario building a long history, say) nothing is
+noted and nothing costs more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import linecache
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from chatkit.model import Message
+from chatkit.state import Chat
+from chatkit.target import FUNCTIONS
+
+
+@dataclass(frozen=True, slots=True)
+class Blame:
+    """Where the learner's code made a change: the flow function, and the exact line."""
+
+    function: str
+    """``send``, ``reconcile`` or ``rollback`` (or the learner's own function, if none of
+    the three is on the stack)."""
+    file: str
+    line: int
+    code: str
+    """The line as written."""
+    inner: str
+    """The function the line is in: the flow function itself, or a helper it called."""
+
+
+def blame_frame(frame: FrameType | None, folder: str) -> Blame | None:
+    """The learner's innermost frame from ``frame`` outwards, and the flow function around it."""
+    while frame is not None and not frame.f_code.co_filename.startswith(folder):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    inner = frame
+    outer: FrameType | None = frame
+    while outer is not None and outer.f_code.co_name not in FUNCTIONS:
+        outer = outer.f_back
+        while outer is not None and not outer.f_code.co_filename.startswith(folder):
+            outer = outer.f_back
+    code = inner.f_code
+    return Blame(
+        function=(outer or inner).f_code.co_name,
+        file=code.co_filename,
+        line=inner.f_lineno,
+        code=linecache.getline(code.co_filename, inner.f_lineno).strip(),
+        inner=code.co_name,
+    )
+
+
+def blame_suspended(coro: object, folder: str) -> Blame | None:
+    """Where a suspended send waits: the innermost of the learner's coroutines it awaits."""
+    found: list[FrameType] = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None and frame.f_code.co_filename.startswith(folder):
+            found.append(frame)
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    if not found:
+        return None
+    inner = found[-1]
+    outer = next((f for f in reversed(found) if f.f_code.co_name in FUNCTIONS), inner)
+    code = inner.f_code
+    return Blame(
+        function=outer.f_code.co_name,
+        file=code.co_filename,
+        line=inner.f_lineno,
+        code=linecache.getline(code.co_filename, inner.f_lineno).strip(),
+        inner=code.co_name,
+    )
+
+
+class Journal:
+    """The last change the learner's code made to each field of each row and chat."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder.resolve())
+        self._writes: dict[tuple[int, str], tuple[int, Blame]] = {}
+        self._count = 0
+        self._depth = 0
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        """Note every change to a row or a chat made while this block runs."""
+        self._depth += 1
+        if self._depth == 1:
+            for cls in (Message, Chat):
+                type.__setattr__(cls, "__setattr__", self._noting_setattr())
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                for cls in (Message, Chat):
+                    type.__delattr__(cls, "__setattr__")
+
+    def _noting_setattr(self) -> Callable[[object, str, object], None]:
+        note = self.note
+
+        def setattr_and_note(target: object, name: str, value: object) -> None:
+            object.__setattr__(target, name, value)
+            note(target, name, sys._getframe(1))
+
+        return setattr_and_note
+
+    def note(self, target: object, field: str, frame: FrameType | None) -> None:
+        blame = blame_frame(frame, self.folder)
+        if blame is not None:
+            self._count += 1
+            self._writes[(id(target), field)] = (self._count, blame)
+
+    def latest(self, targets: Iterable[object], fields: tuple[str, ...]) -> Blame | None:
+        """The most recent of the learner's changes to any of these fields of ``targets``."""
+        found = [
+            self._writes[key]
+            for target in targets
+            for field in fields
+            if (key := (id(target), field)) in self._writes
+        ]
+        return max(found, key=lambda write: write[0])[1] if found else None
