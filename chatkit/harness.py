@@ -42,6 +42,7 @@ from chatkit.rules import (
 from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.scripted import Connection, Request, ScriptedServer
 from chatkit.state import ChatState
+from chatkit.story import SERVER, Kind, Step, screen
 
 MAX_YIELDS = 200
 """How many turns of the event loop a step may take before a send counts as stuck
@@ -64,15 +65,6 @@ STORY_ROWS = 12
 
 PRIMARY, FALLBACK = "primary", "fallback"
 """The names of a failover client's two transports, as the story says them."""
-
-
-@dataclass
-class Step:
-    """One line of the story, with each client's timeline right after it."""
-
-    number: int
-    text: str
-    timelines: dict[str, list[str]]
 
 
 @dataclass(eq=False)
@@ -216,7 +208,8 @@ class Scenario:
             sendings.append(sending)
         await self.settle()
         across = f" across {len(chats)} chats" if chats else ""
-        self._step(f"{_does(by, 'send')} {len(bodies):,} messages in a burst{across}", check=False)
+        text = f"{_does(by, 'send')} {len(bodies):,} messages in a burst{across}"
+        self._step(text, Kind.SEND, by, SERVER, check=False)
         for sending in sendings:
             self._raise_if_not_started(sending)
         self._check()
@@ -230,7 +223,9 @@ class Scenario:
             self._members[sending.user].watch.told(sending.stored)
             self.server.ack(request)
         await self.settle()
-        self._step(f"the acks for all {len(sendings):,} messages arrive", check=False)
+        users = sorted({sending.user for sending in sendings})
+        text = f"the acks for all {len(sendings):,} messages arrive"
+        self._step(text, Kind.ACK, SERVER, users[0] if len(users) == 1 else "the chat", check=False)
         for sending in sendings:
             if not sending.task.done():
                 raise RuleBroken(
@@ -264,7 +259,9 @@ class Scenario:
                 if task.done():
                     break
                 await asyncio.sleep(0)
-        self._step(f"{_does(by, 'try')} to send {_quote(body)}", check=False)
+        self._step(
+            f"{_does(by, 'try')} to send {_quote(body)}", Kind.REFUSED_INPUT, by, by, check=False
+        )
         error = task.exception() if task.done() else None
         if not isinstance(error, InvalidMessage):
             if not task.done():
@@ -293,7 +290,7 @@ class Scenario:
             member.watch.told(message)
         with self.journal.recording():
             await member.client.backfill(self.chat_id)
-        self._step(f"{_does(user, 'reconnect')}; the history arrives")
+        self._step(f"{_does(user, 'reconnect')}; the history arrives", Kind.HISTORY, SERVER, user)
 
     async def resync(self, user: str = "you") -> None:
         """``user`` reloads the chat: the server's list replaces the confirmed rows."""
@@ -303,7 +300,9 @@ class Scenario:
         with self.journal.recording():
             await member.client.resync(self.chat_id)
         try:
-            self._step(f"{_does(user, 'reload')} the chat from the server")
+            self._step(
+                f"{_does(user, 'reload')} the chat from the server", Kind.HISTORY, SERVER, user
+            )
         except RuleBroken as broken:
             if broken.rule not in (Rule.KEEP_WORDS, Rule.EXACTLY_ONCE, Rule.OTHERS):
                 raise
@@ -322,21 +321,25 @@ class Scenario:
     def store(self, sending: Sending) -> ServerMessage:
         """The server stores the message (nobody is told yet)."""
         sending.stored = self.server.store(self._request(sending))
-        self._step(f"the server stores {_quote(sending.body)} as #{sending.stored.seq}")
+        text = f"the server stores {_quote(sending.body)} as #{sending.stored.seq}"
+        self._step(text, Kind.STORE, SERVER, SERVER)
         return sending.stored
 
     def store_many(self, sendings: list[Sending]) -> None:
         """The server stores all these messages, in this order (nobody is told yet)."""
         for sending in sendings:
             sending.stored = self.server.store(self._request(sending))
-        self._step(f"the server stores all {len(sendings):,} messages")
+        self._step(f"the server stores all {len(sendings):,} messages", Kind.STORE, SERVER, SERVER)
 
     def post(self, body: str, *, by: str = "bob") -> ServerMessage:
         """Someone on another device sends ``body``; the server stores it (nobody told yet)."""
         self._device_ids += 1
         message = self.server.post(self.chat_id, by, body, f"{by}-device-{self._device_ids}")
         self._step(
-            f"{by} sends {_quote(body)} from another device; the server stores it as #{message.seq}"
+            f"{by} sends {_quote(body)} from another device; the server stores it as #{message.seq}",
+            Kind.POST,
+            by,
+            SERVER,
         )
         return message
 
@@ -347,7 +350,9 @@ class Scenario:
         self._members[sending.user].watch.told(sending.stored)
         self.server.ack(request)
         await self._answered(
-            sending, f"the ack for {_quote(sending.body)} reaches {sending.user}{_over(sending)}"
+            sending,
+            f"the ack for {_quote(sending.body)} reaches {sending.user}{_over(sending)}",
+            Kind.ACK,
         )
         return sending.stored
 
@@ -363,6 +368,9 @@ class Scenario:
         finally:
             self._step(
                 f"the late ack for {_quote(sending.body)} reaches {sending.user}{_over(sending)}",
+                Kind.ACK,
+                SERVER,
+                sending.user,
                 check=False,
             )
         await self.settle()
@@ -373,7 +381,9 @@ class Scenario:
         """The server refuses the message: nothing is stored, the sender gets the reason."""
         self.server.refuse(self._request(sending), reason)
         await self._answered(
-            sending, f"the server refuses {_quote(sending.body)}{_over(sending)}: {reason}"
+            sending,
+            f"the server refuses {_quote(sending.body)}{_over(sending)}: {reason}",
+            Kind.REFUSE,
         )
 
     async def time_out(self, sending: Sending) -> None:
@@ -383,6 +393,7 @@ class Scenario:
             sending,
             f"{_whose(sending.user)} client gives up waiting for {_quote(sending.body)}"
             f"{_over(sending)}",
+            Kind.LOST,
         )
 
     async def echo(self, what: Sending | ServerMessage, *, to: str | None = None) -> None:
@@ -396,7 +407,11 @@ class Scenario:
                 self.server.echo(message, to=to)
         finally:
             self._step(
-                f"the echo of {_quote(message.body)} (#{message.seq}) reaches {whom}", check=False
+                f"the echo of {_quote(message.body)} (#{message.seq}) reaches {whom}",
+                Kind.ECHO,
+                SERVER,
+                whom,
+                check=False,
             )
         await self.settle()
         self._check()
@@ -463,7 +478,8 @@ class Scenario:
         """Start a send, let it run until it waits on the server, and tell that step."""
         await self._start(sending, send)
         await self.settle()
-        self._step(text + _over(sending), check=False)
+        kind = Kind.SEND if sending.retry_of is None else Kind.RETRY
+        self._step(text + _over(sending), kind, sending.user, SERVER, check=False)
         self._raise_if_not_started(sending)
         self._check()
 
@@ -508,7 +524,7 @@ class Scenario:
                     f"your send of {_quote(sending.body)} returned without calling server.send",
                 )
 
-    async def _answered(self, sending: Sending, text: str) -> None:
+    async def _answered(self, sending: Sending, text: str, kind: Kind) -> None:
         """After the server answered a send: it must finish, unless it failed over.
 
         A failover client whose primary failed is not done yet: it has sent the same
@@ -521,7 +537,7 @@ class Scenario:
         )
         if failing_over:
             text += f"; {_whose(sending.user)} client fails over to the {FALLBACK}"
-        self._step(text, check=False)
+        self._step(text, kind, SERVER, sending.user, check=False)
         if not sending.task.done() and not failing_over:
             raise RuleBroken(
                 Rule.FINISHES,
@@ -593,13 +609,23 @@ class Scenario:
 
         return deliver
 
-    def _step(self, text: str, *, check: bool = True) -> None:
+    def _step(
+        self,
+        text: str,
+        kind: Kind = Kind.NOTE,
+        source: str = "",
+        target: str = "",
+        *,
+        check: bool = True,
+    ) -> None:
         """Write a line of the story and, unless told not to yet, check every rule."""
-        timelines = {
-            user: _shortened(describe_timeline(member.client.state, self.chat_id))
+        screens = {
+            user: screen(member.client.state, self.chat_id, rows=STORY_ROWS // 2)
             for user, member in self._members.items()
         }
-        self.story.append(Step(len(self.story) + 1, text, timelines))
+        printed = self.world.output.drain()
+        step = Step(len(self.story) + 1, text, screens, kind, source, target, printed)
+        self.story.append(step)
         if check:
             self._check()
 
@@ -624,14 +650,6 @@ class Scenario:
             fields = broken.fields if broken.about else (*STATUS_FIELDS, *CREATED, "rows")
             broken.blame = self.journal.latest(about, fields)
         return broken
-
-
-def _shortened(timeline: list[str]) -> list[str]:
-    """A long timeline as the story shows it: its first and last rows, and how many between."""
-    if len(timeline) <= STORY_ROWS:
-        return timeline
-    half = STORY_ROWS // 2
-    return [*timeline[:half], f"… {len(timeline) - 2 * half:,} more …", *timeline[-half:]]
 
 
 def _is_quiet(sending: Sending) -> bool:

@@ -10,7 +10,6 @@ the results carry about that step, and the check that failed.
 from __future__ import annotations
 
 import ast
-import dataclasses
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from difflib import SequenceMatcher
@@ -25,12 +24,12 @@ from rich.table import Table
 from rich.text import Text
 
 from chatkit.grading.report import MARKS, display_path, humanize
-from chatkit.grading.results import GradeReport, Outcome, StoryStep, TestResult
+from chatkit.grading.results import GradeReport, Outcome, TestResult
+from chatkit.story import Step
 from chatkit.target import FUNCTIONS
 
 SIDE_BY_SIDE_WIDTH = 140
 """Below this many columns the two versions of a function go one above the other."""
-STEP_FIELDS = {"number", "text", "timelines"}
 """A story step's fields shown as screens; any others (a banner, say) are shown as lines."""
 
 
@@ -122,7 +121,7 @@ def _verdict(failing: TestResult, whose: str) -> Text:
     )
 
 
-def _step(result: TestResult, number: int | None) -> StoryStep | None:
+def _step(result: TestResult, number: int | None) -> Step | None:
     """The step with this number, or the last the story got to."""
     if not result.story:
         return None
@@ -131,7 +130,7 @@ def _step(result: TestResult, number: int | None) -> StoryStep | None:
 
 
 def _screens(
-    mine: StoryStep | None, theirs: StoryStep | None, failing: TestResult, *, mine_failed: bool
+    mine: Step | None, theirs: Step | None, failing: TestResult, *, mine_failed: bool
 ) -> Group:
     """Your screen beside the solution's, line by line; ``≠`` marks where they part."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
@@ -143,7 +142,6 @@ def _screens(
         if len(users) > 1:
             table.add_row("", Text(f"{user} sees", style="dim"), Text(f"{user} sees", style="dim"))
         _add_lines(table, _timelines(mine).get(user, []), _timelines(theirs).get(user, []))
-    _add_lines(table, _other_lines(mine), _other_lines(theirs))
     parts: list[RenderableType] = [table]
     if mine is None or theirs is None:
         missing = "your code" if mine is None else "the solution"
@@ -162,19 +160,8 @@ def _screens(
     return Group(*parts)
 
 
-def _timelines(step: StoryStep | None) -> dict[str, list[str]]:
+def _timelines(step: Step | None) -> dict[str, list[str]]:
     return dict(getattr(step, "timelines", None) or {})
-
-
-def _other_lines(step: StoryStep | None) -> list[str]:
-    """Whatever else a step carries ("sending…", the banner), one ``name: value`` line each."""
-    if step is None or not dataclasses.is_dataclass(step):
-        return []
-    return [
-        f"{field.name}: {getattr(step, field.name)}"
-        for field in dataclasses.fields(step)
-        if field.name not in STEP_FIELDS
-    ]
 
 
 def _add_lines(table: Table, mine: list[str], theirs: list[str]) -> None:

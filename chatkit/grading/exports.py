@@ -39,6 +39,8 @@ def explain(result: TestResult) -> str:
             for user, timeline in step.timelines.items():
                 who = "you see" if user == "you" else f"{user} sees"
                 lines.append(f"       {who}: {' · '.join(timeline) or '(empty)'}")
+            if step.printed:
+                lines.append(f"       your code printed: {step.printed.rstrip()}")
     if result.expected is not None:
         lines.append("expected: " + " · ".join(result.expected))
     if result.actual is not None:
@@ -46,6 +48,21 @@ def explain(result: TestResult) -> str:
     sections = [s for s in (result.function, result.family) if s]
     lines.append("read: " + ", ".join(f"hints.md › {s}" for s in sections))
     return "\n".join(lines)
+
+
+OUTPUT_CHARS = 500
+"""The exercism interface shows at most this much of a test's output."""
+
+
+def output(result: TestResult) -> str | None:
+    """What the learner's code printed in the scenario, cut to exercism's limit (saying so)."""
+    if not result.output:
+        return None
+    dropped = result.output_dropped + max(0, len(result.output) - OUTPUT_CHARS)
+    if not dropped:
+        return result.output
+    cut = f"\n[output cut: {dropped:,} more characters]"
+    return result.output[: OUTPUT_CHARS - len(cut)] + cut
 
 
 def task_id(family: str) -> int:
@@ -76,7 +93,7 @@ def exercism(report: GradeReport) -> dict[str, Any]:
                 "name": f"{result.family} › {humanize(result.name)}",
                 "status": EXERCISM_STATUS[result.outcome],
                 "message": explain(result) or None,
-                "output": None,
+                "output": output(result),
                 "test_code": result.source,
                 "task_id": task_id(result.family),
             }

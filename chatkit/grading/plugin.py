@@ -22,12 +22,12 @@ from chatkit.grading.results import (
     RESULTS_FD,
     Location,
     Outcome,
-    StoryStep,
     TestResult,
 )
 from chatkit.hang_watch import StuckInLearnerCode
-from chatkit.harness import Scenario, Step
+from chatkit.harness import Scenario
 from chatkit.rules import Rule, RuleBroken
+from chatkit.story import Step
 from chatkit.testing import ScenarioTimedOut, budget_of
 
 _channel: IO[str] | None = None
@@ -104,10 +104,15 @@ def _result(
     )
     with contextlib.suppress(OSError, TypeError):
         result.source = inspect.getsource(function) if function else None
-    result.story = [StoryStep(s.number, s.text, s.timelines) for s in _story_of(item)]
+    result.story = _story_of(item)
+    kit = getattr(item, "funcargs", {}).get("kit")
+    if isinstance(kit, Scenario):
+        result.output, result.output_dropped = kit.world.output.text(), kit.world.output.dropped
     if report.passed or call.excinfo is None:
         return result
     _explain(result, call.excinfo, _target_dir(item))
+    if result.story and result.rule:
+        result.story[-1].broke = result.rule  # every rule is checked after every step
     return result
 
 

@@ -290,6 +290,10 @@ def _story(result: TestResult) -> Table:
             shown = " · ".join(timeline) if timeline else "(empty)"
             label = ("you see " if user == "you" else f"{user} sees ") if several else "screen: "
             table.add_row("", Text(label + shown, style="dim"))
+        if step.printed:
+            table.add_row("", Text("your code printed: " + step.printed.rstrip(), style="yellow"))
+        if step.broke:
+            table.add_row("", Text(f"✗ {step.broke} broke here", style="bold red"))
     return table
 
 

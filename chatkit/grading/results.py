@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chatkit.grading.families import Family, family_named, family_order
+from chatkit.story import Step
 
 RESULTS_FD = "CHATKIT_RESULTS_FD"
 """The child writes one JSON line per event to this file descriptor (named in its env)."""
@@ -33,13 +34,6 @@ class Location:
 
 
 @dataclass(slots=True)
-class StoryStep:
-    number: int
-    text: str
-    timelines: dict[str, list[str]]
-
-
-@dataclass(slots=True)
 class TestResult:
     nodeid: str
     name: str
@@ -55,11 +49,15 @@ class TestResult:
     message: str = ""
     expected: list[str] | None = None
     actual: list[str] | None = None
-    story: list[StoryStep] = field(default_factory=list)
+    story: list[Step] = field(default_factory=list)
     error_type: str | None = None
     location: Location | None = None
     source: str | None = None
     """The scenario's code, for machine-readable results."""
+    output: str = ""
+    """What the learner's code printed in this scenario (kept up to a limit)."""
+    output_dropped: int = 0
+    """How many printed characters were past that limit."""
     note: str = ""
     """What the scenario measured, from its ``record_property`` calls ("62,370 timelines checked")."""
 
@@ -70,7 +68,7 @@ class TestResult:
     def from_json(cls, data: dict[str, Any]) -> TestResult:
         data = dict(data)
         data["outcome"] = Outcome(data["outcome"])
-        data["story"] = [StoryStep(**step) for step in data.get("story", [])]
+        data["story"] = [Step.from_json(step) for step in data.get("story", [])]
         if data.get("location"):
             data["location"] = Location(**data["location"])
         return cls(**data)

@@ -15,8 +15,11 @@ from chatkit.sandbox import Violation
 from chatkit.sandbox.policy import module_list
 from chatkit.target import kit_root
 
-KIT_PARTS = ("chatkit", "tests", "solution", "starter-code", "grader.py", "pyproject.toml")
-"""What the kit is made of; the target's own folder is left out (the learner may edit it)."""
+KIT_PARTS = ("chatkit", "tests/scenarios", "solution", "grader.py", "pyproject.toml")
+"""What a grading run reads: the runtime, the scenarios, the reference (for ``--compare``)
+and the settings. The target's own folder is left out (the learner may edit it)."""
+NOT_GRADING = ("chatkit/live", "chatkit/tui")
+"""Parts of the runtime a grading run never loads."""
 SHOWN_VIOLATIONS = 8
 
 
@@ -49,12 +52,14 @@ def kit_fingerprint(target_folder: Path) -> dict[str, str]:
         base = root / part
         paths = sorted(base.rglob("*")) if base.is_dir() else [base]
         for path in paths:
+            name = path.relative_to(root).as_posix()
             if (
                 path.is_file()
                 and "__pycache__" not in path.parts
                 and not path.is_relative_to(target)
+                and not name.startswith(NOT_GRADING)
             ):
-                digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+                digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
 
 

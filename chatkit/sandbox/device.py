@@ -64,6 +64,9 @@ class _Device:
             key: value for key, value in vars(builtins).items() if key not in FORBIDDEN_BUILTINS
         }
         self.builtins["__import__"] = self.gate
+        printer = world.printer()
+        if printer is not None:
+            self.builtins["print"] = printer
 
     def run(self, name: str, path: Path) -> types.ModuleType:
         """Execute one of the learner's files as a fresh module of this device."""

@@ -52,11 +52,58 @@ class ScriptedClock:
         return (self.now - self.start).total_seconds()
 
 
+OUTPUT_LIMIT = 64 * 1024
+"""How much of what a flow prints one scenario keeps; the rest is counted, not kept."""
+
+
+class Output:
+    """What the learner's code printed in one scenario: kept up to a limit, the rest counted.
+
+    A flow that prints in a loop cannot fill the grader's memory or its pipe: past
+    `OUTPUT_LIMIT` characters, ``print`` only counts.
+    """
+
+    def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
+        self.limit = limit
+        self._kept: list[str] = []
+        self._size = 0
+        self.dropped = 0
+        """Characters printed past the limit."""
+        self._drained = 0
+
+    def print(
+        self, *values: object, sep: str | None = " ", end: str | None = "\n", **_: object
+    ) -> None:
+        """The ``print`` the learner's code calls in a scenario."""
+        text = (" " if sep is None else sep).join(map(str, values)) + ("\n" if end is None else end)
+        room = self.limit - self._size
+        if room <= 0:
+            self.dropped += len(text)
+            return
+        self._kept.append(text[:room])
+        self._size += min(len(text), room)
+        self.dropped += max(0, len(text) - room)
+
+    def text(self) -> str:
+        """Everything kept so far."""
+        return "".join(self._kept)
+
+    def drain(self) -> str:
+        """What was printed since the last drain (for the story's step)."""
+        kept = self._kept[self._drained :]
+        self._drained = len(self._kept)
+        return "".join(kept)
+
+
 class World:
-    """Where a device's clock and chance come from."""
+    """Where a device's clock and chance come from, and where its ``print`` goes."""
 
     def module(self, name: str, device: str) -> types.ModuleType | None:
         """The scripted version of module ``name`` for ``device``, or None for the real one."""
+        return None
+
+    def printer(self) -> Callable[..., None] | None:
+        """The ``print`` the learner's code gets, or None for the real one."""
         return None
 
 
@@ -70,6 +117,10 @@ class ScriptedWorld(World):
     def __init__(self, name: str, clock: ScriptedClock | None = None) -> None:
         self.name = name
         self.clock = clock or ScriptedClock()
+        self.output = Output()
+
+    def printer(self) -> Callable[..., None]:
+        return self.output.print
 
     def seed(self, device: str) -> int:
         """The seed of ``device``'s generator: the same on every run, different per device."""
@@ -124,7 +175,18 @@ def _scripted_datetime(clock: ScriptedClock, rng: _random.Random) -> types.Modul
     return _module("datetime", _dt, {"datetime": datetime, "date": date})
 
 
+class BlockingCallError(RuntimeError):
+    """The learner's code called something that stops the whole app while it waits."""
+
+
 def _scripted_time(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
+    def sleep(seconds: float) -> None:
+        raise BlockingCallError(
+            f"time.sleep({seconds!r}) stops the whole app while it waits, the screen included; "
+            "in async code wait with `await asyncio.sleep(...)`, and never wait in "
+            "reconcile or rollback"
+        )
+
     def now_or(seconds: float | None) -> float:
         return clock.timestamp() if seconds is None else seconds
 
@@ -147,6 +209,7 @@ def _scripted_time(clock: ScriptedClock, rng: _random.Random) -> types.ModuleTyp
             "gmtime": gmtime,
             "localtime": gmtime,  # every device lives in UTC
             "strftime": strftime,
+            "sleep": sleep,
         },
     )
 

@@ -41,7 +41,8 @@ from typing import TypeVar
 from chatkit.blame import Journal
 from chatkit.protocols import Flow
 from chatkit.rules import Rule, RuleBroken, WatchMemory
-from chatkit.timelines.canon import reset_flow_globals
+from chatkit.story import Step
+from chatkit.timelines.canon import USER, reset_flow_globals
 from chatkit.timelines.run import Failure, Run
 from chatkit.timelines.world import (
     DEFAULT_SIZE,
@@ -60,24 +61,11 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
-class StoryStep:
-    """One event of a counterexample, and the screen right after it."""
-
-    number: int
-    text: str
-    screen: list[str]
-
-    def line(self) -> str:
-        shown = " · ".join(self.screen) if self.screen else "(nothing on screen)"
-        return f"{self.number}. {self.text} → {shown}"
-
-
-@dataclass(frozen=True, slots=True)
 class Story:
     """An ordering told step by step, and what (if anything) went wrong at its last step."""
 
     events: tuple[Event, ...]
-    steps: tuple[StoryStep, ...]
+    steps: tuple[Step, ...]
     failure: Failure | None
 
     def lines(self) -> list[str]:
@@ -164,18 +152,24 @@ class Exploration:
             return
         failure = story.failure
         steps = "\n".join(step.line() for step in story.steps)
-        told = (
-            f" — {self.tally()}; the shortest, "
-            f"{len(story.events)} step{'s' if len(story.events) != 1 else ''}:\n{steps}"
-        )
+        shortest = f"the shortest, {len(story.events)} step{'s' if len(story.events) != 1 else ''}"
+        told = f"{self.tally()}; {shortest}:\n{steps}"
         rule = failure.rule
         if rule is None:
             error = failure.error
-            error.add_note(f"{failure.label}{told}")
+            error.add_note(f"{failure.label} — {told}")
             raise error
         cause = failure.error
         assert isinstance(cause, RuleBroken)
-        raise TimelinesBroken(rule, failure.detail + told, self, story, cause)
+        broken = TimelinesBroken(
+            rule,
+            f"{failure.detail} — {self.tally()} ({shortest}: its story is told)",
+            self,
+            story,
+            cause,
+        )
+        broken.add_note(told)
+        raise broken
 
 
 class TimelinesBroken(RuleBroken):
@@ -461,14 +455,17 @@ def tell(flow: Flow, world: World, events: tuple[Event, ...]) -> Story:
 
     def run_it() -> Story:
         run = Run(flow, world)
-        steps: list[StoryStep] = []
+        steps: list[Step] = []
         failure: Failure | None = None
         for number, event in enumerate(events, 1):
             with journal.recording() if journal else contextlib.nullcontext():
                 failure = run.step(event)
-            steps.append(StoryStep(number, run.narrate(event), run.screen()))
+            kind, source, target = run.arrow(event)
+            step = Step(number, run.narrate(event), {USER: run.screen()}, kind, source, target)
+            steps.append(step)
             if failure is not None:
                 _blame(failure, journal)
+                step.broke = failure.label
                 return Story(events[:number], tuple(steps), failure)
         if space(world).is_complete(space(world).replay(events)):
             failure = run.finish()

@@ -41,10 +41,11 @@ from chatkit.rules import (
     check_pending_on_screen,
     check_retry_id,
     check_shown_before_first_await,
-    describe_timeline,
 )
 from chatkit.scripted import Connection, Request, ScriptedServer
 from chatkit.state import ChatState
+from chatkit.story import SERVER, screen
+from chatkit.story import Kind as StepKind
 from chatkit.timelines.canon import (
     CHAT,
     NOT_STARTED,
@@ -58,6 +59,19 @@ from chatkit.timelines.canon import (
 from chatkit.timelines.world import Event, Kind, World
 
 _ANSWERS = frozenset({Kind.ACK, Kind.TIME_OUT, Kind.REFUSE, Kind.RETRY_ACK})
+
+_ARROWS: dict[Kind, tuple[StepKind, str, str]] = {
+    Kind.SEND: (StepKind.SEND, USER, SERVER),
+    Kind.RETRY: (StepKind.RETRY, USER, SERVER),
+    Kind.STORE: (StepKind.STORE, SERVER, SERVER),
+    Kind.ACK: (StepKind.ACK, SERVER, USER),
+    Kind.RETRY_ACK: (StepKind.ACK, SERVER, USER),
+    Kind.TIME_OUT: (StepKind.LOST, SERVER, USER),
+    Kind.REFUSE: (StepKind.REFUSE, SERVER, USER),
+    Kind.ECHO: (StepKind.ECHO, SERVER, USER),
+    Kind.POST: (StepKind.POST, OTHER, SERVER),
+    Kind.POST_ECHO: (StepKind.ECHO, SERVER, USER),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -571,11 +585,9 @@ class Run(Canonical):
         return f"{OTHER}'s {body!r} ({seq}) reaches you"
 
     def screen(self) -> list[str]:
-        """The timeline as you see it, then the chat's indicator and banner if shown."""
-        lines = describe_timeline(self.state, CHAT)
-        chat = self.state.chats.get(CHAT)
-        if chat is not None and chat.sending:
-            lines.append("[sending…]")
-        if chat is not None and chat.error is not None:
-            lines.append(f"[banner: {chat.error}]")
-        return lines
+        """Your screen: the timeline, then the chat's indicator and banner if shown."""
+        return screen(self.state, CHAT)
+
+    def arrow(self, event: Event) -> tuple[StepKind, str, str]:
+        """What ``event`` was for a diagram: its kind, who it went from and who it reached."""
+        return _ARROWS[event.kind]

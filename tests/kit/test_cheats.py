@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from chatkit.grading.exports import exercism
+from chatkit.grading.results import Outcome
 from chatkit.grading.runner import grade
 from chatkit.grading.trust import kit_fingerprint, tampered
 from chatkit.target import kit_root
@@ -155,8 +156,16 @@ def test_look_alike_rows_earn_nothing(tmp_path: Path) -> None:
     )
     report = grade(str(write_flow(tmp_path, source)))
     assert report.load_error is None
-    assert report.passed == 0, "a look-alike list of rows passed a scenario"
-    assert any("plain list" in result.message for result in report.results)
+    for result in report.results:
+        disguised = any(
+            "pending" in line for step in result.story for line in step.timelines["you"]
+        )
+        if disguised:  # the flow swapped in its look-alike list when it showed a pending row
+            assert result.outcome is not Outcome.PASSED, (
+                f"{result.name} passed with look-alike rows"
+            )
+            assert "plain list" in result.message
+    assert report.score < 30
 
 
 def test_the_server_a_flow_is_given_says_nothing_of_the_grader(tmp_path: Path) -> None:
@@ -182,10 +191,11 @@ def test_changed_kit_files_refuse_the_grade() -> None:
 
 
 def test_the_fingerprint_covers_the_kit_and_leaves_out_the_target() -> None:
-    prints = kit_fingerprint(kit_root() / "starter-code")
-    assert "solution/flow.py" in prints and "chatkit/rules.py" in prints
-    assert "tests/scenarios/test_scale.py" in prints
-    assert not any(path.startswith("starter-code/") for path in prints)
+    prints = kit_fingerprint(kit_root() / "solution")
+    assert "chatkit/rules.py" in prints and "chatkit/sandbox/policy.py" in prints
+    assert "tests/scenarios/test_scale.py" in prints and "grader.py" in prints
+    assert not any(path.startswith("solution/") for path in prints)
+    assert "solution/flow.py" in kit_fingerprint(kit_root() / "starter-code")
 
 
 @pytest.mark.timeout(60)
