@@ -25,6 +25,8 @@ DESCRIPTION = (
     "The fault switches make the races the exercise is about happen on purpose."
 )
 
+DEFAULTS = ServerSettings()
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The server's options, shared by ``chatkit serve`` and ``python -m chatkit.live``."""
@@ -50,6 +52,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="FULL",
         help="SQLite synchronous mode: FULL survives power loss, NORMAL a killed process "
         "(default: %(default)s)",
+    )
+    limits = parser.add_argument_group("limits")
+    limits.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULTS.rate_per_s,
+        metavar="PER_SECOND",
+        help="requests a second one session may make, on average; 0 turns the limit off "
+        "(default: %(default)s)",
+    )
+    limits.add_argument(
+        "--rate-burst",
+        type=int,
+        default=DEFAULTS.rate_burst,
+        metavar="COUNT",
+        help="requests one session may make at once before --rate applies (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=float,
+        default=DEFAULTS.request_timeout_s,
+        metavar="SECONDS",
+        help="how long an HTTP request may take to arrive (default: %(default)s)",
     )
     faults = parser.add_argument_group("fault injection (for teaching)")
     faults.add_argument("--latency-ms", type=int, default=0, help="delay added to every send")
@@ -106,6 +131,9 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         port=args.port,
         db_path=args.db,
         sqlite_synchronous=args.sync,
+        rate_per_s=args.rate,
+        rate_burst=args.rate_burst,
+        request_timeout_s=args.request_timeout,
         allow_fault_control=not args.no_fault_control,
         faults=faults,
     )

@@ -47,6 +47,24 @@ class Conflict(ChatError):
     code, status = "conflict", 409
 
 
+class RateLimited(ChatError):
+    """Too many requests from one session in too short a time."""
+
+    code, status = "rate_limited", 429
+
+
+class TooSlow(ChatError):
+    """The request did not arrive in time (a body trickled in, byte by byte)."""
+
+    code, status = "timeout", 408
+
+
+class UnknownEvent(ChatError):
+    """A Socket.IO event the server does not have."""
+
+    code, status = "unknown_event", 404
+
+
 class Refused(ChatError):
     """The server turned the send down on purpose (an injected fault)."""
 

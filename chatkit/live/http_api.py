@@ -10,6 +10,8 @@
   "created"}``: 201 when stored, 200 when that client id was already stored
 - ``GET /api/faults`` reads the fault switches, ``PUT /api/faults {switch: value}`` changes them
 
+Bodies are JSON objects of at most 64 KiB, sent within ``request_timeout_s``;
+JSON nested too deeply is a 400, too many requests a 429, a trickling body a 408.
 Requests that act for someone carry ``Authorization: Bearer <token>`` from
 ``register`` (over HTTP or Socket.IO: one session, either transport). Errors
 are ``{"ok": false, "code", "error"}`` with the status of `chatkit.live.errors`.
@@ -20,6 +22,7 @@ The send endpoint is the fallback transport: the same service as the Socket.IO
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,7 +33,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatkit.live.errors import INTERNAL_ERROR, AckLost, BadRequest, ChatError
+from chatkit.live.errors import INTERNAL_ERROR, AckLost, BadRequest, ChatError, TooSlow
+from chatkit.live.limits import BucketsByKey
 from chatkit.live.payloads import (
     SendRequest,
     check_body,
@@ -71,6 +75,10 @@ class _Api:
         self.service = service
         self.settings = service.settings
         self.sessions = service.sessions
+        self.addresses = BucketsByKey(
+            self.settings.rate_per_s, self.settings.rate_burst, self.settings.max_sessions
+        )
+        """Rate limits for requests that carry no session (sign-in), by client address."""
 
     def answering(self, endpoint: Endpoint) -> Endpoint:
         """Turn refusals into JSON errors and unexpected failures into a 500, never a trace."""
@@ -103,6 +111,7 @@ class _Api:
         return JSONResponse({"users": self.sessions.active_users()})
 
     async def register(self, request: Request) -> Response:
+        self.addresses.charge(request.client.host if request.client else "")
         payload = await self._json(request)
         registration = parse_register(payload, self.settings)
         session = self.sessions.register(registration.user, registration.token)
@@ -166,7 +175,9 @@ class _Api:
     def _session(self, request: Request) -> Session:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        return self.sessions.by_token(token.strip() if scheme.lower() == "bearer" else None)
+        session = self.sessions.by_token(token.strip() if scheme.lower() == "bearer" else None)
+        session.bucket.charge()
+        return session
 
     def _chat_id(self, request: Request) -> str:
         return check_name(
@@ -177,14 +188,22 @@ class _Api:
         """The request's JSON object, read with a size limit so a huge body costs nothing."""
         limit = self.settings.max_payload_bytes
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise BadRequest(f"the request body is larger than {limit} bytes")
+        try:
+            async with asyncio.timeout(self.settings.request_timeout_s):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > limit:
+                        raise BadRequest(f"the request body is larger than {limit} bytes")
+        except TimeoutError:
+            raise TooSlow(
+                f"the request body did not arrive within {self.settings.request_timeout_s:g} s"
+            ) from None
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise BadRequest("the request body is not valid JSON") from None
+        except RecursionError:
+            raise BadRequest("the request body is nested too deeply") from None
         if not isinstance(payload, dict):
             raise BadRequest("the request body must be a JSON object")
         return payload

@@ -10,6 +10,8 @@ read at all: the sender is whoever the connection registered as.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,6 +21,20 @@ from chatkit.live.settings import ServerSettings
 MAX_COUNT = 2**62
 """The largest sequence number a history query may name: SQLite integers are 64-bit."""
 MAX_COUNT_DIGITS = 19
+
+UNSAFE_IN_BODY = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+"""What a message body may not contain: every C0 and C1 control except tab and newline
+(NUL, the ESC that starts an ANSI sequence, carriage return, backspace...), and the
+bidirectional controls that reorder text (the "Trojan Source" characters).
+
+Refused, not made visible: a body is shown in other people's terminals exactly as
+stored, and a refusal keeps the stored text the sender's own words, with a reason
+they can act on ("remove the ESC at position 4"), instead of a silently changed copy.
+"""
+_CONTROL_NAMES = {"\x00": "NUL", "\x08": "BACKSPACE", "\r": "CARRIAGE RETURN", "\x1b": "ESCAPE"}
+"""Names for the controls people meet most (unicodedata has none for C0 controls)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +145,36 @@ def check_body(body: object, settings: ServerSettings) -> str:
         raise BadRequest(f"a message body must be text, not {_kind(body)}")
     if not body.strip():
         raise BadRequest("a message cannot be empty")
+    check_text(body)
     if len(body) > settings.max_body_chars:
         raise BadRequest(
             f"a message can be at most {settings.max_body_chars} characters "
             f"(this one has {len(body)})"
         )
     return body
+
+
+def check_text(body: str) -> None:
+    """Refuse a body that is not valid text, or that could take over a terminal.
+
+    Checked before the message goes anywhere near a commit batch: a lone surrogate
+    cannot be encoded to UTF-8, and once in a batch it would fail every message
+    committed with it.
+    """
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise BadRequest(
+            f"a message must be valid text (a broken character at position {error.start + 1})"
+        ) from None
+    unsafe = UNSAFE_IN_BODY.search(body)
+    if unsafe is not None:
+        char = unsafe.group()
+        name = _CONTROL_NAMES.get(char) or unicodedata.name(char, "CONTROL")
+        raise BadRequest(
+            f"a message cannot contain control characters (U+{ord(char):04X} {name} at "
+            f"position {unsafe.start() + 1}); they would change other people's screens"
+        )
 
 
 def check_name(value: str, field: str, limit: int) -> str:

@@ -10,7 +10,11 @@ Events a client emits, each with one JSON object and each answered by an ack:
 - ``faults {switch: value, ...}`` (``{}`` reads them) → ``{"ok", "faults"}``
 
 Anything wrong is answered ``{"ok": false, "code", "error"}`` and the connection
-stays up. Events the server emits: ``new_message`` (a stored message, to the
+stays up: a payload that breaks a rule, an event the server does not have
+(``unknown_event``), one over 64 KiB, JSON nested too deeply, too many requests
+(``rate_limited``). A frame over 1 MiB closes the connection (WebSocket code 1009),
+and so does falling more than ``max_queued_packets`` behind on reading (the
+``closing`` event says why). Events the server emits: ``new_message`` (a stored message, to the
 chat's room, the sender included) and ``typing`` (``{"chat_id", "user",
 "typing"}``, to the room except the typist's own connections) and ``faults``
 (``{"faults"}``, to every connection, whenever a switch changes, so every
@@ -27,9 +31,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-import socketio  # type: ignore[import-untyped]
-
-from chatkit.live.errors import INTERNAL_ERROR, BadRequest, ChatError
+from chatkit.live.errors import INTERNAL_ERROR, BadRequest, ChatError, UnknownEvent
+from chatkit.live.frames import GuardedServer
+from chatkit.live.limits import BucketsByKey
 from chatkit.live.payloads import (
     parse_chat_id,
     parse_history,
@@ -65,14 +69,19 @@ class Realtime:
         self.settings = settings
         self.service = service
         self.sessions = service.sessions
-        self.sio = socketio.AsyncServer(
+        self.sio = GuardedServer(
+            max_payload_bytes=settings.max_payload_bytes,
             async_mode="asgi",
             ping_interval=settings.ping_interval_s,
             ping_timeout=settings.ping_timeout_s,
-            max_http_buffer_size=settings.max_payload_bytes,
+            max_http_buffer_size=settings.max_frame_bytes,
             logger=False,
             engineio_logger=False,
         )
+        self._strangers = BucketsByKey(
+            settings.rate_per_s, settings.rate_burst, settings.max_connections
+        )
+        """Rate limits for connections not signed in yet (sign-in attempts are charged)."""
         self._no_ack = self.sio.not_handled
         """python-socketio sends no ack at all for a handler that returns this sentinel
         (see AsyncServer._handle_event_internal): how a lost ack is injected."""
@@ -89,6 +98,8 @@ class Realtime:
         }
         for event, work in handlers.items():
             self.sio.on(event, handler=self._answering(event, work))
+        self.known_events = sorted(handlers)
+        self.sio.on("*", handler=self._unknown)
         service.rooms = self
 
     # Rooms, for the service.
@@ -102,10 +113,13 @@ class Realtime:
             await self.sio.leave_room(sid, room_of(chat_id))
 
     async def broadcast(self, message: ServerMessage) -> None:
-        await self.sio.emit(EVENT_MESSAGE, message_to_wire(message), room=room_of(message.chat_id))
+        room = room_of(message.chat_id)
+        await self.sio.emit(EVENT_MESSAGE, message_to_wire(message), room=room)
+        await self.sio.shed_slow_readers(self.settings.max_queued_packets, room)
 
     async def faults_changed(self, faults: Mapping[str, object]) -> None:
         await self.sio.emit(EVENT_FAULTS, {"faults": dict(faults)})
+        await self.sio.shed_slow_readers(self.settings.max_queued_packets)
 
     # Connection life.
 
@@ -119,6 +133,7 @@ class Realtime:
 
     async def _disconnect(self, sid: str, reason: object = None) -> None:
         self.sessions.unbind(sid)
+        self._strangers.forget(sid)
 
     # Handlers: each gets the connection's sid and the payload, and returns the ack.
 
@@ -127,6 +142,7 @@ class Realtime:
 
         async def handle(sid: str, *args: object) -> object:
             try:
+                self._charge(sid)
                 return await work(sid, single_payload(args))
             except ChatError as error:
                 return error.to_json()
@@ -135,6 +151,23 @@ class Realtime:
                 return dict(INTERNAL_ERROR)
 
         return handle
+
+    def _charge(self, sid: str) -> None:
+        """Count a request against its session's rate (or its connection's, before sign-in)."""
+        session = self.sessions.bound(sid)
+        if session is not None:
+            session.bucket.charge()
+        else:
+            self._strangers.charge(sid)
+
+    async def _unknown(self, event: str, sid: str, *args: object) -> Ack:
+        """Any event without a handler: answered, so a typo does not wait for a timeout."""
+        try:
+            self._charge(sid)
+        except ChatError as error:
+            return error.to_json()
+        known = ", ".join(self.known_events)
+        return UnknownEvent(f"there is no event {event[:64]!r}; the events are: {known}").to_json()
 
     async def _register(self, sid: str, payload: Mapping[str, object]) -> Ack:
         request = parse_register(payload, self.settings)
@@ -181,12 +214,14 @@ class Realtime:
         session = self.sessions.by_sid(sid)
         request = parse_typing(payload, self.settings)
         session.require_member(request.chat_id)
+        room = room_of(request.chat_id)
         await self.sio.emit(
             EVENT_TYPING,
             {"chat_id": request.chat_id, "user": session.user, "typing": request.typing},
-            room=room_of(request.chat_id),
+            room=room,
             skip_sid=list(session.sids),
         )
+        await self.sio.shed_slow_readers(self.settings.max_queued_packets, room)
         return {"ok": True}
 
     async def _history(self, sid: str, payload: Mapping[str, object]) -> Ack:

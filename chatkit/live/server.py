@@ -27,6 +27,7 @@ from chatkit.live.realtime import Realtime
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import SessionRegistry
 from chatkit.live.settings import ServerSettings
+from chatkit.live.slow_requests import with_header_deadline
 from chatkit.live.storage import MessageStore, SQLiteStore
 
 log = logging.getLogger("chatkit.live")
@@ -65,7 +66,12 @@ def create_server(
             batch_max=settings.write_batch_max,
         )
     faults = FaultInjector(settings.faults)
-    sessions = SessionRegistry(settings.max_sessions)
+    sessions = SessionRegistry(
+        settings.max_sessions,
+        idle_s=settings.session_idle_s,
+        rate=settings.rate_per_s,
+        burst=settings.rate_burst,
+    )
     service = ChatService(settings, store, faults, sessions)
     realtime = Realtime(settings, service)
     opened_store = store
@@ -120,6 +126,21 @@ def parse_ready_line(line: str) -> tuple[str, int] | None:
     return None if match is None else (match["host"], int(match["port"]))
 
 
+def uvicorn_config(app: Any, settings: ServerSettings, **options: Any) -> uvicorn.Config:
+    """How uvicorn runs the app: the limits of `ServerSettings` that live in uvicorn."""
+    chosen: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "on",
+        "loop": "asyncio",  # measured: under load, uvloop (if installed) was slower here
+        "http": with_header_deadline(settings.request_timeout_s),
+        "ws_max_size": settings.max_frame_bytes,
+        "limit_concurrency": settings.max_connections,
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
+    }
+    return uvicorn.Config(app, **(chosen | options))
+
+
 async def serve(
     settings: ServerSettings,
     store: MessageStore | None = None,
@@ -138,14 +159,7 @@ async def serve(
             print(line, flush=True)
 
     server = create_server(settings, store, on_ready=ready)
-    config = uvicorn.Config(
-        server.app,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        loop="asyncio",  # measured: under load, uvloop (if installed) was slower here
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-    )
+    config = uvicorn_config(server.app, settings)
     try:
         await uvicorn.Server(config).serve(sockets=[sock])
     finally:

@@ -23,6 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from chatkit.live.errors import NotMember, NotRegistered, Unavailable
+from chatkit.live.limits import TokenBucket
 
 TOKEN_BYTES = 24
 
@@ -35,6 +36,8 @@ class Session:
     sids: set[str] = field(default_factory=set)
     """The Socket.IO connections bound to this session right now."""
     last_seen: float = field(default_factory=time.monotonic)
+    bucket: TokenBucket = field(default_factory=lambda: TokenBucket(0, 1))
+    """Every request of this session, on any transport, is charged here."""
 
     def require_member(self, chat_id: str) -> None:
         if chat_id not in self.chats:
@@ -44,13 +47,19 @@ class Session:
 class SessionRegistry:
     """Every session by token and by connection, bounded in size.
 
-    When full, the least recently used session with no live connection is
-    forgotten; if every session is live, registering is refused rather than
-    letting memory grow without bound.
+    When full, the least recently used session that has had no connection and no
+    request for ``idle_s`` seconds is forgotten; if none is that idle, registering
+    is refused rather than forgetting someone still using the server (an HTTP-only
+    client has no connection, but its last request says it is there).
     """
 
-    def __init__(self, max_sessions: int) -> None:
+    def __init__(
+        self, max_sessions: int, *, idle_s: float = 600.0, rate: float = 0, burst: int = 1
+    ) -> None:
         self.max_sessions = max_sessions
+        self.idle_s = idle_s
+        self.rate = rate
+        self.burst = burst
         self._by_token: OrderedDict[str, Session] = OrderedDict()
         self._by_sid: dict[str, Session] = {}
 
@@ -65,7 +74,9 @@ class SessionRegistry:
                 self._touch(session)
                 return session
         self._make_room()
-        session = Session(secrets.token_urlsafe(TOKEN_BYTES), user)
+        session = Session(
+            secrets.token_urlsafe(TOKEN_BYTES), user, bucket=TokenBucket(self.rate, self.burst)
+        )
         self._by_token[session.token] = session
         return session
 
@@ -117,7 +128,10 @@ class SessionRegistry:
     def _make_room(self) -> None:
         if len(self._by_token) < self.max_sessions:
             return
+        idle_since = time.monotonic() - self.idle_s
         for token, session in self._by_token.items():  # least recently used first
+            if session.last_seen > idle_since:
+                break  # this one and every later one was used recently
             if not session.sids:
                 del self._by_token[token]
                 return

@@ -42,7 +42,26 @@ class ServerSettings:
     max_sessions: int = 10_000
     """Registered sessions kept in memory; the least recently used idle ones are forgotten."""
     max_payload_bytes: int = 64 * 1024
-    """The largest Socket.IO packet or HTTP body accepted (a 2,000-character body is ~8 KiB)."""
+    """The largest Socket.IO packet or HTTP body accepted (a 2,000-character body is ~8 KiB).
+    A bigger one is answered with an error, and the connection lives on."""
+    max_frame_bytes: int = 1024 * 1024
+    """The largest WebSocket frame read at all. A bigger one is not read: the connection is
+    closed with WebSocket code 1009 ("message too big"), so no frame can fill memory."""
+    max_queued_packets: int = 500
+    """Packets waiting to be written to one connection. A reader that falls this far behind
+    (it stopped reading) is disconnected, so a stalled client cannot grow the server."""
+    rate_per_s: float = 50.0
+    """Requests a second one session may make, on average (0: no limit)."""
+    rate_burst: int = 200
+    """Requests one session may make at once before the rate applies."""
+    request_timeout_s: float = 10.0
+    """How long an HTTP request's headers, and then its body, may take to arrive; a slow
+    one (slowloris) is closed instead of holding a connection for ever."""
+    max_connections: int = 2_000
+    """Open connections (and requests in progress) before new HTTP requests get 503."""
+    session_idle_s: float = 600.0
+    """A session with no connection and no request for this long may be forgotten to make
+    room; an active one never is."""
 
     history_page_default: int = 50
     history_page_max: int = 500
@@ -71,6 +90,10 @@ class ServerSettings:
             "max_chats_per_session": self.max_chats_per_session,
             "max_sessions": self.max_sessions,
             "max_payload_bytes": self.max_payload_bytes,
+            "max_frame_bytes": self.max_frame_bytes,
+            "max_queued_packets": self.max_queued_packets,
+            "rate_burst": self.rate_burst,
+            "max_connections": self.max_connections,
             "history_page_default": self.history_page_default,
             "history_page_max": self.history_page_max,
             "write_batch_max": self.write_batch_max,
@@ -80,5 +103,9 @@ class ServerSettings:
                 raise ValueError(f"{name} must be at least 1 (got {value})")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535 (got {self.port})")
+        if self.max_frame_bytes < self.max_payload_bytes:
+            raise ValueError("max_frame_bytes cannot be below max_payload_bytes")
+        if self.rate_per_s < 0 or self.request_timeout_s <= 0 or self.session_idle_s < 0:
+            raise ValueError("rates and timeouts cannot be negative")
         if self.history_page_default > self.history_page_max:
             raise ValueError("history_page_default cannot exceed history_page_max")

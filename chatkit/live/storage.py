@@ -230,34 +230,47 @@ class SQLiteStore:
         db.execute("PRAGMA query_only = ON")
         return db
 
-    def _write_batch(self, batch: list[tuple[str, str, str, str]]) -> list[Appended]:
+    def _write_batch(self, batch: list[tuple[str, str, str, str]]) -> list[Appended | StoreError]:
         """Store a batch in one IMMEDIATE transaction: one commit, one disk sync.
 
-        ``ON CONFLICT DO NOTHING RETURNING`` returns no row for a client id already
-        stored, so the stored copy is read back in the same transaction.
+        Each message is written inside a savepoint of its own, so a message the
+        database refuses (text it cannot encode, say) fails alone: the others in the
+        batch are committed all the same. ``ON CONFLICT DO NOTHING RETURNING``
+        returns no row for a client id already stored, so the stored copy is read
+        back in the same transaction.
         """
         db = self._write_db
         if db is None:
             raise StoreError("the message store is not open")
-        results: list[Appended] = []
+        results: list[Appended | StoreError] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            for chat_id, client_id, author, body in batch:
-                row = db.execute(_INSERT, (chat_id, client_id, author, body, self._clock()))
-                inserted = row.fetchone()
-                if inserted is not None:
-                    results.append(Appended(_message(inserted), created=True))
-                    continue
-                existing = db.execute(_EXISTING, (chat_id, client_id)).fetchone()
-                if existing is None:  # pragma: no cover - the conflict guarantees a row
-                    raise StoreError(f"client id {client_id!r} conflicted but is not stored")
-                results.append(Appended(_message(existing), created=False))
+            for values in batch:
+                db.execute("SAVEPOINT one")
+                try:
+                    results.append(self._write_one(db, *values))
+                except (sqlite3.Error, ValueError) as error:  # UnicodeEncodeError is one
+                    db.execute("ROLLBACK TO one")
+                    results.append(StoreError(f"the message could not be stored: {error}"))
+                db.execute("RELEASE one")
             db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
             raise
         return results
+
+    def _write_one(
+        self, db: sqlite3.Connection, chat_id: str, client_id: str, author: str, body: str
+    ) -> Appended:
+        row = db.execute(_INSERT, (chat_id, client_id, author, body, self._clock()))
+        inserted = row.fetchone()
+        if inserted is not None:
+            return Appended(_message(inserted), created=True)
+        existing = db.execute(_EXISTING, (chat_id, client_id)).fetchone()
+        if existing is None:  # pragma: no cover - the conflict guarantees a row
+            raise StoreError(f"client id {client_id!r} conflicted but is not stored")
+        return Appended(_message(existing), created=False)
 
     def _read_page(
         self, chat_id: str, after: int | None, before: int | None, limit: int
@@ -312,7 +325,11 @@ class SQLiteStore:
                         )
                 continue
             for item, result in zip(batch, results, strict=True):
-                if not item.future.done():  # its sender may have given up waiting
+                if item.future.done():  # its sender may have given up waiting
+                    continue
+                if isinstance(result, StoreError):
+                    item.future.set_exception(result)
+                else:
                     item.future.set_result(result)
 
     @staticmethod

@@ -23,7 +23,7 @@ from typing import Self
 import uvicorn
 
 from chatkit.live.faults import FaultSettings
-from chatkit.live.server import LiveServer, bind, create_server
+from chatkit.live.server import LiveServer, bind, create_server, uvicorn_config
 from chatkit.live.settings import ServerSettings
 
 HOST = "127.0.0.1"
@@ -76,12 +76,10 @@ class EmbeddedServer:
             self.port = self._sock.getsockname()[1]
             ready = asyncio.Event()
             self.live = create_server(settings, on_ready=ready.set)
-            config = uvicorn.Config(
+            config = uvicorn_config(
                 self.live.app,
+                settings,
                 log_config=None,  # uvicorn must not write over the terminal the app draws on
-                log_level="warning",
-                access_log=False,
-                lifespan="on",
                 timeout_graceful_shutdown=GRACE_S,
             )
             self._uvicorn = _InProcessServer(config)

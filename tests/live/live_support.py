@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Self
+
+import websockets.asyncio.client
 
 from chatkit.client import ChatClient
 from chatkit.failover import Failover, FailoverServer
@@ -176,3 +179,86 @@ class Member:
             await self.client.resync(chat_id)
         self.reconnected.set()
         self._changed.set()
+
+
+class RawSocket:
+    """A Socket.IO connection spoken by hand over a WebSocket, to send frames no client
+    library would: deeply nested JSON, oversized or malformed packets, unknown events.
+    ``receive_buffer`` shrinks the socket's receive buffer, for a reader that stalls."""
+
+    def __init__(self, url: str, *, max_queue: int = 64, receive_buffer: int | None = None) -> None:
+        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.max_queue = max_queue
+        self.receive_buffer = receive_buffer
+        self.ws: websockets.asyncio.client.ClientConnection | None = None
+        self._next_id = 0
+
+    async def connect(self, auth: dict[str, object] | None = None) -> RawSocket:
+        sock = None
+        if self.receive_buffer is not None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
+            host, port = self.url.split("//")[1].split("/")[0].split(":")
+            sock.connect((host, int(port)))
+        self.ws = await websockets.asyncio.client.connect(
+            self.url,
+            max_queue=self.max_queue,
+            max_size=None,
+            compression=None,
+            ping_interval=None,
+            sock=sock,
+        )
+        opened = await self.frame()
+        assert opened.startswith("0{"), opened
+        await self.ws.send("40" + (json.dumps(auth) if auth else ""))
+        connected = await self.frame()
+        assert connected.startswith("40"), connected
+        return self
+
+    async def frame(self, timeout: float = WAIT_S) -> str:
+        """The next frame from the server, answering engine.io pings on the way."""
+        assert self.ws is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                data = await self.ws.recv()
+                text = data if isinstance(data, str) else data.decode()
+                if text == "2":
+                    await self.ws.send("3")
+                    continue
+                return text
+
+    async def send_raw(self, text: str) -> None:
+        assert self.ws is not None
+        await self.ws.send(text)
+
+    async def call_raw(self, body: str) -> object:
+        """Send ``42<id>`` + ``body`` (an event's JSON list, as text); return its ack's data."""
+        self._next_id += 1
+        ack_id = self._next_id
+        await self.send_raw(f"42{ack_id}{body}")
+        prefix = f"43{ack_id}"
+        while True:
+            text = await self.frame()
+            if text.startswith(prefix):
+                return json.loads(text[len(prefix) :])[0]
+
+    async def call(self, event: str, payload: object) -> dict[str, object]:
+        reply = await self.call_raw(json.dumps([event, payload]))
+        assert isinstance(reply, dict), reply
+        return reply
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+
+def server_log(server: ServerProcess) -> str:
+    return server.log.read_text()
+
+
+def rss_mb(server: ServerProcess) -> float:
+    """The server process's resident memory, in MiB (Linux)."""
+    assert server.process is not None
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024

@@ -1,0 +1,128 @@
+"""Socket.IO frames the server will not read, and connections that will not read.
+
+python-socketio decodes every frame before any handler sees it, and it treats a
+frame it cannot use as the end of the connection, or as a traceback in the log.
+`GuardedServer` looks at each frame first, so that bad input gets an answer:
+
+- a frame over ``max_payload_bytes`` is answered ``{"ok": false, "code":
+  "bad_request"}`` without being decoded (frames over ``max_frame_bytes`` never
+  get this far: the WebSocket layer closes the connection with code 1009);
+- JSON nested too deeply to decode, a frame that is not a Socket.IO packet, an
+  event with no name, binary attachments: answered the same way, or, when the
+  frame carries no ack id to answer, with an ``error`` event;
+
+and `shed_slow_readers` disconnects a connection whose outgoing queue has grown
+past ``max_queued_packets`` — a client that stopped reading — dropping what it
+would never read, so one stalled reader cannot grow the server's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+import socketio  # type: ignore[import-untyped]
+from socketio import packet as sio_packet
+
+from chatkit.live.errors import BadRequest, ChatError
+
+log = logging.getLogger("chatkit.live")
+
+EVENT_ERROR = "error"
+"""Sent to a connection when a frame it sent was refused and carried no ack id."""
+EVENT_CLOSING = "closing"
+"""Sent (as the last packet) to a connection the server disconnects, with the reason."""
+
+_HEAD = re.compile(r"^(?P<type>\d)(?:(?P<namespace>/[^,]{0,64}),)?(?P<id>\d{1,12})?")
+"""The start of a Socket.IO packet: its type, namespace and ack id, read without decoding."""
+
+
+class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
+    """A Socket.IO server that answers a frame it refuses instead of dropping it."""
+
+    def __init__(self, *, max_payload_bytes: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.max_payload_bytes = max_payload_bytes
+
+    async def _handle_eio_message(self, eio_sid: str, data: object) -> None:
+        """Check a frame before python-socketio's own dispatch (which it overrides)."""
+        if not isinstance(data, str):
+            await self._refuse(eio_sid, "", BadRequest("binary frames are not accepted"))
+            return
+        if len(data) > self.max_payload_bytes // 4 and len(data.encode()) > self.max_payload_bytes:
+            await self._refuse(
+                eio_sid,
+                data,
+                BadRequest(f"the event is larger than {self.max_payload_bytes} bytes"),
+            )
+            return
+        try:
+            pkt = self.packet_class(encoded_packet=data)
+        except RecursionError:
+            await self._refuse(eio_sid, data, BadRequest("the event is nested too deeply"))
+            return
+        except (ValueError, TypeError, IndexError):
+            await self._refuse(eio_sid, data, BadRequest("the frame is not a Socket.IO packet"))
+            return
+        kind = pkt.packet_type
+        if kind in (sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK):
+            await self._refuse(eio_sid, data, BadRequest("binary attachments are not accepted"))
+            return
+        if kind == sio_packet.EVENT:
+            if not isinstance(pkt.data, list) or not pkt.data or not isinstance(pkt.data[0], str):
+                await self._refuse(
+                    eio_sid, data, BadRequest("an event must be a list that starts with its name")
+                )
+                return
+            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+            return
+        if kind not in (sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.ACK):
+            await self._refuse(eio_sid, data, BadRequest("the server does not take this packet"))
+            return
+        await super()._handle_eio_message(eio_sid, data)
+
+    async def _refuse(self, eio_sid: str, data: str, error: ChatError) -> None:
+        """Answer a refused frame: as its ack if it asked for one, else with an error event."""
+        head = _HEAD.match(data)
+        namespace = (head["namespace"] if head else None) or "/"
+        ack_id = int(head["id"]) if head and head["id"] and head["type"] == "2" else None
+        log.info("refused a frame from %s: %s", eio_sid, error.reason)
+        if ack_id is not None:
+            reply = self.packet_class(
+                sio_packet.ACK, namespace=namespace, id=ack_id, data=[error.to_json()]
+            )
+        else:
+            reply = self.packet_class(
+                sio_packet.EVENT, namespace=namespace, data=[EVENT_ERROR, error.to_json()]
+            )
+        await self._send_packet(eio_sid, reply)
+
+    async def shed_slow_readers(self, limit: int, room: str | None = None) -> list[str]:
+        """Disconnect every connection (in ``room``, or anywhere) with more than ``limit``
+        packets waiting to be written; return their sids."""
+        slow = []
+        for sid, eio_sid in self.manager.get_participants("/", room):
+            socket = self.eio.sockets.get(eio_sid)
+            if socket is not None and not socket.closed and socket.queue.qsize() > limit:
+                slow.append((sid, socket))
+        for sid, socket in slow:
+            dropped = _empty(socket.queue)
+            reason = f"disconnected: {dropped} messages were waiting unread; reconnect to catch up"
+            log.warning("%s (connection %s)", reason, sid)
+            await self.emit(EVENT_CLOSING, {"reason": reason}, to=sid)
+            await socket.close(wait=False)
+        return [sid for sid, _ in slow]
+
+
+def _empty(queue: asyncio.Queue[object]) -> int:
+    """Drop everything waiting in a queue; how many there were."""
+    dropped = 0
+    while True:
+        try:
+            queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return dropped
+        queue.task_done()
+        dropped += 1
