@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from chatkit.live.admin import new_token, token_from_file
 from chatkit.live.faults import FaultSettings
 from chatkit.live.settings import DEFAULT_DB, DEFAULT_PORT, ServerSettings
 
@@ -104,6 +105,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="apply the faults to the HTTP send endpoint too (by default it stays reliable)",
     )
     faults.add_argument(
+        "--admin-token-file",
+        type=Path,
+        metavar="FILE",
+        help="read the host's admin token (needed to read or turn the fault switches) from "
+        "FILE, or write a fresh one there if it does not exist; without it a fresh token "
+        "is printed at start",
+    )
+    faults.add_argument(
         "--no-fault-control",
         action="store_true",
         help="do not let clients change the fault switches while the server runs",
@@ -117,7 +126,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> ServerSettings:
-    """Turn parsed arguments into settings; raise ValueError with a readable reason."""
+    """Turn parsed arguments into settings; raise ValueError with a readable reason
+    (OSError if the admin token file cannot be read or written)."""
     faults = FaultSettings(
         latency_ms=args.latency_ms,
         lose_acks=args.lose_acks,
@@ -126,7 +136,10 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         seed=args.seed,
         on_http=args.faults_on_http,
     )
+    token_file: Path | None = getattr(args, "admin_token_file", None)
+    admin_token = new_token() if token_file is None else token_from_file(token_file)[0]
     return ServerSettings(
+        admin_token=admin_token,
         host=args.host,
         port=args.port,
         db_path=args.db,
@@ -145,7 +158,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
     try:
         settings = settings_from(args)
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         print(f"chatkit serve: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(
@@ -153,7 +166,7 @@ def serve_command(args: argparse.Namespace) -> int:
     )
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, admin_note=admin_note(args)))
     except KeyboardInterrupt:
         pass
     except OSError as error:  # the port is taken, the db folder is not writable...
@@ -161,6 +174,13 @@ def serve_command(args: argparse.Namespace) -> int:
         return 1
     print("chatkit live server stopped", flush=True)
     return 0
+
+
+def admin_note(args: argparse.Namespace) -> str:
+    """What the host is told about the admin token, after the ready line."""
+    if args.admin_token_file is not None:
+        return f"admin token (for the fault switches): in {args.admin_token_file}"
+    return "admin token (for the fault switches): {token} — keep it to yourself"
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

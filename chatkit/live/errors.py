@@ -41,6 +41,12 @@ class NotMember(ChatError):
     code, status = "not_member", 403
 
 
+class NotHost(ChatError):
+    """Only the host (with the admin token) may do this."""
+
+    code, status = "not_host", 403
+
+
 class Conflict(ChatError):
     """The client id is already taken in this chat by another user's message."""
 

@@ -64,6 +64,11 @@ class FaultSettings:
     def to_json(self) -> dict[str, object]:
         return asdict(self)
 
+    @property
+    def any_on(self) -> bool:
+        """Whether any switch makes sends misbehave (what everyone should know)."""
+        return bool(self.latency_ms or self.lose_acks or self.refuse or self.echo_first)
+
 
 FAULT_NAMES = frozenset(f.name for f in fields(FaultSettings))
 

@@ -8,7 +8,8 @@
   paged, newest last; ``?limit=&before=SEQ`` pages back, ``?after=SEQ`` pages forward
 - ``POST /api/chats/{chat_id}/messages {"client_id", "body"}`` → ``{"ok", "message",
   "created"}``: 201 when stored, 200 when that client id was already stored
-- ``GET /api/faults`` reads the fault switches, ``PUT /api/faults {switch: value}`` changes them
+- ``GET /api/faults`` reads the fault switches, ``PUT /api/faults {switch: value}`` changes
+  them: the host's, with ``Authorization: Bearer <admin token>`` (403 otherwise)
 
 Bodies are JSON objects of at most 64 KiB, sent within ``request_timeout_s``;
 JSON nested too deeply is a 400, too many requests a 429, a trickling body a 408.
@@ -104,6 +105,7 @@ class _Api:
                 "status": "ok",
                 "sessions": len(self.sessions),
                 "active_users": len(self.sessions.active_users()),
+                "faults_on": self.service.faults.settings.any_on,
             }
         )
 
@@ -121,6 +123,7 @@ class _Api:
                 "user": session.user,
                 "token": session.token,
                 "chats": sorted(session.chats),
+                "faults": self.service.current_faults(),
             }
         )
 
@@ -168,14 +171,17 @@ class _Api:
 
     async def faults(self, request: Request) -> Response:
         changes = await self._json(request) if request.method == "PUT" else {}
-        return JSONResponse({"ok": True, "faults": self.service.update_faults(changes)})
+        faults = self.service.update_faults(self._bearer(request), changes)
+        return JSONResponse({"ok": True, "faults": faults})
 
     # Helpers.
 
+    def _bearer(self, request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else None
+
     def _session(self, request: Request) -> Session:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        session = self.sessions.by_token(token.strip() if scheme.lower() == "bearer" else None)
+        session = self.sessions.by_token(self._bearer(request))
         session.bucket.charge()
         return session
 

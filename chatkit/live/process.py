@@ -44,6 +44,9 @@ class ServerProcess:
     ``--port`` and ``--db`` and prints its ready line will do (the benchmark runs
     its JSON-file baseline this way).
 
+    The host's admin token (for the fault switches) is kept in a file beside the log,
+    ``admin_token_file``, and read back as ``admin_token``.
+
     ``port`` is 0 until the first start, then the port the server listened on;
     it stays set after a stop, so that ``start(port=server.port)`` (or `restart`)
     brings the server back where its clients will reconnect.
@@ -68,6 +71,12 @@ class ServerProcess:
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
         self.starts = 0
+        self.admin_token_file = log.with_name(log.name + ".admin-token")
+
+    @property
+    def admin_token(self) -> str:
+        """The host's admin token (the server writes it at its first start)."""
+        return self.admin_token_file.read_text(encoding="utf-8").strip()
 
     @property
     def url(self) -> str:
@@ -91,7 +100,11 @@ class ServerProcess:
         if self.running:
             raise RuntimeError(f"the server is already running ({self.url})")
         self._close()  # one that exited by itself (already reaped by `running`'s poll)
-        command = [*self.program, "--host", HOST, "--port", str(port), "--db", str(self.db)]
+        command = [
+            *self.program,
+            *("--host", HOST, "--port", str(port), "--db", str(self.db)),
+            *("--admin-token-file", str(self.admin_token_file)),
+        ]
         with self.log.open("a" if self.starts else "w") as stderr:
             self.starts += 1
             self.process = subprocess.Popen(

@@ -7,7 +7,8 @@ Events a client emits, each with one JSON object and each answered by an ack:
 - ``send {"chat_id", "client_id", "body"}`` → ``{"ok", "message", "created"}``
 - ``typing {"chat_id", "typing"?}`` → ``{"ok"}``
 - ``history {"chat_id", "after"?, "before"?, "limit"?}`` → ``{"ok", "messages", "has_more"}``
-- ``faults {switch: value, ...}`` (``{}`` reads them) → ``{"ok", "faults"}``
+- ``faults {"admin_token", switch: value, ...}`` (no switch: read them) → ``{"ok", "faults"}``;
+  only the host, with the admin token, may (``not_host`` otherwise)
 
 Anything wrong is answered ``{"ok": false, "code", "error"}`` and the connection
 stays up: a payload that breaks a rule, an event the server does not have
@@ -188,6 +189,7 @@ class Realtime:
             "user": session.user,
             "token": session.token,
             "chats": sorted(session.chats),
+            "faults": self.service.current_faults(),
         }
 
     async def _join(self, sid: str, payload: Mapping[str, object]) -> Ack:
@@ -234,4 +236,6 @@ class Realtime:
         }
 
     async def _faults(self, sid: str, payload: Mapping[str, object]) -> Ack:
-        return {"ok": True, "faults": self.service.update_faults(payload)}
+        changes = {name: value for name, value in payload.items() if name != "admin_token"}
+        faults = self.service.update_faults(payload.get("admin_token"), changes)
+        return {"ok": True, "faults": faults}

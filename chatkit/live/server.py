@@ -146,17 +146,25 @@ async def serve(
     store: MessageStore | None = None,
     *,
     announce: Callable[[str], None] | None = None,
+    admin_note: str | None = None,
 ) -> None:
-    """Run the server until it is told to stop (Ctrl-C or SIGTERM)."""
+    """Run the server until it is told to stop (Ctrl-C or SIGTERM).
+
+    ``admin_note`` is printed after the ready line (``{token}`` becomes the admin token):
+    the ready line stays the first, which is what scripts read.
+    """
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
 
     def ready() -> None:
-        line = ready_line(host, port, settings)
-        if announce is not None:
-            announce(line)
-        else:
-            print(line, flush=True)
+        lines = [ready_line(host, port, settings)]
+        if admin_note is not None:
+            lines.append(admin_note.format(token=settings.admin_token))
+        for line in lines:
+            if announce is not None:
+                announce(line)
+            else:
+                print(line, flush=True)
 
     server = create_server(settings, store, on_ready=ready)
     config = uvicorn_config(server.app, settings)

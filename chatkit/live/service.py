@@ -15,6 +15,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from chatkit.live.admin import require_host
 from chatkit.live.errors import BadRequest, Conflict, Refused, Unavailable
 from chatkit.live.faults import FaultInjector, Via
 from chatkit.live.payloads import HistoryRequest, SendRequest
@@ -126,12 +127,20 @@ class ChatService:
         except StoreError as error:
             raise Unavailable("the server could not read the history; try again") from error
 
-    def update_faults(self, changes: Mapping[str, object]) -> dict[str, object]:
+    def current_faults(self) -> dict[str, object]:
+        """The switches as everyone may see them (in the sign-in answer and announcements)."""
+        return self.faults.settings.to_json()
+
+    def update_faults(
+        self, admin_token: object, changes: Mapping[str, object]
+    ) -> dict[str, object]:
         """Change some fault switches (none: just read them); the next send sees the change.
 
-        A change is announced to every connection, whoever made it and over whichever
-        transport, so no client shows switches that are no longer true.
+        Only the host may, with the admin token. A change is announced to every
+        connection, whoever made it and over whichever transport, so no client
+        shows switches that are no longer true.
         """
+        require_host(self.settings.admin_token, admin_token)
         if changes:
             if not self.settings.allow_fault_control:
                 raise BadRequest("this server does not let clients change its fault switches")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from chatkit.live.admin import new_token
 from chatkit.live.faults import FaultSettings
 from chatkit.model import MAX_BODY_CHARS
 
@@ -80,6 +81,8 @@ class ServerSettings:
     """Whether clients may change the fault switches while the server runs (a teaching aid)."""
     faults: FaultSettings = field(default_factory=FaultSettings)
     """The fault switches the server starts with."""
+    admin_token: str = field(default_factory=new_token, repr=False)
+    """The host's credential for the fault switches (see `chatkit.live.admin`); never logged."""
 
     def __post_init__(self) -> None:
         positive = {

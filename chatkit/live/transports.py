@@ -128,9 +128,14 @@ class SocketIOTransport:
         on_reconnect: Reconnected | None = None,
         on_disconnect: Disconnected | None = None,
         on_faults: FaultsListener | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.url = url
         self.user = user
+        self.admin_token = admin_token
+        """The host's token, for `set_faults`; without it the switches can only be watched."""
+        self.faults: dict[str, object] = {}
+        """The server's fault switches as last heard (at sign-in, then at every change)."""
         self.ack_timeout = ack_timeout
         self.connect_timeout = connect_timeout
         self.on_message = on_message
@@ -245,8 +250,8 @@ class SocketIOTransport:
         return _page(await self.call("history", payload))
 
     async def set_faults(self, **changes: object) -> dict[str, object]:
-        """Change the server's fault switches (none given: read them)."""
-        reply = await self.call("faults", changes)
+        """Change the server's fault switches (none given: read them); the host's only."""
+        reply = await self.call("faults", {"admin_token": self.admin_token, **changes})
         faults = reply.get("faults")
         return dict(faults) if isinstance(faults, dict) else {}
 
@@ -296,6 +301,7 @@ class SocketIOTransport:
         if not isinstance(token, str):
             raise RequestFailed("the server did not give a session token", "protocol")
         self.token = token
+        self._on_faults(reply)
 
     @staticmethod
     def _acked(
@@ -359,8 +365,11 @@ class SocketIOTransport:
             self.on_typing(chat_id, user, typing)
 
     def _on_faults(self, data: object) -> None:
-        faults = data.get("faults") if isinstance(data, dict) else None
-        if self.on_faults is not None and isinstance(faults, dict):
+        faults = data.get("faults") if isinstance(data, Mapping) else None
+        if not isinstance(faults, dict):
+            return
+        self.faults = dict(faults)
+        if self.on_faults is not None:
             self.on_faults(dict(faults))
 
 
@@ -380,9 +389,11 @@ class HttpTransport:
         token: str | None = None,
         timeout: float = 5.0,
         client: httpx.AsyncClient | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.admin_token = admin_token
         self.timeout = timeout
         self._client = client or httpx.AsyncClient(timeout=timeout)
         self._owns_client = client is None
@@ -430,7 +441,7 @@ class HttpTransport:
         )
 
     async def set_faults(self, **changes: object) -> dict[str, object]:
-        reply = await self._request("PUT", "/api/faults", dict(changes), auth=False)
+        reply = await self._request("PUT", "/api/faults", dict(changes), bearer=self.admin_token)
         faults = reply.get("faults")
         return dict(faults) if isinstance(faults, dict) else {}
 
@@ -442,8 +453,11 @@ class HttpTransport:
         *,
         params: Mapping[str, int] | None = None,
         auth: bool = True,
+        bearer: str | None = None,
     ) -> Mapping[str, object]:
-        headers = {"Authorization": f"Bearer {self.token}"} if auth and self.token else {}
+        """One request; ``bearer`` replaces the session token (the admin token, say)."""
+        credential = bearer or (self.token if auth else None)
+        headers = {"Authorization": f"Bearer {credential}"} if credential else {}
         try:
             response = await self._client.request(
                 method,

@@ -24,8 +24,17 @@ class ChatApp(LiveApp):
     }
     """
 
-    def __init__(self, flow: Flow, flow_path: Path, url: str, user: str, chat_id: str) -> None:
-        self.session = ChatSession(flow, flow_path, url, user, chat_id)
+    def __init__(
+        self,
+        flow: Flow,
+        flow_path: Path,
+        url: str,
+        user: str,
+        chat_id: str,
+        *,
+        admin_token: str | None = None,
+    ) -> None:
+        self.session = ChatSession(flow, flow_path, url, user, chat_id, admin_token=admin_token)
         super().__init__([self.session])
         self.sub_title = f"{user} in #{chat_id}"
 

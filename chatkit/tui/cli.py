@@ -17,6 +17,7 @@ from pathlib import Path
 from chatkit.live.settings import DEFAULT_PORT
 from chatkit.protocols import Flow
 from chatkit.target import TargetError, load_flow, resolve_target
+from chatkit.tui.credentials import ADMIN_TOKEN_ENV, CannotRead, read_secret
 from chatkit.tui.notices import display_path, where_in
 
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
@@ -76,6 +77,13 @@ def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", required=True, help="who you are in the chat")
     parser.add_argument("--chat", default="general", help="the chat to join (default: %(default)s)")
     parser.add_argument("--url", default=DEFAULT_URL, help="the live server (default: %(default)s)")
+    parser.add_argument(
+        "--admin-token-file",
+        type=Path,
+        metavar="FILE",
+        help="the host's admin token, so the F-keys turn the fault switches (also read from "
+        f"${ADMIN_TOKEN_ENV}); without it you see the switches but cannot turn them",
+    )
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,10 +101,11 @@ def chat_command(args: argparse.Namespace) -> int:
 
     try:
         path, (flow,) = load(args.target)
-    except CannotLoad as error:
+        admin_token = read_secret(args.admin_token_file, ADMIN_TOKEN_ENV)
+    except (CannotLoad, CannotRead) as error:
         print(f"chatkit chat: {error}", file=sys.stderr)
         return 2
-    ChatApp(flow, path, args.url, args.user, args.chat).run()
+    ChatApp(flow, path, args.url, args.user, args.chat, admin_token=admin_token).run()
     return 0
 
 

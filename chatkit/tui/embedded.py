@@ -22,6 +22,7 @@ from typing import Self
 
 import uvicorn
 
+from chatkit.live.admin import new_token
 from chatkit.live.faults import FaultSettings
 from chatkit.live.server import LiveServer, bind, create_server, uvicorn_config
 from chatkit.live.settings import ServerSettings
@@ -46,6 +47,8 @@ class EmbeddedServer:
 
     def __init__(self, *, faults: FaultSettings | None = None) -> None:
         self.faults = faults or FaultSettings()
+        self.admin_token = new_token()
+        """The demo's own admin token, so its fault keys work on its own server."""
         self.folder: Path | None = None
         self.live: LiveServer | None = None
         self.port = 0
@@ -70,6 +73,7 @@ class EmbeddedServer:
             db_path=self.folder / "demo.sqlite3",
             sqlite_synchronous="NORMAL",
             faults=self.faults,
+            admin_token=self.admin_token,
         )
         try:
             self._sock = bind(HOST, 0)

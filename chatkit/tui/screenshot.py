@@ -100,7 +100,7 @@ async def take(out: Path, target: str = "solution") -> Path:
     """Play the scene and save the screenshot to ``out``; return its path."""
     path, flows = load(target, copies=len(USERS))
     async with EmbeddedServer() as server:
-        app = DemoApp(server.url, path, flows)
+        app = DemoApp(server.url, path, flows, admin_token=server.admin_token)
         async with app.run_test(size=SIZE) as pilot:
             await play(app, pilot)
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -83,6 +83,7 @@ class ChatSession:
         retry_first: float = RETRY_FIRST_S,
         retry_max: float = RETRY_MAX_S,
         page_size: int = PAGE_SIZE,
+        admin_token: str | None = None,
     ) -> None:
         self.flow_path = flow_path
         self.url = url
@@ -98,6 +99,7 @@ class ChatSession:
             on_reconnect=self._on_reconnect,
             on_disconnect=self.changed,
             on_faults=self._on_faults,
+            admin_token=admin_token,
         )
         self.client = ChatClient(
             flow, self.state, Observed(self.transport, self.changed, lambda: self.oldest)
@@ -217,11 +219,13 @@ class ChatSession:
                 await self.transport.typing(self.chat_id, has_text)
 
     async def read_faults(self) -> None:
-        """Read the server's fault switches, for the panel."""
-        await self.set_faults()
+        """The server's fault switches, for the panel: as the server told everyone at
+        sign-in (turning them is the host's, reading what they are is everyone's)."""
+        self.faults = dict(self.transport.faults)
+        self.changed()
 
     async def set_faults(self, **changes: object) -> bool:
-        """Change some of the server's fault switches (none: just read them)."""
+        """Change some of the server's fault switches (the host's admin token needed)."""
         try:
             self.faults = await self.transport.set_faults(**changes)
         except DeliveryError as error:

@@ -96,6 +96,8 @@ class Member:
     user: str
     ack_timeout: float = 5.0
     failover: bool = False
+    admin_token: str | None = None
+    """The host's token, for members that turn the fault switches."""
     """Send through a FailoverServer: Socket.IO first, HTTP (same session) second."""
     flow: Flow = field(default_factory=reference_flow)
     wire: list[WireEvent] = field(default_factory=list)
@@ -113,6 +115,7 @@ class Member:
             on_message=self._on_message,
             on_ack=self._on_ack,
             on_reconnect=self._on_reconnect,
+            admin_token=self.admin_token,
         )
         self.http = HttpTransport(self.url)
         server: ChatServer = self.socket

@@ -30,19 +30,23 @@ async def test_failover_over_real_transports_never_duplicates(start_server) -> N
         assert [f.reason for f in alice.failovers] == [TIMED_OUT]
 
         # 2. Refused on Socket.IO (nothing stored): HTTP delivers it, once.
-        get_json(faults, method="PUT", body={"lose_acks": 0, "refuse": 1.0})
+        get_json(
+            faults, method="PUT", body={"lose_acks": 0, "refuse": 1.0}, token=server.admin_token
+        )
         again = await alice.send("general", "again")
         assert (again.status, again.seq) == (Status.SENT, 2)
         assert alice.failovers[-1].reason == REFUSED_REASON
 
         # 3. Both refuse: the message fails, with both reasons, and keeps its words.
-        get_json(faults, method="PUT", body={"on_http": True})
+        get_json(faults, method="PUT", body={"on_http": True}, token=server.admin_token)
         lost = await alice.send("general", "lost")
         assert lost.status is Status.FAILED
         assert lost.error == both_failed(REFUSED_REASON, REFUSED_REASON)
 
         # 4. The network heals; the retry reuses the client id and is stored once.
-        reset = get_json(faults, method="PUT", body={"refuse": 0, "on_http": False})
+        reset = get_json(
+            faults, method="PUT", body={"refuse": 0, "on_http": False}, token=server.admin_token
+        )
         assert reset["faults"] == FaultSettings(lose_acks=0).to_json()
         retried = await alice.client.retry(lost.client_id)
         assert (retried.status, retried.seq) == (Status.SENT, 3)

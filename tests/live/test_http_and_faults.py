@@ -78,7 +78,7 @@ async def test_typing_reaches_the_others_only(start_server) -> None:
 
 async def test_seeded_faults_replay_and_update_live(start_server) -> None:
     server = start_server("--refuse", "0.5", "--seed", "7")
-    alice = await Member(server.url, "alice").start("general")
+    alice = await Member(server.url, "alice", admin_token=server.admin_token).start("general")
     faults = f"{server.url}/api/faults"
     try:
 
@@ -95,12 +95,16 @@ async def test_seeded_faults_replay_and_update_live(start_server) -> None:
 
         first = await outcomes("a")
         assert 0 < sum(first) < len(first), "a share of 0.5 refused none or all"
-        get_json(faults, method="PUT", body={"seed": 7})  # restart the dice
+        get_json(
+            faults, method="PUT", body={"seed": 7}, token=server.admin_token
+        )  # restart the dice
         assert await outcomes("b") == first, "the same seed did not replay the same faults"
 
-        bad = get_json(faults, method="PUT", body={"lose_acks": 1.5})
+        bad = get_json(faults, method="PUT", body={"lose_acks": 1.5}, token=server.admin_token)
         assert bad["_status"] == 400
-        assert get_json(faults)["faults"]["refuse"] == 0.5, "a bad update changed something"
+        assert get_json(faults, token=server.admin_token)["faults"]["refuse"] == 0.5, (
+            "a bad update changed something"
+        )
 
         updated = await alice.socket.set_faults(refuse=0, latency_ms=150)
         assert (updated["refuse"], updated["latency_ms"]) == (0, 150)

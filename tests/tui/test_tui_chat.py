@@ -22,9 +22,11 @@ pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
 PENDING, SENT, FAILED = Status.PENDING, Status.SENT, Status.FAILED
 
 
-def chat_app(url: str, target: str = "solution", user: str = "ada") -> ChatApp:
+def chat_app(
+    url: str, target: str = "solution", user: str = "ada", admin_token: str | None = None
+) -> ChatApp:
     path, flow = load(target)
-    return ChatApp(flow, path, url, user, "general")
+    return ChatApp(flow, path, url, user, "general", admin_token=admin_token)
 
 
 async def test_a_sent_message_shows_pending_then_sent(start_server) -> None:
@@ -51,7 +53,7 @@ async def test_a_sent_message_shows_pending_then_sent(start_server) -> None:
 
 async def test_a_refused_send_fails_with_its_reason_and_a_retry_sends_it(start_server) -> None:
     server = start_server()
-    app = chat_app(server.url)
+    app = chat_app(server.url, admin_token=server.admin_token)
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "connected", lambda: connected(pane))
@@ -82,7 +84,7 @@ async def test_a_refused_send_fails_with_its_reason_and_a_retry_sends_it(start_s
 
 async def test_a_lost_ack_is_made_good_by_the_echo(start_server) -> None:
     server = start_server()
-    app = chat_app(server.url)
+    app = chat_app(server.url, admin_token=server.admin_token)
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "connected", lambda: connected(pane))
@@ -221,7 +223,10 @@ async def test_the_connection_line_follows_a_drop_and_a_reconnect(start_server) 
 async def test_the_fault_panel_follows_a_switch_turned_by_another_client(start_server) -> None:
     server = start_server()
     app = chat_app(server.url)
-    async with app.run_test() as pilot, HttpTransport(server.url) as other:
+    async with (
+        app.run_test() as pilot,
+        HttpTransport(server.url, admin_token=server.admin_token) as other,
+    ):
         pane = app.pane
         await until(pilot, "connected", lambda: connected(pane))
         assert app.panel.state("refuse") == "off"

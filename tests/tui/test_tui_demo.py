@@ -22,10 +22,10 @@ pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
 SIZE = (160, 42)
 
 
-def demo_app(url: str, target: str = "solution") -> DemoApp:
+def demo_app(url: str, target: str = "solution", admin_token: str | None = None) -> DemoApp:
     path, first = load(target)
     _, second = load(target)
-    return DemoApp(url, path, [first, second])
+    return DemoApp(url, path, [first, second], admin_token=admin_token)
 
 
 async def test_the_other_user_sees_a_message_exactly_once(start_server) -> None:
@@ -68,12 +68,15 @@ async def test_the_demo_brings_its_server_and_leaves_nothing_behind() -> None:
     async with server:
         folder = server.folder
         assert folder is not None and (folder / "demo.sqlite3").exists()
-        app = demo_app(server.url)
+        app = demo_app(server.url, admin_token=server.admin_token)
         async with app.run_test(size=SIZE) as pilot:
             alice, bob = app.panes
             await until(pilot, "both connected", lambda: connected(alice) and connected(bob))
             await type_and_send(pilot, alice, "bye")
             await until(pilot, "bob sees it", lambda: statuses(bob, "bye") == [Status.SENT])
+            await pilot.press("f4")  # the demo's own admin token turns its own server's switch
+            await until(pilot, "sends are refused", lambda: app.panel.state("refuse") != "off")
+            await until(pilot, "bob hears of it", lambda: bob.session.faults.get("refuse") == 1.0)
             await pilot.press("ctrl+q")
         assert not any(session.connected for session in app.sessions)
         assert server.running
