@@ -23,6 +23,7 @@ from chatkit.grading.compare import grade_both, render_comparison
 from chatkit.grading.exports import write_exercism, write_junit
 from chatkit.grading.families import normalized, scenario_names
 from chatkit.grading.hints import HintProgress, hints_file, parse_hints
+from chatkit.grading.html_report import write_html
 from chatkit.grading.report import humanize, render, summary_line
 from chatkit.grading.results import GradeReport, Outcome, TestResult
 from chatkit.grading.runner import GraderError, grade, scenarios_dir
@@ -81,6 +82,18 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="print one summary line")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write exercism v3 results")
     parser.add_argument("--junit", type=Path, metavar="PATH", help="write JUnit XML results")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        help="write the report as one self-contained web page, each failure drawn as a diagram",
+    )
+    parser.add_argument(
+        "--no-diagram",
+        dest="diagrams",
+        action="store_false",
+        help="tell each failure's story without drawing its lanes",
+    )
     parser.add_argument(
         "--watch", action="store_true", help="grade again whenever a file of the target changes"
     )
@@ -332,13 +345,15 @@ def _show(
         write_exercism(report, args.json)
     if args.junit:
         write_junit(report, args.junit)
+    if args.html:
+        write_html(report, args.html)
     nothing = _nothing_to_grade(report, selection)
     if nothing is not None:
         console.print(nothing)
     elif args.quiet:
         console.print(summary_line(report))
     else:
-        render(report, console, every_failure=args.every_failure)
+        render(report, console, every_failure=args.every_failure, diagrams=args.diagrams)
     _remember_topic(report)
 
 

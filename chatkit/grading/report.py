@@ -17,6 +17,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from chatkit.grading.diagram import diagram
+from chatkit.grading.diagram_text import LaneDiagram
 from chatkit.grading.results import (
     FamilyResult,
     GradeReport,
@@ -38,8 +40,15 @@ MARKS = {
 }
 
 
-def render(report: GradeReport, console: Console, *, every_failure: bool = False) -> None:
-    """Print the whole report. ``every_failure`` tells every failure's story, not one per family."""
+def render(
+    report: GradeReport,
+    console: Console,
+    *,
+    every_failure: bool = False,
+    diagrams: bool = True,
+) -> None:
+    """Print the whole report. ``every_failure`` tells every failure's story, not one per
+    family; ``diagrams`` draws each story's lanes under it."""
     console.print(_header(report))
     if report.load_error is not None:
         console.print(_load_error_panel(report))
@@ -49,11 +58,13 @@ def render(report: GradeReport, console: Console, *, every_failure: bool = False
     not_written = [r for r in report.results if r.outcome is Outcome.NOT_WRITTEN]
     if not_written:
         console.print(_not_written_panel(report, not_written))
-    alike, told, untold = _pick_failures(report, every_failure)
+    alike, told, untold = pick_failures(report, every_failure)
     for results in alike:
-        console.print(failure_panel(results[0], alike=results, every_failure=every_failure))
+        console.print(
+            failure_panel(results[0], alike=results, every_failure=every_failure, diagrams=diagrams)
+        )
     for result in told:
-        console.print(failure_panel(result))
+        console.print(failure_panel(result, diagrams=diagrams))
     if untold:
         console.print(_also_failing(untold))
     if alike or told or untold or report.exit_code == 0:
@@ -63,7 +74,7 @@ def render(report: GradeReport, console: Console, *, every_failure: bool = False
 def summary_line(report: GradeReport) -> str:
     """One line: for ``--quiet`` and for logs."""
     if report.load_error is not None:
-        return f"{report.target}: {_load_error_title(report.load_error).lower()}: {report.load_error.message}"
+        return f"{report.target}: {load_error_title(report.load_error).lower()}: {report.load_error.message}"
     return f"{report.target}: {report.score}/100 ({report.passed} of {len(report.results)} scenarios pass)"
 
 
@@ -101,7 +112,7 @@ def _family_tables(families: list[FamilyResult]) -> list[Table]:
     """
     results = [result for family in families for result in family.results]
     name_width = max([1, *(len(humanize(result.name)) for result in results)])
-    note_width = max([1, *(len(_note(result)) for result in results)])
+    note_width = max([1, *(len(result_note(result)) for result in results)])
     return [_family_table(family, name_width, note_width) for family in families]
 
 
@@ -124,11 +135,11 @@ def _family_table(family: FamilyResult, name_width: int, note_width: int) -> Tab
     table.add_column(width=note_width, style="dim", overflow="fold")
     for result in family.results:
         mark, style = MARKS[result.outcome]
-        table.add_row(Text(mark, style=style), humanize(result.name), _note(result))
+        table.add_row(Text(mark, style=style), humanize(result.name), result_note(result))
     return table
 
 
-def _note(result: TestResult) -> str:
+def result_note(result: TestResult) -> str:
     """A table row's last column: what a pass measured, or in short why it failed."""
     return result.note if result.outcome is Outcome.PASSED else _short_reason(result)
 
@@ -171,7 +182,7 @@ def _not_written_panel(report: GradeReport, results: list[TestResult]) -> Panel:
     return Panel(text, title="Not written yet", title_align="left", border_style="blue")
 
 
-def _pick_failures(
+def pick_failures(
     report: GradeReport, every_failure: bool
 ) -> tuple[list[list[TestResult]], list[TestResult], list[TestResult]]:
     """The same error met in several scenarios, grouped; the other failures to tell in full
@@ -215,9 +226,16 @@ def _same_error_key(result: TestResult) -> tuple[object, ...] | None:
 
 
 def failure_panel(
-    result: TestResult, *, alike: Sequence[TestResult] = (), every_failure: bool = False
+    result: TestResult,
+    *,
+    alike: Sequence[TestResult] = (),
+    every_failure: bool = False,
+    diagrams: bool = True,
 ) -> Panel:
-    """The story of one failing scenario; of the first of ``alike``, when many met one error."""
+    """The story of one failing scenario; of the first of ``alike``, when many met one error.
+
+    With ``diagrams`` the story is drawn under its text as lanes: who sent what to whom.
+    """
     parts: list[RenderableType] = []
     if alike:
         parts.append(_alike(alike, every_failure))
@@ -225,6 +243,9 @@ def failure_panel(
         parts.append(Text(result.about, style="italic"))
     if result.story:
         parts.append(_story(result))
+        drawn = diagram(result.story) if diagrams else None
+        if drawn is not None:
+            parts.append(LaneDiagram(drawn))
     if result.outcome is Outcome.CRASHED and result.location is not None:
         parts.append(_location(result.location, result.error_type, result.message))
     else:
@@ -243,7 +264,7 @@ def failure_panel(
         parts.append(_expected_actual(result.expected, result.actual))
     parts.append(_read_next(result))
     mark, style = MARKS[result.outcome]
-    name = _alike_title(alike) if alike else humanize(result.name)
+    name = alike_title(alike) if alike else humanize(result.name)
     return Panel(
         Group(*_spaced(parts)),
         title=f"[{style}]{mark}[/] {'' if alike else result.family + ' › '}{name}",
@@ -252,7 +273,7 @@ def failure_panel(
     )
 
 
-def _alike_title(results: Sequence[TestResult]) -> str:
+def alike_title(results: Sequence[TestResult]) -> str:
     first = results[0]
     what = "hang" if first.outcome is Outcome.TIMED_OUT else "error"
     where = f" in {first.location.function}" if first.location else ""
@@ -367,13 +388,13 @@ def _load_error_panel(report: GradeReport) -> Panel:
     )
     return Panel(
         Group(*_spaced(parts)),
-        title=f"[red]{_load_error_title(error)}[/]",
+        title=f"[red]{load_error_title(error)}[/]",
         title_align="left",
         border_style="red",
     )
 
 
-def _load_error_title(error: LoadError) -> str:
+def load_error_title(error: LoadError) -> str:
     """A refused grade is not a crash: the code loaded, but may not be graded as it is."""
     return "Grade refused" if error.refused else "Your code could not be loaded"
 
