@@ -1,0 +1,165 @@
+"""``--html``: the report as one web page, opened in a real headless Chromium.
+
+The page must need nothing but itself (a CI artifact opened years later, a phone on a
+train), draw every failure's diagram — a lane per party and an arrow per step between
+two parties, counted here from the story, not from the drawing code — and open with
+nothing in the browser's console: no error, no blocked load, no exception. A page made
+to misbehave is opened first, so "nothing in the console" is known to be a real check.
+
+Like the other grader tests, these never grade ``starter-code/`` (the learner's
+working copy): the not-written stub from ``test_grader.py`` is what the shipped
+starter is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import INSTALL, Browser, chromium
+from mistakes import MISTAKES, write_flow
+from test_grader import run_grader, write_stub
+
+from chatkit.grading.html_report import html_page
+from chatkit.grading.results import GradeReport, Outcome
+from chatkit.grading.results import TestResult as Result
+from chatkit.grading.runner import grade
+from chatkit.story import SERVER
+
+pytestmark = pytest.mark.timeout(180)
+
+BETWEEN = {"send", "retry", "ack", "echo", "refuse", "lost", "post", "history"}
+"""The kinds of step that go from one party to another, as the story model names them."""
+
+DRAWN = """JSON.stringify([...document.querySelectorAll('article.failure')].map(article => {
+  const svg = article.querySelector('svg.story-diagram');
+  const size = g => { const b = g.getBBox(); return b.width > 0 && b.height > 0; };
+  return {
+    id: article.id,
+    lanes: svg ? [...svg.querySelectorAll('g.lane')].filter(size).map(g => g.dataset.party) : [],
+    arrows: svg ? [...svg.querySelectorAll('g.arrow')].filter(size).map(g => +g.dataset.step) : [],
+  };
+}))"""
+"""Per failure, its diagram's lanes and arrows that the browser actually drew (a box of
+some size on the page), in document order."""
+
+FITS = """JSON.stringify({page: document.documentElement.scrollWidth, screen: innerWidth,
+  text: parseFloat(getComputedStyle(document.body).fontSize),
+  families: document.querySelectorAll('table.family').length,
+  score: document.querySelector('.score strong').textContent})"""
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    executable = chromium()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is missing in CI: .ci/run installs it ({INSTALL})")
+        pytest.skip(f"these tests open the report in Chromium: {INSTALL}")
+    with Browser(executable, tmp_path_factory.mktemp("profile")) as opened:
+        yield opened
+
+
+def test_a_page_with_errors_is_caught(browser: Browser, tmp_path: Path) -> None:
+    page = tmp_path / "broken.html"
+    page.write_text(
+        '<!doctype html><meta http-equiv="Content-Security-Policy" content="default-src \'none\'">'
+        '<p>hi</p><img src="https://example.invalid/x.png"><script>nope()</script>'
+    )
+    problems = browser.open(page.as_uri()).problems()
+    assert any("example.invalid" in problem for problem in problems), problems
+    assert any("inline script" in problem for problem in problems), problems
+
+
+def test_the_starters_report_opens_cleanly_beside_json_and_junit(
+    browser: Browser, tmp_path: Path
+) -> None:
+    stub = write_stub(tmp_path / "stub")
+    out = tmp_path / "report.html"
+    json_out, junit_out = tmp_path / "results.json", tmp_path / "results.xml"
+    graded = run_grader(
+        "--target",
+        str(stub),
+        "--html",
+        str(out),
+        "--json",
+        str(json_out),
+        "--junit",
+        str(junit_out),
+    )
+    assert graded.returncode == 1, graded.stdout + graded.stderr
+    assert json_out.stat().st_size and junit_out.stat().st_size
+    page = browser.open(out.as_uri())
+    assert page.problems() == []
+    fits = _json(page.evaluate(FITS))
+    families = {test["task_id"] for test in json.loads(json_out.read_text())["tests"]}
+    assert (fits["score"], fits["families"]) == ("0 / 100", len(families))
+    assert fits["page"] <= fits["screen"], "the page scrolls sideways on a phone"
+    assert fits["text"] >= 14
+    assert "Not written yet" in page.evaluate("document.body.innerText")
+    shot = page.screenshot(tmp_path / "starter.png", "main")
+    assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.fixture(scope="module")
+def wrong(tmp_path_factory: pytest.TempPathFactory) -> GradeReport:
+    return grade(str(write_flow(MISTAKES["no_dedup"], tmp_path_factory.mktemp("flows"))))
+
+
+def test_every_failure_is_drawn_with_its_lanes_and_arrows(
+    browser: Browser, wrong: GradeReport, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    out.write_text(html_page(wrong), encoding="utf-8")
+    page = browser.open(out.as_uri())
+    assert page.problems() == []
+    drawn = {figure["id"]: figure for figure in _json(page.evaluate(DRAWN))}
+    failing = [r for r in wrong.results if r.outcome not in (Outcome.PASSED, Outcome.NOT_WRITTEN)]
+    ids = set(
+        _json(
+            page.evaluate("JSON.stringify([...document.querySelectorAll('[id]')].map(e => e.id))")
+        )
+    )
+    assert {_anchor(r) for r in failing} <= ids, "every failure has its story on the page"
+    told = [r for r in failing if r.story]
+    assert len(told) >= 20
+    for result in told:
+        figure = drawn[_anchor(result)]
+        assert figure["lanes"] == _lanes(result), result.name
+        arrows = [s.number for s in result.story if s.kind.value in BETWEEN]
+        assert figure["arrows"] == arrows, result.name
+    fits = _json(page.evaluate(FITS))
+    assert fits["page"] <= fits["screen"], "the page scrolls sideways on a phone"
+    shot = page.screenshot(tmp_path / "diagram.png", "article.failure figure")
+    assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_page_needs_nothing_but_itself(wrong: GradeReport) -> None:
+    page = html_page(wrong)
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert not re.search(r"<script|<link|<img|<iframe|@import|url\(|src=", page, re.IGNORECASE)
+    assert not re.search(r"""href=["'](?!#)""", page), "every link stays on the page"
+
+
+def _lanes(result: Result) -> list[str]:
+    """The parties of a story, as the lanes must show them: you, the server, the others."""
+    users: list[str] = []
+    for step in result.story:
+        for party in (step.source, step.target, *step.timelines):
+            if party not in ("", SERVER, "the chat", *users):
+                users.append(party)
+    others = [user for user in users if user != "you"]
+    return ["you", SERVER, *others] if "you" in users else [*others[:1], SERVER, *others[1:]]
+
+
+def _anchor(result: Result) -> str:
+    return "f-" + "".join(c if c.isalnum() else "-" for c in result.nodeid)
+
+
+def _json(text: str) -> Any:
+    return json.loads(text)
