@@ -19,9 +19,11 @@ import time
 from pathlib import Path
 from types import FrameType, TracebackType
 
-CALL_LIMIT_SECONDS = 0.4
+from chatkit.target import FUNCTIONS
+
+CALL_LIMIT_SECONDS = 0.1
 """How long one stretch of learner code may run without returning or awaiting."""
-SAMPLE_SECONDS = 0.05
+SAMPLE_SECONDS = 0.01
 _SIGNAL = signal.SIGUSR1
 
 
@@ -59,7 +61,8 @@ class HangWatch:
 
     def _raise(self, signum: int, frame: FrameType | None) -> None:
         raise StuckInLearnerCode(
-            f"{self._tripped or 'your code'} ran for more than {self.limit:g} s without "
+            f"{_running(frame, self.folder) or self._tripped or 'your code'} ran for more than "
+            f"{self.limit:g} s without "
             "returning or awaiting anything: is there an endless loop, or a blocking wait?"
         )
 
@@ -87,3 +90,13 @@ class HangWatch:
                 found = frame
             frame = frame.f_back
         return found
+
+
+def _running(frame: FrameType | None, folder: str) -> str | None:
+    """The innermost of the learner's ``send``, ``reconcile`` and ``rollback`` still running."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name in FUNCTIONS and code.co_filename.startswith(folder):
+            return code.co_name
+        frame = frame.f_back
+    return None

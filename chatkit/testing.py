@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 
@@ -101,9 +102,43 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         except TimeoutError:
             raise ScenarioTimedOut(budget) from None
 
-    with HangWatch(resolve_target(pyfuncitem.config.getoption("--target")).parent):
-        asyncio.run(bounded())
+    folder = resolve_target(pyfuncitem.config.getoption("--target")).parent
+    try:
+        with HangWatch(folder):
+            asyncio.run(bounded())
+    except (KeyboardInterrupt, SystemExit) as error:
+        if not _raised_in(error, folder):
+            raise  # a real Ctrl-C, not the learner's code
+        raise LearnerRaised(error).with_traceback(error.__traceback__) from None
     return True
+
+
+class LearnerRaised(Exception):
+    """The learner's code raised ``KeyboardInterrupt`` or ``SystemExit``.
+
+    Left as they are, either would end pytest's whole run rather than one scenario;
+    as this, the scenario fails and says what was raised, and where.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        name = type(error).__name__
+        if isinstance(error, SystemExit):
+            said = f"your code raised SystemExit({error.code!r}) (sys.exit): it would end the app"
+        else:
+            said = f"your code raised {name}{': ' + str(error) if str(error) else ''}"
+        super().__init__(said)
+        self.kind = name
+
+
+def _raised_in(error: BaseException, folder: Path) -> bool:
+    """Did ``error`` come from the learner's code (a frame of its traceback in ``folder``)?"""
+    where = str(folder.resolve())
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename.startswith(where):
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
 @pytest.hookimpl(wrapper=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import linecache
 import os
 from collections.abc import Generator
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 from chatkit.grading.results import (
     FAMILY_FILTER,
+    MEMORY_LIMIT,
     RESULTS_FD,
     Location,
     Outcome,
@@ -27,8 +29,10 @@ from chatkit.grading.results import (
 from chatkit.hang_watch import StuckInLearnerCode
 from chatkit.harness import Scenario
 from chatkit.rules import Rule, RuleBroken
+from chatkit.sandbox.world import OutputFlood
 from chatkit.story import Step
-from chatkit.testing import ScenarioTimedOut, budget_of
+from chatkit.target import FUNCTIONS
+from chatkit.testing import LearnerRaised, ScenarioTimedOut, budget_of
 
 _channel: IO[str] | None = None
 
@@ -157,15 +161,28 @@ def _explain(
             )
     elif isinstance(error, StuckInLearnerCode):
         result.outcome = Outcome.TIMED_OUT
-        result.function = result.location.function if result.location else None
+        result.function = _flow_function(excinfo, target)
     elif isinstance(error, ScenarioTimedOut) or (
         excinfo.typename == "Failed" and str(error).startswith("Timeout")
     ):
         result.outcome = Outcome.TIMED_OUT
         result.message = "the scenario did not finish in time: something waits or loops forever"
+    elif isinstance(error, LearnerRaised):
+        result.outcome, result.error_type = Outcome.CRASHED, error.kind
+        result.function = _flow_function(excinfo, target) or result.function
+    elif isinstance(error, MemoryError):
+        result.outcome = Outcome.CRASHED
+        result.message = (
+            f"your code asked for more memory than a flow may use ({MEMORY_LIMIT // 2**30} GiB); "
+            "is something growing without end?"
+        )
+        result.function = _flow_function(excinfo, target)
+    elif isinstance(error, OutputFlood):
+        result.outcome = Outcome.CRASHED
+        result.function = _flow_function(excinfo, target)
     elif isinstance(error, NotImplementedError) and result.location is not None:
         result.outcome = Outcome.NOT_WRITTEN
-        result.function = result.location.function
+        result.function = _flow_function(excinfo, target)
     elif isinstance(error, AssertionError):
         result.outcome = Outcome.FAILED
     else:
@@ -173,7 +190,15 @@ def _explain(
         if isinstance(error, SystemExit):
             result.message = f"your code called sys.exit({error.code!r})"
         if result.location is not None:
-            result.function = result.location.function
+            result.function = _flow_function(excinfo, target)
+
+
+def _flow_function(excinfo: pytest.ExceptionInfo[BaseException], target: Path) -> str | None:
+    """Which of ``send``, ``reconcile`` and ``rollback`` the error came out of (innermost)."""
+    for entry in reversed(excinfo.traceback):
+        if entry.name in FUNCTIONS and Path(str(entry.path)).is_relative_to(target):
+            return entry.name
+    return None
 
 
 def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException], target: Path) -> Location | None:
@@ -185,7 +210,9 @@ def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException], target: Path) -
                 file=_display_path(path),
                 line=entry.lineno + 1,
                 function=entry.name,
-                code=str(entry.statement).strip() if entry.statement else "",
+                # linecache, not pytest's entry.statement: that parses the file again, and
+                # CPython 3.11's parser can fail there after deep or interrupted learner code
+                code=linecache.getline(str(path), entry.lineno + 1).strip(),
             )
     return None
 

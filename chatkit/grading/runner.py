@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import selectors
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from typing import Any
 
 from chatkit.grading.results import (
     FAMILY_FILTER,
+    MEMORY_LIMIT,
     RESULTS_FD,
     GradeReport,
     LoadError,
@@ -138,7 +140,7 @@ class _Run:
             "--target", str(self.path),
             "-p", "chatkit.grading.plugin",
             "-p", "no:cacheprovider",
-            "-q", "--no-header", "-rN",
+            "-q", "--no-header", "-rN", "--tb=no",  # the report tells failures, not pytest
             "-c", str(kit_root() / "pyproject.toml"),
             "--rootdir", str(kit_root()),
         ]  # fmt: skip
@@ -161,6 +163,7 @@ class _Run:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_limit_memory,
         )
         os.close(write_end)
         output = _drain_in_background(child)
@@ -244,6 +247,11 @@ class _Run:
                 ),
             )
         )
+
+
+def _limit_memory() -> None:
+    """In the child, before it runs: a huge allocation fails at once with MemoryError."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 def _kill(child: subprocess.Popen[bytes]) -> None:

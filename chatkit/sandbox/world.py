@@ -54,6 +54,15 @@ class ScriptedClock:
 
 OUTPUT_LIMIT = 64 * 1024
 """How much of what a flow prints one scenario keeps; the rest is counted, not kept."""
+FLOOD_LIMIT = 1024 * 1024
+"""Printing more than this in one scenario stops it: nobody reads a megabyte of prints."""
+
+
+class OutputFlood(BaseException):
+    """The learner's code printed more than `FLOOD_LIMIT` characters in one scenario.
+
+    A `BaseException`, so a learner's ``except Exception`` cannot swallow it.
+    """
 
 
 class Output:
@@ -79,6 +88,11 @@ class Output:
         room = self.limit - self._size
         if room <= 0:
             self.dropped += len(text)
+            if self._size + self.dropped > FLOOD_LIMIT:
+                raise OutputFlood(
+                    f"your code printed more than {FLOOD_LIMIT // 1024:,} KB in one scenario; "
+                    "print less (a line per event at most)"
+                )
             return
         self._kept.append(text[:room])
         self._size += min(len(text), room)
