@@ -171,7 +171,7 @@ def _arrow(row: Arrow, y: float, kind: str, diagram: Diagram, xs: Sequence[int])
 
 
 def _mark(row: Mark, y: float, kind: str, diagram: Diagram, xs: Sequence[int]) -> Iterator[str]:
-    x = xs[diagram.column(row.lane)] if row.lane else xs[0]
+    x = xs[diagram.column(row.lane)] if row.lane else xs[-1] + 16
     yield f'<g class="mark {kind}" data-step="{row.step.number}" data-lane="{escape(row.lane)}">'
     if row.lane:
         yield f'<rect x="{x - 6}" y="{y - 6}" width="12" height="12" rx="2"/>'

@@ -97,19 +97,23 @@ class LaneDiagram:
             if isinstance(row, Arrow):
                 targets = [columns[self.diagram.column(target)] for target in row.targets]
                 line.arrow(columns[self.diagram.column(row.source)], targets, row)
-            else:
-                line.mark(columns[self.diagram.column(row.lane)] if row.lane else columns[-1], row)
+            elif row.lane:
+                line.mark(columns[self.diagram.column(row.lane)], row)
+            is_note = isinstance(row, Mark) and not row.lane
+            drawn = line.text(full=is_note)
+            if is_note:  # what happened, written after the lanes
+                drawn.append(row.step.text, style="dim italic")
             if not row.step.broke:
-                yield line.text()
+                yield drawn
                 continue
             notes = _broken_notes(row, options.max_width - (width if beside else edge))
-            if not beside:
-                yield line.text()
-                yield from (Text(" " * edge).append_text(note) for note in notes)
+            if not beside or is_note:
+                yield drawn
+                yield from (Text(" " * edge).append_text(part) for part in notes)
                 continue
             yield line.text(full=True).append_text(notes[0])
-            for note in notes[1:]:
-                yield _Line(columns, width).text(full=True).append_text(note)
+            for part in notes[1:]:
+                yield _Line(columns, width).text(full=True).append_text(part)
 
 
 def _header(lanes: Sequence[str], columns: Sequence[int], width: int) -> Text:

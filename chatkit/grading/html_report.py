@@ -80,14 +80,15 @@ def write_html(report: GradeReport, path: Path) -> None:
 
 
 def html_page(report: GradeReport) -> str:
-    """The page: score, a table per family, then every failure's story and diagram."""
+    """The page: score, where to start, a table per family, then every failure's story and
+    diagram. A page is read from the top, so "not written yet" comes before the tables."""
     title = f"Chat Message Flow · {report.score}/100"
     body = [*_header(report)]
     if report.load_error is not None:
         body += _load_error(report)
     else:
-        body += _families(report.families)
         body += _not_written(report)
+        body += _families(report.families)
         alike, told, _ = pick_failures(report, every_failure=True)
         failures = [(group[0], group) for group in alike] + [(result, [result]) for result in told]
         if failures:
@@ -223,9 +224,15 @@ def _story(result: TestResult) -> Iterator[str]:
     if drawn is not None:
         name = humanize(result.name)
         picture = svg(drawn, title=f"What happened in {name}, drawn as lanes")
+        beside = (
+            f" Beside step {drawn.broken.step.number}, where the rule broke: every screen right"
+            " after it."
+            if drawn.broken is not None
+            else ""
+        )
         yield (
             f'<figure class="diagram"><div class="scroll">{picture}</div>'
-            "<figcaption>Each lane is one party; each arrow, a step of the story above."
+            f"<figcaption>Each lane is one party; each arrow, a step of the story above.{beside}"
             "</figcaption></figure>"
         )
 

@@ -38,7 +38,12 @@ BETWEEN = {"send", "retry", "ack", "echo", "refuse", "lost", "post", "history"}
 
 DRAWN = """JSON.stringify([...document.querySelectorAll('article.failure')].map(article => {
   const svg = article.querySelector('svg.story-diagram');
-  const size = g => { const b = g.getBBox(); return b.width > 0 && b.height > 0; };
+  const size = g => {
+    const box = g.getBoundingClientRect(), line = g.querySelector('line');
+    const look = line && getComputedStyle(line);
+    return box.width > 0 && box.height > 0 && line !== null && look.stroke !== 'none'
+      && look.visibility === 'visible' && Number(look.opacity) > 0;
+  };
   return {
     id: article.id,
     lanes: svg ? [...svg.querySelectorAll('g.lane')].filter(size).map(g => g.dataset.party) : [],
@@ -46,7 +51,7 @@ DRAWN = """JSON.stringify([...document.querySelectorAll('article.failure')].map(
   };
 }))"""
 """Per failure, its diagram's lanes and arrows that the browser actually drew (a box of
-some size on the page), in document order."""
+some size on the page, a line with a visible stroke), in document order."""
 
 FITS = """JSON.stringify({page: document.documentElement.scrollWidth, screen: innerWidth,
   text: parseFloat(getComputedStyle(document.body).fontSize),
