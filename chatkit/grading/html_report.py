@@ -17,6 +17,7 @@ from chatkit.grading.diagram import diagram
 from chatkit.grading.diagram_svg import CSS as DIAGRAM_CSS
 from chatkit.grading.diagram_svg import svg
 from chatkit.grading.report import (
+    FUNCTION_ORDER,
     MARKS,
     alike_title,
     display_path,
@@ -176,8 +177,7 @@ def _not_written(report: GradeReport) -> Iterator[str]:
 
 
 def _function_order(function: str) -> int:
-    order = ("send", "reconcile", "rollback")
-    return order.index(function) if function in order else len(order)
+    return FUNCTION_ORDER.index(function) if function in FUNCTION_ORDER else len(FUNCTION_ORDER)
 
 
 def _failure(result: TestResult, group: Sequence[TestResult]) -> Iterator[str]:
@@ -191,8 +191,13 @@ def _failure(result: TestResult, group: Sequence[TestResult]) -> Iterator[str]:
     )
     if several:
         names = "".join(f"<li>{escape(f'{r.family} › {humanize(r.name)}')}</li>" for r in group)
-        yield f"<p><strong>{len(group)} scenarios stop at the same error:</strong></p><ul>{names}</ul>"
-        yield f'<p class="dim">Fix it once. What happened in the first, {escape(title)}:</p>'
+        what = "hang" if result.outcome is Outcome.TIMED_OUT else "error"
+        yield (
+            f"<details><summary><strong>{len(group)} scenarios stop at the same {what}</strong>"
+            f"</summary><ul>{names}</ul></details>"
+        )
+        first = f"{result.family} › {humanize(result.name)}"
+        yield f'<p class="dim">Fix it once. What happened in the first, {escape(first)}:</p>'
     if result.about:
         yield f"<p><em>{escape(result.about)}</em></p>"
     if result.story:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from browser import INSTALL, Browser, chromium
 from mistakes import MISTAKES, write_flow
-from test_grader import run_grader, write_stub
+from test_grader import crash, run_grader, write_stub
 
 from chatkit.grading.html_report import html_page
 from chatkit.grading.results import GradeReport, Outcome
@@ -149,6 +149,21 @@ def test_the_page_needs_nothing_but_itself(wrong: GradeReport) -> None:
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert not re.search(r"<script|<link|<img|<iframe|@import|url\(|src=", page, re.IGNORECASE)
     assert not re.search(r"""href=["'](?!#)""", page), "every link stays on the page"
+
+
+def test_the_same_error_in_many_scenarios_is_told_once() -> None:
+    crashes = [
+        crash("normal flow", "test_a"),
+        crash("duplicates", "test_b"),
+        crash("scale", "test_c"),
+    ]
+    page = html_page(GradeReport("mine", "mine/flow.py", crashes))
+    assert page.count('<article class="box failure"') == 1
+    assert "the same error in 3 scenarios: NameError in send" in page
+    assert "What happened in the first, normal flow › a:" in page
+    assert re.search(r"<details><summary>.*3 scenarios stop at the same error", page)
+    for result in crashes:
+        assert f'id="{_anchor(result)}"' in page and f'href="#{_anchor(result)}"' in page
 
 
 def _lanes(result: Result) -> list[str]:
