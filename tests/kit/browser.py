@@ -21,6 +21,7 @@ import select
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,20 +132,29 @@ class Browser:
             os.close(self._from_browser)
 
     def open(self, url: str, size: dict[str, Any] = PHONE) -> Page:
-        """A new tab at ``size``, loaded with ``url``; it returns once the load event fired."""
+        """A new tab at ``size``, loaded with ``url``: it returns once that document's load
+        event fired (told apart from any other load by the navigation's loader id)."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
         ]
-        page = Page(self, session)
         for domain in ("Runtime", "Log", "Page"):
             self.call(f"{domain}.enable", session=session)
+        self.call("Page.setLifecycleEventsEnabled", {"enabled": True}, session=session)
         self.call("Emulation.setDeviceMetricsOverride", size, session=session)
         navigated = self.call("Page.navigate", {"url": url}, session=session)
         if navigated.get("errorText"):
             raise BrowserError(f"could not open {url}: {navigated['errorText']}")
-        self.wait_for("Page.loadEventFired", session)
-        return page
+        self.wait_for(
+            f"the load of {url}",
+            lambda message: (
+                message.get("sessionId") == session
+                and message.get("method") == "Page.lifecycleEvent"
+                and message["params"].get("name") == "load"
+                and message["params"].get("loaderId") == navigated.get("loaderId")
+            ),
+        )
+        return Page(self, session)
 
     def call(self, method: str, params: dict[str, Any] | None = None, *, session: str = "") -> Any:
         """Send one command and return its result; events that come meanwhile are kept."""
@@ -161,13 +171,15 @@ class Browser:
                 return answer.get("result", {})
             self._events.append(answer)
 
-    def wait_for(self, event: str, session: str) -> dict[str, Any]:
-        """The first ``event`` of the session, whether it came already or comes next."""
+    def wait_for(self, what: str, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The first event that is ``wanted``, whether it came already or comes next."""
+        seen = 0
         while True:
-            for message in self._events:
-                if message.get("method") == event and message.get("sessionId") == session:
+            for message in self._events[seen:]:
+                if wanted(message):
                     return message
-            self._events.append(self._read(event))
+            seen = len(self._events)
+            self._events.append(self._read(what))
 
     def problems(self, session: str) -> list[str]:
         """What a person would see in the page's console as an error."""
