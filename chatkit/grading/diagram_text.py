@@ -3,11 +3,12 @@
 One text line per step, numbered as the story is, so a learner reads the story above
 and sees the race below::
 
-        you          server
-     1  │─── send ───▶│
-     2  │             ■ stored
-     3 ✗│◀─── ack ────│        ✗ rule 3, Exactly once broke here
-        │             │          you see 'hi' sent #1 · 'hi' pending
+        you             server
+    1    │───── send ─────▶│
+    2    │                 ■ stored
+    3    │◀───── echo ─────│
+    4✗   │     ✕╌╌ lost ╌╌╌│           ✗ rule 4, Monotonic status broke here
+         │                 │             you see 'hi' failed (no answer from the server…
 
 The lanes get closer on a narrow terminal, and a long run of the same arrow (fifty
 sends in a row) is folded to its first and last, so the drawing stays a glance.
@@ -30,6 +31,8 @@ NARROWEST_GAP = 12
 """Columns between two lanes: wide enough for the longest label on its arrow."""
 NOTE_WIDTH = 34
 """What the lanes leave, at least, for the broken rule and the screens beside them."""
+BESIDE_WIDTH = 44
+"""With less room than this beside the lanes, the rule and the screens go under them."""
 FOLD_AT = 5
 """A run of this many identical rows (or more) is folded to its first and last."""
 
@@ -86,7 +89,7 @@ class LaneDiagram:
         gap = max(NARROWEST_GAP, min(WIDEST_GAP, spare // max(len(lanes) - 1, 1)))
         columns = [edge + index * gap for index in range(len(lanes))]
         width = columns[-1] + len(" ■ stored ")
-        beside = options.max_width - width >= NOTE_WIDTH + 10
+        beside = options.max_width - width >= BESIDE_WIDTH
         yield _header(lanes, columns, width)
         for row in _folded(self.diagram.rows):
             line = _Line(columns, width)

@@ -196,7 +196,9 @@ def readme_picture(folder: Path) -> str:
     """The README's diagram, drawn from a grading of the flow it shows."""
     flow = write_flow(MISTAKES[PICTURE_FLOW], folder)
     report = grade(str(flow), keyword=PICTURE_SCENARIO.replace(" ", "_"))
-    result = next(r for r in report.results if humanize(r.name) == PICTURE_SCENARIO)
+    found = [r for r in report.results if humanize(r.name) == PICTURE_SCENARIO]
+    assert found, f"no scenario {PICTURE_SCENARIO!r} any more: pick another for the README"
+    result = found[0]
     drawn = diagram(result.story)
     assert drawn is not None
     title = f"{result.family} › {PICTURE_SCENARIO}: {result.rule}"
