@@ -19,35 +19,8 @@ from pathlib import Path
 
 from chatkit.target import kit_root
 
-SOLUTION = (kit_root() / "solution" / "flow.py").read_text()
-SEND = "    check_body(body)\n"
-RECONCILE = "    message = state.get(incoming.client_id)\n"
-
-BROKEN: dict[str, tuple[str, str]] = {
-    "syntax error": ("def rollback(", "def rollback(:"),
-    "exception in send": (SEND, SEND + "    raise ValueError('oops')\n"),
-    "NameError in send": (SEND, SEND + "    undefined_helper()\n"),
-    "KeyboardInterrupt": (SEND, SEND + "    raise KeyboardInterrupt\n"),
-    "SystemExit": (SEND, SEND + "    raise SystemExit(3)\n"),
-    "RecursionError": (
-        SEND,
-        SEND + "    check_body(body)\n    return await send(state, server, chat_id, body)\n",
-    ),
-    "endless loop in send": (SEND, SEND + "    while True:\n        pass\n"),
-    "endless loop in reconcile": (RECONCILE, "    while True:\n        pass\n" + RECONCILE),
-    "time.sleep(30) in reconcile": (RECONCILE, "    time.sleep(30)\n" + RECONCILE),
-    "awaits forever": (SEND, SEND + "    await asyncio.Event().wait()\n"),
-    "3 GB allocation": (
-        SEND,
-        SEND
-        + "    hoard = bytearray(3 * 1024**3)\n    hoard[::4096] = b'x' * len(hoard[::4096])\n",
-    ),
-    "100 MB of output": (SEND, SEND + "    for _ in range(1000):\n        print('x' * 100_000)\n"),
-    "async def reconcile": ("def reconcile(", "async def reconcile("),
-    "plain def send": ("async def send(", "def send("),
-    "exit at import": ("import uuid\n", "import uuid\n\nraise SystemExit(1)\n"),
-}
-IMPORTS = "import asyncio\nimport time\n"
+sys.path.insert(0, str(kit_root() / "tests" / "kit"))
+from mistakes import BROKEN, broken_source  # the kinds live beside the kit's tests
 
 
 def grade(flow: Path) -> tuple[float, dict[str, object]]:
@@ -79,14 +52,10 @@ def main() -> int:
     slowest = 0.0
     with tempfile.TemporaryDirectory() as folder:
         print(f"{'broken flow':<30} {'seconds':>7}  score  what the grader says first")
-        for name, (old, new) in BROKEN.items():
-            assert SOLUTION.count(old) >= 1, name
-            source = SOLUTION.replace(old, new, 1).replace(
-                "import uuid\n", IMPORTS + "import uuid\n", 1
-            )
+        for name in BROKEN:
             flow = Path(folder) / name.replace(" ", "_") / "flow.py"
             flow.parent.mkdir()
-            flow.write_text(source)
+            flow.write_text(broken_source(name))
             seconds, result = grade(flow)
             slowest = max(slowest, seconds)
             print(

@@ -21,7 +21,7 @@ from pathlib import Path
 from chatkit.target import kit_root
 
 sys.path.insert(0, str(kit_root() / "tests" / "kit"))
-from mistakes import write_all  # noqa: E402 — the mistakes live beside the kit's tests
+from mistakes import write_all  # the mistakes live beside the kit's tests
 
 
 def grade_json(flow: Path, out: Path) -> bytes:

@@ -27,9 +27,14 @@ SAMPLE_SECONDS = 0.01
 _SIGNAL = signal.SIGUSR1
 
 
-class StuckInLearnerCode(BaseException):
-    """The learner's code ran too long without a break. A `BaseException`, so a
-    learner's ``except Exception`` cannot swallow it."""
+class StuckInLearnerCode(SystemExit):
+    """The learner's code ran too long without a break.
+
+    Not an `Exception`, so a learner's ``except Exception`` cannot swallow it; a
+    `SystemExit`, because asyncio lets only that and `KeyboardInterrupt` out of the
+    event loop at once: the scenario ends there, instead of every other waiting send
+    resuming into the same loop one after the other.
+    """
 
 
 class HangWatch:

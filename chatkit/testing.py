@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chatkit.hang_watch import HangWatch
+from chatkit.hang_watch import HangWatch, StuckInLearnerCode
 from chatkit.harness import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS, Scenario
 from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedWorld
@@ -107,8 +107,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         with HangWatch(folder):
             asyncio.run(bounded())
     except (KeyboardInterrupt, SystemExit) as error:
-        if not _raised_in(error, folder):
-            raise  # a real Ctrl-C, not the learner's code
+        if isinstance(error, StuckInLearnerCode) or not _raised_in(error, folder):
+            raise  # the hang watch's own verdict, or a real Ctrl-C
         raise LearnerRaised(error).with_traceback(error.__traceback__) from None
     return True
 

@@ -524,6 +524,49 @@ SUBTLE: tuple[Mistake, ...] = (
 )
 """Mistakes that pass every hand-written scenario, caught only by "all timelines"."""
 
+# Broken code: each kind of crash, hang or flood a learner's flow can have, as one edit of
+# the solution (``test_broken_code.py``, ``benchmarks/broken_code.py``).
+
+SEND = "    check_body(body)\n"
+RECONCILE = "    message = state.get(incoming.client_id)\n"
+
+BROKEN: dict[str, tuple[str, str]] = {
+    "syntax error": ("def rollback(", "def rollback(:"),
+    "exception in send": (SEND, SEND + "    raise ValueError('oops')\n"),
+    "NameError in send": (SEND, SEND + "    undefined_helper()\n"),
+    "KeyboardInterrupt": (SEND, SEND + "    raise KeyboardInterrupt\n"),
+    "SystemExit": (SEND, SEND + "    raise SystemExit(3)\n"),
+    "RecursionError": (
+        SEND,
+        SEND + "    check_body(body)\n    return await send(state, server, chat_id, body)\n",
+    ),
+    "endless loop in send": (SEND, SEND + "    while True:\n        pass\n"),
+    "endless loop in reconcile": (RECONCILE, "    while True:\n        pass\n" + RECONCILE),
+    "time.sleep(30) in reconcile": (RECONCILE, "    time.sleep(30)\n" + RECONCILE),
+    "awaits forever": (SEND, SEND + "    await asyncio.Event().wait()\n"),
+    "3 GB allocation": (
+        SEND,
+        SEND
+        + "    hoard = bytearray(3 * 1024**3)\n    hoard[::4096] = b'x' * len(hoard[::4096])\n",
+    ),
+    "100 MB of output": (SEND, SEND + "    for _ in range(1000):\n        print('x' * 100_000)\n"),
+    "async def reconcile": ("def reconcile(", "async def reconcile("),
+    "plain def send": ("async def send(", "def send("),
+    "exit at import": ("import uuid\n", "import uuid\n\nraise SystemExit(1)\n"),
+}
+BROKEN_IMPORTS = "import asyncio\nimport time\n"
+
+
+def broken_source(name: str) -> str:
+    """The solution with the broken edit ``name`` (and the imports the edits use)."""
+    old, new = BROKEN[name]
+    source = SOLUTION.read_text()
+    if old not in source:
+        raise MistakeOutdated(f"broken flow {name!r}: its text is not in solution/flow.py:\n{old}")
+    source = source.replace(old, new, 1)
+    return source.replace("import uuid\n", BROKEN_IMPORTS + "import uuid\n", 1)
+
+
 MISTAKES: dict[str, Mistake] = {mistake.name: mistake for mistake in (*WRONG, *SUBTLE)}
 
 

@@ -1,0 +1,102 @@
+"""Broken code gets one clear verdict, fast, and the grader carries on.
+
+Each flow here is the reference solution with one kind of breakage from
+``mistakes.BROKEN``. Graded through the real grader, each must end with every
+scenario accounted for, a message that says what happened in the learner's own
+terms, and the flow function it happened in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mistakes import BROKEN, broken_source
+
+from chatkit.grading.exports import exercism
+from chatkit.grading.results import GradeReport, Outcome
+from chatkit.grading.results import TestResult as Result
+from chatkit.grading.runner import grade
+
+
+def graded(name: str, tmp_path: Path) -> GradeReport:
+    flow = tmp_path / "flow.py"
+    flow.write_text(broken_source(name))
+    report = grade(str(flow))
+    assert report.load_error is None, report.load_error
+    assert report.exit_code == 1 and report.results, "the grading must finish, scenario by scenario"
+    return report
+
+
+def failures(report: GradeReport) -> list[Result]:
+    return [result for result in report.results if result.outcome is not Outcome.PASSED]
+
+
+def test_every_broken_kind_fits_the_solution() -> None:
+    for name in BROKEN:
+        assert broken_source(name) != broken_source("syntax error") or name == "syntax error"
+
+
+@pytest.mark.timeout(60)
+def test_a_keyboard_interrupt_is_a_crash_of_its_scenario(tmp_path: Path) -> None:
+    report = graded("KeyboardInterrupt", tmp_path)
+    crashed = [r for r in report.results if r.outcome is Outcome.CRASHED]
+    assert len(crashed) > 40
+    for result in crashed:
+        assert result.error_type == "KeyboardInterrupt"
+        assert result.message == "your code raised KeyboardInterrupt"
+        assert result.function == "send" and result.location is not None
+        assert result.location.code == "raise KeyboardInterrupt"
+
+
+@pytest.mark.timeout(60)
+def test_a_huge_allocation_is_stopped_and_named(tmp_path: Path) -> None:
+    report = graded("3 GB allocation", tmp_path)
+    crashed = [r for r in report.results if r.outcome is Outcome.CRASHED]
+    assert crashed and all("more memory than a flow may use" in r.message for r in crashed)
+    assert {r.function for r in crashed} == {"send"}
+
+
+@pytest.mark.timeout(60)
+def test_a_flood_of_output_is_stopped_and_the_output_cut(tmp_path: Path) -> None:
+    report = graded("100 MB of output", tmp_path)
+    flooded = [r for r in report.results if "printed more than" in r.message]
+    assert flooded and all(r.outcome is Outcome.CRASHED for r in flooded)
+    document = exercism(report)
+    outputs = [test["output"] for test in document["tests"] if test["output"]]
+    assert outputs and all(len(output) <= 500 for output in outputs)
+    assert any("[output cut:" in output for output in outputs)
+
+
+@pytest.mark.timeout(60)
+def test_a_blocking_sleep_says_how_to_wait(tmp_path: Path) -> None:
+    report = graded("time.sleep(30) in reconcile", tmp_path)
+    slept = [r for r in failures(report) if "time.sleep(30)" in r.message]
+    assert slept and all("await asyncio.sleep" in r.message for r in slept)
+    assert {r.function for r in slept} == {"reconcile"}
+
+
+@pytest.mark.timeout(60)
+def test_an_endless_loop_names_the_function_that_loops(tmp_path: Path) -> None:
+    """reconcile loops while send calls it: the verdict names reconcile, not send."""
+    report = graded("endless loop in reconcile", tmp_path)
+    stuck = [r for r in report.results if r.outcome is Outcome.TIMED_OUT]
+    assert len(stuck) > 40
+    assert all(r.message.startswith("reconcile ran for more than") for r in stuck)
+    assert {r.function for r in stuck} == {"reconcile"}
+
+
+@pytest.mark.timeout(60)
+def test_what_the_flow_prints_is_in_the_story_and_the_output(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        broken_source("exception in send").replace(
+            "    raise ValueError('oops')\n", "    print('sending', repr(body))\n"
+        )
+    )
+    report = grade(str(flow), keyword="message_shows_as_pending_at_once")
+    assert report.score == 100
+    [result] = report.results
+    assert result.output == "sending 'hi'\n"
+    assert result.story[0].printed == "sending 'hi'\n"
+    assert exercism(report)["tests"][0]["output"] == "sending 'hi'\n"
