@@ -72,7 +72,7 @@ table.compare th, table.compare td { text-align: left; padding: .1rem .75rem .1r
 table.compare td.expected { color: var(--green); } table.compare td.actual { color: var(--red); }
 """
 
-POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 """Nothing may load: the page is whole on its own, and stays whole as a CI artifact."""
 
 
@@ -299,6 +299,8 @@ def _load_error(report: GradeReport) -> Iterator[str]:
 
 
 def _footer(report: GradeReport) -> str:
+    if not report.results:
+        return "No scenario was graded: the selection names none."
     if report.exit_code == 0:
         return (
             "Every scenario passes. Compare your code with solution/flow.py — "
