@@ -1,6 +1,7 @@
-"""The ``chatkit`` command: grade, hint, serve, chat and demo.
+"""The ``chatkit`` command: grade, hint, serve, accounts, chat and demo.
 
-``chatkit grade`` is ``python grader.py``; ``serve`` runs the live chat server;
+``chatkit grade`` is ``python grader.py``; ``serve`` runs the live chat server,
+``accounts`` makes the accounts people sign in with;
 ``chat`` and ``demo`` open the terminal client on it.
 """
 
@@ -10,6 +11,7 @@ import argparse
 from collections.abc import Sequence
 
 from chatkit.grading import cli as grading_cli
+from chatkit.live.accounts_cli import add_accounts_command
 from chatkit.live.cli import add_serve_command
 from chatkit.tui.cli import add_tui_commands
 
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     hint.set_defaults(func=grading_cli.run)
 
     add_serve_command(commands)
+    add_accounts_command(commands)
     add_tui_commands(commands)
     return parser
 

@@ -48,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SQLite file for messages (default: %(default)s)",
     )
     where.add_argument(
+        "--accounts-db",
+        type=Path,
+        metavar="FILE",
+        help="SQLite file for accounts, sessions and chat members (default: the --db file)",
+    )
+    where.add_argument(
         "--sync",
         choices=("FULL", "NORMAL"),
         default="FULL",
@@ -143,6 +149,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         host=args.host,
         port=args.port,
         db_path=args.db,
+        accounts_path=args.accounts_db,
         sqlite_synchronous=args.sync,
         rate_per_s=args.rate,
         rate_burst=args.rate_burst,

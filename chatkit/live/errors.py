@@ -47,6 +47,12 @@ class NotHost(ChatError):
     code, status = "not_host", 403
 
 
+class NotFound(ChatError):
+    """Nothing there (an invite code that opens no chat)."""
+
+    code, status = "not_found", 404
+
+
 class Conflict(ChatError):
     """The client id is already taken in this chat by another user's message."""
 

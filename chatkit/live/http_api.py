@@ -1,9 +1,14 @@
 """The HTTP side of the server: health, who is online, history, and a send endpoint.
 
 - ``GET /health`` → ``{"status": "ok", ...}``, or 503 when storage fails
+- ``POST /api/login {"user", "password"}`` → ``{"ok", "user", "token", "chats", "faults"}``;
+  ``POST /api/logout`` revokes the session
 - ``GET /api/users`` → ``{"users": [...]}``, the users with a live connection
-- ``POST /api/register {"user"}`` → ``{"ok", "user", "token", "chats"}``
-- ``POST /api/chats/{chat_id}/join`` → ``{"ok", "chat_id"}``
+- ``POST /api/chats/{chat_id}/join`` and ``.../leave`` → ``{"ok", "chat_id"}``
+- ``POST /api/chats`` → ``{"ok", "chat_id", "invite_code"}``: a new private chat;
+  ``POST /api/chats/{chat_id}/invite {"user"}`` lets someone in,
+  ``POST /api/chats/{chat_id}/invite-code`` replaces the code,
+  ``POST /api/invites {"code"}`` → ``{"ok", "chat_id"}`` joins by code
 - ``GET /api/chats/{chat_id}/messages`` → ``{"ok", "messages", "has_more"}``: history,
   paged, newest last; ``?limit=&before=SEQ`` pages back, ``?after=SEQ`` pages forward
 - ``POST /api/chats/{chat_id}/messages {"client_id", "body"}`` → ``{"ok", "message",
@@ -14,7 +19,7 @@
 Bodies are JSON objects of at most 64 KiB, sent within ``request_timeout_s``;
 JSON nested too deeply is a 400, too many requests a 429, a trickling body a 408.
 Requests that act for someone carry ``Authorization: Bearer <token>`` from
-``register`` (over HTTP or Socket.IO: one session, either transport). Errors
+``login`` (over HTTP or Socket.IO: one session, either transport). Errors
 are ``{"ok": false, "code", "error"}`` with the status of `chatkit.live.errors`.
 
 The send endpoint is the fallback transport: the same service as the Socket.IO
@@ -40,8 +45,10 @@ from chatkit.live.payloads import (
     SendRequest,
     check_body,
     check_name,
+    check_user,
+    parse_code,
     parse_history_query,
-    parse_register,
+    parse_login,
 )
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import Session
@@ -62,8 +69,14 @@ def create_http_app(service: ChatService, lifespan: Lifespan) -> Starlette:
     routes = [
         Route("/health", api.answering(api.health), methods=["GET"]),
         Route("/api/users", api.answering(api.users), methods=["GET"]),
-        Route("/api/register", api.answering(api.register), methods=["POST"]),
+        Route("/api/login", api.answering(api.login), methods=["POST"]),
+        Route("/api/logout", api.answering(api.logout), methods=["POST"]),
+        Route("/api/chats", api.answering(api.create_chat), methods=["POST"]),
         Route("/api/chats/{chat_id}/join", api.answering(api.join), methods=["POST"]),
+        Route("/api/chats/{chat_id}/leave", api.answering(api.leave), methods=["POST"]),
+        Route("/api/chats/{chat_id}/invite", api.answering(api.invite), methods=["POST"]),
+        Route("/api/chats/{chat_id}/invite-code", api.answering(api.invite_code), methods=["POST"]),
+        Route("/api/invites", api.answering(api.accept_invite), methods=["POST"]),
         Route("/api/chats/{chat_id}/messages", api.answering(api.history), methods=["GET"]),
         Route("/api/chats/{chat_id}/messages", api.answering(api.send), methods=["POST"]),
         Route("/api/faults", api.answering(api.faults), methods=["GET", "PUT"]),
@@ -110,31 +123,70 @@ class _Api:
         )
 
     async def users(self, request: Request) -> Response:
+        await self._session(request)
         return JSONResponse({"users": self.sessions.active_users()})
 
-    async def register(self, request: Request) -> Response:
+    async def login(self, request: Request) -> Response:
         self.addresses.charge(request.client.host if request.client else "")
-        payload = await self._json(request)
-        registration = parse_register(payload, self.settings)
-        session = self.sessions.register(registration.user, registration.token)
+        login = parse_login(await self._json(request), self.settings)
+        if login.token is not None:
+            token = login.token
+            session = await self.sessions.by_token(token)
+        else:
+            assert login.user is not None and login.password is not None
+            session, token = await self.sessions.login(login.user, login.password)
         return JSONResponse(
             {
                 "ok": True,
                 "user": session.user,
-                "token": session.token,
-                "chats": sorted(session.chats),
+                "token": token,
+                "chats": sorted(session.account.chats),
                 "faults": self.service.current_faults(),
             }
         )
 
+    async def logout(self, request: Request) -> Response:
+        await self.sessions.logout(await self._session(request))
+        return JSONResponse({"ok": True})
+
     async def join(self, request: Request) -> Response:
-        session = self._session(request)
+        session = await self._session(request)
         chat_id = self._chat_id(request)
         await self.service.join(session, chat_id)
         return JSONResponse({"ok": True, "chat_id": chat_id})
 
+    async def leave(self, request: Request) -> Response:
+        session = await self._session(request)
+        chat_id = self._chat_id(request)
+        await self.service.leave(session, chat_id)
+        return JSONResponse({"ok": True, "chat_id": chat_id})
+
+    async def create_chat(self, request: Request) -> Response:
+        chat = await self.service.create_chat(await self._session(request))
+        return JSONResponse(
+            {"ok": True, "chat_id": chat.chat_id, "invite_code": chat.invite_code},
+            status_code=201,
+        )
+
+    async def invite(self, request: Request) -> Response:
+        session = await self._session(request)
+        chat_id = self._chat_id(request)
+        user = check_user(_text_field(await self._json(request), "user"), self.settings)
+        await self.service.invite(session, chat_id, user)
+        return JSONResponse({"ok": True, "chat_id": chat_id, "user": user})
+
+    async def invite_code(self, request: Request) -> Response:
+        session = await self._session(request)
+        code = await self.service.new_invite_code(session, self._chat_id(request))
+        return JSONResponse({"ok": True, "invite_code": code})
+
+    async def accept_invite(self, request: Request) -> Response:
+        session = await self._session(request)
+        chat_id = await self.service.accept_invite(session, parse_code(await self._json(request)))
+        return JSONResponse({"ok": True, "chat_id": chat_id})
+
     async def history(self, request: Request) -> Response:
-        session = self._session(request)
+        session = await self._session(request)
         query = parse_history_query(
             request.path_params["chat_id"], request.query_params, self.settings
         )
@@ -148,7 +200,7 @@ class _Api:
         )
 
     async def send(self, request: Request) -> Response:
-        session = self._session(request)
+        session = await self._session(request)
         chat_id = self._chat_id(request)
         payload = await self._json(request)
         client_id = payload.get("client_id")
@@ -180,8 +232,8 @@ class _Api:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         return token.strip() if scheme.lower() == "bearer" else None
 
-    def _session(self, request: Request) -> Session:
-        session = self.sessions.by_token(self._bearer(request))
+    async def _session(self, request: Request) -> Session:
+        session = await self.sessions.by_token(self._bearer(request))
         session.bucket.charge()
         return session
 
@@ -213,3 +265,10 @@ class _Api:
         if not isinstance(payload, dict):
             raise BadRequest("the request body must be a JSON object")
         return payload
+
+
+def _text_field(payload: Mapping[str, object], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str):
+        raise BadRequest(f"the payload needs a {name!r} that is text")
+    return value

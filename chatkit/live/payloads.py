@@ -21,6 +21,8 @@ from chatkit.live.settings import ServerSettings
 MAX_COUNT = 2**62
 """The largest sequence number a history query may name: SQLite integers are 64-bit."""
 MAX_COUNT_DIGITS = 19
+MAX_SECRET_CHARS = 1024
+"""The longest password, token or invite code read at all."""
 
 UNSAFE_IN_BODY = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
@@ -38,8 +40,11 @@ _CONTROL_NAMES = {"\x00": "NUL", "\x08": "BACKSPACE", "\r": "CARRIAGE RETURN", "
 
 
 @dataclass(frozen=True, slots=True)
-class RegisterRequest:
-    user: str
+class LoginRequest:
+    """Either a name and password, or the token of a session to resume."""
+
+    user: str | None
+    password: str | None
     token: str | None
 
 
@@ -74,18 +79,40 @@ def single_payload(args: tuple[object, ...]) -> Mapping[str, object]:
     return payload
 
 
-def parse_register(payload: Mapping[str, object], settings: ServerSettings) -> RegisterRequest:
-    user = _text(payload, "user")
+def parse_login(payload: Mapping[str, object], settings: ServerSettings) -> LoginRequest:
+    token = payload.get("token")
+    if token is not None:
+        if not isinstance(token, str) or not token or len(token) > MAX_SECRET_CHARS:
+            raise BadRequest("'token' must be the text the server gave at sign-in")
+        return LoginRequest(None, None, token)
+    user = check_user(_text(payload, "user"), settings)
+    password = _text(payload, "password")
+    if not password or len(password) > MAX_SECRET_CHARS:
+        raise BadRequest(f"a password is 1 to {MAX_SECRET_CHARS} characters")
+    return LoginRequest(user, password, None)
+
+
+def check_user(user: str, settings: ServerSettings) -> str:
+    """A user name: printable, no spaces at either end, not too long."""
     if user != user.strip() or not user:
         raise BadRequest("a user name cannot be empty or start or end with spaces")
     if not user.isprintable():
         raise BadRequest("a user name cannot contain control characters")
     if len(user) > settings.max_user_chars:
         raise BadRequest(f"a user name can be at most {settings.max_user_chars} characters")
-    token = payload.get("token")
-    if token is not None and not isinstance(token, str):
-        raise BadRequest("'token' must be text")
-    return RegisterRequest(user, token)
+    return user
+
+
+def parse_invite(payload: Mapping[str, object], settings: ServerSettings) -> tuple[str, str]:
+    """The chat and the user invited into it."""
+    return parse_chat_id(payload, settings), check_user(_text(payload, "user"), settings)
+
+
+def parse_code(payload: Mapping[str, object]) -> str:
+    code = _text(payload, "code")
+    if not code or len(code) > MAX_SECRET_CHARS:
+        raise BadRequest("'code' must be the invite code a member shared")
+    return code
 
 
 def parse_chat_id(payload: Mapping[str, object], settings: ServerSettings) -> str:

@@ -15,6 +15,7 @@ where the server's stderr went.
 
 from __future__ import annotations
 
+import secrets
 import select
 import signal
 import subprocess
@@ -61,8 +62,11 @@ class ServerProcess:
         program: Sequence[str] = LIVE_SERVER,
         start_timeout: float = START_TIMEOUT_S,
         stop_timeout: float = STOP_TIMEOUT_S,
+        accounts_db: Path | None = None,
     ) -> None:
         self.db = db
+        self.accounts_db = accounts_db or db
+        """Where the accounts live (``--accounts-db``): the messages' file unless told."""
         self.log = log
         self.args = list(args)
         self.program = list(program)
@@ -72,6 +76,27 @@ class ServerProcess:
         self.port = 0
         self.starts = 0
         self.admin_token_file = log.with_name(log.name + ".admin-token")
+        self.passwords: dict[str, str] = {}
+        """The accounts `account` made, with their (generated) passwords."""
+
+    def account(self, user: str, password: str | None = None) -> str:
+        """Make an account for ``user`` in the server's database (once); its password
+        (``password``, or a generated one).
+
+        Written straight into the database, so it works before the first start and
+        while the server runs alike (the server reads accounts from the file).
+        """
+        if user not in self.passwords:
+            from chatkit.live import accounts  # only callers that want accounts pay for it
+
+            password = password or secrets.token_urlsafe(12)
+            db = accounts.connect(self.accounts_db)
+            try:
+                accounts.create_user(db, user, password)
+            finally:
+                db.close()
+            self.passwords[user] = password
+        return self.passwords[user]
 
     @property
     def admin_token(self) -> str:
@@ -104,6 +129,7 @@ class ServerProcess:
             *self.program,
             *("--host", HOST, "--port", str(port), "--db", str(self.db)),
             *("--admin-token-file", str(self.admin_token_file)),
+            *("--accounts-db", str(self.accounts_db)),
         ]
         with self.log.open("a" if self.starts else "w") as stderr:
             self.starts += 1

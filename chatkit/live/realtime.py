@@ -2,8 +2,12 @@
 
 Events a client emits, each with one JSON object and each answered by an ack:
 
-- ``register {"user", "token"?}`` → ``{"ok", "user", "token", "chats"}``
+- ``login {"user", "password"}`` or ``login {"token"}`` (resume a session) →
+  ``{"ok", "user", "token", "chats", "faults"}``; ``logout {}`` revokes the session
 - ``join {"chat_id"}`` and ``leave {"chat_id"}`` → ``{"ok", "chat_id"}``
+- ``create_chat {}`` → ``{"ok", "chat_id", "invite_code"}``: a private chat
+- ``invite {"chat_id", "user"}`` → ``{"ok"}``; ``new_invite {"chat_id"}`` →
+  ``{"ok", "invite_code"}``; ``accept_invite {"code"}`` → ``{"ok", "chat_id"}``
 - ``send {"chat_id", "client_id", "body"}`` → ``{"ok", "message", "created"}``
 - ``typing {"chat_id", "typing"?}`` → ``{"ok"}``
 - ``history {"chat_id", "after"?, "before"?, "limit"?}`` → ``{"ok", "messages", "has_more"}``
@@ -37,8 +41,10 @@ from chatkit.live.frames import GuardedServer
 from chatkit.live.limits import BucketsByKey
 from chatkit.live.payloads import (
     parse_chat_id,
+    parse_code,
     parse_history,
-    parse_register,
+    parse_invite,
+    parse_login,
     parse_send,
     parse_typing,
     single_payload,
@@ -89,8 +95,13 @@ class Realtime:
         self.sio.on("connect", handler=self._connect)
         self.sio.on("disconnect", handler=self._disconnect)
         handlers: dict[str, Work] = {
-            "register": self._register,
+            "login": self._login,
+            "logout": self._logout,
             "join": self._join,
+            "create_chat": self._create_chat,
+            "invite": self._invite,
+            "new_invite": self._new_invite,
+            "accept_invite": self._accept_invite,
             "leave": self._leave,
             "send": self._send,
             "typing": self._typing,
@@ -126,10 +137,11 @@ class Realtime:
 
     async def _connect(self, sid: str, environ: object, auth: object = None) -> None:
         """Accept everyone; a token in the auth data resumes that session and its rooms."""
-        session = self.sessions.find(auth.get("token") if isinstance(auth, dict) else None)
+        token = auth.get("token") if isinstance(auth, dict) else None
+        session = await self.sessions.find(token)
         if session is not None:
             self.sessions.bind(sid, session)
-            for chat_id in session.chats:
+            for chat_id in session.rooms:
                 await self.sio.enter_room(sid, room_of(chat_id))
 
     async def _disconnect(self, sid: str, reason: object = None) -> None:
@@ -170,27 +182,60 @@ class Realtime:
         known = ", ".join(self.known_events)
         return UnknownEvent(f"there is no event {event[:64]!r}; the events are: {known}").to_json()
 
-    async def _register(self, sid: str, payload: Mapping[str, object]) -> Ack:
-        request = parse_register(payload, self.settings)
+    async def _login(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        request = parse_login(payload, self.settings)
         current = self.sessions.bound(sid)
-        if current is not None and current.user != request.user:
-            raise BadRequest(f"this connection is already registered as {current.user!r}")
-        session = self.sessions.register(
-            request.user, request.token or (current.token if current is not None else None)
-        )
+        if request.token is not None:
+            token = request.token
+            session = await self.sessions.by_token(token)
+        else:
+            assert request.user is not None and request.password is not None
+            if current is not None and current.user != request.user:
+                raise BadRequest(f"this connection is signed in as {current.user!r}; log out first")
+            session, token = await self.sessions.login(request.user, request.password)
+        if current is not None and current.user != session.user:
+            raise BadRequest(f"this connection is signed in as {current.user!r}; log out first")
         previous = self.sessions.bind(sid, session)
         if previous is not None and previous is not session:  # switched sessions: its rooms go
-            for chat_id in previous.chats - session.chats:
+            for chat_id in previous.rooms - session.rooms:
                 await self.sio.leave_room(sid, room_of(chat_id))
-        for chat_id in session.chats:
+        for chat_id in session.rooms:
             await self.sio.enter_room(sid, room_of(chat_id))
         return {
             "ok": True,
             "user": session.user,
-            "token": session.token,
-            "chats": sorted(session.chats),
+            "token": token,
+            "chats": sorted(session.account.chats),
             "faults": self.service.current_faults(),
         }
+
+    async def _logout(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        """Revoke this connection's session for good; its connections are signed out."""
+        session = self.sessions.by_sid(sid)
+        for other in await self.sessions.logout(session):
+            for chat_id in session.rooms:
+                await self.sio.leave_room(other, room_of(chat_id))
+        return {"ok": True}
+
+    async def _create_chat(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        chat = await self.service.create_chat(self.sessions.by_sid(sid))
+        return {"ok": True, "chat_id": chat.chat_id, "invite_code": chat.invite_code}
+
+    async def _invite(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        chat_id, user = parse_invite(payload, self.settings)
+        await self.service.invite(session, chat_id, user)
+        return {"ok": True, "chat_id": chat_id, "user": user}
+
+    async def _new_invite(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        code = await self.service.new_invite_code(session, parse_chat_id(payload, self.settings))
+        return {"ok": True, "invite_code": code}
+
+    async def _accept_invite(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        chat_id = await self.service.accept_invite(session, parse_code(payload))
+        return {"ok": True, "chat_id": chat_id}
 
     async def _join(self, sid: str, payload: Mapping[str, object]) -> Ack:
         session = self.sessions.by_sid(sid)

@@ -21,6 +21,7 @@ import socketio  # type: ignore[import-untyped]
 import uvicorn
 from starlette.applications import Starlette
 
+from chatkit.live.accounts import AccountStore
 from chatkit.live.faults import FaultInjector
 from chatkit.live.http_api import create_http_app
 from chatkit.live.realtime import Realtime
@@ -66,9 +67,11 @@ def create_server(
             batch_max=settings.write_batch_max,
         )
     faults = FaultInjector(settings.faults)
+    account_store = AccountStore(settings.accounts_path or settings.db_path)
     sessions = SessionRegistry(
+        account_store,
         settings.max_sessions,
-        idle_s=settings.session_idle_s,
+        ttl_s=settings.session_ttl_s,
         rate=settings.rate_per_s,
         burst=settings.rate_burst,
     )
@@ -79,6 +82,7 @@ def create_server(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await opened_store.open()
+        await account_store.open()
         if on_ready is not None:
             on_ready()
         try:
@@ -86,6 +90,7 @@ def create_server(
         finally:
             await service.drain()
             await opened_store.close()
+            await account_store.close()
 
     http_app = create_http_app(service, lifespan)
     app = socketio.ASGIApp(realtime.sio, other_asgi_app=http_app)

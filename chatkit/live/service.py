@@ -1,10 +1,16 @@
-"""The chat itself, whatever the transport: register, join, send, history.
+"""The chat itself, whatever the transport: join, invite, send, history.
 
 Socket.IO handlers and HTTP routes are thin: they parse a payload, find the
 session, and call this. So the rules — a sender is its session's user, only
-members read and post, a send is stored before it is acked and broadcast to the
-room, faults are rolled once per send — are written once and hold on both
-transports alike.
+members read and post, a private chat is entered only by invitation, a send is
+stored before it is acked and broadcast to the room, faults are rolled once per
+send — are written once and hold on both transports alike.
+
+Public chats are open: joining one makes you a member. A private chat is made
+with `create_chat`, gets an unguessable id (``private-...``) and invite code, and
+lets in only those its members invite by name or who bring the code. Whether a
+private chat exists is never told to someone outside it: every refusal reads the
+same as for a chat that does not exist.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from chatkit.live import accounts
+from chatkit.live.accounts import PRIVATE_PREFIX, PrivateChat
 from chatkit.live.admin import require_host
-from chatkit.live.errors import BadRequest, Conflict, Refused, Unavailable
+from chatkit.live.errors import BadRequest, Conflict, NotFound, Refused, Unavailable
 from chatkit.live.faults import FaultInjector, Via
 from chatkit.live.payloads import HistoryRequest, SendRequest
-from chatkit.live.sessions import Session, SessionRegistry
+from chatkit.live.sessions import Session, SessionRegistry, not_member
 from chatkit.live.settings import ServerSettings
 from chatkit.live.storage import MessageStore, Page, StoreError
 from chatkit.model import ServerMessage
@@ -69,20 +77,68 @@ class ChatService:
         self._background: set[asyncio.Task[None]] = set()
 
     async def join(self, session: Session, chat_id: str) -> None:
-        if chat_id not in session.chats:
-            if len(session.chats) >= self.settings.max_chats_per_session:
-                raise BadRequest(
-                    f"a session can be in at most {self.settings.max_chats_per_session} chats; "
-                    "leave one first"
-                )
-            session.chats.add(chat_id)
+        """Listen to a chat; a public one makes you a member, a private one needs you to be."""
+        if chat_id not in session.account.chats:
+            if chat_id.startswith(PRIVATE_PREFIX):
+                raise not_member(chat_id)
+            self._check_room_for(session)
+            await self.sessions.store.run(accounts.add_member, chat_id, session.user)
+            session.account.chats.add(chat_id)
+        await self._listen(session, chat_id)
+
+    async def leave(self, session: Session, chat_id: str) -> None:
+        """Stop listening and stop being a member (a private chat then needs a new invite)."""
+        if chat_id in session.account.chats:
+            await self.sessions.store.run(accounts.remove_member, chat_id, session.user)
+            session.account.chats.discard(chat_id)
+        session.rooms.discard(chat_id)
+        if self.rooms is not None:
+            await self.rooms.leave(session, chat_id)
+
+    async def create_chat(self, session: Session) -> PrivateChat:
+        """A new private chat, with its creator in it and listening."""
+        self._check_room_for(session)
+        chat = await self.sessions.store.run(accounts.create_private_chat, session.user)
+        session.account.chats.add(chat.chat_id)
+        await self._listen(session, chat.chat_id)
+        return chat
+
+    async def invite(self, session: Session, chat_id: str, user: str) -> None:
+        """A member lets someone else in by name."""
+        session.require_member(chat_id)
+        if not await self.sessions.store.run(accounts.user_exists, user):
+            raise BadRequest(f"there is no account named {user!r}")
+        await self.sessions.store.run(accounts.add_member, chat_id, user)
+        invited = self.sessions.account(user)
+        if invited is not None:
+            invited.chats.add(chat_id)
+
+    async def new_invite_code(self, session: Session, chat_id: str) -> str:
+        """A fresh invite code for a private chat (the old one stops working)."""
+        session.require_member(chat_id)
+        if not chat_id.startswith(PRIVATE_PREFIX):
+            raise BadRequest("a public chat needs no invite code: anyone may join it")
+        return await self.sessions.store.run(accounts.new_invite_code, chat_id)
+
+    async def accept_invite(self, session: Session, code: str) -> str:
+        """Join the private chat an invite code opens; its id."""
+        self._check_room_for(session)
+        chat_id = await self.sessions.store.run(accounts.redeem_invite, code, session.user)
+        if chat_id is None:
+            raise NotFound("this invite code opens no chat (it may have been replaced)")
+        session.account.chats.add(chat_id)
+        await self._listen(session, chat_id)
+        return chat_id
+
+    async def _listen(self, session: Session, chat_id: str) -> None:
+        session.rooms.add(chat_id)
         if self.rooms is not None:
             await self.rooms.enter(session, chat_id)
 
-    async def leave(self, session: Session, chat_id: str) -> None:
-        session.chats.discard(chat_id)
-        if self.rooms is not None:
-            await self.rooms.leave(session, chat_id)
+    def _check_room_for(self, session: Session) -> None:
+        limit = self.settings.max_chats_per_session
+        if len(session.account.chats) >= limit:
+            raise BadRequest(f"one person can be in at most {limit} chats; leave one first")
 
     async def send(self, session: Session, request: SendRequest, via: Via) -> SendResult:
         """Store a message once, broadcast it to its room, and say how to answer the sender.

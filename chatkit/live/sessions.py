@@ -1,102 +1,153 @@
-"""Who is who: registered sessions, their joined chats and their live connections.
+"""Who is who: signed-in sessions, the chats their users are in, their live connections.
 
-The server never believes a name in a message payload. A client registers once
-(``register`` over Socket.IO, or ``POST /api/register``) and gets a session
-token; from then on its messages are signed with the session's user, and it may
-read and post only in the chats the session joined.
+The server never believes a name in a message payload. A client signs in once
+(``login`` over Socket.IO, or ``POST /api/login``) with an account's name and
+password, and gets a session token; from then on its messages are signed with
+the session's user, and it may read and post only in the chats that user is a
+member of.
+
+Sessions are kept in the database (`chatkit.live.accounts`: the token's digest,
+the user, an expiry), so they survive a restart and signing out revokes them for
+good. This registry is a bounded cache in front of it: forgetting a cached
+session costs one database read the next time it is used, never a sign-out, so
+the cache may drop any session without a live connection, however recently used.
 
 One session may have several Socket.IO connections (a reconnect overlapping the
 old one, say) and an HTTP client holding the same token (the failover
-transport): they are all the same device, with the same chats. Two devices of the
-same user register separately and are two sessions.
-
-Sessions live in memory: a restarted server forgets them, and clients register
-again (the Socket.IO transport does so on reconnect). Messages are what must
-survive a restart, and they are in the store.
+transport): they are all the same device. The chats a session *listens to*
+(``rooms``) are the session's; the chats a user *may read* (``account.chats``)
+are the user's, on every device.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from chatkit.live.errors import NotMember, NotRegistered, Unavailable
+from chatkit.live import accounts
+from chatkit.live.accounts import AccountStore
+from chatkit.live.errors import NotMember, NotRegistered
 from chatkit.live.limits import TokenBucket
+from chatkit.live.passwords import token_digest
 
-TOKEN_BYTES = 24
+WRONG_LOGIN = "wrong user name or password"
+NOT_SIGNED_IN = "sign in first (the session is unknown, has expired or was signed out)"
+
+
+def not_member(chat_id: str) -> NotMember:
+    """The one answer for a chat one may not see, whether or not it exists."""
+    return NotMember(
+        f"{chat_id!r} is not a chat you are in (join a public chat first; "
+        "a private one needs an invite)"
+    )
+
+
+@dataclass(eq=False)
+class Account:
+    """A user, shared by all of their sessions: the chats they are a member of."""
+
+    name: str
+    chats: set[str]
+    sessions: int = 0
+    """How many of this user's sessions are cached (the account is dropped with the last)."""
 
 
 @dataclass(eq=False)
 class Session:
-    token: str
-    user: str
-    chats: set[str] = field(default_factory=set)
+    key: str
+    """The digest of the session token (the token itself is only ever the client's)."""
+    account: Account
+    expires_at_ms: int
+    rooms: set[str] = field(default_factory=set)
+    """The chats this session's connections hear messages from."""
     sids: set[str] = field(default_factory=set)
     """The Socket.IO connections bound to this session right now."""
     last_seen: float = field(default_factory=time.monotonic)
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(0, 1))
     """Every request of this session, on any transport, is charged here."""
 
+    @property
+    def user(self) -> str:
+        return self.account.name
+
     def require_member(self, chat_id: str) -> None:
-        if chat_id not in self.chats:
-            raise NotMember(f"join the chat {chat_id!r} first")
+        if chat_id not in self.account.chats:
+            raise not_member(chat_id)
+
+    def expired(self) -> bool:
+        return time.time_ns() // 1_000_000 >= self.expires_at_ms
 
 
 class SessionRegistry:
-    """Every session by token and by connection, bounded in size.
-
-    When full, the least recently used session that has had no connection and no
-    request for ``idle_s`` seconds is forgotten; if none is that idle, registering
-    is refused rather than forgetting someone still using the server (an HTTP-only
-    client has no connection, but its last request says it is there).
-    """
+    """Every cached session by token digest and by connection, in front of the database."""
 
     def __init__(
-        self, max_sessions: int, *, idle_s: float = 600.0, rate: float = 0, burst: int = 1
+        self,
+        store: AccountStore,
+        max_cached: int,
+        *,
+        ttl_s: float,
+        rate: float = 0,
+        burst: int = 1,
     ) -> None:
-        self.max_sessions = max_sessions
-        self.idle_s = idle_s
+        self.store = store
+        self.max_cached = max_cached
+        self.ttl_s = ttl_s
         self.rate = rate
         self.burst = burst
-        self._by_token: OrderedDict[str, Session] = OrderedDict()
+        self._by_key: OrderedDict[str, Session] = OrderedDict()
         self._by_sid: dict[str, Session] = {}
+        self._accounts: dict[str, Account] = {}
 
     def __len__(self) -> int:
-        return len(self._by_token)
+        return len(self._by_key)
 
-    def register(self, user: str, token: str | None = None) -> Session:
-        """Resume the session ``token`` names if it is this user's, or start a new one."""
-        if token is not None:
-            session = self._by_token.get(token)
-            if session is not None and session.user == user:
+    async def login(self, user: str, password: str) -> tuple[Session, str]:
+        """Check the password and open a new session; the session and its token."""
+        if not await self.store.check_password(user, password):
+            raise NotRegistered(WRONG_LOGIN)
+        token, expires = await self.store.run(accounts.new_session, user, self.ttl_s)
+        return await self._cache(token_digest(token), user, expires), token
+
+    async def find(self, token: object) -> Session | None:
+        """The session a token names, or None (unknown, expired or signed out)."""
+        if not isinstance(token, str) or not token:
+            return None
+        key = token_digest(token)
+        session = self._by_key.get(key)
+        if session is not None:
+            if not session.expired():
                 self._touch(session)
                 return session
-        self._make_room()
-        session = Session(
-            secrets.token_urlsafe(TOKEN_BYTES), user, bucket=TokenBucket(self.rate, self.burst)
-        )
-        self._by_token[session.token] = session
-        return session
+            self._forget(session)
+            return None
+        found = await self.store.run(accounts.session_user, token)
+        if found is None:
+            return None
+        return await self._cache(key, *found)
 
-    def find(self, token: object) -> Session | None:
-        """The session a token names, or None (a reconnect after a restart, say)."""
-        return self._by_token.get(token) if isinstance(token, str) else None
-
-    def by_token(self, token: str | None) -> Session:
+    async def by_token(self, token: str | None) -> Session:
         """The session a token names; `NotRegistered` if none does (any more)."""
-        session = self._by_token.get(token) if token else None
+        session = await self.find(token)
         if session is None:
-            raise NotRegistered("register first (the session is unknown or has expired)")
-        self._touch(session)
+            raise NotRegistered(NOT_SIGNED_IN)
         return session
+
+    async def logout(self, session: Session) -> list[str]:
+        """Revoke the session for good; the connections it had, now signed out."""
+        await self.store.run(accounts.revoke, session.key)
+        sids = sorted(session.sids)
+        for sid in sids:
+            self.unbind(sid)
+        self._forget(session)
+        return sids
 
     def by_sid(self, sid: str) -> Session:
         """The session bound to a Socket.IO connection; `NotRegistered` if none is."""
         session = self._by_sid.get(sid)
-        if session is None:
-            raise NotRegistered("register first: send 'register' with your user name")
+        if session is None or session.expired():
+            raise NotRegistered("sign in first: send 'login' with your user name and password")
         self._touch(session)
         return session
 
@@ -117,22 +168,51 @@ class SessionRegistry:
             session.sids.discard(sid)
         return session
 
+    def account(self, name: str) -> Account | None:
+        """A user's cached account, if one of their sessions is cached."""
+        return self._accounts.get(name)
+
     def active_users(self) -> list[str]:
         """The users with at least one live connection, each once, sorted."""
-        return sorted({session.user for session in self._by_token.values() if session.sids})
+        return sorted({session.user for session in self._by_sid.values()})
+
+    async def _cache(self, key: str, user: str, expires_at_ms: int) -> Session:
+        account = self._accounts.get(user)
+        if account is None:
+            chats = await self.store.run(accounts.chats_of, user)
+            account = self._accounts.setdefault(user, Account(user, chats))
+        session = self._by_key.get(key)
+        if session is None:
+            session = Session(
+                key, account, expires_at_ms, bucket=TokenBucket(self.rate, self.burst)
+            )
+            self._by_key[key] = session
+            account.sessions += 1
+            self._make_room()
+        self._touch(session)
+        return session
 
     def _touch(self, session: Session) -> None:
         session.last_seen = time.monotonic()
-        self._by_token.move_to_end(session.token)
+        self._by_key.move_to_end(session.key)
+
+    def _forget(self, session: Session) -> None:
+        if self._by_key.pop(session.key, None) is None:
+            return
+        session.account.sessions -= 1
+        if session.account.sessions == 0:
+            self._accounts.pop(session.user, None)
 
     def _make_room(self) -> None:
-        if len(self._by_token) < self.max_sessions:
+        """Drop the least recently used cached sessions without a connection, over the bound.
+
+        Sessions with a live connection stay, however many: their number is bounded
+        by the connections the server accepts.
+        """
+        if len(self._by_key) <= self.max_cached:
             return
-        idle_since = time.monotonic() - self.idle_s
-        for token, session in self._by_token.items():  # least recently used first
-            if session.last_seen > idle_since:
-                break  # this one and every later one was used recently
-            if not session.sids:
-                del self._by_token[token]
+        for session in list(self._by_key.values()):  # least recently used first
+            if len(self._by_key) <= self.max_cached:
                 return
-        raise Unavailable("the server has too many connected sessions; try again later")
+            if not session.sids:
+                self._forget(session)

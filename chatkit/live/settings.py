@@ -41,7 +41,12 @@ class ServerSettings:
     max_chats_per_session: int = 100
     """How many chats one registered connection may join: bounds the rooms a client can hold."""
     max_sessions: int = 10_000
-    """Registered sessions kept in memory; the least recently used idle ones are forgotten."""
+    """Sessions cached in memory; the least recently used ones without a connection are
+    dropped from the cache (not signed out: they are in the database)."""
+    session_ttl_s: float = 7 * 24 * 3600.0
+    """How long a session token stays valid after sign-in (a week: a course's rhythm)."""
+    accounts_path: Path | None = None
+    """Where accounts, sessions and chat membership are kept; None: in ``db_path``."""
     max_payload_bytes: int = 64 * 1024
     """The largest Socket.IO packet or HTTP body accepted (a 2,000-character body is ~8 KiB).
     A bigger one is answered with an error, and the connection lives on."""
@@ -60,9 +65,6 @@ class ServerSettings:
     one (slowloris) is closed instead of holding a connection for ever."""
     max_connections: int = 2_000
     """Open connections (and requests in progress) before new HTTP requests get 503."""
-    session_idle_s: float = 600.0
-    """A session with no connection and no request for this long may be forgotten to make
-    room; an active one never is."""
 
     history_page_default: int = 50
     history_page_max: int = 500
@@ -108,7 +110,7 @@ class ServerSettings:
             raise ValueError(f"port must be between 0 and 65535 (got {self.port})")
         if self.max_frame_bytes < self.max_payload_bytes:
             raise ValueError("max_frame_bytes cannot be below max_payload_bytes")
-        if self.rate_per_s < 0 or self.request_timeout_s <= 0 or self.session_idle_s < 0:
+        if self.rate_per_s < 0 or self.request_timeout_s <= 0 or self.session_ttl_s <= 0:
             raise ValueError("rates and timeouts cannot be negative")
         if self.history_page_default > self.history_page_max:
             raise ValueError("history_page_default cannot exceed history_page_max")

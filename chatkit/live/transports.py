@@ -99,6 +99,10 @@ async def _every_page(
 class SocketIOTransport:
     """A `chatkit.ChatServer` over one Socket.IO connection, signed in as one user.
 
+    It signs in with ``password`` (or resumes the session ``token`` names), and
+    after a reconnect resumes with the token it got, falling back to the password
+    if the session has expired or was signed out.
+
     Realtime messages go to ``on_message`` — wire it to `chatkit.client.ChatClient.receive`.
     They are handed over one event-loop turn after they arrive, which keeps them
     in wire order relative to acks: an echo that arrived before its ack reaches
@@ -118,6 +122,8 @@ class SocketIOTransport:
         url: str,
         user: str,
         *,
+        password: str | None = None,
+        token: str | None = None,
         ack_timeout: float = 5.0,
         connect_timeout: float = 5.0,
         reconnection: bool = True,
@@ -147,7 +153,8 @@ class SocketIOTransport:
         self.on_reconnect = on_reconnect
         self.on_disconnect = on_disconnect
         self.on_faults = on_faults
-        self.token: str | None = None
+        self.password = password
+        self.token = token
         self.chats: set[str] = set()
         self._waiting: set[asyncio.Future[object]] = set()
         self._connected_before = False
@@ -180,7 +187,7 @@ class SocketIOTransport:
             raise DeliveryError(f"{UNREACHABLE} at {self.url} ({error})") from None
         self._connected_before = True
         try:
-            await self._register()
+            await self._login()
         except BaseException:
             await self.sio.shutdown()
             raise
@@ -209,6 +216,41 @@ class SocketIOTransport:
         return bool(self.sio.connected)
 
     # What a chat client does.
+
+    async def logout(self) -> None:
+        """Sign the session out for good (its token stops working), then disconnect."""
+        await self.call("logout", {})
+        self.token = None
+        await self.close()
+
+    async def create_chat(self) -> tuple[str, str]:
+        """A new private chat, joined: its id and its invite code."""
+        reply = await self.call("create_chat", {})
+        chat_id, code = reply.get("chat_id"), reply.get("invite_code")
+        if not isinstance(chat_id, str) or not isinstance(code, str):
+            raise RequestFailed("the server did not say which chat it made", "protocol")
+        self.chats.add(chat_id)
+        return chat_id, code
+
+    async def invite(self, chat_id: str, user: str) -> None:
+        """Let ``user`` into a chat this user is in."""
+        await self.call("invite", {"chat_id": chat_id, "user": user})
+
+    async def new_invite_code(self, chat_id: str) -> str:
+        reply = await self.call("new_invite", {"chat_id": chat_id})
+        code = reply.get("invite_code")
+        if not isinstance(code, str):
+            raise RequestFailed("the server did not give an invite code", "protocol")
+        return code
+
+    async def accept_invite(self, code: str) -> str:
+        """Join the private chat an invite code opens; its id."""
+        reply = await self.call("accept_invite", {"code": code})
+        chat_id = reply.get("chat_id")
+        if not isinstance(chat_id, str):
+            raise RequestFailed("the server did not say which chat the code opens", "protocol")
+        self.chats.add(chat_id)
+        return chat_id
 
     async def join(self, chat_id: str) -> None:
         await self.call("join", {"chat_id": chat_id})
@@ -292,12 +334,26 @@ class SocketIOTransport:
         """Sent on every (re)connection: a known token resumes the session and its rooms."""
         return {"token": self.token} if self.token else {}
 
-    async def _register(self) -> None:
-        payload: dict[str, object] = {"user": self.user}
+    async def _login(self) -> None:
+        """Resume the session if there is one, else sign in with the password."""
         if self.token:
-            payload["token"] = self.token
-        reply = await self.call("register", payload)
-        token = reply.get("token")
+            try:
+                reply = await self.call("login", {"token": self.token})
+            except RequestFailed as refused:
+                if refused.code != "not_registered" or self.password is None:
+                    raise
+                self.token = None  # expired or signed out: sign in afresh
+            else:
+                self._signed_in(reply)
+                return
+        if self.password is None:
+            raise RequestFailed("sign in first: this client has no password", "not_registered")
+        self._signed_in(await self.call("login", {"user": self.user, "password": self.password}))
+
+    def _signed_in(self, reply: Mapping[str, object]) -> None:
+        user, token = reply.get("user"), reply.get("token")
+        if user != self.user:
+            raise RequestFailed(f"the server signed this client in as {user!r}", "protocol")
         if not isinstance(token, str):
             raise RequestFailed("the server did not give a session token", "protocol")
         self.token = token
@@ -340,7 +396,7 @@ class SocketIOTransport:
 
     async def _restore(self) -> None:
         try:
-            await self._register()
+            await self._login()
             for chat_id in sorted(self.chats):
                 await self.call("join", {"chat_id": chat_id})
             if self.on_reconnect is not None:
@@ -413,17 +469,41 @@ class HttpTransport:
         if self._owns_client:
             await self._client.aclose()
 
-    async def register(self, user: str) -> str:
+    async def login(self, user: str, password: str) -> str:
         """Sign in over HTTP alone; returns (and keeps) the session token."""
-        reply = await self._request("POST", "/api/register", {"user": user}, auth=False)
+        payload = {"user": user, "password": password}
+        reply = await self._request("POST", "/api/login", payload, auth=False)
         token = reply.get("token")
         if not isinstance(token, str):
             raise RequestFailed("the server did not give a session token", "protocol")
         self.token = token
         return token
 
+    async def logout(self) -> None:
+        """Sign the session out for good: its token stops working, on every transport."""
+        await self._request("POST", "/api/logout")
+        self.token = None
+
     async def join(self, chat_id: str) -> None:
         await self._request("POST", f"/api/chats/{_quote(chat_id)}/join")
+
+    async def create_chat(self) -> tuple[str, str]:
+        """A new private chat: its id and its invite code."""
+        reply = await self._request("POST", "/api/chats")
+        chat_id, code = reply.get("chat_id"), reply.get("invite_code")
+        if not isinstance(chat_id, str) or not isinstance(code, str):
+            raise RequestFailed("the server did not say which chat it made", "protocol")
+        return chat_id, code
+
+    async def invite(self, chat_id: str, user: str) -> None:
+        await self._request("POST", f"/api/chats/{_quote(chat_id)}/invite", {"user": user})
+
+    async def accept_invite(self, code: str) -> str:
+        reply = await self._request("POST", "/api/invites", {"code": code})
+        chat_id = reply.get("chat_id")
+        if not isinstance(chat_id, str):
+            raise RequestFailed("the server did not say which chat the code opens", "protocol")
+        return chat_id
 
     async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
         reply = await self._request(

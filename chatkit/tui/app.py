@@ -32,9 +32,12 @@ class ChatApp(LiveApp):
         user: str,
         chat_id: str,
         *,
+        password: str | None = None,
         admin_token: str | None = None,
     ) -> None:
-        self.session = ChatSession(flow, flow_path, url, user, chat_id, admin_token=admin_token)
+        self.session = ChatSession(
+            flow, flow_path, url, user, chat_id, password=password, admin_token=admin_token
+        )
         super().__init__([self.session])
         self.sub_title = f"{user} in #{chat_id}"
 

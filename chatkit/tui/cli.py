@@ -17,12 +17,19 @@ from pathlib import Path
 from chatkit.live.settings import DEFAULT_PORT
 from chatkit.protocols import Flow
 from chatkit.target import TargetError, load_flow, resolve_target
-from chatkit.tui.credentials import ADMIN_TOKEN_ENV, CannotRead, read_secret
+from chatkit.tui.credentials import (
+    ADMIN_TOKEN_ENV,
+    PASSWORD_ENV,
+    CannotRead,
+    ask_password,
+    read_secret,
+)
 from chatkit.tui.notices import display_path, where_in
 
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 CHAT_DESCRIPTION = (
-    "Chat on the live server (start one with: chatkit serve) through a target's send, "
+    "Chat on the live server (start one with: chatkit serve; make your account with: "
+    "chatkit accounts add NAME) through a target's send, "
     "reconcile and rollback. Enter sends (a paste of several lines is one message; ctrl+j "
     "starts a new line), ctrl+r retries a failed message, ctrl+o loads older messages, "
     "F2-F5 turn the server's fault switches, ctrl+q quits."
@@ -78,6 +85,13 @@ def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chat", default="general", help="the chat to join (default: %(default)s)")
     parser.add_argument("--url", default=DEFAULT_URL, help="the live server (default: %(default)s)")
     parser.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help=f"read your password from FILE's first line (or set ${PASSWORD_ENV}); "
+        "without either you are asked for it",
+    )
+    parser.add_argument(
         "--admin-token-file",
         type=Path,
         metavar="FILE",
@@ -102,10 +116,13 @@ def chat_command(args: argparse.Namespace) -> int:
     try:
         path, (flow,) = load(args.target)
         admin_token = read_secret(args.admin_token_file, ADMIN_TOKEN_ENV)
+        password = read_secret(args.password_file, PASSWORD_ENV) or ask_password(args.user)
     except (CannotLoad, CannotRead) as error:
         print(f"chatkit chat: {error}", file=sys.stderr)
         return 2
-    ChatApp(flow, path, args.url, args.user, args.chat, admin_token=admin_token).run()
+    ChatApp(
+        flow, path, args.url, args.user, args.chat, password=password, admin_token=admin_token
+    ).run()
     return 0
 
 

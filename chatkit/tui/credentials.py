@@ -7,6 +7,7 @@ user points at, or an environment variable, or (for a password) asks.
 
 from __future__ import annotations
 
+import getpass
 import os
 from pathlib import Path
 
@@ -30,3 +31,14 @@ def read_secret(path: Path | None, env: str) -> str | None:
             raise CannotRead(f"{path} is empty")
         return secret
     return os.environ.get(env) or None
+
+
+def ask_password(user: str) -> str:
+    """Ask at the terminal (nothing echoed); `CannotRead` if nothing was typed."""
+    try:
+        password = getpass.getpass(f"password for {user}: ")
+    except (EOFError, KeyboardInterrupt):
+        password = ""
+    if not password:
+        raise CannotRead(f"no password given for {user}")
+    return password

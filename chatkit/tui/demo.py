@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rich.text import Text
@@ -67,13 +67,23 @@ class DemoApp(LiveApp):
         *,
         users: Sequence[str] = USERS,
         chat_id: str = CHAT,
+        passwords: Mapping[str, str] | None = None,
         admin_token: str | None = None,
     ) -> None:
         if len(flows) != len(users):
             raise ValueError("the demo needs one flow per user")
+        known = passwords or {}
         super().__init__(
             [
-                ChatSession(flow, flow_path, url, user, chat_id, admin_token=admin_token)
+                ChatSession(
+                    flow,
+                    flow_path,
+                    url,
+                    user,
+                    chat_id,
+                    password=known.get(user),
+                    admin_token=admin_token,
+                )
                 for flow, user in zip(flows, users, strict=True)
             ]
         )
@@ -101,8 +111,15 @@ class DemoApp(LiveApp):
 
 async def run_demo(flow_path: Path, flows: Sequence[Flow], *, users: Sequence[str] = USERS) -> None:
     """Start the embedded server, run the demo until the user quits, then stop it all."""
-    async with EmbeddedServer() as server:
-        app = DemoApp(server.url, flow_path, flows, users=users, admin_token=server.admin_token)
+    async with EmbeddedServer(users=users) as server:
+        app = DemoApp(
+            server.url,
+            flow_path,
+            flows,
+            users=users,
+            passwords=server.passwords,
+            admin_token=server.admin_token,
+        )
         loop = asyncio.get_running_loop()
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, app.exit)

@@ -3,7 +3,9 @@
 ``chatkit demo`` is one command with no set-up, so it brings its server along:
 the same app `chatkit.live.server.create_server` builds for ``chatkit serve``,
 run by uvicorn as a task on the running loop, on a free loopback port, with its
-SQLite file in a temporary folder. Stopping it is uvicorn's own graceful way
+SQLite file in a temporary folder, and with an account for each of its ``users``
+(with a generated password the demo hands to its own clients: nobody is asked
+anything). Stopping it is uvicorn's own graceful way
 (``should_exit``): connections close, the store finishes its writes and closes,
 and then the folder goes. No process and no thread is left behind.
 """
@@ -12,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import uvicorn
 
+from chatkit.live import accounts
 from chatkit.live.admin import new_token
 from chatkit.live.faults import FaultSettings
 from chatkit.live.server import LiveServer, bind, create_server, uvicorn_config
@@ -45,8 +49,10 @@ class _InProcessServer(uvicorn.Server):
 class EmbeddedServer:
     """``async with EmbeddedServer() as server:`` — a live server at ``server.url``."""
 
-    def __init__(self, *, faults: FaultSettings | None = None) -> None:
+    def __init__(self, *, users: Sequence[str] = (), faults: FaultSettings | None = None) -> None:
         self.faults = faults or FaultSettings()
+        self.passwords = {user: secrets.token_urlsafe(12) for user in users}
+        """The demo's accounts and their generated passwords."""
         self.admin_token = new_token()
         """The demo's own admin token, so its fault keys work on its own server."""
         self.folder: Path | None = None
@@ -76,6 +82,7 @@ class EmbeddedServer:
             admin_token=self.admin_token,
         )
         try:
+            await asyncio.to_thread(_make_accounts, settings.db_path, self.passwords)
             self._sock = bind(HOST, 0)
             self.port = self._sock.getsockname()[1]
             ready = asyncio.Event()
@@ -133,3 +140,11 @@ class EmbeddedServer:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _make_accounts(path: Path, passwords: Mapping[str, str]) -> None:
+    db = accounts.connect(path)
+    try:
+        accounts.create_users(db, passwords.items())
+    finally:
+        db.close()

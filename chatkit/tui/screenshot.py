@@ -99,8 +99,10 @@ async def play(app: DemoApp, pilot: Pilot[None]) -> None:
 async def take(out: Path, target: str = "solution") -> Path:
     """Play the scene and save the screenshot to ``out``; return its path."""
     path, flows = load(target, copies=len(USERS))
-    async with EmbeddedServer() as server:
-        app = DemoApp(server.url, path, flows, admin_token=server.admin_token)
+    async with EmbeddedServer(users=USERS) as server:
+        app = DemoApp(
+            server.url, path, flows, passwords=server.passwords, admin_token=server.admin_token
+        )
         async with app.run_test(size=SIZE) as pilot:
             await play(app, pilot)
             out.parent.mkdir(parents=True, exist_ok=True)

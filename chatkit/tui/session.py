@@ -83,6 +83,7 @@ class ChatSession:
         retry_first: float = RETRY_FIRST_S,
         retry_max: float = RETRY_MAX_S,
         page_size: int = PAGE_SIZE,
+        password: str | None = None,
         admin_token: str | None = None,
     ) -> None:
         self.flow_path = flow_path
@@ -93,6 +94,7 @@ class ChatSession:
         self.transport = SocketIOTransport(
             url,
             user,
+            password=password,
             ack_timeout=ack_timeout,
             on_message=self.receive,
             on_typing=self._on_typing,

@@ -43,6 +43,17 @@ def reference_flow() -> Flow:
     return _reference
 
 
+def login(server: process.ServerProcess, user: str) -> str:
+    """Sign ``user`` in over HTTP (making the account if need be); the session token."""
+    reply = get_json(
+        f"{server.url}/api/login",
+        method="POST",
+        body={"user": user, "password": server.account(user)},
+    )
+    assert reply["ok"] is True, reply
+    return str(reply["token"])
+
+
 class ServerProcess(process.ServerProcess):
     """`chatkit.live.process.ServerProcess`, which also checks ``/health`` at every start.
 
@@ -86,13 +97,14 @@ WireEvent = tuple[Literal["ack", "echo"], str]
 
 @dataclass
 class Member:
-    """One user's chat client against the live server, driven by the reference flow.
+    """One user's chat client against the live server, driven by the reference flow,
+    signed in with an account made for it (`ServerProcess.account`).
 
     Records what its wire showed, in arrival order: each ack and each echo, and
     the row's status at the moment each echo reached the flow.
     """
 
-    url: str
+    server: ServerProcess
     user: str
     ack_timeout: float = 5.0
     failover: bool = False
@@ -107,14 +119,17 @@ class Member:
     reconnected: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
+        self.url = self.server.url
         self.state = ChatState(self.user)
         self.socket = SocketIOTransport(
             self.url,
             self.user,
+            password=self.server.account(self.user),
             ack_timeout=self.ack_timeout,
             on_message=self._on_message,
             on_ack=self._on_ack,
             on_reconnect=self._on_reconnect,
+            on_faults=lambda faults: self._changed.set(),
             admin_token=self.admin_token,
         )
         self.http = HttpTransport(self.url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import socketio  # type: ignore[import-untyped]
-from live_support import Member, get_json
+from live_support import Member, get_json, login
 
 from chatkit.live.transports import RequestFailed, SocketIOTransport
 from chatkit.model import MAX_BODY_CHARS
@@ -36,9 +36,13 @@ BAD_SENDS = [
     {"chat_id": "elsewhere", "client_id": "c1", "body": "not a member here"},
 ]
 OTHER_BAD_EVENTS = [
-    ("register", {"user": ""}),
-    ("register", {"user": 5}),
-    ("register", {"user": "mallory"}),  # this connection is already someone else
+    ("login", {"user": ""}),
+    ("login", {"user": 5}),
+    ("login", {"user": "alice"}),
+    ("login", {"user": "alice", "password": "not her password"}),
+    ("login", {"user": "mallory", "password": "x"}),  # this connection is already alice
+    ("login", {"token": "forged"}),
+    ("login", {"token": 12}),
     ("join", {"chat_id": None}),
     ("join", {}),
     ("leave", {"chat_id": ["general"]}),
@@ -63,7 +67,10 @@ async def test_malformed_payloads_get_errors_and_the_connection_lives(start_serv
         )
         assert early["ok"] is False and early["code"] == "not_registered"
 
-        registered = await raw.call("register", {"user": "alice"}, timeout=WAIT_S)
+        password = server.account("alice")
+        registered = await raw.call(
+            "login", {"user": "alice", "password": password}, timeout=WAIT_S
+        )
         assert registered["ok"] is True
         assert (await raw.call("join", {"chat_id": "general"}, timeout=WAIT_S))["ok"] is True
 
@@ -95,8 +102,7 @@ async def test_malformed_payloads_get_errors_and_the_connection_lives(start_serv
 
 async def test_malformed_http_requests_get_errors(start_server) -> None:
     server = start_server()
-    session = get_json(f"{server.url}/api/register", method="POST", body={"user": "alice"})
-    token = str(session["token"])
+    token = login(server, "alice")
     url = f"{server.url}/api/chats/general/messages"
     assert get_json(f"{server.url}/api/chats/general/join", method="POST", token=token)["ok"]
 
@@ -130,8 +136,8 @@ async def test_malformed_http_requests_get_errors(start_server) -> None:
 
 async def test_nobody_sends_as_someone_else(start_server) -> None:
     server = start_server()
-    alice = await Member(server.url, "alice").start("general")
-    bob = await Member(server.url, "bob").start("general")
+    alice = await Member(server, "alice").start("general")
+    bob = await Member(server, "bob").start("general")
     try:
         forged = await alice.socket.call(
             "send",
@@ -163,8 +169,8 @@ async def test_nobody_sends_as_someone_else(start_server) -> None:
 
 async def test_a_client_only_reads_chats_it_joined(start_server) -> None:
     server = start_server()
-    alice = await Member(server.url, "alice").start("general", "secret")
-    bob = await Member(server.url, "bob").start("general")
+    alice = await Member(server, "alice").start("general", "secret")
+    bob = await Member(server, "bob").start("general")
     try:
         await alice.send("secret", "for alice only")
         await alice.send("general", "for everyone")
@@ -181,7 +187,9 @@ async def test_a_client_only_reads_chats_it_joined(start_server) -> None:
             with pytest.raises(RequestFailed) as refused:
                 await attempt
             assert refused.value.code == "not_member"
-        sneaky = SocketIOTransport(server.url, "bob", reconnection=False)
+        sneaky = SocketIOTransport(
+            server.url, "bob", password=server.account("bob"), reconnection=False
+        )
         await sneaky.connect()
         try:
             with pytest.raises(RequestFailed):

@@ -19,12 +19,13 @@ KILL_AFTER_ACKS = 100
 
 async def test_restart_keeps_history_and_clients_resume(start_server) -> None:
     server = start_server()
-    alice = await Member(server.url, "alice").start("general")
+    alice = await Member(server, "alice").start("general")
     try:
         for body in ("one", "two", "three"):
             await alice.send("general", body)
         before = [(r.seq, r.server_id, r.client_id, r.body) for r in alice.timeline("general")]
         first_id = alice.timeline("general")[0].client_id
+        token = alice.socket.token
 
         await asyncio.to_thread(server.stop)
         server.start(port=server.port)  # same port, same database
@@ -34,6 +35,7 @@ async def test_restart_keeps_history_and_clients_resume(start_server) -> None:
         after = [(r.seq, r.server_id, r.client_id, r.body) for r in alice.timeline("general")]
         assert after == before
         assert all(row.status is Status.SENT for row in alice.timeline("general"))
+        assert alice.socket.token == token, "the session did not survive the restart"
 
         four = await alice.send("general", "four")
         assert (four.status, four.seq) == (Status.SENT, 4)
@@ -43,7 +45,7 @@ async def test_restart_keeps_history_and_clients_resume(start_server) -> None:
         assert (again.seq, again.id) == (before[0][0], before[0][1])
 
         async with HttpTransport(server.url) as reader:
-            await reader.register("reader")
+            await reader.login("reader", server.account("reader"))
             await reader.join("general")
             history = await reader.history("general")
         assert [(m.seq, m.body) for m in history] == [
@@ -57,11 +59,13 @@ async def test_restart_keeps_history_and_clients_resume(start_server) -> None:
 
 
 async def test_sigkill_mid_burst_loses_no_acknowledged_message(start_server) -> None:
-    server = start_server()
+    server = start_server("--rate", "0")  # a burst, on purpose
     acked: list[ServerMessage] = []
     enough = asyncio.Event()
     gate = asyncio.Semaphore(IN_FLIGHT)
-    sender = SocketIOTransport(server.url, "alice", ack_timeout=5.0, reconnection=False)
+    sender = SocketIOTransport(
+        server.url, "alice", password=server.account("alice"), ack_timeout=5.0, reconnection=False
+    )
     await sender.connect()
     await sender.join("burst")
 
@@ -87,7 +91,7 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_message(start_server) -> 
 
     server.start()
     async with HttpTransport(server.url) as reader:
-        await reader.register("auditor")
+        await reader.login("auditor", server.account("auditor"))
         await reader.join("burst")
         history = await reader.history("burst")
     stored = {message.client_id: message for message in history}

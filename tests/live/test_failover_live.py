@@ -19,9 +19,9 @@ ACK_TIMEOUT_S = 0.5
 
 async def test_failover_over_real_transports_never_duplicates(start_server) -> None:
     server = start_server("--lose-acks", "1.0")  # every Socket.IO ack is lost; HTTP is fine
-    alice = Member(server.url, "alice", ack_timeout=ACK_TIMEOUT_S, failover=True)
+    alice = Member(server, "alice", ack_timeout=ACK_TIMEOUT_S, failover=True)
     await alice.start("general")
-    bob = await Member(server.url, "bob").start("general")
+    bob = await Member(server, "bob").start("general")
     faults = f"{server.url}/api/faults"
     try:
         # 1. Stored and echoed, ack lost: the HTTP resend gets the same message back.

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.budget(20), pytest.mark.timeout(45)]
 async def test_only_the_admin_token_reads_or_turns_the_switches(start_server) -> None:
     server = start_server()
     faults = f"{server.url}/api/faults"
-    bob = await Member(server.url, "bob").start("general")
+    bob = await Member(server, "bob").start("general")
     stranger = socketio.AsyncClient(reconnection=False)
     await stranger.connect(server.url, transports=["websocket"], wait_timeout=WAIT_S)
     try:
@@ -44,7 +44,7 @@ async def test_only_the_admin_token_reads_or_turns_the_switches(start_server) ->
             assert (await host.set_faults(echo_first=True))["echo_first"] is True
         await bob.until("bob hears the switch change", lambda: bob.socket.faults["echo_first"])
         assert get_json(f"{server.url}/health")["faults_on"] is True
-        carol = await Member(server.url, "carol").start("general")
+        carol = await Member(server, "carol").start("general")
         try:
             assert carol.socket.faults["echo_first"] is True, "a newcomer is not told"
         finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from live_support import Member, get_json
+from live_support import Member, get_json, login
 
 from chatkit.live.transports import RequestFailed
 from chatkit.model import DeliveryError
@@ -17,8 +17,7 @@ pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 async def test_health_users_paged_history_and_idempotent_send(start_server) -> None:
     server = start_server()
     assert get_json(f"{server.url}/health")["status"] == "ok"
-    session = get_json(f"{server.url}/api/register", method="POST", body={"user": "carol"})
-    token = str(session["token"])
+    token = login(server, "carol")
     messages = f"{server.url}/api/chats/general/messages"
     get_json(f"{server.url}/api/chats/general/join", method="POST", token=token)
 
@@ -40,10 +39,10 @@ async def test_health_users_paged_history_and_idempotent_send(start_server) -> N
     assert seqs("?after=5") == ([6, 7], False)
     assert seqs("") == ([1, 2, 3, 4, 5, 6, 7], False)
 
-    alice = await Member(server.url, "alice").start("general")
-    bob = await Member(server.url, "bob").start("general")
+    alice = await Member(server, "alice").start("general")
+    bob = await Member(server, "bob").start("general")
     try:
-        assert get_json(f"{server.url}/api/users")["users"] == ["alice", "bob"]
+        assert get_json(f"{server.url}/api/users", token=token)["users"] == ["alice", "bob"]
         assert [m.seq for m in await alice.http.history("general")] == list(range(1, 8))
     finally:
         await alice.close()
@@ -53,8 +52,8 @@ async def test_health_users_paged_history_and_idempotent_send(start_server) -> N
 async def test_typing_reaches_the_others_only(start_server) -> None:
     server = start_server()
     seen: dict[str, list[tuple[str, str, bool]]] = {"alice": [], "bob": []}
-    alice = Member(server.url, "alice")
-    bob = Member(server.url, "bob")
+    alice = Member(server, "alice")
+    bob = Member(server, "bob")
     for member in (alice, bob):
 
         def typing(chat_id: str, user: str, typing: bool, member: Member = member) -> None:
@@ -78,7 +77,7 @@ async def test_typing_reaches_the_others_only(start_server) -> None:
 
 async def test_seeded_faults_replay_and_update_live(start_server) -> None:
     server = start_server("--refuse", "0.5", "--seed", "7")
-    alice = await Member(server.url, "alice", admin_token=server.admin_token).start("general")
+    alice = await Member(server, "alice", admin_token=server.admin_token).start("general")
     faults = f"{server.url}/api/faults"
     try:
 

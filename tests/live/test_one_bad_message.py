@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from pathlib import Path
 
 import pytest
 import socketio  # type: ignore[import-untyped]
-from live_support import WAIT_S, Member, RawSocket, get_json, server_log
+from live_support import WAIT_S, Member, RawSocket, get_json, login, server_log
 
-from chatkit.live.errors import Unavailable
+from chatkit.live import accounts
+from chatkit.live.accounts import AccountStore
+from chatkit.live.errors import NotRegistered
 from chatkit.live.sessions import SessionRegistry
 from chatkit.live.transports import RequestFailed
 
@@ -33,8 +36,8 @@ CLEAN = ["two\nlines", "tab\there", "émoji 😀 ok", "مرحبا hello", "e\u03
 
 async def test_a_poisoned_body_fails_alone_and_innocent_batches_commit(start_server) -> None:
     server = start_server("--rate", "0")
-    alice = await Member(server.url, "alice").start("general")
-    mallory = await Member(server.url, "mallory").start("general")
+    alice = await Member(server, "alice").start("general")
+    mallory = await Member(server, "mallory").start("general")
     try:
         rounds = 20
 
@@ -67,7 +70,7 @@ async def test_control_characters_are_refused_with_their_name_and_clean_text_kep
     start_server,
 ) -> None:
     server = start_server()
-    alice = await Member(server.url, "alice").start("general")
+    alice = await Member(server, "alice").start("general")
     try:
         for n, body in enumerate(POISON):
             with pytest.raises(RequestFailed) as refused:
@@ -91,7 +94,8 @@ async def test_bad_frames_and_unknown_events_are_answered(start_server) -> None:
     server = start_server()
     raw = await RawSocket(server.url).connect()
     try:
-        registered = await raw.call("register", {"user": "alice"})
+        password = server.account("alice")
+        registered = await raw.call("login", {"user": "alice", "password": password})
         assert registered["ok"] is True
         unknown = await raw.call("sned", {"chat_id": "general"})
         assert unknown["code"] == "unknown_event" and "send" in str(unknown["error"])
@@ -118,7 +122,7 @@ async def test_bad_frames_and_unknown_events_are_answered(start_server) -> None:
 
 async def test_bad_http_bodies_get_4xx_never_500(start_server) -> None:
     server = start_server()
-    token = str(get_json(f"{server.url}/api/register", method="POST", body={"user": "al"})["token"])
+    token = login(server, "al")
     url = f"{server.url}/api/chats/general/messages"
     for raw_body in (
         b"[" * 100_000 + b"]" * 100_000,
@@ -126,7 +130,7 @@ async def test_bad_http_bodies_get_4xx_never_500(start_server) -> None:
         b"\xff\xfe not utf-8",
         b'{"client_id": "c1", "body": "\\ud800"}',
     ):
-        status = _post_raw(server.url, "/api/register", raw_body)
+        status = _post_raw(server.url, "/api/login", raw_body)
         assert status == 400, (raw_body[:20], status)
         status = _post_raw(server.url, "/api/chats/general/messages", raw_body, token)
         assert status in (400, 403), (raw_body[:20], status)
@@ -162,7 +166,7 @@ async def test_slow_requests_are_cut_off(start_server) -> None:
         assert headers_never_end.recv(1024) == b"", "a request without an end was kept open"
     with socket.create_connection((host, port), timeout=WAIT_S) as body_never_ends:
         body_never_ends.sendall(
-            b"POST /api/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b'Content-Length: 100\r\n\r\n{"user":'
         )
         answer = body_never_ends.recv(4096)
@@ -171,18 +175,25 @@ async def test_slow_requests_are_cut_off(start_server) -> None:
     assert "Traceback" not in server_log(server)
 
 
-def test_the_session_table_never_forgets_an_active_user() -> None:
-    sessions = SessionRegistry(2, idle_s=600)
-    http_only = sessions.register("alice")
-    sessions.register("bob")
-    with pytest.raises(Unavailable):
-        sessions.register("carol")  # both were active just now: nobody is forgotten
-    assert sessions.by_token(http_only.token) is http_only
-    idle = SessionRegistry(2, idle_s=0)
-    first = idle.register("alice")
-    idle.register("bob")
-    idle.register("carol")  # idle ones may make room, the least recently used first
-    assert idle.find(first.token) is None and len(idle) == 2
+async def test_the_session_cache_forgets_no_one(tmp_path: Path) -> None:
+    """Dropping a session from the memory cache never signs anyone out: it is in the
+    database, and the next request brings it back."""
+    db = accounts.connect(tmp_path / "accounts.sqlite3")
+    accounts.create_users(db, [("alice", "alice-password"), ("bob", "bob-password")])
+    db.close()
+    store = AccountStore(tmp_path / "accounts.sqlite3")
+    await store.open()
+    try:
+        sessions = SessionRegistry(store, 1, ttl_s=60)
+        http_only, token = await sessions.login("alice", "alice-password")
+        await sessions.login("bob", "bob-password")  # alice's session leaves the cache
+        assert len(sessions) == 1
+        again = await sessions.by_token(token)
+        assert again.user == "alice" and again.key == http_only.key
+        with pytest.raises(NotRegistered):
+            await sessions.login("alice", "wrong password")
+    finally:
+        await store.close()
 
 
 def _post_raw(base: str, path: str, body: bytes, token: str | None = None) -> int:

@@ -21,8 +21,8 @@ PER_CLIENT = 10
 @pytest.mark.parametrize("echo_first", [True, False], ids=["echo-first", "ack-first"])
 async def test_both_see_each_message_exactly_once(start_server, echo_first: bool) -> None:
     server = start_server(*(["--echo-first"] if echo_first else []))
-    alice = await Member(server.url, "alice").start("general")
-    bob = await Member(server.url, "bob").start("general")
+    alice = await Member(server, "alice").start("general")
+    bob = await Member(server, "bob").start("general")
     try:
         # Both type at once: every send is in flight together, answers interleave.
         await asyncio.gather(

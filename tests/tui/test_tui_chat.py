@@ -6,10 +6,19 @@ headless with Textual's pilot, waiting on what the screen shows, never sleeping.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
-from tui_support import connected, free_port, load, statuses, type_and_send, until
+from tui_support import (
+    ServerProcess,
+    connected,
+    free_port,
+    load,
+    statuses,
+    type_and_send,
+    until,
+)
 
 from chatkit.live.transports import HttpTransport
 from chatkit.model import Status
@@ -23,15 +32,24 @@ PENDING, SENT, FAILED = Status.PENDING, Status.SENT, Status.FAILED
 
 
 def chat_app(
-    url: str, target: str = "solution", user: str = "ada", admin_token: str | None = None
+    server: ServerProcess | str,
+    target: str = "solution",
+    user: str = "ada",
+    admin_token: str | None = None,
+    password: str | None = None,
 ) -> ChatApp:
+    """The chat app as ``user`` (the server makes the account), or at a bare URL."""
     path, flow = load(target)
-    return ChatApp(flow, path, url, user, "general", admin_token=admin_token)
+    if isinstance(server, ServerProcess):
+        url, password = server.url, server.account(user, password)
+    else:
+        url = server
+    return ChatApp(flow, path, url, user, "general", password=password, admin_token=admin_token)
 
 
 async def test_a_sent_message_shows_pending_then_sent(start_server) -> None:
     server = start_server("--latency-ms", "1000")  # long enough to catch it pending
-    app = chat_app(server.url)
+    app = chat_app(server)
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "connected", lambda: connected(pane))
@@ -53,7 +71,7 @@ async def test_a_sent_message_shows_pending_then_sent(start_server) -> None:
 
 async def test_a_refused_send_fails_with_its_reason_and_a_retry_sends_it(start_server) -> None:
     server = start_server()
-    app = chat_app(server.url, admin_token=server.admin_token)
+    app = chat_app(server, admin_token=server.admin_token)
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "connected", lambda: connected(pane))
@@ -84,7 +102,7 @@ async def test_a_refused_send_fails_with_its_reason_and_a_retry_sends_it(start_s
 
 async def test_a_lost_ack_is_made_good_by_the_echo(start_server) -> None:
     server = start_server()
-    app = chat_app(server.url, admin_token=server.admin_token)
+    app = chat_app(server, admin_token=server.admin_token)
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "connected", lambda: connected(pane))
@@ -114,7 +132,7 @@ load the learner's own ``starter-code/``: solving the exercise must not turn the
 async def test_a_flow_not_written_yet_says_so(start_server, tmp_path: Path) -> None:
     server = start_server()
     (tmp_path / "flow.py").write_text(NOT_WRITTEN_FLOW)
-    app = chat_app(server.url, target=str(tmp_path))
+    app = chat_app(server, target=str(tmp_path))
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "connected", lambda: connected(pane))
@@ -149,7 +167,7 @@ def rollback(state, client_id, reason):
 async def test_any_other_error_is_a_readable_notice(start_server, tmp_path: Path) -> None:
     server = start_server()
     (tmp_path / "flow.py").write_text(BROKEN_FLOW)
-    app = chat_app(server.url, target=str(tmp_path))
+    app = chat_app(server, target=str(tmp_path))
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "connected", lambda: connected(pane))
@@ -167,7 +185,8 @@ async def test_any_other_error_is_a_readable_notice(start_server, tmp_path: Path
 
 async def test_a_server_not_up_yet_is_tried_again_and_found(start_server) -> None:
     port = free_port()
-    app = chat_app(f"http://{HOST}:{port}")
+    password = secrets.token_urlsafe(12)
+    app = chat_app(f"http://{HOST}:{port}", password=password)
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "a notice shows", lambda: pane.text_of("notice"))
@@ -177,7 +196,7 @@ async def test_a_server_not_up_yet_is_tried_again_and_found(start_server) -> Non
         await until(pilot, "it says when it tries again", lambda: "trying again in" in header(pane))
         assert header(pane).startswith("offline — trying again in ")
 
-        start_server(port=port)
+        start_server(port=port, accounts={"ada": password})
         await until(pilot, "connected once the server is up", lambda: connected(pane), timeout=20)
         assert pane.session.tries >= 2
         assert header(pane).startswith("connected")
@@ -188,7 +207,7 @@ async def test_a_server_not_up_yet_is_tried_again_and_found(start_server) -> Non
 
 async def test_the_connection_line_follows_a_drop_and_a_reconnect(start_server) -> None:
     server = start_server()
-    app = chat_app(server.url)
+    app = chat_app(server)
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "connected", lambda: connected(pane))
@@ -222,7 +241,7 @@ async def test_the_connection_line_follows_a_drop_and_a_reconnect(start_server) 
 
 async def test_the_fault_panel_follows_a_switch_turned_by_another_client(start_server) -> None:
     server = start_server()
-    app = chat_app(server.url)
+    app = chat_app(server)
     async with (
         app.run_test() as pilot,
         HttpTransport(server.url, admin_token=server.admin_token) as other,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import socket
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from tui_support import connected, load, statuses, type_and_send, until
 from chatkit.model import Status
 from chatkit.tui.cli import CannotLoad, add_tui_commands, chat_command, main
 from chatkit.tui.cli import load as load_target
-from chatkit.tui.demo import DemoApp
+from chatkit.tui.demo import USERS, DemoApp
 from chatkit.tui.embedded import HOST, EmbeddedServer
 from chatkit.tui.screenshot import DEFAULT_OUT, comparable, screen_text, take
 
@@ -22,15 +23,15 @@ pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
 SIZE = (160, 42)
 
 
-def demo_app(url: str, target: str = "solution", admin_token: str | None = None) -> DemoApp:
-    path, first = load(target)
-    _, second = load(target)
-    return DemoApp(url, path, [first, second], admin_token=admin_token)
+def demo_app(url: str, passwords: Mapping[str, str], admin_token: str | None = None) -> DemoApp:
+    path, first = load("solution")
+    _, second = load("solution")
+    return DemoApp(url, path, [first, second], passwords=passwords, admin_token=admin_token)
 
 
 async def test_the_other_user_sees_a_message_exactly_once(start_server) -> None:
     server = start_server("--echo-first")  # the harder order: the echo beats the ack
-    app = demo_app(server.url)
+    app = demo_app(server.url, {user: server.account(user) for user in USERS})
     async with app.run_test(size=SIZE) as pilot:
         alice, bob = app.panes
         await until(pilot, "both connected", lambda: connected(alice) and connected(bob))
@@ -64,11 +65,11 @@ async def test_the_other_user_sees_a_message_exactly_once(start_server) -> None:
 
 
 async def test_the_demo_brings_its_server_and_leaves_nothing_behind() -> None:
-    server = EmbeddedServer()
+    server = EmbeddedServer(users=USERS)
     async with server:
         folder = server.folder
         assert folder is not None and (folder / "demo.sqlite3").exists()
-        app = demo_app(server.url, admin_token=server.admin_token)
+        app = demo_app(server.url, server.passwords, admin_token=server.admin_token)
         async with app.run_test(size=SIZE) as pilot:
             alice, bob = app.panes
             await until(pilot, "both connected", lambda: connected(alice) and connected(bob))

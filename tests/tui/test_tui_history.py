@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from textual import events
-from tui_support import connected, load, statuses, type_and_send, until
+from tui_support import ServerProcess, connected, load, statuses, type_and_send, until
 
 from chatkit.live.transports import HttpTransport
 from chatkit.model import Status
@@ -21,10 +21,10 @@ PAGE = 10
 OLD = [f"old {n:02d}" for n in range(1, 26)]
 
 
-async def seed(url: str, chat_id: str, bodies: list[str]) -> None:
+async def seed(server: ServerProcess, chat_id: str, bodies: list[str]) -> None:
     """Someone else (carol) wrote these before ada opens the chat."""
-    async with HttpTransport(url) as carol:
-        await carol.register("carol")
+    async with HttpTransport(server.url) as carol:
+        await carol.login("carol", server.account("carol"))
         await carol.join(chat_id)
         for body in bodies:
             await carol.send(chat_id, "carol-" + body.replace(" ", "-"), body)
@@ -36,9 +36,9 @@ def bodies(pane: ChatPane) -> list[str]:
 
 async def test_a_chat_opens_on_its_newest_page_and_pages_back_on_request(start_server) -> None:
     server = start_server()
-    await seed(server.url, "general", OLD)
+    await seed(server, "general", OLD)
     path, flow = load("solution")
-    app = ChatApp(flow, path, server.url, "ada", "general")
+    app = ChatApp(flow, path, server.url, "ada", "general", password=server.account("ada"))
     app.session.page_size = PAGE
     async with app.run_test() as pilot:
         pane = app.pane
@@ -70,9 +70,9 @@ async def test_a_chat_opens_on_its_newest_page_and_pages_back_on_request(start_s
 
 async def test_a_resync_after_a_reconnect_reloads_what_was_paged_in(start_server) -> None:
     server = start_server()
-    await seed(server.url, "general", OLD)
+    await seed(server, "general", OLD)
     path, flow = load("solution")
-    app = ChatApp(flow, path, server.url, "ada", "general")
+    app = ChatApp(flow, path, server.url, "ada", "general", password=server.account("ada"))
     app.session.page_size = PAGE
     async with app.run_test() as pilot:
         pane = app.pane
@@ -84,7 +84,7 @@ async def test_a_resync_after_a_reconnect_reloads_what_was_paged_in(start_server
         server.stop()
         await until(pilot, "the drop shows", lambda: not pane.session.connected)
         server.start(port=server.port)
-        await seed(server.url, "general", ["while ada was away"])
+        await seed(server, "general", ["while ada was away"])
         await until(
             pilot,
             "the resync reloaded the rows",

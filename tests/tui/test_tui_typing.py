@@ -10,10 +10,10 @@ twice. A multi-line paste is one message, newlines kept.
 from __future__ import annotations
 
 import pytest
-from tui_support import burst, connected, load, paste, until
+from tui_support import ServerProcess, burst, connected, load, paste, until
 
 from chatkit.model import Status
-from chatkit.tui.demo import DemoApp
+from chatkit.tui.demo import USERS, DemoApp
 from chatkit.tui.pane import ChatPane
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
@@ -24,10 +24,11 @@ PASTED = "a pasted paragraph:\n  line two, indented\nline three — with ünïco
 AFTER = "typed right after the paste"
 
 
-def demo_app(url: str) -> DemoApp:
+def demo_app(server: ServerProcess) -> DemoApp:
     path, first = load("solution")
     _, second = load("solution")
-    return DemoApp(url, path, [first, second])
+    passwords = {user: server.account(user) for user in USERS}
+    return DemoApp(server.url, path, [first, second], passwords=passwords)
 
 
 def bodies(pane: ChatPane) -> list[str]:
@@ -43,7 +44,7 @@ async def test_fifty_messages_typed_without_a_pause_and_a_paste_arrive_once_and_
     start_server,
 ) -> None:
     server = start_server()
-    app = demo_app(server.url)
+    app = demo_app(server)
     async with app.run_test(size=SIZE) as pilot:
         alice, bob = app.panes
         await until(pilot, "both connected", lambda: connected(alice) and connected(bob))
@@ -78,7 +79,7 @@ async def test_a_paste_is_sent_only_by_enter_and_a_blank_enter_sends_nothing(
     start_server,
 ) -> None:
     server = start_server()
-    app = demo_app(server.url)
+    app = demo_app(server)
     async with app.run_test(size=SIZE) as pilot:
         alice, bob = app.panes
         await until(pilot, "both connected", lambda: connected(alice) and connected(bob))

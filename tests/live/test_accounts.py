@@ -1,0 +1,160 @@
+"""Accounts: nobody signs in as someone else; tokens are kept hashed, expire, are revoked
+by signing out and survive a restart; a teacher makes a class's accounts from a CSV."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+import socketio  # type: ignore[import-untyped]
+from live_support import WAIT_S, Member, get_json, login
+
+from chatkit.cli import main
+from chatkit.live import accounts
+from chatkit.live.accounts import AccountStore
+from chatkit.live.sessions import SessionRegistry
+from chatkit.live.transports import HttpTransport
+from chatkit.tui.credentials import CannotRead, read_secret
+
+pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+
+
+async def test_nobody_signs_in_as_someone_else(start_server) -> None:
+    server = start_server()
+    alice_password, bob_password = server.account("alice"), server.account("bob")
+    url = f"{server.url}/api/login"
+    for body in (
+        {"user": "alice", "password": bob_password},
+        {"user": "alice", "password": alice_password + "x"},
+        {"user": "nobody", "password": alice_password},
+        {"user": "alice", "password": ""},
+        {"user": "alice"},
+        {"token": "forged-token"},
+    ):
+        reply = get_json(url, method="POST", body=body)
+        assert reply["ok"] is False and reply["_status"] in (400, 401), (body, reply)
+    wrong = get_json(url, method="POST", body={"user": "alice", "password": bob_password})
+    unknown = get_json(url, method="POST", body={"user": "nobody", "password": bob_password})
+    assert wrong["error"] == unknown["error"], "the answer tells which names have accounts"
+
+    raw = socketio.AsyncClient(reconnection=False)
+    await raw.connect(server.url, transports=["websocket"], auth={"token": "forged"})
+    try:
+        reply = await raw.call("login", {"user": "bob", "password": alice_password}, timeout=WAIT_S)
+        assert reply["code"] == "not_registered"
+        send = {"chat_id": "general", "client_id": "c1", "body": "as bob?"}
+        assert (await raw.call("send", send, timeout=WAIT_S))["code"] == "not_registered"
+        signed = await raw.call(
+            "login", {"user": "alice", "password": alice_password}, timeout=WAIT_S
+        )
+        assert signed["ok"] is True and signed["user"] == "alice"
+        again = await raw.call("login", {"user": "bob", "password": bob_password}, timeout=WAIT_S)
+        assert again["ok"] is False, "one connection became two people"
+    finally:
+        await raw.disconnect()
+
+
+async def test_tokens_are_kept_hashed_and_signing_out_revokes_them(start_server) -> None:
+    server = start_server()
+    alice = await Member(server, "alice").start("general")
+    token = alice.socket.token
+    assert token is not None
+    http = get_json(f"{server.url}/api/chats/general/messages", token=token)
+    assert http["ok"] is True, "the Socket.IO session does not work over HTTP"
+
+    with sqlite3.connect(server.db) as db:
+        hashes = [row[0] for row in db.execute("SELECT token_hash FROM sessions")]
+        stored = db.execute("SELECT password FROM users WHERE name = 'alice'").fetchone()[0]
+    assert hashlib.sha256(token.encode()).hexdigest() in hashes
+    assert token not in hashes
+    assert stored.startswith("scrypt$") and server.account("alice") not in stored
+
+    await alice.socket.logout()
+    await alice.http.close()
+    assert get_json(f"{server.url}/api/chats/general/messages", token=token)["_status"] == 401
+    resumed = get_json(f"{server.url}/api/login", method="POST", body={"token": token})
+    assert resumed["_status"] == 401, "a signed-out token still signs in"
+
+    second = login(server, "alice")
+    async with HttpTransport(server.url, token=second) as http_only:
+        await http_only.logout()
+    assert get_json(f"{server.url}/api/chats/general/messages", token=second)["_status"] == 401
+
+
+async def test_a_session_expires(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.sqlite3"
+    db = accounts.connect(path)
+    accounts.create_user(db, "alice", "a long enough password")
+    db.close()
+    store = AccountStore(path)
+    await store.open()
+    try:
+        lasting = SessionRegistry(store, 10, ttl_s=3600)
+        _, token = await lasting.login("alice", "a long enough password")
+        assert (await lasting.find(token)) is not None
+        fleeting = SessionRegistry(store, 10, ttl_s=0)
+        session, short = await fleeting.login("alice", "a long enough password")
+        assert session.expired()
+        assert await fleeting.find(short) is None
+        assert await SessionRegistry(store, 10, ttl_s=3600).find(short) is None, "read back"
+    finally:
+        await store.close()
+
+
+def test_a_class_is_made_from_a_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db, out = tmp_path / "class.sqlite3", tmp_path / "passwords.csv"
+    sheet = tmp_path / "class.csv"
+    sheet.write_text("User,Password\nada,ada-chose-this\ngrace,\nlinus,\n", encoding="utf-8")
+    assert main(["accounts", "import", str(sheet), "--db", str(db), "--out", str(out)]) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    lines = out.read_text().splitlines()
+    assert lines[0] == "user,password" and [line.split(",")[0] for line in lines[1:]] == [
+        "grace",
+        "linus",
+    ]
+    generated = dict(line.split(",") for line in lines[1:])
+    check = accounts.connect(db)
+    try:
+        assert accounts.check_password(check, "ada", "ada-chose-this")
+        assert accounts.check_password(check, "grace", generated["grace"])
+        assert not accounts.check_password(check, "grace", generated["linus"])
+    finally:
+        check.close()
+    capsys.readouterr()
+
+    for bad, reason in (
+        ("user\nmary\nmary\n", "line 3: 'mary' is in the file twice"),
+        ("name\nmary\n", "needs a header row with a 'user' column"),
+        ("user,password\nmary,short\n", "line 2: a password needs at least 8"),
+        ("user\n" + "x" * 40 + "\n", "line 2: a user name can be at most 32"),
+        ("user\nada\n", "already an account named 'ada'"),
+    ):
+        sheet.write_text(bad, encoding="utf-8")
+        assert main(["accounts", "import", str(sheet), "--db", str(db)]) == 2
+        assert reason in capsys.readouterr().err, bad
+    sheet.write_text("user\nmary\nada\n", encoding="utf-8")  # ada exists: nobody is added
+    assert main(["accounts", "import", str(sheet), "--db", str(db)]) == 2
+    assert main(["accounts", "list", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.split() == ["ada", "grace", "linus"]
+
+
+def test_accounts_add_takes_the_password_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "one.sqlite3"
+    monkeypatch.setenv("CHATKIT_PASSWORD", "correct horse battery")
+    assert main(["accounts", "add", "ada", "--db", str(db)]) == 0
+    assert main(["accounts", "add", "ada", "--db", str(db)]) == 2  # taken
+    monkeypatch.setenv("CHATKIT_PASSWORD", "short")
+    assert main(["accounts", "add", "bob", "--db", str(db)]) == 2
+    assert "at least 8 characters" in capsys.readouterr().err
+    (tmp_path / "pw").write_text("from a file, first line\nignored\n")
+    assert read_secret(tmp_path / "pw", "UNSET_VARIABLE") == "from a file, first line"
+    monkeypatch.setenv("CHATKIT_TEST_SECRET", "from the environment")
+    assert read_secret(None, "CHATKIT_TEST_SECRET") == "from the environment"
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(CannotRead):
+        read_secret(tmp_path / "empty", "CHATKIT_TEST_SECRET")
