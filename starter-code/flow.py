@@ -21,6 +21,13 @@ What you have to work with (all importable from ``chatkit``):
 - ``await server.send(chat_id, client_id, body)`` — delivers a message and returns
   the server's copy (the *ack*), or raises ``DeliveryError`` (``error.reason`` says why).
 - ``check_body(body)`` — raises ``InvalidMessage`` for an empty or too long body.
+
+Besides ``chatkit``, you may import a few standard modules — ``uuid``, ``datetime``,
+``asyncio``, ``random``, ``collections``, ``itertools``, ``dataclasses``, ``typing`` and
+the like — and helper modules of your own beside this file. The grader refuses
+anything that reaches files, the environment or the kit's insides, and names the line.
+In the scenarios every phone runs its own copy of this file, and the clock stands
+still until the scenario moves it.
 """
 
 from __future__ import annotations
