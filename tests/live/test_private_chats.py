@@ -1,0 +1,99 @@
+"""Private chats: members only; in by invitation or invite code; a stranger cannot tell
+whether one exists."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from live_support import Member, get_json, login
+
+from chatkit.live.transports import RequestFailed
+
+pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+
+
+async def refusal(attempt: object) -> tuple[str, str]:
+    """The code and reason a refused call gave."""
+    assert asyncio.iscoroutine(attempt)
+    with pytest.raises(RequestFailed) as refused:
+        await attempt
+    return refused.value.code, refused.value.reason
+
+
+async def test_only_members_read_or_post_and_strangers_learn_nothing(start_server) -> None:
+    server = start_server()
+    alice = await Member(server, "alice").start()
+    bob = await Member(server, "bob").start()
+    try:
+        chat_id, code = await alice.socket.create_chat()
+        assert chat_id.startswith("private-") and len(code) >= 16
+        await alice.send(chat_id, "just us")
+        ghost = "private-" + "x" * len(chat_id.removeprefix("private-"))
+
+        def tries(target: str) -> list[object]:
+            return [
+                bob.socket.join(target),
+                bob.socket.history(target),
+                bob.socket.send(target, "b1", "let me in"),
+                bob.socket.invite(target, "bob"),
+                bob.socket.new_invite_code(target),
+                bob.http.history(target),
+                bob.http.send(target, "b2", "let me in"),
+            ]
+
+        real = [await refusal(attempt) for attempt in tries(chat_id)]
+        missing = [await refusal(attempt) for attempt in tries(ghost)]
+        assert {code for code, _ in real} == {"not_member"}
+        assert [(c, r.replace(chat_id, "ID")) for c, r in real] == [
+            (c, r.replace(ghost, "ID")) for c, r in missing
+        ], "an existing private chat is refused differently from one that does not exist"
+        token = login(server, "carol")
+        for target in (chat_id, ghost):
+            reply = get_json(f"{server.url}/api/chats/{target}/messages", token=token)
+            assert (reply["_status"], reply["code"]) == (403, "not_member")
+        assert bob.echoes == [], "a stranger heard a private message"
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_in_by_name_or_by_code_and_out_by_leaving(start_server) -> None:
+    server = start_server()
+    alice = await Member(server, "alice").start()
+    bob = await Member(server, "bob").start()
+    carol = await Member(server, "carol").start()
+    dave = await Member(server, "dave").start()
+    try:
+        chat_id, code = await alice.socket.create_chat()
+        await alice.send(chat_id, "before anyone came")
+
+        await alice.socket.invite(chat_id, "bob")
+        await bob.socket.join(chat_id)
+        assert [m.body for m in await bob.socket.history(chat_id)] == ["before anyone came"]
+        await bob.send(chat_id, "bob is in")
+
+        assert await carol.socket.accept_invite(code) == chat_id
+        await alice.send(chat_id, "welcome")
+        await carol.until("carol hears the chat", lambda: len(carol.echoes) == 1)
+        assert [m.body for m in carol.echoes] == ["welcome"]
+
+        fresh = await carol.socket.new_invite_code(chat_id)  # any member may replace it
+        assert (await refusal(dave.socket.accept_invite(code)))[0] == "not_found"
+        assert await dave.socket.accept_invite(fresh) == chat_id
+
+        assert (await refusal(alice.socket.invite(chat_id, "nobody")))[0] == "bad_request"
+
+        await bob.socket.leave(chat_id)
+        assert (await refusal(bob.socket.history(chat_id)))[0] == "not_member"
+        assert (await refusal(bob.socket.join(chat_id)))[0] == "not_member", "back in uninvited"
+
+        await asyncio.to_thread(server.stop)
+        server.start(port=server.port)
+        await dave.until("dave is back", dave.reconnected.is_set)
+        history = await dave.http.history(chat_id)  # membership survived the restart
+        assert [m.body for m in history] == ["before anyone came", "bob is in", "welcome"]
+        assert (await refusal(bob.http.history(chat_id)))[0] == "not_member"
+    finally:
+        for member in (alice, bob, carol, dave):
+            await member.close()
