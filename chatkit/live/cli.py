@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from chatkit.live.admin import new_token, token_from_file
+from chatkit.live.exposure import exposure_warning
 from chatkit.live.faults import FaultSettings
 from chatkit.live.settings import DEFAULT_DB, DEFAULT_PORT, ServerSettings
 
@@ -35,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
+    where.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="PEM",
+        help="serve HTTPS and WSS with this certificate (with --tls-key)",
+    )
+    where.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
     where.add_argument(
         "--port",
         type=int,
@@ -147,6 +155,8 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
     return ServerSettings(
         admin_token=admin_token,
         host=args.host,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         port=args.port,
         db_path=args.db,
         accounts_path=args.accounts_db,
@@ -171,6 +181,9 @@ def serve_command(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    warning = exposure_warning(settings.host, settings.port, tls=settings.tls_cert is not None)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         asyncio.run(serve(settings, admin_note=admin_note(args)))

@@ -74,6 +74,7 @@ class ServerProcess:
         self.stop_timeout = stop_timeout
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
+        self.scheme = "http"
         self.starts = 0
         self.admin_token_file = log.with_name(log.name + ".admin-token")
         self.passwords: dict[str, str] = {}
@@ -105,8 +106,8 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        """The base URL clients connect to (meaningful once started)."""
-        return f"http://{HOST}:{self.port}"
+        """The base URL clients connect to (meaningful once started; https with TLS)."""
+        return f"{self.scheme}://{HOST}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -143,6 +144,7 @@ class ServerProcess:
             self.stop()
             raise RuntimeError(f"the server did not start ({line!r}); see {self.log}")
         self.port = ready[1]
+        self.scheme = "https" if " https://" in line else "http"
         return self
 
     def restart(self) -> Self:

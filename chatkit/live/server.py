@@ -119,10 +119,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 def ready_line(host: str, port: int, settings: ServerSettings) -> str:
     """The one line printed when the server is ready; its URL is what scripts read."""
-    return f"chatkit live server ready on http://{host}:{port} (db: {settings.db_path})"
+    scheme = "https" if settings.tls_cert is not None else "http"
+    return f"chatkit live server ready on {scheme}://{host}:{port} (db: {settings.db_path})"
 
 
-_READY = re.compile(r"^chatkit live server ready on http://(?P<host>\S+):(?P<port>\d+)(?:\s|$)")
+_READY = re.compile(r"^chatkit live server ready on https?://(?P<host>\S+):(?P<port>\d+)(?:\s|$)")
 
 
 def parse_ready_line(line: str) -> tuple[str, int] | None:
@@ -143,6 +144,8 @@ def uvicorn_config(app: Any, settings: ServerSettings, **options: Any) -> uvicor
         "limit_concurrency": settings.max_connections,
         "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
     }
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        chosen |= {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
     return uvicorn.Config(app, **(chosen | options))
 
 

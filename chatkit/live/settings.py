@@ -27,6 +27,9 @@ class ServerSettings:
 
     host: str = "127.0.0.1"
     """Loopback by default: the kit's server is for a classroom laptop, not the internet."""
+    tls_cert: Path | None = None
+    """A PEM certificate (chain): with ``tls_key``, the server speaks HTTPS and WSS only."""
+    tls_key: Path | None = None
     port: int = DEFAULT_PORT
     """0 asks the OS for a free port; the server prints the one it got."""
     db_path: Path = DEFAULT_DB
@@ -108,6 +111,8 @@ class ServerSettings:
                 raise ValueError(f"{name} must be at least 1 (got {value})")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535 (got {self.port})")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both a certificate (--tls-cert) and its key (--tls-key)")
         if self.max_frame_bytes < self.max_payload_bytes:
             raise ValueError("max_frame_bytes cannot be below max_payload_bytes")
         if self.rate_per_s < 0 or self.request_timeout_s <= 0 or self.session_ttl_s <= 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -73,7 +74,12 @@ class ServerProcess(process.ServerProcess):
 
 
 def get_json(
-    url: str, *, method: str = "GET", body: object = None, token: str | None = None
+    url: str,
+    *,
+    method: str = "GET",
+    body: object = None,
+    token: str | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> dict[str, object]:
     """A blocking HTTP call for set-up and checks; errors come back as their JSON body."""
     data = None if body is None else json.dumps(body).encode()
@@ -82,7 +88,7 @@ def get_json(
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=WAIT_S) as response:
+        with urllib.request.urlopen(request, timeout=WAIT_S, context=tls) as response:
             reply: dict[str, object] = json.loads(response.read())
             reply["_status"] = response.status
             return reply
@@ -204,8 +210,17 @@ class RawSocket:
     library would: deeply nested JSON, oversized or malformed packets, unknown events.
     ``receive_buffer`` shrinks the socket's receive buffer, for a reader that stalls."""
 
-    def __init__(self, url: str, *, max_queue: int = 64, receive_buffer: int | None = None) -> None:
-        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_queue: int = 64,
+        receive_buffer: int | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        base = url.replace("https://", "wss://").replace("http://", "ws://")
+        self.url = base + "/socket.io/?EIO=4&transport=websocket"
+        self.tls = tls
         self.max_queue = max_queue
         self.receive_buffer = receive_buffer
         self.ws: websockets.asyncio.client.ClientConnection | None = None
@@ -225,6 +240,7 @@ class RawSocket:
             compression=None,
             ping_interval=None,
             sock=sock,
+            ssl=self.tls,
         )
         opened = await self.frame()
         assert opened.startswith("0{"), opened
