@@ -81,9 +81,10 @@ def test_an_endless_loop_names_the_function_that_loops(tmp_path: Path) -> None:
     """reconcile loops while send calls it: the verdict names reconcile, not send."""
     report = graded("endless loop in reconcile", tmp_path)
     stuck = [r for r in report.results if r.outcome is Outcome.TIMED_OUT]
-    assert len(stuck) > 40
-    assert all(r.message.startswith("reconcile ran for more than") for r in stuck)
-    assert {r.function for r in stuck} == {"reconcile"}
+    named = [r for r in stuck if r.message.startswith("reconcile ran for more than")]
+    assert len(named) > 40 and {r.function for r in named} == {"reconcile"}
+    # On a busy machine a scenario may reach its hard limit first: it names no one else.
+    assert {r.function for r in stuck} <= {"reconcile", None}
 
 
 @pytest.mark.timeout(60)
