@@ -32,6 +32,11 @@ def resolve_target(spec: str) -> Path:
     """The ``flow.py`` a target names: ``starter``, ``solution``, a folder or a file."""
     named = NAMED_TARGETS.get(spec)
     path = kit_root() / named if named else Path(spec).expanduser()
+    if named and not path.exists():
+        raise TargetError(
+            f"this copy of the kit has no {named}/ folder (a classroom copy leaves the "
+            "reference solution out)"
+        )
     if path.is_dir():
         path = path / FLOW_FILE
     if not path.is_file():

@@ -360,6 +360,17 @@ def _show(
 def _compare(args: argparse.Namespace, selection: Selection, console: Console) -> int:
     yours, reference = grade_both(args.target, selection.grade)
     _show(yours, args, selection, console)
+    if reference.load_error is not None:
+        console.print(
+            Panel(
+                f"--compare puts your code beside the reference solution, but that cannot be "
+                f"loaded: {reference.load_error.message}",
+                title="Nothing to compare with",
+                title_align="left",
+                border_style="yellow",
+            )
+        )
+        return 2
     if yours.results:
         render_comparison(yours, reference, console, every_failure=args.every_failure)
     return yours.exit_code

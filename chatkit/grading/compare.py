@@ -30,7 +30,6 @@ from chatkit.target import FUNCTIONS
 
 SIDE_BY_SIDE_WIDTH = 140
 """Below this many columns the two versions of a function go one above the other."""
-"""A story step's fields shown as screens; any others (a banner, say) are shown as lines."""
 
 
 def grade_both(target: str, grade: Callable[[str], GradeReport]) -> tuple[GradeReport, GradeReport]:
