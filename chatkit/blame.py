@@ -85,6 +85,11 @@ def blame_suspended(coro: object, folder: str) -> Blame | None:
     )
 
 
+CREATED = ("client_id",)
+"""The field whose first write, as a row is made, tells who made it."""
+_INIT_CODES = {cls: cls.__init__.__code__ for cls in (Message, Chat)}
+
+
 class Journal:
     """The last change the learner's code made to each field of each row and chat."""
 
@@ -114,7 +119,10 @@ class Journal:
 
         def setattr_and_note(target: object, name: str, value: object) -> None:
             object.__setattr__(target, name, value)
-            note(target, name, sys._getframe(1))
+            frame = sys._getframe(1)
+            if frame.f_code is _INIT_CODES.get(type(target)) and name not in CREATED:
+                return  # a new row or chat being filled in: only who made it counts
+            note(target, name, frame)
 
         return setattr_and_note
 

@@ -1,7 +1,7 @@
 """Failover: try the primary transport, fall back to a second one, never duplicate.
 
-The seeds' client sent over a primary transport and, when that failed, over a
-fallback. The danger is the send that *did* reach the server over the primary
+A client with two ways to reach the server (Socket.IO, say, and plain HTTP) sends
+over the primary and, when that fails, over the fallback. The danger is the send that *did* reach the server over the primary
 but whose answer was lost: resend it as a new message and the chat shows it
 twice. The cure is the client id. `FailoverServer` resends through the fallback
 with the *same* client id, so a server that already stored the message returns

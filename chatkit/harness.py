@@ -23,13 +23,12 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
-from chatkit.blame import Journal, blame_frame, blame_suspended
+from chatkit.blame import CREATED, Journal, blame_frame, blame_suspended
 from chatkit.client import ChatClient
 from chatkit.failover import FailoverServer
 from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
 from chatkit.protocols import Flow
 from chatkit.rules import (
-    CREATED,
     STATUS_FIELDS,
     Rule,
     RuleBroken,

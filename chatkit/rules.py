@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chatkit.blame import Blame
+from chatkit.blame import CREATED, Blame
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.state import Chat, ChatState
 
@@ -56,8 +56,6 @@ class Rule(enum.Enum):
 
 STATUS_FIELDS = ("status", "error", "seq", "server_id", "created_at")
 """The fields of a row that confirming it or failing it changes."""
-CREATED = ("client_id",)
-"""The field every new row sets first: who set it, made the row."""
 
 
 class RuleBroken(AssertionError):

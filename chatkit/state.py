@@ -79,15 +79,6 @@ class ChatState(metaclass=Sealed):
         self.chat(message.chat_id).rows.append(message)
         self.messages[message.client_id] = message
 
-    def remove(self, client_id: str) -> Message | None:
-        """Take a row off the screen and out of the index (O(n) in its chat's rows)."""
-        message = self.messages.pop(client_id, None)
-        if message is not None:
-            chat = self.chat(message.chat_id)
-            chat.rows = [row for row in chat.rows if row is not message]
-            chat.in_flight.discard(client_id)
-        return message
-
     def drop_confirmed(self, chat_id: str) -> None:
         """Forget a chat's confirmed rows, before reloading its history from the server."""
         chat = self.chat(chat_id)

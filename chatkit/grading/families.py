@@ -20,10 +20,6 @@ class Family:
     about: str
     """One line saying what the family checks, shown in the report."""
 
-    @property
-    def hint(self) -> str:
-        """The section of ``hints.md`` for this family."""
-        return f"hints.md › {self.name}"
 
 
 DEFAULT_WEIGHT = 10

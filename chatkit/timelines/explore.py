@@ -109,10 +109,6 @@ class Exploration:
         return not self.broken
 
     @property
-    def timelines_per_second(self) -> float:
-        return self.orderings / self.seconds if self.seconds > 0 else float("inf")
-
-    @property
     def counterexample(self) -> Story | None:
         """The shortest counterexample of all (ties go to the lower rule number)."""
         if not self.counterexamples:
@@ -410,7 +406,8 @@ def explore(
     dedup: bool = True,
     max_length: int | None = None,
 ) -> Exploration:
-    """Check ``flow`` under every ordering of ``world`` (a `World`, or a size; default 4).
+    """Check ``flow`` under every ordering of ``world`` (a `World`, or a size; by default
+    `DEFAULT_SIZE`).
 
     ``dedup=False`` explores every ordering separately (slow: for measuring and
     checking); ``max_length`` stops each ordering after that many events.

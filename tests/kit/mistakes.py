@@ -180,7 +180,10 @@ WRONG: tuple[Mistake, ...] = (
                 ),
                 lines(
                     "    chat = state.chat(message.chat_id)",
-                    "    state.remove(client_id)  # WRONG: the user's words are gone, nothing to retry",
+                    "    # WRONG: the user's words are gone, nothing to retry",
+                    "    chat.rows.remove(message)",
+                    "    del state.messages[client_id]",
+                    "    chat.in_flight.discard(client_id)",
                 ),
             ),
         ),
