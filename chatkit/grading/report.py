@@ -258,6 +258,8 @@ def failure_panel(
             verdict.append(f"{result.error_type or 'Failed'}: ", style="bold red")
         verdict.append(result.message)
         parts.append(verdict)
+        if result.note:
+            parts.append(Text(f"Measured: {result.note}", style="dim"))
         if result.location is not None:
             parts.append(_location(result.location, None, None))
     if result.expected is not None or result.actual is not None:

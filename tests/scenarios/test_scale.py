@@ -39,6 +39,8 @@ CHAT = "general"
 EPOCH = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
 Event = Callable[[], None]
+RecordProperty = Callable[[str, object], None]
+"""pytest's ``record_property``: what was measured goes in the report."""
 
 
 def server_copy(n: int, *, author: str = "bob", client_id: str | None = None) -> ServerMessage:
@@ -70,14 +72,19 @@ def history_of(size: int) -> ChatState:
     return state
 
 
-def best_cost_per_event(batches: Iterator[list[Event]], *, stop_below: float = 0.0) -> float:
+def best_cost_per_event(
+    batches: Iterator[list[Event]], *, stop_below: float = 0.0, stop_above: float = float("inf")
+) -> float:
     """The cheapest seconds per event over ``REPEATS`` batches (plus a warm-up).
 
     The best of a few repeats filters out the moments the machine was busy with
     something else. Garbage collection is paused while timing, since a long history
-    makes each collection slow and would blame the flow for it.
+    makes each collection slow and would blame the flow for it. Timing stops early
+    once the cost is clearly below ``stop_below``, or clearly above ``stop_above``
+    in two batches running (a scan of the whole history: no need to time it six times).
     """
     best = float("inf")
+    slow = 0
     for repeat in range(REPEATS + 1):
         batch = next(batches)
         gc.disable()
@@ -90,29 +97,39 @@ def best_cost_per_event(batches: Iterator[list[Event]], *, stop_below: float = 0
             gc.enable()
         if repeat > 0:  # the first batch only warms up
             best = min(best, elapsed / len(batch))
-            if best < stop_below:
+            slow = slow + 1 if best > stop_above else 0
+            if best < stop_below or slow == 2:
                 break
     return best
 
 
-def compare(what: str, small: float, large: float) -> None:
-    """Fail with both costs when the long history makes events much dearer."""
+def compare(what: str, small: float, large: float, record_property: RecordProperty) -> None:
+    """Fail when the long history makes events much dearer.
+
+    The costs go in the report as what was measured, not in the verdict: they differ a
+    little on every run, and the verdict must not.
+    """
     ratio = large / small
+    record_property(
+        "cost per event",
+        f"{small * 1e6:.1f} µs with {SMALL:,} messages, {large * 1e6:.1f} µs with {LARGE:,} "
+        f"({ratio:.1f}×)",
+    )
     if ratio > BOUND:
         raise RuleBroken(
             Rule.FAST,
-            f"{what} took {small * 1e6:.1f} µs per event with {SMALL:,} messages on screen "
-            f"but {large * 1e6:.1f} µs with {LARGE:,}: {ratio:.1f} times slower (at most "
-            f"{BOUND:g} allowed). Find the row with state.get(client_id) instead of walking "
-            "the timeline.",
+            f"{what} got more than {BOUND:g} times slower per event with {LARGE:,} messages "
+            f"on screen than with {SMALL:,}. Find the row with state.get(client_id) instead "
+            "of walking the timeline.",
             expected=[f"at most {BOUND:g} times slower"],
-            actual=[f"{ratio:.1f} times slower"],
+            actual=[f"more than {BOUND:g} times slower"],
         )
 
 
 @pytest.mark.budget(30)
-@pytest.mark.timeout(60)
-async def test_echoes_cost_the_same_with_a_long_history(kit: Scenario) -> None:
+async def test_echoes_cost_the_same_with_a_long_history(
+    kit: Scenario, record_property: RecordProperty
+) -> None:
     """Bob's chat with you holds 1,000 messages on one phone and 200,000 on
     another. On both, new messages from Bob arrive, and some old ones are
     echoed again after a reconnect. Showing a new message, or recognising a
@@ -133,7 +150,9 @@ async def test_echoes_cost_the_same_with_a_long_history(kit: Scenario) -> None:
     small = best_cost_per_event(echoes(small_state, SMALL, SMALL_BATCH))
     large_state = history_of(LARGE)
     large = best_cost_per_event(
-        echoes(large_state, LARGE, LARGE_BATCH), stop_below=small * BOUND / 2
+        echoes(large_state, LARGE, LARGE_BATCH),
+        stop_below=small * BOUND / 2,
+        stop_above=small * BOUND * 4,
     )
 
     for state, size in ((small_state, SMALL), (large_state, LARGE)):
@@ -143,12 +162,14 @@ async def test_echoes_cost_the_same_with_a_long_history(kit: Scenario) -> None:
                 Rule.EXACTLY_ONCE,
                 "new messages should be added once each and repeats not at all",
             )
-    compare("reconcile", small, large)
+    compare("reconcile", small, large, record_property)
 
 
 @pytest.mark.budget(30)
 @pytest.mark.timeout(60)
-async def test_acks_and_failures_cost_the_same_with_a_long_history(kit: Scenario) -> None:
+async def test_acks_and_failures_cost_the_same_with_a_long_history(
+    kit: Scenario, record_property: RecordProperty
+) -> None:
     """Your own messages are pending at the bottom of a chat with 1,000
     messages, and of one with 200,000. Half of them are confirmed by their
     acks, half fail and are rolled back. Finding your pending row must not
@@ -176,7 +197,11 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(kit: Scenario
     small_state = history_of(SMALL)
     small = best_cost_per_event(own_sends(small_state, SMALL_BATCH))
     large_state = history_of(LARGE)
-    large = best_cost_per_event(own_sends(large_state, LARGE_BATCH), stop_below=small * BOUND / 2)
+    large = best_cost_per_event(
+        own_sends(large_state, LARGE_BATCH),
+        stop_below=small * BOUND / 2,
+        stop_above=small * BOUND * 4,
+    )
 
     for state in (small_state, large_state):
         chat = state.chat(CHAT)
@@ -186,4 +211,4 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(kit: Scenario
                 Rule.BOOKKEEPING,
                 "every pending message was acked or rolled back, yet some are still unsettled",
             )
-    compare("reconcile and rollback", small, large)
+    compare("reconcile and rollback", small, large, record_property)
