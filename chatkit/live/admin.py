@@ -44,7 +44,7 @@ def token_from_file(path: Path) -> tuple[str, bool]:
 def require_host(expected: str, presented: object) -> None:
     """Raise `NotHost` unless ``presented`` is the admin token (compared in constant time)."""
     if not isinstance(presented, str) or not hmac.compare_digest(
-        presented.encode(), expected.encode()
+        presented.encode("utf-8", "surrogatepass"), expected.encode()
     ):
         raise NotHost(
             "only the host can read or change the fault switches; "

@@ -8,10 +8,14 @@ frame it cannot use as the end of the connection, or as a traceback in the log.
   "bad_request"}`` without being decoded (frames over ``max_frame_bytes`` never
   get this far: the WebSocket layer closes the connection with code 1009);
 - JSON nested too deeply to decode, a frame that is not a Socket.IO packet, an
-  event with no name, binary attachments: answered the same way, or, when the
+  event with no name or with the name of one of the server's own handlers
+  (``connect``, ``disconnect``), binary attachments: answered the same way, or, when the
   frame carries no ack id to answer, with an ``error`` event;
 
-and `shed_slow_readers` disconnects a connection whose outgoing queue has grown
+`FrameGuard` does the same a layer down, for WebSocket frames that are not even
+Engine.IO packets (empty, or not starting with a packet type), which Engine.IO
+would answer by dropping the connection with a traceback; and
+`shed_slow_readers` disconnects a connection whose outgoing queue has grown
 past ``max_queued_packets`` — a client that stopped reading — dropping what it
 would never read, so one stalled reader cannot grow the server's memory.
 """
@@ -19,8 +23,10 @@ would never read, so one stalled reader cannot grow the server's memory.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import socketio  # type: ignore[import-untyped]
@@ -34,6 +40,10 @@ EVENT_ERROR = "error"
 """Sent to a connection when a frame it sent was refused and carried no ack id."""
 EVENT_CLOSING = "closing"
 """Sent (as the last packet) to a connection the server disconnects, with the reason."""
+
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+"""Names python-socketio gives its own handlers: sent by a client, they would call them
+(a forged ``disconnect`` event signed a connection out)."""
 
 _HEAD = re.compile(r"^(?P<type>\d)(?:(?P<namespace>/[^,]{0,64}),)?(?P<id>\d{1,12})?")
 """The start of a Socket.IO packet: its type, namespace and ack id, read without decoding."""
@@ -75,6 +85,10 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
                 await self._refuse(
                     eio_sid, data, BadRequest("an event must be a list that starts with its name")
                 )
+                return
+            if pkt.data[0] in RESERVED_EVENTS:
+                reason = f"{pkt.data[0]!r} is the server's own event; a client cannot send it"
+                await self._refuse(eio_sid, data, BadRequest(reason))
                 return
             await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
             return
@@ -126,3 +140,40 @@ def _empty(queue: asyncio.Queue[object]) -> int:
             return dropped
         queue.task_done()
         dropped += 1
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ENGINE_IO_TYPES = frozenset("0123456")
+"""The first character of every Engine.IO packet (open, close, ping, pong, message...)."""
+
+
+class FrameGuard:
+    """ASGI middleware: answer a WebSocket text frame that is no Engine.IO packet with an
+    ``error`` event, and keep it from Engine.IO, so the connection lives on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+
+        async def checked() -> Message:
+            while True:
+                message = await receive()
+                text = message.get("text") if message["type"] == "websocket.receive" else None
+                if text is None or (text and text[0] in ENGINE_IO_TYPES):
+                    return message
+                refusal = BadRequest("the frame is not an Engine.IO packet").to_json()
+                log.info("refused a frame that is not Engine.IO")
+                await send(
+                    {"type": "websocket.send", "text": "42" + json.dumps([EVENT_ERROR, refusal])}
+                )
+
+        await self.app(scope, checked, send)

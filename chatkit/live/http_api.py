@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -81,7 +82,27 @@ def create_http_app(service: ChatService, lifespan: Lifespan) -> Starlette:
         Route("/api/chats/{chat_id}/messages", api.answering(api.send), methods=["POST"]),
         Route("/api/faults", api.answering(api.faults), methods=["GET", "PUT"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _no_route}
+    )
+
+
+async def _no_route(request: Request, error: Exception) -> Response:
+    """Starlette's own 404 and 405, as JSON with a reason like every other answer."""
+    status = error.status_code if isinstance(error, HTTPException) else 400
+    path = request.url.path[:80]
+    if status == 405:
+        given = error.headers if isinstance(error, HTTPException) else None
+        allowed = (given or {}).get("Allow", "")
+        code, reason = "method_not_allowed", f"{path} takes {allowed or 'other methods'}"
+    elif status == 404:
+        code, reason = "not_found", f"there is no {path} here; see the README for the endpoints"
+    else:
+        code, reason = "bad_request", "the request could not be read"
+    headers = error.headers if isinstance(error, HTTPException) else None
+    return JSONResponse(
+        {"ok": False, "code": code, "error": reason}, status_code=status, headers=headers
+    )
 
 
 class _Api:

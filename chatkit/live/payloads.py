@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from chatkit.live.errors import BadRequest
 from chatkit.live.settings import ServerSettings
@@ -82,13 +83,13 @@ def single_payload(args: tuple[object, ...]) -> Mapping[str, object]:
 def parse_login(payload: Mapping[str, object], settings: ServerSettings) -> LoginRequest:
     token = payload.get("token")
     if token is not None:
-        if not isinstance(token, str) or not token or len(token) > MAX_SECRET_CHARS:
+        if not _is_secret(token):
             raise BadRequest("'token' must be the text the server gave at sign-in")
         return LoginRequest(None, None, token)
     user = check_user(_text(payload, "user"), settings)
     password = _text(payload, "password")
-    if not password or len(password) > MAX_SECRET_CHARS:
-        raise BadRequest(f"a password is 1 to {MAX_SECRET_CHARS} characters")
+    if not _is_secret(password):
+        raise BadRequest(f"a password is 1 to {MAX_SECRET_CHARS} characters of valid text")
     return LoginRequest(user, password, None)
 
 
@@ -110,9 +111,20 @@ def parse_invite(payload: Mapping[str, object], settings: ServerSettings) -> tup
 
 def parse_code(payload: Mapping[str, object]) -> str:
     code = _text(payload, "code")
-    if not code or len(code) > MAX_SECRET_CHARS:
+    if not _is_secret(code):
         raise BadRequest("'code' must be the invite code a member shared")
     return code
+
+
+def _is_secret(value: object) -> TypeGuard[str]:
+    """A password, token or code: 1 to `MAX_SECRET_CHARS` characters of valid text."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_SECRET_CHARS:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_chat_id(payload: Mapping[str, object], settings: ServerSettings) -> str:

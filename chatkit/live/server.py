@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 
 from chatkit.live.accounts import AccountStore
 from chatkit.live.faults import FaultInjector
+from chatkit.live.frames import FrameGuard
 from chatkit.live.http_api import create_http_app
 from chatkit.live.realtime import Realtime
 from chatkit.live.service import ChatService
@@ -93,7 +94,7 @@ def create_server(
             await account_store.close()
 
     http_app = create_http_app(service, lifespan)
-    app = socketio.ASGIApp(realtime.sio, other_asgi_app=http_app)
+    app = FrameGuard(socketio.ASGIApp(realtime.sio, other_asgi_app=http_app))
     return LiveServer(settings, store, faults, sessions, service, realtime, app)
 
 
