@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from chatkit.client import ChatClient
-from chatkit.live.transports import SocketIOTransport
+from chatkit.live.transports import RequestFailed, SocketIOTransport
 from chatkit.model import DeliveryError, Message, ServerMessage
 from chatkit.protocols import Flow
 from chatkit.state import Chat, ChatState
@@ -128,6 +128,8 @@ class ChatSession:
         self._typing: dict[str, float] = {}
         self._told_typing_at: float | None = None
         self._closed = False
+        self.signed_out = False
+        """The server turned the sign-in down (wrong name or password): no more tries."""
 
     # What the pane reads.
 
@@ -143,6 +145,8 @@ class ChatSession:
         """The connection as one short phrase, for the line at the top of the pane."""
         if self._closed:
             return "offline"
+        if self.signed_out:
+            return "not signed in"
         if self.connected:
             return "connected"
         if self.transport.token is not None:
@@ -175,6 +179,8 @@ class ChatSession:
         """
         delay = self.retry_first
         while not await self._reach():
+            if self.signed_out:
+                return  # a wrong password stays wrong: trying again would not help
             self.retry_at = time.monotonic() + delay
             self.changed()
             await asyncio.sleep(delay)
@@ -294,6 +300,18 @@ class ChatSession:
         try:
             await self.transport.connect()
         except DeliveryError as error:
+            if isinstance(error, RequestFailed) and error.code == "not_registered":
+                self.signed_out = True
+                self.tell(
+                    Notice(
+                        f"Could not sign in as {self.user}: {error.reason}. Check the password "
+                        "(chatkit chat asks for it, or reads --password-file or "
+                        "$CHATKIT_PASSWORD); a teacher makes accounts with: "
+                        "chatkit accounts add NAME",
+                        "warning",
+                    )
+                )
+                return False
             self._unreachable = Notice(
                 f"Could not reach the chat server at {self.url}: {error.reason}. "
                 "Start one with: chatkit serve (or python -m chatkit.live). "

@@ -263,3 +263,21 @@ async def test_the_fault_panel_follows_a_switch_turned_by_another_client(start_s
 
 def header(pane: ChatPane) -> str:
     return pane.text_of("header")
+
+
+async def test_a_wrong_password_says_so_once_and_is_not_tried_again(start_server) -> None:
+    server = start_server()
+    server.account("ada")
+    path, flow = load("solution")
+    app = ChatApp(flow, path, server.url, "ada", "general", password="not-adas-password")
+    async with app.run_test() as pilot:
+        pane = app.pane
+        await until(pilot, "a notice shows", lambda: pane.text_of("notice"))
+        assert pane.text_of("notice").startswith(
+            "Could not sign in as ada: wrong user name or password."
+        )
+        assert "chatkit accounts add" in pane.text_of("notice")
+        assert header(pane).startswith("not signed in")
+        await pilot.press("f4")  # no session, no admin token: nothing changes, nothing breaks
+        assert pane.session.tries == 1, "a wrong password was tried again"
+        assert pane.session.retry_at is None, "another try is scheduled"
