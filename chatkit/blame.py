@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 
 from chatkit.model import Message
 from chatkit.state import Chat
@@ -87,7 +87,7 @@ def blame_suspended(coro: object, folder: str) -> Blame | None:
 
 CREATED = ("client_id",)
 """The field whose first write, as a row is made, tells who made it."""
-_INIT_CODES = {cls: cls.__init__.__code__ for cls in (Message, Chat)}
+_INIT_CODES: dict[type, CodeType] = {cls: cls.__init__.__code__ for cls in (Message, Chat)}
 
 
 class Journal:

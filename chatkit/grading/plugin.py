@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import json
 import linecache
 import os
 from collections.abc import Generator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import pytest
 
@@ -22,9 +21,15 @@ from chatkit.grading.results import (
     FAMILY_FILTER,
     MEMORY_LIMIT,
     RESULTS_FD,
+    ChildMessage,
+    Collected,
+    Finished,
     Location,
     Outcome,
+    Planned,
+    Started,
     TestResult,
+    encode,
 )
 from chatkit.hang_watch import StuckInLearnerCode
 from chatkit.harness import Scenario
@@ -44,9 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
         _channel = os.fdopen(int(fd), "w", buffering=1)
 
 
-def _emit(kind: str, **data: Any) -> None:
+def _emit(message: ChildMessage) -> None:
     if _channel is not None:
-        _channel.write(json.dumps({"kind": kind, **data}) + "\n")
+        _channel.write(encode(message) + "\n")
 
 
 def family_of(item: pytest.Item) -> str:
@@ -64,22 +69,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Tell the parent which scenarios will run, once every filter has been applied."""
-    _emit(
-        "collected",
-        tests=[
-            {
-                "nodeid": item.nodeid,
-                "name": item.name,
-                "family": family_of(item),
-                "budget": budget_of(item),
-            }
-            for item in session.items
-        ],
-    )
+    planned = [
+        Planned(item.nodeid, item.name, family_of(item), budget_of(item)) for item in session.items
+    ]
+    _emit(Collected(planned))
 
 
 def pytest_runtest_logstart(nodeid: str) -> None:
-    _emit("start", nodeid=nodeid)
+    _emit(Started(nodeid))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -89,7 +86,7 @@ def pytest_runtest_makereport(
     report = yield
     if report.when == "call" or (report.when == "setup" and not report.passed):
         result = _result(item, call, report)
-        _emit("result", result=result.to_json())
+        _emit(Finished(result))
     return report
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -144,3 +145,65 @@ class GradeReport:
         if self.load_error is not None or not self.results:
             return 2
         return 0 if self.passed == len(self.results) else 1
+
+
+# What the child tells the parent, one JSON line per message, as it goes.
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A scenario the child will run."""
+
+    nodeid: str
+    name: str
+    family: str
+    budget: float
+    """The scenario's time budget, in seconds: the parent's deadline is set from it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """The scenarios the child will run, once every filter has been applied."""
+
+    tests: list[Planned]
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The child starts one scenario."""
+
+    nodeid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """One scenario's result."""
+
+    result: TestResult
+
+
+ChildMessage = Collected | Started | Finished
+
+
+def encode(message: ChildMessage) -> str:
+    """One line of JSON: the message's kind, and its fields."""
+    match message:
+        case Collected(tests):
+            return json.dumps({"kind": "collected", "tests": [asdict(test) for test in tests]})
+        case Started(nodeid):
+            return json.dumps({"kind": "started", "nodeid": nodeid})
+        case Finished(result):
+            return json.dumps({"kind": "finished", "result": result.to_json()})
+
+
+def decode(line: bytes | str) -> ChildMessage:
+    """The message one line of `encode` holds."""
+    data = json.loads(line)
+    match data["kind"]:
+        case "collected":
+            return Collected([Planned(**test) for test in data["tests"]])
+        case "started":
+            return Started(data["nodeid"])
+        case "finished":
+            return Finished(TestResult.from_json(data["result"]))
+    raise ValueError(f"not a message from the grader's child: {data['kind']!r}")

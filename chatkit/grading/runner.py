@@ -27,11 +27,16 @@ from chatkit.grading.results import (
     FAMILY_FILTER,
     MEMORY_LIMIT,
     RESULTS_FD,
+    Collected,
+    Finished,
     GradeReport,
     LoadError,
     Location,
     Outcome,
+    Planned,
+    Started,
     TestResult,
+    decode,
 )
 from chatkit.grading.trust import kit_fingerprint, refusal, tampered
 from chatkit.harness import HARD_LIMIT_GRACE
@@ -121,7 +126,7 @@ class _Run:
     tests: list[Path]
     on_result: Callable[[TestResult], None] | None
     on_collected: Callable[[int], None] | None
-    collected: dict[str, dict[str, Any]] = field(default_factory=dict)
+    collected: dict[str, Planned] = field(default_factory=dict)
     results: dict[str, TestResult] = field(default_factory=dict)
 
     def execute(self) -> list[TestResult]:
@@ -200,25 +205,24 @@ class _Run:
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
-                    event = json.loads(line)
-                    if event["kind"] == "collected":
-                        saw_collection = True
-                        self._collect(event["tests"])
-                        deadline = time.monotonic() + STARTUP_SECONDS
-                    elif event["kind"] == "start":
-                        running = event["nodeid"]
-                        budget = float(self.collected[running]["budget"])
-                        deadline = time.monotonic() + budget + HARD_LIMIT_GRACE + KILL_GRACE
-                    elif event["kind"] == "result":
-                        result = TestResult.from_json(event["result"])
-                        self._record(result)
-                        running = None
-                        deadline = time.monotonic() + STARTUP_SECONDS
+                    match decode(line):
+                        case Collected(tests):
+                            saw_collection = True
+                            self._collect(tests)
+                            deadline = time.monotonic() + STARTUP_SECONDS
+                        case Started(nodeid):
+                            running = nodeid
+                            budget = self.collected[nodeid].budget
+                            deadline = time.monotonic() + budget + HARD_LIMIT_GRACE + KILL_GRACE
+                        case Finished(result):
+                            self._record(result)
+                            running = None
+                            deadline = time.monotonic() + STARTUP_SECONDS
 
-    def _collect(self, tests: list[dict[str, Any]]) -> None:
+    def _collect(self, tests: list[Planned]) -> None:
         first = not self.collected
         for test in tests:
-            self.collected.setdefault(test["nodeid"], test)
+            self.collected.setdefault(test.nodeid, test)
         if first and self.on_collected is not None:
             self.on_collected(len(self.collected))
 
@@ -236,8 +240,8 @@ class _Run:
         self._record(
             TestResult(
                 nodeid=nodeid,
-                name=test["name"],
-                family=test["family"],
+                name=test.name,
+                family=test.family,
                 outcome=Outcome.TIMED_OUT if killed else Outcome.CRASHED,
                 message=(
                     "the scenario hung and had to be stopped: something loops or waits forever"
