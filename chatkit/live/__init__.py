@@ -4,19 +4,27 @@ The scenarios run against a scripted server; this package is the real thing the
 seeds' WebSocket system becomes — Socket.IO rooms with acked sends and broadcast
 echoes, typing indicators, HTTP for health, users, history and a fallback send,
 and messages in SQLite (WAL, committed before acked, idempotent on the client id).
-Fault switches make lost acks, refusals, latency and echo-before-ack happen on
-purpose.
+Safe to share in a classroom: accounts with passwords, private chats by
+invitation, fault switches only for the host, and every input checked so one
+bad message never fails another. Fault switches make lost acks, refusals,
+latency and echo-before-ack happen on purpose.
 
 Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The modules, one job each:
 
 - `settings` — every limit, named, in one frozen dataclass
-- `faults` — the fault switches and the seeded dice
+- `faults`, `admin` — the fault switches, the seeded dice, and the host's admin token
 - `storage` — the `MessageStore` interface and `SQLiteStore`
+- `accounts`, `passwords` — users, sessions, private chats and members in the database;
+  scrypt and token digests
 - `payloads`, `errors`, `wire` — checking input, refusing it, and the message format
+- `limits`, `frames`, `slow_requests` — rate limits; frames refused with an answer and
+  readers that stopped reading; deadlines for slow HTTP clients
 - `sessions`, `service` — who is who, and the chat's rules, whatever the transport
-- `realtime`, `http_api`, `server` — Socket.IO, HTTP, and putting it together
+- `realtime`, `http_api`, `server`, `exposure` — Socket.IO, HTTP, putting it together,
+  and what listening beyond loopback means
 - `transports` — `chatkit.ChatServer` over Socket.IO and over HTTP, for clients
-- `cli` — ``serve``
+- `process`, `fuzz` — a server in a subprocess, and the fuzz set run against one
+- `cli`, `accounts_cli` — ``serve`` and ``accounts``
 
 This package depends on the model (``chatkit.model`` and friends), never the reverse.
 """

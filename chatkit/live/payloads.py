@@ -5,7 +5,7 @@ object, maybe missing fields, maybe a number where text belongs. Each parser her
 turns such a payload into a small typed request or raises `BadRequest` with a
 reason a person can read; the server answers that reason as an error ack and the
 connection lives on. Fields a client has no say over (an ``author``, say) are not
-read at all: the sender is whoever the connection registered as.
+read at all: the sender is whoever the connection signed in as.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ class ServerSettings:
     max_client_id_chars: int = 128
     """Long enough for any uuid-based scheme, short enough to keep the unique index small."""
     max_chats_per_session: int = 100
-    """How many chats one registered connection may join: bounds the rooms a client can hold."""
+    """How many chats one person may be in: bounds the rooms and members a client can add."""
     max_sessions: int = 10_000
     """Sessions cached in memory; the least recently used ones without a connection are
     dropped from the cache (not signed out: they are in the database)."""
