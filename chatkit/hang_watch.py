@@ -19,11 +19,9 @@ import time
 from pathlib import Path
 from types import FrameType, TracebackType
 
+from chatkit.limits import CALL_LIMIT_SECONDS, SAMPLE_SECONDS
 from chatkit.target import FUNCTIONS
 
-CALL_LIMIT_SECONDS = 0.1
-"""How long one stretch of learner code may run without returning or awaiting."""
-SAMPLE_SECONDS = 0.01
 _SIGNAL = signal.SIGUSR1
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from chatkit.blame import CREATED, Journal, blame_frame, blame_suspended
 from chatkit.client import ChatClient
 from chatkit.failover import FailoverServer
+from chatkit.limits import MAX_YIELDS
 from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
 from chatkit.protocols import Flow
 from chatkit.rules import (
@@ -43,21 +44,8 @@ from chatkit.scripted import Connection, Request, ScriptedServer
 from chatkit.state import ChatState
 from chatkit.story import SERVER, Kind, Step, screen
 
-MAX_YIELDS = 200
-"""How many turns of the event loop a step may take before a send counts as stuck
-(the scenario harness and the timeline explorer both wait this long)."""
-
 DEFAULT_CHAT = "general"
 
-SCENARIO_BUDGET_SECONDS = 0.5
-"""How long one scenario may run on its event loop; ``@pytest.mark.budget(s)`` changes it.
-
-A correct flow needs a few milliseconds; the budget only bounds a flow that hangs.
-"""
-HARD_LIMIT_GRACE = 0.5
-"""pytest-timeout stops a scenario this long after its budget: the last resort for a
-hang that neither the budget nor `chatkit.hang_watch.HangWatch` (which stops learner
-code that loops without awaiting) could end."""
 
 STORY_ROWS = 12
 """A timeline longer than this is shortened in the story: its first and last rows."""

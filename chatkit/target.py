@@ -28,6 +28,14 @@ def kit_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def display_path(path: str | Path) -> str:
+    """A path as the learner reads it: relative to the current folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def resolve_target(spec: str) -> Path:
     """The ``flow.py`` a target names: ``starter``, ``solution``, a folder or a file."""
     named = NAMED_TARGETS.get(spec)

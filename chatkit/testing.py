@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from chatkit.hang_watch import HangWatch, StuckInLearnerCode
-from chatkit.harness import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS, Scenario
+from chatkit.harness import Scenario
+from chatkit.limits import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS
 from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.target import load_flow, resolve_target

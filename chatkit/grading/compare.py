@@ -23,10 +23,10 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from chatkit.grading.report import MARKS, display_path, humanize
+from chatkit.grading.report import MARKS, humanize
 from chatkit.grading.results import GradeReport, Outcome, TestResult
 from chatkit.story import Step
-from chatkit.target import FUNCTIONS
+from chatkit.target import FUNCTIONS, display_path
 
 SIDE_BY_SIDE_WIDTH = 140
 """Below this many columns the two versions of a function go one above the other."""

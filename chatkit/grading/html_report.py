@@ -20,13 +20,13 @@ from chatkit.grading.report import (
     FUNCTION_ORDER,
     MARKS,
     alike_title,
-    display_path,
     humanize,
     load_error_title,
     pick_failures,
     result_note,
 )
 from chatkit.grading.results import FamilyResult, GradeReport, Location, Outcome, TestResult
+from chatkit.target import display_path
 
 PAGE_CSS = """
 :root { color-scheme: light; --red: #b91c1c; --green: #15803d; --dim: #64748b; }

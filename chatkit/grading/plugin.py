@@ -19,7 +19,6 @@ import pytest
 
 from chatkit.grading.results import (
     FAMILY_FILTER,
-    MEMORY_LIMIT,
     RESULTS_FD,
     ChildMessage,
     Collected,
@@ -33,10 +32,11 @@ from chatkit.grading.results import (
 )
 from chatkit.hang_watch import StuckInLearnerCode
 from chatkit.harness import Scenario
+from chatkit.limits import MEMORY_LIMIT
 from chatkit.rules import Rule, RuleBroken
 from chatkit.sandbox.world import OutputFlood
 from chatkit.story import Step
-from chatkit.target import FUNCTIONS
+from chatkit.target import FUNCTIONS, display_path
 from chatkit.testing import LearnerRaised, ScenarioTimedOut, budget_of
 
 _channel: IO[str] | None = None
@@ -154,7 +154,7 @@ def _explain(
         if blame is not None:
             result.function = blame.function
             result.location = Location(
-                _display_path(Path(blame.file)), blame.line, blame.inner, blame.code
+                display_path(Path(blame.file)), blame.line, blame.inner, blame.code
             )
     elif isinstance(error, StuckInLearnerCode):
         result.outcome = Outcome.TIMED_OUT
@@ -204,7 +204,7 @@ def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException], target: Path) -
         path = Path(str(entry.path))
         if path.is_relative_to(target):
             return Location(
-                file=_display_path(path),
+                file=display_path(path),
                 line=entry.lineno + 1,
                 function=entry.name,
                 # linecache, not pytest's entry.statement: that parses the file again, and
@@ -212,10 +212,3 @@ def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException], target: Path) -
                 code=linecache.getline(str(path), entry.lineno + 1).strip(),
             )
     return None
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

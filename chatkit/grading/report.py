@@ -9,7 +9,6 @@ gets a panel with the file, the line and the message; never a raw traceback.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -27,6 +26,7 @@ from chatkit.grading.results import (
     Outcome,
     TestResult,
 )
+from chatkit.target import display_path
 
 FUNCTION_ORDER = ("send", "reconcile", "rollback")
 BAR_WIDTH = 40
@@ -73,17 +73,14 @@ def render(
 
 def summary_line(report: GradeReport) -> str:
     """One line: for ``--quiet`` and for logs."""
-    if report.load_error is not None:
-        return f"{report.target}: {load_error_title(report.load_error).lower()}: {report.load_error.message}"
+    error = report.load_error
+    if error is not None:
+        first = error.message.splitlines()[0] if error.message else ""
+        if error.refused and error.location is not None:
+            where = error.location
+            first = f"{where.file}, line {where.line}: {where.code}"
+        return f"{report.target}: {load_error_title(error).lower()}: {first}"
     return f"{report.target}: {report.score}/100 ({report.passed} of {len(report.results)} scenarios pass)"
-
-
-def display_path(path: str) -> str:
-    """A path relative to the current folder when it is inside it."""
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return path
 
 
 def _header(report: GradeReport) -> Panel:

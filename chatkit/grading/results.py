@@ -12,8 +12,6 @@ from chatkit.story import Step
 
 RESULTS_FD = "CHATKIT_RESULTS_FD"
 """The child writes one JSON line per event to this file descriptor (named in its env)."""
-MEMORY_LIMIT = 2 * 2**30
-"""How much memory (address space) the child that runs the learner's code may use."""
 FAMILY_FILTER = "CHATKIT_FAMILIES"
 """Comma-separated family names to keep; empty keeps all."""
 

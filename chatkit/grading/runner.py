@@ -25,7 +25,6 @@ from typing import Any
 
 from chatkit.grading.results import (
     FAMILY_FILTER,
-    MEMORY_LIMIT,
     RESULTS_FD,
     Collected,
     Finished,
@@ -39,16 +38,15 @@ from chatkit.grading.results import (
     decode,
 )
 from chatkit.grading.trust import kit_fingerprint, refusal, tampered
-from chatkit.harness import HARD_LIMIT_GRACE
+from chatkit.limits import (
+    HARD_LIMIT_GRACE,
+    KILL_GRACE,
+    MEMORY_LIMIT,
+    PROBE_SECONDS,
+    STARTUP_SECONDS,
+)
 from chatkit.sandbox import check_target
 from chatkit.target import TargetError, kit_root, resolve_target
-
-PROBE_SECONDS = 10.0
-"""How long importing the target may take."""
-KILL_GRACE = 3.0
-"""How long after a scenario's hard limit the grader stops waiting and kills the child."""
-STARTUP_SECONDS = 30.0
-"""How long a child may take to start and collect the scenarios."""
 
 
 class GraderError(Exception):

@@ -13,7 +13,7 @@ from pathlib import Path
 from chatkit.grading.results import LoadError, Location
 from chatkit.sandbox import Violation
 from chatkit.sandbox.policy import module_list
-from chatkit.target import kit_root
+from chatkit.target import display_path, kit_root
 
 KIT_PARTS = ("chatkit", "tests/scenarios", "solution", "grader.py", "pyproject.toml")
 """What a grading run reads: the runtime, the scenarios, the reference (for ``--compare``)
@@ -28,7 +28,9 @@ def refusal(violations: list[Violation]) -> LoadError | None:
     if not violations:
         return None
     first = violations[0]
-    lines = [f"{_shown(v.file)}, line {v.line}: {v.why}" for v in violations[:SHOWN_VIOLATIONS]]
+    lines = [
+        f"{display_path(v.file)}, line {v.line}: {v.why}" for v in violations[:SHOWN_VIOLATIONS]
+    ]
     if len(violations) > SHOWN_VIOLATIONS:
         lines.append(f"… and {len(violations) - SHOWN_VIOLATIONS} more")
     message = (
@@ -39,7 +41,7 @@ def refusal(violations: list[Violation]) -> LoadError | None:
         + f"\n\nA flow may import chatkit's public names, helper modules of its own beside "
         f"flow.py, and these standard modules: {module_list()}."
     )
-    location = Location(_shown(first.file), first.line, first.function, first.code)
+    location = Location(display_path(first.file), first.line, first.function, first.code)
     return LoadError(message, error_type="Grade refused", location=location, refused=True)
 
 
@@ -80,10 +82,3 @@ def tampered(before: dict[str, str], after: dict[str, str]) -> LoadError | None:
         error_type="Grade refused",
         refused=True,
     )
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

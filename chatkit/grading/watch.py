@@ -17,8 +17,8 @@ from rich.rule import Rule
 from rich.text import Text
 from watchfiles import PythonFilter, watch
 
-from chatkit.grading.report import display_path
 from chatkit.grading.results import GradeReport
+from chatkit.target import display_path
 
 IDLE_MS = 300
 """How long the watcher waits for a change before it reports that it is idle."""

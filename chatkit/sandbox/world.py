@@ -24,6 +24,7 @@ import uuid as _uuid
 from collections.abc import Callable
 from typing import Any
 
+from chatkit.limits import FLOOD_LIMIT, OUTPUT_LIMIT
 from chatkit.sandbox.policy import allowed_names
 
 CLOCK_START = _dt.datetime(2026, 3, 1, 12, 0, tzinfo=_dt.UTC)
@@ -50,12 +51,6 @@ class ScriptedClock:
     def elapsed(self) -> float:
         """Seconds since the clock started: what ``time.monotonic()`` reads."""
         return (self.now - self.start).total_seconds()
-
-
-OUTPUT_LIMIT = 64 * 1024
-"""How much of what a flow prints one scenario keeps; the rest is counted, not kept."""
-FLOOD_LIMIT = 1024 * 1024
-"""Printing more than this in one scenario stops it: nobody reads a megabyte of prints."""
 
 
 class OutputFlood(BaseException):

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from chatkit.client import ChatClient
-from chatkit.harness import MAX_YIELDS
+from chatkit.limits import MAX_YIELDS
 from chatkit.model import DeliveryError, Message, ServerMessage, Status
 from chatkit.protocols import Flow
 from chatkit.rules import (
