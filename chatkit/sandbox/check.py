@@ -183,6 +183,12 @@ class _Checker(ast.NodeVisitor):
                 self._refuse(node, _name_not_allowed(module, attr))
         elif _DUNDER.fullmatch(attr) and attr not in ALLOWED_DUNDERS:
             self._refuse(node, f"`.{attr}` reaches into Python's internals; a flow never needs it")
+        elif attr in ("format", "format_map") and not _literal_text(base):
+            self._refuse(
+                node,
+                f"`.{attr}` on text made at run time can reach attributes by name; use an "
+                "f-string, or `.format` on text written in place",
+            )
         elif attr in INTROSPECTION_ATTRIBUTES:
             self._refuse(
                 node, f"`.{attr}` reaches the code around your flow; a flow never needs it"
@@ -207,6 +213,10 @@ class _Checker(ast.NodeVisitor):
         text = node.value
         if isinstance(text, str) and (_DUNDER.fullmatch(text) or _FORMAT_DUNDER.search(text)):
             self._refuse(node, "a string that names Python's internals; a flow never needs one")
+
+
+def _literal_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
 def _not_allowed(module: str) -> str:

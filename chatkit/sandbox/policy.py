@@ -110,7 +110,7 @@ ALLOWED_DUNDERS = frozenset({"__init__", "__post_init__", "__name__", "__doc__"}
 INTROSPECTION_ATTRIBUTES = _words(
     "f_back f_globals f_locals f_builtins f_code f_trace tb_frame tb_next gi_frame gi_code "
     "gi_yieldfrom cr_frame cr_code cr_await cr_origin ag_frame ag_code ag_await get_loop "
-    "get_stack print_stack get_coro"
+    "get_stack print_stack get_coro get_context"
 )
 """Attributes that lead from an object to the frames and event loop of the code around it."""
 

@@ -28,7 +28,7 @@ from chatkit.limits import FLOOD_LIMIT, OUTPUT_LIMIT
 from chatkit.sandbox.policy import allowed_names
 
 CLOCK_START = _dt.datetime(2026, 3, 1, 12, 0, tzinfo=_dt.UTC)
-"""Where every scenario's clock starts (a Sunday noon, UTC, as good as any)."""
+"""The earliest a scenario's clock starts (see `ScriptedWorld.start`)."""
 
 _UUID_EPOCH = 0x01B21DD213814000
 """100-ns intervals between the UUID epoch (1582) and the Unix epoch, as the standard says."""
@@ -125,11 +125,16 @@ class ScriptedWorld(World):
 
     def __init__(self, name: str, clock: ScriptedClock | None = None) -> None:
         self.name = name
-        self.clock = clock or ScriptedClock()
+        self.clock = clock or ScriptedClock(self.start())
         self.output = Output()
 
     def printer(self) -> Callable[..., None]:
         return self.output.print
+
+    def start(self) -> _dt.datetime:
+        """Where this scenario's clock starts: a minute of the decade after `CLOCK_START`,
+        picked by the scenario's name — the same on every run, not the same everywhere."""
+        return CLOCK_START + _dt.timedelta(minutes=self.seed("clock") % (10 * 365 * 24 * 60))
 
     def seed(self, device: str) -> int:
         """The seed of ``device``'s generator: the same on every run, different per device."""

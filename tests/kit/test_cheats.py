@@ -83,6 +83,18 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         "may not change `Message`",
     ),
     "reaches the interpreter": ('import sys\n\nsys.modules.pop("chatkit.rules")\n', 1, "`sys`"),
+    "builds a format string at run time": (
+        'FIELD = "{0." + "_" * 2 + "self" + "_" * 2 + "}"\n\n\ndef peek(server):\n'
+        "    return FIELD.format(server.send)\n",
+        5,
+        "f-string",
+    ),
+    "reads a task's context": (
+        "import asyncio\n\n\nasync def peek():\n"
+        "    return asyncio.create_task(asyncio.sleep(0)).get_context()\n",
+        5,
+        "reaches the code around your flow",
+    ),
     "uses a dunder of an object it is given": (
         "def grab(server):\n    return server.send.__self__\n",
         2,
