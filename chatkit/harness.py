@@ -536,8 +536,13 @@ class Scenario:
         self._check()
 
     def _raise_if_crashed(self, sending: Sending) -> None:
-        if not sending.task.done() or sending.task.cancelled():
+        if not sending.task.done():
             return
+        if sending.task.cancelled():  # nothing in a scenario cancels a send but the send itself
+            raise RuleBroken(
+                Rule.FINISHES,
+                f"the send of {_quote(sending.body)} raised CancelledError instead of finishing",
+            )
         error = sending.task.exception()
         if isinstance(error, DeliveryError):
             raise RuleBroken(
