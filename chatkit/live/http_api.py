@@ -155,7 +155,8 @@ class _Api:
             session = await self.sessions.by_token(token)
         else:
             assert login.user is not None and login.password is not None
-            session, token = await self.sessions.login(login.user, login.password)
+            address = request.client.host if request.client else ""
+            session, token = await self.sessions.login(login.user, login.password, address)
         return JSONResponse(
             {
                 "ok": True,
@@ -167,7 +168,7 @@ class _Api:
         )
 
     async def logout(self, request: Request) -> Response:
-        await self.sessions.logout(await self._session(request))
+        await self.service.logout(await self._session(request))
         return JSONResponse({"ok": True})
 
     async def join(self, request: Request) -> Response:

@@ -69,6 +69,14 @@ def room_of(chat_id: str) -> str:
     return f"chat:{chat_id}"
 
 
+def client_address(environ: object) -> str:
+    """The connection's client address, from the ASGI scope (Engine.IO's own
+    ``REMOTE_ADDR`` always says 127.0.0.1)."""
+    scope = environ.get("asgi.scope") if isinstance(environ, dict) else None
+    client = scope.get("client") if isinstance(scope, dict) else None
+    return str(client[0]) if isinstance(client, list | tuple) and client else ""
+
+
 class Realtime:
     """The Socket.IO server, its handlers, and the rooms the service broadcasts to."""
 
@@ -89,6 +97,8 @@ class Realtime:
             settings.rate_per_s, settings.rate_burst, settings.max_connections
         )
         """Rate limits for connections not signed in yet (sign-in attempts are charged)."""
+        self._addresses: dict[str, str] = {}
+        """Each connection's client address: password attempts are limited per address."""
         self._no_ack = self.sio.not_handled
         """python-socketio sends no ack at all for a handler that returns this sentinel
         (see AsyncServer._handle_event_internal): how a lost ack is injected."""
@@ -124,6 +134,11 @@ class Realtime:
         for sid in list(session.sids):
             await self.sio.leave_room(sid, room_of(chat_id))
 
+    async def drop(self, sids: list[str], chat_ids: set[str]) -> None:
+        for sid in sids:
+            for chat_id in chat_ids:
+                await self.sio.leave_room(sid, room_of(chat_id))
+
     async def broadcast(self, message: ServerMessage) -> None:
         room = room_of(message.chat_id)
         await self.sio.emit(EVENT_MESSAGE, message_to_wire(message), room=room)
@@ -137,6 +152,7 @@ class Realtime:
 
     async def _connect(self, sid: str, environ: object, auth: object = None) -> None:
         """Accept everyone; a token in the auth data resumes that session and its rooms."""
+        self._addresses[sid] = client_address(environ)
         token = auth.get("token") if isinstance(auth, dict) else None
         session = await self.sessions.find(token)
         if session is not None:
@@ -147,6 +163,7 @@ class Realtime:
     async def _disconnect(self, sid: str, reason: object = None) -> None:
         self.sessions.unbind(sid)
         self._strangers.forget(sid)
+        self._addresses.pop(sid, None)
 
     # Handlers: each gets the connection's sid and the payload, and returns the ack.
 
@@ -192,7 +209,8 @@ class Realtime:
             assert request.user is not None and request.password is not None
             if current is not None and current.user != request.user:
                 raise BadRequest(f"this connection is signed in as {current.user!r}; log out first")
-            session, token = await self.sessions.login(request.user, request.password)
+            address = self._addresses.get(sid, "")
+            session, token = await self.sessions.login(request.user, request.password, address)
         if current is not None and current.user != session.user:
             raise BadRequest(f"this connection is signed in as {current.user!r}; log out first")
         previous = self.sessions.bind(sid, session)
@@ -211,10 +229,7 @@ class Realtime:
 
     async def _logout(self, sid: str, payload: Mapping[str, object]) -> Ack:
         """Revoke this connection's session for good; its connections are signed out."""
-        session = self.sessions.by_sid(sid)
-        for other in await self.sessions.logout(session):
-            for chat_id in session.rooms:
-                await self.sio.leave_room(other, room_of(chat_id))
+        await self.service.logout(self.sessions.by_sid(sid))
         return {"ok": True}
 
     async def _create_chat(self, sid: str, payload: Mapping[str, object]) -> Ack:

@@ -75,6 +75,8 @@ def create_server(
         ttl_s=settings.session_ttl_s,
         rate=settings.rate_per_s,
         burst=settings.rate_burst,
+        login_rate=settings.login_rate_per_s if settings.rate_per_s else 0,
+        login_burst=settings.login_burst,
     )
     service = ChatService(settings, store, faults, sessions)
     realtime = Realtime(settings, service)

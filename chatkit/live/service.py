@@ -44,6 +44,10 @@ class Rooms(Protocol):
 
     async def leave(self, session: Session, chat_id: str) -> None: ...
 
+    async def drop(self, sids: list[str], chat_ids: set[str]) -> None:
+        """These connections stop hearing these chats (their session was signed out)."""
+        ...
+
     async def broadcast(self, message: ServerMessage) -> None: ...
 
     async def faults_changed(self, faults: Mapping[str, object]) -> None:
@@ -91,9 +95,16 @@ class ChatService:
         if chat_id in session.account.chats:
             await self.sessions.store.run(accounts.remove_member, chat_id, session.user)
             session.account.chats.discard(chat_id)
-        session.rooms.discard(chat_id)
+        for device in self.sessions.sessions_of(session.user):  # every device stops hearing it
+            device.rooms.discard(chat_id)
+            if self.rooms is not None:
+                await self.rooms.leave(device, chat_id)
+
+    async def logout(self, session: Session) -> None:
+        """Revoke the session for good; its connections stop hearing its chats."""
+        sids = await self.sessions.logout(session)
         if self.rooms is not None:
-            await self.rooms.leave(session, chat_id)
+            await self.rooms.drop(sids, session.rooms)
 
     async def create_chat(self, session: Session) -> PrivateChat:
         """A new private chat, with its creator in it and listening."""

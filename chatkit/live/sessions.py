@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from chatkit.live import accounts
 from chatkit.live.accounts import AccountStore
 from chatkit.live.errors import NotMember, NotRegistered
-from chatkit.live.limits import TokenBucket
+from chatkit.live.limits import BucketsByKey, TokenBucket
 from chatkit.live.passwords import token_digest
 
 WRONG_LOGIN = "wrong user name or password"
@@ -90,8 +90,12 @@ class SessionRegistry:
         ttl_s: float,
         rate: float = 0,
         burst: int = 1,
+        login_rate: float = 0,
+        login_burst: int = 1,
     ) -> None:
         self.store = store
+        self.attempts = BucketsByKey(login_rate, login_burst, max_cached)
+        """Password attempts per client address: a new connection does not reset them."""
         self.max_cached = max_cached
         self.ttl_s = ttl_s
         self.rate = rate
@@ -103,8 +107,9 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._by_key)
 
-    async def login(self, user: str, password: str) -> tuple[Session, str]:
+    async def login(self, user: str, password: str, address: str = "") -> tuple[Session, str]:
         """Check the password and open a new session; the session and its token."""
+        self.attempts.charge(address)
         if not await self.store.check_password(user, password):
             raise NotRegistered(WRONG_LOGIN)
         token, expires = await self.store.run(accounts.new_session, user, self.ttl_s)
@@ -171,6 +176,10 @@ class SessionRegistry:
     def account(self, name: str) -> Account | None:
         """A user's cached account, if one of their sessions is cached."""
         return self._accounts.get(name)
+
+    def sessions_of(self, user: str) -> list[Session]:
+        """The user's cached sessions: every device they are signed in on right now."""
+        return [session for session in self._by_key.values() if session.user == user]
 
     def active_users(self) -> list[str]:
         """The users with at least one live connection, each once, sorted."""

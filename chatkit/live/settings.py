@@ -63,6 +63,11 @@ class ServerSettings:
     """Requests a second one session may make, on average (0: no limit)."""
     rate_burst: int = 200
     """Requests one session may make at once before the rate applies."""
+    login_rate_per_s: float = 5.0
+    """Password attempts a second from one client address, on average (0: no limit). Each
+    costs a scrypt check, so this is what keeps guessing slow and the CPU free."""
+    login_burst: int = 60
+    """Password attempts one address may make at once: a class behind one address signs in."""
     request_timeout_s: float = 10.0
     """How long an HTTP request's headers, and then its body, may take to arrive; a slow
     one (slowloris) is closed instead of holding a connection for ever."""

@@ -15,6 +15,7 @@ from live_support import WAIT_S, Member, get_json, login
 from chatkit.cli import main
 from chatkit.live import accounts
 from chatkit.live.accounts import AccountStore
+from chatkit.live.errors import NotRegistered, RateLimited
 from chatkit.live.sessions import SessionRegistry
 from chatkit.live.transports import HttpTransport
 from chatkit.tui.credentials import CannotRead, read_secret
@@ -100,6 +101,28 @@ async def test_a_session_expires(tmp_path: Path) -> None:
         assert session.expired()
         assert await fleeting.find(short) is None
         assert await SessionRegistry(store, 10, ttl_s=3600).find(short) is None, "read back"
+    finally:
+        await store.close()
+
+
+async def test_password_guesses_are_limited_per_address_not_per_connection(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "accounts.sqlite3"
+    db = accounts.connect(path)
+    accounts.create_user(db, "alice", "a long enough password")
+    db.close()
+    store = AccountStore(path)
+    await store.open()
+    try:
+        sessions = SessionRegistry(store, 10, ttl_s=60, login_rate=0.01, login_burst=3)
+        for _ in range(3):
+            with pytest.raises(NotRegistered):
+                await sessions.login("alice", "guess", "192.0.2.9")
+        with pytest.raises(RateLimited):
+            await sessions.login("alice", "a long enough password", "192.0.2.9")
+        session, _ = await sessions.login("alice", "a long enough password", "192.0.2.10")
+        assert session.user == "alice", "one address's guesses locked out another"
     finally:
         await store.close()
 

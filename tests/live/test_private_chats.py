@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from live_support import Member, get_json, login
 
-from chatkit.live.transports import RequestFailed
+from chatkit.live.transports import HttpTransport, RequestFailed
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 
@@ -96,4 +96,39 @@ async def test_in_by_name_or_by_code_and_out_by_leaving(start_server) -> None:
         assert (await refusal(bob.http.history(chat_id)))[0] == "not_member"
     finally:
         for member in (alice, bob, carol, dave):
+            await member.close()
+
+
+async def test_leaving_or_signing_out_stops_every_connection_hearing_the_chat(
+    start_server,
+) -> None:
+    server = start_server()
+    alice = await Member(server, "alice").start("general")
+    phone = await Member(server, "bob").start("general")
+    laptop = await Member(server, "bob").start("general")  # bob's second device
+    carol = await Member(server, "carol").start("general")
+    try:
+        chat_id, _ = await alice.socket.create_chat()
+        await alice.socket.invite(chat_id, "bob")
+        await phone.socket.join(chat_id)
+        await laptop.socket.join(chat_id)
+        await alice.send(chat_id, "one")
+        await laptop.until("the laptop hears it", lambda: len(laptop.echoes) == 1)
+
+        await phone.socket.leave(chat_id)  # bob leaves, from his phone
+        await alice.send(chat_id, "after bob left")
+        await alice.send("general", "in general")
+        await laptop.until("the laptop hears general", lambda: len(laptop.echoes) == 2)
+        assert [m.body for m in laptop.echoes] == ["one", "in general"]
+
+        async with HttpTransport(server.url, token=carol.socket.token) as http:
+            await http.logout()  # carol signs out over HTTP; her socket was that session
+        await alice.send("general", "after carol left")
+        await laptop.until("the laptop hears it", lambda: len(laptop.echoes) == 3)
+        with pytest.raises(RequestFailed) as signed_out:
+            await carol.socket.typing("general")  # answered after any echo sent before it
+        assert signed_out.value.code == "not_registered"
+        assert "after carol left" not in [m.body for m in carol.echoes]
+    finally:
+        for member in (alice, phone, laptop, carol):
             await member.close()
