@@ -63,7 +63,6 @@ class Session:
     """The chats this session's connections hear messages from."""
     sids: set[str] = field(default_factory=set)
     """The Socket.IO connections bound to this session right now."""
-    last_seen: float = field(default_factory=time.monotonic)
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(0, 1))
     """Every request of this session, on any transport, is charged here."""
 
@@ -202,8 +201,7 @@ class SessionRegistry:
         return session
 
     def _touch(self, session: Session) -> None:
-        session.last_seen = time.monotonic()
-        self._by_key.move_to_end(session.key)
+        self._by_key.move_to_end(session.key)  # the cache's order: least recently used first
 
     def _forget(self, session: Session) -> None:
         if self._by_key.pop(session.key, None) is None:
