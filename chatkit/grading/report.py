@@ -319,18 +319,18 @@ def _story(result: TestResult) -> Table:
 
 def _location(location: Location, error_type: str | None, message: str | None) -> Text:
     text = Text()
-    text.append(f"{location.file}, line {location.line}, in {location.function}\n", style="bold")
+    text.append(f"{location.file}, line {location.line}, in {location.function}", style="bold")
     if location.code:
-        text.append(f"    {location.code}\n", style="cyan")
+        text.append(f"\n    {location.code}", style="cyan")
     if error_type:
-        text.append(f"{error_type}: ", style="bold red")
+        text.append(f"\n{error_type}: ", style="bold red")
         text.append(message or "")
     return text
 
 
 def _expected_actual(expected: list[str] | None, actual: list[str] | None) -> Table:
     """Expected beside actual, every line in full; just the actual when no expectation."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     columns = [] if expected is None else [expected]
     if expected is not None:
         table.add_column("expected", style="green", overflow="fold")
