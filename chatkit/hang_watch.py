@@ -8,10 +8,16 @@ the same frame of the learner's code has been running, without a break, for
 longer than any correct ``send``, ``reconcile`` or ``rollback`` ever needs, it
 signals the main thread, which raises `StuckInLearnerCode` right there — so the
 report can point at the line that loops.
+
+The signal is sent with `_thread.interrupt_main`, the same way on every platform: it
+runs the watch's handler in the main thread as soon as the looping code's next line
+does, which is all a loop in a flow needs (a flow cannot block in a system call: the
+sandbox gives it no sleeping, files or sockets).
 """
 
 from __future__ import annotations
 
+import _thread
 import signal
 import sys
 import threading
@@ -21,8 +27,6 @@ from types import FrameType, TracebackType
 
 from chatkit.limits import CALL_LIMIT_SECONDS, SAMPLE_SECONDS
 from chatkit.target import FUNCTIONS
-
-_SIGNAL = signal.SIGUSR1
 
 
 class StuckInLearnerCode(SystemExit):
@@ -45,10 +49,11 @@ class HangWatch:
         self._main = threading.main_thread().ident
         self._thread = threading.Thread(target=self._watch, name="chatkit-hang-watch", daemon=True)
         self._tripped: str | None = None
+        self._signal = _private_signal()
         self._previous: object = None
 
     def __enter__(self) -> HangWatch:
-        self._previous = signal.signal(_SIGNAL, self._raise)
+        self._previous = signal.signal(self._signal, self._raise)
         self._thread.start()
         return self
 
@@ -60,7 +65,7 @@ class HangWatch:
     ) -> None:
         self._stop.set()
         self._thread.join()
-        signal.signal(_SIGNAL, self._previous)  # type: ignore[arg-type]
+        signal.signal(self._signal, self._previous)  # type: ignore[arg-type]
 
     def _raise(self, signum: int, frame: FrameType | None) -> None:
         raise StuckInLearnerCode(
@@ -80,7 +85,7 @@ class HangWatch:
                 continue
             if now - since > self.limit and self._main is not None:
                 self._tripped = frame.f_code.co_name
-                signal.pthread_kill(self._main, _SIGNAL)
+                _thread.interrupt_main(self._signal)
                 watched, since = None, now
         del watched
 
@@ -93,6 +98,18 @@ class HangWatch:
                 found = frame
             frame = frame.f_back
         return found
+
+
+def _private_signal() -> signal.Signals:
+    """A signal nothing else sends the grader's child, for the watch's handler to sit on.
+
+    SIGUSR1 where there is one. Windows has none; there SIGTERM, which Windows never
+    raises (the grader stops its child with TerminateProcess). Never SIGINT: a real
+    Ctrl-C must still stop a plain ``pytest`` run, whatever the watch is doing.
+    """
+    if hasattr(signal, "SIGUSR1"):
+        return signal.Signals.SIGUSR1
+    return signal.Signals.SIGTERM
 
 
 def _running(frame: FrameType | None, folder: str) -> str | None:

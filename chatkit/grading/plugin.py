@@ -1,8 +1,8 @@
 """The grader's pytest plugin, loaded in the child process that runs the learner's code.
 
-It turns each scenario's outcome into a `TestResult` and writes it, one JSON line at
-a time, to the pipe the parent gave (``CHATKIT_RESULTS_FD``). Writing as it goes
-means the parent keeps every finished result even if it has to kill this process.
+It turns each scenario's outcome into a `TestResult` and sends it, one JSON line at
+a time, over the results channel the parent named (``CHATKIT_RESULTS``). Sending as it
+goes means the parent keeps every finished result even if it has to kill this process.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ import contextlib
 import inspect
 import linecache
 import os
+import socket
 from collections.abc import Generator
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from chatkit.grading.results import (
     FAMILY_FILTER,
-    RESULTS_FD,
     ChildMessage,
     Collected,
     Finished,
@@ -30,6 +29,7 @@ from chatkit.grading.results import (
     TestResult,
     encode,
 )
+from chatkit.grading.runner import RESULTS_CHANNEL, join_results_channel
 from chatkit.hang_watch import StuckInLearnerCode
 from chatkit.harness import Scenario
 from chatkit.limits import MEMORY_LIMIT
@@ -39,19 +39,20 @@ from chatkit.story import Step
 from chatkit.target import FUNCTIONS, display_path
 from chatkit.testing import LearnerRaised, ScenarioTimedOut, budget_of
 
-_channel: IO[str] | None = None
+_channel: socket.socket | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Join the parent's results channel; its address leaves the environment at once."""
     global _channel
-    fd = os.environ.get(RESULTS_FD)
-    if fd is not None:
-        _channel = os.fdopen(int(fd), "w", buffering=1)
+    address = os.environ.pop(RESULTS_CHANNEL, None)
+    if address is not None:
+        _channel = join_results_channel(address)
 
 
 def _emit(message: ChildMessage) -> None:
     if _channel is not None:
-        _channel.write(encode(message) + "\n")
+        _channel.sendall((encode(message) + "\n").encode())
 
 
 def family_of(item: pytest.Item) -> str:

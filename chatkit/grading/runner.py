@@ -1,19 +1,24 @@
 """Grade a target: probe that it loads, then run the scenarios in a child process.
 
 The learner's code never runs in the grader's own process. The child streams one
-result per scenario through a pipe; if it hangs past a scenario's hard limit, or
-dies, the grader kills it, records that scenario as timed out or crashed, and starts
-a new child for the scenarios that are left. Every finished result is kept.
+result per scenario through a loopback socket; if it hangs past a scenario's hard
+limit, or dies, the grader kills it, records that scenario as timed out or crashed,
+and starts a new child for the scenarios that are left. Every finished result is kept.
+
+The same code runs on Linux, macOS and Windows: a socket (not an inherited pipe, which
+Windows cannot wait on with a deadline), a process group of the child's own on each,
+and the memory cap only where the system has one to set.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import os
-import resource
-import selectors
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +30,6 @@ from typing import Any
 
 from chatkit.grading.results import (
     FAMILY_FILTER,
-    RESULTS_FD,
     Collected,
     Finished,
     GradeReport,
@@ -47,6 +51,21 @@ from chatkit.limits import (
 )
 from chatkit.sandbox import check_target
 from chatkit.target import TargetError, kit_root, resolve_target
+
+if sys.platform != "win32":
+    import resource
+
+RESULTS_CHANNEL = "CHATKIT_RESULTS"
+"""Names, in the child's environment, where it sends its results: ``port:token`` on loopback."""
+LOOPBACK = "127.0.0.1"
+TOKEN_BYTES = 16
+"""The child proves it is the grader's own by sending this many random bytes (as hex) first."""
+ACCEPT_SLICE = 0.05
+"""How often, while waiting for the child to join the channel, the grader looks whether
+it has ended instead (it cannot join then, and waiting on would only delay the error)."""
+PYTEST_TIMEOUT_EXIT = 1
+"""Where there is no SIGALRM (Windows), pytest-timeout ends a scenario past its hard
+limit by ending the process with this status (``os._exit(1)``)."""
 
 
 class GraderError(Exception):
@@ -114,6 +133,15 @@ def _probe(path: Path) -> LoadError | None:
     )
 
 
+def _timeout_method() -> str:
+    """How pytest-timeout stops a scenario past its hard limit in the child.
+
+    With SIGALRM it raises in the scenario and the child carries on; where there is
+    none (Windows), its timer thread ends the child, and a fresh one takes the rest.
+    """
+    return "signal" if hasattr(signal, "SIGALRM") else "thread"
+
+
 @dataclass
 class _Run:
     """One grading run, possibly over several child processes."""
@@ -126,6 +154,7 @@ class _Run:
     on_collected: Callable[[int], None] | None
     collected: dict[str, Planned] = field(default_factory=dict)
     results: dict[str, TestResult] = field(default_factory=dict)
+    timeout_method: str = field(default_factory=_timeout_method)
 
     def execute(self) -> list[TestResult]:
         self._child()
@@ -137,7 +166,37 @@ class _Run:
         return [self.results[nodeid] for nodeid in self.collected]
 
     def _child(self) -> None:
-        read_end, write_end = os.pipe()
+        with _ResultsChannel() as channel:
+            child = self._start(channel.address)
+            output = _drain_in_background(child)
+            try:
+                ending = self._listen(channel, child)
+                if ending.overdue:
+                    _kill(child)
+                child.wait()
+            except BaseException:
+                _kill(child)  # the grader itself was stopped (Ctrl-C): its child goes too
+                raise
+        if not ending.saw_collection:
+            raise GraderError(
+                f"the scenarios could not be collected (pytest exit {child.returncode}):\n"
+                + output()
+            )
+        if ending.running is not None:
+            self._record_lost(ending.running, child.returncode, killed=ending.overdue)
+
+    def _listen(self, channel: _ResultsChannel, child: subprocess.Popen[bytes]) -> _Ending:
+        """Wait for the child to join the channel, then follow its results."""
+        connection = channel.accept(
+            lambda: child.poll() is None, time.monotonic() + STARTUP_SECONDS
+        )
+        if connection is None:
+            return _Ending(overdue=child.poll() is None)
+        with connection:
+            return self._follow(connection)
+
+    def _start(self, channel: str) -> subprocess.Popen[bytes]:
+        """Start pytest on the scenarios left, in a process group of its own."""
         command = [
             sys.executable, "-m", "pytest", *map(str, self.tests),
             "--target", str(self.path),
@@ -146,6 +205,7 @@ class _Run:
             "-q", "--no-header", "-rN", "--tb=no",  # the report tells failures, not pytest
             "-c", str(kit_root() / "pyproject.toml"),
             "--rootdir", str(kit_root()),
+            "-o", f"timeout_method={self.timeout_method}",
         ]  # fmt: skip
         if self.keyword:
             command += ["-k", self.keyword]
@@ -153,69 +213,48 @@ class _Run:
             command += ["--deselect", nodeid]
         env = {
             **os.environ,
-            RESULTS_FD: str(write_end),
+            RESULTS_CHANNEL: channel,
             FAMILY_FILTER: ",".join(self.families),
             "PYTHONHASHSEED": "0",  # hash() of a string is the same on every run
         }
-        child = subprocess.Popen(
+        return subprocess.Popen(
             command,
-            pass_fds=(write_end,),
             env=env,
             cwd=kit_root(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_limit_memory,
+            **_apart(),
         )
-        os.close(write_end)
-        output = _drain_in_background(child)
-        running, saw_collection = self._follow(child, read_end)
-        os.close(read_end)
-        child.wait()
-        if not saw_collection:
-            raise GraderError(
-                f"the scenarios could not be collected (pytest exit {child.returncode}):\n"
-                + output()
-            )
-        if running is not None:
-            self._record_lost(running, child.returncode)
 
-    def _follow(self, child: subprocess.Popen[bytes], read_end: int) -> tuple[str | None, bool]:
-        """Read results until the child ends; kill it if a scenario overstays its limit.
-
-        Returns the scenario that was running when the child ended (if any) and
-        whether the child reported its collection.
-        """
-        running: str | None = None
+    def _follow(self, connection: socket.socket) -> _Ending:
+        """Read results until the child ends, or a scenario overstays its limit."""
+        ending = _Ending()
         deadline = time.monotonic() + STARTUP_SECONDS
-        saw_collection = False
         buffer = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(read_end, selectors.EVENT_READ)
-            while True:
-                if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                    _kill(child)  # silent past its deadline: hung on a scenario, or at start
-                    return running, saw_collection
-                chunk = os.read(read_end, 65536)
-                if not chunk:
-                    return running, saw_collection
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    match decode(line):
-                        case Collected(tests):
-                            saw_collection = True
-                            self._collect(tests)
-                            deadline = time.monotonic() + STARTUP_SECONDS
-                        case Started(nodeid):
-                            running = nodeid
-                            budget = self.collected[nodeid].budget
-                            deadline = time.monotonic() + budget + HARD_LIMIT_GRACE + KILL_GRACE
-                        case Finished(result):
-                            self._record(result)
-                            running = None
-                            deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            chunk = _receive(connection, deadline - time.monotonic())
+            if chunk is None:
+                ending.overdue = True  # silent past its deadline: hung on a scenario
+                return ending
+            if not chunk:
+                return ending  # the child ended
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                match decode(line):
+                    case Collected(tests):
+                        ending.saw_collection = True
+                        self._collect(tests)
+                        deadline = time.monotonic() + STARTUP_SECONDS
+                    case Started(nodeid):
+                        ending.running = nodeid
+                        budget = self.collected[nodeid].budget
+                        deadline = time.monotonic() + budget + HARD_LIMIT_GRACE + KILL_GRACE
+                    case Finished(result):
+                        self._record(result)
+                        ending.running = None
+                        deadline = time.monotonic() + STARTUP_SECONDS
 
     def _collect(self, tests: list[Planned]) -> None:
         first = not self.collected
@@ -231,10 +270,14 @@ class _Run:
         if self.on_result is not None:
             self.on_result(result)
 
-    def _record_lost(self, nodeid: str, returncode: int | None) -> None:
-        """The child died or was killed in the middle of ``nodeid``."""
+    def _record_lost(self, nodeid: str, returncode: int | None, *, killed: bool) -> None:
+        """The child died, or was killed, in the middle of ``nodeid``.
+
+        Whether the grader killed it is told, not read from the exit status: on Windows a
+        killed process ends with status 1, not a negative signal number.
+        """
         test = self.collected[nodeid]
-        killed = returncode is not None and returncode < 0
+        killed = killed or (self.timeout_method == "thread" and returncode == PYTEST_TIMEOUT_EXIT)
         self._record(
             TestResult(
                 nodeid=nodeid,
@@ -251,14 +294,116 @@ class _Run:
         )
 
 
+@dataclass
+class _Ending:
+    """How one child's stream of results ended."""
+
+    running: str | None = None
+    """The scenario it was in the middle of, if any."""
+    saw_collection: bool = False
+    overdue: bool = False
+    """Silent past its deadline (at start, or in a scenario): the grader kills it."""
+
+
+class _ResultsChannel:
+    """The parent's end of the results channel: a loopback socket only its child can join.
+
+    Any local process can connect to a loopback port, so the child must first send the
+    token the parent put in its environment; a connection without it is closed unread.
+    """
+
+    def __init__(self) -> None:
+        self._server = socket.create_server((LOOPBACK, 0))
+        self._token = secrets.token_hex(TOKEN_BYTES).encode()
+
+    @property
+    def address(self) -> str:
+        """What the child needs to join: ``port:token``."""
+        return f"{self._server.getsockname()[1]}:{self._token.decode()}"
+
+    def accept(self, alive: Callable[[], bool], deadline: float) -> socket.socket | None:
+        """The child's connection, or ``None`` if it ended or was still silent by ``deadline``."""
+        while alive() and (left := deadline - time.monotonic()) > 0:
+            self._server.settimeout(min(left, ACCEPT_SLICE))
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            if self._admits(connection, deadline):
+                return connection
+            connection.close()
+        return None
+
+    def _admits(self, connection: socket.socket, deadline: float) -> bool:
+        said = b""
+        while len(said) < len(self._token) + 1:
+            chunk = _receive(
+                connection, deadline - time.monotonic(), len(self._token) + 1 - len(said)
+            )
+            if not chunk:  # closed, or silent: not the grader's child
+                return False
+            said += chunk
+        return hmac.compare_digest(said, self._token + b"\n")
+
+    def __enter__(self) -> _ResultsChannel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.close()
+
+
+def join_results_channel(address: str) -> socket.socket:
+    """The child's end: connect to the parent at ``address`` (``port:token``) and prove it."""
+    port, token = address.split(":")
+    connection = socket.create_connection((LOOPBACK, int(port)))
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each result at once
+    connection.sendall(token.encode() + b"\n")
+    return connection
+
+
+def _receive(connection: socket.socket, left: float, size: int = 65536) -> bytes | None:
+    """Up to ``size`` bytes; ``b""`` once the other end closed; ``None`` if ``left`` s passed."""
+    if left <= 0:
+        return None
+    connection.settimeout(left)
+    try:
+        return connection.recv(size)
+    except TimeoutError:
+        return None
+    except ConnectionError:  # Windows: a process that ended may reset rather than close
+        return b""
+
+
+def _apart() -> dict[str, Any]:
+    """Popen options that start the child in a process group of its own, with its limits.
+
+    A group of its own keeps the terminal's Ctrl-C for the grader, which stops the child
+    itself; on POSIX one kill then takes whatever the child started too.
+    """
+    if sys.platform == "win32":
+        # Windows has no per-process memory limit without a job object: no cap there.
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True, "preexec_fn": _limit_memory}
+
+
 def _limit_memory() -> None:
-    """In the child, before it runs: a huge allocation fails at once with MemoryError."""
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    """In the child, before it runs: a huge allocation fails at once with MemoryError.
+
+    Where the system refuses the limit (macOS does not support one on the address
+    space), the child runs without it.
+    """
+    if sys.platform != "win32":
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 def _kill(child: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(child.pid, signal.SIGKILL)
+    """Stop the child at once: on POSIX its whole process group, on Windows the child."""
+    if sys.platform == "win32":
+        child.kill()  # TerminateProcess; what the child started (a flow cannot) lives on
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
 
 
 def _drain_in_background(child: subprocess.Popen[bytes]) -> Callable[[], str]:

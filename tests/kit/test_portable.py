@@ -1,0 +1,163 @@
+"""The grader's portable paths, exercised on this machine.
+
+Windows has no SIGUSR1, no ``pthread_kill``, no SIGALRM, no ``resource`` limits, and
+a process it kills ends with status 1 rather than a negative signal number. Each test
+here takes away what Windows lacks (or gives the Windows answer) and checks that a
+result still streams, a hang is still stopped and named, and a killed child is still
+recorded — so the paths the grader takes there are run on every platform.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import resource
+import signal
+import socket
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from chatkit.grading import runner
+from chatkit.grading.results import Outcome, Planned
+from chatkit.grading.runner import _ResultsChannel, _Run, grade, join_results_channel
+from chatkit.hang_watch import HangWatch, StuckInLearnerCode
+
+LOOPS = "def send():\n    while True:\n        pass\n"
+
+
+def windows_signals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take from the signal module what Windows's does not have."""
+    for name in ("SIGUSR1", "pthread_kill"):
+        monkeypatch.delattr(signal, name)
+
+
+def learner_module(folder: Path, source: str) -> ModuleType:
+    """``source`` loaded as ``folder/flow.py``, so its frames are in the watched folder."""
+    path = folder.resolve() / "flow.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("portable_flow", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def teacher_scenarios(folder: Path, hang: str) -> list[Path]:
+    """A scenario that passes, one that hangs with ``hang``, and one that passes."""
+    folder.mkdir()
+    (folder / "test_hangs.py").write_text(
+        "import time\n\nimport pytest\n\n"
+        'pytestmark = pytest.mark.family("hanging")\n\n\n'
+        "async def test_before(kit): ...\n\n\n"
+        f"async def test_hangs(kit):\n    {hang}\n\n\n"
+        "async def test_after(kit): ...\n"
+    )
+    return [folder]
+
+
+@pytest.mark.timeout(10)
+def test_without_sigusr1_a_loop_is_stopped_and_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    windows_signals(monkeypatch)
+    flow = learner_module(tmp_path, LOOPS)
+    before = signal.getsignal(signal.SIGTERM)
+    stuck = pytest.raises(StuckInLearnerCode, match=r"^send ran for more than 0\.1 s")
+    with stuck, HangWatch(tmp_path):
+        flow.send()
+    assert signal.getsignal(signal.SIGTERM) is before, "the watch gives its signal back"
+
+
+@pytest.mark.parametrize("platform", ["posix", "windows"])
+def test_a_real_ctrl_c_is_not_taken_by_the_watch(
+    platform: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if platform == "windows":
+        windows_signals(monkeypatch)
+    with HangWatch(tmp_path), pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_only_the_child_with_the_token_joins_the_channel() -> None:
+    with _ResultsChannel() as channel:
+        port = int(channel.address.split(":")[0])
+        stranger = socket.create_connection(("127.0.0.1", port))
+        stranger.sendall(b"0" * 32 + b"\n")
+        child = join_results_channel(channel.address)
+        connection = channel.accept(lambda: True, time.monotonic() + 5)
+        assert connection is not None
+        with connection, child, stranger:
+            child.sendall(b'{"kind": "collected"}\n')
+            assert connection.recv(100) == b'{"kind": "collected"}\n'
+            assert stranger.recv(1) == b"", "the stranger was turned away unread"
+
+
+@pytest.mark.timeout(5)
+def test_a_child_that_ended_is_not_waited_for() -> None:
+    with _ResultsChannel() as channel:
+        assert channel.accept(lambda: False, time.monotonic() + 60) is None
+
+
+@pytest.mark.timeout(60)
+def test_without_sigalrm_a_scenario_past_its_limit_is_timed_out_and_the_rest_graded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """pytest-timeout's thread ends the child (status 1): that is a timeout, not a crash."""
+    scenarios = teacher_scenarios(tmp_path / "mine", "time.sleep(3600)")
+    with monkeypatch.context() as windows:  # given back before pytest-timeout needs it again
+        windows.delattr(signal, "SIGALRM")
+        report = grade("solution", tests=scenarios)
+    assert [(r.name, r.outcome) for r in report.results] == [
+        ("test_before", Outcome.PASSED),
+        ("test_hangs", Outcome.TIMED_OUT),
+        ("test_after", Outcome.PASSED),
+    ]
+    assert "hung and had to be stopped" in report.results[1].message
+
+
+@pytest.mark.timeout(60)
+def test_a_child_the_grader_kills_is_recorded_and_the_rest_graded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A loop inside one C call: neither the hang watch nor SIGALRM can stop it, the kill can."""
+    monkeypatch.setattr(runner, "KILL_GRACE", 0.5)
+    report = grade("solution", tests=teacher_scenarios(tmp_path / "mine", "sum(range(10**12))"))
+    assert [(r.name, r.outcome) for r in report.results] == [
+        ("test_before", Outcome.PASSED),
+        ("test_hangs", Outcome.TIMED_OUT),
+        ("test_after", Outcome.PASSED),
+    ]
+    assert "hung and had to be stopped" in report.results[1].message
+
+
+@pytest.mark.parametrize(
+    ("method", "returncode", "killed", "outcome"),
+    [
+        ("thread", 1, True, Outcome.TIMED_OUT),  # Windows: TerminateProcess leaves status 1
+        ("thread", 1, False, Outcome.TIMED_OUT),  # Windows: pytest-timeout's os._exit(1)
+        ("signal", -9, True, Outcome.TIMED_OUT),  # POSIX: SIGKILL
+        ("signal", 1, False, Outcome.CRASHED),  # with SIGALRM, status 1 is not pytest-timeout's
+        ("signal", -11, False, Outcome.CRASHED),  # a segfault is a crash, not a hang
+    ],
+)
+def test_a_lost_scenario_is_told_by_who_ended_the_child(
+    method: str, returncode: int, killed: bool, outcome: Outcome
+) -> None:
+    run = _Run(Path("flow.py"), (), None, [], None, None, timeout_method=method)
+    run.collected["t"] = Planned("t", "t", "normal flow", 0.5)
+    run._record_lost("t", returncode, killed=killed)
+    assert run.results["t"].outcome is outcome
+
+
+def test_a_refused_memory_limit_leaves_the_child_without_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """macOS refuses a cap on the address space; the child must still start."""
+
+    def refuse(*_: object) -> None:
+        raise ValueError("not supported")
+
+    monkeypatch.setattr(resource, "setrlimit", refuse)
+    runner._limit_memory()
