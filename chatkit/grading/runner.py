@@ -277,16 +277,18 @@ class _Run:
         killed process ends with status 1, not a negative signal number.
         """
         test = self.collected[nodeid]
-        killed = killed or (self.timeout_method == "thread" and returncode == PYTEST_TIMEOUT_EXIT)
+        timed_out = killed or (
+            self.timeout_method == "thread" and returncode == PYTEST_TIMEOUT_EXIT
+        )
         self._record(
             TestResult(
                 nodeid=nodeid,
                 name=test.name,
                 family=test.family,
-                outcome=Outcome.TIMED_OUT if killed else Outcome.CRASHED,
+                outcome=Outcome.TIMED_OUT if timed_out else Outcome.CRASHED,
                 message=(
                     "the scenario hung and had to be stopped: something loops or waits forever"
-                    if killed
+                    if timed_out
                     else f"the process running your code ended (exit status {returncode}) in the "
                     "middle of this scenario; does your code call sys.exit or os._exit?"
                 ),
@@ -389,10 +391,9 @@ def _apart() -> dict[str, Any]:
 def _limit_memory() -> None:
     """In the child, before it runs: a huge allocation fails at once with MemoryError.
 
-    Where the system refuses the limit (macOS does not support one on the address
-    space), the child runs without it.
+    Where the system refuses the limit (macOS may), the child runs without it.
     """
-    if sys.platform != "win32":
+    if sys.platform != "win32":  # never called there; this tells type checkers so
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
