@@ -19,6 +19,15 @@ What it measures, each against a real server in its own process on 127.0.0.1:
 3. The two stores alone, in-process, one append at a time with 10,000 stored
    (no network): how much of the difference is storage.
 
+4. Which side is the bottleneck: for every run, the CPU time of the server process,
+   of the benchmark's own clients (this process) and of everything else on the
+   machine ("others", in cores: 0% is a quiet machine), as shares of one core; and
+   at the top concurrency each side's CPU time per message. Each side runs on one
+   event loop, so each tops out near one core: the side with more CPU per message
+   is the ceiling, whatever else the machine was doing.
+
+Clients sign in (scrypt, slow on purpose) before the clock starts, and the server
+runs with ``--rate 0``: the benchmark measures capacity, not the per-session limit.
 Every load loop is bounded both in messages and in seconds. Goals: at 50 clients
 at least 2,000 messages/s with p99 ack under 50 ms, and at least 10x the baseline.
 """
@@ -30,6 +39,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -185,6 +195,12 @@ class Result:
     failed: int
     seconds: float
     latencies_ms: list[float]
+    server_cpu: float = math.nan
+    """The server process's CPU time over the run, as a share of one core (1.0 = busy)."""
+    client_cpu: float = math.nan
+    """This process's (the benchmark clients') CPU time over the run, the same way."""
+    other_cpu: float = math.nan
+    """Every other process's CPU time over the run, in cores: whether the machine was quiet."""
 
     @property
     def rate(self) -> float:
@@ -199,14 +215,59 @@ class Result:
     def row(self) -> str:
         return (
             f"{self.label:<28} {self.clients:>7} {self.sent:>8} {self.rate:>10.0f} "
-            f"{self.percentile(50):>9.2f} {self.percentile(99):>9.2f} {self.failed:>7}"
+            f"{self.percentile(50):>9.2f} {self.percentile(99):>9.2f} {self.failed:>7} "
+            f"{_share(self.server_cpu):>8} {_share(self.client_cpu):>8} "
+            f"{_share(self.other_cpu):>8}"
+        )
+
+    def bottleneck(self) -> str:
+        """Which side held the rate, and what each could do with a core of its own.
+
+        CPU time per message does not depend on how busy the machine is: all of the
+        server's work is on one event loop, and so is all of the clients', so one
+        side alone on a core tops out near 1 / (its CPU time per message).
+        """
+        if not self.sent or math.isnan(self.server_cpu) or math.isnan(self.client_cpu):
+            return "not measured"
+        server_ms = self.server_cpu * self.seconds / self.sent * 1000
+        client_ms = self.client_cpu * self.seconds / self.sent * 1000
+        ceiling = "the server" if server_ms >= client_ms else "the benchmark's clients"
+        if max(self.server_cpu, self.client_cpu) >= BUSY:
+            held = "the server" if self.server_cpu >= self.client_cpu else "the clients"
+            now = f"{held} had its core full"
+        else:
+            now = "neither had a full core (the machine was shared, or the disk waited)"
+        return (
+            f"server {server_ms:.2f} ms CPU a message (~{1000 / server_ms:,.0f} msgs/s on a "
+            f"core of its own), clients {client_ms:.2f} ms (~{1000 / client_ms:,.0f} msgs/s): "
+            f"{ceiling} is the ceiling; in this run {now}"
         )
 
 
 HEADER = (
     f"{'run':<28} {'clients':>7} {'acked':>8} {'msgs/s':>10} "
-    f"{'p50 ms':>9} {'p99 ms':>9} {'errors':>7}"
+    f"{'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'srv cpu':>8} {'cli cpu':>8} {'others':>8}"
 )
+BUSY = 0.9
+"""A process whose CPU time was this share of the wall time had its one core full: all
+of the server's work is on one event loop, and so is all of the clients'."""
+
+
+def _share(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0%}"
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy, over all cores (Linux ``/proc/stat``)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def load(
@@ -247,11 +308,29 @@ async def load(
                 continue
             latencies.append((time.perf_counter() - started) * 1000)
 
+    pid = server.process.pid if server.process is not None else None
+    server_before = _cpu_seconds(pid) if pid is not None else math.nan
+    client_before = time.process_time()
+    machine_before = _machine_busy_seconds()
     began = time.perf_counter()
     await asyncio.gather(*(client(i, t) for i, t in enumerate(transports)))
     seconds = time.perf_counter() - began
+    client_cpu = (time.process_time() - client_before) / seconds
+    server_cpu = (_cpu_seconds(pid) - server_before) / seconds if pid is not None else math.nan
+    machine = (_machine_busy_seconds() - machine_before) / seconds
+    other_cpu = max(0.0, machine - server_cpu - client_cpu)
     await asyncio.gather(*(t.close() for t in transports))
-    return Result(label, clients, len(latencies), failed, seconds, latencies)
+    return Result(
+        label,
+        clients,
+        len(latencies),
+        failed,
+        seconds,
+        latencies,
+        server_cpu,
+        client_cpu,
+        other_cpu,
+    )
 
 
 async def store_alone(store: MessageStore, label: str, count: int, max_seconds: float) -> Result:
@@ -333,6 +412,7 @@ async def benchmark(args: argparse.Namespace, work: Path) -> dict[str, object]:
     print()
     print(f"stored before measuring: {SEEDED:,} messages in each store; rooms of {ROOM_SIZE}")
     print(f"live vs seed baseline at {args.baseline_clients} clients: {ratio:.1f}x")
+    print(f"what held the rate at {top.clients} clients: {top.bottleneck()}")
     print(
         f"goals at {top.clients} clients: >= {GOAL_RATE} msgs/s "
         f"[{'met' if verdict['rate_goal'] else 'MISSED'}], p99 < {GOAL_P99_MS:.0f} ms "
@@ -352,6 +432,9 @@ async def benchmark(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 "msgs_per_s": round(r.rate, 1),
                 "p50_ms": round(r.percentile(50), 3),
                 "p99_ms": round(r.percentile(99), 3),
+                "server_cpu": None if math.isnan(r.server_cpu) else round(r.server_cpu, 3),
+                "client_cpu": None if math.isnan(r.client_cpu) else round(r.client_cpu, 3),
+                "other_cpu": None if math.isnan(r.other_cpu) else round(r.other_cpu, 3),
             }
             for r in [*results, baseline, alone_sqlite, alone_json]
         ],
