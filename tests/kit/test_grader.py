@@ -449,9 +449,9 @@ def test_watch_grades_again_after_a_change(tmp_path: Path) -> None:
             stop.set()
             thread.join(30)
     assert scores[0] == 100 and scores[1] < 100
-    screen = (tmp_path / "screen.txt").read_text()
-    last_report = screen.rindex(f"REPORT {scores[1]}")
-    assert f"score this session: 100 → {scores[1]}" in screen[last_report:], "history under it"
+    shown = (tmp_path / "screen.txt").read_text()
+    last_report = shown.rindex(f"REPORT {scores[1]}")
+    assert f"score this session: 100 → {scores[1]}" in shown[last_report:], "history under it"
 
 
 def scenario(family: str, name: str, outcome: Outcome = Outcome.PASSED, **fields: Any) -> Result:

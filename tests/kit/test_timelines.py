@@ -390,7 +390,8 @@ class _Stuck:
         self._server = server
 
     async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
-        return await asyncio.get_running_loop().create_future()
+        never: asyncio.Future[ServerMessage] = asyncio.get_running_loop().create_future()
+        return await never
 
     async def history(self, chat_id: str) -> list[ServerMessage]:
         return await self._server.history(chat_id)
@@ -464,7 +465,7 @@ def test_a_flow_with_module_level_bookkeeping_starts_each_run_afresh() -> None:
     module = ModuleType("bookkeeping_flow")
     exec(compile(BOOKKEEPING_FLOW, "bookkeeping_flow.py", "exec"), vars(module))
     assert "SENT_SO_FAR += 1" in BOOKKEEPING_FLOW and "PENDING.pop" in BOOKKEEPING_FLOW
-    flow: Flow = module  # type: ignore[assignment]
+    flow: Flow = module
     result = explore(flow, DEFAULT)
     assert result.ok, result.summary()
     reference = explore(SOLUTION, DEFAULT)

@@ -62,7 +62,8 @@ ONLY_CAUGHT_BY: dict[str, str] = {"linear_scan": "scale"}
 @pytest.fixture(scope="module")
 def wrong_flows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each wrong flow, written out once from the solution: its name, and its path."""
-    return write_all(tmp_path_factory.mktemp("wrong_flows"), WRONG)
+    flows: dict[str, Path] = write_all(tmp_path_factory.mktemp("wrong_flows"), WRONG)
+    return flows
 
 
 def test_every_wrong_flow_is_listed() -> None:

@@ -15,6 +15,7 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from itertools import count
 
 import pytest
@@ -144,7 +145,7 @@ async def test_echoes_cost_the_same_with_a_long_history(
         while True:
             news = [server_copy(next(fresh)) for _ in range(batch - len(repeats))]
             events = [*news, *repeats]
-            yield [lambda incoming=incoming: reconcile(state, incoming) for incoming in events]
+            yield [partial(reconcile, state, incoming) for incoming in events]
 
     small_state = history_of(SMALL)
     small = best_cost_per_event(echoes(small_state, SMALL, SMALL_BATCH))
@@ -188,10 +189,10 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(
                 chat.in_flight.add(pending.client_id)
                 if k % 2:
                     copy = server_copy(n, author="you", client_id=pending.client_id)
-                    events.append(lambda copy=copy: flow.reconcile(state, copy))
+                    events.append(partial(flow.reconcile, state, copy))
                 else:
                     client_id = pending.client_id
-                    events.append(lambda client_id=client_id: flow.rollback(state, client_id, "x"))
+                    events.append(partial(flow.rollback, state, client_id, "x"))
             yield events
 
     small_state = history_of(SMALL)
