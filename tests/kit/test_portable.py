@@ -10,14 +10,17 @@ recorded — so the paths the grader takes there are run on every platform.
 from __future__ import annotations
 
 import importlib.util
+import os
 import resource
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from mistakes import broken_source
 
 from chatkit.grading import runner
 from chatkit.grading.results import Outcome, Planned
@@ -25,12 +28,34 @@ from chatkit.grading.runner import _ResultsChannel, _Run, grade, join_results_ch
 from chatkit.hang_watch import HangWatch, StuckInLearnerCode
 
 LOOPS = "def send():\n    while True:\n        pass\n"
+NOT_ON_WINDOWS = ("SIGUSR1", "pthread_kill", "SIGALRM", "setitimer")
+"""What the grader could use of the signal module on POSIX, and Windows's does not have."""
 
 
 def windows_signals(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Take from the signal module what Windows's does not have."""
+    """Take from this process's signal module what Windows's does not have (but SIGALRM,
+    which pytest-timeout needs here to stop a test of these that hangs)."""
     for name in ("SIGUSR1", "pthread_kill"):
         monkeypatch.delattr(signal, name)
+
+
+@pytest.fixture
+def windows_children(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """While it lasts, the grader and every child it starts lack what Windows lacks.
+
+    The children get it from a ``sitecustomize`` on their path, run before anything else.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        f"import signal\n\nfor name in {NOT_ON_WINDOWS!r}:\n    delattr(signal, name)\n"
+    )
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    with monkeypatch.context() as windows:  # given back before pytest-timeout needs it again
+        windows.setenv("PYTHONPATH", path)
+        for name in NOT_ON_WINDOWS:
+            windows.delattr(signal, name)
+        yield
 
 
 def learner_module(folder: Path, source: str) -> ModuleType:
@@ -98,6 +123,21 @@ def test_only_the_child_with_the_token_joins_the_channel() -> None:
 def test_a_child_that_ended_is_not_waited_for() -> None:
     with _ResultsChannel() as channel:
         assert channel.accept(lambda: False, time.monotonic() + 60) is None
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("windows_children")
+def test_with_windows_signals_results_stream_and_a_loop_is_stopped_and_named(
+    tmp_path: Path,
+) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(broken_source("endless loop in send"))
+    report = grade(str(flow), families=["normal flow"])
+    outcomes = {r.outcome for r in report.results}
+    assert outcomes == {Outcome.PASSED, Outcome.TIMED_OUT}, "scenarios with no send pass"
+    stuck = [r for r in report.results if r.outcome is Outcome.TIMED_OUT]
+    assert all(r.message.startswith("send ran for more than") for r in stuck)
+    assert {r.function for r in stuck} == {"send"}
 
 
 @pytest.mark.timeout(60)
