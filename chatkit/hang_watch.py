@@ -9,10 +9,10 @@ longer than any correct ``send``, ``reconcile`` or ``rollback`` ever needs, it
 signals the main thread, which raises `StuckInLearnerCode` right there — so the
 report can point at the line that loops.
 
-The signal is sent with `_thread.interrupt_main`, the same way on every platform: it
-runs the watch's handler in the main thread as soon as the looping code's next line
-does, which is all a loop in a flow needs (a flow cannot block in a system call: the
-sandbox gives it no sleeping, files or sockets).
+The signal is sent with `_thread.interrupt_main`, the same way on every platform: the
+main thread runs the watch's handler before its next bytecode, which is all it takes
+to stop a loop in a flow. Unlike a real signal it does not cut short a wait in a system
+call, and it need not: the sandbox gives a flow no sleeping, files or sockets to wait on.
 """
 
 from __future__ import annotations
