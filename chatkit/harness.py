@@ -214,14 +214,7 @@ class Scenario:
         text = f"the acks for all {len(sendings):,} messages arrive"
         self._step(text, Kind.ACK, SERVER, users[0] if len(users) == 1 else "the chat", check=False)
         for sending in sendings:
-            if not sending.task.done():
-                raise RuleBroken(
-                    Rule.FINISHES,
-                    f"the server answered, but the send of {_quote(sending.body)} did not finish",
-                )
-            if sending.broken is not None:
-                raise sending.broken
-            self._raise_if_crashed(sending)
+            self._raise_if_unfinished(sending)
         self._check()
 
     async def retry(self, failed: Sending) -> Sending:
@@ -525,6 +518,12 @@ class Scenario:
         if failing_over:
             text += f"; {_whose(sending.user)} client fails over to the {FALLBACK}"
         self._step(text, kind, SERVER, sending.user, check=False)
+        self._raise_if_unfinished(sending, failing_over=failing_over)
+        self._check()
+
+    def _raise_if_unfinished(self, sending: Sending, *, failing_over: bool = False) -> None:
+        """Once the server answered: the send finished (or failed over), broke no rule on its
+        way and raised nothing."""
         if not sending.task.done() and not failing_over:
             raise RuleBroken(
                 Rule.FINISHES,
@@ -533,7 +532,6 @@ class Scenario:
         if sending.broken is not None:
             raise sending.broken
         self._raise_if_crashed(sending)
-        self._check()
 
     def _raise_if_crashed(self, sending: Sending) -> None:
         if not sending.task.done():
