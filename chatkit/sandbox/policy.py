@@ -98,9 +98,10 @@ MODULES: dict[str, ModuleRule] = {
 
 FORBIDDEN_BUILTINS = _words(
     "open eval exec compile __import__ globals locals vars getattr setattr delattr breakpoint "
-    "input help exit quit memoryview"
+    "input help exit quit memoryview id"
 )
-"""Builtins that read or write files, run strings as code, or reach attributes by name.
+"""Builtins that read or write files, run strings as code, or reach attributes by name —
+and ``id``, a number unique only inside one program (two phones get the same ones).
 
 The import gate takes them out of a flow's builtins; ``__import__`` it replaces."""
 
