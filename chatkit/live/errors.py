@@ -59,6 +59,12 @@ class Conflict(ChatError):
     code, status = "conflict", 409
 
 
+class TooLarge(ChatError):
+    """An event or request body over the size limit (`ServerSettings.max_payload_bytes`)."""
+
+    code, status = "too_large", 413
+
+
 class RateLimited(ChatError):
     """Too many requests from one session in too short a time."""
 

@@ -5,7 +5,7 @@ frame it cannot use as the end of the connection, or as a traceback in the log.
 `GuardedServer` looks at each frame first, so that bad input gets an answer:
 
 - a frame over ``max_payload_bytes`` is answered ``{"ok": false, "code":
-  "bad_request"}`` without being decoded (frames over ``max_frame_bytes`` never
+  "too_large"}`` without being decoded (frames over ``max_frame_bytes`` never
   get this far: the WebSocket layer closes the connection with code 1009);
 - JSON nested too deeply to decode, a frame that is not a Socket.IO packet, an
   event with no name or with the name of one of the server's own handlers
@@ -32,7 +32,7 @@ from typing import Any
 import socketio  # type: ignore[import-untyped]
 from socketio import packet as sio_packet
 
-from chatkit.live.errors import BadRequest, ChatError
+from chatkit.live.errors import BadRequest, ChatError, TooLarge
 
 log = logging.getLogger("chatkit.live")
 
@@ -65,7 +65,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             await self._refuse(
                 eio_sid,
                 data,
-                BadRequest(f"the event is larger than {self.max_payload_bytes} bytes"),
+                TooLarge(f"the event is larger than {self.max_payload_bytes} bytes"),
             )
             return
         try:

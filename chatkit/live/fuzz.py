@@ -33,7 +33,8 @@ import websockets.asyncio.client
 from chatkit.live.process import HOST, ServerProcess
 
 WAIT_S = 10.0
-DEEP = 100_000
+DEEP = 20_000
+"""Nesting deep enough to break a recursive decoder, in a frame under the 64 KiB limit."""
 
 HOSTILE: list[object] = [
     None,
@@ -246,6 +247,7 @@ BODIES: list[bytes] = [
     b"[" * DEEP + b"]" * DEEP,
     b'{"a":' * DEEP + b"1" + b"}" * DEEP,
     b'{"body": "' + b"x" * 70_000 + b'"}',
+    b"[" * 200_000 + b"]" * 200_000,
 ]
 
 

@@ -17,7 +17,8 @@
   them: the host's, with ``Authorization: Bearer <admin token>`` (403 otherwise)
 
 Bodies are JSON objects of at most 64 KiB, sent within ``request_timeout_s``;
-JSON nested too deeply is a 400, too many requests a 429, a trickling body a 408.
+JSON nested too deeply is a 400, a bigger body a 413, too many requests a 429, a
+trickling body a 408.
 Requests that act for someone carry ``Authorization: Bearer <token>`` from
 ``login`` (over HTTP or Socket.IO: one session, either transport). Errors
 are ``{"ok": false, "code", "error"}`` with the status of `chatkit.live.errors`.
@@ -40,7 +41,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatkit.live.errors import INTERNAL_ERROR, AckLost, BadRequest, ChatError, TooSlow
+from chatkit.live.errors import (
+    INTERNAL_ERROR,
+    AckLost,
+    BadRequest,
+    ChatError,
+    TooLarge,
+    TooSlow,
+)
 from chatkit.live.limits import BucketsByKey
 from chatkit.live.payloads import (
     SendRequest,
@@ -273,7 +281,7 @@ class _Api:
                 async for chunk in request.stream():
                     body += chunk
                     if len(body) > limit:
-                        raise BadRequest(f"the request body is larger than {limit} bytes")
+                        raise TooLarge(f"the request body is larger than {limit} bytes")
         except TimeoutError:
             raise TooSlow(
                 f"the request body did not arrive within {self.settings.request_timeout_s:g} s"

@@ -122,7 +122,7 @@ async def test_malformed_http_requests_get_errors(start_server) -> None:
     oversized = get_json(
         url, method="POST", body={"client_id": "c1", "body": "x" * 70_000}, token=token
     )
-    assert oversized["_status"] == 400
+    assert (oversized["_status"], oversized["code"]) == (413, "too_large")
     for query in ("?limit=0", "?after=-1", "?before=x", "?limit=99999999999999999999999"):
         reply = get_json(f"{url}{query}", token=token)
         assert reply["_status"] == 400, (query, reply)
