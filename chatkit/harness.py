@@ -147,20 +147,32 @@ class Scenario:
         """
         member = self._members.get(user)
         if member is None:
-            state = ChatState(user)
-            connection = self.server.connect(user)
-            device = self.code.device(self.world, user)
-            member = _Member(ChatClient(device, state, connection), RuleWatch(state))
-            self._members[user] = member
+            member = self._members[user] = self._new_member(user, user)
+        author = member.client.state.user
         if failover and not isinstance(member.client.server, FailoverServer):
             member.client.server = FailoverServer(
-                _Transport(self.server, user, PRIMARY), _Transport(self.server, user, FALLBACK)
+                _Transport(self.server, author, PRIMARY), _Transport(self.server, author, FALLBACK)
             )
         for chat_id in (self.chat_id, *chats):
             if chat_id not in member.chats:
                 member.chats.add(chat_id)
-                self.server.join(chat_id, user, self._listener(member))
+                self.server.join(chat_id, author, self._listener(member))
         return member.client
+
+    def phone(self, user: str, name: str) -> ChatClient:
+        """Another phone of ``user``'s, called ``name`` in the story ("your new phone").
+
+        It signs in as ``user`` but runs its own copy of the flow, with an empty screen —
+        a second device, or the app just reinstalled. Send from it with ``by=name``.
+        """
+        if name not in self._members:
+            self._members[name] = self._new_member(user, name)
+        return self.client(name)
+
+    def _new_member(self, user: str, device: str) -> _Member:
+        state = ChatState(user)
+        flow = self.code.device(self.world, device)
+        return _Member(ChatClient(flow, state, self.server.connect(user)), RuleWatch(state))
 
     def state(self, user: str = "you") -> ChatState:
         return self.client(user).state

@@ -386,6 +386,28 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "ids_from_own_count",
+        doc="""
+        Known wrong: a client id is the user's name and how many messages this app has seen.
+
+        The mistake: "you-3" is unique among your own messages on this phone, and other
+        people's ids carry their own names. But a new phone, or the app reinstalled, starts
+        counting again from nothing: its first message takes the id of your first message
+        ever, and the server answers it with that old message.
+
+        Meant to be caught by: duplicates (a new phone sends before the history loads).
+        """,
+        edits=(
+            (lines("import uuid"), ""),
+            (
+                lines("            client_id=client_id or uuid.uuid4().hex,"),
+                lines(
+                    '            client_id=client_id or f"{state.user}-{len(state.messages) + 1}",  # WRONG'
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "short_random_ids",
         doc="""
         Known wrong: client ids are four random digits.

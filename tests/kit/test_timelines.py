@@ -300,6 +300,7 @@ NOT_ABOUT_ORDERINGS = {
     "timestamp_ids",  # wrong only when two sends share an instant of the clock
     "module_counter_ids",  # ids that collide only across two devices,
     "ids_from_row_count",  # … across two devices,
+    "ids_from_own_count",  # … across two phones of one user,
     "short_random_ids",  # … in a burst of sends,
     "new_id_after_two_retries",  # … or after more retries than a small world has
 }

@@ -31,6 +31,7 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "module_counter_ids": ("concurrency",),
     "ids_from_row_count": ("concurrency",),
     "short_random_ids": ("concurrency",),
+    "ids_from_own_count": ("duplicates",),
     "new_id_after_two_retries": ("edge cases",),
     "awaits_before_showing": ("normal flow",),
 }
@@ -49,6 +50,7 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "module_counter_ids": ({10}, {"send"}),
     "ids_from_row_count": ({10}, {"send"}),
     "short_random_ids": ({10}, {"send"}),
+    "ids_from_own_count": ({10}, {"send"}),
     "new_id_after_two_retries": ({8}, {"send"}),
     "awaits_before_showing": ({1}, {"send"}),
 }

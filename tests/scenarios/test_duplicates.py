@@ -189,3 +189,22 @@ async def test_your_own_message_from_another_device_is_a_new_row(kit: Scenario) 
     await kit.ack(hi)
     await kit.echo(hi)
     kit.expect(["'hi' sent #1", "'hi' sent #2"])
+
+
+async def test_a_new_phone_never_reuses_an_old_phones_ids(kit: Scenario) -> None:
+    """You sent "a" and "b" from your phone; the server has both. Then you
+    reinstall the app (or sign in on a new phone) and type "c" before the
+    history has even loaded. The new app starts from nothing — but "c" still
+    needs a client id no message ever had, or the server takes it for "a"
+    sent again. Once everything arrives, the new phone shows all three."""
+    a = await kit.send("a")
+    await kit.ack(a)
+    b = await kit.send("b")
+    await kit.ack(b)
+    kit.phone("you", "your new phone")
+    c = await kit.send("c", by="your new phone")
+    await kit.ack(c)
+    await kit.resync("your new phone")
+    kit.expect(["'a' sent #1", "'b' sent #2", "'c' sent #3"], user="your new phone")
+    await kit.echo(c, to="you")
+    kit.expect(["'a' sent #1", "'b' sent #2", "'c' sent #3"], rule=Rule.NO_TEXT_MATCHING)
