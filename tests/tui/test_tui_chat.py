@@ -281,3 +281,17 @@ async def test_a_wrong_password_says_so_once_and_is_not_tried_again(start_server
         await pilot.press("f4")  # no session, no admin token: nothing changes, nothing breaks
         assert pane.session.tries == 1, "a wrong password was tried again"
         assert pane.session.retry_at is None, "another try is scheduled"
+
+
+async def test_without_the_admin_token_the_switches_are_seen_but_not_turned(start_server) -> None:
+    server = start_server("--echo-first")
+    app = chat_app(server)  # a learner: no admin token
+    async with app.run_test() as pilot:
+        pane = app.pane
+        await until(pilot, "connected", lambda: connected(pane))
+        await until(pilot, "the switches show", lambda: app.panel.state("echo_first") == "on")
+        await pilot.press("f4")
+        await until(pilot, "a notice shows", lambda: "only the host" in pane.text_of("notice"))
+        assert app.panel.state("refuse") == "off"
+        await type_and_send(pilot, pane, "still sent")
+        await until(pilot, "the send went through", lambda: statuses(pane, "still sent") == [SENT])
