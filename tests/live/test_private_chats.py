@@ -90,7 +90,8 @@ async def test_in_by_name_or_by_code_and_out_by_leaving(start_server) -> None:
 
         await asyncio.to_thread(server.stop)
         server.start(port=server.port)
-        await dave.until("dave is back", dave.reconnected.is_set)
+        for member in (alice, bob, carol, dave):  # all back before they close
+            await member.until("back after the restart", member.reconnected.is_set)
         history = await dave.http.history(chat_id)  # membership survived the restart
         assert [m.body for m in history] == ["before anyone came", "bob is in", "welcome"]
         assert (await refusal(bob.http.history(chat_id)))[0] == "not_member"
