@@ -8,13 +8,17 @@ happens or never does. (``uuid.uuid4()`` stays the right answer: it is drawn fro
 the device's generator too, and 122 random bits never collide.)
 
 A flow gets these through the import gate (`chatkit.sandbox.device`): its
-``datetime``, ``time``, ``random``, ``uuid`` and ``secrets`` are the scripted ones;
-the kit's own code keeps the real ones.
+``datetime``, ``time``, ``random``, ``uuid``, ``secrets`` and ``asyncio`` are the scripted ones;
+the kit's own code keeps the real ones. Its ``asyncio`` waits for no real time
+either: a sleep is one turn of the event loop, and its own time-outs never fire —
+the scenario decides when a client gives up.
 """
 
 from __future__ import annotations
 
+import asyncio as _asyncio
 import base64
+import contextlib
 import datetime as _dt
 import hashlib
 import random as _random
@@ -299,7 +303,38 @@ def _scripted_secrets(clock: ScriptedClock, rng: _random.Random) -> types.Module
     )
 
 
+def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
+    """asyncio without the real clock: a sleep is one turn of the loop, a time-out never fires.
+
+    How many real microseconds a scenario takes depends on the machine, so a flow that
+    waited for real time would pass on one computer and fail on another. In a scenario
+    only the script decides when the server answers, and when a client gives up.
+    """
+
+    async def sleep(delay: float, result: Any = None) -> Any:
+        await _asyncio.sleep(0)
+        return result
+
+    async def wait_for(awaitable: Any, timeout: float | None) -> Any:
+        return await awaitable
+
+    async def wait(
+        awaitables: Any, *, timeout: float | None = None, return_when: str = _asyncio.ALL_COMPLETED
+    ) -> Any:
+        return await _asyncio.wait(awaitables, return_when=return_when)
+
+    def timeout(delay: float | None) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    return _module(
+        "asyncio",
+        _asyncio,
+        {"sleep": sleep, "wait_for": wait_for, "wait": wait, "timeout": timeout},
+    )
+
+
 _SCRIPTED: dict[str, Callable[[ScriptedClock, _random.Random], types.ModuleType]] = {
+    "asyncio": _scripted_asyncio,
     "datetime": _scripted_datetime,
     "time": _scripted_time,
     "random": _scripted_random,

@@ -232,3 +232,17 @@ def test_the_same_code_gets_the_same_grade_every_time(tmp_path: Path) -> None:
         runs = {json.dumps(exercism(grade(str(path))), sort_keys=True) for _ in range(2)}
         assert len(runs) == 1, f"{name}: two gradings differ"
         assert json.loads(runs.pop())["score"] < 100, f"{name}: a weak id scored 100"
+
+
+@pytest.mark.timeout(60)
+def test_waiting_for_real_time_cannot_make_a_grade_depend_on_the_machine(tmp_path: Path) -> None:
+    """A debounce before the send and a short time-out around it: in a scenario neither
+    waits for the real clock (only the script says when the server answers), so the
+    flow is graded the same on a fast machine and a slow one."""
+    source = solution_with("import asyncio\n").replace(
+        "        stored = await server.send(chat_id, message.client_id, body)\n",
+        "        await asyncio.sleep(0.05)\n"
+        "        stored = await asyncio.wait_for(server.send(chat_id, message.client_id, body), 1e-6)\n",
+    )
+    report = grade(str(write_flow(tmp_path, source)))
+    assert report.load_error is None and report.score == 100, report.load_error
