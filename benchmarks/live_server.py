@@ -1,4 +1,4 @@
-"""Benchmark the live server on loopback: throughput and ack latency, and the seeds' baseline.
+"""Benchmark the live server on loopback: throughput and ack latency, against a naive baseline.
 
     python benchmarks/live_server.py            # the full run (about half a minute)
     python benchmarks/live_server.py --quick    # a smoke run
@@ -12,8 +12,8 @@ What it measures, each against a real server in its own process on 127.0.0.1:
    message is also broadcast to the sender and to one other member. Reported:
    messages acked per second, and the 50th and 99th percentile of the time from
    emit to ack.
-2. The seeds' baseline: the same server code with its storage swapped (through
-   the `MessageStore` interface) for what the seeds did — one JSON file holding
+2. A naive baseline: the same server code with its storage swapped (through
+   the `MessageStore` interface) for the simplest store there is — one JSON file holding
    every message, rewritten on every message — also with 10,000 stored, at 10
    clients. And the ratio of the two at 10 clients.
 3. The two stores alone, in-process, one append at a time with 10,000 stored
@@ -62,7 +62,7 @@ GOAL_RATIO = 10.0
 
 
 class JsonFileStore:
-    """The seeds' storage, rebuilt for comparison: every message rewrites one JSON file.
+    """The simplest store there is, for comparison: every message rewrites one JSON file.
 
     Generous to the baseline where it costs nothing: duplicates are found through
     an in-memory index, not by scanning. The file is rewritten synchronously, as

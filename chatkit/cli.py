@@ -24,10 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     grading_cli.add_grade_arguments(grade)
     grade.set_defaults(func=grading_cli.run)
 
-    hint = commands.add_parser("hint", help="show the next hint for a function or family")
-    hint.add_argument("topic", nargs="?", help="send, reconcile, rollback or a family name")
-    hint.add_argument("--target", default="starter", help="whose hint progress to use")
-    hint.add_argument("--reset", action="store_true", help="start this topic's hints over")
+    hint = grading_cli.add_hint_command(commands, target_default="starter")
     hint.set_defaults(func=grading_cli.run)
 
     add_serve_command(commands)

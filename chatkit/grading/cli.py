@@ -39,11 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_grade_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="hint")
+    add_hint_command(commands, target_default=argparse.SUPPRESS)  # the grader's --target
+    return parser
+
+
+def add_hint_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], *, target_default: str
+) -> argparse.ArgumentParser:
+    """``hint [TOPIC]``, for ``python grader.py`` and for the ``chatkit`` command alike."""
     hint = commands.add_parser("hint", help="show the next hint for a function or family")
     hint.add_argument("topic", nargs="?", help="send, reconcile, rollback or a family name")
     hint.add_argument("--reset", action="store_true", help="start this topic's hints over")
-    hint.add_argument("--target", default=argparse.SUPPRESS, help="whose hint progress to use")
-    return parser
+    hint.add_argument("--target", default=target_default, help="whose hint progress to use")
+    return hint
 
 
 def add_grade_arguments(parser: argparse.ArgumentParser) -> None:

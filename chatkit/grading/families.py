@@ -21,7 +21,6 @@ class Family:
     """One line saying what the family checks, shown in the report."""
 
 
-
 DEFAULT_WEIGHT = 10
 
 FAMILIES: tuple[Family, ...] = (

@@ -10,8 +10,6 @@ from typing import Any
 from chatkit.grading.families import Family, family_named, family_order
 from chatkit.story import Step
 
-RESULTS_FD = "CHATKIT_RESULTS_FD"
-"""The child writes one JSON line per event to this file descriptor (named in its env)."""
 FAMILY_FILTER = "CHATKIT_FAMILIES"
 """Comma-separated family names to keep; empty keeps all."""
 

@@ -1,7 +1,7 @@
 """The live side: a real chat server, and client transports that talk to it.
 
-The scenarios run against a scripted server; this package is the real thing the
-seeds' WebSocket system becomes — Socket.IO rooms with acked sends and broadcast
+The scenarios run against a scripted server; this package is the real thing —
+Socket.IO rooms with acked sends and broadcast
 echoes, typing indicators, HTTP for health, users, history and a fallback send,
 and messages in SQLite (WAL, committed before acked, idempotent on the client id).
 Safe to share in a classroom: accounts with passwords, private chats by

@@ -1,6 +1,6 @@
 """``chatkit serve`` and ``python -m chatkit.live``: run the live server from a terminal.
 
-The lead's ``chatkit`` console script registers the subcommand with
+The ``chatkit`` console script registers the subcommand with
 `add_serve_command`; ``python -m chatkit.live`` takes the same arguments, so the
 server runs before (and without) the console script.
 """

@@ -60,7 +60,7 @@ def create_server(
     on_ready: Callable[[], None] | None = None,
 ) -> LiveServer:
     """Build the app. ``store`` defaults to SQLite at ``settings.db_path``; any
-    `MessageStore` will do (the benchmark plugs in the seeds' JSON file)."""
+    `MessageStore` will do (the benchmark plugs in a one-JSON-file store)."""
     if store is None:
         store = SQLiteStore(
             settings.db_path,

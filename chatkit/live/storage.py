@@ -1,7 +1,7 @@
 """Where messages are kept: a small interface, and SQLite behind it.
 
 The server only ever talks to a `MessageStore`, so a PostgreSQL store (or the
-seeds' JSON file, which the benchmark rebuilds to compare against) drops in
+naive one-JSON-file store the benchmark compares against) drops in
 without touching a handler. The default, `SQLiteStore`, is embedded: one file,
 no service to run, which is what a classroom laptop wants.
 

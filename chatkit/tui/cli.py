@@ -1,6 +1,6 @@
 """``chatkit chat`` and ``chatkit demo`` (also ``python -m chatkit.tui chat|demo``).
 
-The lead's ``chatkit`` console script registers both with `add_tui_commands`.
+The ``chatkit`` console script registers both with `add_tui_commands`.
 Loading the target runs the learner's module, so a file that does not even
 import is reported here, in a sentence with its file and line, before any
 screen opens.
