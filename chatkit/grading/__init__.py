@@ -1,5 +1,8 @@
 """The grader: runs the graded scenarios against a target in a child process and reports.
 
-`runner.grade` does the work and returns a `results.GradeReport`; `report` renders it
-with rich; `cli` is ``python grader.py``.
+`runner.grade` checks the target (`trust`: refused grades), runs it in a child process
+(`plugin` there, one `results` message per event) and returns a `results.GradeReport`.
+`report` renders it with rich, with each failure's race drawn by `diagram` and
+`diagram_text`; `html_report` (with `diagram_svg`) and `exports` write it for the web
+and for CI; `cli` is ``python grader.py``, with `hints`, `watch` and `compare`.
 """
