@@ -172,6 +172,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 def serve_command(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM; the exit status for the shell."""
     from chatkit.live.server import serve  # the heavy imports wait until a server is wanted
+    from chatkit.live.storage import StoreError
 
     try:
         settings = settings_from(args)
@@ -184,6 +185,11 @@ def serve_command(args: argparse.Namespace) -> int:
     warning = exposure_warning(settings.host, settings.port, tls=settings.tls_cert is not None)
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)
+    try:
+        _no_other_server(settings.db_path)
+    except StoreError as error:
+        print(f"chatkit serve: {error}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         asyncio.run(serve(settings, admin_note=admin_note(args)))
@@ -194,6 +200,18 @@ def serve_command(args: argparse.Namespace) -> int:
         return 1
     print("chatkit live server stopped", flush=True)
     return 0
+
+
+def _no_other_server(database: Path) -> None:
+    """Refuse at once, before any port is opened, if another server serves ``database``.
+
+    The store takes the lock for good when it opens; this early look only spares the
+    host a server that starts, then stops."""
+    from chatkit.live.storage import OneServerPerFile
+
+    check = OneServerPerFile(database)
+    check.acquire()
+    check.release()
 
 
 def admin_note(args: argparse.Namespace) -> str:

@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, TypeVar
+from typing import IO, Literal, Protocol, TypeVar
 
 from chatkit.live.wire import ms_to_datetime
 from chatkit.model import ServerMessage
@@ -36,6 +37,55 @@ SCHEMA_VERSION = 1
 
 class StoreError(Exception):
     """The store could not do what was asked (disk full, file locked, closed...)."""
+
+
+class OneServerPerFile:
+    """Only one server process serves a SQLite file at a time.
+
+    Two processes on one file would keep the messages right (SQLite serialises the
+    writers), but each broadcasts only to its own connections: two members of one chat,
+    connected to different processes, would not hear each other, and nothing would say
+    so. Until a message queue carries broadcasts between processes, a second server on
+    the same file refuses to start. The lock is the operating system's, on a file beside
+    the database: it goes with the process, however that process ends.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.path = database.with_name(database.name + ".serving")
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")  # a folder that cannot be written fails here, as itself
+        try:
+            _lock(handle)
+        except OSError:
+            handle.close()
+            raise StoreError(
+                f"another chatkit server is already serving {self.database}. A second process "
+                "on the same file would not hear the first one's broadcasts, so its members "
+                "would miss each other's messages: connect to the running server, or give "
+                "this one a database of its own (--db)."
+            ) from None
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the file lets go of the lock
+            self._file = None
+
+
+def _lock(handle: IO[str]) -> None:
+    """Take the file's exclusive lock now, or raise OSError if another process holds it."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +215,11 @@ class SQLiteStore:
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._write_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._serving = OneServerPerFile(path)
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._serving.acquire()
         self._write_db = await self._on(self._writer, self._connect_writer)
         self._read_db = await self._on(self._reader, self._connect_reader)
         self._write_task = asyncio.get_running_loop().create_task(
@@ -185,6 +237,7 @@ class SQLiteStore:
             if db is not None:
                 await self._on(pool, db.close)
             pool.shutdown(wait=True)
+        self._serving.release()
 
     async def append(self, chat_id: str, client_id: str, author: str, body: str) -> Appended:
         if self._closed or self._write_task is None:

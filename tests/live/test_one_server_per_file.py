@@ -1,0 +1,59 @@
+"""One server process per SQLite file: a second one refuses to start, and says why.
+
+Two processes on one file would each broadcast only to their own connections, so
+members connected to different processes would silently miss each other's messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chatkit.live.storage import SQLiteStore, StoreError
+
+
+async def open_store(path: Path) -> SQLiteStore:
+    store = SQLiteStore(path)
+    await store.open()
+    return store
+
+
+def test_a_second_store_on_the_same_file_is_refused(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        database = tmp_path / "chat.db"
+        first = await open_store(database)
+        try:
+            with pytest.raises(StoreError, match="already serving") as refused:
+                await open_store(database)
+            assert "--db" in str(refused.value)
+            other = await open_store(tmp_path / "other.db")  # a file of its own is fine
+            await other.close()
+        finally:
+            await first.close()
+        again = await open_store(database)  # the lock went with the first store
+        await again.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.timeout(30)
+def test_chatkit_serve_on_a_served_file_exits_with_the_reason(tmp_path: Path) -> None:
+    database = tmp_path / "chat.db"
+
+    async def hold_and_try() -> subprocess.CompletedProcess[str]:
+        first = await open_store(database)
+        try:
+            command = [sys.executable, "-m", "chatkit.live", "--port", "0", "--db", str(database)]
+            return await asyncio.to_thread(
+                subprocess.run, command, capture_output=True, text=True, timeout=25
+            )
+        finally:
+            await first.close()
+
+    done = asyncio.run(hold_and_try())
+    assert done.returncode == 2
+    assert "already serving" in done.stderr and "Traceback" not in done.stderr
