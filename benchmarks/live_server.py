@@ -65,8 +65,8 @@ class JsonFileStore:
     """The simplest store there is, for comparison: every message rewrites one JSON file.
 
     Generous to the baseline where it costs nothing: duplicates are found through
-    an in-memory index, not by scanning. The file is rewritten synchronously, as
-    the seed's ``writeFileSync`` did, and (also like the seed) never synced to disk.
+    an in-memory index, not by scanning. The file is rewritten synchronously, as a
+    first chat server written in an afternoon does it, and never synced to disk.
     """
 
     def __init__(self, path: Path) -> None:
@@ -384,7 +384,7 @@ async def benchmark(args: argparse.Namespace, work: Path) -> dict[str, object]:
     try:
         baseline = await load(
             baseline_server,
-            "seed baseline (JSON file)",
+            "naive baseline (JSON file)",
             args.baseline_clients,
             args.baseline_messages,
             args.max_seconds,
@@ -411,7 +411,7 @@ async def benchmark(args: argparse.Namespace, work: Path) -> dict[str, object]:
     }
     print()
     print(f"stored before measuring: {SEEDED:,} messages in each store; rooms of {ROOM_SIZE}")
-    print(f"live vs seed baseline at {args.baseline_clients} clients: {ratio:.1f}x")
+    print(f"live vs naive baseline at {args.baseline_clients} clients: {ratio:.1f}x")
     print(f"what held the rate at {top.clients} clients: {top.bottleneck()}")
     print(
         f"goals at {top.clients} clients: >= {GOAL_RATE} msgs/s "
