@@ -48,7 +48,8 @@ MODULES: dict[str, ModuleRule] = {
         "sleep Lock Event Condition Semaphore BoundedSemaphore Queue LifoQueue "
         "PriorityQueue QueueEmpty QueueFull wait_for timeout shield gather wait "
         "create_task TaskGroup CancelledError TimeoutError InvalidStateError "
-        "iscoroutine iscoroutinefunction FIRST_COMPLETED FIRST_EXCEPTION ALL_COMPLETED"
+        "iscoroutine iscoroutinefunction FIRST_COMPLETED FIRST_EXCEPTION ALL_COMPLETED "
+        "Task Future"  # for type hints; what leads from them to the loop is refused by name
     ),
     "datetime": _only("datetime date time timedelta timezone tzinfo UTC MINYEAR MAXYEAR"),
     "time": _only(
