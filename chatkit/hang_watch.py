@@ -18,10 +18,12 @@ call, and it need not: the sandbox gives a flow no sleeping, files or sockets to
 from __future__ import annotations
 
 import _thread
+import gc
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -51,11 +53,28 @@ class HangWatch:
         self._tripped: str | None = None
         self._signal = _private_signal()
         self._previous: object = None
+        self._clock = _main_thread_clock(self._main)
+        self._collecting: float | None = None
+        self._collected = 0.0
+        """Clock time the main thread spent collecting garbage while the watch was on."""
 
     def __enter__(self) -> HangWatch:
         self._previous = signal.signal(self._signal, self._raise)
+        gc.callbacks.append(self._on_collection)
         self._thread.start()
         return self
+
+    def _on_collection(self, phase: str, info: dict[str, int]) -> None:
+        """A collection is the interpreter's pause, not the learner's loop: leave it out."""
+        if phase == "start":
+            self._collecting = self._clock()
+        elif self._collecting is not None:
+            self._collected += self._clock() - self._collecting
+            self._collecting = None
+
+    def _busy(self) -> float:
+        """How long the main thread has run, less its garbage collections, by `_clock`."""
+        return self._clock() - self._collected
 
     def __exit__(
         self,
@@ -65,6 +84,7 @@ class HangWatch:
     ) -> None:
         self._stop.set()
         self._thread.join()
+        gc.callbacks.remove(self._on_collection)
         signal.signal(self._signal, self._previous)  # type: ignore[arg-type]
 
     def _raise(self, signum: int, frame: FrameType | None) -> None:
@@ -79,7 +99,7 @@ class HangWatch:
         since = 0.0
         while not self._stop.wait(SAMPLE_SECONDS):
             frame = self._learner_frame()
-            now = time.monotonic()
+            now = self._busy()
             if frame is None or frame is not watched:
                 watched, since = frame, now
                 continue
@@ -98,6 +118,24 @@ class HangWatch:
                 found = frame
             frame = frame.f_back
         return found
+
+
+def _main_thread_clock(main: int | None) -> Callable[[], float]:
+    """The main thread's own CPU time where the system can read it for another thread,
+    else the wall clock.
+
+    CPU time does not run while the machine lets another process have the core, so a
+    busy machine never makes correct learner code look stuck.
+    """
+    getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
+    if getcpuclockid is None or main is None:
+        return time.monotonic
+    try:
+        clock = getcpuclockid(main)
+        time.clock_gettime(clock)
+    except OSError:
+        return time.monotonic
+    return lambda: time.clock_gettime(clock)
 
 
 def _private_signal() -> signal.Signals:

@@ -22,7 +22,8 @@ hang that neither the budget nor `chatkit.hang_watch.HangWatch` (which stops lea
 code that loops without awaiting) could end."""
 
 CALL_LIMIT_SECONDS = 0.1
-"""How long one stretch of learner code may run without returning or awaiting."""
+"""How long one stretch of learner code may run without returning or awaiting: time on
+the processor, so a busy machine or a garbage collection never counts against it."""
 SAMPLE_SECONDS = 0.01
 """How often the hang watch looks at what the learner's code is doing."""
 
