@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import linecache
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import CodeType, FrameType
+from types import CodeType, FrameType, TracebackType
 
 from chatkit.model import Message
 from chatkit.state import Chat
@@ -28,11 +29,11 @@ from chatkit.target import FUNCTIONS
 
 @dataclass(frozen=True, slots=True)
 class Blame:
-    """Where the learner's code made a change: the flow function, and the exact line."""
+    """Where the learner's code made a change, or raised: the flow function, and the line."""
 
-    function: str
-    """``send``, ``reconcile`` or ``rollback`` (or the learner's own function, if none of
-    the three is on the stack)."""
+    function: str | None
+    """``send``, ``reconcile`` or ``rollback``: the innermost of them around the line, or
+    None when none of the three is (code at module level, say)."""
     file: str
     line: int
     code: str
@@ -41,48 +42,62 @@ class Blame:
     """The function the line is in: the flow function itself, or a helper it called."""
 
 
-def blame_frame(frame: FrameType | None, folder: str) -> Blame | None:
-    """The learner's innermost frame from ``frame`` outwards, and the flow function around it."""
-    while frame is not None and not frame.f_code.co_filename.startswith(folder):
-        frame = frame.f_back
-    if frame is None:
+Place = tuple[FrameType, int]
+"""A frame, and the line it is at."""
+
+
+def blame_places(places: Iterable[Place], folder: str) -> Blame | None:
+    """The innermost of ``places`` (outermost first) in the learner's ``folder``, and the
+    innermost flow function around it.
+
+    The one answer to "where in the learner's file": for a change (`blame_frame`), a
+    suspended send (`blame_suspended`), a traceback (`blame_traceback`).
+    """
+    inside = folder.rstrip(os.sep) + os.sep  # the folder itself, not a sibling that starts alike
+    learner = [
+        (frame, line) for frame, line in places if frame.f_code.co_filename.startswith(inside)
+    ]
+    if not learner:
         return None
-    inner = frame
-    outer: FrameType | None = frame
-    while outer is not None and outer.f_code.co_name not in FUNCTIONS:
-        outer = outer.f_back
-        while outer is not None and not outer.f_code.co_filename.startswith(folder):
-            outer = outer.f_back
+    inner, line = learner[-1]
+    around = [frame.f_code.co_name for frame, _ in learner if frame.f_code.co_name in FUNCTIONS]
     code = inner.f_code
     return Blame(
-        function=(outer or inner).f_code.co_name,
+        function=around[-1] if around else None,
         file=code.co_filename,
-        line=inner.f_lineno,
-        code=linecache.getline(code.co_filename, inner.f_lineno).strip(),
+        line=line,
+        code=linecache.getline(code.co_filename, line).strip(),
         inner=code.co_name,
     )
+
+
+def blame_frame(frame: FrameType | None, folder: str) -> Blame | None:
+    """The learner's code running at ``frame`` or around it (a stack, innermost first)."""
+    stack: list[Place] = []
+    while frame is not None:
+        stack.append((frame, frame.f_lineno))
+        frame = frame.f_back
+    return blame_places(reversed(stack), folder)
 
 
 def blame_suspended(coro: object, folder: str) -> Blame | None:
     """Where a suspended send waits: the innermost of the learner's coroutines it awaits."""
-    found: list[FrameType] = []
+    chain: list[Place] = []
     while coro is not None:
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is not None and frame.f_code.co_filename.startswith(folder):
-            found.append(frame)
+        if frame is not None:
+            chain.append((frame, frame.f_lineno))
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    if not found:
-        return None
-    inner = found[-1]
-    outer = next((f for f in reversed(found) if f.f_code.co_name in FUNCTIONS), inner)
-    code = inner.f_code
-    return Blame(
-        function=outer.f_code.co_name,
-        file=code.co_filename,
-        line=inner.f_lineno,
-        code=linecache.getline(code.co_filename, inner.f_lineno).strip(),
-        inner=code.co_name,
-    )
+    return blame_places(chain, folder)
+
+
+def blame_traceback(traceback: TracebackType | None, folder: str) -> Blame | None:
+    """Where in the learner's code an error was raised."""
+    chain: list[Place] = []
+    while traceback is not None:
+        chain.append((traceback.tb_frame, traceback.tb_lineno))
+        traceback = traceback.tb_next
+    return blame_places(chain, folder)
 
 
 CREATED = ("client_id",)

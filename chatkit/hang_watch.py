@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import _thread
 import gc
+import os
 import signal
 import sys
 import threading
@@ -27,8 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
 
+from chatkit.blame import blame_frame
 from chatkit.limits import CALL_LIMIT_SECONDS, SAMPLE_SECONDS
-from chatkit.target import FUNCTIONS
 
 
 class StuckInLearnerCode(SystemExit):
@@ -45,7 +46,7 @@ class HangWatch:
     """While active, stops any single stretch of code under ``folder`` that overruns."""
 
     def __init__(self, folder: Path, limit: float = CALL_LIMIT_SECONDS) -> None:
-        self.folder = str(folder.resolve())
+        self.folder = str(folder.resolve()) + os.sep  # inside it, not a sibling starting alike
         self.limit = limit
         self._stop = threading.Event()
         self._main = threading.main_thread().ident
@@ -89,7 +90,7 @@ class HangWatch:
 
     def _raise(self, signum: int, frame: FrameType | None) -> None:
         raise StuckInLearnerCode(
-            f"{_running(frame, self.folder) or self._tripped or 'your code'} ran for more than "
+            f"{_flow_function(frame, self.folder) or self._tripped or 'your code'} ran for more than "
             f"{self.limit:g} s without "
             "returning or awaiting anything: is there an endless loop, or a blocking wait?"
         )
@@ -150,11 +151,7 @@ def _private_signal() -> signal.Signals:
     return signal.Signals.SIGTERM
 
 
-def _running(frame: FrameType | None, folder: str) -> str | None:
+def _flow_function(frame: FrameType | None, folder: str) -> str | None:
     """The innermost of the learner's ``send``, ``reconcile`` and ``rollback`` still running."""
-    while frame is not None:
-        code = frame.f_code
-        if code.co_name in FUNCTIONS and code.co_filename.startswith(folder):
-            return code.co_name
-        frame = frame.f_back
-    return None
+    where = blame_frame(frame, folder)
+    return where.function if where is not None else None

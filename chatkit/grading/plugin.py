@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import linecache
 import os
 import socket
 from collections.abc import Generator
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from chatkit.blame import Blame, blame_traceback
 from chatkit.grading.results import (
     FAMILY_FILTER,
     ChildMessage,
@@ -34,9 +34,8 @@ from chatkit.hang_watch import StuckInLearnerCode
 from chatkit.harness import Scenario
 from chatkit.limits import MEMORY_LIMIT
 from chatkit.rules import Rule, RuleBroken
-from chatkit.sandbox.world import OutputFlood
 from chatkit.story import Step
-from chatkit.target import FUNCTIONS, display_path
+from chatkit.target import display_path
 from chatkit.testing import LearnerRaised, ScenarioTimedOut, budget_of
 
 _channel: socket.socket | None = None
@@ -145,71 +144,44 @@ def _explain(
     error = excinfo.value
     result.error_type = type(error).__name__
     result.message = str(error)
-    result.location = _learner_frame(excinfo, target)
+    result.outcome = Outcome.CRASHED
+    _point_at(result, _where(excinfo, target))
     if isinstance(error, RuleBroken):
-        result.rule, result.function = str(error.rule), error.rule.function
+        result.rule = str(error.rule)
         result.message, result.expected, result.actual = error.detail, error.expected, error.actual
         result.outcome = Outcome.TIMED_OUT if error.rule is Rule.FINISHES else Outcome.FAILED
-        result.location = None
-        blame = error.blame
-        if blame is not None:
-            result.function = blame.function
-            result.location = Location(
-                display_path(Path(blame.file)), blame.line, blame.inner, blame.code
-            )
+        result.location, result.function = None, None
+        _point_at(result, error.blame)
+        result.function = result.function or error.rule.function
     elif isinstance(error, StuckInLearnerCode):
         result.outcome = Outcome.TIMED_OUT
-        result.function = _flow_function(excinfo, target)
     elif isinstance(error, ScenarioTimedOut) or (
         excinfo.typename == "Failed" and str(error).startswith("Timeout")
     ):
         result.outcome = Outcome.TIMED_OUT
         result.message = "the scenario did not finish in time: something waits or loops forever"
     elif isinstance(error, LearnerRaised):
-        result.outcome, result.error_type = Outcome.CRASHED, error.kind
-        result.function = _flow_function(excinfo, target) or result.function
+        result.error_type = error.kind
     elif isinstance(error, MemoryError):
-        result.outcome = Outcome.CRASHED
         result.message = (
             f"your code asked for more memory than a flow may use ({MEMORY_LIMIT // 2**30} GiB); "
             "is something growing without end?"
         )
-        result.function = _flow_function(excinfo, target)
-    elif isinstance(error, OutputFlood):
-        result.outcome = Outcome.CRASHED
-        result.function = _flow_function(excinfo, target)
     elif isinstance(error, NotImplementedError) and result.location is not None:
         result.outcome = Outcome.NOT_WRITTEN
-        result.function = _flow_function(excinfo, target)
     elif isinstance(error, AssertionError):
         result.outcome = Outcome.FAILED
-    else:
-        result.outcome = Outcome.CRASHED
-        if isinstance(error, SystemExit):
-            result.message = f"your code called sys.exit({error.code!r})"
-        if result.location is not None:
-            result.function = _flow_function(excinfo, target)
+    elif isinstance(error, SystemExit):
+        result.message = f"your code called sys.exit({error.code!r})"
 
 
-def _flow_function(excinfo: pytest.ExceptionInfo[BaseException], target: Path) -> str | None:
-    """Which of ``send``, ``reconcile`` and ``rollback`` the error came out of (innermost)."""
-    for entry in reversed(excinfo.traceback):
-        if entry.name in FUNCTIONS and Path(str(entry.path)).is_relative_to(target):
-            return entry.name
-    return None
+def _point_at(result: TestResult, where: Blame | None) -> None:
+    """Point the result at the learner's line, and at the flow function around it."""
+    if where is not None:
+        result.location = Location(display_path(where.file), where.line, where.inner, where.code)
+        result.function = where.function
 
 
-def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException], target: Path) -> Location | None:
-    """The innermost frame of the traceback that is in the learner's folder."""
-    for entry in reversed(excinfo.traceback):
-        path = Path(str(entry.path))
-        if path.is_relative_to(target):
-            return Location(
-                file=display_path(path),
-                line=entry.lineno + 1,
-                function=entry.name,
-                # linecache, not pytest's entry.statement: that parses the file again, and
-                # CPython 3.11's parser can fail there after deep or interrupted learner code
-                code=linecache.getline(str(path), entry.lineno + 1).strip(),
-            )
-    return None
+def _where(excinfo: pytest.ExceptionInfo[BaseException], target: Path) -> Blame | None:
+    """Where in the learner's code the error was raised (see `chatkit.blame`)."""
+    return blame_traceback(excinfo.tb, str(target.resolve()))

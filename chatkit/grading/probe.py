@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
-import traceback
 from dataclasses import asdict
 from pathlib import Path
 
+from chatkit.blame import blame_traceback
 from chatkit.grading.results import LoadError, Location
 from chatkit.target import TargetError, load_flow
 
@@ -44,15 +44,8 @@ def probe(path: Path) -> LoadError | None:
 
 
 def _where(error: BaseException, path: Path) -> Location | None:
-    frames = [
-        f
-        for f in traceback.extract_tb(error.__traceback__)
-        if Path(f.filename).parent == path.parent
-    ]
-    if not frames:
-        return None
-    frame = frames[-1]
-    return Location(frame.filename, frame.lineno or 0, frame.name, (frame.line or "").strip())
+    where = blame_traceback(error.__traceback__, str(path.parent))
+    return None if where is None else Location(where.file, where.line, where.inner, where.code)
 
 
 def main() -> None:
