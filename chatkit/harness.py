@@ -34,6 +34,7 @@ from chatkit.rules import (
     Rule,
     RuleBroken,
     RuleWatch,
+    check_new_id,
     check_pending_on_screen,
     check_retry_id,
     check_shown_before_first_await,
@@ -47,8 +48,8 @@ from chatkit.story import SERVER, Kind, Step, screen
 DEFAULT_CHAT = "general"
 
 
-STORY_ROWS = 12
-"""A timeline longer than this is shortened in the story: its first and last rows."""
+STORY_END_ROWS = 6
+"""A long timeline is shown in the story as its first and last this many rows."""
 
 PRIMARY, FALLBACK = "primary", "fallback"
 """The names of a failover client's two transports, as the story says them."""
@@ -217,10 +218,8 @@ class Scenario:
     async def ack_many(self, sendings: list[Sending]) -> None:
         """The acks of all these sends reach their senders, in this order."""
         for sending in sendings:
-            request = self._request(sending)
-            sending.stored = self.server.store(request)
-            self._members[sending.user].watch.told(sending.stored)
-            self.server.ack(request)
+            self.server.ack(self._request(sending))
+            self._members[sending.user].watch.told(self._stored(sending))
         await self.settle()
         users = sorted({sending.user for sending in sendings})
         text = f"the acks for all {len(sendings):,} messages arrive"
@@ -312,15 +311,16 @@ class Scenario:
 
     def store(self, sending: Sending) -> ServerMessage:
         """The server stores the message (nobody is told yet)."""
-        sending.stored = self.server.store(self._request(sending))
-        text = f"the server stores {_quote(sending.body)} as #{sending.stored.seq}"
-        self._step(text, Kind.STORE, SERVER, SERVER)
-        return sending.stored
+        stored = self._stored(sending)
+        self._step(
+            f"the server stores {_quote(sending.body)} as #{stored.seq}", Kind.STORE, SERVER, SERVER
+        )
+        return stored
 
     def store_many(self, sendings: list[Sending]) -> None:
         """The server stores all these messages, in this order (nobody is told yet)."""
         for sending in sendings:
-            sending.stored = self.server.store(self._request(sending))
+            self._stored(sending)
         self._step(f"the server stores all {len(sendings):,} messages", Kind.STORE, SERVER, SERVER)
 
     def post(self, body: str, *, by: str = "bob") -> ServerMessage:
@@ -337,26 +337,24 @@ class Scenario:
 
     async def ack(self, sending: Sending) -> ServerMessage:
         """The ack reaches the sender (the server stores the message first if needed)."""
-        request = self._request(sending)
-        sending.stored = self.server.store(request)
-        self._members[sending.user].watch.told(sending.stored)
-        self.server.ack(request)
+        self.server.ack(self._request(sending))
+        stored = self._stored(sending)
+        self._members[sending.user].watch.told(stored)
         await self._answered(
             sending,
             f"the ack for {_quote(sending.body)} reaches {sending.user}{_over(sending)}",
             Kind.ACK,
         )
-        return sending.stored
+        return stored
 
     async def late_ack(self, sending: Sending) -> ServerMessage:
         """An ack that arrives after the sender gave up: the client hands it to reconcile."""
-        request = self._request(sending)
-        sending.stored = self.server.store(request)
+        stored = self._stored(sending)
         member = self._members[sending.user]
-        member.watch.told(sending.stored)
+        member.watch.told(stored)
         try:
             with self.journal.recording():
-                member.client.receive(sending.stored)
+                member.client.receive(stored)
         finally:
             self._step(
                 f"the late ack for {_quote(sending.body)} reaches {sending.user}{_over(sending)}",
@@ -367,7 +365,7 @@ class Scenario:
             )
         await self.settle()
         self._check()
-        return sending.stored
+        return stored
 
     async def refuse(self, sending: Sending, reason: str = "the server refused it") -> None:
         """The server refuses the message: nothing is stored, the sender gets the reason."""
@@ -562,6 +560,11 @@ class Scenario:
         if error is not None:
             raise error
 
+    def _stored(self, sending: Sending) -> ServerMessage:
+        """The server's copy of the message, stored now if it is not yet (stored once)."""
+        sending.stored = self.server.store(self._request(sending))
+        return sending.stored
+
     def _request(self, sending: Sending) -> Request:
         if sending.request is None:
             raise RuleBroken(
@@ -588,16 +591,16 @@ class Scenario:
 
     def _check_request(self, sending: Sending, request: Request) -> None:
         member = self._members[sending.user]
-        earlier = self._client_ids.get(request.client_id)
         if sending.retry_of is not None:
             check_retry_id(sending.body, request.client_id, sending.retry_of)
-        if sending.retry_of is None and earlier is not None:
-            whose = "your" if earlier.user == "you" else f"{earlier.user}'s"
-            raise RuleBroken(
-                Rule.UNIQUE_IDS,
-                f"{_quote(sending.body)} was sent with client id {request.client_id!r}, "
-                f"which {whose} earlier message {_quote(earlier.body)} already uses",
+        else:
+            earlier = self._client_ids.get(request.client_id)
+            first = (
+                None
+                if earlier is None
+                else f"{_whose(earlier.user)} earlier message {_quote(earlier.body)}"
             )
+            check_new_id(sending.body, first, client_id=request.client_id)
         check_pending_on_screen(
             member.client.state, request.client_id, request.chat_id, sending.body
         )
@@ -622,7 +625,7 @@ class Scenario:
     ) -> None:
         """Write a line of the story and, unless told not to yet, check every rule."""
         screens = {
-            user: screen(member.client.state, self.chat_id, rows=STORY_ROWS // 2)
+            user: screen(member.client.state, self.chat_id, rows=STORY_END_ROWS)
             for user, member in self._members.items()
         }
         printed = self.world.output.drain()

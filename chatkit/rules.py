@@ -171,6 +171,22 @@ def check_pending_on_screen(state: ChatState, client_id: str, chat_id: str, body
         )
 
 
+def check_new_id(body: str, earlier: str | None, *, client_id: str | None = None) -> None:
+    """Rule 10: a new message's client id is one no earlier message used.
+
+    ``earlier`` says which message used it first ("your earlier message 'hi'"), or is
+    None if none did. ``client_id`` is shown when given: where ids are seeded, it tells
+    the learner how the id was made ('msg-1' is a counter).
+    """
+    if earlier is not None:
+        which = "the client id" if client_id is None else f"client id {client_id!r}"
+        raise RuleBroken(
+            Rule.UNIQUE_IDS,
+            f"{body!r} was sent with {which} of {earlier}; every new message needs an id of "
+            "its own, even with the same words",
+        )
+
+
 def check_retry_id(body: str, used: str, failed: str | None) -> None:
     """Rule 8: a retry reuses the failed message's client id."""
     if used != failed:

@@ -38,6 +38,7 @@ from chatkit.rules import (
     RuleBroken,
     RuleWatch,
     WatchMemory,
+    check_new_id,
     check_pending_on_screen,
     check_retry_id,
     check_shown_before_first_await,
@@ -410,13 +411,12 @@ class Run(Canonical):
         else:
             earlier = self._canonical.get(client_id)
             if self._checking and earlier is not None and earlier != label:
-                whose = self.world.other if earlier == OTHER else self._label_body(earlier)
-                self._trouble = self._trouble or RuleBroken(
-                    Rule.UNIQUE_IDS,
-                    f"{request.body!r} was sent with the client id of an earlier message "
-                    f"({whose!r}); every new message needs an id of its own, even with the "
-                    "same words",
+                first = (
+                    f"{OTHER}'s message {self.world.other!r}"
+                    if earlier == OTHER
+                    else f"your earlier message {self._label_body(earlier)!r}"
                 )
+                self._check(check_new_id, request.body, first)
             self._canonical[client_id] = label
             self._actual[label] = client_id
         if self._checking:
