@@ -40,7 +40,7 @@ from chatkit.rules import (
     check_shown_before_first_await,
     describe_timeline,
 )
-from chatkit.sandbox import FlowCode, ScriptedWorld
+from chatkit.sandbox import FlowCode, ScriptedClock, ScriptedWorld
 from chatkit.scripted import Connection, Request, ScriptedServer
 from chatkit.state import ChatState
 from chatkit.story import SERVER, Kind, Step, screen
@@ -114,12 +114,9 @@ class Scenario:
     scenario moves it (``kit.clock``), and chance seeded by the scenario's name.
     """
 
-    def __init__(
-        self, code: FlowCode, world: ScriptedWorld | None = None, chat_id: str = DEFAULT_CHAT
-    ) -> None:
+    def __init__(self, code: FlowCode, world: ScriptedWorld, chat_id: str = DEFAULT_CHAT) -> None:
         self.code = code
-        self.world = world or ScriptedWorld("scenario")
-        self.clock = self.world.clock
+        self.world = world
         self.chat_id = chat_id
         self.server = ScriptedServer()
         self.story: list[Step] = []
@@ -174,6 +171,11 @@ class Scenario:
         state = ChatState(user)
         flow = self.code.device(self.world, device)
         return _Member(ChatClient(flow, state, self.server.connect(user)), RuleWatch(state))
+
+    @property
+    def clock(self) -> ScriptedClock:
+        """The scenario's clock: it stands still until the scenario moves it (``advance``)."""
+        return self.world.clock
 
     def state(self, user: str = "you") -> ChatState:
         return self.client(user).state

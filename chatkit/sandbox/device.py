@@ -16,15 +16,14 @@ with the line; this gate is what holds at run time whatever the source looks lik
 from __future__ import annotations
 
 import builtins
-import importlib
 import types
 from pathlib import Path
 from typing import Any
 
 from chatkit.protocols import Flow
 from chatkit.sandbox.check import is_helper
-from chatkit.sandbox.policy import FORBIDDEN_BUILTINS, allowed_module, allowed_names, module_list
-from chatkit.sandbox.world import LIVE, World
+from chatkit.sandbox.policy import FORBIDDEN_BUILTINS, allowed_module, module_list
+from chatkit.sandbox.world import LIVE, World, module_copy
 
 FLOW_MODULE = "flow"
 """The name a flow's module has while it runs (``__name__``)."""
@@ -92,7 +91,7 @@ class _Device:
         if module is not None:
             return module
         if allowed_module(name) is not None:
-            module = self.world.module(name, self.name) or _copy_of(name)
+            module = self.world.module(name, self.name) or module_copy(name)
             self.modules[name] = module
             return module
         if is_helper(self.code.folder, name):
@@ -102,12 +101,3 @@ class _Device:
             f"{module_list()}",
             name=name,
         )
-
-
-def _copy_of(name: str) -> types.ModuleType:
-    """A module that holds only the names of ``name`` a flow may use."""
-    real = importlib.import_module(name)
-    module = types.ModuleType(name, real.__doc__)
-    for attr in allowed_names(name):
-        setattr(module, attr, getattr(real, attr))
-    return module

@@ -21,6 +21,7 @@ import base64
 import contextlib
 import datetime as _dt
 import hashlib
+import importlib
 import random as _random
 import time as _time
 import types
@@ -127,9 +128,9 @@ LIVE = World()
 class ScriptedWorld(World):
     """One scenario's world: one scripted clock, and a seeded generator per device."""
 
-    def __init__(self, name: str, clock: ScriptedClock | None = None) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.clock = clock or ScriptedClock(self.start())
+        self.clock = ScriptedClock(self.start())
         self.output = Output()
 
     def printer(self) -> Callable[..., None]:
@@ -152,8 +153,11 @@ class ScriptedWorld(World):
         return build(self.clock, _random.Random(self.seed(f"{device}\0{name}")))
 
 
-def _module(name: str, real: types.ModuleType, overrides: dict[str, Any]) -> types.ModuleType:
-    """A module with the names a flow may use: the scripted ones, the rest as they are."""
+def module_copy(name: str, overrides: dict[str, Any] | None = None) -> types.ModuleType:
+    """A module that holds just the names of module ``name`` a flow may use: ``overrides``
+    where given (the scripted ones), the rest as they are."""
+    real = importlib.import_module(name)
+    overrides = overrides or {}
     module = types.ModuleType(name, real.__doc__)
     for attr in allowed_names(name):
         setattr(module, attr, overrides[attr] if attr in overrides else getattr(real, attr))
@@ -190,7 +194,7 @@ def _scripted_datetime(clock: ScriptedClock, rng: _random.Random) -> types.Modul
 
     for cls in (datetime, date):
         cls.__module__, cls.__qualname__ = "datetime", cls.__name__
-    return _module("datetime", _dt, {"datetime": datetime, "date": date})
+    return module_copy("datetime", {"datetime": datetime, "date": date})
 
 
 class BlockingCallError(RuntimeError):
@@ -214,9 +218,8 @@ def _scripted_time(clock: ScriptedClock, rng: _random.Random) -> types.ModuleTyp
     def strftime(format: str, moment: _time.struct_time | None = None) -> str:
         return _time.strftime(format, moment or gmtime())
 
-    return _module(
+    return module_copy(
         "time",
-        _time,
         {
             "time": clock.timestamp,
             "time_ns": lambda: round(clock.timestamp() * 1e9),
@@ -251,7 +254,7 @@ def _scripted_random(clock: ScriptedClock, rng: _random.Random) -> types.ModuleT
     )  # fmt: skip
     overrides: dict[str, Any] = {name: getattr(rng, name) for name in names}
     overrides |= {"Random": seeded, "SystemRandom": seeded}
-    return _module("random", _random, overrides)
+    return module_copy("random", overrides)
 
 
 def _scripted_uuid(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
@@ -276,11 +279,10 @@ def _scripted_uuid(clock: ScriptedClock, rng: _random.Random) -> types.ModuleTyp
         )
         return _uuid.UUID(fields=fields, version=1)
 
-    return _module("uuid", _uuid, {"uuid4": uuid4, "uuid1": uuid1})
+    return module_copy("uuid", {"uuid4": uuid4, "uuid1": uuid1})
 
 
 def _scripted_secrets(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
-    import secrets as _secrets
 
     def token_bytes(count: int = 32) -> bytes:
         return rng.randbytes(count)
@@ -288,9 +290,8 @@ def _scripted_secrets(clock: ScriptedClock, rng: _random.Random) -> types.Module
     def token_urlsafe(count: int = 32) -> str:
         return base64.urlsafe_b64encode(token_bytes(count)).rstrip(b"=").decode("ascii")
 
-    return _module(
+    return module_copy(
         "secrets",
-        _secrets,
         {
             "token_bytes": token_bytes,
             "token_hex": lambda count=32: token_bytes(count).hex(),
@@ -326,9 +327,8 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
     def timeout(delay: float | None) -> contextlib.AbstractAsyncContextManager[None]:
         return contextlib.nullcontext()
 
-    return _module(
+    return module_copy(
         "asyncio",
-        _asyncio,
         {"sleep": sleep, "wait_for": wait_for, "wait": wait, "timeout": timeout},
     )
 
