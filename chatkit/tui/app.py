@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer
 
-from chatkit.protocols import Flow
 from chatkit.tui.base import LiveApp
 from chatkit.tui.faults import FaultPanel
 from chatkit.tui.pane import ChatPane
@@ -24,22 +21,10 @@ class ChatApp(LiveApp):
     }
     """
 
-    def __init__(
-        self,
-        flow: Flow,
-        flow_path: Path,
-        url: str,
-        user: str,
-        chat_id: str,
-        *,
-        password: str | None = None,
-        admin_token: str | None = None,
-    ) -> None:
-        self.session = ChatSession(
-            flow, flow_path, url, user, chat_id, password=password, admin_token=admin_token
-        )
-        super().__init__([self.session])
-        self.sub_title = f"{user} in #{chat_id}"
+    def __init__(self, session: ChatSession) -> None:
+        self.session = session
+        super().__init__([session])
+        self.sub_title = f"{session.user} in #{session.chat_id}"
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):

@@ -112,6 +112,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 def chat_command(args: argparse.Namespace) -> int:
     """Run the chat client until the user quits; the exit status for the shell."""
     from chatkit.tui.app import ChatApp  # Textual loads only when a screen is wanted
+    from chatkit.tui.session import ChatSession
 
     try:
         path, (flow,) = load(args.target)
@@ -120,9 +121,10 @@ def chat_command(args: argparse.Namespace) -> int:
     except (CannotLoad, CannotRead) as error:
         print(f"chatkit chat: {error}", file=sys.stderr)
         return 2
-    ChatApp(
+    session = ChatSession(
         flow, path, args.url, args.user, args.chat, password=password, admin_token=admin_token
-    ).run()
+    )
+    ChatApp(session).run()
     return 0
 
 

@@ -25,6 +25,7 @@ from chatkit.model import Status
 from chatkit.tui.app import ChatApp
 from chatkit.tui.embedded import HOST
 from chatkit.tui.pane import ChatPane
+from chatkit.tui.session import ChatSession
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
 
@@ -44,7 +45,9 @@ def chat_app(
         url, password = server.url, server.account(user, password)
     else:
         url = server
-    return ChatApp(flow, path, url, user, "general", password=password, admin_token=admin_token)
+    return ChatApp(
+        ChatSession(flow, path, url, user, "general", password=password, admin_token=admin_token)
+    )
 
 
 async def test_a_sent_message_shows_pending_then_sent(start_server) -> None:
@@ -269,7 +272,9 @@ async def test_a_wrong_password_says_so_once_and_is_not_tried_again(start_server
     server = start_server()
     server.account("ada")
     path, flow = load("solution")
-    app = ChatApp(flow, path, server.url, "ada", "general", password="not-adas-password")
+    app = ChatApp(
+        ChatSession(flow, path, server.url, "ada", "general", password="not-adas-password")
+    )
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "a notice shows", lambda: pane.text_of("notice"))

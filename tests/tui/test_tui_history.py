@@ -14,6 +14,7 @@ from chatkit.live.transports import HttpTransport
 from chatkit.model import Status
 from chatkit.tui.app import ChatApp
 from chatkit.tui.pane import ChatPane, Timeline
+from chatkit.tui.session import ChatSession
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
 
@@ -38,7 +39,9 @@ async def test_a_chat_opens_on_its_newest_page_and_pages_back_on_request(start_s
     server = start_server()
     await seed(server, "general", OLD)
     path, flow = load("solution")
-    app = ChatApp(flow, path, server.url, "ada", "general", password=server.account("ada"))
+    app = ChatApp(
+        ChatSession(flow, path, server.url, "ada", "general", password=server.account("ada"))
+    )
     app.session.page_size = PAGE
     async with app.run_test() as pilot:
         pane = app.pane
@@ -72,7 +75,9 @@ async def test_a_resync_after_a_reconnect_reloads_what_was_paged_in(start_server
     server = start_server()
     await seed(server, "general", OLD)
     path, flow = load("solution")
-    app = ChatApp(flow, path, server.url, "ada", "general", password=server.account("ada"))
+    app = ChatApp(
+        ChatSession(flow, path, server.url, "ada", "general", password=server.account("ada"))
+    )
     app.session.page_size = PAGE
     async with app.run_test() as pilot:
         pane = app.pane
