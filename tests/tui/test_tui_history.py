@@ -31,18 +31,23 @@ async def seed(server: ServerProcess, chat_id: str, bodies: list[str]) -> None:
             await carol.send(chat_id, "carol-" + body.replace(" ", "-"), body)
 
 
+async def ada_in_a_long_chat(server: ServerProcess) -> ChatApp:
+    """Ada's client for a chat whose history is longer than a few pages."""
+    await seed(server, "general", OLD)
+    path, flow = load("solution")
+    password = server.account("ada")
+    return ChatApp(
+        ChatSession(flow, path, server.url, "ada", "general", password=password, page_size=PAGE)
+    )
+
+
 def bodies(pane: ChatPane) -> list[str]:
     return [row.message.body for row in pane.rows()]
 
 
 async def test_a_chat_opens_on_its_newest_page_and_pages_back_on_request(start_server) -> None:
     server = start_server()
-    await seed(server, "general", OLD)
-    path, flow = load("solution")
-    app = ChatApp(
-        ChatSession(flow, path, server.url, "ada", "general", password=server.account("ada"))
-    )
-    app.session.page_size = PAGE
+    app = await ada_in_a_long_chat(server)
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "connected", lambda: connected(pane) and bool(pane.rows()))
@@ -73,12 +78,7 @@ async def test_a_chat_opens_on_its_newest_page_and_pages_back_on_request(start_s
 
 async def test_a_resync_after_a_reconnect_reloads_what_was_paged_in(start_server) -> None:
     server = start_server()
-    await seed(server, "general", OLD)
-    path, flow = load("solution")
-    app = ChatApp(
-        ChatSession(flow, path, server.url, "ada", "general", password=server.account("ada"))
-    )
-    app.session.page_size = PAGE
+    app = await ada_in_a_long_chat(server)
     async with app.run_test() as pilot:
         pane = app.pane
         await until(pilot, "the newest page is in", lambda: bodies(pane) == OLD[-PAGE:])

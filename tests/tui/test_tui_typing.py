@@ -9,7 +9,11 @@ twice. A multi-line paste is one message, newlines kept.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import pytest
+from textual.pilot import Pilot
 from tui_support import ServerProcess, burst, connected, load, paste, until
 
 from chatkit.model import Status
@@ -31,6 +35,20 @@ def demo_app(server: ServerProcess) -> DemoApp:
     return DemoApp(server.url, path, [first, second], passwords=passwords)
 
 
+@contextlib.asynccontextmanager
+async def alice_at_her_keyboard(
+    server: ServerProcess,
+) -> AsyncIterator[tuple[DemoApp, Pilot[None], ChatPane, ChatPane]]:
+    """The demo running headless, both panes connected, alice's box focused."""
+    app = demo_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        alice, bob = app.panes
+        await until(pilot, "both connected", lambda: connected(alice) and connected(bob))
+        alice.input.focus()
+        await until(pilot, "alice's box has the focus", lambda: alice.input.has_focus)
+        yield app, pilot, alice, bob
+
+
 def bodies(pane: ChatPane) -> list[str]:
     return [row.message.body for row in pane.rows()]
 
@@ -43,14 +61,7 @@ def all_sent(pane: ChatPane, expected: list[str]) -> bool:
 async def test_fifty_messages_typed_without_a_pause_and_a_paste_arrive_once_and_intact(
     start_server,
 ) -> None:
-    server = start_server()
-    app = demo_app(server)
-    async with app.run_test(size=SIZE) as pilot:
-        alice, bob = app.panes
-        await until(pilot, "both connected", lambda: connected(alice) and connected(bob))
-        alice.input.focus()
-        await until(pilot, "alice's box has the focus", lambda: alice.input.has_focus)
-
+    async with alice_at_her_keyboard(start_server()) as (app, pilot, alice, bob):
         burst(app, "".join(f"{body}\r" for body in TYPED))
         paste(app, PASTED)
         burst(app, "\r" + AFTER + "\r")
@@ -78,14 +89,7 @@ async def test_fifty_messages_typed_without_a_pause_and_a_paste_arrive_once_and_
 async def test_a_paste_is_sent_only_by_enter_and_a_blank_enter_sends_nothing(
     start_server,
 ) -> None:
-    server = start_server()
-    app = demo_app(server)
-    async with app.run_test(size=SIZE) as pilot:
-        alice, bob = app.panes
-        await until(pilot, "both connected", lambda: connected(alice) and connected(bob))
-        alice.input.focus()
-        await until(pilot, "alice's box has the focus", lambda: alice.input.has_focus)
-
+    async with alice_at_her_keyboard(start_server()) as (app, pilot, alice, bob):
         paste(app, "two lines\nof text\n")
         burst(app, "\r\r")  # the second Enter finds the box empty
         await until(pilot, "bob has the paste", lambda: bodies(bob) == ["two lines\nof text\n"])
