@@ -85,13 +85,19 @@ async def test_tokens_are_kept_hashed_and_signing_out_revokes_them(start_server)
     assert get_json(f"{server.url}/api/chats/general/messages", token=second)["_status"] == 401
 
 
-async def test_a_session_expires(tmp_path: Path) -> None:
-    path = tmp_path / "accounts.sqlite3"
+async def store_with_alice(folder: Path) -> AccountStore:
+    """An open account store in ``folder`` that knows alice (password "a long enough password")."""
+    path = folder / "accounts.sqlite3"
     db = accounts.connect(path)
     accounts.create_user(db, "alice", "a long enough password")
     db.close()
     store = AccountStore(path)
     await store.open()
+    return store
+
+
+async def test_a_session_expires(tmp_path: Path) -> None:
+    store = await store_with_alice(tmp_path)
     try:
         lasting = SessionRegistry(store, 10, ttl_s=3600)
         _, token = await lasting.login("alice", "a long enough password")
@@ -108,12 +114,7 @@ async def test_a_session_expires(tmp_path: Path) -> None:
 async def test_password_guesses_are_limited_per_address_not_per_connection(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "accounts.sqlite3"
-    db = accounts.connect(path)
-    accounts.create_user(db, "alice", "a long enough password")
-    db.close()
-    store = AccountStore(path)
-    await store.open()
+    store = await store_with_alice(tmp_path)
     try:
         sessions = SessionRegistry(store, 10, ttl_s=60, login_rate=0.01, login_burst=3)
         for _ in range(3):
