@@ -21,7 +21,7 @@ from chatkit.harness import Scenario
 from chatkit.limits import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS
 from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedWorld
-from chatkit.target import load_flow, resolve_target
+from chatkit.target import check_shape, resolve_target
 
 
 class ScenarioTimedOut(BaseException):
@@ -64,8 +64,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def flow_code(pytestconfig: pytest.Config) -> FlowCode:
     """The target's code, checked for its shape once and compiled once for every device."""
     path = resolve_target(pytestconfig.getoption("--target"))
-    load_flow(path)  # raises TargetError, naming what is missing, before any scenario runs
-    return FlowCode(path)
+    code = FlowCode(path)
+    check_shape(code.device(), path)  # TargetError, naming what is missing, before any scenario
+    return code
 
 
 @pytest.fixture
