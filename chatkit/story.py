@@ -77,6 +77,21 @@ class Step:
         return cls(**{**data, "kind": Kind(data.get("kind", Kind.NOTE))})
 
 
+def told(steps: list[Step]) -> list[str]:
+    """The story as plain text, a few lines a step: for JSON, JUnit and plain pytest."""
+    lines = []
+    for step in steps:
+        lines.append(f"{step.number}. {step.text}")
+        for user, timeline in step.timelines.items():
+            who = "you see" if user == "you" else f"{user} sees"
+            lines.append(f"     {who}: {' · '.join(timeline) or '(empty)'}")
+        if step.printed:
+            lines.append(f"     your code printed: {step.printed.rstrip()}")
+        if step.broke:
+            lines.append(f"     ✗ {step.broke} broke here")
+    return lines
+
+
 def screen(state: ChatState, chat_id: str, *, rows: int | None = None) -> list[str]:
     """What ``state``'s user sees of a chat: its rows (the first and last ``rows`` of a long
     timeline), then the "sending…" indicator and the banner when they show."""

@@ -21,6 +21,7 @@ from chatkit.harness import Scenario
 from chatkit.limits import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS
 from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedWorld
+from chatkit.story import told
 from chatkit.target import check_shape, resolve_target
 
 
@@ -151,10 +152,5 @@ def pytest_runtest_makereport(
     report = yield
     kit = getattr(item, "funcargs", {}).get("kit")
     if report.failed and isinstance(kit, Scenario) and kit.story:
-        lines = []
-        for step in kit.story:
-            lines.append(f"{step.number}. {step.text}")
-            for user, timeline in step.timelines.items():
-                lines.append(f"     {user}: {timeline}")
-        report.sections.append(("what happened", "\n".join(lines)))
+        report.sections.append(("what happened", "\n".join(told(kit.story))))
     return report

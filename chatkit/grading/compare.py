@@ -160,7 +160,7 @@ def _screens(
 
 
 def _timelines(step: Step | None) -> dict[str, list[str]]:
-    return dict(getattr(step, "timelines", None) or {})
+    return dict(step.timelines) if step is not None else {}
 
 
 def _add_lines(table: Table, mine: list[str], theirs: list[str]) -> None:

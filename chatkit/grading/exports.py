@@ -14,6 +14,7 @@ from typing import Any
 from chatkit.grading.families import FAMILIES
 from chatkit.grading.report import humanize
 from chatkit.grading.results import GradeReport, Outcome, TestResult
+from chatkit.story import told
 
 EXERCISM_STATUS = {
     Outcome.PASSED: "pass",
@@ -34,13 +35,7 @@ def explain(result: TestResult) -> str:
         lines.append(f"at {where.file}, line {where.line}, in {where.function}: {where.code}")
     if result.story:
         lines.append("what happened:")
-        for step in result.story:
-            lines.append(f"  {step.number}. {step.text}")
-            for user, timeline in step.timelines.items():
-                who = "you see" if user == "you" else f"{user} sees"
-                lines.append(f"       {who}: {' · '.join(timeline) or '(empty)'}")
-            if step.printed:
-                lines.append(f"       your code printed: {step.printed.rstrip()}")
+        lines += [f"  {line}" for line in told(result.story)]
     if result.expected is not None:
         lines.append("expected: " + " · ".join(result.expected))
     if result.actual is not None:
