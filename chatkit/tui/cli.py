@@ -16,7 +16,7 @@ from pathlib import Path
 
 from chatkit.live.settings import DEFAULT_PORT
 from chatkit.protocols import Flow
-from chatkit.target import TargetError, load_flow, resolve_target
+from chatkit.target import TargetError, display_path, load_flow, resolve_target
 from chatkit.tui.credentials import (
     ADMIN_TOKEN_ENV,
     PASSWORD_ENV,
@@ -24,7 +24,7 @@ from chatkit.tui.credentials import (
     ask_password,
     read_secret,
 )
-from chatkit.tui.notices import display_path, where_in
+from chatkit.tui.notices import where_in
 
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 CHAT_DESCRIPTION = (
@@ -67,7 +67,7 @@ def load(spec: str, copies: int = 1) -> tuple[Path, list[Flow]]:
             ) from None
         except (Exception, SystemExit) as error:
             place = where_in(error, path)
-            where = f"{display_path(Path(place.file))}, line {place.line}" if place else ""
+            where = f"{display_path(place.file)}, line {place.line}" if place else ""
             raise CannotLoad(
                 f"{display_path(path)} raised {type(error).__name__} while loading"
                 f"{f' ({where})' if where else ''}: {error}"

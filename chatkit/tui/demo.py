@@ -19,10 +19,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
 from chatkit.protocols import Flow
+from chatkit.target import display_path
 from chatkit.tui.base import LiveApp
 from chatkit.tui.embedded import EmbeddedServer
 from chatkit.tui.faults import FaultPanel
-from chatkit.tui.notices import display_path
 from chatkit.tui.pane import ChatPane
 from chatkit.tui.session import ChatSession
 

@@ -9,13 +9,13 @@ way the grader shows it.
 
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from chatkit.blame import Blame, blame_traceback
 from chatkit.model import DeliveryError, InvalidMessage
-from chatkit.target import kit_root
+from chatkit.target import display_path
 
 Severity = Literal["information", "warning", "error"]
 
@@ -28,36 +28,9 @@ class Notice:
     severity: Severity = "error"
 
 
-def display_path(path: Path) -> str:
-    """A path as the learner would type it: relative to the kit when it is inside it."""
-    try:
-        return str(path.resolve().relative_to(kit_root()))
-    except ValueError:
-        return str(path)
-
-
-@dataclass(frozen=True, slots=True)
-class Where:
-    """The innermost place in the learner's file that an exception passed through."""
-
-    file: str
-    line: int
-    function: str
-    code: str
-
-
-def where_in(error: BaseException, flow_path: Path) -> Where | None:
-    """Where ``error`` was raised in ``flow_path`` (or its folder), or None if not there."""
-    folder = flow_path.resolve().parent
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if Path(frame.filename).resolve().parent == folder
-    ]
-    if not frames:
-        return None
-    frame = frames[-1]
-    return Where(frame.filename, frame.lineno or 0, frame.name, (frame.line or "").strip())
+def where_in(error: BaseException, flow_path: Path) -> Blame | None:
+    """Where ``error`` was raised in the learner's folder, or None if not there."""
+    return blame_traceback(error.__traceback__, str(flow_path.resolve().parent))
 
 
 def explain(error: BaseException, doing: str, flow_path: Path) -> Notice:
@@ -69,7 +42,7 @@ def explain(error: BaseException, doing: str, flow_path: Path) -> Notice:
     if isinstance(error, InvalidMessage):
         return Notice(f"Not sent: {error}", "warning")
     place = where_in(error, flow_path)
-    function = place.function if place and place.function != "<module>" else doing
+    function = (place.function if place else None) or doing
     if isinstance(error, NotImplementedError):
         return Notice(
             f"{function} is not written yet — open {display_path(flow_path)}; "
@@ -81,7 +54,7 @@ def explain(error: BaseException, doing: str, flow_path: Path) -> Notice:
         message = f"the code called sys.exit({error.code!r})"
     text = f"{type(error).__name__} in {function}: {message}"
     if place is not None:
-        text += f"\n  {display_path(Path(place.file))}, line {place.line}"
+        text += f"\n  {display_path(place.file)}, line {place.line}"
         if place.code:
             text += f": {place.code}"
     if isinstance(error, DeliveryError) and doing == "send":

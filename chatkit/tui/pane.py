@@ -23,8 +23,9 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from chatkit.model import Message
+from chatkit.target import display_path
 from chatkit.tui.composer import Composer
-from chatkit.tui.notices import Notice, display_path, explain
+from chatkit.tui.notices import Notice, explain
 from chatkit.tui.rows import MessageRow
 from chatkit.tui.session import ChatSession
 
