@@ -159,7 +159,8 @@ class Exploration:
         assert isinstance(cause, RuleBroken)
         broken = TimelinesBroken(
             rule,
-            f"{failure.detail} — {self.tally()} ({shortest}: its story is told)",
+            f"{failure.detail} — {self.tally()}; the story shown is the shortest of them "
+            f"({len(story.events)} step{'s' if len(story.events) != 1 else ''})",
             self,
             story,
             cause,
