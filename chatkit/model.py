@@ -126,6 +126,10 @@ class Message(metaclass=Sealed):
         return text
 
 
+TIMED_OUT = "no answer from the server in time"
+"""The reason a client gives when it stops waiting for an ack (scripted and live alike)."""
+
+
 class DeliveryError(Exception):
     """A send did not reach the server, or its answer did not come back in time.
 

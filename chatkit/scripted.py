@@ -14,13 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from chatkit.model import DeliveryError, ServerMessage
+from chatkit.model import TIMED_OUT, DeliveryError, ServerMessage
 
 SERVER_EPOCH = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 """The scripted server's clock starts here and moves one second per stored message."""
 
-TIMED_OUT = "no answer from the server in time"
-"""The reason a client gives when it stops waiting for an ack."""
 CLIENT_ID_TAKEN = "that client id is already used by another user's message"
 """The refusal for a client id another user already stored (the live server answers 409)."""
 

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
 
+from chatkit.live.wire import whole_number
+
 MAX_LATENCY_MS = 60_000
 """The longest added latency a switch may ask for: a minute is already an outage."""
 
@@ -43,7 +45,7 @@ class FaultSettings:
     so HTTP stays the reliable fallback a failover demo needs."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.latency_ms, bool) or not isinstance(self.latency_ms, int):
+        if not whole_number(self.latency_ms):
             raise ValueError("latency_ms must be a whole number of milliseconds")
         if not 0 <= self.latency_ms <= MAX_LATENCY_MS:
             raise ValueError(f"latency_ms must be between 0 and {MAX_LATENCY_MS}")
@@ -56,9 +58,7 @@ class FaultSettings:
         for name in ("echo_first", "on_http"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false")
-        if self.seed is not None and (
-            isinstance(self.seed, bool) or not isinstance(self.seed, int)
-        ):
+        if self.seed is not None and not whole_number(self.seed):
             raise ValueError("seed must be a whole number or null")
 
     def to_json(self) -> dict[str, object]:

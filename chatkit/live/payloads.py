@@ -18,6 +18,7 @@ from typing import TypeGuard
 
 from chatkit.live.errors import BadRequest
 from chatkit.live.settings import ServerSettings
+from chatkit.live.wire import whole_number
 
 MAX_COUNT = 2**62
 """The largest sequence number a history query may name: SQLite integers are 64-bit."""
@@ -230,7 +231,7 @@ def check_name(value: str, field: str, limit: int) -> str:
 def page_limit(raw: object, settings: ServerSettings) -> int:
     if raw is None:
         return settings.history_page_default
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+    if not whole_number(raw) or raw < 1:
         raise BadRequest("'limit' must be a whole number of at least 1")
     # anything above the page size is clamped, however large
     return min(raw, settings.history_page_max)
@@ -239,7 +240,7 @@ def page_limit(raw: object, settings: ServerSettings) -> int:
 def _optional_count(raw: object, name: str) -> int | None:
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_COUNT:
+    if not whole_number(raw) or not 0 <= raw <= MAX_COUNT:
         raise BadRequest(f"'{name}' must be a whole number from 0 to {MAX_COUNT}")
     return raw
 

@@ -52,14 +52,10 @@ from chatkit.live.payloads import (
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import Session
 from chatkit.live.settings import ServerSettings
-from chatkit.live.wire import message_to_wire
+from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, message_to_wire
 from chatkit.model import ServerMessage
 
 log = logging.getLogger("chatkit.live")
-
-EVENT_MESSAGE = "new_message"
-EVENT_TYPING = "typing"
-EVENT_FAULTS = "faults"
 
 Ack = dict[str, object]
 Work = Callable[[str, Mapping[str, object]], Awaitable[object]]

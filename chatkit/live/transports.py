@@ -22,10 +22,8 @@ from urllib.parse import quote
 import httpx
 import socketio  # type: ignore[import-untyped]
 
-from chatkit.live.realtime import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING
-from chatkit.live.wire import message_from_wire
-from chatkit.model import DeliveryError, ServerMessage
-from chatkit.scripted import TIMED_OUT
+from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, message_from_wire
+from chatkit.model import TIMED_OUT, DeliveryError, ServerMessage
 
 log = logging.getLogger("chatkit.live.transports")
 

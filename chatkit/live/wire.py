@@ -1,17 +1,34 @@
-"""The message as it travels: one JSON object, the same over Socket.IO and HTTP.
+"""What travels between the live server and its clients, written down once for both.
 
-Both the server and the client transports use these two functions, so the format
-is written down exactly once. Times travel as integer milliseconds since the Unix
-epoch (UTC): exact, sortable, and free of time-zone spelling differences.
+The names of the events the server emits, the message as one JSON object (the same
+over Socket.IO and HTTP), and the one check for a whole number in a JSON payload.
+Both the server and the client transports import this module and nothing of each
+other's, so a client never loads the server's storage. Times travel as integer
+milliseconds since the Unix epoch (UTC): exact, sortable, and free of time-zone
+spelling differences.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 from chatkit.model import ServerMessage
 
+EVENT_MESSAGE = "new_message"
+"""A stored message, sent to its chat's room (the sender's own connections included)."""
+EVENT_TYPING = "typing"
+"""Someone started or stopped typing in a chat."""
+EVENT_FAULTS = "faults"
+"""The fault switches changed; sent to every connection."""
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def whole_number(value: object) -> TypeGuard[int]:
+    """Whether a JSON value is an integer. ``true`` is not 1 here, though Python's
+    ``bool`` is an ``int``: a payload saying ``"limit": true`` is a mistake to report."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def ms_to_datetime(ms: int) -> datetime:
@@ -48,7 +65,7 @@ def message_from_wire(data: object) -> ServerMessage:
     ints = {name: data.get(name) for name in ("id", "seq", "created_at")}
     texts = {name: data.get(name) for name in ("chat_id", "client_id", "author", "body")}
     for name, value in ints.items():
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not whole_number(value):
             raise ValueError(f"message field {name!r} must be an integer")
     for name, value in texts.items():
         if not isinstance(value, str):

@@ -10,8 +10,8 @@ import pytest
 
 from chatkit import MAX_BODY_CHARS, InvalidMessage
 from chatkit.harness import Scenario, Sending
+from chatkit.model import TIMED_OUT
 from chatkit.rules import Rule, RuleBroken
-from chatkit.scripted import TIMED_OUT
 
 pytestmark = pytest.mark.family("edge cases")
 

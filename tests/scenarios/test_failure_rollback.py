@@ -8,8 +8,8 @@ reason the user can read, the chat says what went wrong, and the user can retry.
 import pytest
 
 from chatkit.harness import Scenario
+from chatkit.model import TIMED_OUT
 from chatkit.rules import Rule
-from chatkit.scripted import TIMED_OUT
 
 pytestmark = pytest.mark.family("failure and rollback")
 

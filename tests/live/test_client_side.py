@@ -1,0 +1,25 @@
+"""The client side of the live kit stands on its own: it shares only the wire format."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+SERVER_ONLY = ("sqlite3", "starlette", "uvicorn")
+"""What only the server needs; a client that loads them drags the server along."""
+
+
+def test_importing_the_client_transports_loads_none_of_the_server() -> None:
+    # A fresh interpreter, so nothing this test session imported earlier counts.
+    script = (
+        "import json, sys\nimport chatkit.live.transports\nprint(json.dumps(sorted(sys.modules)))\n"
+    )
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    kit_modules = {name for name in loaded if name.startswith("chatkit.live.")}
+    assert kit_modules == {"chatkit.live.transports", "chatkit.live.wire"}
+    assert [name for name in SERVER_ONLY if name in loaded] == []
