@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SQLite file for messages (default: %(default)s)",
     )
     where.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share broadcasts, typing and fault switches with the other servers on the same "
+        "database through this Redis (redis://host:port/0); needed to run more than one",
+    )
+    where.add_argument(
         "--accounts-db",
         type=Path,
         metavar="FILE",
@@ -159,6 +165,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         tls_key=args.tls_key,
         port=args.port,
         db_path=args.db,
+        redis_url=args.redis,
         accounts_path=args.accounts_db,
         sqlite_synchronous=args.sync,
         rate_per_s=args.rate,
@@ -186,7 +193,7 @@ def serve_command(args: argparse.Namespace) -> int:
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)
     try:
-        _no_other_server(settings.db_path)
+        _no_other_server(settings.db_path, shared=settings.redis_url is not None)
     except StoreError as error:
         print(f"chatkit serve: {error}", file=sys.stderr)
         return 2
@@ -202,14 +209,15 @@ def serve_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _no_other_server(database: Path) -> None:
-    """Refuse at once, before any port is opened, if another server serves ``database``.
+def _no_other_server(database: Path, *, shared: bool) -> None:
+    """Refuse at once, before any port is opened, if serving ``database`` would split it.
 
-    The store takes the lock for good when it opens; this early look only spares the
+    With ``shared`` (``--redis``) other servers that share it are welcome; without, none
+    is. The store takes the lock for good when it opens; this early look only spares the
     host a server that starts, then stops."""
     from chatkit.live.storage import OneServerPerFile
 
-    check = OneServerPerFile(database)
+    check = OneServerPerFile(database, shared=shared)
     check.acquire()
     check.release()
 

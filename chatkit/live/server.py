@@ -66,6 +66,7 @@ def create_server(
             settings.db_path,
             synchronous=settings.sqlite_synchronous,
             batch_max=settings.write_batch_max,
+            shared=settings.redis_url is not None,
         )
     faults = FaultInjector(settings.faults)
     account_store = AccountStore(settings.accounts_path or settings.db_path)

@@ -34,6 +34,9 @@ class ServerSettings:
     """0 asks the OS for a free port; the server prints the one it got."""
     db_path: Path = DEFAULT_DB
     """The SQLite file. Its ``-wal`` and ``-shm`` companions live beside it."""
+    redis_url: str | None = None
+    """A Redis server (``redis://host:port/db``) that carries broadcasts, typing and the
+    fault switches between server processes; None: this process is the only one."""
 
     max_body_chars: int = MAX_BODY_CHARS
     """Same limit as the client's `chatkit.check_body`, so both sides agree on "too long"."""

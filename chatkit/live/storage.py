@@ -40,18 +40,21 @@ class StoreError(Exception):
 
 
 class OneServerPerFile:
-    """Only one server process serves a SQLite file at a time.
+    """Server processes on one SQLite file either all share a message queue, or are alone.
 
-    Two processes on one file would keep the messages right (SQLite serialises the
-    writers), but each broadcasts only to its own connections: two members of one chat,
-    connected to different processes, would not hear each other, and nothing would say
-    so. Until a message queue carries broadcasts between processes, a second server on
-    the same file refuses to start. The lock is the operating system's, on a file beside
-    the database: it goes with the process, however that process ends.
+    Several processes on one file keep the messages right (SQLite serialises the
+    writers), but each broadcasts only to its own connections: two members of one
+    chat, connected to different processes, would not hear each other, and nothing
+    would say so. So a server without ``--redis`` holds the file alone, and servers
+    with it (``shared``) hold it together, their broadcasts crossing through Redis;
+    either kind refuses to start beside the other. The lock is the operating
+    system's, on a file beside the database: it goes with the process, however that
+    process ends. (Windows has no shared lock here: shared servers take none.)
     """
 
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: Path, *, shared: bool = False) -> None:
         self.database = database
+        self.shared = shared
         self.path = database.with_name(database.name + ".serving")
         self._file: IO[str] | None = None
 
@@ -59,15 +62,10 @@ class OneServerPerFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = self.path.open("a+")  # a folder that cannot be written fails here, as itself
         try:
-            _lock(handle)
+            _lock(handle, shared=self.shared)
         except OSError:
             handle.close()
-            raise StoreError(
-                f"another chatkit server is already serving {self.database}. A second process "
-                "on the same file would not hear the first one's broadcasts, so its members "
-                "would miss each other's messages: connect to the running server, or give "
-                "this one a database of its own (--db)."
-            ) from None
+            raise StoreError(self._refusal()) from None
         self._file = handle
 
     def release(self) -> None:
@@ -75,17 +73,34 @@ class OneServerPerFile:
             self._file.close()  # closing the file lets go of the lock
             self._file = None
 
+    def _refusal(self) -> str:
+        if self.shared:
+            return (
+                f"a chatkit server started without --redis is already serving {self.database}: "
+                "it would not hear this one's broadcasts. Restart it with the same --redis "
+                "URL, or give this one a database of its own (--db)."
+            )
+        return (
+            f"another chatkit server is already serving {self.database}. A second process on "
+            "the same file would not hear the first one's broadcasts, so its members would "
+            "miss each other's messages: connect to the running server, give this one a "
+            "database of its own (--db), or run every server with --redis redis://… so "
+            "broadcasts cross between them (PostgreSQL, for servers on several hosts)."
+        )
 
-def _lock(handle: IO[str]) -> None:
-    """Take the file's exclusive lock now, or raise OSError if another process holds it."""
+
+def _lock(handle: IO[str], *, shared: bool) -> None:
+    """Take the file's lock now (exclusive, or shared with other shared holders), or
+    raise OSError if another process holds it the other way."""
     if sys.platform == "win32":
-        import msvcrt
+        if not shared:
+            import msvcrt
 
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
     else:
         import fcntl
 
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +218,7 @@ class SQLiteStore:
         synchronous: Literal["NORMAL", "FULL"] = "FULL",
         batch_max: int = 256,
         clock: Callable[[], int] = _now_ms,
+        shared: bool = False,
     ) -> None:
         self.path = path
         self.synchronous = synchronous
@@ -215,7 +231,8 @@ class SQLiteStore:
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._write_task: asyncio.Task[None] | None = None
         self._closed = False
-        self._serving = OneServerPerFile(path)
+        self._serving = OneServerPerFile(path, shared=shared)
+        """Held while open: alone, or (``shared``) with servers whose broadcasts cross."""
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

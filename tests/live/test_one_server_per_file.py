@@ -1,7 +1,10 @@
-"""One server process per SQLite file: a second one refuses to start, and says why.
+"""No silent split: servers on one SQLite file all share Redis (``--redis``), or one is alone.
 
 Two processes on one file would each broadcast only to their own connections, so
-members connected to different processes would silently miss each other's messages.
+members connected to different processes would silently miss each other's messages,
+unless Redis carries the broadcasts between them. A second server without ``--redis``
+refuses to start, and says why and what to pass; servers with it start side by side;
+a server of either kind refuses to start beside one of the other kind.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import pytest
 from chatkit.live.storage import SQLiteStore, StoreError
 
 
-async def open_store(path: Path) -> SQLiteStore:
-    store = SQLiteStore(path)
+async def open_store(path: Path, *, shared: bool = False) -> SQLiteStore:
+    store = SQLiteStore(path, shared=shared)
     await store.open()
     return store
 
@@ -29,7 +32,8 @@ def test_a_second_store_on_the_same_file_is_refused(tmp_path: Path) -> None:
         try:
             with pytest.raises(StoreError, match="already serving") as refused:
                 await open_store(database)
-            assert "--db" in str(refused.value)
+            assert "--db" in str(refused.value) and "--redis redis://" in str(refused.value)
+            assert "PostgreSQL" in str(refused.value)
             other = await open_store(tmp_path / "other.db")  # a file of its own is fine
             await other.close()
         finally:
@@ -57,3 +61,29 @@ def test_chatkit_serve_on_a_served_file_exits_with_the_reason(tmp_path: Path) ->
     done = asyncio.run(hold_and_try())
     assert done.returncode == 2
     assert "already serving" in done.stderr and "Traceback" not in done.stderr
+    assert "--redis redis://" in done.stderr
+
+
+def test_servers_that_share_redis_share_the_file_and_no_other_kind_joins_them(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        database = tmp_path / "chat.db"
+        first = await open_store(database, shared=True)
+        second = await open_store(database, shared=True)  # broadcasts cross: welcome
+        try:
+            with pytest.raises(StoreError, match="already serving") as refused:
+                await open_store(database)  # alone, beside servers that share
+            assert "--redis" in str(refused.value)
+        finally:
+            await first.close()
+            await second.close()
+        alone = await open_store(database)
+        try:
+            with pytest.raises(StoreError, match="without --redis") as refused:
+                await open_store(database, shared=True)
+            assert "Restart it with the same --redis" in str(refused.value)
+        finally:
+            await alone.close()
+
+    asyncio.run(scenario())
