@@ -34,6 +34,8 @@ class ServerSettings:
     """0 asks the OS for a free port; the server prints the one it got."""
     db_path: Path = DEFAULT_DB
     """The SQLite file. Its ``-wal`` and ``-shm`` companions live beside it."""
+    database_url: str | None = None
+    """A ``postgresql://`` URL: messages, accounts and sessions live there, not in db_path."""
     redis_url: str | None = None
     """A Redis server (``redis://host:port/db``) that carries broadcasts, typing and the
     fault switches between server processes; None: this process is the only one."""
@@ -51,6 +53,9 @@ class ServerSettings:
     dropped from the cache (not signed out: they are in the database)."""
     session_ttl_s: float = 7 * 24 * 3600.0
     """How long a session token stays valid after sign-in (a week: a course's rhythm)."""
+    session_recheck_s: float = 2.0
+    """How often the sessions of live connections are checked against the database, so a
+    sign-out or a membership change made through another server process reaches these."""
     accounts_path: Path | None = None
     """Where accounts, sessions and chat membership are kept; None: in ``db_path``."""
     max_payload_bytes: int = 64 * 1024
@@ -125,5 +130,7 @@ class ServerSettings:
             raise ValueError("max_frame_bytes cannot be below max_payload_bytes")
         if self.rate_per_s < 0 or self.request_timeout_s <= 0 or self.session_ttl_s <= 0:
             raise ValueError("rates and timeouts cannot be negative")
+        if self.session_recheck_s <= 0:
+            raise ValueError(f"session_recheck_s must be above 0 (got {self.session_recheck_s})")
         if self.history_page_default > self.history_page_max:
             raise ValueError("history_page_default cannot exceed history_page_max")
