@@ -33,9 +33,7 @@ import subprocess
 import sys
 import time
 
-from chatkit.protocols import Flow
-from chatkit.target import kit_root, load_flow, resolve_target
-from chatkit.timelines import (
+from chatkit.engine.timelines import (
     DEFAULT_SIZE,
     ONE_MESSAGE,
     TWO_RETRIES,
@@ -46,7 +44,9 @@ from chatkit.timelines import (
     space,
     world_of_size,
 )
-from chatkit.timelines.world import Kind
+from chatkit.engine.timelines.world import Kind
+from chatkit.protocols import Flow
+from chatkit.target import kit_root, load_flow, resolve_target
 
 GOAL_ORDERINGS = 10_000
 GOAL_RATE = 20_000

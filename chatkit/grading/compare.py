@@ -23,9 +23,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from chatkit.engine.story import Step
 from chatkit.grading.report import MARKS, humanize
 from chatkit.grading.results import GradeReport, Outcome, TestResult
-from chatkit.story import Step
 from chatkit.target import FUNCTIONS, display_path
 
 SIDE_BY_SIDE_WIDTH = 140

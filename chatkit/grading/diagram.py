@@ -1,7 +1,7 @@
 """A failure's story as a sequence diagram: who sent what to whom, in the order it happened.
 
 A race is easier to see than to read. This module turns the story model
-(`chatkit.story.Step`) into a diagram model — lanes, and one row per step — that the
+(`chatkit.engine.story.Step`) into a diagram model — lanes, and one row per step — that the
 terminal (`diagram_text`) and the HTML report (`diagram_svg`) both draw, so they
 cannot disagree about what happened:
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chatkit.story import SERVER, Kind, Step
+from chatkit.engine.story import SERVER, Kind, Step
 
 EVERYONE = "the chat"
 """A step's target when it reaches every member of the chat (an echo, a burst's acks)."""

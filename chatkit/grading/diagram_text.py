@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
+from chatkit.engine.story import Kind
 from chatkit.grading.diagram import Arrow, Diagram, Mark, Row
-from chatkit.story import Kind
 
 WIDEST_GAP = 18
 NARROWEST_GAP = 12

@@ -11,10 +11,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from chatkit.engine.story import told
 from chatkit.grading.families import FAMILIES
 from chatkit.grading.report import humanize
 from chatkit.grading.results import GradeReport, Outcome, TestResult
-from chatkit.story import told
 
 EXERCISM_STATUS = {
     Outcome.PASSED: "pass",

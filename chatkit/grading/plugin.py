@@ -17,6 +17,11 @@ from pathlib import Path
 import pytest
 
 from chatkit.blame import Blame, blame_traceback
+from chatkit.engine.hang_watch import StuckInLearnerCode
+from chatkit.engine.harness import Scenario
+from chatkit.engine.pytest_plugin import LearnerRaised, ScenarioTimedOut, budget_of
+from chatkit.engine.rules import Rule, RuleBroken
+from chatkit.engine.story import Step
 from chatkit.grading.results import (
     FAMILY_FILTER,
     ChildMessage,
@@ -30,13 +35,8 @@ from chatkit.grading.results import (
     encode,
 )
 from chatkit.grading.runner import RESULTS_CHANNEL, join_results_channel
-from chatkit.hang_watch import StuckInLearnerCode
-from chatkit.harness import Scenario
 from chatkit.limits import MEMORY_LIMIT
-from chatkit.rules import Rule, RuleBroken
-from chatkit.story import Step
 from chatkit.target import display_path
-from chatkit.testing import LearnerRaised, ScenarioTimedOut, budget_of
 
 _channel: socket.socket | None = None
 

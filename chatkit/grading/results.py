@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from chatkit.engine.story import Step
 from chatkit.grading.families import Family, family_named, family_order
-from chatkit.story import Step
 
 FAMILY_FILTER = "CHATKIT_FAMILIES"
 """Comma-separated family names to keep; empty keeps all."""

@@ -82,7 +82,11 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         3,
         "may not change `Message`",
     ),
-    "reaches the interpreter": ('import sys\n\nsys.modules.pop("chatkit.rules")\n', 1, "`sys`"),
+    "reaches the interpreter": (
+        'import sys\n\nsys.modules.pop("chatkit.engine.rules")\n',
+        1,
+        "`sys`",
+    ),
     "builds a format string at run time": (
         'FIELD = "{0." + "_" * 2 + "self" + "_" * 2 + "}"\n\n\ndef peek(server):\n'
         "    return FIELD.format(server.send)\n",
@@ -209,7 +213,7 @@ def test_changed_kit_files_refuse_the_grade() -> None:
 
 def test_the_fingerprint_covers_the_kit_and_leaves_out_the_target() -> None:
     prints = kit_fingerprint(kit_root() / "solution")
-    assert "chatkit/rules.py" in prints and "chatkit/sandbox/policy.py" in prints
+    assert "chatkit/engine/rules.py" in prints and "chatkit/sandbox/policy.py" in prints
     assert "tests/scenarios/test_scale.py" in prints and "grader.py" in prints
     assert not any(path.startswith("solution/") for path in prints)
     assert "solution/flow.py" in kit_fingerprint(kit_root() / "starter-code")

@@ -26,6 +26,7 @@ import pytest
 from mistakes import MISTAKES, write_flow
 from rich.console import Console
 
+from chatkit.engine.story import SERVER, Kind, Step
 from chatkit.grading.cli import build_parser
 from chatkit.grading.diagram import Arrow, Mark, diagram
 from chatkit.grading.diagram_svg import svg
@@ -34,7 +35,6 @@ from chatkit.grading.report import failure_panel, humanize
 from chatkit.grading.results import GradeReport, Outcome
 from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade
-from chatkit.story import SERVER, Kind, Step
 from chatkit.target import kit_root
 
 pytestmark = pytest.mark.timeout(120)

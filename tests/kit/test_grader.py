@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from chatkit.engine.story import Step
 from chatkit.grading.compare import render_comparison
 from chatkit.grading.exports import exercism
 from chatkit.grading.families import scenario_names
@@ -33,7 +34,6 @@ from chatkit.grading.results import GradeReport, LoadError, Location, Outcome
 from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade, scenarios_dir
 from chatkit.grading.watch import watch_and_grade
-from chatkit.story import Step
 from chatkit.target import FUNCTIONS, kit_root
 
 SOLUTION = kit_root() / "solution" / "flow.py"

@@ -25,11 +25,11 @@ from browser import INSTALL, Browser, chromium
 from mistakes import MISTAKES, write_flow
 from test_grader import crash, run_grader, write_stub
 
+from chatkit.engine.story import SERVER
 from chatkit.grading.html_report import html_page
 from chatkit.grading.results import GradeReport, Outcome
 from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade
-from chatkit.story import SERVER
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -27,11 +27,8 @@ import mistakes
 import pytest
 
 from chatkit import ChatServer, ChatState, Message, ServerMessage
-from chatkit.grading.runner import grade
-from chatkit.protocols import Flow
-from chatkit.rules import Rule, RuleBroken
-from chatkit.target import load_flow, resolve_target
-from chatkit.timelines import (
+from chatkit.engine.rules import Rule, RuleBroken
+from chatkit.engine.timelines import (
     DEFAULT_SIZE,
     ONE_MESSAGE,
     TWO_RETRIES,
@@ -50,6 +47,9 @@ from chatkit.timelines import (
     verdict,
     world_of_size,
 )
+from chatkit.grading.runner import grade
+from chatkit.protocols import Flow
+from chatkit.target import load_flow, resolve_target
 
 KIT_TESTS = Path(__file__).resolve().parent
 FAMILY = "all timelines"

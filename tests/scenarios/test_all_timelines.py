@@ -3,7 +3,7 @@
 The other families each pick one ordering by hand. A real network picks any: the
 echo may beat the ack, the ack may be lost after the echo, the server may store the
 messages in another order than you sent them. Here the timeline explorer
-(`chatkit.timelines`) takes a small world and runs your ``send``, ``reconcile`` and
+(`chatkit.engine.timelines`) takes a small world and runs your ``send``, ``reconcile`` and
 ``rollback`` under *every* ordering of its events that could really happen, checking
 every rule of the design after every step. When a rule breaks, the failure tells the
 shortest ordering that breaks it, step by step, with what your screen showed.
@@ -13,9 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
-from chatkit.harness import Scenario
-from chatkit.protocols import Flow
-from chatkit.timelines import (
+from chatkit.engine.harness import Scenario
+from chatkit.engine.timelines import (
     DEFAULT_SIZE,
     ONE_MESSAGE,
     TWO_RETRIES,
@@ -24,6 +23,7 @@ from chatkit.timelines import (
     explore_async,
     world_of_size,
 )
+from chatkit.protocols import Flow
 
 pytestmark = pytest.mark.family("all timelines")
 

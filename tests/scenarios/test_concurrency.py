@@ -8,8 +8,8 @@ end up once, in the right place, with the right status.
 
 import pytest
 
-from chatkit.harness import Scenario
-from chatkit.rules import Rule, RuleBroken, describe_timeline
+from chatkit.engine.harness import Scenario
+from chatkit.engine.rules import Rule, RuleBroken, describe_timeline
 
 pytestmark = pytest.mark.family("concurrency")
 

@@ -9,8 +9,8 @@ the text.
 
 import pytest
 
-from chatkit.harness import Scenario
-from chatkit.rules import Rule
+from chatkit.engine.harness import Scenario
+from chatkit.engine.rules import Rule
 
 pytestmark = pytest.mark.family("duplicates")
 

@@ -9,9 +9,9 @@ bookkeeping that must be cleaned up once a send is settled.
 import pytest
 
 from chatkit import MAX_BODY_CHARS, InvalidMessage
-from chatkit.harness import Scenario, Sending
+from chatkit.engine.harness import Scenario, Sending
+from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.model import TIMED_OUT
-from chatkit.rules import Rule, RuleBroken
 
 pytestmark = pytest.mark.family("edge cases")
 

@@ -13,8 +13,8 @@ scripted server answers each transport's request in turn, as in the other famili
 
 import pytest
 
+from chatkit.engine.harness import FALLBACK, PRIMARY, Scenario
 from chatkit.failover import both_failed
-from chatkit.harness import FALLBACK, PRIMARY, Scenario
 
 pytestmark = pytest.mark.family("failover")
 

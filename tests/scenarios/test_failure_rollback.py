@@ -7,9 +7,9 @@ reason the user can read, the chat says what went wrong, and the user can retry.
 
 import pytest
 
-from chatkit.harness import Scenario
+from chatkit.engine.harness import Scenario
+from chatkit.engine.rules import Rule
 from chatkit.model import TIMED_OUT
-from chatkit.rules import Rule
 
 pytestmark = pytest.mark.family("failure and rollback")
 

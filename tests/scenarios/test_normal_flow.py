@@ -2,8 +2,8 @@
 
 import pytest
 
-from chatkit.harness import Scenario
-from chatkit.rules import Rule, RuleBroken
+from chatkit.engine.harness import Scenario
+from chatkit.engine.rules import Rule, RuleBroken
 
 pytestmark = pytest.mark.family("normal flow")
 

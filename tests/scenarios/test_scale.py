@@ -21,8 +21,8 @@ from itertools import count
 import pytest
 
 from chatkit import ChatState, Message, ServerMessage, Status
-from chatkit.harness import Scenario
-from chatkit.rules import Rule, RuleBroken
+from chatkit.engine.harness import Scenario
+from chatkit.engine.rules import Rule, RuleBroken
 
 pytestmark = pytest.mark.family("scale")
 

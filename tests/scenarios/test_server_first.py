@@ -8,8 +8,8 @@ the message already on screen as pending.
 
 import pytest
 
-from chatkit.harness import Scenario
-from chatkit.rules import Rule, RuleBroken
+from chatkit.engine.harness import Scenario
+from chatkit.engine.rules import Rule, RuleBroken
 
 pytestmark = pytest.mark.family("server-first arrival")
 

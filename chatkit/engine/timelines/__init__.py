@@ -6,7 +6,7 @@ each, how many echoes, a retry, a message from bob — and `explore` runs the
 flow's ``send``, ``reconcile`` and ``rollback`` under every ordering of it that
 respects causality, checking the design's rules after each step::
 
-    from chatkit.timelines import explore
+    from chatkit.engine.timelines import explore
 
     result = explore(flow)          # the default world (size 3)
     print(result.summary())         # "62,370 timelines checked …"
@@ -16,7 +16,7 @@ respects causality, checking the design's rules after each step::
 client through one ordering, `explore.py` walks all of them.
 """
 
-from chatkit.timelines.explore import (
+from chatkit.engine.timelines.explore import (
     Exploration,
     Explorer,
     Story,
@@ -27,8 +27,8 @@ from chatkit.timelines.explore import (
     tell,
     verdict,
 )
-from chatkit.timelines.run import Failure, ReplayDiverged, Run
-from chatkit.timelines.world import (
+from chatkit.engine.timelines.run import Failure, ReplayDiverged, Run
+from chatkit.engine.timelines.world import (
     DEFAULT_SIZE,
     ONE_MESSAGE,
     SERVER_ONLY,

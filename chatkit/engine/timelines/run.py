@@ -14,9 +14,9 @@ background task is reported as never calling ``server.send``.)
 A suspended coroutine cannot be copied, so a run cannot be snapshotted: to go back
 to an earlier point the explorer builds a new `Run` and replays the events that led
 there, with checking off (they were checked the first time), then hands the new
-run the watch's memory from the first time (`chatkit.rules.RuleWatch.recall`).
+run the watch's memory from the first time (`chatkit.engine.rules.RuleWatch.recall`).
 
-`Run.key` (from `chatkit.timelines.canon`) is the run's canonical state: two
+`Run.key` (from `chatkit.engine.timelines.canon`) is the run's canonical state: two
 points of the world with the same key and the same events left behave the same from
 there on, so the explorer checks what follows only once.
 """
@@ -30,10 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from chatkit.client import ChatClient
-from chatkit.limits import MAX_YIELDS
-from chatkit.model import DeliveryError, Message, ServerMessage, Status
-from chatkit.protocols import Flow
-from chatkit.rules import (
+from chatkit.engine.rules import (
     Rule,
     RuleBroken,
     RuleWatch,
@@ -43,11 +40,10 @@ from chatkit.rules import (
     check_retry_id,
     check_shown_before_first_await,
 )
-from chatkit.scripted import Connection, Request, ScriptedServer
-from chatkit.state import ChatState
-from chatkit.story import SERVER, screen
-from chatkit.story import Kind as StepKind
-from chatkit.timelines.canon import (
+from chatkit.engine.scripted import Connection, Request, ScriptedServer
+from chatkit.engine.story import SERVER, screen
+from chatkit.engine.story import Kind as StepKind
+from chatkit.engine.timelines.canon import (
     CHAT,
     NOT_STARTED,
     OTHER,
@@ -57,7 +53,11 @@ from chatkit.timelines.canon import (
     Canonical,
     reset_flow_globals,
 )
-from chatkit.timelines.world import Event, Kind, World
+from chatkit.engine.timelines.world import Event, Kind, World
+from chatkit.limits import MAX_YIELDS
+from chatkit.model import DeliveryError, Message, ServerMessage, Status
+from chatkit.protocols import Flow
+from chatkit.state import ChatState
 
 _ANSWERS = frozenset({Kind.ACK, Kind.TIME_OUT, Kind.REFUSE, Kind.RETRY_ACK})
 

@@ -11,7 +11,7 @@ is reused instead of explored again.
 
 Every ordering is still accounted for: when a rule breaks, or a state is reused,
 the number of complete orderings that continue from there is added to what was
-checked (`chatkit.timelines.world.Space.completions`). `Exploration.orderings` is
+checked (`chatkit.engine.timelines.world.Space.completions`). `Exploration.orderings` is
 that total — every complete ordering of the world; `Exploration.executed` counts
 those that were actually run event by event to their end.
 
@@ -39,12 +39,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from chatkit.blame import Journal
-from chatkit.protocols import Flow
-from chatkit.rules import Rule, RuleBroken, WatchMemory
-from chatkit.story import Step
-from chatkit.timelines.canon import USER, reset_flow_globals
-from chatkit.timelines.run import Failure, Run
-from chatkit.timelines.world import (
+from chatkit.engine.rules import Rule, RuleBroken, WatchMemory
+from chatkit.engine.story import Step
+from chatkit.engine.timelines.canon import USER, reset_flow_globals
+from chatkit.engine.timelines.run import Failure, Run
+from chatkit.engine.timelines.world import (
     DEFAULT_SIZE,
     SERVER_ONLY,
     Event,
@@ -53,6 +52,7 @@ from chatkit.timelines.world import (
     space,
     world_of_size,
 )
+from chatkit.protocols import Flow
 
 YIELD_EVERY = 500
 """How many checked events the async explorer runs between two turns of the event loop."""

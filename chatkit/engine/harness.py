@@ -9,7 +9,7 @@ A scenario reads like what happens on the wire::
     kit.expect(["'hi' sent #1"])
 
 Each step is written to the story with every client's timeline after it, and every
-rule of the design is checked after every step (`chatkit.rules.RuleWatch`), so a
+rule of the design is checked after every step (`chatkit.engine.rules.RuleWatch`), so a
 broken rule is reported at the step that broke it. Time never enters: the harness
 only yields to the event loop until every send is either finished or waiting on the
 scripted server.
@@ -25,11 +25,7 @@ from dataclasses import dataclass, field
 
 from chatkit.blame import CREATED, Journal, blame_frame, blame_suspended
 from chatkit.client import ChatClient
-from chatkit.failover import FailoverServer
-from chatkit.limits import MAX_YIELDS
-from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
-from chatkit.protocols import Flow
-from chatkit.rules import (
+from chatkit.engine.rules import (
     STATUS_FIELDS,
     Rule,
     RuleBroken,
@@ -40,10 +36,14 @@ from chatkit.rules import (
     check_shown_before_first_await,
     describe_timeline,
 )
+from chatkit.engine.scripted import Connection, Request, ScriptedServer
+from chatkit.engine.story import SERVER, Kind, Step, screen
+from chatkit.failover import FailoverServer
+from chatkit.limits import MAX_YIELDS
+from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
+from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedClock, ScriptedWorld
-from chatkit.scripted import Connection, Request, ScriptedServer
 from chatkit.state import ChatState
-from chatkit.story import SERVER, Kind, Step, screen
 
 DEFAULT_CHAT = "general"
 

@@ -15,7 +15,7 @@ import enum
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from chatkit.rules import describe_timeline
+from chatkit.engine.rules import describe_timeline
 from chatkit.state import ChatState
 
 SENDING = "[sending…]"

@@ -22,12 +22,12 @@ from types import CodeType, CoroutineType, FrameType, GeneratorType, ModuleType
 from typing import Any, Protocol
 
 from chatkit.client import ChatClient
+from chatkit.engine.rules import RuleWatch, WatchMemory
+from chatkit.engine.scripted import Request, ScriptedServer
+from chatkit.engine.timelines.world import World
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import Flow
-from chatkit.rules import RuleWatch, WatchMemory
-from chatkit.scripted import Request, ScriptedServer
 from chatkit.state import Chat, ChatState
-from chatkit.timelines.world import World
 
 USER = "you"
 OTHER = "bob"
@@ -44,7 +44,7 @@ _RENDER_DEPTH = 3
 
 
 class TaskLike(Protocol):
-    """What the key needs to know of a send being driven (`chatkit.timelines.run`)."""
+    """What the key needs to know of a send being driven (`chatkit.engine.timelines.run`)."""
 
     send: int
     retry: bool
@@ -55,7 +55,7 @@ class TaskLike(Protocol):
 
 
 class Canonical:
-    """The canonical-state half of `chatkit.timelines.run.Run` (a mixin)."""
+    """The canonical-state half of `chatkit.engine.timelines.run.Run` (a mixin)."""
 
     flow: Flow
     world: World

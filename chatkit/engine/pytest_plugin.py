@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from chatkit.hang_watch import HangWatch, StuckInLearnerCode
-from chatkit.harness import Scenario
+from chatkit.engine.hang_watch import HangWatch, StuckInLearnerCode
+from chatkit.engine.harness import Scenario
+from chatkit.engine.story import told
 from chatkit.limits import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS
 from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedWorld
-from chatkit.story import told
 from chatkit.target import check_shape, resolve_target
 
 
