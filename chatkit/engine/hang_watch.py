@@ -23,13 +23,12 @@ import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
 
 from chatkit.blame import blame_frame
 from chatkit.limits import CALL_LIMIT_SECONDS, SAMPLE_SECONDS
+from chatkit.portable import main_thread_clock, private_signal
 
 
 class StuckInLearnerCode(SystemExit):
@@ -52,9 +51,9 @@ class HangWatch:
         self._main = threading.main_thread().ident
         self._thread = threading.Thread(target=self._watch, name="chatkit-hang-watch", daemon=True)
         self._tripped: str | None = None
-        self._signal = _private_signal()
+        self._signal = private_signal()
         self._previous: object = None
-        self._clock = _main_thread_clock(self._main)
+        self._clock = main_thread_clock(self._main)
         self._collecting: float | None = None
         self._collected = 0.0
         """Clock time the main thread spent collecting garbage while the watch was on."""
@@ -119,36 +118,6 @@ class HangWatch:
                 found = frame
             frame = frame.f_back
         return found
-
-
-def _main_thread_clock(main: int | None) -> Callable[[], float]:
-    """The main thread's own CPU time where the system can read it for another thread,
-    else the wall clock.
-
-    CPU time does not run while the machine lets another process have the core, so a
-    busy machine never makes correct learner code look stuck.
-    """
-    getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
-    if getcpuclockid is None or main is None:
-        return time.monotonic
-    try:
-        clock = getcpuclockid(main)
-        time.clock_gettime(clock)
-    except OSError:
-        return time.monotonic
-    return lambda: time.clock_gettime(clock)
-
-
-def _private_signal() -> signal.Signals:
-    """A signal nothing else sends the grader's child, for the watch's handler to sit on.
-
-    SIGUSR1 where there is one. Windows has none; there SIGTERM, which Windows never
-    raises (the grader stops its child with TerminateProcess). Never SIGINT: a real
-    Ctrl-C must still stop a plain ``pytest`` run, whatever the watch is doing.
-    """
-    if hasattr(signal, "SIGUSR1"):
-        return signal.Signals.SIGUSR1
-    return signal.Signals.SIGTERM
 
 
 def _flow_function(frame: FrameType | None, folder: str) -> str | None:

@@ -12,12 +12,10 @@ and the memory cap only where the system has one to set.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -45,15 +43,12 @@ from chatkit.grading.trust import kit_fingerprint, refusal, tampered
 from chatkit.limits import (
     HARD_LIMIT_GRACE,
     KILL_GRACE,
-    MEMORY_LIMIT,
     PROBE_SECONDS,
     STARTUP_SECONDS,
 )
+from chatkit.portable import child_options, kill_child, timeout_method
 from chatkit.sandbox import check_target
 from chatkit.target import TargetError, kit_root, resolve_target
-
-if sys.platform != "win32":
-    import resource
 
 RESULTS_CHANNEL = "CHATKIT_RESULTS"
 """Names, in the child's environment, where it sends its results: ``port:token`` on loopback."""
@@ -133,15 +128,6 @@ def _probe(path: Path) -> LoadError | None:
     )
 
 
-def _timeout_method() -> str:
-    """How pytest-timeout stops a scenario past its hard limit in the child.
-
-    With SIGALRM it raises in the scenario and the child carries on; where there is
-    none (Windows), its timer thread ends the child, and a fresh one takes the rest.
-    """
-    return "signal" if hasattr(signal, "SIGALRM") else "thread"
-
-
 @dataclass
 class _Run:
     """One grading run, possibly over several child processes."""
@@ -154,7 +140,7 @@ class _Run:
     on_collected: Callable[[int], None] | None
     collected: dict[str, Planned] = field(default_factory=dict)
     results: dict[str, TestResult] = field(default_factory=dict)
-    timeout_method: str = field(default_factory=_timeout_method)
+    timeout_method: str = field(default_factory=timeout_method)
 
     def execute(self) -> list[TestResult]:
         self._child()
@@ -172,10 +158,10 @@ class _Run:
             try:
                 ending = self._listen(channel, child)
                 if ending.overdue:
-                    _kill(child)
+                    kill_child(child)
                 child.wait()
             except BaseException:
-                _kill(child)  # the grader itself was stopped (Ctrl-C): its child goes too
+                kill_child(child)  # the grader itself was stopped (Ctrl-C): its child goes too
                 raise
         if not ending.saw_collection:
             raise GraderError(
@@ -224,7 +210,7 @@ class _Run:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            **_apart(),
+            **child_options(),
         )
 
     def _follow(self, connection: socket.socket) -> _Ending:
@@ -374,37 +360,6 @@ def _receive(connection: socket.socket, left: float, size: int = 65536) -> bytes
         return None
     except ConnectionError:  # Windows: a process that ended may reset rather than close
         return b""
-
-
-def _apart() -> dict[str, Any]:
-    """Popen options that start the child in a process group of its own, with its limits.
-
-    A group of its own keeps the terminal's Ctrl-C for the grader, which stops the child
-    itself; on POSIX one kill then takes whatever the child started too.
-    """
-    if sys.platform == "win32":
-        # Windows has no per-process memory limit without a job object: no cap there.
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"start_new_session": True, "preexec_fn": _limit_memory}
-
-
-def _limit_memory() -> None:
-    """In the child, before it runs: a huge allocation fails at once with MemoryError.
-
-    Where the system refuses the limit (macOS may), the child runs without it.
-    """
-    if sys.platform != "win32":  # never called there; this tells type checkers so
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
-def _kill(child: subprocess.Popen[bytes]) -> None:
-    """Stop the child at once: on POSIX its whole process group, on Windows the child."""
-    if sys.platform == "win32":
-        child.kill()  # TerminateProcess; what the child started (a flow cannot) lives on
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)
 
 
 def _drain_in_background(child: subprocess.Popen[bytes]) -> Callable[[], str]:

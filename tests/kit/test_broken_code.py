@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from mistakes import BROKEN, broken_source
 
+from chatkit import portable
 from chatkit.grading.exports import exercism
 from chatkit.grading.results import GradeReport, Outcome
 from chatkit.grading.results import TestResult as Result
@@ -50,6 +51,10 @@ def test_a_keyboard_interrupt_is_a_crash_of_its_scenario(tmp_path: Path) -> None
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.skipif(
+    not portable.memory_capped(),
+    reason="the memory cap is POSIX's: not on Windows, nor with CHATKIT_PORTABLE=1",
+)
 def test_a_huge_allocation_is_stopped_and_named(tmp_path: Path) -> None:
     report = graded("3 GB allocation", tmp_path)
     crashed = [r for r in report.results if r.outcome is Outcome.CRASHED]

@@ -14,6 +14,7 @@ import os
 import resource
 import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from types import ModuleType
 import pytest
 from mistakes import broken_source
 
+from chatkit import portable
 from chatkit.engine.hang_watch import HangWatch, StuckInLearnerCode
 from chatkit.grading import runner
 from chatkit.grading.results import Outcome, Planned
@@ -93,6 +95,16 @@ def test_without_sigusr1_a_loop_is_stopped_and_named(
     with stuck, HangWatch(tmp_path):
         flow.send()
     assert signal.getsignal(signal.SIGTERM) is before, "the watch gives its signal back"
+
+
+def test_the_fallback_can_be_forced_where_posix_has_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``CHATKIT_PORTABLE=1`` takes every portable path, so CI can run them on Linux."""
+    monkeypatch.setenv(portable.FORCE_FALLBACK, "1")
+    assert portable.timeout_method() == "thread"
+    assert portable.private_signal() is signal.Signals.SIGTERM
+    assert portable.main_thread_clock(threading.main_thread().ident) is time.monotonic
+    assert "preexec_fn" not in portable.child_options()
+    assert not portable.memory_capped()
 
 
 @pytest.mark.parametrize("platform", ["posix", "windows"])
@@ -200,4 +212,4 @@ def test_a_refused_memory_limit_leaves_the_child_without_one(
         raise ValueError("not supported")
 
     monkeypatch.setattr(resource, "setrlimit", refuse)
-    runner._limit_memory()
+    portable.limit_memory()

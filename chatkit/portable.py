@@ -1,0 +1,123 @@
+"""What grading needs of the operating system, in one place, with a portable fallback.
+
+The grader runs the learner's code in a child process and must stop it when it hangs.
+Where POSIX offers them (Linux, macOS) it uses:
+
+- pytest-timeout's SIGALRM, which ends one scenario past its hard limit while the
+  child carries on with the next;
+- a process group of the child's own, killed in one go, and a cap on its memory;
+- SIGUSR1 for the hang watch's handler, and the main thread's processor time for its
+  clock, so a busy machine never makes correct code look stuck.
+
+Where they are missing (Windows) the fallback is: pytest-timeout's timer thread (it
+ends the child, and a fresh child takes the scenarios left), the child alone killed,
+no memory cap, SIGTERM for the handler (Windows never raises it) and the wall clock.
+
+Each function looks for what it needs when it is called, so the fallback is taken by
+itself wherever a feature is missing. ``CHATKIT_PORTABLE=1`` forces it on any system:
+CI runs the grader's own tests once that way on Linux, the paths Windows takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from chatkit.limits import MEMORY_LIMIT
+
+FORCE_FALLBACK = "CHATKIT_PORTABLE"
+"""Set to ``1`` to take the portable paths even where POSIX has more to offer."""
+
+
+def fallback_forced() -> bool:
+    """Whether ``CHATKIT_PORTABLE=1`` asks for the portable paths."""
+    return os.environ.get(FORCE_FALLBACK) == "1"
+
+
+def _posix_has(name: str) -> bool:
+    return not fallback_forced() and hasattr(signal, name)
+
+
+def timeout_method() -> Literal["signal", "thread"]:
+    """How pytest-timeout stops a scenario past its hard limit in the child.
+
+    With SIGALRM it raises in the scenario and the child carries on; without, its timer
+    thread ends the child (status 1), and the grader starts a fresh one for the rest.
+    """
+    return "signal" if _posix_has("SIGALRM") else "thread"
+
+
+def child_options() -> dict[str, Any]:
+    """Popen options that start the child in a process group of its own, with its limits.
+
+    A group of its own keeps the terminal's Ctrl-C for the grader, which stops the child
+    itself; on POSIX one kill then takes whatever the child started too.
+    """
+    if sys.platform == "win32":
+        # Windows has no per-process memory limit without a job object: no cap there.
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    if fallback_forced():
+        return {"start_new_session": True}
+    return {"start_new_session": True, "preexec_fn": limit_memory}
+
+
+def limit_memory() -> None:
+    """In the child, before it runs: a huge allocation fails at once with MemoryError.
+
+    Where the system refuses the limit (macOS may), the child runs without it.
+    """
+    if sys.platform != "win32":  # never called there; this tells type checkers so
+        import resource
+
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def memory_capped() -> bool:
+    """Whether a child's huge allocation is stopped by a cap (POSIX, not forced off)."""
+    return sys.platform != "win32" and not fallback_forced()
+
+
+def kill_child(child: subprocess.Popen[bytes]) -> None:
+    """Stop the child at once: on POSIX its whole process group, else the child."""
+    if sys.platform == "win32" or fallback_forced():
+        child.kill()  # TerminateProcess on Windows; what the child started (a flow cannot) lives on
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+
+
+def private_signal() -> signal.Signals:
+    """A signal nothing else sends the grader's child, for the hang watch's handler.
+
+    SIGUSR1 where there is one, else SIGTERM, which Windows never raises (the grader stops
+    its child with TerminateProcess). Never SIGINT: a real Ctrl-C must still stop a plain
+    ``pytest`` run, whatever the watch is doing.
+    """
+    if _posix_has("SIGUSR1"):
+        return signal.Signals.SIGUSR1
+    return signal.Signals.SIGTERM
+
+
+def main_thread_clock(main: int | None) -> Callable[[], float]:
+    """The main thread's own processor time where another thread can read it, else the
+    wall clock.
+
+    Processor time stands still while the machine lets another process have the core,
+    so a busy machine never makes correct learner code look stuck.
+    """
+    getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
+    if getcpuclockid is None or main is None or fallback_forced():
+        return time.monotonic
+    try:
+        clock = getcpuclockid(main)
+        time.clock_gettime(clock)
+    except OSError:
+        return time.monotonic
+    return lambda: time.clock_gettime(clock)
