@@ -9,9 +9,11 @@ as surely as the messages do, so they live in the database next to them:
 - ``chats``: the private chats, their creator and the digest of their invite code;
 - ``members``: who is in which chat (public chats too, once joined).
 
-The functions on a `sqlite3.Connection` are what ``chatkit accounts`` uses
-directly; `AccountStore` runs the same ones on a thread of its own for the
-server, so neither a disk read nor a password check ever blocks the event loop.
+The server and ``chatkit accounts`` talk to an `Accounts`: `AccountStore` runs the
+functions below (on a `sqlite3.Connection`) on a thread of its own, so neither a
+disk read nor a password check ever blocks the event loop;
+`chatkit.live.postgres.accounts` keeps the same tables in PostgreSQL, shared by
+several server processes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from chatkit.live.passwords import dummy_hash, hash_password, token_digest, verify_password
 
@@ -72,6 +74,71 @@ class AccountError(Exception):
 class PrivateChat:
     chat_id: str
     invite_code: str
+
+
+class Accounts(Protocol):
+    """What the server and ``chatkit accounts`` need from the account tables.
+
+    Sessions are named by the SHA-256 digest of their token (its ``key``): the token
+    itself is only ever the client's.
+    """
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create_users(
+        self, accounts: Iterable[tuple[str, str]], *, replace: bool = False
+    ) -> int:
+        """Add accounts in one transaction, all or none (`AccountError` for a name taken);
+        with ``replace``, set new passwords, which signs out their old sessions. How many."""
+        ...
+
+    async def user_names(self) -> list[str]:
+        """Every account's name, sorted."""
+        ...
+
+    async def user_exists(self, name: str) -> bool: ...
+
+    async def check_password(self, name: str, password: str) -> bool:
+        """Whether it matches; as slow for an unknown name as for a known one."""
+        ...
+
+    async def new_session(self, name: str, ttl_s: float) -> tuple[str, int]:
+        """A fresh session token for ``name`` and its expiry (ms since the epoch)."""
+        ...
+
+    async def session(self, key: str) -> tuple[str, int] | None:
+        """Whose session ``key`` is and when it expires; None if unknown, expired or revoked."""
+        ...
+
+    async def live_sessions(self, keys: list[str]) -> dict[str, int]:
+        """Of ``keys``, those still valid, with their expiry."""
+        ...
+
+    async def revoke(self, key: str) -> None:
+        """Sign a session out for good."""
+        ...
+
+    async def chats_of(self, names: list[str]) -> dict[str, set[str]]:
+        """The chats each of these users is a member of (every name is a key)."""
+        ...
+
+    async def add_member(self, chat_id: str, name: str) -> None: ...
+
+    async def remove_member(self, chat_id: str, name: str) -> None: ...
+
+    async def create_private_chat(self, creator: str) -> PrivateChat:
+        """A new private chat with an unguessable id and invite code; its creator is in it."""
+        ...
+
+    async def new_invite_code(self, chat_id: str) -> str:
+        """Replace a private chat's invite code (the old one stops working)."""
+        ...
+
+    async def redeem_invite(self, code: str, name: str) -> str | None:
+        """Join the private chat an invite code opens; its id, or None for no such code."""
+        ...
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -138,11 +205,32 @@ def new_session(db: sqlite3.Connection, name: str, ttl_s: float) -> tuple[str, i
 
 def session_user(db: sqlite3.Connection, token: str) -> tuple[str, int] | None:
     """Whose session ``token`` is and when it expires, or None (unknown, expired, revoked)."""
+    return session_of_key(db, token_digest(token))
+
+
+def session_of_key(db: sqlite3.Connection, key: str) -> tuple[str, int] | None:
+    """`session_user`, by the digest of the token."""
     row = db.execute(
         "SELECT user, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
-        (token_digest(token), _now()),
+        (key, _now()),
     ).fetchone()
     return None if row is None else (str(row[0]), int(row[1]))
+
+
+def live_sessions(db: sqlite3.Connection, keys: list[str]) -> dict[str, int]:
+    """Of these session keys, the ones still valid, with their expiry."""
+    now, alive = _now(), {}
+    for key in keys:
+        row = db.execute(
+            "SELECT expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?", (key, now)
+        ).fetchone()
+        if row is not None:
+            alive[key] = int(row[0])
+    return alive
+
+
+def user_names(db: sqlite3.Connection) -> list[str]:
+    return [str(row[0]) for row in db.execute("SELECT name FROM users ORDER BY name")]
 
 
 def revoke(db: sqlite3.Connection, token_hash: str) -> None:
@@ -199,13 +287,15 @@ def redeem_invite(db: sqlite3.Connection, code: str, name: str) -> str | None:
     return str(row[0])
 
 
-def create_users(db: sqlite3.Connection, accounts: Iterable[tuple[str, str]]) -> int:
+def create_users(
+    db: sqlite3.Connection, accounts: Iterable[tuple[str, str]], *, replace: bool = False
+) -> int:
     """Add many accounts in one transaction (all or none); how many."""
     count = 0
     db.execute("BEGIN IMMEDIATE")
     try:
         for name, password in accounts:
-            create_user(db, name, password)
+            create_user(db, name, password, replace=replace)
             count += 1
         db.execute("COMMIT")
     except BaseException:
@@ -215,8 +305,8 @@ def create_users(db: sqlite3.Connection, accounts: Iterable[tuple[str, str]]) ->
 
 
 class AccountStore:
-    """The account functions above, for the server: one connection on one thread, and
-    password checks on threads of their own (scrypt lets go of the GIL, so a class
+    """`Accounts` in a SQLite file: the functions above on one connection on one thread,
+    and password checks on threads of their own (scrypt lets go of the GIL, so a class
     signing in at once uses every core, and the database thread is never held up)."""
 
     def __init__(self, path: Path) -> None:
@@ -241,6 +331,48 @@ class AccountStore:
         stored = await self.run(password_hash, name)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._hashing, password_matches, password, stored)
+
+    async def create_users(
+        self, accounts: Iterable[tuple[str, str]], *, replace: bool = False
+    ) -> int:
+        rows = list(accounts)
+        return await self.run(lambda db: create_users(db, rows, replace=replace))
+
+    async def user_names(self) -> list[str]:
+        return await self.run(user_names)
+
+    async def user_exists(self, name: str) -> bool:
+        return await self.run(user_exists, name)
+
+    async def new_session(self, name: str, ttl_s: float) -> tuple[str, int]:
+        return await self.run(new_session, name, ttl_s)
+
+    async def session(self, key: str) -> tuple[str, int] | None:
+        return await self.run(session_of_key, key)
+
+    async def live_sessions(self, keys: list[str]) -> dict[str, int]:
+        return await self.run(live_sessions, keys)
+
+    async def revoke(self, key: str) -> None:
+        await self.run(revoke, key)
+
+    async def chats_of(self, names: list[str]) -> dict[str, set[str]]:
+        return await self.run(lambda db: {name: chats_of(db, name) for name in names})
+
+    async def add_member(self, chat_id: str, name: str) -> None:
+        await self.run(add_member, chat_id, name)
+
+    async def remove_member(self, chat_id: str, name: str) -> None:
+        await self.run(remove_member, chat_id, name)
+
+    async def create_private_chat(self, creator: str) -> PrivateChat:
+        return await self.run(create_private_chat, creator)
+
+    async def new_invite_code(self, chat_id: str) -> str:
+        return await self.run(new_invite_code, chat_id)
+
+    async def redeem_invite(self, code: str, name: str) -> str | None:
+        return await self.run(redeem_invite, code, name)
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
         """``function(db, *args)`` on the store's thread."""

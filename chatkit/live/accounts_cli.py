@@ -8,26 +8,32 @@ The CSV has a header row with a ``user`` column and, optionally, a ``password``
 column. A row without a password gets a generated one; those are written to
 ``--out`` (readable by its owner only) or printed, for the teacher to hand out.
 Either every row is imported or none is, and a bad row is named by its line.
-Accounts go straight into the server's database (``--db``, the same file as
-``chatkit serve --db``), whether or not the server is running.
+Accounts go straight into the server's database (``--db``, the same file or
+``postgresql://`` URL as ``chatkit serve --db``), whether or not the server is running.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import getpass
 import os
 import secrets
 import sqlite3
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from chatkit.live import accounts
+from chatkit.live.accounts import Accounts
+from chatkit.live.databases import account_store, shown
 from chatkit.live.errors import ChatError
 from chatkit.live.passwords import check_new_password
 from chatkit.live.payloads import check_user
 from chatkit.live.settings import DEFAULT_DB, ServerSettings
+from chatkit.live.storage import StoreError
 
 PASSWORD_ENV = "CHATKIT_PASSWORD"
 GENERATED_BYTES = 9
@@ -71,9 +77,11 @@ def add_accounts_command(subparsers: argparse._SubParsersAction[argparse.Argumen
     for action in actions.choices.values():
         action.add_argument(
             "--db",
-            type=Path,
-            default=DEFAULT_DB,
-            help="the server's SQLite file (default: %(default)s)",
+            "--database",
+            dest="db",
+            default=str(DEFAULT_DB),
+            metavar="FILE_OR_URL",
+            help="the server's SQLite file or postgresql:// URL (default: %(default)s)",
         )
     parser.set_defaults(func=accounts_command)
 
@@ -88,9 +96,26 @@ def accounts_command(args: argparse.Namespace) -> int:
     except (Refused, accounts.AccountError) as error:
         print(f"chatkit accounts: {error}", file=sys.stderr)
         return 2
-    except (OSError, sqlite3.Error) as error:
+    except (OSError, sqlite3.Error, StoreError) as error:
         print(f"chatkit accounts: {error}", file=sys.stderr)
         return 1
+
+
+T = TypeVar("T")
+
+
+def _with_accounts(location: str, work: Callable[[Accounts], Awaitable[T]]) -> T:
+    """``work`` on the accounts at ``location`` (a SQLite file or a PostgreSQL URL)."""
+
+    async def run() -> T:
+        store = account_store(location)
+        await store.open()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
 
 
 def read_rows(path: Path) -> list[tuple[str, str | None]]:
@@ -134,11 +159,9 @@ def _add(args: argparse.Namespace) -> int:
         check_new_password(password)
     except ValueError as error:
         raise Refused(str(error)) from None
-    db = accounts.connect(args.db)
-    try:
-        accounts.create_user(db, user, password, replace=args.reset)
-    finally:
-        db.close()
+    _with_accounts(
+        args.db, lambda store: store.create_users([(user, password)], replace=args.reset)
+    )
     print(f"{'new password for' if args.reset else 'account made:'} {user}")
     return 0
 
@@ -146,14 +169,9 @@ def _add(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     rows = read_rows(args.csv)
     generated = {user: secrets.token_urlsafe(GENERATED_BYTES) for user, pw in rows if pw is None}
-    db = accounts.connect(args.db)
-    try:
-        count = accounts.create_users(
-            db, [(user, password or generated[user]) for user, password in rows]
-        )
-    finally:
-        db.close()
-    print(f"{count} account{'' if count == 1 else 's'} made in {args.db}")
+    made = [(user, password or generated[user]) for user, password in rows]
+    count = _with_accounts(args.db, lambda store: store.create_users(made))
+    print(f"{count} account{'' if count == 1 else 's'} made in {shown(args.db)}")
     if not generated:
         return 0
     if args.out is not None:
@@ -172,11 +190,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    db = accounts.connect(args.db)
-    try:
-        names = [row[0] for row in db.execute("SELECT name FROM users ORDER BY name")]
-    finally:
-        db.close()
+    names = _with_accounts(args.db, lambda store: store.user_names())
     print("\n".join(names) if names else "no accounts yet: chatkit accounts add NAME")
     return 0
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from chatkit.live.admin import new_token, token_from_file
+from chatkit.live.databases import is_postgres_url
 from chatkit.live.exposure import exposure_warning
 from chatkit.live.faults import FaultSettings
 from chatkit.live.settings import DEFAULT_DB, DEFAULT_PORT, ServerSettings
@@ -51,9 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--db",
-        type=Path,
-        default=DEFAULT_DB,
-        help="SQLite file for messages (default: %(default)s)",
+        "--database",
+        dest="db",
+        default=str(DEFAULT_DB),
+        metavar="FILE_OR_URL",
+        help="SQLite file for messages, or a postgresql:// URL to keep messages, accounts "
+        "and sessions in PostgreSQL (default: %(default)s)",
     )
     where.add_argument(
         "--redis",
@@ -164,7 +168,8 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         port=args.port,
-        db_path=args.db,
+        db_path=DEFAULT_DB if is_postgres_url(args.db) else Path(args.db),
+        database_url=args.db if is_postgres_url(args.db) else None,
         redis_url=args.redis,
         accounts_path=args.accounts_db,
         sqlite_synchronous=args.sync,
@@ -193,7 +198,8 @@ def serve_command(args: argparse.Namespace) -> int:
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)
     try:
-        _no_other_server(settings.db_path, shared=settings.redis_url is not None)
+        if settings.database_url is None:
+            _no_other_server(settings.db_path, shared=settings.redis_url is not None)
     except StoreError as error:
         print(f"chatkit serve: {error}", file=sys.stderr)
         return 2

@@ -37,8 +37,8 @@ LIVE_SERVER = (sys.executable, "-m", "chatkit.live")
 class ServerProcess:
     """``python -m chatkit.live`` in a subprocess on a loopback port, owned by its caller.
 
-    ``db`` is the SQLite file, kept across restarts; ``log`` the file the server's
-    stderr goes to (written afresh by the first start, appended to by later ones,
+    ``db`` is the SQLite file or ``postgresql://`` URL, kept across restarts; ``log``
+    the file the server's stderr goes to (written afresh by the first start, appended to by later ones,
     so a restart keeps what the run before it said). ``args`` are extra options for
     the server (``--echo-first``, ``--refuse 0.5``...). ``program`` replaces the
     command before the options: anything that takes the live server's ``--host``,
@@ -55,7 +55,7 @@ class ServerProcess:
 
     def __init__(
         self,
-        db: Path,
+        db: Path | str,
         log: Path,
         args: Sequence[str] = (),
         *,
@@ -65,8 +65,8 @@ class ServerProcess:
         accounts_db: Path | None = None,
     ) -> None:
         self.db = db
-        self.accounts_db = accounts_db or db
-        """Where the accounts live (``--accounts-db``): the messages' file unless told."""
+        self.accounts_db: Path | str = accounts_db or db
+        """Where the accounts live (``--accounts-db``): the messages' database unless told."""
         self.log = log
         self.args = list(args)
         self.program = list(program)
@@ -88,14 +88,10 @@ class ServerProcess:
         while the server runs alike (the server reads accounts from the file).
         """
         if user not in self.passwords:
-            from chatkit.live import accounts  # only callers that want accounts pay for it
+            from chatkit.live.databases import add_accounts  # only callers that want accounts
 
             password = password or secrets.token_urlsafe(12)
-            db = accounts.connect(self.accounts_db)
-            try:
-                accounts.create_user(db, user, password)
-            finally:
-                db.close()
+            add_accounts(self.accounts_db, [(user, password)])
             self.passwords[user] = password
         return self.passwords[user]
 
@@ -130,8 +126,9 @@ class ServerProcess:
             *self.program,
             *("--host", HOST, "--port", str(port), "--db", str(self.db)),
             *("--admin-token-file", str(self.admin_token_file)),
-            *("--accounts-db", str(self.accounts_db)),
         ]
+        if self.accounts_db != self.db:
+            command += ["--accounts-db", str(self.accounts_db)]
         with self.log.open("a" if self.starts else "w") as stderr:
             self.starts += 1
             self.process = subprocess.Popen(

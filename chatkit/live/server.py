@@ -9,6 +9,7 @@ after the last pending write, on the way out.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import socket
@@ -21,7 +22,8 @@ import socketio  # type: ignore[import-untyped]
 import uvicorn
 from starlette.applications import Starlette
 
-from chatkit.live.accounts import AccountStore
+from chatkit.live import databases
+from chatkit.live.databases import accounts_location, message_store, shown
 from chatkit.live.faults import FaultInjector
 from chatkit.live.frames import FrameGuard
 from chatkit.live.http_api import create_http_app
@@ -30,7 +32,7 @@ from chatkit.live.service import ChatService
 from chatkit.live.sessions import SessionRegistry
 from chatkit.live.settings import ServerSettings
 from chatkit.live.slow_requests import with_header_deadline
-from chatkit.live.storage import MessageStore, SQLiteStore
+from chatkit.live.storage import MessageStore
 
 log = logging.getLogger("chatkit.live")
 
@@ -59,21 +61,18 @@ def create_server(
     *,
     on_ready: Callable[[], None] | None = None,
 ) -> LiveServer:
-    """Build the app. ``store`` defaults to SQLite at ``settings.db_path``; any
-    `MessageStore` will do (the benchmark plugs in a one-JSON-file store)."""
+    """Build the app. ``store`` defaults to the database ``settings`` name (SQLite at
+    ``db_path``, or PostgreSQL); any `MessageStore` will do (the benchmark plugs in a
+    one-JSON-file store)."""
     if store is None:
-        store = SQLiteStore(
-            settings.db_path,
-            synchronous=settings.sqlite_synchronous,
-            batch_max=settings.write_batch_max,
-            shared=settings.redis_url is not None,
-        )
+        store = message_store(settings)
     faults = FaultInjector(settings.faults)
-    account_store = AccountStore(settings.accounts_path or settings.db_path)
+    account_store = databases.account_store(accounts_location(settings))
     sessions = SessionRegistry(
         account_store,
         settings.max_sessions,
         ttl_s=settings.session_ttl_s,
+        recheck_s=settings.session_recheck_s,
         rate=settings.rate_per_s,
         burst=settings.rate_burst,
         login_rate=settings.login_rate_per_s if settings.rate_per_s else 0,
@@ -87,11 +86,13 @@ def create_server(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await opened_store.open()
         await account_store.open()
+        watcher = asyncio.get_running_loop().create_task(service.watch_sessions())
         if on_ready is not None:
             on_ready()
         try:
             yield
         finally:
+            watcher.cancel()
             await service.drain()
             await opened_store.close()
             await account_store.close()
@@ -124,7 +125,8 @@ def bind(host: str, port: int) -> socket.socket:
 def ready_line(host: str, port: int, settings: ServerSettings) -> str:
     """The one line printed when the server is ready; its URL is what scripts read."""
     scheme = "https" if settings.tls_cert is not None else "http"
-    return f"chatkit live server ready on {scheme}://{host}:{port} (db: {settings.db_path})"
+    database = shown(settings.database_url or settings.db_path)
+    return f"chatkit live server ready on {scheme}://{host}:{port} (db: {database})"
 
 
 _READY = re.compile(r"^chatkit live server ready on https?://(?P<host>\S+):(?P<port>\d+)(?:\s|$)")

@@ -21,7 +21,6 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from chatkit.live import accounts
 from chatkit.live.accounts import PRIVATE_PREFIX, PrivateChat
 from chatkit.live.admin import require_host
 from chatkit.live.errors import BadRequest, Conflict, NotFound, Refused, Unavailable
@@ -86,14 +85,14 @@ class ChatService:
             if chat_id.startswith(PRIVATE_PREFIX):
                 raise not_member(chat_id)
             self._check_room_for(session)
-            await self.sessions.store.run(accounts.add_member, chat_id, session.user)
+            await self.sessions.store.add_member(chat_id, session.user)
             session.account.chats.add(chat_id)
         await self._listen(session, chat_id)
 
     async def leave(self, session: Session, chat_id: str) -> None:
         """Stop listening and stop being a member (a private chat then needs a new invite)."""
         if chat_id in session.account.chats:
-            await self.sessions.store.run(accounts.remove_member, chat_id, session.user)
+            await self.sessions.store.remove_member(chat_id, session.user)
             session.account.chats.discard(chat_id)
         for device in self.sessions.sessions_of(session.user):  # every device stops hearing it
             device.rooms.discard(chat_id)
@@ -106,10 +105,27 @@ class ChatService:
         if self.rooms is not None:
             await self.rooms.drop(sids, session.rooms)
 
+    async def watch_sessions(self) -> None:
+        """Every ``session_recheck_s``, apply what other processes changed in the database
+        to this one's connections (see `chatkit.live.sessions`). Runs until cancelled."""
+        while True:
+            await asyncio.sleep(self.settings.session_recheck_s)
+            try:
+                found = await self.sessions.recheck()
+            except Exception:  # the database is away: try again next time
+                log.exception("could not recheck the sessions")
+                continue
+            if self.rooms is None:
+                continue
+            for session, sids in found.revoked:
+                await self.rooms.drop(sids, session.rooms)
+            for session, chat_id in found.left:
+                await self.rooms.leave(session, chat_id)
+
     async def create_chat(self, session: Session) -> PrivateChat:
         """A new private chat, with its creator in it and listening."""
         self._check_room_for(session)
-        chat = await self.sessions.store.run(accounts.create_private_chat, session.user)
+        chat = await self.sessions.store.create_private_chat(session.user)
         session.account.chats.add(chat.chat_id)
         await self._listen(session, chat.chat_id)
         return chat
@@ -117,9 +133,9 @@ class ChatService:
     async def invite(self, session: Session, chat_id: str, user: str) -> None:
         """A member lets someone else in by name."""
         session.require_member(chat_id)
-        if not await self.sessions.store.run(accounts.user_exists, user):
+        if not await self.sessions.store.user_exists(user):
             raise BadRequest(f"there is no account named {user!r}")
-        await self.sessions.store.run(accounts.add_member, chat_id, user)
+        await self.sessions.store.add_member(chat_id, user)
         invited = self.sessions.account(user)
         if invited is not None:
             invited.chats.add(chat_id)
@@ -129,12 +145,12 @@ class ChatService:
         session.require_member(chat_id)
         if not chat_id.startswith(PRIVATE_PREFIX):
             raise BadRequest("a public chat needs no invite code: anyone may join it")
-        return await self.sessions.store.run(accounts.new_invite_code, chat_id)
+        return await self.sessions.store.new_invite_code(chat_id)
 
     async def accept_invite(self, session: Session, code: str) -> str:
         """Join the private chat an invite code opens; its id."""
         self._check_room_for(session)
-        chat_id = await self.sessions.store.run(accounts.redeem_invite, code, session.user)
+        chat_id = await self.sessions.store.redeem_invite(code, session.user)
         if chat_id is None:
             raise NotFound("this invite code opens no chat (it may have been replaced)")
         session.account.chats.add(chat_id)

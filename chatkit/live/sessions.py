@@ -12,6 +12,16 @@ good. This registry is a bounded cache in front of it: forgetting a cached
 session costs one database read the next time it is used, never a sign-out, so
 the cache may drop any session without a live connection, however recently used.
 
+Several server processes may share the database (PostgreSQL, say), and any of them
+may sign a session out or change who is in a chat, so the cache never has the last
+word. Every use of a token (each HTTP request, a Socket.IO sign-in by token) reads
+the session's row: a token revoked anywhere fails at once. Sessions bound to live
+Socket.IO connections are not looked up per event; `SessionRegistry.recheck` reads
+theirs, and their users' chats, in two queries, and the server runs it every
+``session_recheck_s``: that is how long a connection on another process may outlive
+its sign-out, or miss a chat it was let into. A user's chats are also re-read when
+a token is used and they are older than that.
+
 One session may have several Socket.IO connections (a reconnect overlapping the
 old one, say) and an HTTP client holding the same token (the failover
 transport): they are all the same device. The chats a session *listens to*
@@ -25,8 +35,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from chatkit.live import accounts
-from chatkit.live.accounts import AccountStore
+from chatkit.live.accounts import Accounts
 from chatkit.live.errors import NotMember, NotRegistered
 from chatkit.live.limits import BucketsByKey, TokenBucket
 from chatkit.live.passwords import token_digest
@@ -49,6 +58,8 @@ class Account:
 
     name: str
     chats: set[str]
+    read_at: float = field(default_factory=time.monotonic)
+    """When ``chats`` was read from the database (monotonic seconds)."""
     sessions: int = 0
     """How many of this user's sessions are cached (the account is dropped with the last)."""
 
@@ -78,15 +89,26 @@ class Session:
         return time.time_ns() // 1_000_000 >= self.expires_at_ms
 
 
+@dataclass(frozen=True, slots=True)
+class Rechecked:
+    """What `SessionRegistry.recheck` found changed in the database."""
+
+    revoked: list[tuple[Session, list[str]]]
+    """Sessions signed out (or expired) elsewhere, each with the connections it had."""
+    left: list[tuple[Session, str]]
+    """Chats a cached session listened to whose user is no longer a member."""
+
+
 class SessionRegistry:
     """Every cached session by token digest and by connection, in front of the database."""
 
     def __init__(
         self,
-        store: AccountStore,
+        store: Accounts,
         max_cached: int,
         *,
         ttl_s: float,
+        recheck_s: float = 2.0,
         rate: float = 0,
         burst: int = 1,
         login_rate: float = 0,
@@ -97,6 +119,7 @@ class SessionRegistry:
         """Password attempts per client address: a new connection does not reset them."""
         self.max_cached = max_cached
         self.ttl_s = ttl_s
+        self.recheck_s = recheck_s
         self.rate = rate
         self.burst = burst
         self._by_key: OrderedDict[str, Session] = OrderedDict()
@@ -111,25 +134,26 @@ class SessionRegistry:
         self.attempts.charge(address)
         if not await self.store.check_password(user, password):
             raise NotRegistered(WRONG_LOGIN)
-        token, expires = await self.store.run(accounts.new_session, user, self.ttl_s)
+        token, expires = await self.store.new_session(user, self.ttl_s)
         return await self._cache(token_digest(token), user, expires), token
 
     async def find(self, token: object) -> Session | None:
-        """The session a token names, or None (unknown, expired or signed out)."""
+        """The session a token names, or None (unknown, expired or signed out, by any
+        process on the database: the row is read every time)."""
         if not isinstance(token, str) or not token:
             return None
         key = token_digest(token)
-        session = self._by_key.get(key)
-        if session is not None:
-            if not session.expired():
-                self._touch(session)
-                return session
-            self._forget(session)
-            return None
-        found = await self.store.run(accounts.session_user, token)
+        found = await self.store.session(key)
+        cached = self._by_key.get(key)
         if found is None:
+            if cached is not None and not cached.sids:  # bound ones go with `recheck`
+                self._forget(cached)
             return None
-        return await self._cache(key, *found)
+        session = await self._cache(key, *found)
+        session.expires_at_ms = found[1]
+        if time.monotonic() - session.account.read_at >= self.recheck_s:
+            await self._reread_chats([session.account])
+        return session
 
     async def by_token(self, token: str | None) -> Session:
         """The session a token names; `NotRegistered` if none does (any more)."""
@@ -140,7 +164,7 @@ class SessionRegistry:
 
     async def logout(self, session: Session) -> list[str]:
         """Revoke the session for good; the connections it had, now signed out."""
-        await self.store.run(accounts.revoke, session.key)
+        await self.store.revoke(session.key)
         sids = sorted(session.sids)
         for sid in sids:
             self.unbind(sid)
@@ -184,10 +208,47 @@ class SessionRegistry:
         """The users with at least one live connection, each once, sorted."""
         return sorted({session.user for session in self._by_sid.values()})
 
+    async def recheck(self) -> Rechecked:
+        """Read the database again for every session with a live connection: forget those
+        signed out or expired (unbinding their connections), refresh their users' chats."""
+        bound = list({id(session): session for session in self._by_sid.values()}.values())
+        if not bound:
+            return Rechecked([], [])
+        alive = await self.store.live_sessions([session.key for session in bound])
+        revoked: list[tuple[Session, list[str]]] = []
+        for session in bound:
+            if session.key in alive:
+                session.expires_at_ms = alive[session.key]
+                continue
+            sids = sorted(session.sids)
+            for sid in sids:
+                self.unbind(sid)
+            self._forget(session)
+            revoked.append((session, sids))
+        kept = {session.user: session.account for session in bound if session.key in alive}
+        await self._reread_chats(list(kept.values()))
+        left = [
+            (session, chat_id)
+            for session in self._by_key.values()
+            for chat_id in sorted(session.rooms - session.account.chats)
+        ]
+        for session, chat_id in left:
+            session.rooms.discard(chat_id)
+        return Rechecked(revoked, left)
+
+    async def _reread_chats(self, users: list[Account]) -> None:
+        if not users:
+            return
+        started = time.monotonic()
+        chats = await self.store.chats_of([account.name for account in users])
+        for account in users:
+            account.chats = chats[account.name]
+            account.read_at = started
+
     async def _cache(self, key: str, user: str, expires_at_ms: int) -> Session:
         account = self._accounts.get(user)
         if account is None:
-            chats = await self.store.run(accounts.chats_of, user)
+            chats = (await self.store.chats_of([user]))[user]
             account = self._accounts.setdefault(user, Account(user, chats))
         session = self._by_key.get(key)
         if session is None:

@@ -62,7 +62,7 @@ class ServerProcess(process.ServerProcess):
     ``server.log`` in it.
     """
 
-    def __init__(self, db: Path, logs: Path, args: list[str]) -> None:
+    def __init__(self, db: Path | str, logs: Path, args: list[str]) -> None:
         super().__init__(db, logs / "server.log", args)
 
     def start(self, *, port: int = 0) -> Self:
