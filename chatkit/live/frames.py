@@ -17,7 +17,9 @@ Engine.IO packets (empty, or not starting with a packet type), which Engine.IO
 would answer by dropping the connection with a traceback; and
 `shed_slow_readers` disconnects a connection whose outgoing queue has grown
 past ``max_queued_packets`` — a client that stopped reading — dropping what it
-would never read, so one stalled reader cannot grow the server's memory.
+would never read, so one stalled reader cannot grow the server's memory. It
+looks at this process's connections only (python-socketio's rooms are each
+process's own, also with a Redis manager), which are the only ones it can close.
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             dropped = _empty(socket.queue)
             reason = f"disconnected: {dropped} messages were waiting unread; reconnect to catch up"
             log.warning("%s (connection %s)", reason, sid)
-            await self.emit(EVENT_CLOSING, {"reason": reason}, to=sid)
+            await self.emit(EVENT_CLOSING, {"reason": reason}, to=sid, ignore_queue=True)
             await socket.close(wait=False)
         return [sid for sid, _ in slow]
 

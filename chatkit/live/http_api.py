@@ -253,7 +253,7 @@ class _Api:
 
     async def faults(self, request: Request) -> Response:
         changes = await self._json(request) if request.method == "PUT" else {}
-        faults = self.service.update_faults(self._bearer(request), changes)
+        faults = await self.service.update_faults(self._bearer(request), changes)
         return JSONResponse({"ok": True, "faults": faults})
 
     # Helpers.

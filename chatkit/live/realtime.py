@@ -25,6 +25,11 @@ chat's room, the sender included) and ``typing`` (``{"chat_id", "user",
 (``{"faults"}``, to every connection, whenever a switch changes, so every
 client's panel shows the switches as they are).
 
+With ``--redis`` the server is one of several: its broadcasts cross through
+Redis (`chatkit.live.redis_rooms`), and typing notices and fault changes through
+`chatkit.live.fanout`, so each connection hears each of them once, whichever
+process it is connected to.
+
 A python-socketio handler's return value is its ack, sent after the handler
 returns. So a broadcast awaited inside the handler reaches the sender before the
 ack (echo first), and one started as a task after it arrives after (ack first).
@@ -37,6 +42,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from chatkit.live.errors import INTERNAL_ERROR, BadRequest, ChatError, UnknownEvent
+from chatkit.live.fanout import Typing
+from chatkit.live.faults import FaultSettings
 from chatkit.live.frames import GuardedServer
 from chatkit.live.limits import BucketsByKey
 from chatkit.live.payloads import (
@@ -49,6 +56,7 @@ from chatkit.live.payloads import (
     parse_typing,
     single_payload,
 )
+from chatkit.live.redis_rooms import RedisRooms
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import Session
 from chatkit.live.settings import ServerSettings
@@ -56,6 +64,9 @@ from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, message
 from chatkit.model import ServerMessage
 
 log = logging.getLogger("chatkit.live")
+
+REDIS_START_TIMEOUT_S = 10.0
+"""How long a server waits at start to hear its own probe through Redis."""
 
 Ack = dict[str, object]
 Work = Callable[[str, Mapping[str, object]], Awaitable[object]]
@@ -80,8 +91,15 @@ class Realtime:
         self.settings = settings
         self.service = service
         self.sessions = service.sessions
+        self.fanout = service.fanout
+        self.redis_rooms = (
+            None
+            if settings.redis_url is None
+            else RedisRooms(settings.redis_url, max_queued_packets=settings.max_queued_packets)
+        )
         self.sio = GuardedServer(
             max_payload_bytes=settings.max_payload_bytes,
+            client_manager=self.redis_rooms,
             async_mode="asgi",
             ping_interval=settings.ping_interval_s,
             ping_timeout=settings.ping_timeout_s,
@@ -119,6 +137,17 @@ class Realtime:
         self.known_events = sorted(handlers)
         self.sio.on("*", handler=self._unknown)
         service.rooms = self
+        self.fanout.listen(self.faults_changed, self._typing_heard)
+
+    async def open(self) -> None:
+        """Hear the other servers before the first connection (with ``--redis``);
+        raise OSError if Redis cannot be reached."""
+        await self.fanout.open()
+        if self.redis_rooms is not None:
+            await self.redis_rooms.start(REDIS_START_TIMEOUT_S)
+
+    async def close(self) -> None:
+        await self.fanout.close()
 
     # Rooms, for the service.
 
@@ -140,9 +169,27 @@ class Realtime:
         await self.sio.emit(EVENT_MESSAGE, message_to_wire(message), room=room)
         await self.sio.shed_slow_readers(self.settings.max_queued_packets, room)
 
-    async def faults_changed(self, faults: Mapping[str, object]) -> None:
-        await self.sio.emit(EVENT_FAULTS, {"faults": dict(faults)})
+    async def faults_changed(self, faults: FaultSettings) -> None:
+        """Tell this process's connections (each process tells its own)."""
+        await self.sio.emit(EVENT_FAULTS, {"faults": faults.to_json()}, ignore_queue=True)
         await self.sio.shed_slow_readers(self.settings.max_queued_packets)
+
+    async def _typing_heard(self, notice: Typing) -> None:
+        """Tell this process's connections in the chat, but not the typist's own."""
+        room = room_of(notice.chat_id)
+        typist = [
+            sid
+            for sid, _ in self.sio.manager.get_participants("/", room)
+            if (bound := self.sessions.bound(sid)) is not None and bound.key == notice.session
+        ]
+        await self.sio.emit(
+            EVENT_TYPING,
+            {"chat_id": notice.chat_id, "user": notice.user, "typing": notice.typing},
+            room=room,
+            skip_sid=typist,
+            ignore_queue=True,
+        )
+        await self.sio.shed_slow_readers(self.settings.max_queued_packets, room)
 
     # Connection life.
 
@@ -272,14 +319,7 @@ class Realtime:
         session = self.sessions.by_sid(sid)
         request = parse_typing(payload, self.settings)
         session.require_member(request.chat_id)
-        room = room_of(request.chat_id)
-        await self.sio.emit(
-            EVENT_TYPING,
-            {"chat_id": request.chat_id, "user": session.user, "typing": request.typing},
-            room=room,
-            skip_sid=list(session.sids),
-        )
-        await self.sio.shed_slow_readers(self.settings.max_queued_packets, room)
+        await self.fanout.typing(Typing(request.chat_id, session.user, request.typing, session.key))
         return {"ok": True}
 
     async def _history(self, sid: str, payload: Mapping[str, object]) -> Ack:
@@ -293,5 +333,5 @@ class Realtime:
 
     async def _faults(self, sid: str, payload: Mapping[str, object]) -> Ack:
         changes = {name: value for name, value in payload.items() if name != "admin_token"}
-        faults = self.service.update_faults(payload.get("admin_token"), changes)
+        faults = await self.service.update_faults(payload.get("admin_token"), changes)
         return {"ok": True, "faults": faults}

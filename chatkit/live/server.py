@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 
 from chatkit.live import databases
 from chatkit.live.databases import accounts_location, message_store, shown
+from chatkit.live.fanout import Fanout, RedisFanout
 from chatkit.live.faults import FaultInjector
 from chatkit.live.frames import FrameGuard
 from chatkit.live.http_api import create_http_app
@@ -78,7 +79,10 @@ def create_server(
         login_rate=settings.login_rate_per_s if settings.rate_per_s else 0,
         login_burst=settings.login_burst,
     )
-    service = ChatService(settings, store, faults, sessions)
+    fanout = (
+        Fanout(faults) if settings.redis_url is None else RedisFanout(faults, settings.redis_url)
+    )
+    service = ChatService(settings, store, faults, sessions, fanout)
     realtime = Realtime(settings, service)
     opened_store = store
 
@@ -87,6 +91,7 @@ def create_server(
         await opened_store.open()
         await account_store.open()
         watcher = asyncio.get_running_loop().create_task(service.watch_sessions())
+        await realtime.open()
         if on_ready is not None:
             on_ready()
         try:
@@ -94,6 +99,7 @@ def create_server(
         finally:
             watcher.cancel()
             await service.drain()
+            await realtime.close()
             await opened_store.close()
             await account_store.close()
 

@@ -24,6 +24,7 @@ from typing import Protocol
 from chatkit.live.accounts import PRIVATE_PREFIX, PrivateChat
 from chatkit.live.admin import require_host
 from chatkit.live.errors import BadRequest, Conflict, NotFound, Refused, Unavailable
+from chatkit.live.fanout import Fanout
 from chatkit.live.faults import FaultInjector, Via
 from chatkit.live.payloads import HistoryRequest, SendRequest
 from chatkit.live.sessions import Session, SessionRegistry, not_member
@@ -49,10 +50,6 @@ class Rooms(Protocol):
 
     async def broadcast(self, message: ServerMessage) -> None: ...
 
-    async def faults_changed(self, faults: Mapping[str, object]) -> None:
-        """Tell every connection the fault switches changed (one client turned one)."""
-        ...
-
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
@@ -70,10 +67,13 @@ class ChatService:
         store: MessageStore,
         faults: FaultInjector,
         sessions: SessionRegistry,
+        fanout: Fanout | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.faults = faults
+        self.fanout = fanout or Fanout(faults)
+        """How a fault change reaches every server process and connection (and typing)."""
         self.sessions = sessions
         self.rooms: Rooms | None = None
         """Set by the realtime side once it exists (it needs the service too)."""
@@ -214,25 +214,24 @@ class ChatService:
         """The switches as everyone may see them (in the sign-in answer and announcements)."""
         return self.faults.settings.to_json()
 
-    def update_faults(
+    async def update_faults(
         self, admin_token: object, changes: Mapping[str, object]
     ) -> dict[str, object]:
         """Change some fault switches (none: just read them); the next send sees the change.
 
         Only the host may, with the admin token. A change is announced to every
         connection, whoever made it and over whichever transport, so no client
-        shows switches that are no longer true.
+        shows switches that are no longer true; with ``--redis`` it reaches every
+        server process (`chatkit.live.fanout`).
         """
         require_host(self.settings.admin_token, admin_token)
         if changes:
             if not self.settings.allow_fault_control:
                 raise BadRequest("this server does not let clients change its fault switches")
             try:
-                self.faults.update(changes)
+                await self.fanout.change_faults(changes)
             except ValueError as error:
                 raise BadRequest(str(error)) from None
-            if self.rooms is not None:
-                self._spawn(self.rooms.faults_changed(self.faults.settings.to_json()))
         return self.faults.settings.to_json()
 
     async def drain(self) -> None:

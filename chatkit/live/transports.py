@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Self
@@ -113,6 +113,10 @@ class SocketIOTransport:
     since messages sent meanwhile were not echoed to it). ``on_disconnect`` hears
     the drop the moment it happens, and ``on_faults`` every change of the server's
     fault switches, whoever made it.
+
+    ``fallback_urls`` are other servers of the same chat (``--redis``, one
+    database): after a drop each reconnection attempt goes to the next URL in
+    turn, so a client of a server that died carries on with another.
     """
 
     def __init__(
@@ -133,8 +137,12 @@ class SocketIOTransport:
         on_disconnect: Disconnected | None = None,
         on_faults: FaultsListener | None = None,
         admin_token: str | None = None,
+        fallback_urls: Sequence[str] = (),
     ) -> None:
-        self.url = url
+        self.urls = (url, *fallback_urls)
+        """The servers this client may connect to; `url` is the one it uses now."""
+        self._at = 0
+        self._attempts = 0
         self.user = user
         self.admin_token = admin_token
         """The host's token, for `set_faults`; without it the switches can only be watched."""
@@ -176,7 +184,7 @@ class SocketIOTransport:
         """Open the connection and sign in; raise `DeliveryError` if either fails."""
         try:
             await self.sio.connect(
-                self.url,
+                self._attempt_url,  # python-socketio asks it again at every reconnection
                 transports=["websocket"],
                 auth=self._auth,
                 wait_timeout=self.connect_timeout,
@@ -190,6 +198,18 @@ class SocketIOTransport:
             await self.sio.shutdown()
             raise
         return self
+
+    @property
+    def url(self) -> str:
+        """The server this client is connected to (or will try next)."""
+        return self.urls[self._at]
+
+    def _attempt_url(self) -> str:
+        """The first attempt goes to ``url``; each later one to the next server in turn."""
+        if self._attempts:
+            self._at = (self._at + 1) % len(self.urls)
+        self._attempts += 1
+        return self.url
 
     async def close(self) -> None:
         """Disconnect for good (no reconnecting)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from live_support import ServerProcess
 from postgres_server import INSTALL_HINT, PostgresServer, find_binaries
+from redis_server import RedisServer
 
 ServerFactory = Callable[..., ServerProcess]
 
@@ -27,6 +28,20 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for the session (each xdist worker its own); skips without one."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """``--redis`` for this test's servers: a database (and channels) of its own."""
+    return redis_server.url()
 
 
 @pytest.fixture(scope="session")

@@ -114,9 +114,13 @@ class Member:
     user: str
     ack_timeout: float = 5.0
     failover: bool = False
+    """Send through a FailoverServer: Socket.IO first, HTTP (same session) second."""
     admin_token: str | None = None
     """The host's token, for members that turn the fault switches."""
-    """Send through a FailoverServer: Socket.IO first, HTTP (same session) second."""
+    fallback_urls: tuple[str, ...] = ()
+    """Other servers of the same chat (``--redis``) the socket reconnects to, in turn."""
+    http_url: str | None = None
+    """The HTTP fallback's server (default: the socket's); another one, with ``--redis``."""
     flow: Flow = field(default_factory=reference_flow)
     wire: list[WireEvent] = field(default_factory=list)
     status_at_echo: dict[str, Status] = field(default_factory=dict)
@@ -137,8 +141,9 @@ class Member:
             on_reconnect=self._on_reconnect,
             on_faults=lambda faults: self._changed.set(),
             admin_token=self.admin_token,
+            fallback_urls=self.fallback_urls,
         )
-        self.http = HttpTransport(self.url)
+        self.http = HttpTransport(self.http_url or self.url)
         server: ChatServer = self.socket
         if self.failover:
             server = FailoverServer(self.socket, self.http, on_failover=self.failovers.append)
