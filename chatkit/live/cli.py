@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from chatkit.live.admin import new_token, token_from_file
-from chatkit.live.databases import is_postgres_url
+from chatkit.live.databases import check_postgres, is_postgres_url
 from chatkit.live.exposure import exposure_warning
 from chatkit.live.faults import FaultSettings
 from chatkit.live.settings import DEFAULT_DB, DEFAULT_PORT, ServerSettings
@@ -200,6 +200,8 @@ def serve_command(args: argparse.Namespace) -> int:
     try:
         if settings.database_url is None:
             _no_other_server(settings.db_path, shared=settings.redis_url is not None)
+        else:
+            check_postgres(settings.database_url)
     except StoreError as error:
         print(f"chatkit serve: {error}", file=sys.stderr)
         return 2

@@ -95,3 +95,14 @@ def add_accounts(location: str | Path, rows: list[tuple[str, str]]) -> None:
 
     with ThreadPoolExecutor(1, thread_name_prefix="chatkit-accounts") as thread:
         thread.submit(asyncio.run, make()).result()
+
+
+def check_postgres(url: str) -> None:
+    """Connect once and make the schema, or raise `StoreError` saying why: a server that
+    cannot reach its database says so before it opens a port, not in a traceback."""
+    from chatkit.live.postgres.schema import open_pool
+
+    async def reach() -> None:
+        await (await open_pool(url, max_size=1)).close()
+
+    asyncio.run(reach())

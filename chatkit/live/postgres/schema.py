@@ -67,7 +67,7 @@ async def open_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
     """A pool of connections to ``url`` with the schema in place; `StoreError` if not."""
     try:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+    except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise StoreError(f"cannot connect to PostgreSQL at {shown(url)}: {error}") from None
     try:
         async with pool.acquire() as db, db.transaction():
