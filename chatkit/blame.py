@@ -24,7 +24,7 @@ from types import CodeType, FrameType, TracebackType
 
 from chatkit.model import Message
 from chatkit.state import Chat
-from chatkit.target import FUNCTIONS
+from chatkit.target import FUNCTIONS, TargetError
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,35 @@ def blame_traceback(traceback: TracebackType | None, folder: str) -> Blame | Non
         chain.append((traceback.tb_frame, traceback.tb_lineno))
         traceback = traceback.tb_next
     return blame_places(chain, folder)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """Why the learner's ``flow.py`` did not load, sorted once for every reader of it
+    (the grader's probe, the terminal client)."""
+
+    message: str
+    error_type: str | None
+    """The exception's name; None when the file ran but is not a flow yet (`TargetError`)."""
+    place: Blame | None
+    """Where in the learner's files it broke, when that is known."""
+
+
+def load_failure(error: BaseException, path: Path) -> LoadFailure:
+    """Sort what loading ``path`` raised: a file that does not parse, one that runs but
+    is not a flow yet, or an exception (even ``sys.exit``) raised while it ran."""
+    if isinstance(error, SyntaxError):
+        line = error.lineno or 0
+        code = (error.text or "").strip()
+        where = Blame(None, error.filename or str(path), line, code, "<module>")
+        return LoadFailure(error.msg, type(error).__name__, where)
+    if isinstance(error, TargetError):
+        return LoadFailure(str(error), None, None)
+    message = str(error)
+    if isinstance(error, SystemExit):
+        message = f"the module called sys.exit({error.code!r}) while being imported"
+    place = blame_traceback(error.__traceback__, str(path.resolve().parent))
+    return LoadFailure(message, type(error).__name__, place)
 
 
 CREATED = ("client_id",)

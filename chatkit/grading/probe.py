@@ -12,40 +12,22 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from chatkit.blame import blame_traceback
+from chatkit.blame import load_failure
 from chatkit.grading.results import LoadError, Location
-from chatkit.target import TargetError, load_flow
+from chatkit.target import load_flow
 
 
 def probe(path: Path) -> LoadError | None:
     try:
         load_flow(path)
-    except SyntaxError as error:
-        return LoadError(
-            message=f"{error.msg}",
-            error_type=type(error).__name__,
-            location=Location(
-                file=error.filename or str(path),
-                line=error.lineno or 0,
-                function="<module>",
-                code=(error.text or "").rstrip(),
-            ),
-        )
-    except TargetError as error:
-        return LoadError(message=str(error), error_type=None)
     except BaseException as error:  # the learner's module may raise anything, even SystemExit
-        message = str(error)
-        if isinstance(error, SystemExit):
-            message = f"the module called sys.exit({error.code!r}) while being imported"
-        return LoadError(
-            message=message, error_type=type(error).__name__, location=_where(error, path)
-        )
+        failure = load_failure(error, path)
+        place = failure.place
+        location = None
+        if place is not None:
+            location = Location(place.file, place.line, place.inner, place.code)
+        return LoadError(failure.message, failure.error_type, location)
     return None
-
-
-def _where(error: BaseException, path: Path) -> Location | None:
-    where = blame_traceback(error.__traceback__, str(path.parent))
-    return None if where is None else Location(where.file, where.line, where.inner, where.code)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from chatkit.blame import LoadFailure, load_failure
 from chatkit.live.settings import DEFAULT_PORT
 from chatkit.protocols import Flow
 from chatkit.target import TargetError, display_path, load_flow, resolve_target
@@ -24,7 +25,6 @@ from chatkit.tui.credentials import (
     ask_password,
     read_secret,
 )
-from chatkit.tui.notices import where_in
 
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 CHAT_DESCRIPTION = (
@@ -58,21 +58,25 @@ def load(spec: str, copies: int = 1) -> tuple[Path, list[Flow]]:
     for _ in range(copies):
         try:
             flows.append(load_flow(path))
-        except TargetError as error:
-            raise CannotLoad(str(error)) from None
-        except SyntaxError as error:
-            raise CannotLoad(
-                f"{display_path(path)}, line {error.lineno}: {error.msg} — the file does not "
-                "parse yet; python grader.py shows the same"
-            ) from None
         except (Exception, SystemExit) as error:
-            place = where_in(error, path)
-            where = f"{display_path(place.file)}, line {place.line}" if place else ""
-            raise CannotLoad(
-                f"{display_path(path)} raised {type(error).__name__} while loading"
-                f"{f' ({where})' if where else ''}: {error}"
-            ) from None
+            raise CannotLoad(_why_not(load_failure(error, path), path)) from None
     return path, flows
+
+
+def _why_not(failure: LoadFailure, path: Path) -> str:
+    """One line on why the flow did not load, pointing at the learner's line."""
+    place = failure.place
+    if failure.error_type is None:  # it ran, but is not a flow yet
+        return failure.message
+    if failure.error_type == "SyntaxError" and place is not None:
+        return (
+            f"{display_path(Path(place.file))}, line {place.line}: {failure.message} — the file "
+            "does not parse yet; python grader.py shows the same"
+        )
+    where = f" ({display_path(Path(place.file))}, line {place.line})" if place else ""
+    return (
+        f"{display_path(path)} raised {failure.error_type} while loading{where}: {failure.message}"
+    )
 
 
 def add_chat_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Coroutine, Hashable
+from collections.abc import Coroutine, Hashable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import CodeType, CoroutineType, FrameType, GeneratorType, ModuleType
@@ -24,7 +24,6 @@ from typing import Any, Protocol
 from chatkit.client import ChatClient
 from chatkit.engine.rules import RuleWatch, WatchMemory
 from chatkit.engine.scripted import Request, ScriptedServer
-from chatkit.engine.timelines.world import World
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import Flow
 from chatkit.state import Chat, ChatState
@@ -54,24 +53,47 @@ class TaskLike(Protocol):
     coro: Coroutine[Any, Any, Message]
 
 
-class Canonical:
-    """The canonical-state half of `chatkit.engine.timelines.run.Run` (a mixin)."""
+class RunParts(Protocol):
+    """What the key reads of a run (`chatkit.engine.timelines.run.Run`): its public parts."""
 
     flow: Flow
-    world: World
     state: ChatState
     server: ScriptedServer
     client: ChatClient
     watch: RuleWatch
-    tasks: list[Any]
-    _canonical: dict[str, str]
-    _positions: dict[int, tuple[str, int]]
-    _times: dict[datetime, int]
-    _tokens: dict[int, str]
+
+    @property
+    def tasks(self) -> Sequence[TaskLike]: ...
+
+
+class CanonicalState:
+    """A run's canonical state, kept beside the run (`Run.canon`) as the run goes.
+
+    It learns which send each client id belongs to as the run names them (`name`),
+    and reads the rest from the run's public parts when asked for a `key`.
+    """
+
+    def __init__(self, run: RunParts) -> None:
+        self.run = run
+        self.sends: dict[str, str] = {OTHER_CLIENT_ID: OTHER}
+        """Each client id seen, by the send it belongs to (``s0``, ``s1``…, ``bob``)."""
+        self._positions: dict[int, tuple[str, int]] = {}
+        self._times: dict[datetime, int] = {}
+        self._tokens: dict[int, str] = {
+            id(run.state): "the state",
+            id(run.client): "the client",
+            id(run.client.server): "the server",
+            id(run.client.view): "the server",
+            id(run.server): "the scripted server",
+        }
+
+    def name(self, client_id: str, send: str) -> None:
+        """``client_id`` belongs to ``send`` from now on."""
+        self.sends[client_id] = send
 
     def memory(self) -> WatchMemory:
         """What the rule watch remembers, with client ids renamed to sends (``s0``…)."""
-        return self.watch.memory().renamed(self._rename)
+        return self.run.watch.memory().renamed(self._rename)
 
     def key(self, memory: WatchMemory) -> Hashable:
         """Everything that decides what happens next, minus the random client ids.
@@ -81,12 +103,12 @@ class Canonical:
         rename = self._rename
         self._times = {
             message.created_at: message.id
-            for stored in self.server.stored.values()
+            for stored in self.run.server.stored.values()
             for message in stored
         }
         positions: dict[int, tuple[str, int]] = {}
         chats = []
-        for chat in self.state.chats.values():
+        for chat in self.run.state.chats.values():
             rows = []
             for number, row in enumerate(chat.rows):
                 positions[id(row)] = (chat.id, number)
@@ -96,19 +118,19 @@ class Canonical:
         index = tuple(
             sorted(
                 (rename(client_id), positions.get(id(message)) or self._row_key(message))
-                for client_id, message in self.state.messages.items()
+                for client_id, message in self.run.state.messages.items()
             )
         )
         self._positions = positions
         server = tuple(
             (chat_id, tuple(rename(message.client_id) for message in stored))
-            for chat_id, stored in self.server.stored.items()
+            for chat_id, stored in self.run.server.stored.items()
         )
-        tasks = tuple(self._task_key(task) for task in self.tasks)
+        tasks = tuple(self._task_key(task) for task in self.run.tasks)
         return (tuple(chats), index, server, memory, tasks, self._flow_key())
 
     def _rename(self, client_id: str) -> str:
-        return self._canonical.get(client_id, client_id)
+        return self.sends.get(client_id, client_id)
 
     def _row_key(self, row: Message) -> tuple[object, ...]:
         return (
@@ -163,12 +185,12 @@ class Canonical:
         Every run starts them as they were when the explorer first met the flow
         (`reset_flow_globals`), so within a run they follow from its events alone.
         """
-        if not isinstance(self.flow, ModuleType):
+        if not isinstance(self.run.flow, ModuleType):
             return ()
-        names = _first_seen.get(id(self.flow), {})
+        names = _first_seen.get(id(self.run.flow), {})
         if not names:
             return ()
-        namespace = vars(self.flow)
+        namespace = vars(self.run.flow)
         return tuple((name, self._render(namespace.get(name), 0)) for name in names)
 
     def _render(self, value: object, depth: int) -> object:
@@ -181,7 +203,7 @@ class Canonical:
         kind = type(value)
         if kind is str:
             text: str = value  # type: ignore[assignment]  # checked just above
-            canonical = self._canonical.get(text)
+            canonical = self.sends.get(text)
             if canonical is not None:
                 return ("id", canonical)
             return text
@@ -203,7 +225,7 @@ class Canonical:
             return ("copy", self._row_key(value))
         if isinstance(value, ServerMessage):
             return ("server copy", self._rename(value.client_id))
-        if isinstance(value, ChatState | ChatClient | ScriptedServer | Request | Canonical):
+        if isinstance(value, ChatState | ChatClient | ScriptedServer | Request | CanonicalState):
             return type(value).__qualname__
         if isinstance(value, datetime):
             return self._time(value)

@@ -248,7 +248,9 @@ class Explorer:
         started = time.perf_counter()
         result = self.result
         run = Run(self.flow, self.world)
-        summary = yield from self._visit(run, (), self.space.start, run.memory(), None, None, None)
+        summary = yield from self._visit(
+            run, (), self.space.start, run.canon.memory(), None, None, None
+        )
         if self._history_read and self.shortcut:
             again = Explorer(
                 self.flow,
@@ -336,11 +338,11 @@ class Explorer:
                 found: _Summary = {failure.label: (self._count(after, depth), ())}
             elif not self.space.moves(after) or depth == self.max_length or not self.dedup:
                 found = yield from self._visit(
-                    child, (*path, event), after, child.memory(), None, None, None
+                    child, (*path, event), after, child.canon.memory(), None, None, None
                 )
             else:
-                child_memory = child.memory()
-                key = (after, child.key(child_memory))
+                child_memory = child.canon.memory()
+                key = (after, child.canon.key(child_memory))
                 number = self._ids.get(key)
                 if number is None:
                     number = self._ids[key] = len(self._ids)

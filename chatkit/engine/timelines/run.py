@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from chatkit.client import ChatClient
@@ -50,7 +49,7 @@ from chatkit.engine.timelines.canon import (
     OTHER_CLIENT_ID,
     REFUSAL,
     USER,
-    Canonical,
+    CanonicalState,
     reset_flow_globals,
 )
 from chatkit.engine.timelines.world import Event, Kind, World
@@ -158,7 +157,7 @@ class _Connection(Connection):
         return await super().history(chat_id)
 
 
-class Run(Canonical):
+class Run:
     """A fresh client, server and rule watch, driven one `Event` at a time."""
 
     def __init__(self, flow: Flow, world: World) -> None:
@@ -176,6 +175,8 @@ class Run(Canonical):
         self.server.join(CHAT, USER, self._hooks.deliver)
         count = len(world.sends)
         self.tasks: list[_Task] = []
+        self.canon = CanonicalState(self)
+        """What decides this run's future, without the random client ids (the explorer's key)."""
         self._live: list[_Task] = []
         """The tasks not done yet (`_settle` drops the finished ones)."""
         self._send_rank: dict[int, int] = {}
@@ -185,18 +186,8 @@ class Run(Canonical):
         self._stored: list[ServerMessage | None] = [None] * count
         self._echoes = [0] * count
         self._posted: ServerMessage | None = None
-        self._canonical: dict[str, str] = {OTHER_CLIENT_ID: OTHER}
         self._actual: dict[str, str] = {OTHER: OTHER_CLIENT_ID}
         self._driving: _Task | None = None
-        self._positions: dict[int, tuple[str, int]] = {}
-        self._tokens: dict[int, str] = {
-            id(self.state): "the state",
-            id(self.client): "the client",
-            id(self.client.server): "the server",
-            id(self.client.view): "the server",
-            id(self.server): "the scripted server",
-        }
-        self._times: dict[datetime, int] = {}
         self._checking = True
         self._trouble: RuleBroken | None = None
 
@@ -409,7 +400,7 @@ class Run(Canonical):
             if self._checking:
                 self._check(check_retry_id, request.body, client_id, self._actual.get(label))
         else:
-            earlier = self._canonical.get(client_id)
+            earlier = self.canon.sends.get(client_id)
             if self._checking and earlier is not None and earlier != label:
                 first = (
                     f"{OTHER}'s message {self.world.other!r}"
@@ -417,7 +408,7 @@ class Run(Canonical):
                     else f"your earlier message {self._label_body(earlier)!r}"
                 )
                 self._check(check_new_id, request.body, first)
-            self._canonical[client_id] = label
+            self.canon.name(client_id, label)
             self._actual[label] = client_id
         if self._checking:
             self._check(
