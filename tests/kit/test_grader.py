@@ -91,6 +91,12 @@ def run_grader(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def unwrapped(screen: str) -> str:
+    """The grader's screen as one line of words: panel borders and line wraps fall where a
+    path's length puts them, which a test must not depend on."""
+    return " ".join(screen.replace("│", " ").split())
+
+
 def outcomes(report: GradeReport) -> set[Outcome]:
     return {result.outcome for result in report.results}
 
@@ -138,7 +144,7 @@ def test_not_written_screen_says_where_to_start(stub: Path) -> None:
     done = run_grader("--target", str(stub), "--family", "normal flow")
     assert done.returncode == 1
     assert "Not written yet" in done.stdout
-    assert "Start here" in done.stdout and "write send" in done.stdout
+    assert "Start here" in done.stdout and "write send" in unwrapped(done.stdout)
     assert "Traceback" not in done.stdout + done.stderr
     assert "\x1b[" not in done.stdout, "no colour codes when NO_COLOR is set or not a terminal"
 
