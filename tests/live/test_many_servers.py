@@ -1,10 +1,12 @@
 """Several server processes, one database, one Redis: the chat is one chat.
 
-Each test starts real ``chatkit serve --redis …`` processes on one SQLite file and
-a real ``redis-server`` (`redis_server`), and real clients spread over them:
+Each test starts real ``chatkit serve --redis …`` processes on one SQLite file (the
+first also on one PostgreSQL database) and a real ``redis-server`` (`redis_server`),
+and real clients spread over them:
 
-- thirty members on three processes hear every message of their chats exactly
-  once, and each shows the chat exactly as the store has it, in seq order;
+- thirty clients on three processes (fifteen people, each signed in on two of
+  them with one token) hear every message of their chats exactly once, and each
+  shows the chat exactly as the store has it, in seq order;
 - a send that fails over from one process (Socket.IO) to another (HTTP) with the
   same client id is stored once;
 - killing one process (SIGKILL) in the middle of load loses no acknowledged
@@ -37,10 +39,21 @@ WAIT_S = 15.0
 """The longest a test waits for something it expects (three servers share two cores)."""
 
 
-def cluster(start_server: ServerFactory, redis_url: str, count: int) -> list[ServerProcess]:
-    """``count`` servers on the test's one database, sharing ``redis_url``; their
-    accounts are one set (they are in the one database), so they share the passwords."""
-    servers = [start_server("--redis", redis_url, "--rate", "0") for _ in range(count)]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """The servers' one ``--db``: the test's SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def cluster(
+    start_server: ServerFactory, redis_url: str, count: int, db: str | None = None
+) -> list[ServerProcess]:
+    """``count`` servers on one database (the test's SQLite file unless ``db``), sharing
+    ``redis_url``; their accounts are one set, in that database, so they share passwords."""
+    servers = [start_server("--redis", redis_url, "--rate", "0", db=db) for _ in range(count)]
     for server in servers[1:]:
         server.passwords = servers[0].passwords
     return servers
@@ -65,14 +78,22 @@ def heard(member: Member, chat_id: str) -> list[tuple[int, str]]:
 
 
 async def test_thirty_members_on_three_servers_hear_every_message_once(
-    start_server: ServerFactory, redis_url: str
+    start_server: ServerFactory, redis_url: str, database: str | None
 ) -> None:
-    servers = cluster(start_server, redis_url, 3)
+    servers = cluster(start_server, redis_url, 3, database)
     chats = ["alpha", "beta", "gamma"]
-    members = [Member(servers[i % 3], f"m{i:02d}", ack_timeout=WAIT_S) for i in range(30)]
-    chats_of = {m.user: chats[i % 3 : i % 3 + 1 + i % 2] for i, m in enumerate(members)}
+    users = [f"m{k:02d}" for k in range(15)]
+    chats_of = {user: chats[k % 3 : k % 3 + 1 + k % 2] for k, user in enumerate(users)}
+    # Thirty clients: fifteen people with a phone and a tablet each, on two servers.
+    phones = [Member(servers[k % 3], user, ack_timeout=WAIT_S) for k, user in enumerate(users)]
+    tablets = [Member(servers[(k + 1) % 3], u, ack_timeout=WAIT_S) for k, u in enumerate(users)]
+    members = phones + tablets
     try:
-        await asyncio.gather(*(m.start(*chats_of[m.user]) for m in members))
+        await asyncio.gather(*(m.start(*chats_of[m.user]) for m in phones))
+        for phone, tablet in zip(phones, tablets, strict=True):
+            tablet.socket.token = phone.socket.token  # one session, issued by another server
+        await asyncio.gather(*(m.start(*chats_of[m.user]) for m in tablets))
+        assert all(t.socket.token == p.socket.token for p, t in zip(phones, tablets, strict=True))
 
         async def talk(member: Member) -> None:
             for n in range(3):
@@ -84,7 +105,7 @@ async def test_thirty_members_on_three_servers_hear_every_message_once(
         stored = {}
         for chat_id in chats:
             writers = [m for m in members if chat_id in chats_of[m.user]]
-            rows = history(servers[1], login(servers[1], writers[0].user), chat_id)
+            rows = history(servers[2], writers[0].http.token or "", chat_id)
             stored[chat_id] = rows
             assert len(rows) == 3 * len(writers)
             assert [seq for seq, _ in rows] == list(range(1, len(rows) + 1))
