@@ -201,7 +201,7 @@ def serve_command(args: argparse.Namespace) -> int:
         if settings.database_url is None:
             _no_other_server(settings.db_path, shared=settings.redis_url is not None)
         else:
-            check_postgres(settings.database_url)
+            check_postgres(settings.database_url, shared=settings.redis_url is not None)
     except StoreError as error:
         print(f"chatkit serve: {error}", file=sys.stderr)
         return 2

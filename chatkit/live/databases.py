@@ -53,7 +53,7 @@ def message_store(settings: ServerSettings) -> MessageStore:
     if settings.database_url is not None:
         from chatkit.live.postgres.messages import PostgresStore
 
-        return PostgresStore(settings.database_url)
+        return PostgresStore(settings.database_url, shared=settings.redis_url is not None)
     from chatkit.live.storage import SQLiteStore
 
     return SQLiteStore(
@@ -97,12 +97,15 @@ def add_accounts(location: str | Path, rows: list[tuple[str, str]]) -> None:
         thread.submit(asyncio.run, make()).result()
 
 
-def check_postgres(url: str) -> None:
-    """Connect once and make the schema, or raise `StoreError` saying why: a server that
-    cannot reach its database says so before it opens a port, not in a traceback."""
-    from chatkit.live.postgres.schema import open_pool
+def check_postgres(url: str, *, shared: bool) -> None:
+    """Open the store once and close it, or raise `StoreError` saying why: a server that
+    cannot reach its database, or may not serve it beside the servers already there
+    (`chatkit.live.postgres.serving`), says so before it opens a port, not in a traceback."""
+    from chatkit.live.postgres.messages import PostgresStore
 
     async def reach() -> None:
-        await (await open_pool(url, max_size=1)).close()
+        store = PostgresStore(url, pool_size=1, shared=shared)
+        await store.open()
+        await store.close()
 
     asyncio.run(reach())

@@ -1,8 +1,13 @@
 """Real ``chatkit serve --db postgresql://...`` processes: one serves a chat as the SQLite
-server does, two on one database share accounts, tokens and sign-outs, and
-``chatkit accounts`` makes a class's accounts there."""
+server does (and a second without ``--redis`` refuses to split it), two with ``--redis``
+on one database share accounts, tokens and sign-outs, and ``chatkit accounts`` makes a
+class's accounts there."""
 
 from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
 
 import pytest
 from live_support import Member, get_json, login
@@ -14,6 +19,13 @@ pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 
 async def test_a_server_on_postgresql_keeps_the_chat(start_server, postgres_url: str) -> None:
     server = start_server(db=postgres_url)
+    second = [sys.executable, "-m", "chatkit.live", "--port", "0", "--db", postgres_url]
+    refused = await asyncio.to_thread(
+        subprocess.run, second, capture_output=True, text=True, timeout=25
+    )
+    assert refused.returncode == 2, "a second server without --redis split the database"
+    assert "already serving" in refused.stderr and "--redis" in refused.stderr
+    assert "Traceback" not in refused.stderr
     alice = await Member(server, "alice").start("general")
     try:
         for n in range(3):
@@ -34,8 +46,11 @@ async def test_a_server_on_postgresql_keeps_the_chat(start_server, postgres_url:
     ]
 
 
-async def test_two_servers_share_tokens_and_sign_outs(start_server, postgres_url: str) -> None:
-    first, second = start_server(db=postgres_url), start_server(db=postgres_url)
+async def test_two_servers_share_tokens_and_sign_outs(
+    start_server, postgres_url: str, redis_url: str
+) -> None:
+    first = start_server("--redis", redis_url, db=postgres_url)
+    second = start_server("--redis", redis_url, db=postgres_url)
     second.passwords = first.passwords  # the same accounts: made once, in the one database
     token = login(first, "alice")
     joined = get_json(f"{first.url}/api/chats/general/join", method="POST", body={}, token=token)

@@ -15,8 +15,8 @@ from chatkit.live.storage import StoreError
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 
 
-async def opened(url: str, pool_size: int = 10) -> PostgresStore:
-    store = PostgresStore(url, pool_size=pool_size)
+async def opened(url: str, pool_size: int = 10, *, shared: bool = False) -> PostgresStore:
+    store = PostgresStore(url, pool_size=pool_size, shared=shared, lock_wait_s=0.05)
     await store.open()
     return store
 
@@ -47,7 +47,7 @@ async def test_an_append_is_stored_once_and_committed_before_it_returns(postgres
 async def test_concurrent_writers_get_one_gap_free_sequence(postgres_url: str) -> None:
     """Three stores (three pools, as three server processes would have) hammer one chat;
     each also sends the same 20 shared client ids, as clients failing over would."""
-    stores = [await opened(postgres_url, pool_size=4) for _ in range(3)]
+    stores = [await opened(postgres_url, pool_size=4, shared=True) for _ in range(3)]
     try:
 
         async def writer(index: int, store: PostgresStore) -> list[bool]:
@@ -100,7 +100,7 @@ async def test_pages_read_oldest_first_both_ways(postgres_url: str) -> None:
 
 
 async def test_the_schema_is_made_once_and_a_foreign_version_refused(postgres_url: str) -> None:
-    together = [PostgresStore(postgres_url) for _ in range(3)]
+    together = [PostgresStore(postgres_url, shared=True) for _ in range(3)]
     await asyncio.gather(*(store.open() for store in together))  # three processes starting
     for store in together:
         await store.check()
@@ -114,3 +114,26 @@ async def test_the_schema_is_made_once_and_a_foreign_version_refused(postgres_ur
         await db.close()
     with pytest.raises(StoreError, match="schema version"):
         await PostgresStore(postgres_url).open()
+
+
+async def test_servers_share_a_database_only_if_they_share_redis(postgres_url: str) -> None:
+    """No silent split: without --redis a server is alone on its database; with it,
+    servers share it with each other and with no server of the other kind."""
+    alone = await opened(postgres_url)
+    try:
+        with pytest.raises(StoreError, match="already serving") as refused:
+            await opened(postgres_url)
+        assert "--redis redis://" in str(refused.value) and "--db" in str(refused.value)
+        with pytest.raises(StoreError, match="without --redis is already serving"):
+            await opened(postgres_url, shared=True)
+    finally:
+        await alone.close()
+    first, second = [await opened(postgres_url, shared=True) for _ in range(2)]
+    try:
+        with pytest.raises(StoreError, match="already serving"):
+            await opened(postgres_url)
+    finally:
+        await first.close()
+        await second.close()
+    again = await opened(postgres_url)  # the lock went with the stores that held it
+    await again.close()

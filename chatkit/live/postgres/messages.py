@@ -21,6 +21,7 @@ from collections.abc import Callable
 import asyncpg  # type: ignore[import-untyped]
 
 from chatkit.live.postgres.schema import open_pool
+from chatkit.live.postgres.serving import WAIT_S, OneServerPerDatabase
 from chatkit.live.storage import Appended, Page, StoreError
 from chatkit.live.wire import ms_to_datetime
 from chatkit.model import ServerMessage
@@ -76,21 +77,35 @@ class PostgresStore:
     """Messages in a PostgreSQL database, through a pool of asyncpg connections."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 10, clock: Callable[[], int] = _now_ms
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        shared: bool = False,
+        lock_wait_s: float = WAIT_S,
+        clock: Callable[[], int] = _now_ms,
     ) -> None:
         self.url = url
         self.pool_size = pool_size
         self._clock = clock
         self._pool: asyncpg.Pool | None = None
+        self._serving = OneServerPerDatabase(url, shared=shared, wait_s=lock_wait_s)
+        """``shared``: other servers on the database share Redis with this one."""
 
     async def open(self) -> None:
-        self._pool = await open_pool(self.url, max_size=self.pool_size)
+        await self._serving.acquire()
+        try:
+            self._pool = await open_pool(self.url, max_size=self.pool_size)
+        except BaseException:
+            await self._serving.release()
+            raise
 
     async def close(self) -> None:
         """Wait for the appends in progress (each holds a connection), then close."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+        await self._serving.release()
 
     async def append(self, chat_id: str, client_id: str, author: str, body: str) -> Appended:
         pool = self._opened()
