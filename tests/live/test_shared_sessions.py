@@ -1,8 +1,8 @@
 """Sessions and members in a database several server processes share: a token one
 process issued works on another, a sign-out on one is a sign-out on all, and a change of
 membership reaches the others' live connections. Each registry here stands for one
-server process (its own cache, its own connections to the database); every test runs
-on PostgreSQL and on SQLite alike, since both may be shared."""
+server process (its own cache, its own connections to the database); the sharing tests
+run on PostgreSQL and on SQLite alike, since both may be shared (SQLite with --redis)."""
 
 from __future__ import annotations
 
@@ -99,8 +99,9 @@ async def test_membership_changes_reach_the_other_process(
         assert elsewhere.rooms == set() and elsewhere.account.chats == set()
 
 
-async def test_private_chats_and_invites(location: str | Path) -> None:
-    async with two_processes(location) as two:
+async def test_private_chats_and_invites(postgres_url: str) -> None:
+    """On PostgreSQL (the SQLite side is `test_private_chats`'s)."""
+    async with two_processes(postgres_url) as two:
         first, second = two
         chat = await first.create_private_chat("alice")
         assert chat.chat_id.startswith("private-")
@@ -116,9 +117,10 @@ async def test_private_chats_and_invites(location: str | Path) -> None:
 
 
 async def test_accounts_are_made_all_or_none_and_a_new_password_signs_out(
-    location: str | Path,
+    postgres_url: str,
 ) -> None:
-    async with two_processes(location) as two:
+    """On PostgreSQL (the SQLite side is `test_accounts`'s)."""
+    async with two_processes(postgres_url) as two:
         first, second = two
         with pytest.raises(AccountError, match="already an account named 'alice'"):
             await first.create_users([("carol", PASSWORD), ("alice", PASSWORD)])

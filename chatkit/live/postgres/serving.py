@@ -7,7 +7,9 @@ would miss each other's messages and nothing would say so. As with SQLite's file
 (`chatkit.live.storage.OneServerPerFile`), a server without ``--redis`` holds the
 database alone and servers with it hold it together. The lock is a PostgreSQL
 session-level advisory lock on a connection kept for it: it goes with that connection,
-however its process ends, on whichever host.
+however its process ends, on whichever host. A host that vanished without closing it
+(a power cut) lets go within about half a minute, once PostgreSQL's TCP keepalives on
+that connection give up.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from chatkit.live.databases import shown
 from chatkit.live.storage import StoreError
 
 _KEY = 0x63686174  # any fixed number, the same in every chatkit server
+_KEEPALIVES = (
+    "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
+)
+"""PostgreSQL's side gives up on a silent holder after ~25 s (its default: the OS's, hours)."""
 WAIT_S = 2.0
 """How long a server waits for the lock before it refuses to start (at least 1 ms)."""
 
@@ -41,6 +47,7 @@ class OneServerPerDatabase:
         try:
             # A server killed a moment ago may still hold the lock until PostgreSQL sees
             # its connection close: wait that long, not for ever.
+            await holder.execute(_KEEPALIVES)
             await holder.execute(f"SET lock_timeout = {max(1, int(self.wait_s * 1000))}")
             await holder.execute(f"SELECT {take}($1)", _KEY)
             await holder.execute("RESET lock_timeout")
