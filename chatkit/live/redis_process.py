@@ -1,0 +1,115 @@
+"""A real ``redis-server`` in a subprocess, for the tests and the benchmark.
+
+On a free loopback port, in a folder its owner gives it, saving nothing to disk.
+Nothing here sleeps to wait: it is ready when it says so on its log (read with a
+bounded ``select``) and answers PING.
+"""
+
+from __future__ import annotations
+
+import select
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import IO, Self
+
+START_TIMEOUT_S = 10.0
+INSTALL = "redis-server is not installed: apt-get install redis-server (or brew install redis)"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisProcess:
+    """``redis-server`` in a subprocess on a free loopback port, owned by its caller.
+
+    ``folder`` is its working folder (its log, ``redis.log``, goes there); ``databases``
+    how many database numbers it has."""
+
+    def __init__(self, folder: Path, *, databases: int = 16) -> None:
+        self.folder = folder
+        self.databases = databases
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def installed() -> bool:
+        return shutil.which("redis-server") is not None
+
+    def start(self) -> Self:
+        """Start, and return once it says it is ready and answers PING; FileNotFoundError
+        (saying how to install it) if there is no ``redis-server``."""
+        program = shutil.which("redis-server")
+        if program is None:
+            raise FileNotFoundError(INSTALL)
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                program,
+                *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)),
+                *("--save", "", "--appendonly", "no", "--databases", str(self.databases)),
+                *("--logfile", ""),  # to stdout, read here until it says it is ready
+            ],
+            stdout=subprocess.PIPE,
+        )
+        said = self._until_ready(START_TIMEOUT_S)
+        if not self._answers_ping():
+            self.stop()
+            raise RuntimeError(f"redis-server did not start on port {self.port}: {said!r}")
+        return self
+
+    def url(self, db: int = 0) -> str:
+        """The URL of one of its databases, for ``chatkit serve --redis``."""
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(START_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(START_TIMEOUT_S)
+        self.process = None
+
+    def _until_ready(self, timeout: float) -> bytes:
+        """Read its log until "Ready to accept connections" (or the deadline, or its end);
+        then keep its log in ``redis.log`` so the pipe never fills. What it said."""
+        assert self.process is not None and self.process.stdout is not None
+        stdout = self.process.stdout
+        said = b""
+        deadline = time.monotonic() + timeout
+        while b"Ready to accept connections" not in said:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([stdout], [], [], left)[0]:
+                break
+            line = stdout.readline()
+            if not line:
+                break
+            said += line
+        log = self.folder / "redis.log"
+        log.write_bytes(said)
+        threading.Thread(target=_copy, args=(stdout, log), daemon=True).start()
+        return said
+
+    def _answers_ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=START_TIMEOUT_S) as c:
+                c.sendall(b"PING\r\n")
+                return c.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+def _copy(stream: IO[bytes], log: Path) -> None:
+    with log.open("ab") as out:
+        for line in stream:
+            out.write(line)
