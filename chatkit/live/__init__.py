@@ -3,7 +3,8 @@
 The scenarios run against a scripted server; this package is the real thing —
 Socket.IO rooms with acked sends and broadcast
 echoes, typing indicators, HTTP for health, users, history and a fallback send,
-and messages in SQLite (WAL, committed before acked, idempotent on the client id).
+and messages in SQLite (WAL, committed before acked, idempotent on the client id)
+or, for several server processes, PostgreSQL.
 Safe to share in a classroom: accounts with passwords, private chats by
 invitation, fault switches only for the host, and every input checked so one
 bad message never fails another. Fault switches make lost acks, refusals,
@@ -14,6 +15,8 @@ Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The modules, one 
 - `settings` — every limit, named, in one frozen dataclass
 - `faults`, `admin` — the fault switches, the seeded dice, and the host's admin token
 - `storage` — the `MessageStore` interface and `SQLiteStore`
+- `databases`, `postgres` — which database ``--db`` names; messages, accounts and
+  sessions in PostgreSQL
 - `accounts`, `passwords` — users, sessions, private chats and members in the database;
   scrypt and token digests
 - `payloads`, `errors`, `wire` — checking input, refusing it, and the message format
