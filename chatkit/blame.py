@@ -61,23 +61,39 @@ def blame_places(places: Iterable[Place], folder: str) -> Blame | None:
         return None
     inner, line = learner[-1]
     around = [frame.f_code.co_name for frame, _ in learner if frame.f_code.co_name in FUNCTIONS]
+    return _blame(inner, line, around[-1] if around else None)
+
+
+def blame_frame(frame: FrameType | None, folder: str) -> Blame | None:
+    """The learner's code running at ``frame`` or around it (a stack, innermost first).
+
+    The same answer as `blame_places` over the whole stack, found walking outward and
+    stopping at the first flow function: the journal asks this at every change a flow
+    makes, and the stack below the flow (pytest, asyncio) is deep.
+    """
+    inside = folder.rstrip(os.sep) + os.sep
+    inner: FrameType | None = None
+    line = 0
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(inside):
+            if inner is None:
+                inner, line = frame, frame.f_lineno
+            if code.co_name in FUNCTIONS:
+                return _blame(inner, line, code.co_name)
+        frame = frame.f_back
+    return None if inner is None else _blame(inner, line, None)
+
+
+def _blame(inner: FrameType, line: int, function: str | None) -> Blame:
     code = inner.f_code
     return Blame(
-        function=around[-1] if around else None,
+        function=function,
         file=code.co_filename,
         line=line,
         code=linecache.getline(code.co_filename, line).strip(),
         inner=code.co_name,
     )
-
-
-def blame_frame(frame: FrameType | None, folder: str) -> Blame | None:
-    """The learner's code running at ``frame`` or around it (a stack, innermost first)."""
-    stack: list[Place] = []
-    while frame is not None:
-        stack.append((frame, frame.f_lineno))
-        frame = frame.f_back
-    return blame_places(reversed(stack), folder)
 
 
 def blame_suspended(coro: object, folder: str) -> Blame | None:

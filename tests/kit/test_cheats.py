@@ -219,23 +219,25 @@ def test_the_fingerprint_covers_the_kit_and_leaves_out_the_target() -> None:
     assert "solution/flow.py" in kit_fingerprint(kit_root() / "starter-code")
 
 
+WEAK_IDS = {
+    "clock": ("", "client_id or datetime.now(UTC).isoformat()"),
+    "dice": ("import random\n", "client_id or str(random.randint(1, 99999))"),
+}
+"""Ids from the clock and from random: each a weak id that a real clock or real chance
+would make grade differently from one run to the next."""
+
+
 @pytest.mark.timeout(60)
-def test_the_same_code_gets_the_same_grade_every_time(tmp_path: Path) -> None:
-    """Ids from the clock and from random: the scripted clock and seeded chance make
-    every run of the same code give the same results, byte for byte."""
-    flows = {
-        "clock": solution_with("").replace(
-            "client_id or uuid.uuid4().hex", "client_id or datetime.now(UTC).isoformat()"
-        ),
-        "dice": solution_with("import random\n").replace(
-            "client_id or uuid.uuid4().hex", "client_id or str(random.randint(1, 99999))"
-        ),
-    }
-    for name, source in flows.items():
-        path = write_flow(tmp_path / name, source)
-        runs = {json.dumps(exercism(grade(str(path))), sort_keys=True) for _ in range(2)}
-        assert len(runs) == 1, f"{name}: two gradings differ"
-        assert json.loads(runs.pop())["score"] < 100, f"{name}: a weak id scored 100"
+@pytest.mark.parametrize("name", sorted(WEAK_IDS))
+def test_the_same_code_gets_the_same_grade_every_time(name: str, tmp_path: Path) -> None:
+    """The scripted clock and seeded chance make every run of the same code give the
+    same results, byte for byte."""
+    imports, weak_id = WEAK_IDS[name]
+    source = solution_with(imports).replace("client_id or uuid.uuid4().hex", weak_id)
+    path = write_flow(tmp_path / name, source)
+    runs = {json.dumps(exercism(grade(str(path))), sort_keys=True) for _ in range(2)}
+    assert len(runs) == 1, f"{name}: two gradings differ"
+    assert json.loads(runs.pop())["score"] < 100, f"{name}: a weak id scored 100"
 
 
 @pytest.mark.timeout(60)

@@ -20,6 +20,7 @@ import re
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(scope="module", params=FLOWS)
-def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> GradeReport:
-    flow = write_flow(MISTAKES[request.param], tmp_path_factory.mktemp("flows"))
-    return grade(str(flow))
+def graded(
+    request: pytest.FixtureRequest, graded_mistake: Callable[[str], GradeReport]
+) -> GradeReport:
+    report: GradeReport = graded_mistake(request.param)
+    return report
 
 
 def stories(report: GradeReport) -> list[Result]:

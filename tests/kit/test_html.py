@@ -16,20 +16,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser import INSTALL, Browser, chromium
-from mistakes import MISTAKES, write_flow
 from test_grader import crash, run_grader, write_stub
 
 from chatkit.engine.story import SERVER
 from chatkit.grading.html_report import html_page
 from chatkit.grading.results import GradeReport, Outcome
 from chatkit.grading.results import TestResult as Result
-from chatkit.grading.runner import grade
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -112,8 +110,9 @@ def test_the_starters_report_opens_cleanly_beside_json_and_junit(
 
 
 @pytest.fixture(scope="module")
-def wrong(tmp_path_factory: pytest.TempPathFactory) -> GradeReport:
-    return grade(str(write_flow(MISTAKES["no_dedup"], tmp_path_factory.mktemp("flows"))))
+def wrong(graded_mistake: Callable[[str], GradeReport]) -> GradeReport:
+    report: GradeReport = graded_mistake("no_dedup")
+    return report
 
 
 def test_every_failure_is_drawn_with_its_lanes_and_arrows(

@@ -10,13 +10,13 @@ starter 0 is checked in ``test_grader.py``.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from mistakes import WRONG, Mistake, MistakeOutdated, write_all, write_flow
+from mistakes import WRONG, Mistake, MistakeOutdated, write_flow
 
 from chatkit.grading.results import GradeReport, Outcome
-from chatkit.grading.runner import grade
 
 CATCHERS: dict[str, tuple[str, ...]] = {
     "no_dedup": ("duplicates",),
@@ -61,13 +61,6 @@ ONLY_CAUGHT_BY: dict[str, str] = {"linear_scan": "scale"}
 """Wrong flows that are right in every other way: no other family may fail them."""
 
 
-@pytest.fixture(scope="module")
-def wrong_flows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each wrong flow, written out once from the solution: its name, and its path."""
-    flows: dict[str, Path] = write_all(tmp_path_factory.mktemp("wrong_flows"), WRONG)
-    return flows
-
-
 def test_every_wrong_flow_is_listed() -> None:
     assert sorted(mistake.name for mistake in WRONG) == sorted(CATCHERS) == sorted(BLAMED)
 
@@ -97,10 +90,10 @@ def table(report: GradeReport) -> str:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", sorted(CATCHERS))
-def test_wrong_flow_is_caught(name: str, wrong_flows: dict[str, Path]) -> None:
+def test_wrong_flow_is_caught(name: str, graded_mistake: Callable[[str], GradeReport]) -> None:
     """The family meant to catch this mistake fails at least one scenario, and every
     failure there names the rule the mistake breaks and blames the function it is in."""
-    report = grade(str(wrong_flows[name].parent))
+    report = graded_mistake(name)
     failures = failures_by_family(report)
     for family in CATCHERS[name]:
         assert failures.get(family, 0) > 0, (
