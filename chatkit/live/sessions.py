@@ -237,12 +237,16 @@ class SessionRegistry:
         return Rechecked(revoked, left)
 
     async def _reread_chats(self, users: list[Account]) -> None:
+        """Take the users' chats from the database, keeping what this process changed
+        while the query ran (a join answered in the meantime stays joined)."""
         if not users:
             return
         started = time.monotonic()
+        before = {account.name: set(account.chats) for account in users}
         chats = await self.store.chats_of([account.name for account in users])
         for account in users:
-            account.chats = chats[account.name]
+            was = before[account.name]
+            account.chats = (chats[account.name] | (account.chats - was)) - (was - account.chats)
             account.read_at = started
 
     async def _cache(self, key: str, user: str, expires_at_ms: int) -> Session:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chatkit.live.accounts import AccountError, Accounts
+from chatkit.live.accounts import AccountError, Accounts, AccountStore
 from chatkit.live.databases import account_store
 from chatkit.live.faults import FaultInjector, FaultSettings
 from chatkit.live.service import ChatService
@@ -176,3 +176,40 @@ async def test_the_server_signs_out_connections_revoked_elsewhere(
         finally:
             watcher.cancel()
         assert rooms.dropped == [["sid"]]
+
+
+class _HeldChats(AccountStore):
+    """An account store whose membership reads wait until let go: a query in flight."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.asked = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def chats_of(self, names: list[str]) -> dict[str, set[str]]:
+        found = await super().chats_of(names)
+        self.asked.set()
+        await self.answer.wait()
+        return found
+
+
+async def test_a_recheck_keeps_a_join_made_while_it_read(tmp_path: Path) -> None:
+    store = _HeldChats(tmp_path / "accounts.sqlite3")
+    await store.open()
+    try:
+        await store.create_users([("alice", PASSWORD)])
+        store.answer.set()
+        sessions = registry(store)
+        session, _ = await sessions.login("alice", PASSWORD)
+        sessions.bind("sid", session)
+        store.answer.clear()
+        store.asked.clear()
+        recheck = asyncio.get_running_loop().create_task(sessions.recheck())
+        async with asyncio.timeout(10):
+            await store.asked.wait()
+        session.account.chats.add("general")  # a join answered while the read was out
+        store.answer.set()
+        await recheck
+    finally:
+        await store.close()
+    assert session.account.chats == {"general"}, "the recheck undid a join"
