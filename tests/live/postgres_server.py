@@ -33,7 +33,13 @@ SUPERUSER = "chatkit"
 
 
 def find_binaries() -> Path | None:
-    """The folder with initdb and postgres: the newest of Debian's, or the PATH's."""
+    """The folder with initdb and postgres: the newest of Debian's, or the PATH's; None
+    without one, or as root without the ``postgres`` user to run it as."""
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return None
     versions = sorted(
         Path("/usr/lib/postgresql").glob("*/bin/initdb"),
         key=lambda path: [int(part) for part in path.parts[-3].split(".") if part.isdigit()],
