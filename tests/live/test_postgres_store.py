@@ -5,10 +5,12 @@ committed before acknowledged, and pages in seq order."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
+from chatkit.live.databases import is_postgres_url, shown
 from chatkit.live.postgres.messages import PostgresStore
 from chatkit.live.storage import StoreError
 
@@ -137,3 +139,12 @@ async def test_servers_share_a_database_only_if_they_share_redis(postgres_url: s
         await second.close()
     again = await opened(postgres_url)  # the lock went with the stores that held it
     await again.close()
+
+
+def test_a_database_url_is_shown_without_its_password() -> None:
+    assert shown("postgresql://chat:s3cret@db.school:5432/chat") == (
+        "postgresql://chat:***@db.school:5432/chat"
+    )
+    assert shown("postgres://chat@db.school/chat") == "postgres://chat@db.school/chat"
+    assert shown(Path("chat.sqlite3")) == "chat.sqlite3"
+    assert is_postgres_url("postgres://db/chat") and not is_postgres_url("postgres.sqlite3")
