@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from tui_support import ServerProcess
-
-ServerFactory = Callable[..., ServerProcess]
+from tui_support import ServerFactory, ServerProcess
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from tui_support import (
+    ServerFactory,
     ServerProcess,
     connected,
     free_port,
@@ -50,7 +51,7 @@ def chat_app(
     )
 
 
-async def test_a_sent_message_shows_pending_then_sent(start_server) -> None:
+async def test_a_sent_message_shows_pending_then_sent(start_server: ServerFactory) -> None:
     server = start_server("--latency-ms", "1000")  # long enough to catch it pending
     app = chat_app(server)
     async with app.run_test() as pilot:
@@ -72,7 +73,9 @@ async def test_a_sent_message_shows_pending_then_sent(start_server) -> None:
         assert pane.input.text == ""
 
 
-async def test_a_refused_send_fails_with_its_reason_and_a_retry_sends_it(start_server) -> None:
+async def test_a_refused_send_fails_with_its_reason_and_a_retry_sends_it(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
     app = chat_app(server, admin_token=server.admin_token)
     async with app.run_test() as pilot:
@@ -103,7 +106,7 @@ async def test_a_refused_send_fails_with_its_reason_and_a_retry_sends_it(start_s
         assert pane.text_of("banner") == ""
 
 
-async def test_a_lost_ack_is_made_good_by_the_echo(start_server) -> None:
+async def test_a_lost_ack_is_made_good_by_the_echo(start_server: ServerFactory) -> None:
     server = start_server()
     app = chat_app(server, admin_token=server.admin_token)
     async with app.run_test() as pilot:
@@ -132,7 +135,7 @@ def rollback(state, client_id, reason):
 load the learner's own ``starter-code/``: solving the exercise must not turn them red."""
 
 
-async def test_a_flow_not_written_yet_says_so(start_server, tmp_path: Path) -> None:
+async def test_a_flow_not_written_yet_says_so(start_server: ServerFactory, tmp_path: Path) -> None:
     server = start_server()
     (tmp_path / "flow.py").write_text(NOT_WRITTEN_FLOW)
     app = chat_app(server, target=str(tmp_path))
@@ -167,7 +170,9 @@ def rollback(state, client_id, reason):
 """
 
 
-async def test_any_other_error_is_a_readable_notice(start_server, tmp_path: Path) -> None:
+async def test_any_other_error_is_a_readable_notice(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
     server = start_server()
     (tmp_path / "flow.py").write_text(BROKEN_FLOW)
     app = chat_app(server, target=str(tmp_path))
@@ -186,7 +191,7 @@ async def test_any_other_error_is_a_readable_notice(start_server, tmp_path: Path
         assert app.is_running
 
 
-async def test_a_server_not_up_yet_is_tried_again_and_found(start_server) -> None:
+async def test_a_server_not_up_yet_is_tried_again_and_found(start_server: ServerFactory) -> None:
     port = free_port()
     password = secrets.token_urlsafe(12)
     app = chat_app(f"http://{HOST}:{port}", password=password)
@@ -208,7 +213,9 @@ async def test_a_server_not_up_yet_is_tried_again_and_found(start_server) -> Non
         await until(pilot, "the send went through", lambda: statuses(pane, "made it") == [SENT])
 
 
-async def test_the_connection_line_follows_a_drop_and_a_reconnect(start_server) -> None:
+async def test_the_connection_line_follows_a_drop_and_a_reconnect(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
     app = chat_app(server)
     async with app.run_test() as pilot:
@@ -242,7 +249,9 @@ async def test_the_connection_line_follows_a_drop_and_a_reconnect(start_server) 
         assert [row.message.body for row in pane.rows()] == ["before", "while down", "after"]
 
 
-async def test_the_fault_panel_follows_a_switch_turned_by_another_client(start_server) -> None:
+async def test_the_fault_panel_follows_a_switch_turned_by_another_client(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
     app = chat_app(server)
     async with (
@@ -268,7 +277,9 @@ def header(pane: ChatPane) -> str:
     return pane.text_of("header")
 
 
-async def test_a_wrong_password_says_so_once_and_is_not_tried_again(start_server) -> None:
+async def test_a_wrong_password_says_so_once_and_is_not_tried_again(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
     server.account("ada")
     path, flow = load("solution")
@@ -288,7 +299,9 @@ async def test_a_wrong_password_says_so_once_and_is_not_tried_again(start_server
         assert pane.session.retry_at is None, "another try is scheduled"
 
 
-async def test_without_the_admin_token_the_switches_are_seen_but_not_turned(start_server) -> None:
+async def test_without_the_admin_token_the_switches_are_seen_but_not_turned(
+    start_server: ServerFactory,
+) -> None:
     server = start_server("--echo-first")
     app = chat_app(server)  # a learner: no admin token
     async with app.run_test() as pilot:

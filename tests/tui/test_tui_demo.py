@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from tui_support import connected, load, statuses, type_and_send, until
+from tui_support import ServerFactory, connected, load, statuses, type_and_send, until
 
 from chatkit.model import Status
 from chatkit.tui.cli import CannotLoad, add_tui_commands, chat_command, main
@@ -29,7 +29,7 @@ def demo_app(url: str, passwords: Mapping[str, str], admin_token: str | None = N
     return DemoApp(url, path, [first, second], passwords=passwords, admin_token=admin_token)
 
 
-async def test_the_other_user_sees_a_message_exactly_once(start_server) -> None:
+async def test_the_other_user_sees_a_message_exactly_once(start_server: ServerFactory) -> None:
     server = start_server("--echo-first")  # the harder order: the echo beats the ack
     app = demo_app(server.url, {user: server.account(user) for user in USERS})
     async with app.run_test(size=SIZE) as pilot:

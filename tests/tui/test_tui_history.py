@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import pytest
 from textual import events
-from tui_support import ServerProcess, connected, load, statuses, type_and_send, until
+from tui_support import (
+    ServerFactory,
+    ServerProcess,
+    connected,
+    load,
+    statuses,
+    type_and_send,
+    until,
+)
 
 from chatkit.live.transports import HttpTransport
 from chatkit.model import Status
@@ -45,7 +53,9 @@ def bodies(pane: ChatPane) -> list[str]:
     return [row.message.body for row in pane.rows()]
 
 
-async def test_a_chat_opens_on_its_newest_page_and_pages_back_on_request(start_server) -> None:
+async def test_a_chat_opens_on_its_newest_page_and_pages_back_on_request(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
     app = await ada_in_a_long_chat(server)
     async with app.run_test() as pilot:
@@ -76,7 +86,9 @@ async def test_a_chat_opens_on_its_newest_page_and_pages_back_on_request(start_s
         assert bodies(pane) == [*OLD, "new"]
 
 
-async def test_a_resync_after_a_reconnect_reloads_what_was_paged_in(start_server) -> None:
+async def test_a_resync_after_a_reconnect_reloads_what_was_paged_in(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
     app = await ada_in_a_long_chat(server)
     async with app.run_test() as pilot:

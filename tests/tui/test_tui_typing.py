@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 
 import pytest
 from textual.pilot import Pilot
-from tui_support import ServerProcess, burst, connected, load, paste, until
+from tui_support import ServerFactory, ServerProcess, burst, connected, load, paste, until
 
 from chatkit.model import Status
 from chatkit.tui.demo import USERS, DemoApp
@@ -53,13 +54,18 @@ def bodies(pane: ChatPane) -> list[str]:
     return [row.message.body for row in pane.rows()]
 
 
+def has_answer(pane: ChatPane) -> bool:
+    """Whether bob's "got them", the barrier after the burst, is on ``pane``."""
+    return "got them" in bodies(pane)
+
+
 def all_sent(pane: ChatPane, expected: list[str]) -> bool:
     rows = pane.rows()
     return len(rows) >= len(expected) and all(row.status is Status.SENT for row in rows)
 
 
 async def test_fifty_messages_typed_without_a_pause_and_a_paste_arrive_once_and_intact(
-    start_server,
+    start_server: ServerFactory,
 ) -> None:
     async with alice_at_her_keyboard(start_server()) as (app, pilot, alice, bob):
         burst(app, "".join(f"{body}\r" for body in TYPED))
@@ -71,7 +77,7 @@ async def test_fifty_messages_typed_without_a_pause_and_a_paste_arrive_once_and_
             await until(
                 pilot,
                 f"{pane.session.user} shows all {len(expected)} messages sent",
-                lambda pane=pane: all_sent(pane, expected),
+                partial(all_sent, pane, expected),
                 timeout=20,
             )
         # A barrier: bob answers, so anything alice's client sent twice is on the wire before it.
@@ -79,7 +85,7 @@ async def test_fifty_messages_typed_without_a_pause_and_a_paste_arrive_once_and_
         await until(pilot, "bob's box has the focus", lambda: bob.input.has_focus)
         burst(app, "got them\r")
         for pane in (alice, bob):
-            await until(pilot, "bob's answer arrived", lambda pane=pane: "got them" in bodies(pane))
+            await until(pilot, "bob's answer arrived", partial(has_answer, pane))
             assert bodies(pane) == [*expected, "got them"], pane.session.user
             assert all(row.status is Status.SENT for row in pane.rows())
         assert [row.message.body.count("\n") for row in bob.rows_for(PASTED)] == [2]
@@ -87,7 +93,7 @@ async def test_fifty_messages_typed_without_a_pause_and_a_paste_arrive_once_and_
 
 
 async def test_a_paste_is_sent_only_by_enter_and_a_blank_enter_sends_nothing(
-    start_server,
+    start_server: ServerFactory,
 ) -> None:
     async with alice_at_her_keyboard(start_server()) as (app, pilot, alice, bob):
         paste(app, "two lines\nof text\n")

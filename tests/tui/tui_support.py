@@ -26,6 +26,9 @@ from chatkit.protocols import Flow
 from chatkit.target import load_flow, resolve_target
 from chatkit.tui.pane import ChatPane
 
+ServerFactory = Callable[..., ServerProcess]
+"""What the ``start_server`` fixture gives a test: ``start_server("--echo-first")``."""
+
 WAIT_S = 10.0
 """The longest a test waits for something it expects over loopback."""
 
