@@ -202,7 +202,11 @@ def serve_command(args: argparse.Namespace) -> int:
             _no_other_server(settings.db_path, shared=settings.redis_url is not None)
         else:
             check_postgres(settings.database_url, shared=settings.redis_url is not None)
-    except StoreError as error:
+        if settings.redis_url is not None:
+            from chatkit.live.redis_rooms import check_redis
+
+            check_redis(settings.redis_url)
+    except (StoreError, OSError) as error:
         print(f"chatkit serve: {error}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _exit_quietly)

@@ -29,6 +29,8 @@ from redis.connection import parse_url
 
 PROBE_EVERY_S = 0.05
 """How often `RedisRooms.start` publishes its probe until one comes back."""
+CHECK_TIMEOUT_S = 5.0
+"""How long `check_redis` waits for Redis to answer."""
 
 
 def redis_database(url: str) -> int:
@@ -39,6 +41,25 @@ def redis_database(url: str) -> int:
     (``redis://host/1``, ``redis://host/2``) are separate, as their keys are."""
     db = parse_url(url).get("db", 0)  # type: ignore[no-untyped-call]
     return int(db) if isinstance(db, int | str) else 0
+
+
+def check_redis(url: str) -> None:
+    """Raise OSError, saying what to do, unless a Redis answers at ``url`` (so a server
+    that cannot share its broadcasts says so before it opens a port)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_S)
+    except ValueError as error:  # not a Redis URL
+        raise OSError(f"--redis {url}: {error}") from None
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as error:
+        raise OSError(
+            f"no Redis answers at {url} ({error}) — start redis-server, or check the --redis URL"
+        ) from None
+    finally:
+        client.close()
 
 
 class RedisRooms(socketio.AsyncRedisManager):  # type: ignore[misc]
