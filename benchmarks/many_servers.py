@@ -11,7 +11,8 @@ one message at a time and waits for its ack (a closed loop). Reported, as the
 live server benchmark does (`live_server.py`, whose figures and CPU accounting
 this reuses): messages acked per second, the 50th and 99th percentile of the
 time from emit to ack, and CPU time as shares of one core — here "srv cpu" is
-all the server processes together, with redis-server.
+all the server processes together, with redis-server (PostgreSQL's own processes
+count among "others").
 
 The runs: one process without Redis (the single server as it ships), then one,
 two and three processes with ``--redis``; on SQLite (one file), and on
