@@ -281,6 +281,21 @@ async def load(
         SocketIOTransport(server.url, user, password=server.account(user), reconnection=False)
         for user in users
     ]
+    pids = [server.process.pid] if server.process is not None else []
+    return await drive(transports, pids, label, total, max_seconds, tag)
+
+
+async def drive(
+    transports: list[SocketIOTransport],
+    pids: list[int],
+    label: str,
+    total: int,
+    max_seconds: float,
+    tag: str,
+) -> Result:
+    """Sign ``transports`` in, put each pair in a room, and have each send one message at
+    a time until ``total`` are acked or ``max_seconds`` pass; the servers' CPU is read
+    from ``pids`` (all the processes serving them; none: not measured)."""
     signing_in = asyncio.Semaphore(SIGN_IN_AT_ONCE)
 
     async def connect(transport: SocketIOTransport) -> None:
@@ -289,7 +304,7 @@ async def load(
 
     await asyncio.gather(*(connect(t) for t in transports))
     await asyncio.gather(*(t.join(f"{tag}-room{i // ROOM_SIZE}") for i, t in enumerate(transports)))
-    per_client = math.ceil(total / clients)
+    per_client = math.ceil(total / len(transports))
     latencies: list[float] = []
     failed = 0
     deadline = time.perf_counter() + max_seconds
@@ -308,21 +323,23 @@ async def load(
                 continue
             latencies.append((time.perf_counter() - started) * 1000)
 
-    pid = server.process.pid if server.process is not None else None
-    server_before = _cpu_seconds(pid) if pid is not None else math.nan
+    def servers_cpu() -> float:
+        return sum(_cpu_seconds(pid) for pid in pids) if pids else math.nan
+
+    servers_before = servers_cpu()
     client_before = time.process_time()
     machine_before = _machine_busy_seconds()
     began = time.perf_counter()
     await asyncio.gather(*(client(i, t) for i, t in enumerate(transports)))
     seconds = time.perf_counter() - began
     client_cpu = (time.process_time() - client_before) / seconds
-    server_cpu = (_cpu_seconds(pid) - server_before) / seconds if pid is not None else math.nan
+    server_cpu = (servers_cpu() - servers_before) / seconds
     machine = (_machine_busy_seconds() - machine_before) / seconds
     other_cpu = max(0.0, machine - server_cpu - client_cpu)
     await asyncio.gather(*(t.close() for t in transports))
     return Result(
         label,
-        clients,
+        len(transports),
         len(latencies),
         failed,
         seconds,

@@ -32,27 +32,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from live_server import (
     HEADER,
     ROOM_SIZE,
     SERVER_ARGS,
-    SIGN_IN_AT_ONCE,
     START_TIMEOUT_S,
     Result,
-    _cpu_seconds,
-    _machine_busy_seconds,
+    drive,
 )
 
 from chatkit.live.process import ServerProcess
 from chatkit.live.redis_process import RedisProcess
 from chatkit.live.transports import SocketIOTransport
-from chatkit.model import DeliveryError
 
 CLIENTS = 30
 CAVEAT = (
@@ -101,58 +96,10 @@ async def load(
         transports.append(
             SocketIOTransport(server.url, user, password=password, reconnection=False)
         )
-    signing_in = asyncio.Semaphore(SIGN_IN_AT_ONCE)
-
-    async def connect(transport: SocketIOTransport) -> None:
-        async with signing_in:
-            await transport.connect()
-
-    await asyncio.gather(*(connect(t) for t in transports))
-    await asyncio.gather(*(t.join(f"{tag}-room{i // ROOM_SIZE}") for i, t in enumerate(transports)))
-    per_client = math.ceil(total / CLIENTS)
-    latencies: list[float] = []
-    failed = 0
-    deadline = time.perf_counter() + max_seconds
-
-    async def client(i: int, transport: SocketIOTransport) -> None:
-        nonlocal failed
-        chat_id = f"{tag}-room{i // ROOM_SIZE}"
-        for n in range(per_client):
-            if time.perf_counter() > deadline:
-                return
-            started = time.perf_counter()
-            try:
-                await transport.send(chat_id, f"{tag}-{i}-{n}", f"message {n} from client {i}")
-            except DeliveryError:
-                failed += 1
-                continue
-            latencies.append((time.perf_counter() - started) * 1000)
-
     pids = [s.process.pid for s in servers if s.process is not None]
     if redis is not None and redis.process is not None:
         pids.append(redis.process.pid)
-    servers_before = sum(_cpu_seconds(pid) for pid in pids)
-    client_before = time.process_time()
-    machine_before = _machine_busy_seconds()
-    began = time.perf_counter()
-    await asyncio.gather(*(client(i, t) for i, t in enumerate(transports)))
-    seconds = time.perf_counter() - began
-    client_cpu = (time.process_time() - client_before) / seconds
-    server_cpu = (sum(_cpu_seconds(pid) for pid in pids) - servers_before) / seconds
-    machine = (_machine_busy_seconds() - machine_before) / seconds
-    await asyncio.gather(*(t.close() for t in transports))
-    other_cpu = max(0.0, machine - server_cpu - client_cpu)
-    return Result(
-        label,
-        CLIENTS,
-        len(latencies),
-        failed,
-        seconds,
-        latencies,
-        server_cpu,
-        client_cpu,
-        other_cpu,
-    )
+    return await drive(transports, pids, label, total, max_seconds, tag)
 
 
 async def on_database(
