@@ -59,3 +59,13 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """A fresh PostgreSQL database for this test: ``--db`` for its servers."""
     return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """The servers' ``--db``, once each way: None for the test's own SQLite file, or a
+    fresh PostgreSQL database's URL. A test that asks for it runs on both stores."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -58,15 +58,6 @@ async def test_restart_keeps_history_and_clients_resume(start_server) -> None:
         await alice.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> str | None:
-    """The server's ``--db``: the default SQLite file, or a PostgreSQL database."""
-    if request.param == "sqlite":
-        return None
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
 async def test_sigkill_mid_burst_loses_no_acknowledged_message(
     start_server, database: str | None
 ) -> None:

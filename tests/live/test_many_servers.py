@@ -40,15 +40,6 @@ WAIT_S = 15.0
 """The longest a test waits for something it expects (three servers share two cores)."""
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> str | None:
-    """The servers' one ``--db``: the test's SQLite file, or a PostgreSQL database."""
-    if request.param == "sqlite":
-        return None
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
 def cluster(
     start_server: ServerFactory, redis_url: str, count: int, db: str | None = None
 ) -> list[ServerProcess]:
