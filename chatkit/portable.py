@@ -44,6 +44,11 @@ def _posix_has(name: str) -> bool:
     return not fallback_forced() and hasattr(signal, name)
 
 
+def _posix_processes() -> bool:
+    """Whether the child gets POSIX's process group kill and memory cap."""
+    return sys.platform != "win32" and not fallback_forced()
+
+
 def timeout_method() -> Literal["signal", "thread"]:
     """How pytest-timeout stops a scenario past its hard limit in the child.
 
@@ -62,7 +67,7 @@ def child_options() -> dict[str, Any]:
     if sys.platform == "win32":
         # Windows has no per-process memory limit without a job object: no cap there.
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    if fallback_forced():
+    if not memory_capped():
         return {"start_new_session": True}
     return {"start_new_session": True, "preexec_fn": limit_memory}
 
@@ -81,12 +86,12 @@ def limit_memory() -> None:
 
 def memory_capped() -> bool:
     """Whether a child's huge allocation is stopped by a cap (POSIX, not forced off)."""
-    return sys.platform != "win32" and not fallback_forced()
+    return _posix_processes()
 
 
 def kill_child(child: subprocess.Popen[bytes]) -> None:
     """Stop the child at once: on POSIX its whole process group, else the child."""
-    if sys.platform == "win32" or fallback_forced():
+    if not _posix_processes():
         child.kill()  # TerminateProcess on Windows; what the child started (a flow cannot) lives on
     else:
         with contextlib.suppress(ProcessLookupError):
