@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 import select
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -32,6 +33,14 @@ HOST = "127.0.0.1"
 """Loopback only: a server started this way is for the process that started it."""
 LIVE_SERVER = (sys.executable, "-m", "chatkit.live")
 """The command that runs the live server, before its options."""
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released), for a server to take."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class ServerProcess:

@@ -16,15 +16,10 @@ import time
 from pathlib import Path
 from typing import IO, Self
 
+from chatkit.live.process import free_port
+
 START_TIMEOUT_S = 10.0
 INSTALL = "redis-server is not installed: apt-get install redis-server (or brew install redis)"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class RedisProcess:

@@ -16,13 +16,14 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
+
+from chatkit.live.process import free_port
 
 INSTALL_HINT = (
     "PostgreSQL is not installed: these tests need its initdb and postgres "
@@ -48,12 +49,6 @@ def find_binaries() -> Path | None:
         return versions[-1].parent
     found = shutil.which("initdb")
     return Path(found).parent if found else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresServer:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chatkit.live.redis_process import free_port
+from chatkit.live.process import free_port
 from chatkit.live.storage import SQLiteStore, StoreError
 
 

@@ -10,7 +10,6 @@ after a bounded deadline.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from textual.app import App
 from textual.pilot import Pilot
 
 from chatkit.live.process import ServerProcess as ServerProcess  # for conftest.py
+from chatkit.live.process import free_port as free_port  # for the tests
 from chatkit.model import Status
 from chatkit.protocols import Flow
 from chatkit.target import load_flow, resolve_target
@@ -97,11 +97,3 @@ def load(target: str) -> tuple[Path, Flow]:
     """A target's path and a freshly loaded copy of its flow."""
     path = resolve_target(target)
     return path, load_flow(path)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
