@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -44,7 +45,12 @@ class StuckInLearnerCode(SystemExit):
 class HangWatch:
     """While active, stops any single stretch of code under ``folder`` that overruns."""
 
-    def __init__(self, folder: Path, limit: float = CALL_LIMIT_SECONDS) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        limit: float = CALL_LIMIT_SECONDS,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.folder = str(folder.resolve()) + os.sep  # inside it, not a sibling starting alike
         self.limit = limit
         self._stop = threading.Event()
@@ -53,10 +59,11 @@ class HangWatch:
         self._tripped: str | None = None
         self._signal = private_signal()
         self._previous: object = None
-        self._clock = main_thread_clock(self._main)
-        self._collecting: float | None = None
-        self._collected = 0.0
-        """Clock time the main thread spent collecting garbage while the watch was on."""
+        self._clock = clock or main_thread_clock(self._main)
+        self._collections: tuple[float, float | None] = (0.0, None)
+        """Clock time the main thread spent collecting garbage while the watch was on, and
+        when the collection under way (if any) began. One tuple, replaced whole, so the
+        watch's thread never reads one half updated without the other."""
 
     def __enter__(self) -> HangWatch:
         self._previous = signal.signal(self._signal, self._raise)
@@ -66,15 +73,26 @@ class HangWatch:
 
     def _on_collection(self, phase: str, info: dict[str, int]) -> None:
         """A collection is the interpreter's pause, not the learner's loop: leave it out."""
+        collected, began = self._collections
         if phase == "start":
-            self._collecting = self._clock()
-        elif self._collecting is not None:
-            self._collected += self._clock() - self._collecting
-            self._collecting = None
+            self._collections = (collected, self._clock())
+        elif began is not None:
+            self._collections = (collected + self._clock() - began, None)
 
-    def _busy(self) -> float:
-        """How long the main thread has run, less its garbage collections, by `_clock`."""
-        return self._clock() - self._collected
+    def busy(self) -> float:
+        """How long the main thread has run, less its garbage collections, by its clock.
+
+        The watch's thread can read this at any moment, even from inside a collection's
+        callbacks (the main thread runs them as Python, so it can be paused there): a
+        collection under way counts as stopped at its start, and a clock reading that a
+        collection's callback may have overtaken is read again.
+        """
+        while True:
+            collections = self._collections
+            now = self._clock()
+            if self._collections is collections:
+                collected, began = collections
+                return (now if began is None else began) - collected
 
     def __exit__(
         self,
@@ -95,29 +113,39 @@ class HangWatch:
         )
 
     def _watch(self) -> None:
-        watched: FrameType | None = None
+        watched: _Stretch | None = None
         since = 0.0
         while not self._stop.wait(SAMPLE_SECONDS):
-            frame = self._learner_frame()
-            now = self._busy()
-            if frame is None or frame is not watched:
-                watched, since = frame, now
+            stretch = self._learner_stretch()
+            now = self.busy()
+            if stretch is None or stretch != watched:
+                watched, since = stretch, now
                 continue
             if now - since > self.limit and self._main is not None:
-                self._tripped = frame.f_code.co_name
+                self._tripped = stretch[0].f_code.co_name
                 _thread.interrupt_main(self._signal)
                 watched, since = None, now
         del watched
 
-    def _learner_frame(self) -> FrameType | None:
-        """The outermost frame of the learner's code on the main thread's stack."""
+    def _learner_stretch(self) -> _Stretch | None:
+        """The outermost frame of the learner's code on the main thread's stack, and the
+        frame that called or resumed it.
+
+        Both, because a coroutine keeps its frame from one await to the next: seen twice,
+        it may have paused in between. Each time the event loop (or the explorer) resumes
+        it, the frame that does so is a new one, so an unchanged pair means one stretch.
+        """
         frame = sys._current_frames().get(self._main or 0)
         found = None
         while frame is not None:
             if frame.f_code.co_filename.startswith(self.folder):
                 found = frame
             frame = frame.f_back
-        return found
+        return None if found is None else (found, found.f_back)
+
+
+_Stretch = tuple[FrameType, FrameType | None]
+"""One stretch of the learner's code: its outermost frame, and the frame running it."""
 
 
 def _flow_function(frame: FrameType | None, folder: str) -> str | None:

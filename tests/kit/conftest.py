@@ -1,4 +1,5 @@
-"""What the kit's own tests share: one grading of each known-wrong flow per test run.
+"""What the kit's own tests share: one grading of each known-wrong flow per test run,
+and a way to load a flow of a test's own.
 
 Several test modules read the same grading (which family caught the mistake, the
 diagram of its races, its HTML page); grading a flow takes seconds, so each is graded
@@ -8,7 +9,10 @@ once, when a test first asks for it, and every test after reads that report.
 from __future__ import annotations
 
 import functools
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from mistakes import MISTAKES, write_flow
@@ -30,3 +34,20 @@ def graded_mistake(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], 
         return grade(str(write_flow(MISTAKES[name], folder).parent))
 
     return graded
+
+
+@pytest.fixture
+def load_flow(tmp_path: Path) -> Callable[[str], ModuleType]:
+    """Load a source as ``tmp_path/flow.py``, so its frames are in the folder that
+    ``HangWatch(tmp_path)`` watches."""
+
+    def load(source: str) -> ModuleType:
+        path = tmp_path.resolve() / "flow.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("watched_flow", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

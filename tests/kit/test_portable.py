@@ -9,14 +9,13 @@ recorded — so the paths the grader takes there are run on every platform.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import resource
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -60,17 +59,6 @@ def windows_children(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
         yield
 
 
-def learner_module(folder: Path, source: str) -> ModuleType:
-    """``source`` loaded as ``folder/flow.py``, so its frames are in the watched folder."""
-    path = folder.resolve() / "flow.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("portable_flow", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def teacher_scenarios(folder: Path, hang: str) -> list[Path]:
     """A scenario that passes, one that hangs with ``hang``, and one that passes."""
     folder.mkdir()
@@ -86,10 +74,10 @@ def teacher_scenarios(folder: Path, hang: str) -> list[Path]:
 
 @pytest.mark.timeout(10)
 def test_without_sigusr1_a_loop_is_stopped_and_named(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, load_flow: Callable[[str], ModuleType]
 ) -> None:
     windows_signals(monkeypatch)
-    flow = learner_module(tmp_path, LOOPS)
+    flow = load_flow(LOOPS)
     before = signal.getsignal(signal.SIGTERM)
     stuck = pytest.raises(StuckInLearnerCode, match=r"^send ran for more than 0\.1 s")
     with stuck, HangWatch(tmp_path):
