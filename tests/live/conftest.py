@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from live_support import ServerProcess
 from postgres_server import INSTALL_HINT, PostgresServer, find_binaries
 from redis_server import RedisServer
 
-ServerFactory = Callable[..., ServerProcess]
+
+class ServerFactory(Protocol):
+    """What the `start_server` fixture yields: call it for a running server."""
+
+    def __call__(self, *args: str, db: Path | str | None = None) -> ServerProcess: ...
 
 
 @pytest.fixture

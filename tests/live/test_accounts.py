@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import socketio  # type: ignore[import-untyped]
+from conftest import ServerFactory
 from live_support import WAIT_S, Member, get_json, login
 
 from chatkit.cli import main
@@ -23,7 +24,7 @@ from chatkit.tui.credentials import CannotRead, read_secret
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 
 
-async def test_nobody_signs_in_as_someone_else(start_server) -> None:
+async def test_nobody_signs_in_as_someone_else(start_server: ServerFactory) -> None:
     server = start_server()
     alice_password, bob_password = server.account("alice"), server.account("bob")
     url = f"{server.url}/api/login"
@@ -58,7 +59,9 @@ async def test_nobody_signs_in_as_someone_else(start_server) -> None:
         await raw.disconnect()
 
 
-async def test_tokens_are_kept_hashed_and_signing_out_revokes_them(start_server) -> None:
+async def test_tokens_are_kept_hashed_and_signing_out_revokes_them(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
     alice = await Member(server, "alice").start("general")
     token = alice.socket.token

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import socketio  # type: ignore[import-untyped]
+from conftest import ServerFactory
 from live_support import Member, get_json, login
 
 from chatkit.live.transports import RequestFailed, SocketIOTransport
@@ -13,7 +14,7 @@ pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 
 WAIT_S = 5
 
-NOT_AN_OBJECT = [None, "hello", 42, ["general", "c1", "hi"], True]
+NOT_AN_OBJECT: list[object] = [None, "hello", 42, ["general", "c1", "hi"], True]
 BAD_SENDS = [
     {},
     {"chat_id": "general"},
@@ -57,7 +58,9 @@ OTHER_BAD_EVENTS = [
 ]
 
 
-async def test_malformed_payloads_get_errors_and_the_connection_lives(start_server) -> None:
+async def test_malformed_payloads_get_errors_and_the_connection_lives(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
     raw = socketio.AsyncClient(reconnection=False)
     await raw.connect(server.url, transports=["websocket"], wait_timeout=WAIT_S)
@@ -100,7 +103,7 @@ async def test_malformed_payloads_get_errors_and_the_connection_lives(start_serv
         await raw.disconnect()
 
 
-async def test_malformed_http_requests_get_errors(start_server) -> None:
+async def test_malformed_http_requests_get_errors(start_server: ServerFactory) -> None:
     server = start_server()
     token = login(server, "alice")
     url = f"{server.url}/api/chats/general/messages"
@@ -131,10 +134,12 @@ async def test_malformed_http_requests_get_errors(start_server) -> None:
 
     ok = get_json(url, method="POST", body={"client_id": "c1", "body": "hi"}, token=token)
     assert ok["_status"] == 201
-    assert [m["body"] for m in get_json(url, token=token)["messages"]] == ["hi"]
+    stored = get_json(url, token=token)["messages"]
+    assert isinstance(stored, list), stored
+    assert [m["body"] for m in stored] == ["hi"]
 
 
-async def test_nobody_sends_as_someone_else(start_server) -> None:
+async def test_nobody_sends_as_someone_else(start_server: ServerFactory) -> None:
     server = start_server()
     alice = await Member(server, "alice").start("general")
     bob = await Member(server, "bob").start("general")
@@ -152,7 +157,9 @@ async def test_nobody_sends_as_someone_else(start_server) -> None:
             },
         )
         assert forged["ok"] is True
-        assert (forged["message"]["author"], forged["message"]["seq"]) == ("alice", 1)
+        message = forged["message"]
+        assert isinstance(message, dict), forged
+        assert (message["author"], message["seq"]) == ("alice", 1)
         await bob.until("bob sees alice's message", lambda: len(bob.echoes) == 1)
         assert bob.echoes[0].author == "alice"
 
@@ -167,7 +174,7 @@ async def test_nobody_sends_as_someone_else(start_server) -> None:
         await bob.close()
 
 
-async def test_a_client_only_reads_chats_it_joined(start_server) -> None:
+async def test_a_client_only_reads_chats_it_joined(start_server: ServerFactory) -> None:
     server = start_server()
     alice = await Member(server, "alice").start("general", "secret")
     bob = await Member(server, "bob").start("general")

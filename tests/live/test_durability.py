@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import ServerFactory
 from live_support import Member, get_json
 
 from chatkit.live.transports import HttpTransport, SocketIOTransport
@@ -17,7 +18,7 @@ IN_FLIGHT = 32
 KILL_AFTER_ACKS = 100
 
 
-async def test_restart_keeps_history_and_clients_resume(start_server) -> None:
+async def test_restart_keeps_history_and_clients_resume(start_server: ServerFactory) -> None:
     server = start_server()
     alice = await Member(server, "alice").start("general")
     try:
@@ -59,7 +60,7 @@ async def test_restart_keeps_history_and_clients_resume(start_server) -> None:
 
 
 async def test_sigkill_mid_burst_loses_no_acknowledged_message(
-    start_server, database: str | None
+    start_server: ServerFactory, database: str | None
 ) -> None:
     server = start_server("--rate", "0", db=database)  # a burst, on purpose
     acked: list[ServerMessage] = []

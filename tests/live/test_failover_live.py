@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ServerFactory
 from live_support import Member, get_json
 
 from chatkit.failover import both_failed
@@ -16,7 +17,7 @@ ACK_TIMEOUT_S = 0.5
 """How long the Socket.IO transport waits for an ack the server was told to lose."""
 
 
-async def test_failover_over_real_transports_never_duplicates(start_server) -> None:
+async def test_failover_over_real_transports_never_duplicates(start_server: ServerFactory) -> None:
     server = start_server("--lose-acks", "1.0")  # every Socket.IO ack is lost; HTTP is fine
     alice = Member(server, "alice", ack_timeout=ACK_TIMEOUT_S, failover=True)
     await alice.start("general")
@@ -51,8 +52,15 @@ async def test_failover_over_real_transports_never_duplicates(start_server) -> N
         assert (retried.status, retried.seq) == (Status.SENT, 3)
 
         for member in (alice, bob):
-            await member.until("every message is in", lambda m=member: m.all_sent("general", 3))
-            await member.until("every echo is in", lambda m=member: len(m.echoes) == 3)
+
+            def every_message(m: Member = member) -> bool:
+                return m.all_sent("general", 3)
+
+            def every_echo(m: Member = member) -> bool:
+                return len(m.echoes) == 3
+
+            await member.until("every message is in", every_message)
+            await member.until("every echo is in", every_echo)
             rows = member.timeline("general")
             assert [(r.seq, r.body) for r in rows] == [(1, "hi"), (2, "again"), (3, "lost")]
             assert len({e.client_id for e in member.echoes}) == 3, "an echo came twice"

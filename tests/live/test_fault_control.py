@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import socketio  # type: ignore[import-untyped]
+from conftest import ServerFactory
 from live_support import WAIT_S, Member, get_json
 
 from chatkit.live.admin import token_from_file
@@ -18,7 +19,9 @@ from chatkit.live.transports import HttpTransport, RequestFailed
 pytestmark = [pytest.mark.budget(20), pytest.mark.timeout(45)]
 
 
-async def test_only_the_admin_token_reads_or_turns_the_switches(start_server) -> None:
+async def test_only_the_admin_token_reads_or_turns_the_switches(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
     faults = f"{server.url}/api/faults"
     bob = await Member(server, "bob").start("general")
@@ -38,11 +41,15 @@ async def test_only_the_admin_token_reads_or_turns_the_switches(start_server) ->
         assert refused.value.code == "not_host"
         assert "host" in refused.value.reason
         await bob.send("general", "still fast")  # nothing was switched on
-        assert get_json(faults, token=server.admin_token)["faults"]["refuse"] == 0
+        switches = get_json(faults, token=server.admin_token)["faults"]
+        assert isinstance(switches, dict), switches
+        assert switches["refuse"] == 0
 
         async with HttpTransport(server.url, admin_token=server.admin_token) as host:
             assert (await host.set_faults(echo_first=True))["echo_first"] is True
-        await bob.until("bob hears the switch change", lambda: bob.socket.faults["echo_first"])
+        await bob.until(
+            "bob hears the switch change", lambda: bool(bob.socket.faults["echo_first"])
+        )
         assert get_json(f"{server.url}/health")["faults_on"] is True
         carol = await Member(server, "carol").start("general")
         try:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ServerFactory
 
 from chatkit.live import fuzz
 
 pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(120)]
 
 
-async def test_every_event_and_endpoint_survives_the_fuzz_set(start_server) -> None:
+async def test_every_event_and_endpoint_survives_the_fuzz_set(start_server: ServerFactory) -> None:
     server = start_server("--rate", "0")  # every case reaches its handler, none a 429
     report = await fuzz.run(server)
     print("\n" + report.summary())

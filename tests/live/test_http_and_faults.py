@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import ServerFactory
 from live_support import Member, get_json, login
 
 from chatkit.live.transports import RequestFailed
@@ -14,7 +15,7 @@ from chatkit.model import DeliveryError
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 
 
-async def test_health_users_paged_history_and_idempotent_send(start_server) -> None:
+async def test_health_users_paged_history_and_idempotent_send(start_server: ServerFactory) -> None:
     server = start_server()
     assert get_json(f"{server.url}/health")["status"] == "ok"
     token = login(server, "carol")
@@ -27,11 +28,15 @@ async def test_health_users_paged_history_and_idempotent_send(start_server) -> N
         )
         assert (reply["_status"], reply["created"]) == (201, True)
     repeat = get_json(messages, method="POST", body={"client_id": "c3", "body": "m3"}, token=token)
-    assert (repeat["_status"], repeat["created"], repeat["message"]["seq"]) == (200, False, 3)
+    stored = repeat["message"]
+    assert isinstance(stored, dict), repeat
+    assert (repeat["_status"], repeat["created"], stored["seq"]) == (200, False, 3)
 
     def seqs(query: str) -> tuple[list[int], bool]:
         page = get_json(f"{messages}{query}", token=token)
-        return [m["seq"] for m in page["messages"]], page["has_more"]
+        found, has_more = page["messages"], page["has_more"]
+        assert isinstance(found, list) and isinstance(has_more, bool), page
+        return [m["seq"] for m in found], has_more
 
     assert seqs("?limit=3") == ([5, 6, 7], True)  # the newest page, newest last
     assert seqs("?limit=3&before=5") == ([2, 3, 4], True)
@@ -49,7 +54,7 @@ async def test_health_users_paged_history_and_idempotent_send(start_server) -> N
         await bob.close()
 
 
-async def test_typing_reaches_the_others_only(start_server) -> None:
+async def test_typing_reaches_the_others_only(start_server: ServerFactory) -> None:
     server = start_server()
     seen: dict[str, list[tuple[str, str, bool]]] = {"alice": [], "bob": []}
     alice = Member(server, "alice")
@@ -75,7 +80,7 @@ async def test_typing_reaches_the_others_only(start_server) -> None:
         await bob.close()
 
 
-async def test_seeded_faults_replay_and_update_live(start_server) -> None:
+async def test_seeded_faults_replay_and_update_live(start_server: ServerFactory) -> None:
     server = start_server("--refuse", "0.5", "--seed", "7")
     alice = await Member(server, "alice", admin_token=server.admin_token).start("general")
     faults = f"{server.url}/api/faults"
@@ -101,9 +106,9 @@ async def test_seeded_faults_replay_and_update_live(start_server) -> None:
 
         bad = get_json(faults, method="PUT", body={"lose_acks": 1.5}, token=server.admin_token)
         assert bad["_status"] == 400
-        assert get_json(faults, token=server.admin_token)["faults"]["refuse"] == 0.5, (
-            "a bad update changed something"
-        )
+        switches = get_json(faults, token=server.admin_token)["faults"]
+        assert isinstance(switches, dict), switches
+        assert switches["refuse"] == 0.5, "a bad update changed something"
 
         updated = await alice.socket.set_faults(refuse=0, latency_ms=150)
         assert (updated["refuse"], updated["latency_ms"]) == (0, 150)

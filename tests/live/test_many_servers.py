@@ -104,11 +104,13 @@ async def test_thirty_members_on_three_servers_hear_every_message_once(
         for member in members:
             for chat_id in chats_of[member.user]:
                 want = stored[chat_id]
-                await member.until(
-                    f"{chat_id} is all in",
-                    lambda m=member, c=chat_id, w=want: len(heard(m, c)) >= len(w),
-                    WAIT_S,
-                )
+
+                def all_in(
+                    m: Member = member, c: str = chat_id, w: list[tuple[int, str]] = want
+                ) -> bool:
+                    return len(heard(m, c)) >= len(w)
+
+                await member.until(f"{chat_id} is all in", all_in, WAIT_S)
                 assert Counter(heard(member, chat_id)) == Counter(want), "not each exactly once"
                 timeline = [(row.seq, row.client_id) for row in member.timeline(chat_id)]
                 assert timeline == want, f"{member.user} shows {chat_id} unlike the store"
@@ -203,17 +205,19 @@ async def test_a_killed_server_loses_no_acked_message_and_its_members_carry_on(
         }
         for member in members:
             if member.user not in stranded:
-                await member.until(
-                    "every message of a live server is heard",
-                    lambda m=member: must_hear <= set(heard(m, "general")),
-                    WAIT_S,
-                )
+
+                def live_heard(m: Member = member) -> bool:
+                    return must_hear <= set(heard(m, "general"))
+
+                await member.until("every message of a live server is heard", live_heard, WAIT_S)
             assert max(Counter(heard(member, "general")).values()) == 1, "heard twice"
             assert set(heard(member, "general")) <= set(stored)
             await member.client.resync("general")
-            await member.until(
-                "the chat is all in", lambda m=member: m.all_sent("general", len(stored)), WAIT_S
-            )
+
+            def chat_in(m: Member = member) -> bool:
+                return m.all_sent("general", len(stored))
+
+            await member.until("the chat is all in", chat_in, WAIT_S)
             assert [(r.seq, r.client_id) for r in member.timeline("general")] == stored
     finally:
         await asyncio.gather(*(m.close() for m in members))

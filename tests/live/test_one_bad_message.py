@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import socketio  # type: ignore[import-untyped]
+from conftest import ServerFactory
 from live_support import WAIT_S, Member, RawSocket, get_json, login, server_log
 
 from chatkit.live import accounts
@@ -34,7 +35,9 @@ POISON = [
 CLEAN = ["two\nlines", "tab\there", "émoji 😀 ok", "مرحبا hello", "e\u0301 combining"]
 
 
-async def test_a_poisoned_body_fails_alone_and_innocent_batches_commit(start_server) -> None:
+async def test_a_poisoned_body_fails_alone_and_innocent_batches_commit(
+    start_server: ServerFactory,
+) -> None:
     server = start_server("--rate", "0")
     alice = await Member(server, "alice").start("general")
     mallory = await Member(server, "mallory").start("general")
@@ -67,7 +70,7 @@ async def test_a_poisoned_body_fails_alone_and_innocent_batches_commit(start_ser
 
 
 async def test_control_characters_are_refused_with_their_name_and_clean_text_kept(
-    start_server,
+    start_server: ServerFactory,
 ) -> None:
     server = start_server()
     alice = await Member(server, "alice").start("general")
@@ -90,7 +93,7 @@ async def test_control_characters_are_refused_with_their_name_and_clean_text_kep
         await alice.close()
 
 
-async def test_bad_frames_and_unknown_events_are_answered(start_server) -> None:
+async def test_bad_frames_and_unknown_events_are_answered(start_server: ServerFactory) -> None:
     server = start_server()
     raw = await RawSocket(server.url).connect()
     try:
@@ -122,7 +125,7 @@ async def test_bad_frames_and_unknown_events_are_answered(start_server) -> None:
     assert "Traceback" not in server_log(server)
 
 
-async def test_bad_http_bodies_get_4xx_never_500(start_server) -> None:
+async def test_bad_http_bodies_get_4xx_never_500(start_server: ServerFactory) -> None:
     server = start_server()
     token = login(server, "al")
     url = f"{server.url}/api/chats/general/messages"
@@ -145,7 +148,7 @@ async def test_bad_http_bodies_get_4xx_never_500(start_server) -> None:
     assert "Traceback" not in server_log(server)
 
 
-async def test_a_flood_is_rate_limited_with_a_clear_error(start_server) -> None:
+async def test_a_flood_is_rate_limited_with_a_clear_error(start_server: ServerFactory) -> None:
     server = start_server("--rate", "0.5", "--rate-burst", "5")
     raw = socketio.AsyncClient(reconnection=False)
     await raw.connect(server.url, transports=["websocket"], wait_timeout=WAIT_S)
@@ -160,7 +163,7 @@ async def test_a_flood_is_rate_limited_with_a_clear_error(start_server) -> None:
         await raw.disconnect()
 
 
-async def test_slow_requests_are_cut_off(start_server) -> None:
+async def test_slow_requests_are_cut_off(start_server: ServerFactory) -> None:
     server = start_server("--request-timeout", "1")
     host, port = "127.0.0.1", server.port
     with socket.create_connection((host, port), timeout=WAIT_S) as headers_never_end:

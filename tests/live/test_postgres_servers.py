@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from conftest import ServerFactory
 from live_support import Member, get_json, login
 
 from chatkit.cli import main
@@ -17,7 +19,9 @@ from chatkit.cli import main
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 
 
-async def test_a_server_on_postgresql_keeps_the_chat(start_server, postgres_url: str) -> None:
+async def test_a_server_on_postgresql_keeps_the_chat(
+    start_server: ServerFactory, postgres_url: str
+) -> None:
     server = start_server(db=postgres_url)
     second = [sys.executable, "-m", "chatkit.live", "--port", "0", "--db", postgres_url]
     refused = await asyncio.to_thread(
@@ -47,7 +51,7 @@ async def test_a_server_on_postgresql_keeps_the_chat(start_server, postgres_url:
 
 
 async def test_two_servers_share_tokens_and_sign_outs(
-    start_server, postgres_url: str, redis_url: str
+    start_server: ServerFactory, postgres_url: str, redis_url: str
 ) -> None:
     first = start_server("--redis", redis_url, db=postgres_url)
     second = start_server("--redis", redis_url, db=postgres_url)
@@ -72,7 +76,7 @@ async def test_two_servers_share_tokens_and_sign_outs(
 
 
 def test_accounts_are_made_in_postgresql(
-    postgres_url: str, tmp_path, capsys: pytest.CaptureFixture[str]
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sheet = tmp_path / "class.csv"
     sheet.write_text("user,password\nada,ada-chose-this\ngrace,\n", encoding="utf-8")

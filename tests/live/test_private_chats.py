@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import ServerFactory
 from live_support import Member, get_json, login
 
 from chatkit.live.transports import HttpTransport, RequestFailed
@@ -21,7 +22,9 @@ async def refusal(attempt: object) -> tuple[str, str]:
     return refused.value.code, refused.value.reason
 
 
-async def test_only_members_read_or_post_and_strangers_learn_nothing(start_server) -> None:
+async def test_only_members_read_or_post_and_strangers_learn_nothing(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
     alice = await Member(server, "alice").start()
     bob = await Member(server, "bob").start()
@@ -58,7 +61,7 @@ async def test_only_members_read_or_post_and_strangers_learn_nothing(start_serve
         await bob.close()
 
 
-async def test_in_by_name_or_by_code_and_out_by_leaving(start_server) -> None:
+async def test_in_by_name_or_by_code_and_out_by_leaving(start_server: ServerFactory) -> None:
     server = start_server()
     alice = await Member(server, "alice").start()
     bob = await Member(server, "bob").start()
@@ -101,7 +104,7 @@ async def test_in_by_name_or_by_code_and_out_by_leaving(start_server) -> None:
 
 
 async def test_leaving_or_signing_out_stops_every_connection_hearing_the_chat(
-    start_server,
+    start_server: ServerFactory,
 ) -> None:
     server = start_server()
     alice = await Member(server, "alice").start("general")

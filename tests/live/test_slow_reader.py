@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from conftest import ServerFactory
 from live_support import RawSocket, get_json, rss_mb, server_log
 
 from chatkit.live.transports import SocketIOTransport
@@ -19,7 +20,9 @@ BODY = "é" * 2000
 SENDERS = 3
 
 
-async def test_a_reader_that_never_reads_is_cut_off_and_memory_stays_flat(start_server) -> None:
+async def test_a_reader_that_never_reads_is_cut_off_and_memory_stays_flat(
+    start_server: ServerFactory,
+) -> None:
     server = start_server("--rate", "0", "--sync", "NORMAL")
     stalled = await RawSocket(server.url, max_queue=1, receive_buffer=4096).connect()
     password = server.account("stalled")
@@ -61,6 +64,7 @@ async def test_a_reader_that_never_reads_is_cut_off_and_memory_stays_flat(start_
         warm = await phase(0, per_sender // 2)  # the queue limit is reached in here
         token = senders[0].token
         online = get_json(f"{server.url}/api/users", token=token)["users"]
+        assert isinstance(online, list), online
         assert "stalled" not in online, "the first half did not fill the stalled reader's queue"
         after = await phase(per_sender // 2, per_sender)
     finally:

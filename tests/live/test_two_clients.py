@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import ServerFactory
 from live_support import Member
 
 from chatkit.model import Status
@@ -19,7 +20,9 @@ PER_CLIENT = 10
 
 
 @pytest.mark.parametrize("echo_first", [True, False], ids=["echo-first", "ack-first"])
-async def test_both_see_each_message_exactly_once(start_server, echo_first: bool) -> None:
+async def test_both_see_each_message_exactly_once(
+    start_server: ServerFactory, echo_first: bool
+) -> None:
     server = start_server(*(["--echo-first"] if echo_first else []))
     alice = await Member(server, "alice").start("general")
     bob = await Member(server, "bob").start("general")
@@ -31,10 +34,11 @@ async def test_both_see_each_message_exactly_once(start_server, echo_first: bool
         )
         total = 2 * PER_CLIENT
         for member in (alice, bob):
-            await member.until(
-                f"{total} messages are sent and echoed",
-                lambda m=member: m.all_sent("general", total) and len(m.echoes) >= total,
-            )
+
+            def sent_and_echoed(m: Member = member) -> bool:
+                return m.all_sent("general", total) and len(m.echoes) >= total
+
+            await member.until(f"{total} messages are sent and echoed", sent_and_echoed)
 
         views = []
         for member in (alice, bob):
