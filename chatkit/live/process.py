@@ -23,7 +23,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, AnyStr, Self
 
 START_TIMEOUT_S = 15.0
 """How long `ServerProcess.start` waits for the ready line before giving up."""
@@ -144,7 +144,7 @@ class ServerProcess:
                 [*command, *self.args], stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1
             )
         assert self.process.stdout is not None
-        line = _read_line(self.process.stdout, self.start_timeout)
+        line = read_line(self.process.stdout, self.start_timeout)
         ready = parse_ready_line(line)
         if ready is None or ready[0] != HOST or (port and ready[1] != port):
             self.stop()
@@ -186,7 +186,8 @@ class ServerProcess:
         self.process = None
 
 
-def _read_line(stream: IO[str], timeout: float) -> str:
-    """One line from a pipe, waiting at most ``timeout`` seconds (select, not sleep)."""
-    ready, _, _ = select.select([stream], [], [], timeout)
-    return stream.readline() if ready else ""
+def read_line(stream: IO[AnyStr], timeout: float) -> AnyStr:
+    """One line from a child's pipe, waiting at most ``timeout`` seconds (select, not
+    sleep); an empty one if none came in time or the child closed the pipe."""
+    ready, _, _ = select.select([stream], [], [], max(timeout, 0.0))
+    return stream.readline() if ready else stream.read(0)

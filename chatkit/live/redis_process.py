@@ -7,7 +7,6 @@ bounded ``select``) and answers PING.
 
 from __future__ import annotations
 
-import select
 import shutil
 import socket
 import subprocess
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 from typing import IO, Self
 
-from chatkit.live.process import free_port
+from chatkit.live.process import free_port, read_line
 
 START_TIMEOUT_S = 10.0
 INSTALL = "redis-server is not installed: apt-get install redis-server (or brew install redis)"
@@ -82,11 +81,8 @@ class RedisProcess:
         stdout = self.process.stdout
         said = b""
         deadline = time.monotonic() + timeout
-        while b"Ready to accept connections" not in said:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([stdout], [], [], left)[0]:
-                break
-            line = stdout.readline()
+        while b"Ready to accept connections" not in said and time.monotonic() < deadline:
+            line = read_line(stdout, deadline - time.monotonic())
             if not line:
                 break
             said += line
