@@ -106,7 +106,8 @@ class SocketIOTransport:
     in wire order relative to acks: an echo that arrived before its ack reaches
     the flow before the ack does, and one that arrived after, after.
 
-    A send waits at most ``ack_timeout`` seconds for its ack. When the connection
+    A send waits at most ``ack_timeout`` seconds for its ack; signing in and rejoining,
+    ``connect_timeout``, like the connection itself. When the connection
     drops, every send still waiting fails at once with a reason, instead of
     sitting out its timeout. The transport reconnects by itself; it then signs in
     again, rejoins its chats and calls ``on_reconnect`` (the place to resync,
@@ -321,8 +322,10 @@ class SocketIOTransport:
         payload: object,
         *,
         on_arrival: Callable[[object], None] | None = None,
+        timeout: float | None = None,
     ) -> Mapping[str, object]:
-        """Emit an event and wait for its ack (at most ``ack_timeout`` seconds).
+        """Emit an event and wait for its ack (at most ``timeout`` seconds, by default
+        ``ack_timeout``).
 
         Not `AsyncClient.call`: that one sits out its whole timeout when the
         connection drops. Here a drop fails the wait at once. ``on_arrival`` sees
@@ -338,7 +341,7 @@ class SocketIOTransport:
             except (socketio.exceptions.SocketIOError, OSError):
                 raise DeliveryError(NOT_CONNECTED) from None
             try:
-                async with asyncio.timeout(self.ack_timeout):
+                async with asyncio.timeout(self.ack_timeout if timeout is None else timeout):
                     reply = await future
             except TimeoutError:
                 raise DeliveryError(TIMED_OUT) from None
@@ -356,7 +359,7 @@ class SocketIOTransport:
         """Resume the session if there is one, else sign in with the password."""
         if self.token:
             try:
-                reply = await self.call("login", {"token": self.token})
+                reply = await self._setup_call("login", {"token": self.token})
             except RequestFailed as refused:
                 if refused.code != "not_registered" or self.password is None:
                     raise
@@ -366,7 +369,14 @@ class SocketIOTransport:
                 return
         if self.password is None:
             raise RequestFailed("sign in first: this client has no password", "not_registered")
-        self._signed_in(await self.call("login", {"user": self.user, "password": self.password}))
+        credentials = {"user": self.user, "password": self.password}
+        self._signed_in(await self._setup_call("login", credentials))
+
+    async def _setup_call(self, event: str, payload: object) -> Mapping[str, object]:
+        """A call of the connection's own set-up (sign-in, rejoining), bounded like the
+        connection by ``connect_timeout``: a short ``ack_timeout`` is for sends, and a
+        server slow to check a password must not fail the connection."""
+        return await self.call(event, payload, timeout=self.connect_timeout)
 
     def _signed_in(self, reply: Mapping[str, object]) -> None:
         user, token = reply.get("user"), reply.get("token")
@@ -416,7 +426,7 @@ class SocketIOTransport:
         try:
             await self._login()
             for chat_id in sorted(self.chats):
-                await self.call("join", {"chat_id": chat_id})
+                await self._setup_call("join", {"chat_id": chat_id})
             if self.on_reconnect is not None:
                 await self.on_reconnect()
         except DeliveryError as error:
