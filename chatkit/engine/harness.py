@@ -427,6 +427,19 @@ class Scenario:
                 user,
             )
 
+    def expect_returned_row(self, sending: Sending) -> None:
+        """``send`` (or a retry) must hand back the very row it shows for this message:
+        not a copy, not ``None``, on success, failure and retry alike."""
+        client_id = sending.retry_of or (sending.request.client_id if sending.request else None)
+        shown = self.state(sending.user).get(client_id) if client_id else None
+        returned = sending.task.result() if sending.task.done() else None
+        if shown is None or returned is not shown:
+            raise RuleBroken(
+                Rule.IDENTITY,
+                f"send of {_quote(sending.body)} should return the row it shows on screen "
+                "(the same object, whatever the server answered)",
+            )
+
     def expect_flags(self, *, sending: bool, error: str | None, user: str = "you") -> None:
         """The chat's "sending…" indicator and error banner must be as given."""
         chat = self.state(user).chat(self.chat_id)

@@ -94,10 +94,11 @@ async def test_retry_of_a_message_the_echo_already_confirmed(kit: Scenario) -> N
     kit.store(hi)
     await kit.time_out(hi)
     await kit.echo(hi)
-    await kit.retry(hi)
+    retry = await kit.retry(hi)
     kit.expect(["'hi' sent #1"], rule=Rule.MONOTONIC)
     expect_stored_once(kit, hi)
     kit.expect_flags(sending=False, error=None)
+    kit.expect_returned_row(retry)
 
 
 async def test_the_echo_arrives_while_the_retry_travels(kit: Scenario) -> None:

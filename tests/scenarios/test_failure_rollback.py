@@ -17,10 +17,12 @@ pytestmark = pytest.mark.family("failure and rollback")
 async def test_a_refused_send_stays_visible_as_failed(kit: Scenario) -> None:
     """You send "hi" while offline and the server refuses it. Your words stay
     on screen, now marked failed with the reason, so you can read what happened
-    and try again. Nothing is silently thrown away."""
+    and try again. Nothing is silently thrown away; send still hands back that
+    row, now failed."""
     hi = await kit.send("hi")
     await kit.refuse(hi, "you are offline")
     kit.expect(["'hi' failed (you are offline)"], rule=Rule.KEEP_WORDS)
+    kit.expect_returned_row(hi)
 
 
 async def test_a_timed_out_send_stays_visible_as_failed(kit: Scenario) -> None:

@@ -66,10 +66,8 @@ async def test_send_returns_the_row_it_shows(kit: Scenario) -> None:
     copy — so the caller (a screen, a test) can keep an eye on it while it
     travels. After the ack, that row is the confirmed "hi"."""
     hi = await kit.send("hi")
-    stored = await kit.ack(hi)
-    returned = hi.task.result()
-    if returned is not kit.state().get(stored.client_id):
-        raise RuleBroken(Rule.IDENTITY, "send should return the row it shows on screen")
+    await kit.ack(hi)
+    kit.expect_returned_row(hi)
     kit.expect(["'hi' sent #1"])
 
 
