@@ -6,9 +6,11 @@ input that must never be sent, two messages created in the very same instant, an
 bookkeeping that must be cleaned up once a send is settled.
 """
 
+from datetime import datetime
+
 import pytest
 
-from chatkit import MAX_BODY_CHARS, InvalidMessage
+from chatkit import MAX_BODY_CHARS, InvalidMessage, Message
 from chatkit.engine.harness import Scenario, Sending
 from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.model import TIMED_OUT
@@ -211,19 +213,27 @@ async def test_many_sends_in_one_frozen_instant_get_unique_ids(kit: Scenario) ->
     """The clock is frozen (as in a test, or on a device whose clock ticks
     coarsely) and you send twenty messages in the very same instant. Each still
     gets a client id of its own — an id made from the time would repeat — and
-    each row's created_at is that frozen instant, read from the clock."""
+    each row's created_at is that frozen instant, read from the clock. A minute
+    later the clock moves on, and the next message is created at the new time."""
     frozen = kit.clock.now  # the scenario's clock moves only when the scenario moves it
     sends = [await kit.send(f"tap {n}") for n in range(1, 21)]
     ids = {sending.client_id for sending in sends}
     if len(ids) != len(sends):
         raise RuleBroken(Rule.UNIQUE_IDS, f"{len(sends)} messages share {len(ids)} client ids")
     for row in kit.state().chat(kit.chat_id).rows:
-        if row.created_at not in (frozen, frozen.replace(tzinfo=None)):
-            raise RuleBroken(
-                Rule.INSTANT,
-                f"{row.body!r} was created at {row.created_at}, but the clock read {frozen}",
-            )
-    kit.expect([f"'tap {n}' pending" for n in range(1, 21)])
+        expect_created_at(row, frozen)
+    kit.clock.advance(60)
+    later = await kit.send("a minute later")
+    expect_created_at(kit.state().get(later.client_id), kit.clock.now)
+    kit.expect([f"'tap {n}' pending" for n in range(1, 21)] + ["'a minute later' pending"])
+
+
+def expect_created_at(row: Message | None, now: datetime) -> None:
+    """The row was created when the clock read ``now`` (with or without its time zone)."""
+    if row is not None and row.created_at not in (now, now.replace(tzinfo=None)):
+        raise RuleBroken(
+            Rule.INSTANT, f"{row.body!r} was created at {row.created_at}, but the clock read {now}"
+        )
 
 
 async def test_frozen_clock_sends_are_confirmed_once_each(kit: Scenario) -> None:
