@@ -20,6 +20,9 @@ from chatkit.grading.runner import grade
 from chatkit.grading.trust import kit_fingerprint, tampered
 from chatkit.target import kit_root
 
+pytestmark = pytest.mark.timeout(60)
+"""Each test grades a flow through the real grader: seconds, more on a busy machine."""
+
 STUBS = """
 
 async def send(state, server, chat_id, body, *, client_id=None):
@@ -227,7 +230,6 @@ WEAK_IDS = {
 would make grade differently from one run to the next."""
 
 
-@pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", sorted(WEAK_IDS))
 def test_the_same_code_gets_the_same_grade_every_time(name: str, tmp_path: Path) -> None:
     """The scripted clock and seeded chance make every run of the same code give the
@@ -240,7 +242,6 @@ def test_the_same_code_gets_the_same_grade_every_time(name: str, tmp_path: Path)
     assert json.loads(runs.pop())["score"] < 100, f"{name}: a weak id scored 100"
 
 
-@pytest.mark.timeout(60)
 def test_waiting_for_real_time_cannot_make_a_grade_depend_on_the_machine(tmp_path: Path) -> None:
     """A debounce before the send and a short time-out around it: in a scenario neither
     waits for the real clock (only the script says when the server answers), so the
