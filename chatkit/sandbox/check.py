@@ -181,26 +181,25 @@ class _Checker(ast.NodeVisitor):
                 self._refuse(node, f"a flow may not change `{module}.{attr}`")
             elif not name_allowed(module, attr):
                 self._refuse(node, _name_not_allowed(module, attr))
-        elif _DUNDER.fullmatch(attr) and attr not in ALLOWED_DUNDERS:
-            self._refuse(node, f"`.{attr}` reaches into Python's internals; a flow never needs it")
+        elif (refused := _attribute_refusal(attr, own=self._is_own(base))) is not None:
+            self._refuse(node, refused)
         elif attr in ("format", "format_map") and not _literal_text(base):
             self._refuse(
                 node,
                 f"`.{attr}` on text made at run time can reach attributes by name; use an "
                 "f-string, or `.format` on text written in place",
             )
-        elif attr in INTROSPECTION_ATTRIBUTES:
-            self._refuse(
-                node, f"`.{attr}` reaches the code around your flow; a flow never needs it"
-            )
-        elif attr.startswith("_") and not self._is_own(base):
-            self._refuse(
-                node,
-                f"`.{attr}` is private to the kit or Python; use the public names "
-                "(`state.get`, `state.chat`, `message.status`, …)",
-            )
         elif writes and isinstance(base, ast.Name) and base.id in self.imported:
             self._refuse(node, f"a flow may not change `{base.id}` itself, only its own values")
+        self.generic_visit(node)
+
+    def visit_MatchClass(self, node: ast.MatchClass) -> None:
+        """``case object(name=x)`` reads the subject's attribute ``name``, as ``.name`` does,
+        so each such name is checked as an attribute is."""
+        for attr in node.kwd_attrs:
+            refused = _attribute_refusal(attr, own=False)
+            if refused is not None:
+                self._refuse(node, refused)
         self.generic_visit(node)
 
     def _is_own(self, base: ast.expr) -> bool:
@@ -213,6 +212,21 @@ class _Checker(ast.NodeVisitor):
         text = node.value
         if isinstance(text, str) and (_DUNDER.fullmatch(text) or _FORMAT_DUNDER.search(text)):
             self._refuse(node, "a string that names Python's internals; a flow never needs one")
+
+
+def _attribute_refusal(attr: str, *, own: bool) -> str | None:
+    """Why reading the attribute ``attr`` is refused, if it is (``own``: of the learner's
+    own object, whose private names are its own business)."""
+    if _DUNDER.fullmatch(attr) and attr not in ALLOWED_DUNDERS:
+        return f"`.{attr}` reaches into Python's internals; a flow never needs it"
+    if attr in INTROSPECTION_ATTRIBUTES:
+        return f"`.{attr}` reaches the code around your flow; a flow never needs it"
+    if attr.startswith("_") and not own:
+        return (
+            f"`.{attr}` is private to the kit or Python; use the public names "
+            "(`state.get`, `state.chat`, `message.status`, …)"
+        )
+    return None
 
 
 def _literal_text(node: ast.expr) -> bool:

@@ -107,6 +107,18 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         5,
         "reaches the code around your flow",
     ),
+    "captures a dunder in a match pattern": (
+        "from chatkit import check_body\n\nmatch check_body:\n"
+        "    case object(__globals__=found):\n        pass\n",
+        4,
+        "Python's internals",
+    ),
+    "captures a private attribute in a match pattern": (
+        "def peek(server):\n    match server:\n        case object(_plan=found):\n"
+        "            return found\n",
+        3,
+        "private to the kit or Python",
+    ),
     "uses a dunder of an object it is given": (
         "def grab(server):\n    return server.send.__self__\n",
         2,
