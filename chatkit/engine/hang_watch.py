@@ -43,7 +43,11 @@ class StuckInLearnerCode(SystemExit):
 
 
 class HangWatch:
-    """While active, stops any single stretch of code under ``folder`` that overruns."""
+    """While active, stops any single stretch of code under ``folder`` that overruns.
+
+    ``clock`` replaces the main thread's processor clock (`main_thread_clock`), so a
+    test can move time by hand.
+    """
 
     def __init__(
         self,

@@ -430,14 +430,14 @@ class Scenario:
     def expect_returned_row(self, sending: Sending) -> None:
         """``send`` (or a retry) must hand back the very row it shows for this message:
         not a copy, not ``None``, on success, failure and retry alike."""
-        client_id = sending.retry_of or (sending.request.client_id if sending.request else None)
-        shown = self.state(sending.user).get(client_id) if client_id else None
+        shown = self.state(sending.user).get(sending.retry_of or sending.client_id)
         returned = sending.task.result() if sending.task.done() else None
         if shown is None or returned is not shown:
             raise RuleBroken(
                 Rule.IDENTITY,
-                f"send of {_quote(sending.body)} should return the row it shows on screen "
-                "(the same object, whatever the server answered)",
+                f"send should return the row it shows for {_quote(sending.body)}: the same "
+                "object, not a copy or None, whatever the server answered",
+                function="send",
             )
 
     def expect_flags(self, *, sending: bool, error: str | None, user: str = "you") -> None:

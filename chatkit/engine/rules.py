@@ -71,6 +71,7 @@ class RuleBroken(AssertionError):
         about: tuple[object, ...] = (),
         fields: tuple[str, ...] = STATUS_FIELDS,
         blame: Blame | None = None,
+        function: str | None = None,
     ) -> None:
         super().__init__(f"{rule}: {detail}")
         self.rule = rule
@@ -83,6 +84,9 @@ class RuleBroken(AssertionError):
         """Which of their fields count for the blame."""
         self.blame = blame
         """Where the learner's code made the bad change, once the harness knows."""
+        self.function = function
+        """The flow function at fault, where the harness knows which but not the line
+        (without either, the rule's own function is named)."""
 
 
 class StateShapeError(TypeError):

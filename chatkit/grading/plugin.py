@@ -152,7 +152,7 @@ def _explain(
         result.outcome = Outcome.TIMED_OUT if error.rule is Rule.FINISHES else Outcome.FAILED
         result.location, result.function = None, None
         _point_at(result, error.blame)
-        result.function = result.function or error.rule.function
+        result.function = result.function or error.function or error.rule.function
     elif isinstance(error, StuckInLearnerCode):
         result.outcome = Outcome.TIMED_OUT
     elif isinstance(error, ScenarioTimedOut) or (

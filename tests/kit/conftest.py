@@ -1,5 +1,5 @@
 """What the kit's own tests share: one grading of each known-wrong flow per test run,
-and a way to load a flow of a test's own.
+and a way to load a module of a test's own where the hang watch looks.
 
 Several test modules read the same grading (which family caught the mistake, the
 diagram of its races, its HTML page); grading a flow takes seconds, so each is graded
@@ -37,9 +37,10 @@ def graded_mistake(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], 
 
 
 @pytest.fixture
-def load_flow(tmp_path: Path) -> Callable[[str], ModuleType]:
+def watched_module(tmp_path: Path) -> Callable[[str], ModuleType]:
     """Load a source as ``tmp_path/flow.py``, so its frames are in the folder that
-    ``HangWatch(tmp_path)`` watches."""
+    ``HangWatch(tmp_path)`` watches: a plain import, without the sandbox that
+    `chatkit.target.load_flow` puts a learner's flow behind."""
 
     def load(source: str) -> ModuleType:
         path = tmp_path.resolve() / "flow.py"

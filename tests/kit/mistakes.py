@@ -477,6 +477,54 @@ WRONG: tuple[Mistake, ...] = (
             ),
         ),
     ),
+    Mistake(
+        "copy_returned_after_failure",
+        doc="""
+        Known wrong: after a rollback, send hands back a copy of the failed row.
+
+        The mistake: the caller keeps an eye on what send returned; a copy stops following
+        the row on screen, so a later retry or a late ack never shows there.
+
+        Meant to be caught by: failure and rollback (a refused send returns its row).
+        """,
+        edits=(
+            (lines("import uuid"), lines("import copy", "import uuid")),
+            (
+                lines("        rollback(state, message.client_id, error.reason)"),
+                lines(
+                    "        rollback(state, message.client_id, error.reason)",
+                    "        return copy.copy(message)  # WRONG: a copy, not the row on screen",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "created_at_read_at_import",
+        doc="""
+        Known wrong: every message's created_at is the time the module was loaded.
+
+        The mistake: a default argument is worked out once, when the ``def`` runs, so
+        ``_now()`` returns the same instant for ever, however much time goes by.
+
+        Meant to be caught by: edge cases (a message a minute later carries the new time).
+        """,
+        edits=(
+            (
+                lines("async def send("),
+                lines(
+                    "def _now(at: datetime = datetime.now(UTC)) -> datetime:  # WRONG: read once",
+                    "    return at",
+                    "",
+                    "",
+                    "async def send(",
+                ),
+            ),
+            (
+                lines("            created_at=datetime.now(UTC),"),
+                lines("            created_at=_now(),"),
+            ),
+        ),
+    ),
 )
 """Plausible mistakes, each caught by the families its docstring names."""
 

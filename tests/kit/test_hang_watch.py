@@ -70,11 +70,11 @@ def test_a_collection_never_counts_even_read_from_inside_its_callbacks(
 
 @pytest.mark.timeout(10)
 def test_a_coroutine_that_pauses_often_is_never_stuck(
-    tmp_path: Path, load_flow: Callable[[str], ModuleType]
+    tmp_path: Path, watched_module: Callable[[str], ModuleType]
 ) -> None:
     """Busy for five limits in all, but never for more than a fifth of one at a time:
     the same coroutine frame seen again after an await is a new stretch."""
-    flow = load_flow(
+    flow = watched_module(
         "import asyncio, time\n\n"
         "async def send(total, stretch):\n"
         "    end = time.process_time() + total\n"
@@ -90,9 +90,9 @@ def test_a_coroutine_that_pauses_often_is_never_stuck(
 
 @pytest.mark.timeout(10)
 def test_a_coroutine_that_never_pauses_is_stopped_and_named(
-    tmp_path: Path, load_flow: Callable[[str], ModuleType]
+    tmp_path: Path, watched_module: Callable[[str], ModuleType]
 ) -> None:
-    flow = load_flow(
+    flow = watched_module(
         "import asyncio\n\nasync def send():\n    await asyncio.sleep(0)\n    while True:\n        pass\n",
     )
     stuck = pytest.raises(StuckInLearnerCode, match=r"^send ran for more than 0\.1 s")

@@ -74,10 +74,10 @@ def teacher_scenarios(folder: Path, hang: str) -> list[Path]:
 
 @pytest.mark.timeout(10)
 def test_without_sigusr1_a_loop_is_stopped_and_named(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, load_flow: Callable[[str], ModuleType]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, watched_module: Callable[[str], ModuleType]
 ) -> None:
     windows_signals(monkeypatch)
-    flow = load_flow(LOOPS)
+    flow = watched_module(LOOPS)
     before = signal.getsignal(signal.SIGTERM)
     stuck = pytest.raises(StuckInLearnerCode, match=r"^send ran for more than 0\.1 s")
     with stuck, HangWatch(tmp_path):

@@ -303,6 +303,8 @@ NOT_ABOUT_ORDERINGS = {
     "ids_from_own_count",  # … across two phones of one user,
     "short_random_ids",  # … in a burst of sends,
     "new_id_after_two_retries",  # … or after more retries than a small world has
+    "copy_returned_after_failure",  # what send returns is not on screen
+    "created_at_read_at_import",  # wrong only when the clock moves between sends
 }
 
 

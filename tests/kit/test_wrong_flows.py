@@ -34,6 +34,8 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "ids_from_own_count": ("duplicates",),
     "new_id_after_two_retries": ("edge cases",),
     "awaits_before_showing": ("normal flow",),
+    "copy_returned_after_failure": ("failure and rollback",),
+    "created_at_read_at_import": ("edge cases",),
 }
 """Each wrong flow, and the families that must each fail at least one scenario on it."""
 
@@ -53,6 +55,8 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "ids_from_own_count": ({10}, {"send"}),
     "new_id_after_two_retries": ({8}, {"send"}),
     "awaits_before_showing": ({1}, {"send"}),
+    "copy_returned_after_failure": ({2}, {"send"}),
+    "created_at_read_at_import": ({1}, {"send"}),
 }
 """Each wrong flow: the rules its catching families must name, and the functions they must
 blame (the one the mistake is in), for every scenario of theirs that fails."""
