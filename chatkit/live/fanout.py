@@ -129,7 +129,7 @@ class RedisFanout(Fanout):
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._pubsub.aclose()
         await self._redis.aclose()
 
     async def change_faults(self, changes: Mapping[str, object]) -> FaultSettings:
