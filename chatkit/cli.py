@@ -8,11 +8,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
+from chatkit.extras import run_needing_extras
 from chatkit.grading import cli as grading_cli
+from chatkit.learner_copy import add_classroom_command
 from chatkit.live.accounts_cli import add_accounts_command
 from chatkit.live.cli import add_serve_command
+from chatkit.target import NotInKit
 from chatkit.tui.cli import add_tui_commands
 
 
@@ -27,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     hint = grading_cli.add_hint_command(commands, target_default="starter")
     hint.set_defaults(func=grading_cli.run)
 
+    add_classroom_command(commands)
     add_serve_command(commands)
     add_accounts_command(commands)
     add_tui_commands(commands)
@@ -35,5 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = run_needing_extras(args.command, lambda: args.func(args))
+    except NotInKit as error:
+        print(f"chatkit {args.command}: {error}", file=sys.stderr)
+        return 2
     return code

@@ -28,7 +28,7 @@ from chatkit.grading.report import humanize, render, summary_line
 from chatkit.grading.results import GradeReport, Outcome, TestResult
 from chatkit.grading.runner import GraderError, grade, scenarios_dir
 from chatkit.grading.watch import watch_and_grade
-from chatkit.target import TargetError, resolve_target
+from chatkit.target import NotInKit, TargetError, resolve_target
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
+    try:
+        return _run(args, console)
+    except NotInKit as error:
+        console.print(f"[red]No kit here:[/] {error}")
+        return 2
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
     if getattr(args, "command", None) == "hint":
         return show_hint(args, console)
     try:

@@ -67,12 +67,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+_broken_files: list[str] = []
+"""What went wrong in each scenario file that could not be collected."""
+
+BROKEN_FILE_LINES = 15
+"""How much of a broken scenario file's error is told: its last lines say where and what."""
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        lines = str(report.longrepr).strip().splitlines()
+        _broken_files.append("\n".join(lines[-BROKEN_FILE_LINES:]))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Tell the parent which scenarios will run, once every filter has been applied."""
+    """Tell the parent which scenarios will run, once every filter has been applied, and
+    which scenario files could not even be loaded."""
     planned = [
         Planned(item.nodeid, item.name, family_of(item), budget_of(item)) for item in session.items
     ]
-    _emit(Collected(planned))
+    _emit(Collected(planned, list(_broken_files)))
 
 
 def pytest_runtest_logstart(nodeid: str) -> None:

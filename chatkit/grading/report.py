@@ -395,6 +395,8 @@ def _load_error_panel(report: GradeReport) -> Panel:
 
 def load_error_title(error: LoadError) -> str:
     """A refused grade is not a crash: the code loaded, but may not be graded as it is."""
+    if error.missing:
+        return "Nothing to grade there"
     return "Grade refused" if error.refused else "Your code could not be loaded"
 
 

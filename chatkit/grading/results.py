@@ -83,6 +83,8 @@ class LoadError:
     refused: bool = False
     """True when the grader refused to grade (the flow does what a flow may not), rather
     than failed to load it."""
+    missing: bool = False
+    """True when there is no flow where the target points (nothing was loaded at all)."""
 
 
 @dataclass(slots=True)
@@ -159,9 +161,11 @@ class Planned:
 
 @dataclass(frozen=True, slots=True)
 class Collected:
-    """The scenarios the child will run, once every filter has been applied."""
+    """The scenarios the child will run, once every filter has been applied, and the
+    scenario files it could not load (what went wrong, with the file and the line)."""
 
     tests: list[Planned]
+    broken_files: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +188,9 @@ ChildMessage = Collected | Started | Finished
 def encode(message: ChildMessage) -> str:
     """One line of JSON: the message's kind, and its fields."""
     match message:
-        case Collected(tests):
-            return json.dumps({"kind": "collected", "tests": [asdict(test) for test in tests]})
+        case Collected(tests, broken_files):
+            tests_json = [asdict(test) for test in tests]
+            return json.dumps({"kind": "collected", "tests": tests_json, "broken": broken_files})
         case Started(nodeid):
             return json.dumps({"kind": "started", "nodeid": nodeid})
         case Finished(result):
@@ -197,7 +202,8 @@ def decode(line: bytes | str) -> ChildMessage:
     data = json.loads(line)
     match data["kind"]:
         case "collected":
-            return Collected([Planned(**test) for test in data["tests"]])
+            tests = [Planned(**test) for test in data["tests"]]
+            return Collected(tests, [str(text) for text in data.get("broken", [])])
         case "started":
             return Started(data["nodeid"])
         case "finished":

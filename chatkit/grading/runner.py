@@ -84,7 +84,7 @@ def grade(
     try:
         path = resolve_target(target)
     except TargetError as error:
-        return GradeReport(target, target, load_error=LoadError(str(error)))
+        return GradeReport(target, target, load_error=LoadError(str(error), missing=True))
     report = GradeReport(target, str(path))
     report.load_error = refusal(check_target(path)) or _probe(path)
     if report.load_error is not None:
@@ -229,8 +229,12 @@ class _Run:
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 match decode(line):
-                    case Collected(tests):
+                    case Collected(tests, broken_files):
                         ending.saw_collection = True
+                        if broken_files:
+                            raise GraderError(
+                                "a scenario file could not be loaded:\n" + "\n\n".join(broken_files)
+                            )
                         self._collect(tests)
                         deadline = time.monotonic() + STARTUP_SECONDS
                     case Started(nodeid):

@@ -39,16 +39,42 @@ _UUID_EPOCH = 0x01B21DD213814000
 """100-ns intervals between the UUID epoch (1582) and the Unix epoch, as the standard says."""
 
 
+_REAL_DATETIME = (_dt.datetime,)
+"""The real class, kept before anything can patch it: freezegun swaps ``datetime.datetime``
+for its own while a ``freeze_time`` is active (and every module attribute that is the real
+class, hence the tuple)."""
+
+
 class ScriptedClock:
-    """A scenario's clock: it reads the same until the scenario moves it."""
+    """A scenario's clock: it reads the same until the scenario moves it.
+
+    It speaks freezegun's language (``tick``, ``move_to``), and a scenario may also use
+    freezegun itself: while a ``freeze_time`` is active, the flow's clock reads freezegun's
+    frozen time, so ``with freeze_time("2026-05-01 09:00") as frozen: ... frozen.tick()``
+    does what its author expects.
+    """
 
     def __init__(self, start: _dt.datetime = CLOCK_START) -> None:
         self.start = start
-        self.now = start
+        self._now = start
 
-    def advance(self, seconds: float) -> None:
+    @property
+    def now(self) -> _dt.datetime:
+        frozen = _dt.datetime
+        if frozen is not _REAL_DATETIME[0]:  # a scenario froze time with freezegun
+            return frozen.now(_dt.UTC)
+        return self._now
+
+    def tick(self, seconds: float = 1.0) -> None:
         """Move the clock forward (a scenario's "a minute later")."""
-        self.now += _dt.timedelta(seconds=seconds)
+        self._now += _dt.timedelta(seconds=seconds)
+
+    advance = tick
+
+    def move_to(self, when: _dt.datetime | str) -> None:
+        """Set the clock to ``when`` (a datetime, or an ISO 8601 string; UTC unless it says)."""
+        moment = _dt.datetime.fromisoformat(when) if isinstance(when, str) else when
+        self._now = moment if moment.tzinfo is not None else moment.replace(tzinfo=_dt.UTC)
 
     def timestamp(self) -> float:
         return self.now.timestamp()

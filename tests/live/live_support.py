@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Self
 
+import pytest
 import websockets.asyncio.client
 
 from chatkit.client import ChatClient
@@ -28,7 +29,7 @@ from chatkit.live.transports import HttpTransport, SocketIOTransport
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import ChatServer, Flow
 from chatkit.state import ChatState
-from chatkit.target import load_flow, resolve_target
+from chatkit.target import TargetError, load_flow, resolve_target
 
 WAIT_S = 10.0
 """The longest a test waits for something it expects over loopback."""
@@ -37,10 +38,17 @@ _reference: Flow | None = None
 
 
 def reference_flow() -> Flow:
-    """The kit's reference `send`, `reconcile` and `rollback` (loaded once)."""
+    """The kit's reference `send`, `reconcile` and `rollback` (loaded once).
+
+    A learner's copy of the kit (``chatkit classroom``) has no reference, so the tests
+    whose clients run it are skipped there, saying why."""
     global _reference
     if _reference is None:
-        _reference = load_flow(resolve_target("solution"))
+        try:
+            path = resolve_target("solution")
+        except TargetError:
+            pytest.skip("its clients run the reference solution, which a learner's copy leaves out")
+        _reference = load_flow(path)
     return _reference
 
 
