@@ -617,7 +617,7 @@ class Scenario:
             )
             check_new_id(sending.body, first, client_id=request.client_id)
         check_pending_on_screen(
-            member.client.state, request.client_id, request.chat_id, sending.body
+            member.client.state, request.client_id, request.chat_id, sending.body, request.body
         )
         member.watch.sent(request.client_id)
         self._client_ids.setdefault(request.client_id, sending)

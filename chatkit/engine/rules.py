@@ -12,7 +12,9 @@ import enum
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
+
+from freezegun.api import FakeDatetime
 
 from chatkit.blame import CREATED, Blame
 from chatkit.model import Message, ServerMessage, Status
@@ -118,6 +120,11 @@ def check_shape(state: ChatState) -> None:
                 )
 
 
+PLAIN_DATETIMES = (datetime, FakeDatetime)
+"""What a row's ``created_at`` may be: a plain datetime (freezegun's, when a scenario froze
+time), never a subclass of the flow's whose comparisons could say anything."""
+
+
 def _plain_row(row: Message) -> bool:
     return (
         type(row.client_id) is str
@@ -125,7 +132,8 @@ def _plain_row(row: Message) -> bool:
         and type(row.author) is str
         and type(row.body) is str
         and type(row.status) is Status
-        and isinstance(row.created_at, datetime)
+        and type(row.created_at) in PLAIN_DATETIMES
+        and (row.created_at.tzinfo is None or type(row.created_at.tzinfo) is timezone)
         and (row.server_id is None or type(row.server_id) is int)
         and (row.seq is None or type(row.seq) is int)
         and (row.error is None or type(row.error) is str)
@@ -142,24 +150,50 @@ def check_shown_before_first_await(
     the state's index, which every row must be in; ``shown_before`` is the index's size
     when the send began.
     """
+    row: Message | None = None
     if retry_of is not None:
         row = state.get(retry_of)
-        shown = row is not None and row.status is not Status.FAILED
     elif len(state.messages) > shown_before:
         row = state.messages[next(reversed(state.messages))]
-        shown = (row.body, row.chat_id, row.status) == (body, chat_id, Status.PENDING)
-    else:
-        shown = False
-    if not shown:
+    chat = state.chats.get(chat_id)
+    if (
+        row is None
+        or (row.body, row.chat_id, row.status) != (body, chat_id, Status.PENDING)
+        or chat is None
+        or not any(shown is row for shown in reversed(chat.rows))  # a new row is usually last
+    ):
         raise RuleBroken(
             Rule.INSTANT,
             f"your send of {body!r} awaited something before the message was on screen as "
             "pending; show it first, then await",
         )
+    check_sending_shown(chat, row)
 
 
-def check_pending_on_screen(state: ChatState, client_id: str, chat_id: str, body: str) -> None:
-    """Rule 1, when a send reaches the server: its row is on screen, pending."""
+def check_sending_shown(chat: Chat, row: Message) -> None:
+    """Rule 7, whenever a send gives up control with its row pending: the chat says
+    "sending…" (the row's client id is in ``in_flight``)."""
+    if row.client_id not in chat.in_flight:
+        raise RuleBroken(
+            Rule.LOADING_AND_ERRORS,
+            f"{row.body!r} was on screen as pending, but the chat did not say sending…: put "
+            "its client id in in_flight before the send awaits anything",
+            about=(chat, row),
+            fields=("in_flight", "status"),
+        )
+
+
+def check_pending_on_screen(
+    state: ChatState, client_id: str, chat_id: str, body: str, sent_body: str | None = None
+) -> None:
+    """Rule 1, when a send reaches the server: its row is on screen, pending, saying "sending…";
+    and rule 6: the words shown and sent are exactly the ones typed (``body``)."""
+    if sent_body is not None and sent_body != body:
+        raise RuleBroken(
+            Rule.KEEP_WORDS,
+            f"you typed {body!r}, but the server was sent {sent_body!r}; send the user's "
+            "words exactly as typed",
+        )
     row = state.get(client_id)
     chat = state.chats.get(chat_id)
     if (
@@ -173,6 +207,15 @@ def check_pending_on_screen(state: ChatState, client_id: str, chat_id: str, body
             f"when {body!r} reached the server it was not on screen as pending; "
             "show it before you await the server",
         )
+    if row.body != body:
+        raise RuleBroken(
+            Rule.KEEP_WORDS,
+            f"you typed {body!r}, but the screen shows {row.body!r}; show the user's words "
+            "exactly as typed",
+            about=(row,),
+            fields=CREATED,
+        )
+    check_sending_shown(chat, row)
 
 
 def check_new_id(body: str, earlier: str | None, *, client_id: str | None = None) -> None:
@@ -379,6 +422,14 @@ class RuleWatch:
                     Rule.SERVER_TRUTH,
                     f"{row.body!r} is shown as sent, but the server never confirmed it to you",
                     about=(row,),
+                )
+            if row.error is not None:
+                raise RuleBroken(
+                    Rule.SERVER_TRUTH,
+                    f"{row.body!r} is sent, but still shows the failure reason {row.error!r}; "
+                    "a confirmed message has no failure left to tell",
+                    about=(row,),
+                    fields=("error", "status"),
                 )
             if (row.server_id, row.seq, row.created_at) != (truth.id, truth.seq, truth.created_at):
                 raise RuleBroken(

@@ -132,4 +132,7 @@ class Connection:
         return await request.answer
 
     async def history(self, chat_id: str) -> list[ServerMessage]:
+        """The chat's stored messages. Like any call over the network it gives the event loop
+        a turn before it answers, so a send that awaits it has given up control (rule 1)."""
+        await asyncio.sleep(0)
         return list(self.server.stored.get(chat_id, []))

@@ -478,6 +478,90 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "awaits_history_before_showing",
+        doc="""
+        Known wrong: send loads the chat's history before it shows the message.
+
+        The mistake: any call to the server is a trip over the network, and while it
+        travels the screen is drawn without the new row. It looks harmless because the
+        history call answers at once in a quick test.
+
+        Meant to be caught by: normal flow (the message shows as pending at once).
+        """,
+        edits=(
+            (
+                lines("    check_body(body)"),
+                lines(
+                    "    check_body(body)",
+                    "    await server.history(chat_id)  # WRONG: a network trip before the row is there",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "sending_shown_a_turn_late",
+        doc="""
+        Known wrong: the pending row is on screen one turn before the chat says "sending…".
+
+        The mistake: the row is added, then the send awaits something, and only then
+        puts the id in ``in_flight``: for that turn the screen shows a pending message
+        in a chat that does not say it is sending.
+
+        Meant to be caught by: normal flow ("sending…" whenever a send is unsettled).
+        """,
+        edits=(
+            (lines("import uuid"), lines("import asyncio", "import uuid")),
+            (
+                lines("    chat.in_flight.add(message.client_id)"),
+                lines(
+                    "    await asyncio.sleep(0)  # WRONG: the screen is drawn before in_flight is set",
+                    "    chat.in_flight.add(message.client_id)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "failure_reason_kept_after_confirm",
+        doc="""
+        Known wrong: a late confirmation marks the row sent but leaves its failure reason.
+
+        The mistake: reconcile copies the server's fields by hand and forgets ``error``, so
+        a message that failed and was then confirmed says "sent" and "not delivered" at once.
+
+        Meant to be caught by: edge cases (a late ack after a time-out).
+        """,
+        edits=(
+            (
+                lines("    message.confirm(incoming)"),
+                lines(
+                    "    message.server_id, message.seq = incoming.id, incoming.seq",
+                    "    message.created_at, message.status = incoming.created_at, Status.SENT",
+                    "    # WRONG: message.error keeps the old failure reason",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "words_tidied_before_sending",
+        doc="""
+        Known wrong: send trims the spaces around the user's words before it shows and sends them.
+
+        The mistake: the message is the user's, exactly as typed; tidying it up changes what
+        they said (and a retry or a second device would disagree about the words).
+
+        Meant to be caught by: edge cases (words are shown and sent exactly as typed).
+        """,
+        edits=(
+            (
+                lines("    check_body(body)"),
+                lines(
+                    "    check_body(body)",
+                    "    body = body.strip()  # WRONG: the user's words are theirs",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "copy_returned_after_failure",
         doc="""
         Known wrong: after a rollback, send hands back a copy of the failed row.

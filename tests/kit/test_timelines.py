@@ -305,6 +305,7 @@ NOT_ABOUT_ORDERINGS = {
     "new_id_after_two_retries",  # … or after more retries than a small world has
     "copy_returned_after_failure",  # what send returns is not on screen
     "created_at_read_at_import",  # wrong only when the clock moves between sends
+    "words_tidied_before_sending",  # wrong only for words with spaces around them
 }
 
 
@@ -365,6 +366,14 @@ class _Yielding:
         return await self.server.history(chat_id)
 
 
+class _ReadsHistoryFirst(_Yielding):
+    """A server wrapper whose send reads the chat's history (after the row is shown)."""
+
+    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        await self.server.history(chat_id)
+        return await self.server.send(chat_id, client_id, body)
+
+
 def test_a_send_that_yields_to_the_loop_is_driven_like_in_the_harness() -> None:
     """Bare yields (``await asyncio.sleep(0)``) are stepped through, as the harness's
     event loop would: the same verdict, over the same orderings."""
@@ -377,10 +386,7 @@ def test_a_flow_that_reads_the_history_is_explored_without_the_shortcut() -> Non
     """A flow that asks the server for history can see what it stored, so the
     explorer stops assuming stores are invisible, and still finds it correct."""
 
-    async def read_history(server: ChatServer, chat_id: str) -> None:
-        await server.history(chat_id)
-
-    result = explore(_Wrapped(before=read_history), world_of_size(2))
+    result = explore(_Wrapped(around=_ReadsHistoryFirst), world_of_size(2))
     assert result.ok, result.summary()
     assert result.shortcuts == 0
     assert explore(SOLUTION, world_of_size(2)).shortcuts > 0

@@ -36,6 +36,10 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "awaits_before_showing": ("normal flow",),
     "copy_returned_after_failure": ("failure and rollback",),
     "created_at_read_at_import": ("edge cases",),
+    "awaits_history_before_showing": ("normal flow",),
+    "sending_shown_a_turn_late": ("normal flow",),
+    "failure_reason_kept_after_confirm": ("edge cases",),
+    "words_tidied_before_sending": ("edge cases",),
 }
 """Each wrong flow, and the families that must each fail at least one scenario on it."""
 
@@ -57,6 +61,10 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "awaits_before_showing": ({1}, {"send"}),
     "copy_returned_after_failure": ({2}, {"send"}),
     "created_at_read_at_import": ({1}, {"send"}),
+    "awaits_history_before_showing": ({1}, {"send"}),
+    "sending_shown_a_turn_late": ({7}, {"send"}),
+    "failure_reason_kept_after_confirm": ({5}, {"reconcile"}),
+    "words_tidied_before_sending": ({6}, {"send"}),
 }
 """Each wrong flow: the rules its catching families must name, and the functions they must
 blame (the one the mistake is in), for every scenario of theirs that fails."""

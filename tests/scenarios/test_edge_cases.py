@@ -194,6 +194,17 @@ async def test_a_message_exactly_at_the_limit_is_sent(kit: Scenario) -> None:
     kit.expect([f"{body!r} sent #1"], rule=Rule.BAD_INPUT)
 
 
+async def test_the_words_are_shown_and_sent_exactly_as_typed(kit: Scenario) -> None:
+    """You type "  see you at 5 :)  " with spaces around it, and "ok\nbye" on two
+    lines. Both are yours, exactly as typed: shown, sent and confirmed with every
+    space and line break kept."""
+    spaced = await kit.send("  see you at 5 :)  ")
+    two_lines = await kit.send("ok\nbye")
+    await kit.ack(spaced)
+    await kit.ack(two_lines)
+    kit.expect(["'  see you at 5 :)  ' sent #1", "'ok\\nbye' sent #2"], rule=Rule.KEEP_WORDS)
+
+
 async def test_bad_input_leaves_the_chat_as_it_was(kit: Scenario) -> None:
     """Your chat has a confirmed "a", a failed "b" and a pending "c". Then you
     try to send an empty message. The refusal changes nothing: same rows, same

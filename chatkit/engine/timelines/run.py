@@ -411,8 +411,9 @@ class Run:
             self.canon.name(client_id, label)
             self._actual[label] = client_id
         if self._checking:
+            typed = self._label_body(label)
             self._check(
-                check_pending_on_screen, self.state, client_id, request.chat_id, request.body
+                check_pending_on_screen, self.state, client_id, request.chat_id, typed, request.body
             )
         self.watch.sent(client_id)
 
