@@ -13,12 +13,11 @@ pass without the reference (the live server's), and the grader grades the learne
 from __future__ import annotations
 
 import argparse
-import fnmatch
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from chatkit.kit_files import kit_files
 from chatkit.target import kit_root
 
 LEFT_OUT = (
@@ -33,25 +32,6 @@ LEFT_OUT = (
     "docs/teacher-scenarios",
 )
 """Paths (from the kit's folder) the learner's copy does without."""
-
-NEVER_COPIED = (
-    ".git",
-    ".venv",
-    ".ci-tools",
-    "__pycache__",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    "*.egg-info",
-    "build",
-    ".chatkit-hints.json",
-    "*.sqlite3*",
-    "*.db",
-    "*.db-wal",
-    "*.db-shm",
-    "*.serving",
-)
-"""Names that are never part of a kit, wherever they are: environments, caches, databases."""
 
 CUT, END = "<!-- classroom: cut -->", "<!-- classroom: end -->"
 COPY_TESTPATHS = 'testpaths = ["tests/live"]'
@@ -83,22 +63,13 @@ def learner_pyproject(pyproject: str) -> str:
 
 
 def files_to_copy(root: Path) -> Iterator[Path]:
-    """Every file of the kit at ``root`` that the learner's copy keeps, relative to ``root``
-    (links are never followed or copied)."""
-    for folder, subfolders, files in os.walk(root):
-        here = Path(folder).relative_to(root)
-        subfolders[:] = sorted(name for name in subfolders if not _left_out(here / name))
-        for name in sorted(files):
-            relative = here / name
-            if not _left_out(relative) and not (root / relative).is_symlink():
-                yield relative
+    """Every file of the kit at ``root`` that the learner's copy keeps, relative to ``root``."""
+    return kit_files(root, skip=_left_out)
 
 
 def _left_out(relative: Path) -> bool:
     text = relative.as_posix()
-    if any(text == gone or text.startswith(gone + "/") for gone in LEFT_OUT):
-        return True
-    return any(fnmatch.fnmatch(part, name) for part in relative.parts for name in NEVER_COPIED)
+    return any(text == gone or text.startswith(gone + "/") for gone in LEFT_OUT)
 
 
 def write_learner_copy(out: Path, root: Path | None = None) -> int:

@@ -80,6 +80,11 @@ def resolve_target(spec: str) -> Path:
         )
     if path.is_dir():
         path = path / FLOW_FILE
+    if path.is_symlink():
+        raise TargetError(
+            f"{display_path(path)} is a link to {display_path(path.resolve())}: the grader "
+            f"grades a {FLOW_FILE} of your own, not a link to another file"
+        )
     if not path.is_file():
         raise TargetError(
             f"no target at {spec!r}: expected 'starter', 'solution', "

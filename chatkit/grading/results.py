@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,6 +21,32 @@ class Outcome(enum.StrEnum):
     TIMED_OUT = "timed out"
     NOT_WRITTEN = "not written"
     CRASHED = "crashed"
+
+
+_CONTROLS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+"""Characters that would steer a terminal or reorder text rather than be read: C0 and C1
+controls but tab and newline (ESC starts a terminal escape, CR overwrites a line),
+the line separators, and the bidirectional marks and overrides."""
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every steering character written out (``\\x1b``, ``\\u202e``), so what
+    the learner's code printed or raised is read, never obeyed, wherever it is shown."""
+    return _CONTROLS.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
+
+
+def escaped(data: Any) -> Any:
+    """``data`` (decoded JSON from a process that ran learner code) with `escape_controls`
+    applied to every string in it, keys included."""
+    if isinstance(data, str):
+        return escape_controls(data)
+    if isinstance(data, list):
+        return [escaped(item) for item in data]
+    if isinstance(data, dict):
+        return {escaped(key): escaped(value) for key, value in data.items()}
+    return data
 
 
 @dataclass(slots=True)
@@ -199,7 +226,7 @@ def encode(message: ChildMessage) -> str:
 
 def decode(line: bytes | str) -> ChildMessage:
     """The message one line of `encode` holds."""
-    data = json.loads(line)
+    data = escaped(json.loads(line))
     match data["kind"]:
         case "collected":
             tests = [Planned(**test) for test in data["tests"]]

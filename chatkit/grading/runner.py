@@ -38,6 +38,7 @@ from chatkit.grading.results import (
     Started,
     TestResult,
     decode,
+    escaped,
 )
 from chatkit.grading.trust import kit_fingerprint, refusal, tampered
 from chatkit.limits import (
@@ -86,14 +87,14 @@ def grade(
     except TargetError as error:
         return GradeReport(target, target, load_error=LoadError(str(error), missing=True))
     report = GradeReport(target, str(path))
+    before = kit_fingerprint(path.parent)  # before anything of the learner's runs, probe included
     report.load_error = refusal(check_target(path)) or _probe(path)
-    if report.load_error is not None:
-        return report
-
-    before = kit_fingerprint(path.parent)
-    run = _Run(path, families, keyword, list(tests) or [scenarios_dir()], on_result, on_collected)
-    report.results = run.execute()
-    report.load_error = tampered(before, kit_fingerprint(path.parent))
+    if report.load_error is None:
+        run = _Run(
+            path, families, keyword, list(tests) or [scenarios_dir()], on_result, on_collected
+        )
+        report.results = run.execute()
+    report.load_error = tampered(before, kit_fingerprint(path.parent)) or report.load_error
     return report
 
 
@@ -113,7 +114,7 @@ def _probe(path: Path) -> LoadError | None:
         )
     lines = done.stdout.strip().splitlines()
     try:
-        answer: dict[str, Any] | None = json.loads(lines[-1]) if lines else {}
+        answer: dict[str, Any] | None = escaped(json.loads(lines[-1])) if lines else {}
     except json.JSONDecodeError:
         answer = {}
     if answer is None:

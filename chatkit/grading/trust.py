@@ -11,15 +11,11 @@ import hashlib
 from pathlib import Path
 
 from chatkit.grading.results import LoadError, Location
+from chatkit.kit_files import kit_files
 from chatkit.sandbox import Violation
 from chatkit.sandbox.policy import module_list
 from chatkit.target import display_path, kit_root
 
-KIT_PARTS = ("chatkit", "tests/scenarios", "solution", "grader.py", "pyproject.toml")
-"""What a grading run reads: the runtime, the scenarios, the reference (for ``--compare``)
-and the settings. The target's own folder is left out (the learner may edit it)."""
-NOT_GRADING = ("chatkit/live", "chatkit/tui")
-"""Parts of the runtime a grading run never loads."""
 SHOWN_VIOLATIONS = 8
 
 
@@ -46,23 +42,18 @@ def refusal(violations: list[Violation]) -> LoadError | None:
 
 
 def kit_fingerprint(target_folder: Path) -> dict[str, str]:
-    """A digest of each of the kit's own files, by path (the target's folder left out)."""
+    """A digest of every file of the kit, by path: the runtime, the scenarios, the reference,
+    the kit's own tests, the settings (the target's folder left out: it is the learner's)."""
     root = kit_root()
     target = target_folder.resolve()
-    digests: dict[str, str] = {}
-    for part in KIT_PARTS:
-        base = root / part
-        paths = sorted(base.rglob("*")) if base.is_dir() else [base]
-        for path in paths:
-            name = path.relative_to(root).as_posix()
-            if (
-                path.is_file()
-                and "__pycache__" not in path.parts
-                and not path.is_relative_to(target)
-                and not name.startswith(NOT_GRADING)
-            ):
-                digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return digests
+
+    def learners(relative: Path) -> bool:
+        return (root / relative).resolve() == target
+
+    return {
+        relative.as_posix(): hashlib.sha256((root / relative).read_bytes()).hexdigest()
+        for relative in kit_files(root, skip=learners)
+    }
 
 
 def tampered(before: dict[str, str], after: dict[str, str]) -> LoadError | None:

@@ -68,8 +68,22 @@ def check_target(flow_file: Path) -> list[Violation]:
 
 
 def is_helper(folder: Path, name: str) -> bool:
-    """A module of the learner's own, beside ``flow.py`` (and not a module the policy names)."""
-    return allowed_module(name) is None and "." not in name and (folder / f"{name}.py").is_file()
+    """A module of the learner's own, beside ``flow.py`` (and not a module the policy names):
+    a real file there, never a link to a file elsewhere."""
+    if allowed_module(name) is not None or "." in name:
+        return False
+    path = folder / f"{name}.py"
+    return path.is_file() and not path.is_symlink()
+
+
+def _linked_helper(folder: Path, name: str) -> str | None:
+    """Why ``import name`` is refused when ``name.py`` beside flow.py is a link, else None."""
+    if "." not in name and (folder / f"{name}.py").is_symlink():
+        return (
+            f"{name}.py is a link to a file elsewhere; a helper module must be a file of "
+            "your own beside flow.py"
+        )
+    return None
 
 
 class _Checker(ast.NodeVisitor):
@@ -123,7 +137,10 @@ class _Checker(ast.NodeVisitor):
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             name = alias.name
-            if is_helper(self.folder, name):
+            linked = _linked_helper(self.folder, name)
+            if linked is not None:
+                self._refuse(node, linked)
+            elif is_helper(self.folder, name):
                 self.helpers.add(name)
                 self.helper_names.add(alias.asname or name)
             elif allowed_module(name) is None:
@@ -139,6 +156,10 @@ class _Checker(ast.NodeVisitor):
             self._refuse(
                 node, "import your helper modules by name (`import helpers`), not relatively"
             )
+            return
+        linked = _linked_helper(self.folder, module)
+        if linked is not None:
+            self._refuse(node, linked)
             return
         if is_helper(self.folder, module):
             self.helpers.add(module)

@@ -1,0 +1,91 @@
+"""Classes of attack on the grade, each tried with a real flow through the real grader.
+
+A flow that tries one earns no more than its honest control, and the kit's files stay
+as they were. What is still open while flows run in the grader's process (shared
+objects between phones, escapes through kit functions' globals) is said in the README's
+"What a score proves".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chatkit.grading.exports import exercism
+from chatkit.grading.runner import grade
+from chatkit.target import kit_root
+
+pytestmark = pytest.mark.timeout(120)
+
+SOLUTION = (Path(__file__).resolve().parents[2] / "solution" / "flow.py").read_text()
+
+
+def target_with(tmp_path: Path, source: str, **helpers: str) -> str:
+    folder = tmp_path / "learner"
+    folder.mkdir()
+    (folder / "flow.py").write_text(source)
+    for name, text in helpers.items():
+        (folder / f"{name}.py").write_text(text)
+    return str(folder)
+
+
+def test_a_flow_that_is_a_link_to_the_reference_is_not_graded(tmp_path: Path) -> None:
+    folder = tmp_path / "learner"
+    folder.mkdir()
+    (folder / "flow.py").symlink_to(kit_root() / "solution" / "flow.py")
+    report = grade(str(folder))
+    assert report.load_error is not None and report.score == 0
+    assert "is a link" in report.load_error.message
+
+
+def test_a_helper_that_is_a_link_elsewhere_is_refused_and_never_read(tmp_path: Path) -> None:
+    """A linked helper could read any file the grader can (its text came back in the
+    load error); it is refused by name before anything runs."""
+    target = target_with(tmp_path, "import borrowed\n" + SOLUTION)
+    (Path(target) / "borrowed.py").symlink_to(kit_root() / "solution" / "flow.py")
+    report = grade(target)
+    assert report.load_error is not None and report.load_error.refused
+    assert "borrowed.py is a link" in report.load_error.message
+
+
+def test_what_a_flow_prints_cannot_steer_the_teachers_terminal(tmp_path: Path) -> None:
+    """Escape sequences, carriage returns and bidirectional overrides in a flow's output and
+    in its exception text are written out, in the report data every format is made from."""
+    noisy = SOLUTION.replace(
+        "    check_body(body)\n",
+        '    check_body(body)\n    print("\\x1b[2J\\x1b[31mgraded 100\\r\\u202eevil")\n'
+        '    if body == "boom":\n        raise ValueError("\\x1b]0;pwned\\x07 \\u2066x")\n',
+        1,
+    )
+    report = grade(target_with(tmp_path, noisy), families=["normal flow"])
+    printed = [result.output for result in report.results if result.output]
+    assert printed, "the scenarios' output was not kept"
+    document = json.dumps(exercism(report)) + "".join(printed)
+    for steering in ("\x1b", "\r", "\u202e", "\x07", "\u2066"):
+        assert steering not in document
+    assert "\\x1b[31mgraded 100\\r\\u202eevil" in printed[0]
+
+
+def test_a_change_to_the_kit_during_the_import_probe_refuses_the_grade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fingerprint is taken before anything of the learner's runs, the import probe
+    included, and covers every file of the kit, not only the runtime: here the probe
+    (standing in for a flow that escaped while it was imported) adds a file beside the
+    scenarios, as a planted ``conftest.py`` would be."""
+    kit = tmp_path / "kit"  # the real kit stays untouched: other tests grade beside this one
+    (kit / "tests" / "scenarios").mkdir(parents=True)
+    (kit / "grader.py").write_text("")
+    planted = kit / "tests" / "scenarios" / "planted_by_the_probe.txt"
+
+    def escaping_probe(path: Path) -> None:
+        planted.write_text("planted")
+
+    monkeypatch.setattr("chatkit.grading.trust.kit_root", lambda: kit)
+    monkeypatch.setattr("chatkit.grading.runner._probe", escaping_probe)
+    report = grade(target_with(tmp_path, SOLUTION), families=["normal flow"])
+    assert report.load_error is not None and report.load_error.refused
+    assert "tests/scenarios/planted_by_the_probe.txt" in report.load_error.message
+    assert report.exit_code == 2
