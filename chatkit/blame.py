@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import linecache
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType, FrameType, TracebackType
 
+from chatkit.code_folder import CodeFolder
 from chatkit.model import Message
 from chatkit.state import Chat
 from chatkit.target import FUNCTIONS, TargetError
@@ -53,15 +53,17 @@ def blame_places(places: Iterable[Place], folder: str) -> Blame | None:
     The one answer to "where in the learner's file": for a change (`blame_frame`), a
     suspended send (`blame_suspended`), a traceback (`blame_traceback`).
     """
-    inside = folder.rstrip(os.sep) + os.sep  # the folder itself, not a sibling that starts alike
-    learner = [
-        (frame, line) for frame, line in places if frame.f_code.co_filename.startswith(inside)
-    ]
+    inside = CodeFolder(folder)
+    learner = [(frame, line) for frame, line in places if inside.holds(frame.f_code)]
     if not learner:
         return None
     inner, line = learner[-1]
     around = [frame.f_code.co_name for frame, _ in learner if frame.f_code.co_name in FUNCTIONS]
     return _blame(inner, line, around[-1] if around else None)
+
+
+_folders: dict[str, CodeFolder] = {}
+"""The learner's folder of each grading, told apart once: the journal asks at every change."""
 
 
 def blame_frame(frame: FrameType | None, folder: str) -> Blame | None:
@@ -71,12 +73,12 @@ def blame_frame(frame: FrameType | None, folder: str) -> Blame | None:
     stopping at the first flow function: the journal asks this at every change a flow
     makes, and the stack below the flow (pytest, asyncio) is deep.
     """
-    inside = folder.rstrip(os.sep) + os.sep
+    inside = _folders.get(folder) or _folders.setdefault(folder, CodeFolder(folder))
     inner: FrameType | None = None
     line = 0
     while frame is not None:
         code = frame.f_code
-        if code.co_filename.startswith(inside):
+        if inside.holds(code):
             if inner is None:
                 inner, line = frame, frame.f_lineno
             if code.co_name in FUNCTIONS:

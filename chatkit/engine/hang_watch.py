@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import _thread
 import gc
-import os
 import signal
 import sys
 import threading
@@ -28,6 +27,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 
 from chatkit.blame import blame_frame
+from chatkit.code_folder import CodeFolder
 from chatkit.limits import CALL_LIMIT_SECONDS, SAMPLE_SECONDS
 from chatkit.portable import main_thread_clock, private_signal
 
@@ -55,7 +55,7 @@ class HangWatch:
         limit: float = CALL_LIMIT_SECONDS,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.folder = str(folder.resolve()) + os.sep  # inside it, not a sibling starting alike
+        self.folder = CodeFolder(folder)
         self.limit = limit
         self._stop = threading.Event()
         self._main = threading.main_thread().ident
@@ -111,7 +111,7 @@ class HangWatch:
 
     def _raise(self, signum: int, frame: FrameType | None) -> None:
         raise StuckInLearnerCode(
-            f"{_flow_function(frame, self.folder) or self._tripped or 'your code'} ran for more than "
+            f"{_flow_function(frame, str(self.folder.path)) or self._tripped or 'your code'} ran for more than "
             f"{self.limit:g} s without "
             "returning or awaiting anything: is there an endless loop, or a blocking wait?"
         )
@@ -142,7 +142,7 @@ class HangWatch:
         frame = sys._current_frames().get(self._main or 0)
         found = None
         while frame is not None:
-            if frame.f_code.co_filename.startswith(self.folder):
+            if self.folder.holds(frame.f_code):
                 found = frame
             frame = frame.f_back
         return None if found is None else (found, found.f_back)

@@ -17,6 +17,7 @@ from pathlib import Path
 import freezegun
 import pytest
 
+from chatkit.code_folder import CodeFolder
 from chatkit.engine.hang_watch import HangWatch, StuckInLearnerCode
 from chatkit.engine.harness import Scenario
 from chatkit.engine.story import told
@@ -149,10 +150,10 @@ class LearnerRaised(Exception):
 
 def _raised_in(error: BaseException, folder: Path) -> bool:
     """Did ``error`` come from the learner's code (a frame of its traceback in ``folder``)?"""
-    where = str(folder.resolve())
+    learners = CodeFolder(folder)
     traceback = error.__traceback__
     while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename.startswith(where):
+        if learners.holds(traceback.tb_frame.f_code):
             return True
         traceback = traceback.tb_next
     return False

@@ -22,6 +22,7 @@ from types import CodeType, CoroutineType, FrameType, GeneratorType, ModuleType
 from typing import Any, Protocol
 
 from chatkit.client import ChatClient
+from chatkit.code_folder import CodeFolder
 from chatkit.engine.rules import RuleWatch, WatchMemory
 from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.model import Message, ServerMessage, Status
@@ -38,7 +39,7 @@ NOT_STARTED = object()
 """What a send waits on before it was first stepped."""
 
 _PLAIN: frozenset[type] = frozenset({type(None), bool, int, float, Status})
-_KIT_DIR = str(Path(__file__).resolve().parent.parent)
+_KIT_CODE = CodeFolder(Path(__file__).resolve().parent.parent)
 _RENDER_DEPTH = 3
 
 
@@ -302,12 +303,6 @@ def _is_plain(value: object, depth: int = 0) -> bool:
     return False
 
 
-_kit_code: dict[CodeType, bool] = {}
-
-
 def _is_kit_code(code: CodeType) -> bool:
     """True for code of the kit itself (the client, the scripted server), not the flow's."""
-    known = _kit_code.get(code)
-    if known is None:
-        known = _kit_code[code] = code.co_filename.startswith(_KIT_DIR)
-    return known
+    return _KIT_CODE.holds(code)
