@@ -103,6 +103,8 @@ class _Checker(ast.NodeVisitor):
         self.bound: set[str] = set()
         """Every name the file binds anywhere (a flow may name its own ``input``)."""
         self._module_bases: set[int] = set()
+        self._literal_getattrs: set[int] = set()
+        """The ``getattr`` names of calls that name their attribute in place (allowed)."""
         self._functions = ["<module>"]
 
     def check(self, tree: ast.Module) -> None:
@@ -182,7 +184,11 @@ class _Checker(ast.NodeVisitor):
             self._refuse(
                 node, f"`{node.id}` reaches into Python's internals; a flow never needs it"
             )
-        elif node.id in FORBIDDEN_BUILTINS and node.id not in self.bound:
+        elif (
+            node.id in FORBIDDEN_BUILTINS
+            and node.id not in self.bound
+            and id(node) not in self._literal_getattrs
+        ):
             self._refuse(node, _forbidden_builtin(node.id))
         elif node.id in self.modules and id(node) not in self._module_bases:
             module = self.modules[node.id]
@@ -212,6 +218,33 @@ class _Checker(ast.NodeVisitor):
             )
         elif writes and isinstance(base, ast.Name) and base.id in self.imported:
             self._refuse(node, f"a flow may not change `{base.id}` itself, only its own values")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        """``getattr(row, "error", None)`` names its attribute in place, so it is checked as
+        ``row.error`` is and may run; a name made at run time could reach anything."""
+        function = node.func
+        if (
+            isinstance(function, ast.Name)
+            and function.id == "getattr"
+            and "getattr" not in self.bound
+        ):
+            name = literal_getattr_name(node)
+            if name is None:
+                self._refuse(
+                    node,
+                    "`getattr` with a name made at run time can reach anything; write the name "
+                    'in place (`getattr(row, "error", None)`), or use `row.error`',
+                )
+            else:
+                base = node.args[0]
+                if isinstance(base, ast.Name) and base.id in self.modules:
+                    self._module_bases.add(id(base))
+                    if not name_allowed(self.modules[base.id], name):
+                        self._refuse(node, _name_not_allowed(self.modules[base.id], name))
+                elif (refused := _attribute_refusal(name, own=self._is_own(base))) is not None:
+                    self._refuse(node, refused)
+                self._literal_getattrs.add(id(function))
         self.generic_visit(node)
 
     def visit_MatchClass(self, node: ast.MatchClass) -> None:
@@ -248,6 +281,29 @@ def _attribute_refusal(attr: str, *, own: bool) -> str | None:
             "(`state.get`, `state.chat`, `message.status`, …)"
         )
     return None
+
+
+def literal_getattr_name(call: ast.Call) -> str | None:
+    """The attribute ``getattr(obj, "name")`` or ``getattr(obj, "name", default)`` names in
+    place, or None when the call has another shape."""
+    if call.keywords or len(call.args) not in (2, 3):
+        return None
+    name = call.args[1]
+    if isinstance(name, ast.Constant) and isinstance(name.value, str):
+        return name.value
+    return None
+
+
+def getattr_names(tree: ast.AST) -> set[str]:
+    """Every attribute name a file's ``getattr`` calls write in place."""
+    return {
+        name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and (name := literal_getattr_name(node)) is not None
+    }
 
 
 def _literal_text(node: ast.expr) -> bool:

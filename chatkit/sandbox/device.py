@@ -15,13 +15,14 @@ with the line; this gate is what holds at run time whatever the source looks lik
 
 from __future__ import annotations
 
+import ast
 import builtins
 import types
 from pathlib import Path
 from typing import Any
 
 from chatkit.protocols import Flow
-from chatkit.sandbox.check import is_helper
+from chatkit.sandbox.check import getattr_names, is_helper
 from chatkit.sandbox.policy import FORBIDDEN_BUILTINS, allowed_module, module_list
 from chatkit.sandbox.world import LIVE, World, module_copy
 
@@ -36,12 +37,17 @@ class FlowCode:
         self.path = path.resolve()
         self.folder = self.path.parent
         self._compiled: dict[Path, types.CodeType] = {}
+        self.getattr_names: set[str] = set()
+        """The attribute names the learner's ``getattr`` calls write in place: the only ones
+        a device's ``getattr`` reaches (the static check vetted each as ``obj.name``)."""
 
     def code(self, path: Path) -> types.CodeType:
         compiled = self._compiled.get(path)
         if compiled is None:
             source = path.read_text(encoding="utf-8")
-            compiled = self._compiled[path] = compile(source, str(path), "exec", dont_inherit=True)
+            tree = ast.parse(source, str(path))
+            self.getattr_names |= getattr_names(tree)
+            compiled = self._compiled[path] = compile(tree, str(path), "exec", dont_inherit=True)
         return compiled
 
     def device(self, world: World = LIVE, name: str = "you") -> Flow:
@@ -63,6 +69,7 @@ class _Device:
             key: value for key, value in vars(builtins).items() if key not in FORBIDDEN_BUILTINS
         }
         self.builtins["__import__"] = self.gate
+        self.builtins["getattr"] = self.getattr
         printer = world.printer()
         if printer is not None:
             self.builtins["print"] = printer
@@ -75,6 +82,14 @@ class _Device:
         self.modules[name] = module
         exec(self.code.code(path), vars(module))
         return module
+
+    def getattr(self, target: object, name: str, *default: object) -> object:
+        """``getattr`` for the learner's code: only names its source writes in place."""
+        if type(name) is not str or name not in self.code.getattr_names:
+            raise AttributeError(
+                f"getattr may only reach the names your code writes in place, not {name!r}"
+            )
+        return getattr(target, name, *default)
 
     def gate(
         self,

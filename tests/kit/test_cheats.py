@@ -63,7 +63,17 @@ REFUSED: dict[str, tuple[str, int, str]] = {
     "reaches a module by string": (
         'import chatkit\n\nGRADING = getattr(chatkit, "grading")\n',
         3,
-        "`getattr`",
+        "`grading` is not one of chatkit's public names",
+    ),
+    "reaches an attribute by a name made at run time": (
+        'NAME = "_".join(["", "dict"])\nSTATE = getattr(object(), NAME)\n',
+        2,
+        "`getattr` with a name made at run time",
+    ),
+    "reaches a private attribute by a name written in place": (
+        'from chatkit import ChatState\n\nINDEX = getattr(ChatState("x"), "_index", None)\n',
+        3,
+        "is private to the kit",
     ),
     "walks from an allowed module to os": (
         "import uuid\n\nENV = uuid.os.environ\n",

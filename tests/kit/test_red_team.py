@@ -89,3 +89,17 @@ def test_a_change_to_the_kit_during_the_import_probe_refuses_the_grade(
     assert report.load_error is not None and report.load_error.refused
     assert "tests/scenarios/planted_by_the_probe.txt" in report.load_error.message
     assert report.exit_code == 2
+
+
+def test_getattr_with_a_name_written_in_place_is_graded_on_its_merits(tmp_path: Path) -> None:
+    """Ordinary Python is not refused: ``getattr(row, "error", None)`` runs like ``row.error``."""
+    plain = SOLUTION.replace(
+        "    if message is None or message.status is Status.SENT:\n        return  # the server",
+        '    if getattr(message, "status", None) is Status.SENT or message is None:\n'
+        "        return  # the server",
+        1,
+    )
+    assert plain != SOLUTION
+    report = grade(target_with(tmp_path, plain), families=["failure and rollback"])
+    assert report.load_error is None
+    assert report.results and all(result.outcome.value == "passed" for result in report.results)
