@@ -40,11 +40,11 @@ from chatkit.engine.timelines import (
     Exploration,
     Explorer,
     Run,
-    World,
+    SmallWorld,
     space,
     world_of_size,
 )
-from chatkit.engine.timelines.world import Kind
+from chatkit.engine.timelines.world import EventKind
 from chatkit.protocols import Flow
 from chatkit.target import kit_root, load_flow, resolve_target
 
@@ -53,7 +53,7 @@ GOAL_RATE = 20_000
 GOAL_FAMILY_SECONDS = 1.0
 
 
-def best(flow: Flow, world: World, runs: int, **options: bool) -> Exploration:
+def best(flow: Flow, world: SmallWorld, runs: int, **options: bool) -> Exploration:
     """The fastest of ``runs`` explorations (they find the same; only the time differs)."""
 
     async def walk() -> Exploration:
@@ -202,7 +202,7 @@ def deep_copy_verdict(flow: Flow) -> str:
             next(
                 event
                 for event, _ in space(run.world).moves(space(run.world).start)
-                if event.kind is Kind.SEND
+                if event.kind is EventKind.SEND
             )
         )
         try:

@@ -97,7 +97,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if not inspect.iscoroutinefunction(function):
         return None
     budget = budget_of(pyfuncitem)
-    names = pyfuncitem._fixtureinfo.argnames
+    names = inspect.signature(function).parameters
     arguments = {name: pyfuncitem.funcargs[name] for name in names}
 
     async def bounded() -> None:

@@ -99,7 +99,7 @@ class StateShapeError(TypeError):
     """
 
 
-def check_shape(state: ChatState) -> None:
+def check_state_shape(state: ChatState) -> None:
     """Raise `StateShapeError` unless the state holds exactly the kit's own kinds of values."""
     if type(state.chats) is not dict or type(state.messages) is not dict:
         raise StateShapeError("state.chats and state.messages must stay plain dicts")
@@ -324,7 +324,7 @@ class RuleWatch:
         ``retrying`` is the client id being retried in this event, the one message
         allowed to go from failed back to pending.
         """
-        check_shape(self.state)
+        check_state_shape(self.state)
         rows_by_id: dict[str, list[Message]] = {}
         for chat in self.state.chats.values():
             for row in chat.rows:

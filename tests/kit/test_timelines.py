@@ -34,12 +34,12 @@ from chatkit.engine.timelines import (
     TWO_RETRIES,
     WORLD_SIZES,
     Event,
+    EventKind,
     Exploration,
-    Kind,
-    Outcome,
+    SendOutcome,
     SendPlan,
+    SmallWorld,
     TimelinesBroken,
-    World,
     check_each,
     explore,
     space,
@@ -62,7 +62,9 @@ CAUGHT_AS: dict[str, Rule] = {
 """Each subtle flow, and the rule its shortest counterexample breaks."""
 
 DEFAULT = world_of_size(DEFAULT_SIZE)
-TWO_OKS = World((SendPlan("ok", Outcome.ACK_LOST), SendPlan("ok", Outcome.REFUSED, echoes=0)))
+TWO_OKS = SmallWorld(
+    (SendPlan("ok", SendOutcome.ACK_LOST), SendPlan("ok", SendOutcome.REFUSED, echoes=0))
+)
 """Small enough to run every ordering from scratch, and both subtle mistakes show in it."""
 BRUTE_FORCE_WORLDS = {"two oks": TWO_OKS, "size 2": world_of_size(2), "one message": ONE_MESSAGE}
 
@@ -89,7 +91,7 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     [*WORLD_SIZES[:3], ONE_MESSAGE, TWO_OKS],
     ids=["size 1", "size 2", "size 3", "one message", "two oks"],
 )
-def test_the_orderings_are_counted_right(world: World) -> None:
+def test_the_orderings_are_counted_right(world: SmallWorld) -> None:
     """Counting the orderings (without running anything) agrees with listing them."""
     orderings = space(world).sequences()
     assert len(orderings) == space(world).completions(space(world).start)
@@ -99,7 +101,7 @@ def test_the_orderings_are_counted_right(world: World) -> None:
 @pytest.mark.parametrize(
     "world", [world_of_size(2), TWO_RETRIES, TWO_OKS], ids=["size 2", "two retries", "two oks"]
 )
-def test_every_ordering_respects_causality(world: World) -> None:
+def test_every_ordering_respects_causality(world: SmallWorld) -> None:
     """The server receives a send before it stores, answers or echoes it; a retry comes
     after the failure, before any echo; the retry's ack after the retry and the store."""
     for events in space(world).sequences():
@@ -107,23 +109,23 @@ def test_every_ordering_respects_causality(world: World) -> None:
         for event in events:
             index = event.send
             done = {e.kind for e in seen if e.send == index}
-            echoes = sum(e.kind is Kind.ECHO for e in seen if e.send == index)
-            if event.kind is Kind.SEND:
+            echoes = sum(e.kind is EventKind.ECHO for e in seen if e.send == index)
+            if event.kind is EventKind.SEND:
                 assert not done
-            elif event.kind is Kind.STORE:
-                assert Kind.SEND in done
-                if world.sends[index].outcome is Outcome.REFUSED:
-                    assert Kind.RETRY in done  # a refused send is stored only when retried
-            elif event.kind in (Kind.ACK, Kind.ECHO):
-                assert Kind.STORE in done
-            elif event.kind in (Kind.TIME_OUT, Kind.REFUSE):
-                assert Kind.SEND in done
-            elif event.kind is Kind.RETRY:
-                assert done & {Kind.TIME_OUT, Kind.REFUSE} and not echoes
-            elif event.kind is Kind.RETRY_ACK:
-                assert {Kind.RETRY, Kind.STORE} <= done
-            elif event.kind is Kind.POST_ECHO:
-                assert Event(Kind.POST) in seen
+            elif event.kind is EventKind.STORE:
+                assert EventKind.SEND in done
+                if world.sends[index].outcome is SendOutcome.REFUSED:
+                    assert EventKind.RETRY in done  # a refused send is stored only when retried
+            elif event.kind in (EventKind.ACK, EventKind.ECHO):
+                assert EventKind.STORE in done
+            elif event.kind in (EventKind.TIME_OUT, EventKind.REFUSE):
+                assert EventKind.SEND in done
+            elif event.kind is EventKind.RETRY:
+                assert done & {EventKind.TIME_OUT, EventKind.REFUSE} and not echoes
+            elif event.kind is EventKind.RETRY_ACK:
+                assert {EventKind.RETRY, EventKind.STORE} <= done
+            elif event.kind is EventKind.POST_ECHO:
+                assert Event(EventKind.POST) in seen
             seen.append(event)
         assert not space(world).moves(space(world).replay(events))
 
@@ -141,7 +143,7 @@ def test_the_worlds_grow_with_their_size() -> None:
 @pytest.mark.parametrize(
     "world", [ONE_MESSAGE, DEFAULT, TWO_RETRIES], ids=["one message", "default", "two retries"]
 )
-def test_the_solution_keeps_every_rule_in_every_timeline(world: World) -> None:
+def test_the_solution_keeps_every_rule_in_every_timeline(world: SmallWorld) -> None:
     """Every rule holds after every step of every ordering of the family's worlds."""
     result = explore(SOLUTION, world)
     assert result.ok, result.summary()
@@ -280,7 +282,7 @@ def test_one_story_reads_like_this(flows: dict[str, Path]) -> None:
     story = tell(
         flow_at(flows["failed_rows_sink"]),
         DEFAULT,
-        (Event(Kind.SEND, 1), Event(Kind.TIME_OUT, 1), Event(Kind.SEND, 0)),
+        (Event(EventKind.SEND, 1), Event(EventKind.TIME_OUT, 1), Event(EventKind.SEND, 0)),
     )
     assert story.lines() == [
         "1. you send 'ok' → 'ok' pending · [sending…]",

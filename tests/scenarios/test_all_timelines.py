@@ -19,7 +19,7 @@ from chatkit.engine.timelines import (
     ONE_MESSAGE,
     TWO_RETRIES,
     Exploration,
-    World,
+    SmallWorld,
     explore_async,
     world_of_size,
 )
@@ -32,7 +32,7 @@ RecordProperty = Callable[[str, object], None]
 
 
 async def check_every_ordering(
-    flow: Flow, world: World, kit: Scenario, record_property: RecordProperty
+    flow: Flow, world: SmallWorld, kit: Scenario, record_property: RecordProperty
 ) -> Exploration:
     """Explore ``world``; on a broken rule, tell the counterexample and raise."""
     result = await explore_async(flow, world)

@@ -48,7 +48,7 @@ from chatkit.engine.timelines.world import (
     SERVER_ONLY,
     Event,
     Progress,
-    World,
+    SmallWorld,
     space,
     world_of_size,
 )
@@ -82,7 +82,7 @@ class Story:
 class Exploration:
     """What exploring one world found."""
 
-    world: World
+    world: SmallWorld
     orderings: int = 0
     """Complete orderings of the world. Every one is checked: run to its end, cut short
     where a rule broke, or covered by a state already explored."""
@@ -213,7 +213,7 @@ class Explorer:
     def __init__(
         self,
         flow: Flow,
-        world: World,
+        world: SmallWorld,
         *,
         dedup: bool = True,
         max_length: int | None = None,
@@ -374,7 +374,7 @@ def _merge(summary: _Summary, found: _Summary, event: Event) -> _Summary:
     return merged
 
 
-def _world(world: World | int | None) -> World:
+def _world(world: SmallWorld | int | None) -> SmallWorld:
     if world is None:
         return world_of_size(DEFAULT_SIZE)
     return world_of_size(world) if isinstance(world, int) else world
@@ -404,12 +404,12 @@ def _drain(walk: Generator[None, None, _T]) -> _T:
 
 def explore(
     flow: Flow,
-    world: World | int | None = None,
+    world: SmallWorld | int | None = None,
     *,
     dedup: bool = True,
     max_length: int | None = None,
 ) -> Exploration:
-    """Check ``flow`` under every ordering of ``world`` (a `World`, or a size; by default
+    """Check ``flow`` under every ordering of ``world`` (a `SmallWorld`, or a size; by default
     `DEFAULT_SIZE`).
 
     ``dedup=False`` explores every ordering separately (slow: for measuring and
@@ -424,7 +424,7 @@ def explore(
 
 async def explore_async(
     flow: Flow,
-    world: World | int | None = None,
+    world: SmallWorld | int | None = None,
     *,
     dedup: bool = True,
     max_length: int | None = None,
@@ -443,7 +443,7 @@ async def explore_async(
         reset_flow_globals(flow)  # also when the budget runs out
 
 
-def tell(flow: Flow, world: World, events: tuple[Event, ...]) -> Story:
+def tell(flow: Flow, world: SmallWorld, events: tuple[Event, ...]) -> Story:
     """Run one ordering (or the start of one) from scratch, checking and narrating each step.
 
     Stops at the first step that breaks something; a complete ordering that got
@@ -481,7 +481,7 @@ def _blame(failure: Failure, journal: Journal | None) -> None:
         error.blame = journal.latest(error.about, error.fields)
 
 
-def verdict(flow: Flow, world: World, events: tuple[Event, ...]) -> Failure | None:
+def verdict(flow: Flow, world: SmallWorld, events: tuple[Event, ...]) -> Failure | None:
     """Run one ordering (or the start of one) from scratch with every check, and no story.
 
     What broke first, if anything: brute force's way of checking the explorer.
@@ -504,7 +504,7 @@ def verdict(flow: Flow, world: World, events: tuple[Event, ...]) -> Failure | No
 
 
 def check_each(
-    flow: Flow, world: World, orderings: list[tuple[Event, ...]]
+    flow: Flow, world: SmallWorld, orderings: list[tuple[Event, ...]]
 ) -> list[Failure | None]:
     """Brute force: run each ordering from scratch with every check; what broke in each."""
 

@@ -52,25 +52,25 @@ from chatkit.engine.timelines.canon import (
     CanonicalState,
     reset_flow_globals,
 )
-from chatkit.engine.timelines.world import Event, Kind, World
+from chatkit.engine.timelines.world import Event, EventKind, SmallWorld
 from chatkit.limits import MAX_YIELDS
 from chatkit.model import DeliveryError, Message, ServerMessage, Status
 from chatkit.protocols import Flow
 from chatkit.state import ChatState
 
-_ANSWERS = frozenset({Kind.ACK, Kind.TIME_OUT, Kind.REFUSE, Kind.RETRY_ACK})
+_ANSWERS = frozenset({EventKind.ACK, EventKind.TIME_OUT, EventKind.REFUSE, EventKind.RETRY_ACK})
 
-_ARROWS: dict[Kind, tuple[StepKind, str, str]] = {
-    Kind.SEND: (StepKind.SEND, USER, SERVER),
-    Kind.RETRY: (StepKind.RETRY, USER, SERVER),
-    Kind.STORE: (StepKind.STORE, SERVER, SERVER),
-    Kind.ACK: (StepKind.ACK, SERVER, USER),
-    Kind.RETRY_ACK: (StepKind.ACK, SERVER, USER),
-    Kind.TIME_OUT: (StepKind.LOST, SERVER, USER),
-    Kind.REFUSE: (StepKind.REFUSE, SERVER, USER),
-    Kind.ECHO: (StepKind.ECHO, SERVER, USER),
-    Kind.POST: (StepKind.POST, OTHER, SERVER),
-    Kind.POST_ECHO: (StepKind.ECHO, SERVER, USER),
+_ARROWS: dict[EventKind, tuple[StepKind, str, str]] = {
+    EventKind.SEND: (StepKind.SEND, USER, SERVER),
+    EventKind.RETRY: (StepKind.RETRY, USER, SERVER),
+    EventKind.STORE: (StepKind.STORE, SERVER, SERVER),
+    EventKind.ACK: (StepKind.ACK, SERVER, USER),
+    EventKind.RETRY_ACK: (StepKind.ACK, SERVER, USER),
+    EventKind.TIME_OUT: (StepKind.LOST, SERVER, USER),
+    EventKind.REFUSE: (StepKind.REFUSE, SERVER, USER),
+    EventKind.ECHO: (StepKind.ECHO, SERVER, USER),
+    EventKind.POST: (StepKind.POST, OTHER, SERVER),
+    EventKind.POST_ECHO: (StepKind.ECHO, SERVER, USER),
 }
 
 
@@ -160,7 +160,7 @@ class _Connection(Connection):
 class Run:
     """A fresh client, server and rule watch, driven one `Event` at a time."""
 
-    def __init__(self, flow: Flow, world: World) -> None:
+    def __init__(self, flow: Flow, world: SmallWorld) -> None:
         reset_flow_globals(flow)
         self.flow = flow
         self.world = world
@@ -269,32 +269,32 @@ class Run:
 
     def _apply(self, event: Event) -> Failure | None:
         kind, index = event.kind, event.send
-        if kind is Kind.SEND:
+        if kind is EventKind.SEND:
             plan = self.world.sends[index]
             self._send_rank[index] = len(self._send_rank)
             self._firsts[index] = self._start(index, False, self.client.send(CHAT, plan.body))
-        elif kind is Kind.RETRY:
+        elif kind is EventKind.RETRY:
             client_id = self._actual.get(f"s{index}", "")
             self._retries[index] = self._start(index, True, self.client.retry(client_id))
-        elif kind is Kind.STORE:
+        elif kind is EventKind.STORE:
             self._stored[index] = self.server.store(self._request(self._latest(index)))
             return None  # only the server changed: nothing in the client can move
-        elif kind is Kind.ACK or kind is Kind.RETRY_ACK:
-            task = self._firsts[index] if kind is Kind.ACK else self._retries[index]
+        elif kind is EventKind.ACK or kind is EventKind.RETRY_ACK:
+            task = self._firsts[index] if kind is EventKind.ACK else self._retries[index]
             request = self._request(task)
             stored = self.server.store(request)
             self.watch.told(stored)
             self.server.ack(request)
-        elif kind is Kind.TIME_OUT:
+        elif kind is EventKind.TIME_OUT:
             self.server.time_out(self._request(self._firsts[index]))
-        elif kind is Kind.REFUSE:
+        elif kind is EventKind.REFUSE:
             self.server.refuse(self._request(self._firsts[index]), REFUSAL)
-        elif kind is Kind.ECHO:
+        elif kind is EventKind.ECHO:
             echoed = self._stored[index]
             assert echoed is not None
             self._echoes[index] += 1
             return self._echo(echoed)
-        elif kind is Kind.POST:
+        elif kind is EventKind.POST:
             assert self.world.other is not None
             self._posted = self.server.post(CHAT, OTHER, self.world.other, OTHER_CLIENT_ID)
             return None
@@ -432,8 +432,8 @@ class Run:
             raise self._trouble
         kind, index = event.kind, event.send
         task: _Task | None = None
-        if kind is Kind.SEND or kind is Kind.RETRY:
-            task = self._firsts[index] if kind is Kind.SEND else self._retries[index]
+        if kind is EventKind.SEND or kind is EventKind.RETRY:
+            task = self._firsts[index] if kind is EventKind.SEND else self._retries[index]
             assert task is not None
             if task.request is None:
                 crash = self._crash(task)
@@ -445,14 +445,14 @@ class Run:
                         f"your send of {self._body(task)!r} is stuck waiting for something, "
                         "and it never called server.send",
                     )
-                shown = "was failed" if kind is Kind.RETRY else "was new"
+                shown = "was failed" if kind is EventKind.RETRY else "was new"
                 raise RuleBroken(
                     Rule.INSTANT,
                     f"your send of {self._body(task)!r} returned without calling server.send "
                     f"(the message {shown}, so it had to be sent)",
                 )
         elif kind in _ANSWERS:
-            task = self._retries[index] if kind is Kind.RETRY_ACK else self._firsts[index]
+            task = self._retries[index] if kind is EventKind.RETRY_ACK else self._firsts[index]
             if task is not None and not task.done:
                 raise RuleBroken(
                     Rule.FINISHES,
@@ -465,7 +465,9 @@ class Run:
             crash = self._crash(other)
             if crash is not None:
                 return crash
-        self.watch.check(retrying=self._actual.get(f"s{index}") if kind is Kind.RETRY else None)
+        self.watch.check(
+            retrying=self._actual.get(f"s{index}") if kind is EventKind.RETRY else None
+        )
         self._check_progress()
         return None
 
@@ -554,25 +556,25 @@ class Run:
         body = self.world.sends[index].body if index >= 0 else self.world.other
         stored = self._stored[index] if index >= 0 else self._posted
         seq = f"#{stored.seq}" if stored is not None else "?"
-        if kind is Kind.SEND:
+        if kind is EventKind.SEND:
             return f"you send {body!r}"
-        if kind is Kind.STORE:
+        if kind is EventKind.STORE:
             retried = " (the retry)" if self._retries[index] is not None else ""
             return f"the server stores {body!r}{retried} as {seq}"
-        if kind is Kind.ACK:
+        if kind is EventKind.ACK:
             return f"the ack for {body!r} reaches you"
-        if kind is Kind.TIME_OUT:
+        if kind is EventKind.TIME_OUT:
             return f"the ack for {body!r} is lost: your client gives up waiting"
-        if kind is Kind.REFUSE:
+        if kind is EventKind.REFUSE:
             return f"the server refuses {body!r}: {REFUSAL}"
-        if kind is Kind.ECHO:
+        if kind is EventKind.ECHO:
             again = " again" if self._echoes[index] > 1 else ""
             return f"the echo of {body!r} ({seq}) reaches you{again}"
-        if kind is Kind.RETRY:
+        if kind is EventKind.RETRY:
             return f"you retry {body!r}"
-        if kind is Kind.RETRY_ACK:
+        if kind is EventKind.RETRY_ACK:
             return f"the ack for the retry of {body!r} reaches you"
-        if kind is Kind.POST:
+        if kind is EventKind.POST:
             return f"{OTHER} sends {body!r}; the server stores it as {seq}"
         return f"{OTHER}'s {body!r} ({seq}) reaches you"
 

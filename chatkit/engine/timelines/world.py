@@ -1,6 +1,6 @@
 """The small worlds the explorer enumerates, and the orderings each allows.
 
-A `World` says *what* happens — which messages you send, what becomes of each
+A `SmallWorld` says *what* happens — which messages you send, what becomes of each
 (stored and acked, stored but the ack lost, refused), how many echoes of it the
 chat receives, whether you retry it, whether bob posts something — and never *in
 which order*. The order is the explorer's job: every sequence of `Event`s that
@@ -32,7 +32,7 @@ from typing import NamedTuple
 MAX_ECHOES = 2
 
 
-class Outcome(enum.Enum):
+class SendOutcome(enum.Enum):
     """What the server does with one send."""
 
     ACKED = "acked"
@@ -51,7 +51,7 @@ class SendPlan:
     """One message you send, and what becomes of it."""
 
     body: str
-    outcome: Outcome = Outcome.ACKED
+    outcome: SendOutcome = SendOutcome.ACKED
     echoes: int = 1
     """How many times its realtime echo reaches the chat once stored: 0, 1 or 2."""
     retry: bool = False
@@ -60,9 +60,9 @@ class SendPlan:
     def __post_init__(self) -> None:
         if not 0 <= self.echoes <= MAX_ECHOES:
             raise ValueError(f"a send has 0 to {MAX_ECHOES} echoes, not {self.echoes}")
-        if self.retry and self.outcome is Outcome.ACKED:
+        if self.retry and self.outcome is SendOutcome.ACKED:
             raise ValueError(f"{self.body!r} is acked: only a failed send can be retried")
-        if self.outcome is Outcome.REFUSED and not self.retry and self.echoes:
+        if self.outcome is SendOutcome.REFUSED and not self.retry and self.echoes:
             raise ValueError(f"{self.body!r} is refused and never retried: it has no echo")
 
     def describe(self) -> str:
@@ -75,7 +75,7 @@ class SendPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class World:
+class SmallWorld:
     """What happens in one small chat: your sends, and optionally bob's message."""
 
     sends: tuple[SendPlan, ...]
@@ -94,20 +94,20 @@ class World:
 
 
 _HI = SendPlan("hi", echoes=2)
-_OK_LOST = SendPlan("ok", Outcome.ACK_LOST)
-_OK_REFUSED = SendPlan("ok", Outcome.REFUSED, echoes=0)
+_OK_LOST = SendPlan("ok", SendOutcome.ACK_LOST)
+_OK_REFUSED = SendPlan("ok", SendOutcome.REFUSED, echoes=0)
 
-WORLD_SIZES: tuple[World, ...] = (
-    World((_HI,)),
-    World((_HI, _OK_LOST)),
-    World((_HI, _OK_LOST, _OK_REFUSED)),
-    World((_HI, _OK_LOST, _OK_REFUSED), other="hey"),
-    World((_HI, SendPlan("ok", Outcome.ACK_LOST, retry=True), _OK_REFUSED), other="hey"),
-    World(
+WORLD_SIZES: tuple[SmallWorld, ...] = (
+    SmallWorld((_HI,)),
+    SmallWorld((_HI, _OK_LOST)),
+    SmallWorld((_HI, _OK_LOST, _OK_REFUSED)),
+    SmallWorld((_HI, _OK_LOST, _OK_REFUSED), other="hey"),
+    SmallWorld((_HI, SendPlan("ok", SendOutcome.ACK_LOST, retry=True), _OK_REFUSED), other="hey"),
+    SmallWorld(
         (
             _HI,
-            SendPlan("ok", Outcome.ACK_LOST, retry=True),
-            SendPlan("ok", Outcome.REFUSED, echoes=1, retry=True),
+            SendPlan("ok", SendOutcome.ACK_LOST, retry=True),
+            SendPlan("ok", SendOutcome.REFUSED, echoes=1, retry=True),
         ),
         other="hey",
     ),
@@ -125,26 +125,26 @@ WORLD_SIZES: tuple[World, ...] = (
 DEFAULT_SIZE = 3
 """62,370 orderings: every outcome, a double echo, identical words — under a second."""
 
-ONE_MESSAGE = World((_HI,), other="hey")
+ONE_MESSAGE = SmallWorld((_HI,), other="hey")
 """One message, acked and echoed twice, while bob posts: the smallest interesting world."""
 
-TWO_RETRIES = World(
+TWO_RETRIES = SmallWorld(
     (
-        SendPlan("ok", Outcome.ACK_LOST, echoes=2, retry=True),
-        SendPlan("no", Outcome.REFUSED, echoes=1, retry=True),
+        SendPlan("ok", SendOutcome.ACK_LOST, echoes=2, retry=True),
+        SendPlan("no", SendOutcome.REFUSED, echoes=1, retry=True),
     )
 )
 """Two messages that fail and are retried, while their echoes may arrive at any time."""
 
 
-def world_of_size(size: int) -> World:
+def world_of_size(size: int) -> SmallWorld:
     """The standard world of this size (1 to ``len(WORLD_SIZES)``)."""
     if not 1 <= size <= len(WORLD_SIZES):
         raise ValueError(f"world sizes go from 1 to {len(WORLD_SIZES)}, not {size}")
     return WORLD_SIZES[size - 1]
 
 
-class Kind(enum.Enum):
+class EventKind(enum.Enum):
     """What one event of a timeline is."""
 
     SEND = "send"
@@ -162,14 +162,14 @@ class Kind(enum.Enum):
 class Event(NamedTuple):
     """One step of a timeline: what happens, and to which send (its index in the world)."""
 
-    kind: Kind
+    kind: EventKind
     send: int = -1
 
     def __repr__(self) -> str:
         return f"{self.kind.name}" if self.send < 0 else f"{self.kind.name}({self.send})"
 
 
-SERVER_ONLY = frozenset({Kind.STORE, Kind.POST})
+SERVER_ONLY = frozenset({EventKind.STORE, EventKind.POST})
 """Events only the server sees: they change what it stores, not what the client shows."""
 
 Progress = tuple[int, ...]
@@ -186,7 +186,7 @@ class Space:
     deterministic); `completions` counts the complete orderings from a point.
     """
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: SmallWorld) -> None:
         self.world = world
         self.start: Progress = (0,) * (_FIELDS * len(world.sends)) + (
             (0,) if world.other is not None else (2,)
@@ -261,7 +261,7 @@ class Space:
         """The events allowed next: server-only ones first (the explorer relies on it)."""
         enabled: list[tuple[Event, Progress]] = []
 
-        def step(kind: Kind, index: int, field: int, value: int) -> None:
+        def step(kind: EventKind, index: int, field: int, value: int) -> None:
             after = list(progress)
             after[index * _FIELDS + field] = value
             enabled.append((Event(kind, index), tuple(after)))
@@ -272,26 +272,26 @@ class Space:
                 base : base + _FIELDS
             ]
             if not sent:
-                step(Kind.SEND, index, _SENT, 1)
+                step(EventKind.SEND, index, _SENT, 1)
                 continue
-            receivable = plan.outcome is not Outcome.REFUSED or retried
+            receivable = plan.outcome is not SendOutcome.REFUSED or retried
             if not stored and receivable:
-                step(Kind.STORE, index, _STORED, 1)
+                step(EventKind.STORE, index, _STORED, 1)
             if not answered:
-                if plan.outcome is Outcome.ACKED and stored:
-                    step(Kind.ACK, index, _ANSWERED, 1)
-                elif plan.outcome is Outcome.ACK_LOST:
-                    step(Kind.TIME_OUT, index, _ANSWERED, 1)
-                elif plan.outcome is Outcome.REFUSED:
-                    step(Kind.REFUSE, index, _ANSWERED, 1)
+                if plan.outcome is SendOutcome.ACKED and stored:
+                    step(EventKind.ACK, index, _ANSWERED, 1)
+                elif plan.outcome is SendOutcome.ACK_LOST:
+                    step(EventKind.TIME_OUT, index, _ANSWERED, 1)
+                elif plan.outcome is SendOutcome.REFUSED:
+                    step(EventKind.REFUSE, index, _ANSWERED, 1)
             if stored and echoed < plan.echoes:
-                step(Kind.ECHO, index, _ECHOED, echoed + 1)
+                step(EventKind.ECHO, index, _ECHOED, echoed + 1)
             if plan.retry and answered and not retried and not echoed:
-                step(Kind.RETRY, index, _RETRIED, 1)
+                step(EventKind.RETRY, index, _RETRIED, 1)
             if retried and stored and not retry_answered:
-                step(Kind.RETRY_ACK, index, _RETRY_ANSWERED, 1)
+                step(EventKind.RETRY_ACK, index, _RETRY_ANSWERED, 1)
         if progress[-1] < 2:
-            kind = Kind.POST if progress[-1] == 0 else Kind.POST_ECHO
+            kind = EventKind.POST if progress[-1] == 0 else EventKind.POST_ECHO
             after = (*progress[:-1], progress[-1] + 1)
             enabled.append((Event(kind), after))
         enabled.sort(key=lambda move: move[0].kind not in SERVER_ONLY)  # stable
@@ -299,6 +299,6 @@ class Space:
 
 
 @functools.lru_cache(maxsize=64)
-def space(world: World) -> Space:
+def space(world: SmallWorld) -> Space:
     """The (cached) ordering graph of a world."""
     return Space(world)
