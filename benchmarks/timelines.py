@@ -35,12 +35,15 @@ import time
 
 from chatkit.engine.timelines import (
     DEFAULT_SIZE,
+    FULL,
     ONE_MESSAGE,
     TWO_RETRIES,
+    UNMERGED,
     Exploration,
     Explorer,
     Run,
     SmallWorld,
+    Strategy,
     space,
     world_of_size,
 )
@@ -53,11 +56,11 @@ GOAL_RATE = 20_000
 GOAL_FAMILY_SECONDS = 1.0
 
 
-def best(flow: Flow, world: SmallWorld, runs: int, **options: bool) -> Exploration:
+def best(flow: Flow, world: SmallWorld, runs: int, strategy: Strategy = FULL) -> Exploration:
     """The fastest of ``runs`` explorations (they find the same; only the time differs)."""
 
     async def walk() -> Exploration:
-        explorer = Explorer(flow, world, **options)
+        explorer = Explorer(flow, world, strategy=strategy)
         generator = explorer.walk()
         while True:
             try:
@@ -93,7 +96,7 @@ def solution_speed(flow: Flow, runs: int) -> None:
     print(
         f"   events checked per second              {result.transitions / result.seconds:>12,.0f}"
     )
-    plain = best(flow, world_of_size(2), runs, dedup=False)
+    plain = best(flow, world_of_size(2), runs, UNMERGED)
     print(
         f"   without merging (size 2, {plain.orderings:,} orderings each run to its end): "
         f"{plain.executed / plain.seconds:,.0f} orderings/s"
@@ -177,16 +180,16 @@ def growth(flow: Flow, runs: int, max_size: int) -> None:
 def strategies(flow: Flow, runs: int) -> None:
     world = world_of_size(DEFAULT_SIZE)
     print(f"4. What each part of the strategy is worth (size {DEFAULT_SIZE}, the solution)")
-    variants: dict[str, dict[str, bool]] = {
-        "all of it (the default)": {},
-        "no server-only shortcut": {"shortcut": False},
-        "a fresh replay for every branch": {"reuse": False},
-        "replaying with every check": {"checked_replay": True},
-        "no merging of states (size 2)": {"dedup": False},
+    variants: dict[str, Strategy] = {
+        "all of it (the default)": FULL,
+        "no server-only shortcut": Strategy(shortcut=False),
+        "a fresh replay for every branch": Strategy(reuse=False),
+        "replaying with every check": Strategy(checked_replay=True),
+        "no merging of states (size 2)": UNMERGED,
     }
-    for name, options in variants.items():
-        target = world_of_size(2) if options.get("dedup") is False else world
-        result = best(flow, target, runs, **options)
+    for name, strategy in variants.items():
+        target = world_of_size(2) if not strategy.dedup else world
+        result = best(flow, target, runs, strategy)
         print(
             f"   {name:<34} {result.seconds:>7.3f} s  {result.transitions:>7,} events run"
             f"  {result.replayed:>8,} replayed  {rate(result)}"

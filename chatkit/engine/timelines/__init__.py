@@ -17,9 +17,12 @@ client through one ordering, `explore.py` walks all of them.
 """
 
 from chatkit.engine.timelines.explore import (
+    FULL,
+    UNMERGED,
     Exploration,
     Explorer,
     Story,
+    Strategy,
     TimelinesBroken,
     check_each,
     explore,
@@ -46,9 +49,11 @@ from chatkit.engine.timelines.world import (
 
 __all__ = [
     "DEFAULT_SIZE",
+    "FULL",
     "ONE_MESSAGE",
     "SERVER_ONLY",
     "TWO_RETRIES",
+    "UNMERGED",
     "WORLD_SIZES",
     "Event",
     "EventKind",
@@ -62,6 +67,7 @@ __all__ = [
     "SmallWorld",
     "Space",
     "Story",
+    "Strategy",
     "TimelinesBroken",
     "check_each",
     "explore",

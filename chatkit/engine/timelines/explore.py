@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Generator, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -197,6 +197,25 @@ _Summary = dict[str, tuple[int, tuple[Event, ...]]]
 _PASSED: _Summary = {}
 
 
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """How the explorer saves work. Grading always uses all of it; each part can be switched
+    off to measure what it is worth (``benchmarks/timelines.py``)."""
+
+    dedup: bool = True
+    """Merge states already seen (off: every ordering is run separately)."""
+    shortcut: bool = True
+    """Skip server-only events whose result is known (needs ``dedup``)."""
+    reuse: bool = True
+    """Let the run that reached a point go on into its first branch."""
+    checked_replay: bool = False
+    """Replay with every check, instead of handing the rule watch what it remembered."""
+
+
+FULL = Strategy()
+UNMERGED = Strategy(dedup=False)
+
+
 class Explorer:
     """One walk over the orderings of one world (see the module docstring).
 
@@ -215,25 +234,18 @@ class Explorer:
         flow: Flow,
         world: SmallWorld,
         *,
-        dedup: bool = True,
+        strategy: Strategy = FULL,
         max_length: int | None = None,
-        shortcut: bool = True,
-        reuse: bool = True,
-        checked_replay: bool = False,
     ) -> None:
-        """``dedup``, ``shortcut``, ``reuse`` and ``checked_replay`` switch parts of the
-        strategy on or off, to measure what each is worth (benchmarks/timelines.py):
-        merging states already seen, skipping known server-only events, letting the
-        run that reached a point go on into its first branch, and replaying with
-        every check instead of handing the rule watch what it remembered."""
-        self.reuse = reuse
-        self.checked_replay = checked_replay
+        self.strategy = strategy
+        self.reuse = strategy.reuse
+        self.checked_replay = strategy.checked_replay
         self.flow = flow
         self.world = world
         self.space = space(world)
-        self.dedup = dedup
+        self.dedup = strategy.dedup
         self.max_length = max_length
-        self.shortcut = shortcut and dedup
+        self.shortcut = strategy.shortcut and strategy.dedup
         self.result = Exploration(world)
         self._ids: dict[Hashable, int] = {}
         """Each distinct state's number."""
@@ -255,11 +267,8 @@ class Explorer:
             again = Explorer(
                 self.flow,
                 self.world,
-                dedup=self.dedup,
+                strategy=replace(self.strategy, shortcut=False),
                 max_length=self.max_length,
-                shortcut=False,
-                reuse=self.reuse,
-                checked_replay=self.checked_replay,
             )
             return (yield from again.walk())
         result.seconds = time.perf_counter() - started
@@ -415,7 +424,8 @@ def explore(
     ``dedup=False`` explores every ordering separately (slow: for measuring and
     checking); ``max_length`` stops each ordering after that many events.
     """
-    explorer = Explorer(flow, _world(world), dedup=dedup, max_length=max_length)
+    strategy = FULL if dedup else UNMERGED
+    explorer = Explorer(flow, _world(world), strategy=strategy, max_length=max_length)
     try:
         return _in_a_loop(lambda: _drain(explorer.walk()))
     finally:
@@ -430,7 +440,8 @@ async def explore_async(
     max_length: int | None = None,
 ) -> Exploration:
     """`explore`, letting the running event loop turn now and then (so a time budget works)."""
-    walk = Explorer(flow, _world(world), dedup=dedup, max_length=max_length).walk()
+    strategy = FULL if dedup else UNMERGED
+    walk = Explorer(flow, _world(world), strategy=strategy, max_length=max_length).walk()
     try:
         while True:
             try:
