@@ -37,7 +37,7 @@ from pathlib import Path
 
 from chatkit.portable import fallback_forced
 from chatkit.sandbox import landlock, seccomp
-from chatkit.target import kit_root
+from chatkit.target import NotInKit, kit_root
 
 __all__ = [
     "SCRATCH",
@@ -145,8 +145,13 @@ def confine(target_folder: Path, reads: Sequence[Path], scratch: Path | None) ->
 def _rules(
     target_folder: Path, reads: Sequence[Path], scratch: Path | None
 ) -> list[tuple[Path, int]]:
-    kit = kit_root()
-    readable = [target_folder, PACKAGE, *reads, *(kit / name for name in KIT_RUNTIME)]
+    try:
+        kit: Path | None = kit_root()
+    except NotInKit:  # graded from outside a kit: grading stops there, saying so
+        kit = None
+    readable = [target_folder, PACKAGE, *reads]
+    if kit is not None:
+        readable += [kit / name for name in KIT_RUNTIME]
     readable += _python_installation(kit) + [Path(path) for path in SYSTEM_READS]
     rules = [(path, landlock.READ) for path in readable]
     rules.append((DEV_NULL, landlock.READ_FILE | landlock.WRITE_FILE | landlock.TRUNCATE))
@@ -155,7 +160,7 @@ def _rules(
     return rules
 
 
-def _python_installation(kit: Path) -> list[Path]:
+def _python_installation(kit: Path | None) -> list[Path]:
     """The running interpreter's library folders: standard library and site-packages.
 
     The search path may hold more (an editable install's folder, the current folder):
@@ -171,7 +176,7 @@ def _python_installation(kit: Path) -> list[Path]:
         if any(resolved.is_relative_to(prefix) for prefix in prefixes):
             places.add(entry)
     folders = [Path(place).resolve() for place in places]
-    return [folder for folder in folders if not kit.is_relative_to(folder)]
+    return [folder for folder in folders if kit is None or not kit.is_relative_to(folder)]
 
 
 def _drop_capabilities(libc: ctypes.CDLL) -> None:

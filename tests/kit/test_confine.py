@@ -84,6 +84,12 @@ ALLOWED = {
 }
 
 
+@pytest.fixture(autouse=True)
+def confinement_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the run's environment, these tests confine (the control turns it off)."""
+    monkeypatch.delenv("CHATKIT_PORTABLE", raising=False)
+
+
 @pytest.fixture
 def listener() -> Iterator[socket.socket]:
     """A loopback port the confined process is told about, as the results channel is."""
