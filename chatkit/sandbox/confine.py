@@ -128,7 +128,7 @@ def confine(target_folder: Path, reads: Sequence[Path], scratch: Path | None) ->
     """
     if confinement_notice() is not None:
         return
-    if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
+    if _threads() != 1:
         raise ConfinementError("confinement must come before any other thread starts")
     rules = _rules(target_folder, reads, scratch)
     libc = ctypes.CDLL(None, use_errno=True)
@@ -140,6 +140,14 @@ def confine(target_folder: Path, reads: Sequence[Path], scratch: Path | None) ->
         _drop_capabilities(libc)
     except OSError as error:
         raise ConfinementError(f"the phone could not be confined: {error}") from error
+
+
+def _threads() -> int:
+    """How many threads this process runs, those Python did not start included."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # no /proc: Python's own count is all there is
+        return threading.active_count()
 
 
 def _rules(
@@ -170,6 +178,8 @@ def _python_installation(kit: Path | None) -> list[Path]:
     paths = sysconfig.get_paths()
     places = {paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")}
     places.update(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        places.add(site.getusersitepackages())
     prefixes = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)]
     for entry in sys.path:
         resolved = Path(entry or ".").resolve()

@@ -141,12 +141,59 @@ def test_a_confined_process_still_does_what_a_flow_needs(
     assert attempt(act, tmp_path, listener) == "done"
 
 
-def test_the_filter_checks_the_architecture_before_any_call_number() -> None:
-    program = seccomp.filter_program(seccomp.SECCOMP_ARCHES["aarch64"], pid=1)
-    load_arch, compare_arch, refuse = program[:3]
-    assert load_arch[3] == 4  # the arch word of seccomp_data
-    assert compare_arch[3] == 0xC00000B7  # AUDIT_ARCH_AARCH64
-    assert refuse[0] == 0x06 and refuse[3] == 0x00050001  # return EPERM
+ALLOW, REFUSE, NO_SUCH_CALL = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38  # EPERM, ENOSYS
+READ_CALL = {"x86_64": 0, "aarch64": 63}
+"""A call the filter leaves alone, on each architecture."""
+FILTERED = {
+    "a new socket is refused": ("socket", 2, REFUSE),
+    "a thread starts": ("clone", seccomp.CLONE_THREAD | 0x100, ALLOW),
+    "a new process is refused": ("clone", 17, REFUSE),  # SIGCHLD, as fork passes it
+    "clone3 is not there, so the C library falls back to clone": ("clone3", 0, NO_SUCH_CALL),
+    "an asyncio wake-up pair is made": ("socketpair", seccomp.AF_UNIX, ALLOW),
+    "a network socket pair is refused": ("socketpair", 2, REFUSE),
+    "a program is refused": ("execve", 0, REFUSE),
+    "a signal to itself is sent": ("tgkill", 4242, ALLOW),
+    "a signal to another process is refused": ("kill", 1, REFUSE),
+    "a signal to its process group is refused": ("kill", 0, REFUSE),
+    "io_uring is refused": ("io_uring_setup", 8, REFUSE),
+}
+
+
+def decide(program: list[tuple[int, int, int, int]], arch: int, number: int, first: int) -> int:
+    """Run a seccomp filter as the kernel does, on one call: what it returns."""
+    data = {0: number, 4: arch, 16: first}  # seccomp_data: nr, arch, args[0]
+    accumulator, counter = 0, 0
+    while True:
+        code, if_true, if_false, value = program[counter]
+        if code == 0x06:
+            return value
+        if code == 0x20:
+            accumulator, counter = data[value], counter + 1
+            continue
+        taken = {0x15: accumulator == value, 0x35: accumulator >= value}.get(
+            code, accumulator & value != 0
+        )
+        counter += 1 + (if_true if taken else if_false)
+
+
+@pytest.mark.parametrize("machine", seccomp.SECCOMP_ARCHES)
+@pytest.mark.parametrize(("call", "first", "answer"), FILTERED.values(), ids=FILTERED.keys())
+def test_the_filter_decides_each_call_on_each_machine(
+    machine: str, call: str, first: int, answer: int
+) -> None:
+    arch = seccomp.SECCOMP_ARCHES[machine]
+    program = seccomp.filter_program(arch, pid=4242)
+    assert decide(program, arch.audit, arch.calls[call], first) == answer
+    assert decide(program, arch.audit, READ_CALL[machine], first) == ALLOW
+
+
+@pytest.mark.parametrize("machine", seccomp.SECCOMP_ARCHES)
+def test_a_call_made_with_another_machines_numbers_is_refused(machine: str) -> None:
+    arch = seccomp.SECCOMP_ARCHES[machine]
+    program = seccomp.filter_program(arch, pid=4242)
+    assert decide(program, 0x40000003, READ_CALL[machine], 0) == REFUSE  # i386
+    if arch.foreign is not None:  # x86_64's x32 numbers reach the same calls
+        assert decide(program, arch.audit, arch.foreign + arch.calls["socket"], 2) == REFUSE
 
 
 # Through the real grader. The static check would refuse these flows by name before
