@@ -220,16 +220,18 @@ def _attack():
     return "escaped"
 
 
-ESCAPED = _attack() if {at_import} else None
+if {at_import} and _attack():
+    raise RuntimeError("escaped")
 _send = send
 
 
 async def send(state, server, chat_id, body, *, client_id=None):
-    escaped = ESCAPED or _attack()
-    if escaped:
-        raise RuntimeError(escaped)
+    if not {at_import} and _attack():
+        raise RuntimeError("escaped")
     return await _send(state, server, chat_id, body, client_id=client_id)
 """
+"""An attack at import is run by the probe, then by each phone; one in send by each phone
+at every send. Whichever escapes makes the grade say so: a load error or a crash."""
 ATTACKS = {
     "reads the reference at import": (True, "REAL['open']({kit!r} + '/solution/flow.py').read()"),
     "reads the kit's tests in send": (
@@ -273,7 +275,7 @@ def test_an_attack_past_the_import_gate_is_refused_in_the_grader(
 
 @pytest.mark.timeout(120)
 @pytest.mark.usefixtures("unchecked")
-def test_the_same_attack_unconfined_escapes_and_the_report_says_unconfined(
+def test_the_same_attack_in_send_unconfined_escapes_and_the_report_says_unconfined(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The control: without confinement the attack reads the kit's tests, so the tests
@@ -284,3 +286,35 @@ def test_the_same_attack_unconfined_escapes_and_the_report_says_unconfined(
     assert report.confinement is not None
     escaped = [result for result in report.results if result.message == "escaped"]
     assert escaped and all(result.outcome is Outcome.CRASHED for result in escaped)
+
+
+@pytest.mark.usefixtures("unchecked")
+@pytest.mark.parametrize("portable", ["", "1"], ids=["confined", "unconfined"])
+def test_the_import_probe_is_confined_too(
+    portable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATKIT_PORTABLE", portable)
+    _, act = ATTACKS["reads the reference at import"]
+    flow = attacking_flow(tmp_path, act, at_import=True) / "flow.py"
+    refused = runner._probe(flow)
+    assert (refused is not None and refused.message == "escaped") == (portable == "1")
+
+
+def test_confining_with_another_thread_running_is_refused() -> None:
+    """Landlock holds for the caller and the threads it starts later: a thread already
+    running would stay free, so confine refuses rather than leave one."""
+    started = subprocess.run(
+        [sys.executable, "-c", THREAD_THEN_CONFINE], cwd=KIT, capture_output=True, text=True
+    )
+    assert started.returncode == 1
+    assert "ConfinementError: confinement must come before any other thread" in started.stderr
+
+
+THREAD_THEN_CONFINE = """
+import threading
+from pathlib import Path
+from chatkit.sandbox.confine import confine
+
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+confine(Path("solution"), [], None)
+"""
