@@ -45,6 +45,7 @@ __all__ = [
     "child_environment",
     "confine",
     "confinement_notice",
+    "phone_rules",
     "scratch_folder",
 ]
 
@@ -63,7 +64,7 @@ DEV_NULL = Path(os.devnull)
 PACKAGE = Path(__file__).resolve().parent.parent
 """The ``chatkit`` package the phone runs on (in the kit, or in site-packages)."""
 
-_PR_SET_NO_NEW_PRIVS = 38
+_PR_GET_SECCOMP, _PR_SET_NO_NEW_PRIVS = 21, 38
 _CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -88,7 +89,7 @@ def confinement_notice() -> str | None:
 
 def _seccomp_available() -> bool:
     libc = ctypes.CDLL(None, use_errno=True)
-    return bool(libc.prctl(21, 0, 0, 0, 0) >= 0)  # PR_GET_SECCOMP fails where there is none
+    return bool(libc.prctl(_PR_GET_SECCOMP, 0, 0, 0, 0) >= 0)  # fails where there is none
 
 
 @contextlib.contextmanager
@@ -130,7 +131,7 @@ def confine(target_folder: Path, reads: Sequence[Path], scratch: Path | None) ->
         return
     if _threads() != 1:
         raise ConfinementError("confinement must come before any other thread starts")
-    rules = _rules(target_folder, reads, scratch)
+    rules = phone_rules(target_folder, reads, scratch)
     libc = ctypes.CDLL(None, use_errno=True)
     try:
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
@@ -150,9 +151,10 @@ def _threads() -> int:
         return threading.active_count()
 
 
-def _rules(
+def phone_rules(
     target_folder: Path, reads: Sequence[Path], scratch: Path | None
 ) -> list[tuple[Path, int]]:
+    """What the phone may touch: (path, Landlock rights) for everything beneath each path."""
     try:
         kit: Path | None = kit_root()
     except NotInKit:  # graded from outside a kit: grading stops there, saying so
@@ -160,7 +162,9 @@ def _rules(
     readable = [target_folder, PACKAGE, *reads]
     if kit is not None:
         readable += [kit / name for name in KIT_RUNTIME]
-    readable += _python_installation(kit) + [Path(path) for path in SYSTEM_READS]
+    beneath = _python_installation() + [Path(path) for path in SYSTEM_READS]
+    # A folder that holds the kit would open the reference and the kit's tests with it.
+    readable += [folder for folder in beneath if kit is None or not kit.is_relative_to(folder)]
     rules = [(path, landlock.READ) for path in readable]
     rules.append((DEV_NULL, landlock.READ_FILE | landlock.WRITE_FILE | landlock.TRUNCATE))
     if scratch is not None:
@@ -168,12 +172,11 @@ def _rules(
     return rules
 
 
-def _python_installation(kit: Path | None) -> list[Path]:
+def _python_installation() -> list[Path]:
     """The running interpreter's library folders: standard library and site-packages.
 
     The search path may hold more (an editable install's folder, the current folder):
-    only what lies in the installation's own prefixes counts, and never a folder that
-    holds the kit, which would open the reference and the kit's tests.
+    only what lies in the installation's own prefixes counts.
     """
     paths = sysconfig.get_paths()
     places = {paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")}
@@ -185,8 +188,7 @@ def _python_installation(kit: Path | None) -> list[Path]:
         resolved = Path(entry or ".").resolve()
         if any(resolved.is_relative_to(prefix) for prefix in prefixes):
             places.add(entry)
-    folders = [Path(place).resolve() for place in places]
-    return [folder for folder in folders if kit is None or not kit.is_relative_to(folder)]
+    return [Path(place).resolve() for place in places]
 
 
 def _drop_capabilities(libc: ctypes.CDLL) -> None:

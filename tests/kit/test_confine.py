@@ -25,8 +25,8 @@ import pytest
 from chatkit.grading import runner
 from chatkit.grading.results import Outcome
 from chatkit.grading.runner import grade
-from chatkit.sandbox import seccomp
-from chatkit.sandbox.confine import confinement_notice
+from chatkit.sandbox import confine, landlock, seccomp
+from chatkit.sandbox.confine import confinement_notice, phone_rules
 from chatkit.target import kit_root
 
 KIT = kit_root()
@@ -139,6 +139,17 @@ def test_a_confined_process_still_does_what_a_flow_needs(
     act: str, tmp_path: Path, listener: socket.socket
 ) -> None:
     assert attempt(act, tmp_path, listener) == "done"
+
+
+def test_no_rule_opens_a_folder_that_holds_the_kit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A system folder that happens to hold the kit would open the reference with it."""
+    monkeypatch.setattr(confine, "SYSTEM_READS", (str(KIT.parent), "/usr/lib"))
+    rules = dict(phone_rules(tmp_path, [], tmp_path / "scratch"))
+    assert not [path for path in rules if KIT.is_relative_to(path)]
+    assert rules[Path("/usr/lib")] == landlock.READ
+    assert rules[tmp_path / "scratch"] == landlock.WRITE
 
 
 ALLOW, REFUSE, NO_SUCH_CALL = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38  # EPERM, ENOSYS
