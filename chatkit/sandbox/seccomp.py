@@ -31,7 +31,7 @@ import platform
 from dataclasses import dataclass
 from enum import Enum, auto
 
-__all__ = ["SECCOMP_ARCHES", "SeccompError", "filter_program", "install_filter"]
+__all__ = ["SECCOMP_ARCHES", "Arch", "SeccompError", "filter_program", "install_filter"]
 
 
 class SeccompError(OSError):
@@ -49,7 +49,7 @@ class _Rule(Enum):
 
 
 @dataclass(frozen=True)
-class _Arch:
+class Arch:
     audit: int
     """The kernel's ``AUDIT_ARCH_*`` value for this architecture."""
     calls: dict[str, int]
@@ -58,7 +58,7 @@ class _Arch:
     """Numbers at or above this are another ABI's (x86_64's x32): all refused."""
 
 
-_X86_64 = _Arch(
+_X86_64 = Arch(
     audit=0xC000003E,
     calls={
         "socket": 41, "socketpair": 53, "clone": 56, "fork": 57, "vfork": 58,
@@ -68,7 +68,7 @@ _X86_64 = _Arch(
     },
     foreign=0x40000000,
 )  # fmt: skip
-_AARCH64 = _Arch(
+_AARCH64 = Arch(
     audit=0xC00000B7,
     calls={
         "socket": 198, "socketpair": 199, "clone": 220, "execve": 221,
@@ -155,7 +155,7 @@ def _block(number: int, rule: _Rule, pid: int) -> list[_Step]:
     ]
 
 
-def filter_program(arch: _Arch, pid: int) -> list[_Step]:
+def filter_program(arch: Arch, pid: int) -> list[_Step]:
     """The whole filter for ``arch``, with ``pid`` as the only process it may signal."""
     refuse = _fail(errno.EPERM)
     steps: list[_Step] = [
