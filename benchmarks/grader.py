@@ -2,7 +2,9 @@
 
 1. The grader's wall time on the solution against bare pytest running the same
    scenarios (both in a fresh process, best of a few runs), and their ratio.
-2. Reconcile events per second on the solution with 1k, 100k and 1M messages of
+2. What confining the process that runs learner code costs each time one starts
+   (`chatkit.sandbox.confine`; the grader starts two per grading: probe and child).
+3. Reconcile events per second on the solution with 1k, 100k and 1M messages of
    history: half echoes of someone else's new messages, half duplicate echoes.
 
 Run: ``python benchmarks/grader.py`` (add ``--quick`` to skip the 1M history).
@@ -43,6 +45,33 @@ def grader_overhead() -> None:
     print(f"ratio                    {grader / pytest:6.2f}")
 
 
+CONFINE_ONCE = """
+import time
+from pathlib import Path
+from chatkit.sandbox.confine import confine, confinement_notice
+start = time.perf_counter()
+confine(Path("solution").resolve(), [Path("tests/scenarios").resolve()], None)
+print(time.perf_counter() - start, confinement_notice() or "")
+"""
+
+
+def confinement_cost() -> None:
+    """The time ``confine`` takes in a fresh process, best of a few."""
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", CONFINE_ONCE],
+            cwd=kit_root(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split(maxsplit=1)
+        for _ in range(RUNS)
+    ]
+    notice = runs[0][1].strip() if len(runs[0]) > 1 else ""
+    cost = min(float(run[0]) for run in runs) * 1000
+    print(f"confining one child      {cost:6.2f} ms  (best of {RUNS}) {notice}".rstrip())
+
+
 def reconcile_rate(history: int) -> float:
     flow = load_flow(resolve_target("solution"))
     state = ChatState("you")
@@ -71,6 +100,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the 1M-message history")
     args = parser.parse_args()
     grader_overhead()
+    confinement_cost()
     print()
     sizes = (1_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)
     for size in sizes:

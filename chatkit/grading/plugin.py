@@ -3,6 +3,9 @@
 It turns each scenario's outcome into a `TestResult` and sends it, one JSON line at
 a time, over the results channel the parent named (``CHATKIT_RESULTS``). Sending as it
 goes means the parent keeps every finished result even if it has to kill this process.
+
+Once the scenarios are collected, the process confines itself (`chatkit.sandbox.confine`)
+before the first one loads the learner's flow.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from chatkit.grading.results import (
 )
 from chatkit.grading.runner import RESULTS_CHANNEL, join_results_channel
 from chatkit.limits import MEMORY_LIMIT
+from chatkit.sandbox.confine import confine_if_asked
 from chatkit.target import display_path
 
 _channel: socket.socket | None = None
@@ -81,8 +85,15 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Tell the parent which scenarios will run, once every filter has been applied, and
-    which scenario files could not even be loaded."""
+    """Confine this process, then tell the parent which scenarios will run, once every
+    filter has been applied, and which scenario files could not even be loaded.
+
+    Collection imports only the kit's scenarios; the learner's flow is loaded at the
+    first scenario, so from here on nothing runs free. The results channel, connected
+    before, stays the way out.
+    """
+    scenarios = [Path(arg.split("::")[0]).resolve() for arg in session.config.args]
+    confine_if_asked(_target_dir(session.config), scenarios)
     planned = [
         Planned(item.nodeid, item.name, family_of(item), budget_of(item)) for item in session.items
     ]
@@ -125,7 +136,7 @@ def _result(
         result.output, result.output_dropped = kit.world.output.text(), kit.world.output.dropped
     if report.passed or call.excinfo is None:
         return result
-    _explain(result, call.excinfo, _target_dir(item))
+    _explain(result, call.excinfo, _target_dir(item.config))
     if result.story and result.rule:
         result.story[-1].broke = result.rule  # every rule is checked after every step
     return result
@@ -146,10 +157,10 @@ def _story_of(item: pytest.Item) -> list[Step]:
     return []
 
 
-def _target_dir(item: pytest.Item) -> Path:
+def _target_dir(config: pytest.Config) -> Path:
     from chatkit.target import resolve_target
 
-    return resolve_target(item.config.getoption("--target")).parent
+    return resolve_target(config.getoption("--target")).parent
 
 
 def _explain(

@@ -3,6 +3,8 @@
 Run as ``python -m chatkit.grading.probe PATH`` by the grader before any scenario:
 a syntax error, an exception or ``sys.exit`` at import time, or a missing
 function, becomes a clear message with the file and line instead of a traceback.
+It runs the learner's module-level code, so it confines itself first, as the grader's
+child does (`chatkit.sandbox.confine`), with nowhere to write.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from chatkit.blame import load_failure
 from chatkit.grading.results import LoadError, Location
+from chatkit.sandbox.confine import confine_if_asked
 from chatkit.target import load_flow
 
 
@@ -31,7 +34,9 @@ def probe(path: Path) -> LoadError | None:
 
 
 def main() -> None:
-    error = probe(Path(sys.argv[1]))
+    path = Path(sys.argv[1])
+    confine_if_asked(path.resolve().parent, [])
+    error = probe(path)
     sys.stdout.write(json.dumps(None if error is None else asdict(error)) + "\n")
     sys.stdout.flush()
 

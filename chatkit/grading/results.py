@@ -10,6 +10,7 @@ from typing import Any
 
 from chatkit.engine.story import Step
 from chatkit.grading.families import Family, family_named, family_order
+from chatkit.sandbox.confine import confinement_notice
 
 FAMILY_FILTER = "CHATKIT_FAMILIES"
 """Comma-separated family names to keep; empty keeps all."""
@@ -139,6 +140,9 @@ class GradeReport:
     """The ``flow.py`` that was graded."""
     results: list[TestResult] = field(default_factory=list)
     load_error: LoadError | None = None
+    confinement: str | None = field(default_factory=confinement_notice)
+    """None when the learner's code ran confined (`chatkit.sandbox.confine`); else the one
+    line the report says about it, because this system cannot confine it."""
 
     @property
     def families(self) -> list[FamilyResult]:

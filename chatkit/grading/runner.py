@@ -49,6 +49,7 @@ from chatkit.limits import (
 )
 from chatkit.portable import child_options, kill_child, timeout_method
 from chatkit.sandbox import check_target
+from chatkit.sandbox.confine import child_environment, scratch_folder
 from chatkit.target import TargetError, kit_root, resolve_target
 
 RESULTS_CHANNEL = "CHATKIT_RESULTS"
@@ -106,6 +107,7 @@ def _probe(path: Path) -> LoadError | None:
             text=True,
             timeout=PROBE_SECONDS,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **child_environment(None)},  # confined, and writes nothing
         )
     except subprocess.TimeoutExpired:
         return LoadError(
@@ -153,8 +155,8 @@ class _Run:
         return [self.results[nodeid] for nodeid in self.collected]
 
     def _child(self) -> None:
-        with _ResultsChannel() as channel:
-            child = self._start(channel.address)
+        with _ResultsChannel() as channel, scratch_folder() as scratch:
+            child = self._start(channel.address, scratch)
             output = _drain_in_background(child)
             try:
                 ending = self._listen(channel, child)
@@ -182,8 +184,9 @@ class _Run:
         with connection:
             return self._follow(connection)
 
-    def _start(self, channel: str) -> subprocess.Popen[bytes]:
-        """Start pytest on the scenarios left, in a process group of its own."""
+    def _start(self, channel: str, scratch: Path) -> subprocess.Popen[bytes]:
+        """Start pytest on the scenarios left, in a process group of its own, confined
+        to write only in ``scratch``."""
         command = [
             sys.executable, "-m", "pytest", *map(str, self.tests),
             "--target", str(self.path),
@@ -203,6 +206,7 @@ class _Run:
             RESULTS_CHANNEL: channel,
             FAMILY_FILTER: ",".join(self.families),
             "PYTHONHASHSEED": "0",  # hash() of a string is the same on every run
+            **child_environment(scratch),
         }
         return subprocess.Popen(
             command,

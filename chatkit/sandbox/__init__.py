@@ -10,6 +10,10 @@ learner's code cannot reach. Three parts keep it honest:
   import gate that hands out only the kit's public names and a few harmless modules;
 - `chatkit.sandbox.world` gives those copies a scripted clock and seeded chance, so
   the same code gets the same score on every run.
+
+Beneath them, `chatkit.sandbox.confine` confines the whole process that runs learner
+code where the system allows (Linux: `chatkit.sandbox.landlock` for files,
+`chatkit.sandbox.seccomp` for sockets, processes and signals).
 """
 
 from chatkit.sandbox.check import Violation, check_target
