@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer
 
-from chatkit.tui.base import LiveApp
-from chatkit.tui.faults import FaultPanel
+from chatkit.tui.base import LAYOUT_CSS, LiveApp
+from chatkit.tui.faults import FaultBar, FaultPanel
 from chatkit.tui.pane import ChatPane
 from chatkit.tui.session import ChatSession
 
@@ -15,11 +15,7 @@ from chatkit.tui.session import ChatSession
 class ChatApp(LiveApp):
     """A chat client for one user: a `ChatPane` and the fault switches beside it."""
 
-    CSS = """
-    #main {
-        height: 1fr;
-    }
-    """
+    CSS = LAYOUT_CSS
 
     def __init__(self, session: ChatSession) -> None:
         self.session = session
@@ -30,6 +26,7 @@ class ChatApp(LiveApp):
         with Horizontal(id="main"):
             yield ChatPane(self.session, id="pane")
             yield FaultPanel(id="faults")
+        yield FaultBar(id="faultbar")
         yield Footer()
 
     @property

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from chatkit.client import ChatClient
 from chatkit.live.transports import RequestFailed, SocketIOTransport
-from chatkit.model import DeliveryError, Message, ServerMessage
+from chatkit.model import DeliveryError, ServerMessage
 from chatkit.protocols import Flow
 from chatkit.state import Chat, ChatState
 from chatkit.tui.notices import Notice, explain
+from chatkit.tui.rows import RETRY_HOW
 
 ACK_TIMEOUT_S = 3.0
 """How long a send waits for its ack. Shorter than the slowest latency switch, so the
@@ -38,6 +39,14 @@ RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 8.0
 """The longest wait between tries: the wait doubles up to this, so a server started
 late is found within seconds, and a server that stays away is not hammered."""
+
+SIGN_IN_KEY = "ctrl+l"
+"""The key that asks for the password again, in ``chatkit chat``."""
+SIGN_IN_HOW = f"not signed in: {SIGN_IN_KEY} to type the password, then ctrl+r"
+ONLY_THE_HOST = (
+    "the F-keys need the host's admin token: start chatkit chat with "
+    "--admin-token-file FILE, or set $CHATKIT_ADMIN_TOKEN"
+)
 
 Listener = Callable[[], None]
 
@@ -124,7 +133,9 @@ class ChatSession:
         self.older_left = False
         """Whether the server holds messages older than ``oldest``."""
         self.loading_older = False
-        self._unreachable: Notice | None = None
+        self._connection_notice: Notice | None = None
+        """The notice about reaching or signing in to the server: only a connection clears it."""
+        self._retrying: set[str] = set()
         self._typing: dict[str, float] = {}
         self._told_typing_at: float | None = None
         self._closed = False
@@ -163,10 +174,24 @@ class ChatSession:
             del self._typing[user]
         return sorted(self._typing)
 
-    def latest_failed(self) -> Message | None:
-        """The failed message a retry key resends: the most recent of this user's."""
-        mine = [row for row in self.client.failed(self.chat_id) if row.author == self.user]
-        return mine[-1] if mine else None
+    def retry_how(self) -> str:
+        """What the reason under a failed message says to do next."""
+        return SIGN_IN_HOW if self.signed_out else RETRY_HOW
+
+    def claim_failed(self) -> str | None:
+        """The oldest failed message of this user's not already asked to be retried, now
+        claimed for a retry (ctrl+r pressed twice fast retries two messages, oldest first)."""
+        for row in self.client.failed(self.chat_id):
+            if row.author == self.user and self.claim(row.client_id):
+                return row.client_id
+        return None
+
+    def claim(self, client_id: str) -> bool:
+        """Mark a failed message as about to be retried; False if it already is."""
+        if client_id in self._retrying:
+            return False
+        self._retrying.add(client_id)
+        return True
 
     # What the user does.
 
@@ -188,7 +213,7 @@ class ChatSession:
             delay = min(delay * 2, self.retry_max)
             if self._closed:
                 return
-        if self.notice is self._unreachable:
+        if self.notice is not None and self.notice is self._connection_notice:
             self.tell(None)
         try:
             await self.transport.join(self.chat_id)
@@ -198,13 +223,25 @@ class ChatSession:
         await self.read_faults()
         await self._calling("reconcile", self._page_back())
 
+    async def sign_in(self, password: str) -> None:
+        """Try again with another password, after the server turned the last one down."""
+        self.transport.password = password
+        self.signed_out = False
+        self.tries = 0
+        if self.notice is not None and self.notice is self._connection_notice:
+            self.tell(None)
+        await self.connect()
+
     async def send(self, body: str) -> bool:
         """The user pressed enter. False if the flow raised (the notice says why)."""
         return await self._calling("send", self.client.send(self.chat_id, body), clears=True)
 
     async def retry(self, client_id: str) -> bool:
-        """Resend a failed message through the flow, with its client id."""
-        return await self._calling("send", self.client.retry(client_id), clears=True)
+        """Resend a failed message through the flow, with its client id (claimed first)."""
+        try:
+            return await self._calling("send", self.client.retry(client_id), clears=True)
+        finally:
+            self._retrying.discard(client_id)
 
     async def load_older(self) -> None:
         """Scroll-back: the page of messages before the oldest one loaded, through reconcile."""
@@ -237,7 +274,10 @@ class ChatSession:
         try:
             self.faults = await self.transport.set_faults(**changes)
         except DeliveryError as error:
-            self.tell(Notice(f"Could not change the fault switches: {error.reason}"))
+            text = f"Could not change the fault switches: {error.reason}"
+            if self.transport.admin_token is None:
+                text += f" — {ONLY_THE_HOST}"
+            self.tell(Notice(text, "warning"))
             return False
         self.changed()
         return True
@@ -302,23 +342,20 @@ class ChatSession:
         except DeliveryError as error:
             if isinstance(error, RequestFailed) and error.code == "not_registered":
                 self.signed_out = True
-                self.tell(
-                    Notice(
-                        f"Could not sign in as {self.user}: {error.reason}. Check the password "
-                        "(chatkit chat asks for it, or reads --password-file or "
-                        "$CHATKIT_PASSWORD); a teacher makes accounts with: "
-                        "chatkit accounts add NAME",
-                        "warning",
-                    )
+                self._connection_notice = Notice(
+                    f"Could not sign in as {self.user}: {error.reason}. Type the password "
+                    f"again ({SIGN_IN_KEY}); a teacher makes accounts with: "
+                    "chatkit accounts add NAME",
+                    "warning",
                 )
-                return False
-            self._unreachable = Notice(
-                f"Could not reach the chat server at {self.url}: {error.reason}. "
-                "Start one with: chatkit serve (or python -m chatkit.live). "
-                "This client keeps trying by itself.",
-                "warning",
-            )
-            self.tell(self._unreachable)
+            else:
+                self._connection_notice = Notice(
+                    f"Could not reach the chat server at {self.url}. Start one with: "
+                    "chatkit serve (or python -m chatkit.live); this client keeps trying "
+                    "by itself.",
+                    "warning",
+                )
+            self.tell(self._connection_notice)
             return False
         return True
 
@@ -334,7 +371,7 @@ class ChatSession:
             self.tell(explain(error, doing, self.flow_path))
             return False
         else:
-            if clears:
+            if clears and self.notice is not self._connection_notice:
                 self.notice = None
             return True
         finally:
