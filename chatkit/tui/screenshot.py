@@ -96,14 +96,14 @@ async def play(app: DemoApp, pilot: Pilot[None]) -> None:
     await until(pilot, "it says sending", lambda: bool(alice.text_of("sending")))
 
 
-async def take(out: Path, target: str = "solution") -> Path:
-    """Play the scene and save the screenshot to ``out``; return its path."""
+async def take(out: Path, target: str = "solution", size: tuple[int, int] = SIZE) -> Path:
+    """Play the scene at ``size`` (columns, lines) and save the screenshot to ``out``."""
     path, flows = load(target, copies=len(USERS))
     async with EmbeddedServer(users=USERS) as server:
         app = DemoApp(
             server.url, path, flows, passwords=server.passwords, admin_token=server.admin_token
         )
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=size) as pilot:
             await play(app, pilot)
             out.parent.mkdir(parents=True, exist_ok=True)
             app.save_screenshot(out.name, path=str(out.parent))

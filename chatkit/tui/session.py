@@ -100,21 +100,10 @@ class ChatSession:
         self.user = user
         self.chat_id = chat_id
         self.state = ChatState(user)
-        self.transport = SocketIOTransport(
-            url,
-            user,
-            password=password,
-            ack_timeout=ack_timeout,
-            on_message=self.receive,
-            on_typing=self._on_typing,
-            on_reconnect=self._on_reconnect,
-            on_disconnect=self.changed,
-            on_faults=self._on_faults,
-            admin_token=admin_token,
-        )
-        self.client = ChatClient(
-            flow, self.state, Observed(self.transport, self.changed, lambda: self.oldest)
-        )
+        self.ack_timeout = ack_timeout
+        self.admin_token = admin_token
+        self.transport = self._new_transport(password)
+        self.client = ChatClient(flow, self.state, self._observed())
         self.listeners: list[Listener] = []
         """Called after anything that may change what the pane shows."""
         self.notice: Notice | None = None
@@ -140,7 +129,10 @@ class ChatSession:
         self._told_typing_at: float | None = None
         self._closed = False
         self.signed_out = False
-        """The server turned the sign-in down (wrong name or password): no more tries."""
+        """The server turned the sign-in down (wrong name or password): no more tries
+        until the user types the password again (`sign_in`)."""
+        self.refusal = ""
+        """Why the server turned the last sign-in down."""
 
     # What the pane reads.
 
@@ -224,8 +216,14 @@ class ChatSession:
         await self._calling("reconcile", self._page_back())
 
     async def sign_in(self, password: str) -> None:
-        """Try again with another password, after the server turned the last one down."""
-        self.transport.password = password
+        """Try again with another password, after the server turned the last one down.
+
+        On a new connection: the old one's reconnection machinery would sign in a second
+        time beside this one, and the chat would be joined on the session it replaced.
+        """
+        await self.transport.close()
+        self.transport = self._new_transport(password)
+        self.client.server = self._observed()
         self.signed_out = False
         self.tries = 0
         if self.notice is not None and self.notice is self._connection_notice:
@@ -305,6 +303,24 @@ class ChatSession:
 
     # Plumbing.
 
+    def _new_transport(self, password: str | None) -> SocketIOTransport:
+        return SocketIOTransport(
+            self.url,
+            self.user,
+            password=password,
+            ack_timeout=self.ack_timeout,
+            on_message=self.receive,
+            on_typing=self._on_typing,
+            on_reconnect=self._on_reconnect,
+            on_disconnect=self.changed,
+            on_faults=self._on_faults,
+            admin_token=self.admin_token,
+        )
+
+    def _observed(self) -> Observed:
+        """The transport as the flow sees it (`Observed`)."""
+        return Observed(self.transport, self.changed, lambda: self.oldest)
+
     def tell(self, notice: Notice | None) -> None:
         """Show ``notice`` above the timeline (None clears it)."""
         self.notice = notice
@@ -342,6 +358,7 @@ class ChatSession:
         except DeliveryError as error:
             if isinstance(error, RequestFailed) and error.code == "not_registered":
                 self.signed_out = True
+                self.refusal = error.reason
                 self._connection_notice = Notice(
                     f"Could not sign in as {self.user}: {error.reason}. Type the password "
                     f"again ({SIGN_IN_KEY}); a teacher makes accounts with: "
