@@ -9,6 +9,7 @@ room the timeline has, unless the user scrolled up to read.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from textual.pilot import Pilot
@@ -41,6 +42,14 @@ TALK = [
     ("alice", "a second one"),
     ("bob", "ok"),
 ]
+
+
+def is_sent(pane: ChatPane, body: str) -> bool:
+    return statuses(pane, body) == [Status.SENT]
+
+
+def app_size_is(app: ChatApp, size: tuple[int, int]) -> bool:
+    return (app.size.width, app.size.height) == size
 
 
 def screen(pilot: Pilot[None]) -> list[str]:
@@ -78,11 +87,7 @@ async def test_every_own_message_shows_its_mark_at_every_size(
         for user, body in TALK:
             await type_and_send(pilot, panes[user], body)
             for pane in panes.values():
-                await until(
-                    pilot,
-                    f"{body!r} is sent",
-                    lambda p=pane, b=body: statuses(p, b) == [Status.SENT],
-                )
+                await until(pilot, f"{body!r} is sent", partial(is_sent, pane, body))
         lines = screen(pilot)
         for user, pane in panes.items():
             seen = pane_lines(lines, pane)
@@ -133,7 +138,7 @@ async def test_the_newest_message_stays_in_view_through_resizes_and_notices(
 
         for size in [(80, 14), (100, 30), (200, 60), (80, 24)]:
             await pilot.resize_terminal(*size)
-            await until(pilot, f"resized to {size}", lambda s=size: app.size == s)
+            await until(pilot, f"resized to {size}", partial(app_size_is, app, size))
             await pilot.pause()
             assert newest_in_view(pilot, pane), size
         timeline = pane.timeline
