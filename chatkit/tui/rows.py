@@ -54,7 +54,10 @@ def render_name(message: Message, *, named: bool = True) -> Text:
     """The author's name and the gap after it, or as many spaces (a run of one person's
     messages shows the name once, and the words stay in one column under it)."""
     author = str(message.author)
-    return Text(author if named else " " * cell_len(author), style=NAME_STYLE) + " " * GAP
+    text = Text()  # the style on the name only: a Text's own style would run into the words
+    text.append(author if named else " " * cell_len(author), style=NAME_STYLE)
+    text.append(" " * GAP)
+    return text
 
 
 def render_body(message: Message, *, mine: bool, named: bool = True) -> Text:

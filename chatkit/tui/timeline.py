@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.geometry import Size
@@ -200,11 +201,12 @@ class Timeline(ScrollView, can_focus=False):
 
     def _row_styles(self) -> RowStyles:
         if self._styles is None:
+            style = self.get_component_rich_style  # tints blended over the timeline's own
             self._styles = RowStyles(
-                mine=self.get_component_rich_style("timeline--mine", partial=True),
-                failed=self.get_component_rich_style("timeline--failed", partial=True),
-                pending=self.get_component_rich_style("timeline--pending", partial=True),
-                reason=self.get_component_rich_style("timeline--reason", partial=True),
+                mine=style("timeline--mine"),
+                failed=style("timeline--failed"),
+                pending=Style(color=style("timeline--pending").color),
+                reason=Style(color=style("timeline--reason").color),
             )
         return self._styles
 
