@@ -16,6 +16,8 @@ say, so a banner coming and going never moves the rows.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -27,6 +29,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from chatkit.model import Message
+from chatkit.state import Chat
 from chatkit.target import display_path
 from chatkit.tui.composer import Composer
 from chatkit.tui.notices import Notice, explain
@@ -120,8 +123,12 @@ class ChatPane(Vertical):
         self._typing_idle: Timer | None = None
         self._texts: dict[str, str] = {}
         self._dirty = False
-        self.redraws = 0
-        """How many times the pane has redrawn (for the benchmark)."""
+        self._seen = 0
+        self._refused_text: str | None = None
+        """What the box held when Enter last found nothing to send in it."""
+        """How many of ``chat.rows`` the pane has looked at (new ones are appended)."""
+        self.on_redrawn: Callable[[float], None] | None = None
+        """Called after each redraw with the seconds it took (the benchmark listens)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="header")
@@ -138,7 +145,7 @@ class ChatPane(Vertical):
         self.session.listeners.append(self.changed)
         self.refresh_view()
         self.run_worker(self.session.connect(), group="connect", exit_on_error=False)
-        self.set_interval(TICK_S, self.refresh_view)
+        self.set_interval(TICK_S, self._tick)
 
     def on_unmount(self) -> None:
         if self.changed in self.session.listeners:
@@ -187,29 +194,45 @@ class ChatPane(Vertical):
         """Something the pane shows may have changed: redraw once, at the next turn."""
         if not self._dirty:
             self._dirty = True
-            self.call_later(self.refresh_view)
+            self.call_later(self._redraw, False)
 
     def refresh_view(self) -> None:
-        """Redraw from the session: the rows that changed, then the lines around them."""
+        """Redraw from the session, comparing every row with what it last drew."""
+        self._redraw(True)
+
+    def _tick(self) -> None:
+        """Once a second: whatever the learner's code did to a row no event named, the
+        screen shows it within the second (each row compared, no sorting), and the
+        connection line and the typing hints catch up with the clock."""
+        self._redraw(False, [row.message for row in self._rows.values() if row.stale])
+
+    def _redraw(self, everything: bool, stale: Sequence[Message] = ()) -> None:
+        """Redraw the rows the session named as touched and the ``stale`` ones (or all of
+        them), then the lines around them."""
         self._dirty = False
         if not self.is_mounted:
             return
-        self.redraws += 1
+        start = time.perf_counter()
         session = self.session
+        touched = session.take_touched()
         try:
             chat = session.chat
-            timeline = chat.timeline()
+            if everything or touched is None or not self._draw_touched(chat, touched, stale):
+                self._draw_rows(chat)
             sending, error = chat.sending, chat.error
         except Exception as problem:  # the learner's code left something unsortable
             session.notice = explain(problem, "reconcile", session.flow_path)
-            timeline, sending, error = [], False, None
-        self._draw_rows(timeline)
+            sending, error = False, None
         self._draw_header()
         self._draw_notice(session.notice)
         self._put("banner", f"⚠ not sent: {error}" if error else "")
         typing = session.typing_users()
         self._put("typing", f"✎ {' and '.join(typing)} typing…" if typing else "")
         self._put("sending", "sending…" if sending else "")
+        older = self._texts["older"] = older_line(session)
+        self.timeline.set_older(older)
+        if self.on_redrawn is not None:
+            self.on_redrawn(time.perf_counter() - start)
 
     def on_resize(self, event: events.Resize) -> None:
         self._draw_header()
@@ -234,21 +257,23 @@ class ChatPane(Vertical):
             self.query_one("#notice", Static).set_classes(notice.severity)
         self._put("notice", notice.text if notice else "")
 
-    def _draw_rows(self, timeline: list[Message]) -> None:
-        """Match the rows to the timeline, and hand the timeline those that changed."""
+    def _draw_rows(self, chat: Chat) -> None:
+        """Match every row to the timeline, and hand the timeline those that changed."""
+        added = {id(message): index for index, message in enumerate(chat.rows)}
+        self._seen = len(chat.rows)
         how = self.session.retry_how()
-        user = self.session.user
         known = self._rows
         rows: list[MessageRow] = []
         changed: list[MessageRow] = []
         above: Message | None = None
-        for message in timeline:
+        for message in chat.timeline():
             named = above is None or above.author != message.author
+            at = added.get(id(message), len(added))
             row = known.get(id(message))
             if row is None:
-                row = known[id(message)] = MessageRow(message, mine=message.author == user)
+                row = known[id(message)] = self._new_row(message, at)
                 row.update(named=named, how=how)
-            elif row.update(named=named, how=how):
+            elif row.update(named=named, how=how, added=at):
                 changed.append(row)
             rows.append(row)
             above = message
@@ -256,8 +281,49 @@ class ChatPane(Vertical):
             kept = {id(row.message) for row in rows}
             for key in [key for key in known if key not in kept]:
                 del known[key]
-        older = self._texts["older"] = older_line(self.session)
-        self.timeline.show(rows, changed, older)
+        self.timeline.show(rows, changed, older_line(self.session))
+
+    def _draw_touched(self, chat: Chat, touched: set[str], stale: Sequence[Message]) -> bool:
+        """Redraw only the touched messages and any new ones, each put in its place by
+        bisection: a tick costs the same in a chat of ten or ten thousand. False if
+        the chat changed in a way only a full comparison can follow."""
+        if len(chat.rows) < self._seen:
+            return False  # rows went away: a reload
+        fresh = {id(message): self._seen + n for n, message in enumerate(chat.rows[self._seen :])}
+        messages = list(chat.rows[self._seen :])
+        self._seen = len(chat.rows)
+        for client_id in touched:
+            message = self.session.state.get(client_id)
+            if message is not None:
+                messages.append(message)
+        messages.extend(stale)
+        how = self.session.retry_how()
+        timeline = self.timeline
+        done: set[int] = set()
+        for message in messages:
+            if id(message) in done:
+                continue
+            done.add(id(message))
+            row = self._rows.get(id(message))
+            if row is None:
+                if id(message) not in fresh:
+                    return False  # a row the pane never saw added: look at them all
+                row = self._rows[id(message)] = self._new_row(message, fresh[id(message)])
+                row.update(how=how)
+            elif not row.update(how=how):
+                continue
+            for neighbour in timeline.place(row):
+                index = timeline.index_of(neighbour)
+                if index is None:
+                    continue
+                above = timeline.rows[index - 1].message if index else None
+                named = above is None or above.author != neighbour.message.author
+                if neighbour.update(named=named):
+                    timeline.redraw([neighbour])
+        return True
+
+    def _new_row(self, message: Message, added: int) -> MessageRow:
+        return MessageRow(message, mine=message.author == self.session.user, added=added)
 
     # What the user does.
 
@@ -272,6 +338,7 @@ class ChatPane(Vertical):
 
     @on(Composer.Refused, "#input")
     def _refused(self, event: Composer.Refused) -> None:
+        self._refused_text = event.composer.text
         self._put("hint", event.reason)
 
     @on(Composer.Retry, "#input")
@@ -280,7 +347,8 @@ class ChatPane(Vertical):
 
     @on(Composer.Changed, "#input")
     def _changed(self, event: Composer.Changed) -> None:
-        self._put("hint", "")
+        if event.text_area.text != self._refused_text:  # the box changed since Enter
+            self._put("hint", "")
         if not event.text_area.text:
             self._stop_typing()
             return

@@ -91,6 +91,18 @@ def render_meta(message: Message, *, mine: bool) -> Text:
     return text
 
 
+Key = tuple[int, int]
+"""A row's place in the timeline's order: ``(0, seq)`` confirmed, ``(1, n)`` the n-th added."""
+
+
+def order_key(message: Message, added: int) -> Key:
+    """Where `chatkit.state.Chat.timeline` puts a message: confirmed ones by their
+    server seq, then the others in the order they were added (``added``)."""
+    if message.status is Status.SENT and message.seq is not None:
+        return (0, message.seq)
+    return (1, added)
+
+
 @dataclass(frozen=True, slots=True)
 class RowStyles:
     """The styles a row is drawn with, read from the timeline's CSS (its component classes)."""
@@ -108,11 +120,26 @@ class MessageRow:
     record that a message really went from the clock to the tick.
     """
 
-    __slots__ = ("_drawn", "_height", "_lines", "how", "message", "mine", "named", "shown")
+    __slots__ = (
+        "_drawn",
+        "_height",
+        "_lines",
+        "added",
+        "how",
+        "key",
+        "message",
+        "mine",
+        "named",
+        "shown",
+    )
 
-    def __init__(self, message: Message, *, mine: bool, named: bool = True) -> None:
+    def __init__(self, message: Message, *, mine: bool, added: int, named: bool = True) -> None:
         self.message = message
         self.mine = mine
+        self.added = added
+        """When the message was added to its chat (its index in ``chat.rows``)."""
+        self.key = order_key(message, added)
+        """Its place in the timeline's order, as last drawn."""
         self.named = named
         """Whether the author's name is shown (not when the message above is theirs too)."""
         self.how = RETRY_HOW
@@ -154,14 +181,39 @@ class MessageRow:
         reason = render_reason(message, mine=mine, how=self.how)
         return f"{text}\n{reason}" if reason else text
 
-    def update(self, *, named: bool | None = None, how: str | None = None) -> bool:
-        """Take note of the message as it is now; True if its drawing has to change."""
+    def update(
+        self, *, named: bool | None = None, how: str | None = None, added: int | None = None
+    ) -> bool:
+        """Take note of the message as it is now; True if its drawing (or its place in the
+        order) has to change."""
         if named is not None:
             self.named = named
         if how is not None:
             self.how = how
+        if added is not None and added != self.added:
+            self.added = added
+            self.key = order_key(self.message, added)
+            self._drawn = None  # its place changed: the timeline must place it again
+        drawn = self._drawing()
+        if drawn == self._drawn:
+            return False
+        self._drawn = drawn
+        self.key = order_key(self.message, self.added)
+        self._lines = self._height = None
+        status = self.status
+        if not self.shown or self.shown[-1] is not status:
+            self.shown.append(status)
+        return True
+
+    @property
+    def stale(self) -> bool:
+        """Whether the message changed since the row last took note of it (`update`)."""
+        return self._drawing() != self._drawn
+
+    def _drawing(self) -> tuple[object, ...]:
+        """Everything the drawing depends on, to compare with the last one."""
         message = self.message
-        drawn = (
+        return (
             self.named,
             message.status,
             message.body,
@@ -171,14 +223,6 @@ class MessageRow:
             message.created_at,
             self.how if message.status is Status.FAILED else None,
         )
-        if drawn == self._drawn:
-            return False
-        self._drawn = drawn
-        self._lines = self._height = None
-        status = self.status
-        if not self.shown or self.shown[-1] is not status:
-            self.shown.append(status)
-        return True
 
     def height(self, width: int) -> int:
         """How many lines the row takes at ``width`` columns, without drawing it if it can:

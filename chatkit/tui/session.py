@@ -23,11 +23,21 @@ from chatkit.model import DeliveryError, ServerMessage
 from chatkit.protocols import Flow
 from chatkit.state import Chat, ChatState
 from chatkit.tui.notices import Notice, explain
+from chatkit.tui.patience import listening
 from chatkit.tui.rows import RETRY_HOW
 
 ACK_TIMEOUT_S = 3.0
 """How long a send waits for its ack. Shorter than the slowest latency switch, so the
 learner can watch a send time out and then be proved delivered by its late echo."""
+IN_FLIGHT = 8
+"""At most this many sends wait for their acks at once; the rest of a burst waits its
+turn with its clock mark (still pending), in order. Sent all at once, the 200th
+message of a burst waited behind 199 others for its ack, and timed out with the
+server busy storing the first ones: a false ✗ for a message about to be stored."""
+WALL_CLOCK_BOUND = 10
+"""The transport's own wall-clock limit on an ack, as a multiple of `ACK_TIMEOUT_S`: only a
+bound. The wait that fails a send is counted in the client's own listening time
+(`chatkit.tui.patience`), so a busy screen does not turn a stored message red."""
 TYPING_TTL_S = 6.0
 """How long someone shows as typing without a fresh typing event (if their "stopped" is lost)."""
 TYPING_REPEAT_S = 2.5
@@ -62,15 +72,26 @@ class Observed:
     """
 
     def __init__(
-        self, server: SocketIOTransport, changed: Listener, oldest: Callable[[], int | None]
+        self,
+        server: SocketIOTransport,
+        touched: Callable[[str], None],
+        oldest: Callable[[], int | None],
+        ack_timeout: float,
     ) -> None:
         self.server = server
-        self.changed = changed
+        self.touched = touched
         self.oldest = oldest
+        self.ack_timeout = ack_timeout
+        self.turns = asyncio.Semaphore(IN_FLIGHT)
+        """Sends on the wire at once; the others wait their turn, in the order sent."""
 
     async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
-        self.changed()
-        return await self.server.send(chat_id, client_id, body)
+        self.touched(client_id)
+        try:
+            async with self.turns:  # the clock starts when the request goes out
+                return await listening(self.server.send(chat_id, client_id, body), self.ack_timeout)
+        finally:
+            self.touched(client_id)  # the flow's reconcile or rollback of it comes next
 
     async def history(self, chat_id: str) -> list[ServerMessage]:
         oldest = self.oldest()
@@ -125,6 +146,9 @@ class ChatSession:
         self._connection_notice: Notice | None = None
         """The notice about reaching or signing in to the server: only a connection clears it."""
         self._retrying: set[str] = set()
+        self._touched: set[str] | None = None
+        """Client ids of the messages that may have changed since the pane last looked
+        (None: any of them, so the pane compares them all)."""
         self._typing: dict[str, float] = {}
         self._told_typing_at: float | None = None
         self._closed = False
@@ -299,7 +323,9 @@ class ChatSession:
             self.client.receive(incoming)
         except (Exception, SystemExit) as error:
             self.tell(explain(error, "reconcile", self.flow_path))
-        self.changed()
+            self.touch_all()  # it may have left any row half changed
+            return
+        self.touch(incoming.client_id)
 
     # Plumbing.
 
@@ -308,7 +334,7 @@ class ChatSession:
             self.url,
             self.user,
             password=password,
-            ack_timeout=self.ack_timeout,
+            ack_timeout=self.ack_timeout * WALL_CLOCK_BOUND,
             on_message=self.receive,
             on_typing=self._on_typing,
             on_reconnect=self._on_reconnect,
@@ -319,7 +345,7 @@ class ChatSession:
 
     def _observed(self) -> Observed:
         """The transport as the flow sees it (`Observed`)."""
-        return Observed(self.transport, self.changed, lambda: self.oldest)
+        return Observed(self.transport, self.touch, lambda: self.oldest, self.ack_timeout)
 
     def tell(self, notice: Notice | None) -> None:
         """Show ``notice`` above the timeline (None clears it)."""
@@ -329,6 +355,22 @@ class ChatSession:
     def changed(self) -> None:
         for listener in list(self.listeners):
             listener()
+
+    def touch(self, client_id: str) -> None:
+        """The message with this client id may have changed (or appeared): tell the pane."""
+        if self._touched is not None:
+            self._touched.add(client_id)
+        self.changed()
+
+    def touch_all(self) -> None:
+        """Any message may have changed (a page loaded, a chat reloaded): tell the pane."""
+        self._touched = None
+        self.changed()
+
+    def take_touched(self) -> set[str] | None:
+        """The client ids touched since the last call, or None for "look at them all"."""
+        touched, self._touched = self._touched, set()
+        return touched
 
     async def _page_back(self) -> None:
         """Load one page of history, older than anything loaded yet (at first: the newest)."""
@@ -346,8 +388,11 @@ class ChatSession:
         if page:
             self.oldest = page[0].seq
         self.older_left = more and bool(page)
-        for incoming in page:
-            self.client.receive(incoming)
+        try:
+            for incoming in page:
+                self.client.receive(incoming)
+        finally:
+            self.touch_all()
 
     async def _reach(self) -> bool:
         """One try at connecting and signing in; False (and a notice) if it failed."""
@@ -386,6 +431,7 @@ class ChatSession:
             await work
         except (Exception, SystemExit) as error:  # the learner's code may even call sys.exit
             self.tell(explain(error, doing, self.flow_path))
+            self.touch_all()  # it may have left any row half changed
             return False
         else:
             if clears and self.notice is not self._connection_notice:
@@ -415,4 +461,7 @@ class ChatSession:
         was announced to the others only.
         """
         await self.read_faults()
-        await self._calling("reconcile", self.client.resync(self.chat_id))
+        try:
+            await self._calling("reconcile", self.client.resync(self.chat_id))
+        finally:
+            self.touch_all()

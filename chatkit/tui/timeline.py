@@ -14,7 +14,7 @@ scrolling up past the top asks for them (`Timeline.Top`).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
 from typing import ClassVar
@@ -28,7 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from chatkit.model import Status
-from chatkit.tui.rows import MessageRow, RowStyles
+from chatkit.tui.rows import Key, MessageRow, RowStyles
 
 
 class Timeline(ScrollView, can_focus=False):
@@ -82,41 +82,89 @@ class Timeline(ScrollView, can_focus=False):
         """The first line: whether older messages wait on the server (empty: no line)."""
         self.following = True
         """Whether the view keeps to the newest message (until the user scrolls up)."""
+        self._keys: list[Key] = []
+        """Each row's place in the order (`order_key`), beside ``rows``: sorted, while the
+        flow keeps to the rules, so a row is found and placed by bisection."""
+        self._heights: list[int] = []
         self._starts: list[int] = []
         """The first line of each row, counted from the top of the content."""
-        self._index: dict[int, int] = {}
-        """Each row's place in ``rows``, by the row's identity."""
         self._width = 0
         self._styles: RowStyles | None = None
 
     # What the pane does.
 
     def show(self, rows: Sequence[MessageRow], changed: Sequence[MessageRow], older: str) -> None:
-        """Show ``rows``, of which ``changed`` (and any new ones) must be drawn again."""
+        """Show ``rows`` (each with its ``key`` set), of which ``changed`` (and any new
+        ones) must be drawn again: the whole list, as the pane found it."""
         same_rows = len(rows) == len(self.rows) and all(
             a is b for a, b in zip(rows, self.rows, strict=True)
         )
         if same_rows and not changed and older == self.older:
             return
-        width = self._width
-        measured = (
-            same_rows
-            and older == self.older
-            and all(row.height(width) == self._height_of(row) for row in changed)
-        )
         self.rows = list(rows)
+        self._keys = [row.key for row in self.rows]
         self.older = older
-        if not measured:
-            self._measure()
-        if same_rows and measured:  # only some rows changed, in place: redraw just those lines
-            for row in changed:
-                index = self._index_of(row)
-                if index is not None:
-                    self.refresh_lines(self._starts[index], row.height(width))
+        if same_rows and not self._heights_changed(changed):
+            self._redraw(changed)
         else:
-            self.refresh()
-        if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._measure()
+        self._follow()
+
+    def place(self, row: MessageRow) -> list[MessageRow]:
+        """Put a new or changed row where its ``key`` says, and draw it again. Returns the
+        rows whose neighbour above may have changed (to see whether a name now shows)."""
+        index = self.index_of(row)
+        touched: list[MessageRow] = []
+        in_place = index is not None and self._keys[index] == row.key
+        if in_place and not self._heights_changed([row]):  # changed in place: only its lines
+            self._redraw([row])
+            return []
+        if index is not None:
+            del self.rows[index], self._keys[index], self._heights[index]
+            if index < len(self.rows):
+                touched.append(self.rows[index])  # its neighbour above went
+        at = bisect_right(self._keys, row.key)
+        self.rows.insert(at, row)
+        self._keys.insert(at, row.key)
+        self._heights.insert(at, row.height(self._width))
+        touched.append(row)
+        if at + 1 < len(self.rows):
+            touched.append(self.rows[at + 1])
+        self._restart()
+        self._follow()
+        return touched
+
+    def redraw(self, rows: Sequence[MessageRow]) -> None:
+        """Draw these rows again, in their places (their height may have changed)."""
+        if self._heights_changed(rows):
+            for row in rows:
+                index = self.index_of(row)
+                if index is not None:
+                    self._heights[index] = row.height(self._width)
+            self._restart()
+            self._follow()
+        else:
+            self._redraw(rows)
+
+    def set_older(self, older: str) -> None:
+        """Change the first line (whether older messages wait on the server)."""
+        if older != self.older:
+            self.older = older
+            self._restart()
+
+    def index_of(self, row: MessageRow) -> int | None:
+        """Where ``row`` is in ``rows``: found by its key, else (keys out of order) by a walk."""
+        keys, rows = self._keys, self.rows
+        start = bisect_left(keys, row.key)
+        for index in range(start, len(rows)):
+            if rows[index] is row:
+                return index
+            if keys[index] != row.key:
+                break
+        for index in range(len(rows) - 1, -1, -1):  # the flow broke the order: look everywhere
+            if rows[index] is row:
+                return index
+        return None
 
     def unfollow(self) -> None:
         """Stop keeping to the newest message (the user is reading further up)."""
@@ -138,11 +186,10 @@ class Timeline(ScrollView, can_focus=False):
 
     def line_range(self, row: MessageRow) -> tuple[int, int]:
         """The content lines ``row`` covers: first, and one past its last."""
-        index = self._index_of(row)
+        index = self.index_of(row)
         if index is None:
             raise ValueError("that row is not in this timeline")
-        start = self._starts[index]
-        return start, start + row.height(self._width)
+        return self._starts[index], self._starts[index] + self._heights[index]
 
     # Drawing.
 
@@ -213,20 +260,31 @@ class Timeline(ScrollView, can_focus=False):
     def _measure(self) -> None:
         """Every row's height at the current width, and so where each starts."""
         self._width = width = self.scrollable_content_region.width
-        self._index = {id(row): index for index, row in enumerate(self.rows)}
-        heights = [row.height(width) for row in self.rows]
+        self._heights = [row.height(width) for row in self.rows]
+        self._restart()
+
+    def _restart(self) -> None:
+        """Where each row starts, from the heights; the content's size; a redraw of the view."""
         top = 1 if self.older else 0
-        self._starts = [top + start for start in accumulate(heights, initial=0)][:-1]
-        total = top + sum(heights)
-        self.virtual_size = Size(width, total)
+        self._starts = list(accumulate(self._heights, initial=top))
+        total = self._starts.pop()
+        self.virtual_size = Size(self._width, total)
+        self.refresh()
 
-    def _index_of(self, row: MessageRow) -> int | None:
-        return self._index.get(id(row))
+    def _heights_changed(self, rows: Sequence[MessageRow]) -> bool:
+        for row in rows:
+            index = self.index_of(row)
+            if index is None or self._heights[index] != row.height(self._width):
+                return True
+        return False
 
-    def _height_of(self, row: MessageRow) -> int:
-        """The height ``row`` had when the timeline last measured it (-1: not shown)."""
-        index = self._index.get(id(row))
-        if index is None:
-            return -1
-        end = self._starts[index + 1] if index + 1 < len(self._starts) else self.virtual_size.height
-        return end - self._starts[index]
+    def _redraw(self, rows: Sequence[MessageRow]) -> None:
+        """Refresh just the lines of these rows (their heights are as measured)."""
+        for row in rows:
+            index = self.index_of(row)
+            if index is not None:
+                self.refresh_lines(self._starts[index], self._heights[index])
+
+    def _follow(self) -> None:
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)

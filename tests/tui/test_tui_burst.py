@@ -38,7 +38,9 @@ async def type_all_and_watch(pilot: Pilot[None], pane: ChatPane) -> set[str]:
 
     def settled() -> bool:
         rows = pane.rows()
-        failed.update(row.message.body for row in rows if row.status is Status.FAILED)
+        failed.update(
+            f"{row.message.body}: {row.message.error}" for row in rows if row.status is Status.FAILED
+        )
         return len(rows) == len(BODIES) and all(row.status is Status.SENT for row in rows)
 
     await until(pilot, "every message is sent", settled, timeout=60)
