@@ -39,7 +39,9 @@ async def type_all_and_watch(pilot: Pilot[None], pane: ChatPane) -> set[str]:
     def settled() -> bool:
         rows = pane.rows()
         failed.update(
-            f"{row.message.body}: {row.message.error}" for row in rows if row.status is Status.FAILED
+            f"{row.message.body}: {row.message.error}"
+            for row in rows
+            if row.status is Status.FAILED
         )
         return len(rows) == len(BODIES) and all(row.status is Status.SENT for row in rows)
 
