@@ -45,6 +45,7 @@ class Timeline(ScrollView, can_focus=False):
     DEFAULT_CSS = """
     Timeline {
         height: 1fr;
+        overflow-x: hidden;
         scrollbar-size-vertical: 1;
     }
     Timeline > .timeline--mine {
@@ -89,6 +90,7 @@ class Timeline(ScrollView, can_focus=False):
         self._starts: list[int] = []
         """The first line of each row, counted from the top of the content."""
         self._width = 0
+        self._remeasuring = False
         self._styles: RowStyles | None = None
 
     # What the pane does.
@@ -197,6 +199,10 @@ class Timeline(ScrollView, can_focus=False):
         line = round(self.scroll_y) + y
         width = self.scrollable_content_region.width
         base = self.rich_style
+        if width != self._width and not self._remeasuring:
+            # A scrollbar came or went without a resize: measure again after this frame.
+            self._remeasuring = True
+            self.call_later(self._measure)
         if self.older and line == 0:
             text = Text(self.older, style=self.get_component_rich_style("timeline--older"))
             text.align("center", width)
@@ -259,6 +265,7 @@ class Timeline(ScrollView, can_focus=False):
 
     def _measure(self) -> None:
         """Every row's height at the current width, and so where each starts."""
+        self._remeasuring = False
         self._width = width = self.scrollable_content_region.width
         self._heights = [row.height(width) for row in self.rows]
         self._restart()
