@@ -25,7 +25,6 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.timer import Timer
 from textual.widgets import Static
 
 from chatkit.model import Message
@@ -120,7 +119,8 @@ class ChatPane(Vertical):
         self._rows: dict[int, MessageRow] = {}
         """Rows by the identity of the message object they draw: two objects with the same
         client id are two rows, so a flow that shows a message twice is seen doing it."""
-        self._typing_idle: Timer | None = None
+        self._last_key_at: float | None = None
+        """When the box last changed, while the others are told we are typing."""
         self._texts: dict[str, str] = {}
         self._dirty = False
         self._seen = 0
@@ -202,8 +202,12 @@ class ChatPane(Vertical):
 
     def _tick(self) -> None:
         """Once a second: whatever the learner's code did to a row no event named, the
-        screen shows it within the second (each row compared, no sorting), and the
-        connection line and the typing hints catch up with the clock."""
+        screen shows it within the second (each row compared, no sorting); the
+        connection line and the typing hints catch up with the clock; and after
+        `TYPING_IDLE_S` without a keystroke the others hear we stopped typing."""
+        idle = self._last_key_at is not None and time.monotonic() - self._last_key_at
+        if idle and idle >= TYPING_IDLE_S:
+            self._stop_typing()
         self._redraw(False, [row.message for row in self._rows.values() if row.stale])
 
     def _redraw(self, everything: bool, stale: Sequence[Message] = ()) -> None:
@@ -352,16 +356,18 @@ class ChatPane(Vertical):
         if not event.text_area.text:
             self._stop_typing()
             return
-        self.run_worker(self.session.typed(True), group="typing", exit_on_error=False)
-        if self._typing_idle is not None:
-            self._typing_idle.stop()
-        self._typing_idle = self.set_timer(TYPING_IDLE_S, self._stop_typing)
+        self._tell_typing(True)
+        self._last_key_at = time.monotonic()  # the tick says "stopped" after a pause
 
     def _stop_typing(self) -> None:
-        if self._typing_idle is not None:
-            self._typing_idle.stop()
-            self._typing_idle = None
-        self.run_worker(self.session.typed(False), group="typing", exit_on_error=False)
+        self._last_key_at = None
+        self._tell_typing(False)
+
+    def _tell_typing(self, has_text: bool) -> None:
+        """Tell the others, if the session has something to tell (a worker only then)."""
+        telling = self.session.typed(has_text)
+        if telling is not None:
+            self.run_worker(telling, group="typing", exit_on_error=False)
 
     def action_older(self) -> None:
         """Load the page of messages before the oldest one shown, and go up to read it."""

@@ -270,20 +270,23 @@ class ChatSession:
         if self.older_left and not self.loading_older:
             await self._calling("reconcile", self._page_back())
 
-    async def typed(self, has_text: bool) -> None:
-        """The input changed: tell the others we are typing (throttled) or have stopped."""
+    def typed(self, has_text: bool) -> Awaitable[None] | None:
+        """The input changed: what tells the others we are typing or have stopped, or None
+        when there is nothing to tell (throttled: most keystrokes cost nothing)."""
         now = time.monotonic()
         if has_text:
             if self._told_typing_at is not None and now - self._told_typing_at < TYPING_REPEAT_S:
-                return
+                return None
             self._told_typing_at = now
         elif self._told_typing_at is None:
-            return
+            return None
         else:
             self._told_typing_at = None
-        if self.connected:
-            with contextlib.suppress(DeliveryError):  # a lost typing hint is harmless
-                await self.transport.typing(self.chat_id, has_text)
+        return self._tell_typing(has_text) if self.connected else None
+
+    async def _tell_typing(self, has_text: bool) -> None:
+        with contextlib.suppress(DeliveryError):  # a lost typing hint is harmless
+            await self.transport.typing(self.chat_id, has_text)
 
     async def read_faults(self) -> None:
         """The server's fault switches, for the panel: as the server told everyone at
