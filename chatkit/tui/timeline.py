@@ -178,14 +178,6 @@ class Timeline(ScrollView, can_focus=False):
         index = bisect_right(self._starts, line) - 1
         return self.rows[index] if 0 <= index < len(self.rows) else None
 
-    def visible_rows(self) -> list[MessageRow]:
-        """The rows with at least one line in view."""
-        top = round(self.scroll_y)
-        bottom = top + self.scrollable_content_region.height
-        first = max(0, bisect_right(self._starts, top) - 1)
-        last = bisect_right(self._starts, bottom - 1)
-        return self.rows[first:last]
-
     def line_range(self, row: MessageRow) -> tuple[int, int]:
         """The content lines ``row`` covers: first, and one past its last."""
         index = self.index_of(row)
