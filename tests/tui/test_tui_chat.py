@@ -206,9 +206,15 @@ async def test_a_server_not_up_yet_is_tried_again_and_found(start_server: Server
         assert "keeps trying by itself" in pane.text_of("notice")
         await until(pilot, "it says when it tries again", lambda: "trying again in" in header(pane))
         assert header(pane).startswith("offline — trying again in ")
+        await type_and_send(pilot, pane, "too early")
+        await until(pilot, "it failed", lambda: statuses(pane, "too early") == [FAILED])
+        # The failed send does not take away the notice: the server is still down.
+        assert pane.text_of("notice").startswith("Could not reach the chat server at http://")
 
         start_server(port=port, accounts={"ada": password})
         await until(pilot, "connected once the server is up", lambda: connected(pane), timeout=20)
+        await pilot.press("ctrl+r")
+        await until(pilot, "the retry went", lambda: statuses(pane, "too early") == [SENT])
         assert pane.session.tries >= 2
         assert header(pane).startswith("connected")
         assert pane.text_of("notice") == ""  # the unreachable notice went with the problem

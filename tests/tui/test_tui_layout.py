@@ -98,6 +98,15 @@ async def test_every_own_message_shows_its_mark_at_every_size(
             for _, body in TALK:
                 assert any(body[:12] in line for line in seen), (user, body)
         assert pane_lines(lines, panes["alice"])[0].startswith("╭─ alice")
+        for pane in panes.values():  # the connection line ends in whole words, no "·"
+            assert not pane_lines(lines, pane)[1].strip(" │").endswith("·")
+        assert " ".join(lines[-1].split()) == "^r Retry failed ^o Older messages ^q Quit"
+        # Bob's long message wraps under its own first word, not under his name.
+        seen = pane_lines(lines, panes["alice"])
+        wrapped = next(n for n, line in enumerate(seen) if "bob  hi alice" in line)
+        column = seen[wrapped].index("hi alice")
+        assert seen[wrapped + 1][:column].strip(" │") == ""
+        assert seen[wrapped + 1][column] != " "
         assert re.search(r"F4 +refused", "\n".join(lines))  # the switches show at every size
 
 
