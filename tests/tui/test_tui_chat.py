@@ -392,3 +392,23 @@ async def test_a_client_left_signed_out_says_how_to_sign_in_not_retry(
         assert "ctrl+l" in pane.text_of("notice")  # the failed send kept the sign-in notice
         await pilot.press("ctrl+l")
         await until(pilot, "asked again", lambda: isinstance(app.screen, PasswordScreen))
+
+
+async def test_clicking_a_failed_message_retries_that_one(start_server: ServerFactory) -> None:
+    server = start_server()
+    app = chat_app(server, admin_token=server.admin_token)
+    async with app.run_test() as pilot:
+        pane = app.pane
+        await until(pilot, "connected", lambda: connected(pane))
+        await pilot.press("f4")
+        await until(pilot, "refusals on", lambda: app.panel.state("refuse") != "off")
+        for body in ("first", "second"):
+            await type_and_send(pilot, pane, body)
+        await until(pilot, "both failed", lambda: statuses(pane, "second") == [FAILED])
+        await pilot.press("f4")
+        await until(pilot, "refusals off", lambda: app.panel.state("refuse") == "off")
+        (second,) = pane.rows_for("second")
+        line, _ = pane.timeline.line_range(second)
+        await pilot.click("#timeline", offset=(4, line - round(pane.timeline.scroll_y)))
+        await until(pilot, "the clicked one went", lambda: statuses(pane, "second") == [SENT])
+        assert statuses(pane, "first") == [FAILED]  # only the one clicked
