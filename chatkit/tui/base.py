@@ -1,8 +1,16 @@
-"""What the chat app and the demo share: the fault keys, the panel, and closing up.
+"""What the chat app and the demo share: the fault keys, the panel, the layouts, closing up.
 
-Both apps hold one or more `ChatSession` objects and one `FaultPanel`. The fault
-keys go to the server through one session's connection (``control``); the panel
-shows what the server answered, so it always reads the server's own state.
+Both apps hold one or more `ChatSession` objects, one `FaultPanel` and one
+`FaultBar`. The fault keys go to the server through one session's connection
+(``control``); the panel and the bar show what the server answered, so they
+always read the server's own state.
+
+One layout for every terminal: from `WIDE` columns the panel stands beside the
+chats; below that (80×24, the default terminal, included) it gives its columns
+to the chats and the switches shrink to one line above the footer. The fault
+keys are ordinary bindings, not priority ones, so they run in the order they
+were pressed among the keys typed around them; the panel and the bar name them,
+so the footer leaves them out and keeps room for the keys nothing else names.
 """
 
 from __future__ import annotations
@@ -13,10 +21,24 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 
-from chatkit.tui.faults import SWITCHES, FaultPanel
+from chatkit.tui.faults import SWITCHES, FaultBar, FaultPanel
 from chatkit.tui.session import ChatSession
 
 TITLE = "Chat Message Flow"
+WIDE = 120
+"""From this many columns the fault panel stands beside the chats."""
+LAYOUT_CSS = """
+#main {
+    height: 1fr;
+}
+Screen.-narrow #side, Screen.-narrow #faults {
+    display: none;
+}
+Screen.-wide #faultbar {
+    display: none;
+}
+"""
+"""The layouts both apps share; each app adds its own CSS after it."""
 
 
 class LiveApp(App[None]):
@@ -26,10 +48,17 @@ class LiveApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         *(
-            Binding(switch.key, f"fault('{switch.name}')", switch.label, priority=True)
+            Binding(switch.key, f"fault('{switch.name}')", switch.label, show=False)
             for switch in SWITCHES
         ),
     ]
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012 (Textual declares it an instance variable)
+        (0, "-narrow"),
+        (WIDE, "-wide"),
+    ]
+    ENABLE_COMMAND_PALETTE = False
+    """Its key, ctrl+p, would be one more key the footer has no room to explain."""
+    CSS = LAYOUT_CSS
 
     def __init__(self, sessions: list[ChatSession]) -> None:
         super().__init__()
@@ -48,10 +77,12 @@ class LiveApp(App[None]):
     def _show_faults(self) -> None:
         try:
             panel = self.panel
+            bar = self.query_one("#faultbar", FaultBar)
         except NoMatches:  # not composed yet, or already taken down
             return
         if panel.settings != self.control.faults:
             panel.show(self.control.faults)
+            bar.show(self.control.faults)
 
     def action_fault(self, name: str) -> None:
         """Step one fault switch on the server (off → on, or through the latency steps)."""

@@ -30,9 +30,10 @@ DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 CHAT_DESCRIPTION = (
     "Chat on the live server (start one with: chatkit serve; make your account with: "
     "chatkit accounts add NAME) through a target's send, "
-    "reconcile and rollback. Enter sends (a paste of several lines is one message; ctrl+j "
-    "starts a new line), ctrl+r retries a failed message, ctrl+o loads older messages, "
-    "F2-F5 turn the server's fault switches, ctrl+q quits."
+    "reconcile and rollback. Enter sends (a paste of several lines is one message in a "
+    "terminal with bracketed paste; ctrl+j starts a new line), ctrl+r retries failed "
+    "messages oldest first, ctrl+o loads older messages, F2-F5 turn the server's fault "
+    "switches, ctrl+l types the password again, ctrl+q quits. More in docs/terminal-client.md."
 )
 DEMO_DESCRIPTION = (
     "Two users side by side in one chat, on a chat server the demo starts and stops "

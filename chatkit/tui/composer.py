@@ -1,4 +1,4 @@
-"""The box a message is written in: Enter sends exactly what was typed, once.
+"""The box a message is written in: Enter sends exactly what was typed, once, in order.
 
 A terminal delivers keys in bursts: a fast typist, or a paste in a terminal
 without bracketed paste, puts the next message's keys in the queue before the
@@ -8,20 +8,27 @@ into one row, or one sent twice. So the box itself takes its text and empties
 itself in the same step as the Enter, before it looks at the next key, and
 hands the words on in a `Composer.Send` message.
 
+Keys bound elsewhere would still run out of order: Textual runs a binding once
+the key has travelled up to the app, and by then the box has handled the keys
+behind it. So the keys that change what is sent — Enter, ctrl+j and ctrl+r —
+are handled here, in the box's own queue, and what they ask of the pane is
+posted straight to the pane, where keys that travel up arrive in the same order.
+
 A paste of several lines is one message, newlines included (the way chat apps
-treat a pasted paragraph); ctrl+j starts a new line by hand.
+treat a pasted paragraph); ctrl+j starts a new line by hand. A box holding only
+spaces is not sent: it stays as it was, and `Composer.Refused` says why.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual import events
-from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
 PLACEHOLDER = "Type a message · Enter sends · ctrl+j new line"
+NEW_LINE_KEYS = ("ctrl+j", "shift+enter")
+RETRY_KEY = "ctrl+r"
+BLANK = "only spaces: type some words first"
 
 
 class Composer(TextArea):
@@ -39,10 +46,6 @@ class Composer(TextArea):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+j,shift+enter", "new_line", "New line", show=False),
-    ]
-
     class Send(Message):
         """The user pressed Enter: ``body`` is everything the box held at that moment."""
 
@@ -50,6 +53,29 @@ class Composer(TextArea):
             super().__init__()
             self.composer = composer
             self.body = body
+
+        @property
+        def control(self) -> Composer:
+            return self.composer
+
+    class Refused(Message):
+        """Enter found nothing to send in the box (only spaces); ``reason`` says so."""
+
+        def __init__(self, composer: Composer, reason: str) -> None:
+            super().__init__()
+            self.composer = composer
+            self.reason = reason
+
+        @property
+        def control(self) -> Composer:
+            return self.composer
+
+    class Retry(Message):
+        """ctrl+r, pressed in the box: retry the oldest failed message."""
+
+        def __init__(self, composer: Composer) -> None:
+            super().__init__()
+            self.composer = composer
 
         @property
         def control(self) -> Composer:
@@ -78,15 +104,30 @@ class Composer(TextArea):
             self.text = body
             self.move_cursor(self.document.end)
 
-    def action_new_line(self) -> None:
-        self.insert("\n")
+    def _tell(self, message: Message) -> None:
+        """Post ``message`` straight to the parent (the pane), not through this box's queue,
+        so it reaches the pane ahead of any key still waiting behind it here."""
+        target = self.parent if self.parent is not None else self
+        target.post_message(message)
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            body = self.take()
-            if body:
-                self.post_message(self.Send(self, body))
+            if not self.text.strip():
+                if self.text:
+                    self._tell(self.Refused(self, BLANK))
+                return
+            self._tell(self.Send(self, self.take()))
+            return
+        if event.key in NEW_LINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        if event.key == RETRY_KEY:
+            event.stop()
+            event.prevent_default()
+            self._tell(self.Retry(self))
             return
         await super()._on_key(event)

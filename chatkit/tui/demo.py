@@ -20,9 +20,9 @@ from textual.widgets import Footer, Static
 
 from chatkit.protocols import Flow
 from chatkit.target import display_path
-from chatkit.tui.base import LiveApp
+from chatkit.tui.base import LAYOUT_CSS, LiveApp
 from chatkit.tui.embedded import EmbeddedServer
-from chatkit.tui.faults import FaultPanel
+from chatkit.tui.faults import FaultBar, FaultPanel
 from chatkit.tui.pane import ChatPane
 from chatkit.tui.session import ChatSession
 
@@ -47,10 +47,9 @@ def guide(flow_path: Path, url: str) -> Text:
 class DemoApp(LiveApp):
     """Two `ChatPane` s, one per user, in one chat, with the fault switches beside them."""
 
-    CSS = """
-    #main {
-        height: 1fr;
-    }
+    CSS = (
+        LAYOUT_CSS
+        + """
     #side {
         width: 36;
     }
@@ -58,6 +57,7 @@ class DemoApp(LiveApp):
         padding: 1 1;
     }
     """
+    )
 
     def __init__(
         self,
@@ -98,6 +98,7 @@ class DemoApp(LiveApp):
             with Vertical(id="side"):
                 yield FaultPanel(id="faults")
                 yield Static(guide(self.flow_path, self.url), id="guide")
+        yield FaultBar(id="faultbar")
         yield Footer()
 
     def on_mount(self) -> None:

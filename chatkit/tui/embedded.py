@@ -1,13 +1,18 @@
-"""The live server on the demo's own event loop, with a database that lives only as long.
+"""The live server in a thread of the demo's own, with a database that lives only as long.
 
 ``chatkit demo`` is one command with no set-up, so it brings its server along:
 the same app `chatkit.live.server.create_server` builds for ``chatkit serve``,
-run by uvicorn as a task on the running loop, on a free loopback port, with its
-SQLite file in a temporary folder, and with an account for each of its ``users``
-(with a generated password the demo hands to its own clients: nobody is asked
-anything). Stopping it is uvicorn's own graceful way
+run by uvicorn on a free loopback port, with its SQLite file in a temporary
+folder, and with an account for each of its ``users`` (with a generated password
+the demo hands to its own clients: nobody is asked anything).
+
+It runs on an event loop of its own, in its own thread, not on the screen's: when
+it shared the screen's loop, a burst of messages kept the screen busy drawing,
+the server's acks waited behind the drawing, and sends that the server had
+stored timed out and showed a false ✗. Stopping it is uvicorn's own graceful way
 (``should_exit``): connections close, the store finishes its writes and closes,
-and then the folder goes. No process and no thread is left behind.
+the thread ends and is joined, and then the folder goes. No process and no
+thread is left behind.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import secrets
 import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +40,7 @@ from chatkit.live.settings import ServerSettings
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+THREAD_NAME = "chatkit-demo-server"
 GRACE_S = 1
 """How long uvicorn waits for open connections at shutdown; the demo closes its own first."""
 
@@ -60,7 +67,7 @@ class EmbeddedServer:
         self.port = 0
         self._sock: socket.socket | None = None
         self._uvicorn: _InProcessServer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -68,7 +75,7 @@ class EmbeddedServer:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._thread is not None and self._thread.is_alive()
 
     async def start(self) -> str:
         """Start serving; return the URL once the store is open and the port listens."""
@@ -85,8 +92,15 @@ class EmbeddedServer:
             await asyncio.to_thread(_make_accounts, settings.db_path, self.passwords)
             self._sock = bind(HOST, 0)
             self.port = self._sock.getsockname()[1]
-            ready = asyncio.Event()
-            self.live = create_server(settings, on_ready=ready.set)
+            ready = threading.Event()
+            settled = threading.Event()
+            """Set once the server is ready, or its thread has ended without being so."""
+
+            def on_ready() -> None:
+                ready.set()
+                settled.set()
+
+            self.live = create_server(settings, on_ready=on_ready)
             config = uvicorn_config(
                 self.live.app,
                 settings,
@@ -94,14 +108,11 @@ class EmbeddedServer:
                 timeout_graceful_shutdown=GRACE_S,
             )
             self._uvicorn = _InProcessServer(config)
-            self._task = asyncio.create_task(
-                self._uvicorn.serve(sockets=[self._sock]), name="chatkit-demo-server"
+            self._thread = threading.Thread(
+                target=self._serve, args=(self._uvicorn, self._sock, settled), name=THREAD_NAME
             )
-            waiting = asyncio.ensure_future(ready.wait())
-            await asyncio.wait(
-                {waiting, self._task}, timeout=START_TIMEOUT_S, return_when="FIRST_COMPLETED"
-            )
-            waiting.cancel()
+            self._thread.start()
+            await asyncio.to_thread(settled.wait, START_TIMEOUT_S)
             if not ready.is_set():
                 raise RuntimeError("the demo's chat server did not start")
         except BaseException:
@@ -109,19 +120,24 @@ class EmbeddedServer:
             raise
         return self.url
 
+    @staticmethod
+    def _serve(server: _InProcessServer, sock: socket.socket, settled: threading.Event) -> None:
+        """The server thread: uvicorn on a fresh event loop, until told to exit."""
+        try:
+            asyncio.run(server.serve(sockets=[sock]))
+        finally:
+            settled.set()
+
     async def stop(self) -> None:
         """Stop serving (gracefully, then by force), close the port, delete the folder."""
-        task, self._task = self._task, None
+        thread, self._thread = self._thread, None
         try:
-            if task is not None and self._uvicorn is not None:
+            if thread is not None and self._uvicorn is not None:
                 self._uvicorn.should_exit = True
-                try:
-                    await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT_S)
-                except TimeoutError:
+                await asyncio.to_thread(thread.join, STOP_TIMEOUT_S)
+                if thread.is_alive():
                     self._uvicorn.force_exit = True
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    await asyncio.to_thread(thread.join, STOP_TIMEOUT_S)
         finally:
             if self._sock is not None:
                 self._sock.close()

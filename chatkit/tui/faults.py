@@ -28,6 +28,8 @@ class Switch:
     values: tuple[object, ...]
     """The first value is "off"; the key steps to the next one, and from the last back to off."""
     explains: str
+    short: str
+    """The label in the one-line bar."""
 
     def next_value(self, current: object) -> object:
         """What one press of the key sets, from the server's ``current`` value."""
@@ -58,10 +60,17 @@ VERY_SLOW_MS = int(ACK_TIMEOUT_S * 1000) + 2000
 """Longer than a send waits for its ack: the send fails, then its late echo proves it arrived."""
 
 SWITCHES = (
-    Switch("latency_ms", "f2", "latency", (0, SLOW_MS, VERY_SLOW_MS), "the server answers slowly"),
-    Switch("lose_acks", "f3", "lost acks", (0.0, 1.0), "stored and echoed, no ack"),
-    Switch("refuse", "f4", "refused sends", (0.0, 1.0), "refused, nothing stored"),
-    Switch("echo_first", "f5", "echo first", (False, True), "the echo beats the ack"),
+    Switch(
+        "latency_ms",
+        "f2",
+        "latency",
+        (0, SLOW_MS, VERY_SLOW_MS),
+        "the server answers slowly",
+        "latency",
+    ),
+    Switch("lose_acks", "f3", "lost acks", (0.0, 1.0), "stored and echoed, no ack", "lost acks"),
+    Switch("refuse", "f4", "refused sends", (0.0, 1.0), "refused, nothing stored", "refused"),
+    Switch("echo_first", "f5", "echo first", (False, True), "the echo beats the ack", "echo first"),
 )
 BY_NAME = {switch.name: switch for switch in SWITCHES}
 
@@ -91,6 +100,45 @@ class FaultPanel(Static):
     def state(self, name: str) -> str:
         """How the panel describes one switch now (``off``, ``on``, ``1 s``...)."""
         return BY_NAME[name].describe(self.settings.get(name))
+
+
+class FaultBar(Static):
+    """The switches on one line, for a screen too narrow for the panel beside the chats."""
+
+    DEFAULT_CSS = """
+    FaultBar {
+        height: 1;
+        padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(render_bar({}), id=id)
+
+    def show(self, settings: Mapping[str, object]) -> None:
+        self.update(render_bar(settings))
+
+
+def render_bar(settings: Mapping[str, object]) -> Text:
+    """``F2 latency off · F3 lost acks off · F4 refused on · F5 echo first off``."""
+    text = Text()
+    for index, switch in enumerate(SWITCHES):
+        if index:
+            text.append(" · ", style="dim")
+        state = switch.describe(settings.get(switch.name)) if settings else "?"
+        text.append(f"{switch.key.upper()} ", style="bold")
+        text.append(f"{switch.short} ")
+        text.append(short_state(state), style="dim" if state in ("off", "?") else "bold yellow")
+    return text
+
+
+def short_state(state: str) -> str:
+    """A switch's state in a word: ``every send`` is ``on``; ``30% of sends`` is ``30%``."""
+    if state == "every send":
+        return "on"
+    return state.removesuffix(" of sends")
 
 
 def render_panel(settings: Mapping[str, object]) -> Text:

@@ -1,11 +1,12 @@
-"""``python -m chatkit.tui.screenshot``: write ``docs/demo.svg``, the picture in the README.
+"""``python -m chatkit.tui.screenshot``: write ``docs/demo.svg`` and ``docs/demo-80x24.svg``.
 
 It plays a short scene in the demo, headless, on the demo's own embedded server:
 alice and bob talk, a paste of two lines goes through as one message, one message
 is refused, and one is caught mid-flight on a slow network while bob is typing.
 So the picture shows every mark at once — the tick, the red mark with its reason
 and how to retry, the dimmed row with its clock and "sending…" — and it is taken
-of the real app, not drawn by hand.
+of the real app, not drawn by hand: once wide (the README's picture), once at
+80×24, the terminal most people open.
 
 `screen_text` reads the characters back out of such a picture, and `comparable`
 blanks what changes from run to run (the clock, the port), so a test can replay
@@ -32,8 +33,11 @@ from chatkit.tui.embedded import EmbeddedServer
 from chatkit.tui.pane import ChatPane
 
 SIZE = (160, 42)
+SMALL = (80, 24)
 WAIT_S = 10.0
 DEFAULT_OUT = kit_root() / "docs" / "demo.svg"
+PICTURES = {SIZE: DEFAULT_OUT, SMALL: kit_root() / "docs" / "demo-80x24.svg"}
+"""Every picture the docs show, by terminal size (columns, lines)."""
 CELL_WIDTH = 12.2
 """The width of one terminal cell in Rich's SVG export, in SVG units."""
 
@@ -96,14 +100,14 @@ async def play(app: DemoApp, pilot: Pilot[None]) -> None:
     await until(pilot, "it says sending", lambda: bool(alice.text_of("sending")))
 
 
-async def take(out: Path, target: str = "solution") -> Path:
-    """Play the scene and save the screenshot to ``out``; return its path."""
+async def take(out: Path, target: str = "solution", size: tuple[int, int] = SIZE) -> Path:
+    """Play the scene at ``size`` (columns, lines) and save the screenshot to ``out``."""
     path, flows = load(target, copies=len(USERS))
     async with EmbeddedServer(users=USERS) as server:
         app = DemoApp(
             server.url, path, flows, passwords=server.passwords, admin_token=server.admin_token
         )
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=size) as pilot:
             await play(app, pilot)
             out.parent.mkdir(parents=True, exist_ok=True)
             app.save_screenshot(out.name, path=str(out.parent))
@@ -145,12 +149,13 @@ def comparable(lines: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m chatkit.tui.screenshot", description="Write the demo's SVG screenshot."
+        prog="python -m chatkit.tui.screenshot",
+        description="Write the demo's SVG screenshots: docs/demo.svg and docs/demo-80x24.svg.",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="default: docs/demo.svg")
     parser.add_argument("--target", default="solution", help="default: %(default)s")
     args = parser.parse_args(argv)
-    print(asyncio.run(take(args.out, args.target)))
+    for size, out in PICTURES.items():
+        print(asyncio.run(take(out, args.target, size)))
     return 0
 
 

@@ -19,14 +19,25 @@ from pathlib import Path
 
 from chatkit.client import ChatClient
 from chatkit.live.transports import RequestFailed, SocketIOTransport
-from chatkit.model import DeliveryError, Message, ServerMessage
+from chatkit.model import DeliveryError, ServerMessage
 from chatkit.protocols import Flow
 from chatkit.state import Chat, ChatState
 from chatkit.tui.notices import Notice, explain
+from chatkit.tui.patience import listening
+from chatkit.tui.rows import RETRY_HOW
 
 ACK_TIMEOUT_S = 3.0
 """How long a send waits for its ack. Shorter than the slowest latency switch, so the
 learner can watch a send time out and then be proved delivered by its late echo."""
+IN_FLIGHT = 8
+"""At most this many sends wait for their acks at once; the rest of a burst waits its
+turn with its clock mark (still pending), in order. Sent all at once, the 200th
+message of a burst waited behind 199 others for its ack, and timed out with the
+server busy storing the first ones: a false ✗ for a message about to be stored."""
+WALL_CLOCK_BOUND = 10
+"""The transport's own wall-clock limit on an ack, as a multiple of `ACK_TIMEOUT_S`: only a
+bound. The wait that fails a send is counted in the client's own listening time
+(`chatkit.tui.patience`), so a busy screen does not turn a stored message red."""
 TYPING_TTL_S = 6.0
 """How long someone shows as typing without a fresh typing event (if their "stopped" is lost)."""
 TYPING_REPEAT_S = 2.5
@@ -38,6 +49,14 @@ RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 8.0
 """The longest wait between tries: the wait doubles up to this, so a server started
 late is found within seconds, and a server that stays away is not hammered."""
+
+SIGN_IN_KEY = "ctrl+l"
+"""The key that asks for the password again, in ``chatkit chat``."""
+SIGN_IN_HOW = f"not signed in: {SIGN_IN_KEY} to type the password, then ctrl+r"
+ONLY_THE_HOST = (
+    "the F-keys need the host's admin token: start chatkit chat with "
+    "--admin-token-file FILE, or set $CHATKIT_ADMIN_TOKEN"
+)
 
 Listener = Callable[[], None]
 
@@ -53,15 +72,26 @@ class Observed:
     """
 
     def __init__(
-        self, server: SocketIOTransport, changed: Listener, oldest: Callable[[], int | None]
+        self,
+        server: SocketIOTransport,
+        touched: Callable[[str], None],
+        oldest: Callable[[], int | None],
+        ack_timeout: float,
     ) -> None:
         self.server = server
-        self.changed = changed
+        self.touched = touched
         self.oldest = oldest
+        self.ack_timeout = ack_timeout
+        self.turns = asyncio.Semaphore(IN_FLIGHT)
+        """Sends on the wire at once; the others wait their turn, in the order sent."""
 
     async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
-        self.changed()
-        return await self.server.send(chat_id, client_id, body)
+        self.touched(client_id)
+        try:
+            async with self.turns:  # the clock starts when the request goes out
+                return await listening(self.server.send(chat_id, client_id, body), self.ack_timeout)
+        finally:
+            self.touched(client_id)  # the flow's reconcile or rollback of it comes next
 
     async def history(self, chat_id: str) -> list[ServerMessage]:
         oldest = self.oldest()
@@ -91,21 +121,10 @@ class ChatSession:
         self.user = user
         self.chat_id = chat_id
         self.state = ChatState(user)
-        self.transport = SocketIOTransport(
-            url,
-            user,
-            password=password,
-            ack_timeout=ack_timeout,
-            on_message=self.receive,
-            on_typing=self._on_typing,
-            on_reconnect=self._on_reconnect,
-            on_disconnect=self.changed,
-            on_faults=self._on_faults,
-            admin_token=admin_token,
-        )
-        self.client = ChatClient(
-            flow, self.state, Observed(self.transport, self.changed, lambda: self.oldest)
-        )
+        self.ack_timeout = ack_timeout
+        self.admin_token = admin_token
+        self.transport = self._new_transport(password)
+        self.client = ChatClient(flow, self.state, self._observed())
         self.listeners: list[Listener] = []
         """Called after anything that may change what the pane shows."""
         self.notice: Notice | None = None
@@ -124,12 +143,20 @@ class ChatSession:
         self.older_left = False
         """Whether the server holds messages older than ``oldest``."""
         self.loading_older = False
-        self._unreachable: Notice | None = None
+        self._connection_notice: Notice | None = None
+        """The notice about reaching or signing in to the server: only a connection clears it."""
+        self._retrying: set[str] = set()
+        self._touched: set[str] | None = None
+        """Client ids of the messages that may have changed since the pane last looked
+        (None: any of them, so the pane compares them all)."""
         self._typing: dict[str, float] = {}
         self._told_typing_at: float | None = None
         self._closed = False
         self.signed_out = False
-        """The server turned the sign-in down (wrong name or password): no more tries."""
+        """The server turned the sign-in down (wrong name or password): no more tries
+        until the user types the password again (`sign_in`)."""
+        self.refusal = ""
+        """Why the server turned the last sign-in down."""
 
     # What the pane reads.
 
@@ -163,10 +190,24 @@ class ChatSession:
             del self._typing[user]
         return sorted(self._typing)
 
-    def latest_failed(self) -> Message | None:
-        """The failed message a retry key resends: the most recent of this user's."""
-        mine = [row for row in self.client.failed(self.chat_id) if row.author == self.user]
-        return mine[-1] if mine else None
+    def retry_how(self) -> str:
+        """What the reason under a failed message says to do next."""
+        return SIGN_IN_HOW if self.signed_out else RETRY_HOW
+
+    def claim_failed(self) -> str | None:
+        """The oldest failed message of this user's not already asked to be retried, now
+        claimed for a retry (ctrl+r pressed twice fast retries two messages, oldest first)."""
+        for row in self.client.failed(self.chat_id):
+            if row.author == self.user and self.claim(row.client_id):
+                return row.client_id
+        return None
+
+    def claim(self, client_id: str) -> bool:
+        """Mark a failed message as about to be retried; False if it already is."""
+        if client_id in self._retrying:
+            return False
+        self._retrying.add(client_id)
+        return True
 
     # What the user does.
 
@@ -188,7 +229,7 @@ class ChatSession:
             delay = min(delay * 2, self.retry_max)
             if self._closed:
                 return
-        if self.notice is self._unreachable:
+        if self.notice is not None and self.notice is self._connection_notice:
             self.tell(None)
         try:
             await self.transport.join(self.chat_id)
@@ -198,33 +239,54 @@ class ChatSession:
         await self.read_faults()
         await self._calling("reconcile", self._page_back())
 
+    async def sign_in(self, password: str) -> None:
+        """Try again with another password, after the server turned the last one down.
+
+        On a new connection: the old one's reconnection machinery would sign in a second
+        time beside this one, and the chat would be joined on the session it replaced.
+        """
+        await self.transport.close()
+        self.transport = self._new_transport(password)
+        self.client.server = self._observed()
+        self.signed_out = False
+        self.tries = 0
+        if self.notice is not None and self.notice is self._connection_notice:
+            self.tell(None)
+        await self.connect()
+
     async def send(self, body: str) -> bool:
         """The user pressed enter. False if the flow raised (the notice says why)."""
         return await self._calling("send", self.client.send(self.chat_id, body), clears=True)
 
     async def retry(self, client_id: str) -> bool:
-        """Resend a failed message through the flow, with its client id."""
-        return await self._calling("send", self.client.retry(client_id), clears=True)
+        """Resend a failed message through the flow, with its client id (claimed first)."""
+        try:
+            return await self._calling("send", self.client.retry(client_id), clears=True)
+        finally:
+            self._retrying.discard(client_id)
 
     async def load_older(self) -> None:
         """Scroll-back: the page of messages before the oldest one loaded, through reconcile."""
         if self.older_left and not self.loading_older:
             await self._calling("reconcile", self._page_back())
 
-    async def typed(self, has_text: bool) -> None:
-        """The input changed: tell the others we are typing (throttled) or have stopped."""
+    def typed(self, has_text: bool) -> Awaitable[None] | None:
+        """The input changed: what tells the others we are typing or have stopped, or None
+        when there is nothing to tell (throttled: most keystrokes cost nothing)."""
         now = time.monotonic()
         if has_text:
             if self._told_typing_at is not None and now - self._told_typing_at < TYPING_REPEAT_S:
-                return
+                return None
             self._told_typing_at = now
         elif self._told_typing_at is None:
-            return
+            return None
         else:
             self._told_typing_at = None
-        if self.connected:
-            with contextlib.suppress(DeliveryError):  # a lost typing hint is harmless
-                await self.transport.typing(self.chat_id, has_text)
+        return self._tell_typing(has_text) if self.connected else None
+
+    async def _tell_typing(self, has_text: bool) -> None:
+        with contextlib.suppress(DeliveryError):  # a lost typing hint is harmless
+            await self.transport.typing(self.chat_id, has_text)
 
     async def read_faults(self) -> None:
         """The server's fault switches, for the panel: as the server told everyone at
@@ -237,7 +299,10 @@ class ChatSession:
         try:
             self.faults = await self.transport.set_faults(**changes)
         except DeliveryError as error:
-            self.tell(Notice(f"Could not change the fault switches: {error.reason}"))
+            text = f"Could not change the fault switches: {error.reason}"
+            if self.transport.admin_token is None:
+                text += f" — {ONLY_THE_HOST}"
+            self.tell(Notice(text, "warning"))
             return False
         self.changed()
         return True
@@ -261,9 +326,29 @@ class ChatSession:
             self.client.receive(incoming)
         except (Exception, SystemExit) as error:
             self.tell(explain(error, "reconcile", self.flow_path))
-        self.changed()
+            self.touch_all()  # it may have left any row half changed
+            return
+        self.touch(incoming.client_id)
 
     # Plumbing.
+
+    def _new_transport(self, password: str | None) -> SocketIOTransport:
+        return SocketIOTransport(
+            self.url,
+            self.user,
+            password=password,
+            ack_timeout=self.ack_timeout * WALL_CLOCK_BOUND,
+            on_message=self.receive,
+            on_typing=self._on_typing,
+            on_reconnect=self._on_reconnect,
+            on_disconnect=self.changed,
+            on_faults=self._on_faults,
+            admin_token=self.admin_token,
+        )
+
+    def _observed(self) -> Observed:
+        """The transport as the flow sees it (`Observed`)."""
+        return Observed(self.transport, self.touch, lambda: self.oldest, self.ack_timeout)
 
     def tell(self, notice: Notice | None) -> None:
         """Show ``notice`` above the timeline (None clears it)."""
@@ -273,6 +358,22 @@ class ChatSession:
     def changed(self) -> None:
         for listener in list(self.listeners):
             listener()
+
+    def touch(self, client_id: str) -> None:
+        """The message with this client id may have changed (or appeared): tell the pane."""
+        if self._touched is not None:
+            self._touched.add(client_id)
+        self.changed()
+
+    def touch_all(self) -> None:
+        """Any message may have changed (a page loaded, a chat reloaded): tell the pane."""
+        self._touched = None
+        self.changed()
+
+    def take_touched(self) -> set[str] | None:
+        """The client ids touched since the last call, or None for "look at them all"."""
+        touched, self._touched = self._touched, set()
+        return touched
 
     async def _page_back(self) -> None:
         """Load one page of history, older than anything loaded yet (at first: the newest)."""
@@ -290,8 +391,11 @@ class ChatSession:
         if page:
             self.oldest = page[0].seq
         self.older_left = more and bool(page)
-        for incoming in page:
-            self.client.receive(incoming)
+        try:
+            for incoming in page:
+                self.client.receive(incoming)
+        finally:
+            self.touch_all()
 
     async def _reach(self) -> bool:
         """One try at connecting and signing in; False (and a notice) if it failed."""
@@ -302,23 +406,21 @@ class ChatSession:
         except DeliveryError as error:
             if isinstance(error, RequestFailed) and error.code == "not_registered":
                 self.signed_out = True
-                self.tell(
-                    Notice(
-                        f"Could not sign in as {self.user}: {error.reason}. Check the password "
-                        "(chatkit chat asks for it, or reads --password-file or "
-                        "$CHATKIT_PASSWORD); a teacher makes accounts with: "
-                        "chatkit accounts add NAME",
-                        "warning",
-                    )
+                self.refusal = error.reason
+                self._connection_notice = Notice(
+                    f"Could not sign in as {self.user}: {error.reason}. Type the password "
+                    f"again ({SIGN_IN_KEY}); a teacher makes accounts with: "
+                    "chatkit accounts add NAME",
+                    "warning",
                 )
-                return False
-            self._unreachable = Notice(
-                f"Could not reach the chat server at {self.url}: {error.reason}. "
-                "Start one with: chatkit serve (or python -m chatkit.live). "
-                "This client keeps trying by itself.",
-                "warning",
-            )
-            self.tell(self._unreachable)
+            else:
+                self._connection_notice = Notice(
+                    f"Could not reach the chat server at {self.url}. Start one with: "
+                    "chatkit serve (or python -m chatkit.live); this client keeps trying "
+                    "by itself.",
+                    "warning",
+                )
+            self.tell(self._connection_notice)
             return False
         return True
 
@@ -332,9 +434,10 @@ class ChatSession:
             await work
         except (Exception, SystemExit) as error:  # the learner's code may even call sys.exit
             self.tell(explain(error, doing, self.flow_path))
+            self.touch_all()  # it may have left any row half changed
             return False
         else:
-            if clears:
+            if clears and self.notice is not self._connection_notice:
                 self.notice = None
             return True
         finally:
@@ -361,4 +464,7 @@ class ChatSession:
         was announced to the others only.
         """
         await self.read_faults()
-        await self._calling("reconcile", self.client.resync(self.chat_id))
+        try:
+            await self._calling("reconcile", self.client.resync(self.chat_id))
+        finally:
+            self.touch_all()

@@ -13,6 +13,7 @@ import pytest
 from tui_support import (
     ServerFactory,
     ServerProcess,
+    burst,
     connected,
     free_port,
     load,
@@ -26,6 +27,7 @@ from chatkit.model import Status
 from chatkit.tui.app import ChatApp
 from chatkit.tui.embedded import HOST
 from chatkit.tui.pane import ChatPane
+from chatkit.tui.password import PasswordScreen
 from chatkit.tui.session import ChatSession
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
@@ -200,12 +202,19 @@ async def test_a_server_not_up_yet_is_tried_again_and_found(start_server: Server
         await until(pilot, "a notice shows", lambda: pane.text_of("notice"))
         assert pane.text_of("notice").startswith("Could not reach the chat server at http://")
         assert "chatkit serve" in pane.text_of("notice")
+        assert "could not reach" not in pane.text_of("notice")  # said once, not twice
         assert "keeps trying by itself" in pane.text_of("notice")
         await until(pilot, "it says when it tries again", lambda: "trying again in" in header(pane))
         assert header(pane).startswith("offline — trying again in ")
+        await type_and_send(pilot, pane, "too early")
+        await until(pilot, "it failed", lambda: statuses(pane, "too early") == [FAILED])
+        # The failed send does not take away the notice: the server is still down.
+        assert pane.text_of("notice").startswith("Could not reach the chat server at http://")
 
         start_server(port=port, accounts={"ada": password})
         await until(pilot, "connected once the server is up", lambda: connected(pane), timeout=20)
+        await pilot.press("ctrl+r")
+        await until(pilot, "the retry went", lambda: statuses(pane, "too early") == [SENT])
         assert pane.session.tries >= 2
         assert header(pane).startswith("connected")
         assert pane.text_of("notice") == ""  # the unreachable notice went with the problem
@@ -294,6 +303,8 @@ async def test_a_wrong_password_says_so_once_and_is_not_tried_again(
         )
         assert "chatkit accounts add" in pane.text_of("notice")
         assert header(pane).startswith("not signed in")
+        await until(pilot, "the app asks", lambda: isinstance(app.screen, PasswordScreen))
+        await pilot.press("escape")
         await pilot.press("f4")  # no session, no admin token: nothing changes, nothing breaks
         assert pane.session.tries == 1, "a wrong password was tried again"
         assert pane.session.retry_at is None, "another try is scheduled"
@@ -310,6 +321,94 @@ async def test_without_the_admin_token_the_switches_are_seen_but_not_turned(
         await until(pilot, "the switches show", lambda: app.panel.state("echo_first") == "on")
         await pilot.press("f4")
         await until(pilot, "a notice shows", lambda: "only the host" in pane.text_of("notice"))
+        assert "--admin-token-file" in pane.text_of("notice")
+        assert "$CHATKIT_ADMIN_TOKEN" in pane.text_of("notice")
         assert app.panel.state("refuse") == "off"
         await type_and_send(pilot, pane, "still sent")
         await until(pilot, "the send went through", lambda: statuses(pane, "still sent") == [SENT])
+
+
+async def test_ctrl_r_pressed_fast_retries_every_failed_message_oldest_first(
+    start_server: ServerFactory,
+) -> None:
+    server = start_server()
+    app = chat_app(server, admin_token=server.admin_token)
+    bodies = [f"R{n:02d}" for n in range(1, 6)]
+    async with app.run_test() as pilot:
+        pane = app.pane
+        await until(pilot, "connected", lambda: connected(pane))
+        await pilot.press("f4")
+        await until(pilot, "refusals on", lambda: app.panel.state("refuse") != "off")
+        for body in bodies:
+            await type_and_send(pilot, pane, body)
+        await until(
+            pilot, "all failed", lambda: all(statuses(pane, body) == [FAILED] for body in bodies)
+        )
+        await pilot.press("f4")
+        await until(pilot, "refusals off", lambda: app.panel.state("refuse") == "off")
+        burst(app, "\x12" * len(bodies))  # five ctrl+r in one chunk
+        await until(
+            pilot, "all sent", lambda: all(statuses(pane, body) == [SENT] for body in bodies)
+        )
+        await pilot.press("ctrl+r")  # nothing left to retry: nothing is sent again
+    async with HttpTransport(server.url) as reader:
+        await reader.login("ada", server.account("ada"))
+        stored = [message.body for message in await reader.history("general")]
+    assert stored == bodies
+
+
+async def test_a_wrong_password_is_asked_for_again_in_the_app(start_server: ServerFactory) -> None:
+    server = start_server()
+    password = server.account("ada")
+    path, flow = load("solution")
+    app = ChatApp(ChatSession(flow, path, server.url, "ada", "general", password="wrong"))
+    async with app.run_test() as pilot:
+        await until(pilot, "the app asks", lambda: isinstance(app.screen, PasswordScreen))
+        assert "wrong user name or password" in str(app.screen.query_one("#why").render())
+        await pilot.press(*password, "enter")
+        pane = app.pane
+        await until(pilot, "signed in", lambda: connected(pane))
+        assert pane.text_of("notice") == ""
+        await type_and_send(pilot, pane, "in at last")
+        await until(pilot, "sent", lambda: statuses(pane, "in at last") == [SENT])
+
+
+async def test_a_client_left_signed_out_says_how_to_sign_in_not_retry(
+    start_server: ServerFactory,
+) -> None:
+    server = start_server()
+    server.account("ada")
+    path, flow = load("solution")
+    app = ChatApp(ChatSession(flow, path, server.url, "ada", "general", password="wrong"))
+    async with app.run_test() as pilot:
+        await until(pilot, "the app asks", lambda: isinstance(app.screen, PasswordScreen))
+        await pilot.press("escape")
+        pane = app.pane
+        assert "ctrl+l" in pane.text_of("notice")
+        await type_and_send(pilot, pane, "anyone?")
+        await until(pilot, "it failed", lambda: statuses(pane, "anyone?") == [FAILED])
+        (row,) = pane.rows_for("anyone?")
+        assert row.text.endswith("\nnot signed in: ctrl+l to type the password, then ctrl+r")
+        assert "ctrl+l" in pane.text_of("notice")  # the failed send kept the sign-in notice
+        await pilot.press("ctrl+l")
+        await until(pilot, "asked again", lambda: isinstance(app.screen, PasswordScreen))
+
+
+async def test_clicking_a_failed_message_retries_that_one(start_server: ServerFactory) -> None:
+    server = start_server()
+    app = chat_app(server, admin_token=server.admin_token)
+    async with app.run_test() as pilot:
+        pane = app.pane
+        await until(pilot, "connected", lambda: connected(pane))
+        await pilot.press("f4")
+        await until(pilot, "refusals on", lambda: app.panel.state("refuse") != "off")
+        for body in ("first", "second"):
+            await type_and_send(pilot, pane, body)
+        await until(pilot, "both failed", lambda: statuses(pane, "second") == [FAILED])
+        await pilot.press("f4")
+        await until(pilot, "refusals off", lambda: app.panel.state("refuse") == "off")
+        (second,) = pane.rows_for("second")
+        line, _ = pane.timeline.line_range(second)
+        await pilot.click("#timeline", offset=(4, line - round(pane.timeline.scroll_y)))
+        await until(pilot, "the clicked one went", lambda: statuses(pane, "second") == [SENT])
+        assert statuses(pane, "first") == [FAILED]  # only the one clicked

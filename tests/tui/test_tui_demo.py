@@ -15,8 +15,8 @@ from chatkit.model import Status
 from chatkit.tui.cli import CannotLoad, add_tui_commands, chat_command, main
 from chatkit.tui.cli import load as load_target
 from chatkit.tui.demo import USERS, DemoApp
-from chatkit.tui.embedded import HOST, EmbeddedServer
-from chatkit.tui.screenshot import DEFAULT_OUT, comparable, screen_text, take
+from chatkit.tui.embedded import HOST, THREAD_NAME, EmbeddedServer
+from chatkit.tui.screenshot import PICTURES, comparable, screen_text, take
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
 
@@ -84,20 +84,24 @@ async def test_the_demo_brings_its_server_and_leaves_nothing_behind() -> None:
     assert not server.running
     assert not folder.exists()  # the database and its folder are gone
     assert not [t.name for t in threading.enumerate() if t.name.startswith("chatkit-sqlite")]
+    assert THREAD_NAME not in [t.name for t in threading.enumerate()]  # the server's thread
     with pytest.raises(OSError), socket.create_connection((HOST, server.port), timeout=2):
         pass
 
 
 @pytest.mark.timeout(60)
-async def test_the_picture_in_the_readme_is_the_screen_the_demo_shows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", list(PICTURES), ids=[f"{w}x{h}" for w, h in PICTURES])
+async def test_the_pictures_in_the_docs_are_the_screens_the_demo_shows(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
     """Replay the screenshot's scene and read both pictures' text: they must match.
 
-    If this fails, the app changed and the README shows an old screen: redraw it with
-    ``python -m chatkit.tui.screenshot`` (and look at it before committing).
+    If this fails, the app changed and the docs show an old screen: redraw them with
+    ``python -m chatkit.tui.screenshot`` (and look at them before committing).
     """
-    fresh = comparable(screen_text((await take(tmp_path / "demo.svg")).read_text()))
-    shipped = comparable(screen_text(DEFAULT_OUT.read_text()))
-    assert len(fresh) == SIZE[1]
+    fresh = comparable(screen_text((await take(tmp_path / "demo.svg", size=size)).read_text()))
+    shipped = comparable(screen_text(PICTURES[size].read_text()))
+    assert len(fresh) == size[1]
     assert "\n".join(fresh) == "\n".join(shipped)
 
 

@@ -21,8 +21,9 @@ from tui_support import (
 from chatkit.live.transports import HttpTransport
 from chatkit.model import Status
 from chatkit.tui.app import ChatApp
-from chatkit.tui.pane import ChatPane, Timeline
+from chatkit.tui.pane import ChatPane
 from chatkit.tui.session import ChatSession
+from chatkit.tui.timeline import Timeline
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
 

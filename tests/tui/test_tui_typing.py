@@ -103,3 +103,35 @@ async def test_a_paste_is_sent_only_by_enter_and_a_blank_enter_sends_nothing(
         await until(pilot, "bob has the last one", lambda: len(bodies(bob)) == 2)
         assert bodies(bob) == ["two lines\nof text\n", "and one more"]
         assert bodies(alice) == bodies(bob)
+
+
+async def test_ctrl_j_enter_and_a_paste_in_one_chunk_are_taken_in_the_order_pressed(
+    start_server: ServerFactory,
+) -> None:
+    """ctrl+j was once a binding run after the keys behind it: ``h1`` ctrl+j ``h2`` Enter
+    sent ``h1h2`` and left the new line in the box for the next message."""
+    async with alice_at_her_keyboard(start_server()) as (app, pilot, alice, bob):
+        burst(app, "h1\nh2\r")
+        paste(app, "p1\np2")
+        burst(app, "\rh3\nh4\r")
+        expected = ["h1\nh2", "p1\np2", "h3\nh4"]
+        await until(pilot, "bob has all three", lambda: len(bodies(bob)) >= len(expected))
+        await until(pilot, "alice's are sent", partial(all_sent, alice, expected))
+        assert bodies(bob) == expected
+        assert bodies(alice) == expected
+        assert alice.input.text == ""
+
+
+async def test_a_blank_enter_keeps_the_box_as_it_was_and_says_why_beside_it(
+    start_server: ServerFactory,
+) -> None:
+    async with alice_at_her_keyboard(start_server()) as (app, pilot, alice, bob):
+        burst(app, "   \r")
+        await until(pilot, "the reason shows", lambda: alice.text_of("hint"))
+        assert alice.text_of("hint") == "only spaces: type some words first"
+        assert alice.input.text == "   "  # nothing taken, nothing given back twice
+        assert alice.text_of("notice") == ""  # said beside the box, not at the top
+        burst(app, "ok\r")
+        await until(pilot, "bob has it", lambda: bodies(bob) == ["   ok"])
+        assert alice.text_of("hint") == ""
+        assert alice.input.text == ""

@@ -50,21 +50,27 @@ async def type_and_send(pilot: Pilot[Any], pane: ChatPane, body: str) -> None:
     await pilot.press(*body, "enter")
 
 
+CONTROL_KEYS = {" ": "space", "\r": "enter", "\n": "ctrl+j", "\x12": "ctrl+r"}
+"""What a terminal reports for the characters that are not letters or digits."""
+
+
 def key_event(character: str) -> events.Key:
-    """The key event a terminal delivers for one typed character (letters, digits, space)."""
-    if character == " ":
-        key = "space"
-    elif character == "\r":
-        key = "enter"
+    """The key event a terminal delivers for one typed character (letters, digits, space,
+    ``\r`` Enter, ``\n`` ctrl+j, ``\x12`` ctrl+r)."""
+    if character in CONTROL_KEYS:
+        key = CONTROL_KEYS[character]
     elif character.isalnum() and character.isascii():
         key = character
     else:
-        raise ValueError(f"key_event types letters, digits, space and enter, not {character!r}")
+        raise ValueError(
+            f"key_event types letters, digits and {sorted(CONTROL_KEYS)}, not {character!r}"
+        )
     return events.Key(key, character)
 
 
 def burst(app: App[Any], text: str) -> None:
-    """Queue ``text`` as key events all at once (``\r`` is Enter), like a typist too fast to see.
+    """Queue ``text`` as key events all at once (``\r`` is Enter, ``\n`` ctrl+j, ``\x12``
+    ctrl+r), like a typist too fast to see.
 
     `Pilot.press` lets the app finish with each key before the next one; a real
     terminal does not wait. Here every key is in the app's queue before the first
