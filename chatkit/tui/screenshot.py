@@ -153,9 +153,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Write the demo's SVG screenshots: docs/demo.svg and docs/demo-80x24.svg.",
     )
     parser.add_argument("--target", default="solution", help="default: %(default)s")
+    parser.add_argument(
+        "--into", type=Path, help="write the pictures into this folder instead of docs/"
+    )
     args = parser.parse_args(argv)
     for size, out in PICTURES.items():
-        print(asyncio.run(take(out, args.target, size)))
+        where = out if args.into is None else args.into / out.name
+        print(asyncio.run(take(where, args.target, size)))
     return 0
 
 
