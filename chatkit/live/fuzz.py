@@ -167,7 +167,7 @@ HOSTILE: list[object] = [
 """Values every field is set to, one at a time."""
 
 EVENTS: dict[str, dict[str, object]] = {
-    "login": {"user": "fuzzer", "password": "not the password"},
+    "login": {"user": "someone-else", "password": "not the password"},
     "logout": {},
     "join": {"chat_id": "general"},
     "leave": {"chat_id": "elsewhere"},

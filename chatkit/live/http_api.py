@@ -49,7 +49,6 @@ from chatkit.live.errors import (
     TooLarge,
     TooSlow,
 )
-from chatkit.live.limits import BucketsByKey
 from chatkit.live.payloads import (
     SendRequest,
     check_body,
@@ -118,10 +117,6 @@ class _Api:
         self.service = service
         self.settings = service.settings
         self.sessions = service.sessions
-        self.addresses = BucketsByKey(
-            self.settings.rate_per_s, self.settings.rate_burst, self.settings.max_sessions
-        )
-        """Rate limits for requests that carry no session (sign-in), by client address."""
 
     def answering(self, endpoint: Endpoint) -> Endpoint:
         """Turn refusals into JSON errors and unexpected failures into a 500, never a trace."""
@@ -156,14 +151,14 @@ class _Api:
         return JSONResponse({"users": self.sessions.active_users()})
 
     async def login(self, request: Request) -> Response:
-        self.addresses.charge(request.client.host if request.client else "")
+        address = _address(request)
+        self.sessions.charge_stranger(address)
         login = parse_login(await self._json(request), self.settings)
         if login.token is not None:
             token = login.token
-            session = await self.sessions.by_token(token)
+            session = await self.sessions.by_token(token, address)
         else:
             assert login.user is not None and login.password is not None
-            address = request.client.host if request.client else ""
             session, token = await self.sessions.login(login.user, login.password, address)
         return JSONResponse(
             {
@@ -259,12 +254,14 @@ class _Api:
     # Helpers.
 
     def _bearer(self, request: Request) -> str | None:
+        """The credential after ``Bearer``, exactly as sent: a token with a space or a
+        newline added is another string, and is not accepted."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return token.strip() if scheme.lower() == "bearer" else None
+        return token if scheme.lower() == "bearer" else None
 
     async def _session(self, request: Request) -> Session:
-        session = await self.sessions.by_token(self._bearer(request))
-        session.bucket.charge()
+        session = await self.sessions.by_token(self._bearer(request), _address(request))
+        self.sessions.charge(session)
         return session
 
     def _chat_id(self, request: Request) -> str:
@@ -295,6 +292,11 @@ class _Api:
         if not isinstance(payload, dict):
             raise BadRequest("the request body must be a JSON object")
         return payload
+
+
+def _address(request: Request) -> str:
+    """The client's address: the socket's peer, or what a trusted proxy said it was."""
+    return request.client.host if request.client else ""
 
 
 def _text_field(payload: Mapping[str, object], name: str) -> str:

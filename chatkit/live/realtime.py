@@ -45,7 +45,6 @@ from chatkit.live.errors import INTERNAL_ERROR, BadRequest, ChatError, UnknownEv
 from chatkit.live.fanout import Typing
 from chatkit.live.faults import FaultSettings
 from chatkit.live.frames import GuardedServer
-from chatkit.live.limits import BucketsByKey
 from chatkit.live.payloads import (
     parse_chat_id,
     parse_code,
@@ -107,12 +106,9 @@ class Realtime:
             logger=False,
             engineio_logger=False,
         )
-        self._strangers = BucketsByKey(
-            settings.rate_per_s, settings.rate_burst, settings.max_connections
-        )
-        """Rate limits for connections not signed in yet (sign-in attempts are charged)."""
         self._addresses: dict[str, str] = {}
-        """Each connection's client address: password attempts are limited per address."""
+        """Each connection's client address: what it does before signing in is charged
+        there, and so are its password attempts."""
         self._no_ack = self.sio.not_handled
         """python-socketio sends no ack at all for a handler that returns this sentinel
         (see AsyncServer._handle_event_internal): how a lost ack is injected."""
@@ -195,17 +191,20 @@ class Realtime:
 
     async def _connect(self, sid: str, environ: object, auth: object = None) -> None:
         """Accept everyone; a token in the auth data resumes that session and its rooms."""
-        self._addresses[sid] = client_address(environ)
+        address = self._addresses[sid] = client_address(environ)
         token = auth.get("token") if isinstance(auth, dict) else None
-        session = await self.sessions.find(token)
-        if session is not None:
-            self.sessions.bind(sid, session)
-            for chat_id in session.rooms:
-                await self.sio.enter_room(sid, room_of(chat_id))
+        if token is None:
+            return
+        try:
+            session = await self.sessions.by_token(token, address)
+        except ChatError:
+            return  # a stale token, or too many: the connection signs in by hand
+        self.sessions.bind(sid, session)
+        for chat_id in session.rooms:
+            await self.sio.enter_room(sid, room_of(chat_id))
 
     async def _disconnect(self, sid: str, reason: object = None) -> None:
         self.sessions.unbind(sid)
-        self._strangers.forget(sid)
         self._addresses.pop(sid, None)
 
     # Handlers: each gets the connection's sid and the payload, and returns the ack.
@@ -229,9 +228,9 @@ class Realtime:
         """Count a request against its session's rate (or its connection's, before sign-in)."""
         session = self.sessions.bound(sid)
         if session is not None:
-            session.bucket.charge()
+            self.sessions.charge(session)
         else:
-            self._strangers.charge(sid)
+            self.sessions.charge_stranger(self._addresses.get(sid, ""))
 
     async def _unknown(self, event: str, sid: str, *args: object) -> Ack:
         """Any event without a handler: answered, so a typo does not wait for a timeout."""
@@ -245,14 +244,14 @@ class Realtime:
     async def _login(self, sid: str, payload: Mapping[str, object]) -> Ack:
         request = parse_login(payload, self.settings)
         current = self.sessions.bound(sid)
+        address = self._addresses.get(sid, "")
         if request.token is not None:
             token = request.token
-            session = await self.sessions.by_token(token)
+            session = await self.sessions.by_token(token, address)
         else:
             assert request.user is not None and request.password is not None
             if current is not None and current.user != request.user:
                 raise BadRequest(f"this connection is signed in as {current.user!r}; log out first")
-            address = self._addresses.get(sid, "")
             session, token = await self.sessions.login(request.user, request.password, address)
         if current is not None and current.user != session.user:
             raise BadRequest(f"this connection is signed in as {current.user!r}; log out first")

@@ -28,6 +28,7 @@ from chatkit.live.fanout import Fanout, RedisFanout
 from chatkit.live.faults import FaultInjector
 from chatkit.live.frames import FrameGuard
 from chatkit.live.http_api import create_http_app
+from chatkit.live.limits import Limits
 from chatkit.live.realtime import Realtime
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import SessionRegistry
@@ -74,10 +75,7 @@ def create_server(
         settings.max_sessions,
         ttl_s=settings.session_ttl_s,
         recheck_s=settings.session_recheck_s,
-        rate=settings.rate_per_s,
-        burst=settings.rate_burst,
-        login_rate=settings.login_rate_per_s if settings.rate_per_s else 0,
-        login_burst=settings.login_burst,
+        limits=Limits.from_settings(settings),
     )
     fanout = (
         Fanout(faults) if settings.redis_url is None else RedisFanout(faults, settings.redis_url)
@@ -154,6 +152,9 @@ def uvicorn_config(app: Any, settings: ServerSettings, **options: Any) -> uvicor
         "http": with_header_deadline(settings.request_timeout_s),
         "ws_max_size": settings.max_frame_bytes,
         "limit_concurrency": settings.max_connections,
+        # X-Forwarded-For is believed from the proxies the host named, and from nobody else
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": list(settings.forwarded_allow_ips),
         "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
     }
     if settings.tls_cert is not None and settings.tls_key is not None:

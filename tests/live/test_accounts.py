@@ -17,6 +17,7 @@ from chatkit.cli import main
 from chatkit.live import accounts
 from chatkit.live.accounts import AccountStore
 from chatkit.live.errors import NotRegistered, RateLimited
+from chatkit.live.limits import Limits
 from chatkit.live.sessions import SessionRegistry
 from chatkit.live.transports import HttpTransport
 from chatkit.tui.credentials import CannotRead, read_secret
@@ -119,7 +120,8 @@ async def test_password_guesses_are_limited_per_address_not_per_connection(
 ) -> None:
     store = await store_with_alice(tmp_path)
     try:
-        sessions = SessionRegistry(store, 10, ttl_s=60, login_rate=0.01, login_burst=3)
+        limits = Limits(login_rate=0.01, login_burst=3)
+        sessions = SessionRegistry(store, 10, ttl_s=60, limits=limits)
         for _ in range(3):
             with pytest.raises(NotRegistered):
                 await sessions.login("alice", "guess", "192.0.2.9")
