@@ -9,8 +9,10 @@ frame it cannot use as the end of the connection, or as a traceback in the log.
   get this far: the WebSocket layer closes the connection with code 1009);
 - JSON nested too deeply to decode, a frame that is not a Socket.IO packet, an
   event with no name or with the name of one of the server's own handlers
-  (``connect``, ``disconnect``), binary attachments: answered the same way, or, when the
-  frame carries no ack id to answer, with an ``error`` event;
+  (``connect``, ``disconnect``, and ``*``, the catch-all's), binary attachments: answered
+  the same way, or, when the frame carries no ack id to answer, with an ``error`` event.
+  An event with binary data is answered once, and the attachment frames that follow
+  it are dropped unanswered (they are part of the event already refused);
 
 `FrameGuard` does the same a layer down, for WebSocket frames that are not even
 Engine.IO packets (empty, or not starting with a packet type), which Engine.IO
@@ -34,7 +36,7 @@ from typing import Any
 import socketio  # type: ignore[import-untyped]
 from socketio import packet as sio_packet
 
-from chatkit.live.errors import BadRequest, ChatError, TooLarge
+from chatkit.live.errors import BadRequest, ChatError, TooLarge, UnknownEvent
 
 log = logging.getLogger("chatkit.live")
 
@@ -43,9 +45,10 @@ EVENT_ERROR = "error"
 EVENT_CLOSING = "closing"
 """Sent (as the last packet) to a connection the server disconnects, with the reason."""
 
-RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "*"})
 """Names python-socketio gives its own handlers: sent by a client, they would call them
-(a forged ``disconnect`` event signed a connection out)."""
+(a forged ``disconnect`` event signed a connection out; ``*`` called the catch-all
+handler without the event's name)."""
 
 _HEAD = re.compile(r"^(?P<type>\d)(?:(?P<namespace>/[^,]{0,64}),)?(?P<id>\d{1,12})?")
 """The start of a Socket.IO packet: its type, namespace and ack id, read without decoding."""
@@ -57,10 +60,16 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
     def __init__(self, *, max_payload_bytes: int, **options: Any) -> None:
         super().__init__(**options)
         self.max_payload_bytes = max_payload_bytes
+        self._attachments_due: dict[str, int] = {}
+        """Per connection, the binary frames still to come of an event already refused."""
 
     async def _handle_eio_message(self, eio_sid: str, data: object) -> None:
         """Check a frame before python-socketio's own dispatch (which it overrides)."""
         if not isinstance(data, str):
+            due = self._attachments_due.get(eio_sid, 0)
+            if due > 0:  # part of an event answered already
+                self._attachments_due[eio_sid] = due - 1
+                return
             await self._refuse(eio_sid, "", BadRequest("binary frames are not accepted"))
             return
         if len(data) > self.max_payload_bytes // 4 and len(data.encode()) > self.max_payload_bytes:
@@ -80,7 +89,10 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         kind = pkt.packet_type
         if kind in (sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK):
-            await self._refuse(eio_sid, data, BadRequest("binary attachments are not accepted"))
+            self._attachments_due[eio_sid] = pkt.attachment_count
+            ack_id = pkt.id if kind == sio_packet.BINARY_EVENT else None
+            refusal = BadRequest("binary data is not accepted; send text in JSON")
+            await self._answer(eio_sid, pkt.namespace or "/", ack_id, refusal)
             return
         if kind == sio_packet.EVENT:
             if not isinstance(pkt.data, list) or not pkt.data or not isinstance(pkt.data[0], str):
@@ -90,7 +102,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
                 return
             if pkt.data[0] in RESERVED_EVENTS:
                 reason = f"{pkt.data[0]!r} is the server's own event; a client cannot send it"
-                await self._refuse(eio_sid, data, BadRequest(reason))
+                await self._refuse(eio_sid, data, UnknownEvent(reason))
                 return
             await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
             return
@@ -99,11 +111,20 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         await super()._handle_eio_message(eio_sid, data)
 
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: object = None) -> None:
+        self._attachments_due.pop(eio_sid, None)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
     async def _refuse(self, eio_sid: str, data: str, error: ChatError) -> None:
         """Answer a refused frame: as its ack if it asked for one, else with an error event."""
         head = _HEAD.match(data)
         namespace = (head["namespace"] if head else None) or "/"
         ack_id = int(head["id"]) if head and head["id"] and head["type"] == "2" else None
+        await self._answer(eio_sid, namespace, ack_id, error)
+
+    async def _answer(
+        self, eio_sid: str, namespace: str, ack_id: int | None, error: ChatError
+    ) -> None:
         log.info("refused a frame from %s: %s", eio_sid, error.reason)
         if ack_id is not None:
             reply = self.packet_class(

@@ -52,6 +52,7 @@ from chatkit.live.errors import (
 from chatkit.live.payloads import (
     SendRequest,
     check_body,
+    check_chat_id,
     check_name,
     check_user,
     parse_code,
@@ -89,9 +90,11 @@ def create_http_app(service: ChatService, lifespan: Lifespan) -> Starlette:
         Route("/api/chats/{chat_id}/messages", api.answering(api.send), methods=["POST"]),
         Route("/api/faults", api.answering(api.faults), methods=["GET", "PUT"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _no_route}
     )
+    app.router.redirect_slashes = False  # a redirect would be built from the Host header
+    return app
 
 
 async def _no_route(request: Request, error: Exception) -> Response:
@@ -265,9 +268,7 @@ class _Api:
         return session
 
     def _chat_id(self, request: Request) -> str:
-        return check_name(
-            request.path_params["chat_id"], "chat_id", self.settings.max_chat_id_chars
-        )
+        return check_chat_id(request.path_params["chat_id"], self.settings)
 
     async def _json(self, request: Request) -> Mapping[str, object]:
         """The request's JSON object, read with a size limit so a huge body costs nothing."""

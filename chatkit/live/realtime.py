@@ -16,8 +16,8 @@ Events a client emits, each with one JSON object and each answered by an ack:
 
 Anything wrong is answered ``{"ok": false, "code", "error"}`` and the connection
 stays up: a payload that breaks a rule, an event the server does not have
-(``unknown_event``), one over 64 KiB, JSON nested too deeply, too many requests
-(``rate_limited``). A frame over 1 MiB closes the connection (WebSocket code 1009),
+(``unknown_event``, ``*`` included), one over 64 KiB, JSON nested too deeply, binary
+data, too many requests (``rate_limited``). A frame over 1 MiB closes the connection (WebSocket code 1009),
 and so does falling more than ``max_queued_packets`` behind on reading (the
 ``closing`` event says why). Events the server emits: ``new_message`` (a stored message, to the
 chat's room, the sender included) and ``typing`` (``{"chat_id", "user",

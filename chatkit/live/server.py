@@ -27,6 +27,7 @@ from chatkit.live.databases import accounts_location, message_store, shown
 from chatkit.live.fanout import Fanout, RedisFanout
 from chatkit.live.faults import FaultInjector
 from chatkit.live.frames import FrameGuard
+from chatkit.live.hosts import HostAllowlist, HostGuard
 from chatkit.live.http_api import create_http_app
 from chatkit.live.limits import Limits
 from chatkit.live.realtime import Realtime
@@ -102,7 +103,10 @@ def create_server(
             await account_store.close()
 
     http_app = create_http_app(service, lifespan)
-    app = FrameGuard(socketio.ASGIApp(realtime.sio, other_asgi_app=http_app))
+    app = HostGuard(
+        FrameGuard(socketio.ASGIApp(realtime.sio, other_asgi_app=http_app)),
+        HostAllowlist(settings.host, settings.allowed_hosts),
+    )
     return LiveServer(settings, store, faults, sessions, service, realtime, app)
 
 
