@@ -90,9 +90,7 @@ def create_http_app(service: ChatService, lifespan: Lifespan) -> Starlette:
         Route("/api/chats/{chat_id}/messages", api.answering(api.send), methods=["POST"]),
         Route("/api/faults", api.answering(api.faults), methods=["GET", "PUT"]),
     ]
-    app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _no_route}
-    )
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _no_route})
     app.router.redirect_slashes = False  # a redirect would be built from the Host header
     return app
 
