@@ -22,7 +22,8 @@ Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The modules, one 
 - `payloads`, `errors`, `wire` — checking input, refusing it, and the message format
 - `limits`, `frames`, `slow_requests` — rate limits by account and by address; frames
   refused with an answer and readers that stopped reading; deadlines for slow HTTP clients
-- `hosts` — the ``Host`` names the server answers to
+- `connections`, `hosts` — how many connections one address and everyone may hold;
+  the ``Host`` names the server answers to
 - `sessions`, `service` — who is who, and the chat's rules, whatever the transport
 - `realtime`, `http_api`, `server`, `exposure` — Socket.IO, HTTP, putting it together,
   and what listening beyond loopback means

@@ -126,6 +126,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long an HTTP request may take to arrive (default: %(default)s)",
     )
+    limits.add_argument(
+        "--sign-in-timeout",
+        type=float,
+        default=DEFAULTS.sign_in_timeout_s,
+        metavar="SECONDS",
+        help="how long a Socket.IO connection may stay open without signing in "
+        "(default: %(default)s)",
+    )
     faults = parser.add_argument_group("fault injection (for teaching)")
     faults.add_argument("--latency-ms", type=int, default=0, help="delay added to every send")
     faults.add_argument(
@@ -206,6 +214,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         rate_per_s=args.rate,
         rate_burst=args.rate_burst,
         request_timeout_s=args.request_timeout,
+        sign_in_timeout_s=args.sign_in_timeout,
         allow_fault_control=not args.no_fault_control,
         faults=faults,
     )

@@ -36,6 +36,7 @@ from typing import Any
 import socketio  # type: ignore[import-untyped]
 from socketio import packet as sio_packet
 
+from chatkit.live.connections import AddressCounts, client_address
 from chatkit.live.errors import BadRequest, ChatError, TooLarge, UnknownEvent
 
 log = logging.getLogger("chatkit.live")
@@ -55,13 +56,65 @@ _HEAD = re.compile(r"^(?P<type>\d)(?:(?P<namespace>/[^,]{0,64}),)?(?P<id>\d{1,12
 
 
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
-    """A Socket.IO server that answers a frame it refuses instead of dropping it."""
+    """A Socket.IO server that answers a frame it refuses instead of dropping it, bounds
+    the Engine.IO sessions of each address, and closes those that do not sign in."""
 
-    def __init__(self, *, max_payload_bytes: int, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        max_payload_bytes: int,
+        sessions: AddressCounts | None = None,
+        sign_in_timeout_s: float | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.max_payload_bytes = max_payload_bytes
         self._attachments_due: dict[str, int] = {}
         """Per connection, the binary frames still to come of an event already refused."""
+        self.open_sessions = sessions
+        """Engine.IO sessions, polling and WebSocket alike, per client address."""
+        self.sign_in_timeout_s = sign_in_timeout_s
+        self.signed_in: Callable[[str], bool] = lambda sid: True
+        """Whether a Socket.IO connection has signed in (the realtime side sets this)."""
+        self._sign_in_due: dict[str, asyncio.TimerHandle] = {}
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: object) -> object:
+        """Refuse a session over its address's bound; give it ``sign_in_timeout_s`` to sign in."""
+        address = client_address(environ)
+        if self.open_sessions is not None and not self.open_sessions.add(eio_sid, address):
+            log.info("refused a connection from %s: too many open", address)
+            return False
+        if self.sign_in_timeout_s is not None:
+            loop = asyncio.get_running_loop()
+            self._sign_in_due[eio_sid] = loop.call_later(
+                self.sign_in_timeout_s, self._check_signed_in, eio_sid
+            )
+        return await super()._handle_eio_connect(eio_sid, environ)
+
+    def _check_signed_in(self, eio_sid: str) -> None:
+        self._sign_in_due.pop(eio_sid, None)
+        sid = self.manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is None or not self.signed_in(sid):
+            self.start_background_task(self._close_stranger, eio_sid, sid)
+
+    async def _close_stranger(self, eio_sid: str, sid: str | None) -> None:
+        """Say why, then close: the Engine.IO session, and the WebSocket under it (Engine.IO
+        alone would keep that open until the client next spoke or missed a ping). A
+        WebSocket hears the reason in its close frame: the ``closing`` event, queued behind
+        it, may not be written before the socket goes."""
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed:
+            return
+        reason = f"disconnected: not signed in within {self.sign_in_timeout_s:g} s"
+        if sid is not None:
+            await self.emit(EVENT_CLOSING, {"reason": reason}, to=sid, ignore_queue=True)
+        log.info("%s (connection %s)", reason, eio_sid)
+        environ = self.environ.get(eio_sid)
+        await socket.close(wait=False)
+        scope = environ.get("asgi.scope") if isinstance(environ, dict) else None
+        close = scope.get(CLOSE_WEBSOCKET) if isinstance(scope, dict) else None
+        if close is not None:
+            await close(reason)
 
     async def _handle_eio_message(self, eio_sid: str, data: object) -> None:
         """Check a frame before python-socketio's own dispatch (which it overrides)."""
@@ -113,6 +166,11 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: object = None) -> None:
         self._attachments_due.pop(eio_sid, None)
+        if self.open_sessions is not None:
+            self.open_sessions.remove(eio_sid)
+        due = self._sign_in_due.pop(eio_sid, None)
+        if due is not None:
+            due.cancel()
         await super()._handle_eio_disconnect(eio_sid, reason)
 
     async def _refuse(self, eio_sid: str, data: str, error: ChatError) -> None:
@@ -171,6 +229,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+CLOSE_WEBSOCKET = "chatkit.close_websocket"
+"""Where `FrameGuard` leaves, in a WebSocket's ASGI scope, a coroutine that closes it."""
 ENGINE_IO_TYPES = frozenset("0123456")
 """The first character of every Engine.IO packet (open, close, ping, pong, message...)."""
 
@@ -186,6 +246,20 @@ class FrameGuard:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
+        closed = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal closed
+            if closed:
+                return  # closed by the server already: Engine.IO's last words go nowhere
+            closed = message["type"] == "websocket.close"
+            await send(message)
+
+        async def close(reason: str) -> None:
+            """Close with code 1008 (policy violation), the reason in the close frame."""
+            await guarded_send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})
+
+        scope[CLOSE_WEBSOCKET] = close
 
         async def checked() -> Message:
             while True:
@@ -195,8 +269,8 @@ class FrameGuard:
                     return message
                 refusal = BadRequest("the frame is not an Engine.IO packet").to_json()
                 log.info("refused a frame that is not Engine.IO")
-                await send(
+                await guarded_send(
                     {"type": "websocket.send", "text": "42" + json.dumps([EVENT_ERROR, refusal])}
                 )
 
-        await self.app(scope, checked, send)
+        await self.app(scope, checked, guarded_send)

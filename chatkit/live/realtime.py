@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
+from chatkit.live.connections import AddressCounts, client_address
 from chatkit.live.errors import INTERNAL_ERROR, BadRequest, ChatError, UnknownEvent
 from chatkit.live.fanout import Typing
 from chatkit.live.faults import FaultSettings
@@ -75,14 +76,6 @@ def room_of(chat_id: str) -> str:
     return f"chat:{chat_id}"
 
 
-def client_address(environ: object) -> str:
-    """The connection's client address, from the ASGI scope (Engine.IO's own
-    ``REMOTE_ADDR`` always says 127.0.0.1)."""
-    scope = environ.get("asgi.scope") if isinstance(environ, dict) else None
-    client = scope.get("client") if isinstance(scope, dict) else None
-    return str(client[0]) if isinstance(client, list | tuple) and client else ""
-
-
 class Realtime:
     """The Socket.IO server, its handlers, and the rooms the service broadcasts to."""
 
@@ -98,6 +91,8 @@ class Realtime:
         )
         self.sio = GuardedServer(
             max_payload_bytes=settings.max_payload_bytes,
+            sessions=AddressCounts(settings.max_connections_per_address, settings.max_connections),
+            sign_in_timeout_s=settings.sign_in_timeout_s,
             client_manager=self.redis_rooms,
             async_mode="asgi",
             ping_interval=settings.ping_interval_s,
@@ -109,6 +104,7 @@ class Realtime:
         self._addresses: dict[str, str] = {}
         """Each connection's client address: what it does before signing in is charged
         there, and so are its password attempts."""
+        self.sio.signed_in = lambda sid: self.sessions.bound(sid) is not None
         self._no_ack = self.sio.not_handled
         """python-socketio sends no ack at all for a handler that returns this sentinel
         (see AsyncServer._handle_event_internal): how a lost ack is injected."""

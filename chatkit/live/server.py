@@ -23,6 +23,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from chatkit.live import databases
+from chatkit.live.connections import TOTAL_HEADROOM, ConnectionGate
 from chatkit.live.databases import accounts_location, message_store, shown
 from chatkit.live.fanout import Fanout, RedisFanout
 from chatkit.live.faults import FaultInjector
@@ -34,7 +35,7 @@ from chatkit.live.realtime import Realtime
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import SessionRegistry
 from chatkit.live.settings import ServerSettings
-from chatkit.live.slow_requests import with_header_deadline
+from chatkit.live.slow_requests import PollingDeadline, with_header_deadline
 from chatkit.live.storage import MessageStore
 
 log = logging.getLogger("chatkit.live")
@@ -104,7 +105,11 @@ def create_server(
 
     http_app = create_http_app(service, lifespan)
     app = HostGuard(
-        FrameGuard(socketio.ASGIApp(realtime.sio, other_asgi_app=http_app)),
+        PollingDeadline(
+            FrameGuard(socketio.ASGIApp(realtime.sio, other_asgi_app=http_app)),
+            post_s=settings.request_timeout_s,
+            poll_s=settings.ping_interval_s + settings.request_timeout_s,
+        ),
         HostAllowlist(settings.host, settings.allowed_hosts),
     )
     return LiveServer(settings, store, faults, sessions, service, realtime, app)
@@ -153,7 +158,13 @@ def uvicorn_config(app: Any, settings: ServerSettings, **options: Any) -> uvicor
         "access_log": False,
         "lifespan": "on",
         "loop": "asyncio",  # measured: under load, uvloop (if installed) was slower here
-        "http": with_header_deadline(settings.request_timeout_s),
+        "http": with_header_deadline(
+            settings.request_timeout_s,
+            ConnectionGate(
+                settings.max_connections_per_address,
+                max(1, settings.max_connections - TOTAL_HEADROOM),
+            ),
+        ),
         "ws_max_size": settings.max_frame_bytes,
         "limit_concurrency": settings.max_connections,
         # X-Forwarded-For is believed from the proxies the host named, and from nobody else
