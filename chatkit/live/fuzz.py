@@ -177,6 +177,8 @@ EVENTS: dict[str, dict[str, object]] = {
     "invite": {"chat_id": "general", "user": "fuzzer"},
     "new_invite": {"chat_id": "general"},
     "accept_invite": {"code": "no-such-code"},
+    "decline_invite": {"chat_id": "private-nosuchinvite"},
+    "invites": {},
     "send": {"chat_id": "general", "client_id": "fuzz", "body": "hello"},
     "typing": {"chat_id": "general", "typing": True},
     "history": {"chat_id": "general", "after": 0, "before": 10, "limit": 5},

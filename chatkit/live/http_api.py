@@ -6,9 +6,12 @@
 - ``GET /api/users`` → ``{"users": [...]}``, the users with a live connection
 - ``POST /api/chats/{chat_id}/join`` and ``.../leave`` → ``{"ok", "chat_id"}``
 - ``POST /api/chats`` → ``{"ok", "chat_id", "invite_code"}``: a new private chat;
-  ``POST /api/chats/{chat_id}/invite {"user"}`` lets someone in,
+  ``POST /api/chats/{chat_id}/invite {"user"}`` invites someone (the same answer whether
+  or not the account exists; they are in once they accept),
   ``POST /api/chats/{chat_id}/invite-code`` replaces the code,
-  ``POST /api/invites {"code"}`` → ``{"ok", "chat_id"}`` joins by code
+  ``POST /api/invites {"code"}`` (or ``{"chat_id"}``, an invitation) → ``{"ok", "chat_id"}``
+  joins; ``GET /api/invites`` → ``{"ok", "invites"}``, those waiting;
+  ``DELETE /api/invites/{chat_id}`` declines one
 - ``GET /api/chats/{chat_id}/messages`` → ``{"ok", "messages", "has_more"}``: history,
   paged, newest last; ``?limit=&before=SEQ`` pages back, ``?after=SEQ`` pages forward
 - ``POST /api/chats/{chat_id}/messages {"client_id", "body"}`` → ``{"ok", "message",
@@ -86,6 +89,8 @@ def create_http_app(service: ChatService, lifespan: Lifespan) -> Starlette:
         Route("/api/chats/{chat_id}/invite", api.answering(api.invite), methods=["POST"]),
         Route("/api/chats/{chat_id}/invite-code", api.answering(api.invite_code), methods=["POST"]),
         Route("/api/invites", api.answering(api.accept_invite), methods=["POST"]),
+        Route("/api/invites", api.answering(api.invites), methods=["GET"]),
+        Route("/api/invites/{chat_id}", api.answering(api.decline_invite), methods=["DELETE"]),
         Route("/api/chats/{chat_id}/messages", api.answering(api.history), methods=["GET"]),
         Route("/api/chats/{chat_id}/messages", api.answering(api.send), methods=["POST"]),
         Route("/api/faults", api.answering(api.faults), methods=["GET", "PUT"]),
@@ -167,6 +172,7 @@ class _Api:
                 "user": session.user,
                 "token": token,
                 "chats": sorted(session.account.chats),
+                "invites": await self.service.pending_invites(session),
                 "faults": self.service.current_faults(),
             }
         )
@@ -208,7 +214,22 @@ class _Api:
 
     async def accept_invite(self, request: Request) -> Response:
         session = await self._session(request)
-        chat_id = await self.service.accept_invite(session, parse_code(await self._json(request)))
+        payload = await self._json(request)
+        if "code" not in payload and "chat_id" in payload:  # an invitation by name
+            chat_id = check_chat_id(_text_field(payload, "chat_id"), self.settings)
+            await self.service.join(session, chat_id)
+        else:
+            chat_id = await self.service.accept_invite(session, parse_code(payload))
+        return JSONResponse({"ok": True, "chat_id": chat_id})
+
+    async def invites(self, request: Request) -> Response:
+        session = await self._session(request)
+        return JSONResponse({"ok": True, "invites": await self.service.pending_invites(session)})
+
+    async def decline_invite(self, request: Request) -> Response:
+        session = await self._session(request)
+        chat_id = self._chat_id(request)
+        await self.service.decline_invite(session, chat_id)
         return JSONResponse({"ok": True, "chat_id": chat_id})
 
     async def history(self, request: Request) -> Response:

@@ -109,6 +109,8 @@ class Limits:
         login_burst: int = 1,
         guess_rate: float = 0,
         guess_burst: int = 1,
+        invite_rate: float = 0,
+        invite_burst: int = 1,
         max_keys: int = 10_000,
     ) -> None:
         self.requests = BucketsByKey(rate, burst, max_keys)
@@ -121,6 +123,8 @@ class Limits:
             guess_rate, guess_burst, max_keys, what="wrong passwords for one account"
         )
         """Wrong passwords, by the account name they were tried on, from any address."""
+        self.invites = BucketsByKey(invite_rate, invite_burst, max_keys, what="invitations")
+        """Invitations by name, by the account that sends them."""
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> Limits:
@@ -133,5 +137,7 @@ class Limits:
             login_burst=settings.login_burst,
             guess_rate=settings.account_login_rate_per_s,
             guess_burst=settings.account_login_burst,
+            invite_rate=settings.invite_rate_per_s,
+            invite_burst=settings.invite_burst,
             max_keys=settings.max_sessions,
         )

@@ -6,8 +6,12 @@ Events a client emits, each with one JSON object and each answered by an ack:
   ``{"ok", "user", "token", "chats", "faults"}``; ``logout {}`` revokes the session
 - ``join {"chat_id"}`` and ``leave {"chat_id"}`` → ``{"ok", "chat_id"}``
 - ``create_chat {}`` → ``{"ok", "chat_id", "invite_code"}``: a private chat
-- ``invite {"chat_id", "user"}`` → ``{"ok"}``; ``new_invite {"chat_id"}`` →
-  ``{"ok", "invite_code"}``; ``accept_invite {"code"}`` → ``{"ok", "chat_id"}``
+- ``invite {"chat_id", "user"}`` → ``{"ok"}``, the same whether or not the account
+  exists: an invitation the user accepts (``join``, or ``accept_invite {"chat_id"}``)
+  or declines (``decline_invite {"chat_id"}``); ``invites {}`` → ``{"ok", "invites"}``
+  lists those waiting (``[{"chat_id", "inviter"}]``, also in the sign-in answer);
+  ``new_invite {"chat_id"}`` → ``{"ok", "invite_code"}``; ``accept_invite {"code"}`` →
+  ``{"ok", "chat_id"}``
 - ``send {"chat_id", "client_id", "body"}`` → ``{"ok", "message", "created"}``
 - ``typing {"chat_id", "typing"?}`` → ``{"ok"}``
 - ``history {"chat_id", "after"?, "before"?, "limit"?}`` → ``{"ok", "messages", "has_more"}``
@@ -23,7 +27,8 @@ and so does falling more than ``max_queued_packets`` behind on reading (the
 chat's room, the sender included) and ``typing`` (``{"chat_id", "user",
 "typing"}``, to the room except the typist's own connections) and ``faults``
 (``{"faults"}``, to every connection, whenever a switch changes, so every
-client's panel shows the switches as they are).
+client's panel shows the switches as they are) and ``invited`` (``{"chat_id",
+"inviter"}``, to the invitee's connections on this server process).
 
 With ``--redis`` the server is one of several: its broadcasts cross through
 Redis (`chatkit.live.redis_rooms`), and typing notices and fault changes through
@@ -60,7 +65,13 @@ from chatkit.live.redis_rooms import RedisRooms
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import Session
 from chatkit.live.settings import ServerSettings
-from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, message_to_wire
+from chatkit.live.wire import (
+    EVENT_FAULTS,
+    EVENT_INVITED,
+    EVENT_MESSAGE,
+    EVENT_TYPING,
+    message_to_wire,
+)
 from chatkit.model import ServerMessage
 
 log = logging.getLogger("chatkit.live")
@@ -118,6 +129,8 @@ class Realtime:
             "invite": self._invite,
             "new_invite": self._new_invite,
             "accept_invite": self._accept_invite,
+            "decline_invite": self._decline_invite,
+            "invites": self._invites,
             "leave": self._leave,
             "send": self._send,
             "typing": self._typing,
@@ -262,6 +275,7 @@ class Realtime:
             "user": session.user,
             "token": token,
             "chats": sorted(session.account.chats),
+            "invites": await self.service.pending_invites(session),
             "faults": self.service.current_faults(),
         }
 
@@ -286,9 +300,28 @@ class Realtime:
         return {"ok": True, "invite_code": code}
 
     async def _accept_invite(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        """By code (``{"code"}``), or an invitation by name (``{"chat_id"}``, as ``join``)."""
         session = self.sessions.by_sid(sid)
+        if "code" not in payload and "chat_id" in payload:
+            return await self._join(sid, payload)
         chat_id = await self.service.accept_invite(session, parse_code(payload))
         return {"ok": True, "chat_id": chat_id}
+
+    async def _decline_invite(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        chat_id = parse_chat_id(payload, self.settings)
+        await self.service.decline_invite(session, chat_id)
+        return {"ok": True, "chat_id": chat_id}
+
+    async def _invites(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        return {"ok": True, "invites": await self.service.pending_invites(session)}
+
+    async def invited(self, user: str, chat_id: str, inviter: str) -> None:
+        for session in self.sessions.sessions_of(user):
+            for sid in list(session.sids):
+                notice = {"chat_id": chat_id, "inviter": inviter}
+                await self.sio.emit(EVENT_INVITED, notice, to=sid)
 
     async def _join(self, sid: str, payload: Mapping[str, object]) -> Ack:
         session = self.sessions.by_sid(sid)

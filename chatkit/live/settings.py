@@ -82,6 +82,10 @@ class ServerSettings:
     guessing one person's password from many addresses is as slow as from one."""
     account_login_burst: int = 10
     """Wrong passwords one account may see at once; a right one costs nothing."""
+    invite_rate_per_s: float = 0.5
+    """Invitations by name one account may send a second, on average (0: no limit)."""
+    invite_burst: int = 20
+    """Invitations one account may send at once."""
     forwarded_allow_ips: tuple[str, ...] = ()
     """The proxies whose ``X-Forwarded-For`` names the client (addresses or networks, or
     ``*``); none by default, so every limit by address uses the socket's peer."""
@@ -134,6 +138,7 @@ class ServerSettings:
             "max_connections_per_address": self.max_connections_per_address,
             "login_burst": self.login_burst,
             "account_login_burst": self.account_login_burst,
+            "invite_burst": self.invite_burst,
             "history_page_default": self.history_page_default,
             "history_page_max": self.history_page_max,
             "write_batch_max": self.write_batch_max,
@@ -147,7 +152,12 @@ class ServerSettings:
             raise ValueError("TLS needs both a certificate (--tls-cert) and its key (--tls-key)")
         if self.max_frame_bytes < self.max_payload_bytes:
             raise ValueError("max_frame_bytes cannot be below max_payload_bytes")
-        rates = (self.rate_per_s, self.login_rate_per_s, self.account_login_rate_per_s)
+        rates = (
+            self.rate_per_s,
+            self.login_rate_per_s,
+            self.account_login_rate_per_s,
+            self.invite_rate_per_s,
+        )
         if min(rates) < 0 or self.request_timeout_s <= 0 or self.session_ttl_s <= 0:
             raise ValueError("rates and timeouts cannot be negative")
         if self.sign_in_timeout_s <= 0:
