@@ -20,7 +20,9 @@ and the gate refuses new connections a little before uvicorn would.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+from collections.abc import Callable, Iterable
 
 from chatkit.live.errors import Unavailable
 
@@ -78,9 +80,15 @@ class ConnectionGate:
     when its transport is found closing the next time its address is counted.
     """
 
-    def __init__(self, per_address: int, total: int) -> None:
+    def __init__(
+        self, per_address: int, total: int, *, proxies: Callable[[str], bool] = lambda _: False
+    ) -> None:
         self.per_address = per_address
         self.total = total
+        self.proxies = proxies
+        """The trusted proxies (`trusted_proxies`): every client behind one comes from its
+        address, so theirs count towards the total only (Engine.IO's count, which sees
+        the forwarded address, still bounds each client)."""
         self._by_address: dict[str, set[asyncio.BaseTransport]] = {}
         self._address_of: dict[asyncio.BaseTransport, str] = {}
         self._admitted = 0
@@ -94,7 +102,7 @@ class ConnectionGate:
         address = peer_address(transport)
         if self.open_from(address, prune=False) >= self.per_address:
             self._prune(address)
-        if self.open_from(address, prune=False) >= self.per_address:
+        if self.open_from(address, prune=False) >= self.per_address and not self.proxies(address):
             return False
         if len(self._address_of) >= self.total:
             return False
@@ -122,6 +130,28 @@ class ConnectionGate:
         """Forget the connections from ``address`` that have closed since they were counted."""
         for transport in [t for t in self._by_address.get(address, ()) if t.is_closing()]:
             self.release(transport)
+
+
+def trusted_proxies(entries: Iterable[str]) -> Callable[[str], bool]:
+    """Whether an address is one of ``entries`` (``--forwarded-allow-ips``: addresses,
+    networks, or ``*`` for any)."""
+    if "*" in entries:
+        return lambda _: True
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            continue  # a name or a socket path: uvicorn matches those itself
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    return trusted
 
 
 def peer_address(transport: asyncio.BaseTransport) -> str:

@@ -23,7 +23,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from chatkit.live import databases
-from chatkit.live.connections import TOTAL_HEADROOM, ConnectionGate
+from chatkit.live.connections import TOTAL_HEADROOM, ConnectionGate, trusted_proxies
 from chatkit.live.databases import accounts_location, message_store, shown
 from chatkit.live.fanout import Fanout, RedisFanout
 from chatkit.live.faults import FaultInjector
@@ -163,6 +163,7 @@ def uvicorn_config(app: Any, settings: ServerSettings, **options: Any) -> uvicor
             ConnectionGate(
                 settings.max_connections_per_address,
                 max(1, settings.max_connections - TOTAL_HEADROOM),
+                proxies=trusted_proxies(settings.forwarded_allow_ips),
             ),
         ),
         "ws_max_size": settings.max_frame_bytes,

@@ -15,6 +15,8 @@ import websockets.asyncio.client
 from conftest import ServerFactory
 from live_support import WAIT_S, RawSocket, ServerProcess
 
+from chatkit.live.connections import ConnectionGate, trusted_proxies
+
 pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(120)]
 
 PER_ADDRESS = 256
@@ -154,3 +156,32 @@ def test_polling_sessions_are_capped_per_address_and_always_answered(
     status, _ = polling(server, "POST", f"&sid={sids[0]}", b"2")  # a client's PING
     assert 400 <= status < 500, status
     assert time.monotonic() - started < 2 + 1, "the polling POST outlived the deadline"
+
+
+class FakeTransport(asyncio.Transport):
+    """Just enough of a transport for the gate: a peer address, and closed or not."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return (self.address, 40000) if name == "peername" else default
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+def test_the_gate_counts_per_address_forgets_closed_ones_and_spares_trusted_proxies() -> None:
+    gate = ConnectionGate(2, 5, proxies=trusted_proxies(["10.1.0.0/16"]))
+    first, second, third = (FakeTransport("192.0.2.1") for _ in range(3))
+    assert gate.admit(first) and gate.admit(second) and not gate.admit(third)
+    first.closed = True  # upgraded to a WebSocket, then closed: never released
+    assert gate.admit(third), "a closed connection was still counted"
+    assert gate.admit(FakeTransport("10.1.2.3")) and gate.admit(FakeTransport("10.1.2.3"))
+    assert gate.admit(FakeTransport("10.1.2.3")), "a trusted proxy was held to one address's cap"
+    assert not gate.admit(FakeTransport("198.51.100.7")), "the total did not hold"
+    gate.release(third)
+    assert gate.admit(FakeTransport("198.51.100.7"))
+    assert trusted_proxies(["*"])("203.0.113.9") and not trusted_proxies([])("127.0.0.1")
