@@ -6,8 +6,9 @@ echoes, typing indicators, HTTP for health, users, history and a fallback send,
 and messages in SQLite (WAL, committed before acked, idempotent on the client id)
 or, for several server processes, PostgreSQL.
 Safe to share in a classroom: accounts with passwords, private chats by
-invitation, fault switches only for the host, and every input checked so one
-bad message never fails another. Fault switches make lost acks, refusals,
+invitation (accepted, never imposed), fault switches only for the host, every input
+checked so one bad message never fails another, and limits by account and by
+address that a new session, a new connection or a forged proxy header does not reset. Fault switches make lost acks, refusals,
 latency and echo-before-ack happen on purpose.
 
 Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The modules, one job each:

@@ -199,7 +199,9 @@ class Realtime:
     # Connection life.
 
     async def _connect(self, sid: str, environ: object, auth: object = None) -> None:
-        """Accept everyone; a token in the auth data resumes that session and its rooms."""
+        """Accept everyone the Engine.IO layer let in (`GuardedServer` bounds them per
+        address and closes those not signed in in time); a token in the auth data resumes
+        that session and its rooms."""
         address = self._addresses[sid] = client_address(environ)
         token = auth.get("token") if isinstance(auth, dict) else None
         if token is None:
