@@ -16,7 +16,10 @@ frame it cannot use as the end of the connection, or as a traceback in the log.
 
 `FrameGuard` does the same a layer down, for WebSocket frames that are not even
 Engine.IO packets (empty, or not starting with a packet type), which Engine.IO
-would answer by dropping the connection with a traceback; and
+would answer by dropping the connection with a traceback, and for polling POST
+bodies Engine.IO cannot use (not UTF-8, broken base64, an empty packet, too many,
+or a packet a client does not send, such as a PING, which left the request hanging):
+those are answered 400 with a reason, before Engine.IO reads them; and
 `shed_slow_readers` disconnects a connection whose outgoing queue has grown
 past ``max_queued_packets`` — a client that stopped reading — dropping what it
 would never read, so one stalled reader cannot grow the server's memory. It
@@ -27,6 +30,7 @@ process's own, also with a Redis manager), which are the only ones it can close.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import re
@@ -229,6 +233,55 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+DIGITS = frozenset("0123456789")
+CLIENT_PACKETS = frozenset("1345")
+"""The Engine.IO packets a client sends in a polling POST: close, pong, message, upgrade."""
+MAX_POLLING_PACKETS = 16
+"""Engine.IO's own bound on the packets in one POST (``Payload.max_decode_packets``)."""
+
+
+def polling_payload_error(body: bytes) -> str | None:
+    """Why Engine.IO could not use a polling POST body, or None if it can."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "a polling body must be UTF-8 text"
+    if not text:
+        return None
+    if text.startswith("d="):
+        return "JSONP polling is not served"
+    packets = text.split("\x1e")
+    if len(packets) > MAX_POLLING_PACKETS:
+        return f"at most {MAX_POLLING_PACKETS} packets may travel in one polling request"
+    for packet in packets:
+        if packet.startswith("b"):
+            try:
+                base64.b64decode(packet[1:], validate=True)
+            except ValueError:
+                return "a binary packet's base64 is broken"
+        elif packet and packet[0] not in CLIENT_PACKETS:
+            return f"{packet[:1]!r} is not a packet a client sends (close, pong, message, upgrade)"
+        elif (error := engine_io_error(packet)) is not None:
+            return error
+    return None
+
+
+def engine_io_error(packet: str) -> str | None:
+    """Why a text packet is not one Engine.IO can take safely, or None.
+
+    Engine.IO decodes the data after a packet's type as JSON unless it starts with a
+    digit, so ``4[[[...`` nested deep enough is a RecursionError (and a traceback)
+    before any guard of Socket.IO's sees it. A client's packets never carry JSON there:
+    a Socket.IO message starts with its own digit, and a ping or pong carries ``probe``.
+    """
+    if not packet or packet[0] not in ENGINE_IO_TYPES:
+        return "not an Engine.IO packet"
+    data = packet[1:]
+    if data and data[0] not in DIGITS and data != "probe":
+        return "an Engine.IO packet carries a Socket.IO packet (a digit first) or 'probe'"
+    return None
+
+
 CLOSE_WEBSOCKET = "chatkit.close_websocket"
 """Where `FrameGuard` leaves, in a WebSocket's ASGI scope, a coroutine that closes it."""
 ENGINE_IO_TYPES = frozenset("0123456")
@@ -237,12 +290,18 @@ ENGINE_IO_TYPES = frozenset("0123456")
 
 class FrameGuard:
     """ASGI middleware: answer a WebSocket text frame that is no Engine.IO packet with an
-    ``error`` event, and keep it from Engine.IO, so the connection lives on."""
+    ``error`` event, and keep it from Engine.IO, so the connection lives on; answer a
+    polling POST body Engine.IO cannot use with a 400 (`polling_payload_error`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 1024 * 1024) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        polling = scope["type"] == "http" and scope["path"].startswith("/socket.io/")
+        if polling and scope["method"] == "POST":
+            await self._polling_post(scope, receive, send)
+            return
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
@@ -265,7 +324,7 @@ class FrameGuard:
             while True:
                 message = await receive()
                 text = message.get("text") if message["type"] == "websocket.receive" else None
-                if text is None or (text and text[0] in ENGINE_IO_TYPES):
+                if text is None or engine_io_error(text) is None:
                     return message
                 refusal = BadRequest("the frame is not an Engine.IO packet").to_json()
                 log.info("refused a frame that is not Engine.IO")
@@ -274,3 +333,39 @@ class FrameGuard:
                 )
 
         await self.app(scope, checked, guarded_send)
+
+    async def _polling_post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read the body (bounded), refuse what Engine.IO cannot use, hand on the rest."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                error: ChatError | None = TooLarge(
+                    f"a polling body can be at most {self.max_body_bytes} bytes"
+                )
+                break
+            if not message.get("more_body", False):
+                reason = polling_payload_error(bytes(body))
+                error = None if reason is None else BadRequest(reason)
+                break
+        if error is not None:
+            log.info("refused a polling body: %s", error.reason)
+            answer = json.dumps(error.to_json()).encode()
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": error.status, "headers": headers})
+            await send({"type": "http.response.body", "body": answer})
+            return
+        whole: Message = {"type": "http.request", "body": bytes(body), "more_body": False}
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return whole
+
+        await self.app(scope, replay, send)

@@ -219,6 +219,9 @@ RAW_FRAMES = [
     "9",
     "x",
     "42" + "[" * DEEP + "]" * DEEP,
+    "4" + "[" * DEEP + "]" * DEEP,
+    "3" + "{" * DEEP,
+    "2probe",
     "421[" + '{"a":' * DEEP + "1" + "}" * DEEP + "]",
     "421" + json.dumps(["send", {"pad": "x" * 70_000}]),
 ]
@@ -236,6 +239,26 @@ ANSWERED_FRAMES: list[tuple[str, list[str | bytes]]] = [
     ),
 ]
 """Frames with ack id 7 that the official clients can send: each must get that ack, once."""
+POLLING_BODIES: list[bytes] = [
+    b"2",
+    b"6",
+    b"0",
+    b"3",
+    b"x",
+    b"",
+    b"\x1e",
+    b"b!!!",
+    b"bAAA",
+    b"\xff\xfe",
+    b"d=40",
+    b"40\x1e2",
+    b'40\x1e42["*",{}]',
+    b'40\x1e451-["send",{"_placeholder":true,"num":0}]\x1ebAQI=',
+    b"40" + b"\x1e42[]" * 40,
+    b"4" + b"[" * DEEP + b"]" * DEEP,
+]
+"""Polling POST bodies, each to a fresh Engine.IO session: a client's PING, packets no
+client sends, broken base64 and UTF-8, too many packets, and events as above."""
 CONFUSABLE_CHATS = [
     "Private-doesnotexist",
     "PRIVATE-x",
@@ -295,6 +318,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
 }
 """Every route, and the methods it takes: those get every body, the others one."""
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+POLLING = "/socket.io/?EIO=4&transport=polling"
 _OWN_FORMAT = ("/health", "/socket.io/")
 """Routes whose refusals are not the API's JSON: Engine.IO answers in its own protocol."""
 BODIES: list[bytes] = [
@@ -487,6 +511,23 @@ async def fuzz_names_and_tokens(url: str, token: str, admin_token: str, report: 
         await connection.close()
 
 
+def fuzz_polling(port: int, report: Report) -> None:
+    """Every polling body is answered (never a 5xx, never left hanging)."""
+    for body in POLLING_BODIES:
+        report.cases["polling body"] += 1
+        label = f"polling POST {_short(body)}"
+        try:
+            status, opened = _raw_request(port, "GET", POLLING, b"")
+            sid = json.loads(opened[1:])["sid"]
+            status, _ = _raw_request(port, "POST", f"{POLLING}&sid={sid}", body)
+        except (OSError, ValueError, KeyError) as error:
+            report.fail(label, f"no answer ({type(error).__name__})")
+            continue
+        report.answers[f"HTTP {status}"] += 1
+        if status >= 500:
+            report.fail(label, f"HTTP {status}")
+
+
 def fuzz_hosts(port: int, admin_token: str, report: Report) -> None:
     """Foreign ``Host`` names get 421 (never a redirect); near misses of the admin token 403."""
     for host in FOREIGN_HOSTS + OWN_HOSTS:
@@ -545,6 +586,16 @@ def fuzz_http(port: int, user: str, password: str, report: Report) -> None:
                         report.fail(label, f"HTTP {status} without a JSON reason")
 
 
+def _raw_request(port: int, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=WAIT_S)
+    try:
+        connection.request(method, path, body=body or None)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def _request(
     port: int, method: str, path: str, body: bytes, token: str | None, *, host: str | None = None
 ) -> tuple[int, object]:
@@ -576,6 +627,7 @@ async def run(server: ServerProcess) -> Report:
     token = await asyncio.to_thread(_login, server.port, user, password)
     await fuzz_names_and_tokens(server.url, token, server.admin_token, report)
     await asyncio.to_thread(fuzz_hosts, server.port, server.admin_token, report)
+    await asyncio.to_thread(fuzz_polling, server.port, report)
     after = _Connection(server.url)
     await after.open({"user": user, "password": password})
     try:

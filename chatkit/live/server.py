@@ -106,7 +106,10 @@ def create_server(
     http_app = create_http_app(service, lifespan)
     app = HostGuard(
         PollingDeadline(
-            FrameGuard(socketio.ASGIApp(realtime.sio, other_asgi_app=http_app)),
+            FrameGuard(
+                socketio.ASGIApp(realtime.sio, other_asgi_app=http_app),
+                max_body_bytes=settings.max_frame_bytes,
+            ),
             post_s=settings.request_timeout_s,
             poll_s=settings.ping_interval_s + settings.request_timeout_s,
         ),
