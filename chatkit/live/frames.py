@@ -88,12 +88,25 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         if self.open_sessions is not None and not self.open_sessions.add(eio_sid, address):
             log.info("refused a connection from %s: too many open", address)
             return False
-        if self.sign_in_timeout_s is not None:
-            loop = asyncio.get_running_loop()
-            self._sign_in_due[eio_sid] = loop.call_later(
-                self.sign_in_timeout_s, self._check_signed_in, eio_sid
-            )
+        self._arm_sign_in(eio_sid)
         return await super()._handle_eio_connect(eio_sid, environ)
+
+    def expect_sign_in(self, sid: str) -> None:
+        """Give a connection that was just signed out ``sign_in_timeout_s`` to sign in
+        again, as a new one gets: signing out does not leave a stranger's connection open."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is not None:
+            self._arm_sign_in(eio_sid)
+
+    def _arm_sign_in(self, eio_sid: str) -> None:
+        if self.sign_in_timeout_s is None:
+            return
+        previous = self._sign_in_due.pop(eio_sid, None)
+        if previous is not None:
+            previous.cancel()
+        self._sign_in_due[eio_sid] = asyncio.get_running_loop().call_later(
+            self.sign_in_timeout_s, self._check_signed_in, eio_sid
+        )
 
     def _check_signed_in(self, eio_sid: str) -> None:
         self._sign_in_due.pop(eio_sid, None)

@@ -168,6 +168,7 @@ class Realtime:
         for sid in sids:
             for chat_id in chat_ids:
                 await self.sio.leave_room(sid, room_of(chat_id))
+            self.sio.expect_sign_in(sid)
 
     async def broadcast(self, message: ServerMessage) -> None:
         room = room_of(message.chat_id)

@@ -116,6 +116,9 @@ async def test_a_connection_that_does_not_sign_in_is_closed(start_server: Server
         assert "not signed in" in await closed_by_the_server(await idle_websocket(server))
         reply = await member.call("typing", {"chat_id": "general"})
         assert reply["code"] == "not_member", "the signed-in connection was closed too"
+        assert (await member.call("logout", {}))["ok"] is True
+        assert member.ws is not None
+        assert "not signed in" in await closed_by_the_server(member.ws), "signed out, left open"
     finally:
         await stranger.close()
         await member.close()
