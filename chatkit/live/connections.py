@@ -68,9 +68,6 @@ class AddressCounts:
         else:
             del self._counts[address]
 
-    def __len__(self) -> int:
-        return len(self._address_of)
-
 
 class ConnectionGate:
     """Open TCP connections per peer address and in total; see the module.
@@ -100,9 +97,9 @@ class ConnectionGate:
             for address in list(self._by_address):
                 self._prune(address)
         address = peer_address(transport)
-        if self.open_from(address, prune=False) >= self.per_address:
+        if self._count(address) >= self.per_address:
             self._prune(address)
-        if self.open_from(address, prune=False) >= self.per_address and not self.proxies(address):
+        if self._count(address) >= self.per_address and not self.proxies(address):
             return False
         if len(self._address_of) >= self.total:
             return False
@@ -120,10 +117,7 @@ class ConnectionGate:
             if not mine:
                 del self._by_address[address]
 
-    def open_from(self, address: str, *, prune: bool = True) -> int:
-        """How many connections from ``address`` are counted now."""
-        if prune:
-            self._prune(address)
+    def _count(self, address: str) -> int:
         return len(self._by_address.get(address, ()))
 
     def _prune(self, address: str) -> None:

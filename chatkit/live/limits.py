@@ -93,9 +93,6 @@ class BucketsByKey:
         if bucket is not None:
             bucket.refund()
 
-    def forget(self, key: str) -> None:
-        self._buckets.pop(key, None)
-
 
 class Limits:
     """Every budget the server charges, each keyed by who or where (see the module)."""

@@ -15,7 +15,7 @@ import websockets.asyncio.client
 from conftest import ServerFactory
 from live_support import WAIT_S, RawSocket, ServerProcess
 
-from chatkit.live.connections import ConnectionGate, trusted_proxies
+from chatkit.live.connections import AddressCounts, ConnectionGate, trusted_proxies
 
 pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(120)]
 
@@ -188,3 +188,14 @@ def test_the_gate_counts_per_address_forgets_closed_ones_and_spares_trusted_prox
     gate.release(third)
     assert gate.admit(FakeTransport("198.51.100.7"))
     assert trusted_proxies(["*"])("203.0.113.9") and not trusted_proxies([])("127.0.0.1")
+
+
+def test_engine_io_sessions_are_counted_per_address_and_in_all() -> None:
+    counts = AddressCounts(per_address=2, total=3)
+    assert counts.add("a", "192.0.2.1") and counts.add("b", "192.0.2.1")
+    assert not counts.add("c", "192.0.2.1"), "a third session from one address"
+    assert counts.add("d", "192.0.2.2")
+    assert not counts.add("e", "192.0.2.3"), "over the total"
+    counts.remove("a")
+    counts.remove("a")  # twice: the second is a no-op
+    assert counts.add("e", "192.0.2.3") and not counts.add("f", "192.0.2.1")
