@@ -120,8 +120,28 @@ class Limits:
             guess_rate, guess_burst, max_keys, what="wrong passwords for one account"
         )
         """Wrong passwords, by the account name they were tried on, from any address."""
+        self.guesses_at_home = BucketsByKey(
+            guess_rate, guess_burst, max_keys, what="wrong passwords for one account"
+        )
+        """Wrong passwords tried on an account from an address it signed in from before: a
+        budget of their own, so guesses from elsewhere cannot lock the owner out at home."""
+        self._homes: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._max_homes = max_keys
         self.invites = BucketsByKey(invite_rate, invite_burst, max_keys, what="invitations")
         """Invitations by name, by the account that sends them."""
+
+    def guess_budget(self, user: str, address: str) -> tuple[BucketsByKey, str]:
+        """Where a password attempt on ``user`` from ``address`` is charged, and its key."""
+        if (user, address) in self._homes:
+            return self.guesses_at_home, f"{user}\n{address}"
+        return self.guesses, user
+
+    def signed_in(self, user: str, address: str) -> None:
+        """Remember that ``user`` signed in from ``address`` (the newest places, bounded)."""
+        self._homes[(user, address)] = None
+        self._homes.move_to_end((user, address))
+        if len(self._homes) > self._max_homes:
+            self._homes.popitem(last=False)
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> Limits:

@@ -128,12 +128,16 @@ class SessionRegistry:
         The check is charged to the address, and to the account until it turns out
         right: a wrong password keeps its charge, a right one gets it back. Charged
         before the check, so a burst of guesses in parallel is limited as one in a row.
+        From an address the account signed in from before, the account's charge goes to
+        a budget of that place's own (`Limits.guess_budget`).
         """
         self.limits.attempts.charge(address)
-        self.limits.guesses.charge(user)
+        budget, key = self.limits.guess_budget(user, address)
+        budget.charge(key)
         if not await self.store.check_password(user, password):
             raise NotRegistered(WRONG_LOGIN)
-        self.limits.guesses.refund(user)
+        budget.refund(key)
+        self.limits.signed_in(user, address)
         token, expires = await self.store.new_session(user, self.ttl_s)
         return await self._cache(token_digest(token), user, expires), token
 

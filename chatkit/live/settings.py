@@ -79,7 +79,9 @@ class ServerSettings:
     """Password attempts one address may make at once: a class behind one address signs in."""
     account_login_rate_per_s: float = 0.1
     """Wrong passwords a second tried on one account, from whatever addresses (0: no limit):
-    guessing one person's password from many addresses is as slow as from one."""
+    guessing one person's password from many addresses is as slow as from one. An address
+    the account signed in from before has a budget of its own, so guesses from elsewhere
+    do not lock the owner out where they usually sign in."""
     account_login_burst: int = 10
     """Wrong passwords one account may see at once; a right one costs nothing."""
     invite_rate_per_s: float = 0.5

@@ -47,8 +47,10 @@ def test_guesses_from_many_addresses_meet_the_account_limit_even_with_rate_0(
     start_server: ServerFactory,
 ) -> None:
     server = start_server("--rate", "0")  # turns the request limits off, not the password one
-    server.account("alice")
+    alice = server.account("alice")
     bob = server.account("bob")
+    home = {"user": "alice", "password": alice}
+    assert call(server, "POST", "/api/login", home, source="127.0.0.20")[0] == 200
     statuses = []
     for attempt in range(GUESS_BURST + 3):
         status, _ = call(
@@ -63,6 +65,9 @@ def test_guesses_from_many_addresses_meet_the_account_limit_even_with_rate_0(
     assert statuses == [401] * GUESS_BURST + [429] * 3, statuses
     status, reply = call(server, "POST", "/api/login", {"user": "bob", "password": bob})
     assert status == 200 and reply["user"] == "bob", "alice's guesses locked bob out"
+    assert call(server, "POST", "/api/login", home, source="127.0.0.21")[0] == 429
+    status, reply = call(server, "POST", "/api/login", home, source="127.0.0.20")
+    assert status == 200, "guesses from elsewhere locked alice out where she signs in"
 
 
 def test_unknown_tokens_are_limited_by_the_peer_not_by_a_forged_header(
