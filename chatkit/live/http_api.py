@@ -21,7 +21,9 @@
 
 Bodies are JSON objects of at most 64 KiB, sent within ``request_timeout_s``;
 JSON nested too deeply is a 400, a bigger body a 413, too many requests a 429, a
-trickling body a 408.
+trickling body a 408; a ``Host`` the server does not answer to is a 421
+(`chatkit.live.hosts`), and one connection too many from an address a 503
+(`chatkit.live.connections`).
 Requests that act for someone carry ``Authorization: Bearer <token>`` from
 ``login`` (over HTTP or Socket.IO: one session, either transport). Errors
 are ``{"ok": false, "code", "error"}`` with the status of `chatkit.live.errors`.
