@@ -108,8 +108,11 @@ class Limits:
         guess_burst: int = 1,
         invite_rate: float = 0,
         invite_burst: int = 1,
+        max_checks: int = 1_000,
         max_keys: int = 10_000,
     ) -> None:
+        self.max_checks = max_checks
+        """Password checks waiting or running at once, over every address and account."""
         self.requests = BucketsByKey(rate, burst, max_keys)
         """Requests of a signed-in account, by user name: one budget for all its sessions."""
         self.strangers = BucketsByKey(rate, burst, max_keys)
@@ -156,5 +159,6 @@ class Limits:
             guess_burst=settings.account_login_burst,
             invite_rate=settings.invite_rate_per_s,
             invite_burst=settings.invite_burst,
+            max_checks=settings.max_password_checks,
             max_keys=settings.max_sessions,
         )

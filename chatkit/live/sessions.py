@@ -36,7 +36,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from chatkit.live.accounts import Accounts
-from chatkit.live.errors import NotMember, NotRegistered
+from chatkit.live.errors import NotMember, NotRegistered, Unavailable
 from chatkit.live.limits import Limits
 from chatkit.live.passwords import token_digest
 
@@ -112,6 +112,8 @@ class SessionRegistry:
         self.store = store
         self.limits = limits or Limits(max_keys=max_cached)
         """The budgets, by account and by address: a new session or connection resets none."""
+        self._checking = 0
+        """Password checks under way (`Limits.max_checks` bounds them)."""
         self.max_cached = max_cached
         self.ttl_s = ttl_s
         self.recheck_s = recheck_s
@@ -131,10 +133,17 @@ class SessionRegistry:
         From an address the account signed in from before, the account's charge goes to
         a budget of that place's own (`Limits.guess_budget`).
         """
+        if self._checking >= self.limits.max_checks:
+            raise Unavailable("the server is busy checking passwords; try again in a moment")
         self.limits.attempts.charge(address)
         budget, key = self.limits.guess_budget(user, address)
         budget.charge(key)
-        if not await self.store.check_password(user, password):
+        self._checking += 1
+        try:
+            right = await self.store.check_password(user, password)
+        finally:
+            self._checking -= 1
+        if not right:
             raise NotRegistered(WRONG_LOGIN)
         budget.refund(key)
         self.limits.signed_in(user, address)

@@ -84,6 +84,10 @@ class ServerSettings:
     do not lock the owner out where they usually sign in."""
     account_login_burst: int = 10
     """Wrong passwords one account may see at once; a right one costs nothing."""
+    max_password_checks: int = 32
+    """Password checks waiting or running at once, in all; one more is answered "busy" at
+    once instead of queueing behind them (scrypt is the costliest thing the server does,
+    and a sign-in should not wait seconds behind a flood of guesses)."""
     invite_rate_per_s: float = 0.5
     """Invitations by name one account may send a second, on average (0: no limit)."""
     invite_burst: int = 20
@@ -141,6 +145,7 @@ class ServerSettings:
             "login_burst": self.login_burst,
             "account_login_burst": self.account_login_burst,
             "invite_burst": self.invite_burst,
+            "max_password_checks": self.max_password_checks,
             "history_page_default": self.history_page_default,
             "history_page_max": self.history_page_max,
             "write_batch_max": self.write_batch_max,
