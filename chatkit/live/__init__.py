@@ -6,8 +6,9 @@ echoes, typing indicators, HTTP for health, users, history and a fallback send,
 and messages in SQLite (WAL, committed before acked, idempotent on the client id)
 or, for several server processes, PostgreSQL.
 Safe to share in a classroom: accounts with passwords, private chats by
-invitation, fault switches only for the host, and every input checked so one
-bad message never fails another. Fault switches make lost acks, refusals,
+invitation (accepted, never imposed), fault switches only for the host, every input
+checked so one bad message never fails another, and limits by account and by
+address that a new session, a new connection or a forged proxy header does not reset. Fault switches make lost acks, refusals,
 latency and echo-before-ack happen on purpose.
 
 Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The modules, one job each:
@@ -20,8 +21,10 @@ Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The modules, one 
 - `accounts`, `passwords` — users, sessions, private chats and members in the database;
   scrypt and token digests
 - `payloads`, `errors`, `wire` — checking input, refusing it, and the message format
-- `limits`, `frames`, `slow_requests` — rate limits; frames refused with an answer and
-  readers that stopped reading; deadlines for slow HTTP clients
+- `limits`, `frames`, `slow_requests` — rate limits by account and by address; frames
+  refused with an answer and readers that stopped reading; deadlines for slow HTTP clients
+- `connections`, `hosts` — how many connections one address and everyone may hold;
+  the ``Host`` names the server answers to
 - `sessions`, `service` — who is who, and the chat's rules, whatever the transport
 - `realtime`, `http_api`, `server`, `exposure` — Socket.IO, HTTP, putting it together,
   and what listening beyond loopback means

@@ -7,7 +7,10 @@ as surely as the messages do, so they live in the database next to them:
 - ``sessions``: the SHA-256 of each session token, whose it is and when it
   expires; signing out deletes the row, so a revoked token is gone for good;
 - ``chats``: the private chats, their creator and the digest of their invite code;
-- ``members``: who is in which chat (public chats too, once joined).
+- ``members``: who is in which chat (public chats too, once joined);
+- ``invites``: invitations by name not yet accepted. An invite makes nobody a member:
+  the invitee accepts it (or declines), so nobody can be put in chats, up to the cap
+  on how many one may be in, without consent.
 
 The server and ``chatkit accounts`` talk to an `Accounts`: `AccountStore` runs the
 functions below (on a `sqlite3.Connection`) on a thread of its own, so neither a
@@ -38,6 +41,9 @@ PRIVATE_PREFIX = "private-"
 created by joining a name, so a join cannot tell whether one exists."""
 TOKEN_BYTES = 24
 INVITE_BYTES = 12
+MAX_PENDING_INVITES = 100
+"""Invitations one person may have waiting; more are dropped (the inviter is not told,
+as they are not told whether the account exists)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -63,6 +69,13 @@ CREATE TABLE IF NOT EXISTS members (
     PRIMARY KEY (chat_id, user)
 );
 CREATE INDEX IF NOT EXISTS members_by_user ON members (user);
+CREATE TABLE IF NOT EXISTS invites (
+    chat_id     TEXT NOT NULL,
+    user        TEXT NOT NULL,
+    inviter     TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (user, chat_id)
+);
 """
 
 
@@ -139,6 +152,22 @@ class Accounts(Protocol):
     async def redeem_invite(self, code: str, name: str) -> str | None:
         """Join the private chat an invite code opens; its id, or None for no such code."""
         ...
+
+    async def add_invite(self, chat_id: str, name: str, inviter: str) -> bool:
+        """Invite ``name`` into a chat, pending their consent; whether an invite was added
+        (not if there is no such account, they are in the chat already, were invited into
+        it already, or have `MAX_PENDING_INVITES` waiting)."""
+        ...
+
+    async def pending_invites(self, name: str) -> list[tuple[str, str]]:
+        """The chats ``name`` is invited into and has not answered, with who invited them."""
+        ...
+
+    async def take_invite(self, chat_id: str, name: str) -> bool:
+        """Accept a pending invite: ``name`` becomes a member. False if there was none."""
+        ...
+
+    async def decline_invite(self, chat_id: str, name: str) -> None: ...
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -287,6 +316,46 @@ def redeem_invite(db: sqlite3.Connection, code: str, name: str) -> str | None:
     return str(row[0])
 
 
+def add_invite(db: sqlite3.Connection, chat_id: str, name: str, inviter: str) -> bool:
+    """`Accounts.add_invite` in one statement, so two invites at once cannot both pass the
+    checks and exceed the bound."""
+    added = db.execute(
+        "INSERT OR IGNORE INTO invites (chat_id, user, inviter, created_at) "
+        "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE name = ?) "
+        "AND NOT EXISTS (SELECT 1 FROM members WHERE chat_id = ? AND user = ?) "
+        "AND (SELECT count(*) FROM invites WHERE user = ?) < ?",
+        (chat_id, name, inviter, _now(), name, chat_id, name, name, MAX_PENDING_INVITES),
+    ).rowcount
+    return bool(added)
+
+
+def pending_invites(db: sqlite3.Connection, name: str) -> list[tuple[str, str]]:
+    rows = db.execute(
+        "SELECT chat_id, inviter FROM invites WHERE user = ? ORDER BY created_at, chat_id",
+        (name,),
+    )
+    return [(str(chat_id), str(inviter)) for chat_id, inviter in rows]
+
+
+def take_invite(db: sqlite3.Connection, chat_id: str, name: str) -> bool:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        taken = db.execute(
+            "DELETE FROM invites WHERE chat_id = ? AND user = ?", (chat_id, name)
+        ).rowcount
+        if taken:
+            add_member(db, chat_id, name)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return bool(taken)
+
+
+def decline_invite(db: sqlite3.Connection, chat_id: str, name: str) -> None:
+    db.execute("DELETE FROM invites WHERE chat_id = ? AND user = ?", (chat_id, name))
+
+
 def create_users(
     db: sqlite3.Connection, accounts: Iterable[tuple[str, str]], *, replace: bool = False
 ) -> int:
@@ -373,6 +442,18 @@ class AccountStore:
 
     async def redeem_invite(self, code: str, name: str) -> str | None:
         return await self.run(redeem_invite, code, name)
+
+    async def add_invite(self, chat_id: str, name: str, inviter: str) -> bool:
+        return await self.run(add_invite, chat_id, name, inviter)
+
+    async def pending_invites(self, name: str) -> list[tuple[str, str]]:
+        return await self.run(pending_invites, name)
+
+    async def take_invite(self, chat_id: str, name: str) -> bool:
+        return await self.run(take_invite, chat_id, name)
+
+    async def decline_invite(self, chat_id: str, name: str) -> None:
+        await self.run(decline_invite, chat_id, name)
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
         """``function(db, *args)`` on the store's thread."""

@@ -45,6 +45,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
     where.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name clients may reach the server by (the Host header), besides loopback and "
+        "--host; repeat for more (a wildcard --host also accepts any IP address)",
+    )
+    where.add_argument(
+        "--forwarded-allow-ips",
+        default="",
+        metavar="ADDRESSES",
+        help="comma-separated addresses or networks of the proxies in front of the server, "
+        "whose X-Forwarded-For names the client; '*' trusts anyone (default: none, so every "
+        "limit by address uses the connection's own address)",
+    )
+    where.add_argument(
         "--port",
         type=int,
         default=DEFAULT_PORT,
@@ -84,7 +100,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULTS.rate_per_s,
         metavar="PER_SECOND",
-        help="requests a second one session may make, on average; 0 turns the limit off "
+        help="requests a second one account (or one address not signed in) may make, on average; "
+        "0 turns this limit off, not the password limits "
         "(default: %(default)s)",
     )
     limits.add_argument(
@@ -92,7 +109,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULTS.rate_burst,
         metavar="COUNT",
-        help="requests one session may make at once before --rate applies (default: %(default)s)",
+        help="requests one account may make at once before --rate applies (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--connections-per-address",
+        type=int,
+        default=DEFAULTS.max_connections_per_address,
+        metavar="COUNT",
+        help="open connections one client address may hold, HTTP and WebSocket alike "
+        "(default: %(default)s)",
     )
     limits.add_argument(
         "--request-timeout",
@@ -100,6 +125,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULTS.request_timeout_s,
         metavar="SECONDS",
         help="how long an HTTP request may take to arrive (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--sign-in-timeout",
+        type=float,
+        default=DEFAULTS.sign_in_timeout_s,
+        metavar="SECONDS",
+        help="how long a Socket.IO connection may stay open without signing in "
+        "(default: %(default)s)",
     )
     faults = parser.add_argument_group("fault injection (for teaching)")
     faults.add_argument("--latency-ms", type=int, default=0, help="delay added to every send")
@@ -173,9 +206,15 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         redis_url=args.redis,
         accounts_path=args.accounts_db,
         sqlite_synchronous=args.sync,
+        allowed_hosts=tuple(args.allowed_host),
+        forwarded_allow_ips=tuple(
+            part.strip() for part in args.forwarded_allow_ips.split(",") if part.strip()
+        ),
+        max_connections_per_address=args.connections_per_address,
         rate_per_s=args.rate,
         rate_burst=args.rate_burst,
         request_timeout_s=args.request_timeout,
+        sign_in_timeout_s=args.sign_in_timeout,
         allow_fault_control=not args.no_fault_control,
         faults=faults,
     )

@@ -59,6 +59,12 @@ class Conflict(ChatError):
     code, status = "conflict", 409
 
 
+class WrongHost(ChatError):
+    """The request named a host this server does not answer to (see `chatkit.live.hosts`)."""
+
+    code, status = "wrong_host", 421
+
+
 class TooLarge(ChatError):
     """An event or request body over the size limit (`ServerSettings.max_payload_bytes`)."""
 

@@ -41,5 +41,8 @@ def exposure_warning(host: str, port: int, *, tls: bool) -> str | None:
             "  Passwords, tokens and messages travel unencrypted: on a network you do not "
             "trust, give --tls-cert and --tls-key."
         )
+    wildcard = host in ("0.0.0.0", "::")
+    names = "this machine's own name or --allowed-host" if wildcard else "--allowed-host"
+    lines.append(f"  Clients reach it by its address, or by a name given with {names}.")
     lines.append("  For a classroom network, not the open internet.")
     return "\n".join(lines)

@@ -24,7 +24,7 @@ import json
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +51,8 @@ HOSTILE: list[object] = [
     "\x1b[2J\x1b[31mansi",
     "bidi \u202eevil",
     "private-doesnotexist",
+    "Private-doesnotexist",
+    "private\u2010lookalike",
     "../../etc/passwd",
     [],
     {},
@@ -167,7 +169,7 @@ HOSTILE: list[object] = [
 """Values every field is set to, one at a time."""
 
 EVENTS: dict[str, dict[str, object]] = {
-    "login": {"user": "fuzzer", "password": "not the password"},
+    "login": {"user": "someone-else", "password": "not the password"},
     "logout": {},
     "join": {"chat_id": "general"},
     "leave": {"chat_id": "elsewhere"},
@@ -175,6 +177,8 @@ EVENTS: dict[str, dict[str, object]] = {
     "invite": {"chat_id": "general", "user": "fuzzer"},
     "new_invite": {"chat_id": "general"},
     "accept_invite": {"code": "no-such-code"},
+    "decline_invite": {"chat_id": "private-nosuchinvite"},
+    "invites": {},
     "send": {"chat_id": "general", "client_id": "fuzz", "body": "hello"},
     "typing": {"chat_id": "general", "typing": True},
     "history": {"chat_id": "general", "after": 0, "before": 10, "limit": 5},
@@ -183,7 +187,17 @@ EVENTS: dict[str, dict[str, object]] = {
 """Every event the server has, with a well-formed payload to spoil field by field."""
 
 NOT_OBJECTS: list[str] = ["null", "5", '"text"', "[]", "[1, 2]", "true"]
-UNKNOWN_EVENTS = ["", "sned", "x" * 1000, "connect", "disconnect", "message", "__proto__", "é"]
+UNKNOWN_EVENTS = [
+    "",
+    "sned",
+    "x" * 1000,
+    "connect",
+    "disconnect",
+    "*",
+    "message",
+    "__proto__",
+    "é",
+]
 RAW_FRAMES = [
     "",
     "4",
@@ -205,10 +219,79 @@ RAW_FRAMES = [
     "9",
     "x",
     "42" + "[" * DEEP + "]" * DEEP,
+    "4" + "[" * DEEP + "]" * DEEP,
+    "3" + "{" * DEEP,
+    "2probe",
     "421[" + '{"a":' * DEEP + "1" + "}" * DEEP + "]",
     "421" + json.dumps(["send", {"pad": "x" * 70_000}]),
 ]
 """Frames that are not Socket.IO events a client library would send."""
+ANSWERED_FRAMES: list[tuple[str, list[str | bytes]]] = [
+    ("the catch-all's name", ['427["*", {}]']),
+    ("binary data", ['451-7["send",{"_placeholder":true,"num":0}]', b"\x00\x01binary"]),
+    (
+        "two binary attachments",
+        [
+            '452-7["send",{"a":{"_placeholder":true,"num":0},"b":{"_placeholder":true,"num":1}}]',
+            b"\xff" * 16,
+            b"\xfe",
+        ],
+    ),
+]
+"""Frames with ack id 7 that the official clients can send: each must get that ack, once."""
+POLLING_BODIES: list[bytes] = [
+    b"2",
+    b"6",
+    b"0",
+    b"3",
+    b"x",
+    b"",
+    b"\x1e",
+    b"b!!!",
+    b"bAAA",
+    b"\xff\xfe",
+    b"d=40",
+    b"40\x1e2",
+    b'40\x1e42["*",{}]',
+    b'40\x1e451-["send",{"_placeholder":true,"num":0}]\x1ebAQI=',
+    b"40" + b"\x1e42[]" * 40,
+    b"4" + b"[" * DEEP + b"]" * DEEP,
+]
+"""Polling POST bodies, each to a fresh Engine.IO session: a client's PING, packets no
+client sends, broken base64 and UTF-8, too many packets, and events as above."""
+CONFUSABLE_CHATS = [
+    "Private-doesnotexist",
+    "PRIVATE-x",
+    "private\u2010doesnotexist",
+    "private\u2011x",
+    "privatechat",
+    "General",
+    "general\u200b",
+    "\uff47\uff45\uff4e\uff45\uff52\uff41\uff4c",
+    "g\u00e9n\u00e9ral",
+    "ge\u0301neral",
+    "-general",
+    "general\u00a0",
+]
+"""Chat names that look like another chat or like a private id: no join may take them."""
+FOREIGN_HOSTS = [
+    "evil.example",
+    "evil.example:80",
+    "127.0.0.1.evil.example",
+    "localhost.evil.example",
+    "xn--lcalhost-9za",
+]
+"""``Host`` headers of names the server was not given (DNS rebinding, redirect poisoning)."""
+OWN_HOSTS = ["localhost", "LOCALHOST", "127.0.0.1", "localhost."]
+ADMIN_TOKEN_VARIANTS: list[Callable[[str], str]] = [
+    lambda token: token + " ",
+    lambda token: " " + token,
+    lambda token: token + "\n",
+    lambda token: token[:-1],
+    lambda token: token.swapcase(),
+    lambda token: token + token,
+]
+"""The admin token changed a little: not one of them is the admin token."""
 
 ROUTES: dict[str, tuple[str, ...]] = {
     "/health": ("GET",),
@@ -235,6 +318,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
 }
 """Every route, and the methods it takes: those get every body, the others one."""
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+POLLING = "/socket.io/?EIO=4&transport=polling"
 _OWN_FORMAT = ("/health", "/socket.io/")
 """Routes whose refusals are not the API's JSON: Engine.IO answers in its own protocol."""
 BODIES: list[bytes] = [
@@ -371,8 +455,98 @@ async def fuzz_socketio(url: str, user: str, password: str, report: Report) -> N
         for raw in RAW_FRAMES:
             report.cases["raw frame"] += 1
             await _raw_frame(url, {"token": token}, raw, report)
+        for label, frames in ANSWERED_FRAMES:
+            await _answered_frame(url, {"token": token}, label, frames, report)
     finally:
         await connection.close()
+
+
+async def _answered_frame(
+    url: str, login: dict[str, str], label: str, frames: list[str | bytes], report: Report
+) -> None:
+    """Frames asking for ack 7: the ack comes, saying no, and the connection lives."""
+    report.cases["answered frame"] += 1
+    connection = _Connection(url)
+    await connection.open(login)
+    try:
+        assert connection.ws is not None
+        for frame in frames:
+            await connection.ws.send(frame)
+        while not (text := await connection.frame()).startswith("437"):
+            if text.startswith("42"):  # an error event instead of (or besides) the ack
+                report.fail(label, f"an event before the ack: {text:.80}")
+        reply = json.loads(text[3:])[0]
+        if not isinstance(reply, dict) or reply.get("ok") is not False:
+            report.fail(label, f"not a refusal: {reply!r:.80}")
+        else:
+            report.answers[str(reply.get("code"))] += 1
+        alive = await connection.call(json.dumps(["typing", {"chat_id": "general"}]))
+        if not isinstance(alive, dict):
+            report.fail(label, "the connection stopped answering")
+    except (TimeoutError, websockets.exceptions.ConnectionClosed) as error:
+        report.fail(label, f"no answer ({type(error).__name__})")
+    finally:
+        await connection.close()
+
+
+async def fuzz_names_and_tokens(url: str, token: str, admin_token: str, report: Report) -> None:
+    """Look-alike chat names are refused, and so is every near miss of the admin token."""
+    connection = _Connection(url)
+    await connection.open({"token": token})
+    try:
+        for name in CONFUSABLE_CHATS:
+            report.cases["look-alike chat"] += 1
+            reply = await connection.call(json.dumps(["join", {"chat_id": name}]))
+            if not isinstance(reply, dict) or reply.get("ok") is not False:
+                report.fail(f"join {name!a}", f"taken as a chat name: {reply!r:.80}")
+            else:
+                report.answers[str(reply.get("code"))] += 1
+        for variant in ADMIN_TOKEN_VARIANTS:
+            report.cases["admin token near miss"] += 1
+            near = variant(admin_token)
+            reply = await connection.call(json.dumps(["faults", {"admin_token": near}]))
+            if not isinstance(reply, dict) or reply.get("code") != "not_host":
+                report.fail(f"faults with {near!a:.12}…", f"accepted: {reply!r:.80}")
+    finally:
+        await connection.close()
+
+
+def fuzz_polling(port: int, report: Report) -> None:
+    """Every polling body is answered (never a 5xx, never left hanging)."""
+    for body in POLLING_BODIES:
+        report.cases["polling body"] += 1
+        label = f"polling POST {_short(body)}"
+        try:
+            status, opened = _raw_request(port, "GET", POLLING, b"")
+            sid = json.loads(opened[1:])["sid"]
+            status, _ = _raw_request(port, "POST", f"{POLLING}&sid={sid}", body)
+        except (OSError, ValueError, KeyError) as error:
+            report.fail(label, f"no answer ({type(error).__name__})")
+            continue
+        report.answers[f"HTTP {status}"] += 1
+        if status >= 500:
+            report.fail(label, f"HTTP {status}")
+
+
+def fuzz_hosts(port: int, admin_token: str, report: Report) -> None:
+    """Foreign ``Host`` names get 421 (never a redirect); near misses of the admin token 403."""
+    for host in FOREIGN_HOSTS + OWN_HOSTS:
+        for path in ("/health", "/health/", "/api/nowhere/"):
+            report.cases["host header"] += 1
+            status, _ = _request(port, "GET", path, b"", None, host=host)
+            label = f"GET {path} Host: {host}"
+            report.answers[f"HTTP {status}"] += 1
+            redirected_or_failed = 300 <= status < 400 or status >= 500
+            if redirected_or_failed or (host in FOREIGN_HOSTS) != (status == 421):
+                report.fail(label, f"HTTP {status}")
+    for variant in ADMIN_TOKEN_VARIANTS:
+        near = variant(admin_token)
+        if near != near.rstrip():
+            continue  # HTTP itself trims spaces after a header's value (RFC 9110, 5.5)
+        report.cases["admin token near miss"] += 1
+        status, _ = _request(port, "GET", "/api/faults", b"", near)
+        if status != 403:
+            report.fail("GET /api/faults with a near miss of the admin token", f"HTTP {status}")
 
 
 async def _raw_frame(url: str, login: dict[str, str], raw: str, report: Report) -> None:
@@ -412,11 +586,23 @@ def fuzz_http(port: int, user: str, password: str, report: Report) -> None:
                         report.fail(label, f"HTTP {status} without a JSON reason")
 
 
+def _raw_request(port: int, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=WAIT_S)
+    try:
+        connection.request(method, path, body=body or None)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def _request(
-    port: int, method: str, path: str, body: bytes, token: str | None
+    port: int, method: str, path: str, body: bytes, token: str | None, *, host: str | None = None
 ) -> tuple[int, object]:
     connection = http.client.HTTPConnection(HOST, port, timeout=WAIT_S)
     headers = {"Content-Type": "application/json"}
+    if host is not None:
+        headers["Host"] = host
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     try:
@@ -438,8 +624,10 @@ async def run(server: ServerProcess) -> Report:
     password = server.account(user)
     await fuzz_socketio(server.url, user, password, report)
     await asyncio.to_thread(fuzz_http, server.port, user, password, report)
-    if "Traceback" in server.log.read_text():
-        report.fail("server log", "a traceback")
+    token = await asyncio.to_thread(_login, server.port, user, password)
+    await fuzz_names_and_tokens(server.url, token, server.admin_token, report)
+    await asyncio.to_thread(fuzz_hosts, server.port, server.admin_token, report)
+    await asyncio.to_thread(fuzz_polling, server.port, report)
     after = _Connection(server.url)
     await after.open({"user": user, "password": password})
     try:
@@ -453,6 +641,8 @@ async def run(server: ServerProcess) -> Report:
             report.fail("a plain send after the fuzz", f"{reply!r:.80}")
     finally:
         await after.close()
+    if "Traceback" in server.log.read_text():
+        report.fail("server log", "a traceback")
     return report
 
 

@@ -6,9 +6,12 @@
 - ``GET /api/users`` → ``{"users": [...]}``, the users with a live connection
 - ``POST /api/chats/{chat_id}/join`` and ``.../leave`` → ``{"ok", "chat_id"}``
 - ``POST /api/chats`` → ``{"ok", "chat_id", "invite_code"}``: a new private chat;
-  ``POST /api/chats/{chat_id}/invite {"user"}`` lets someone in,
+  ``POST /api/chats/{chat_id}/invite {"user"}`` invites someone (the same answer whether
+  or not the account exists; they are in once they accept),
   ``POST /api/chats/{chat_id}/invite-code`` replaces the code,
-  ``POST /api/invites {"code"}`` → ``{"ok", "chat_id"}`` joins by code
+  ``POST /api/invites {"code"}`` (or ``{"chat_id"}``, an invitation) → ``{"ok", "chat_id"}``
+  joins; ``GET /api/invites`` → ``{"ok", "invites"}``, those waiting;
+  ``DELETE /api/invites/{chat_id}`` declines one
 - ``GET /api/chats/{chat_id}/messages`` → ``{"ok", "messages", "has_more"}``: history,
   paged, newest last; ``?limit=&before=SEQ`` pages back, ``?after=SEQ`` pages forward
 - ``POST /api/chats/{chat_id}/messages {"client_id", "body"}`` → ``{"ok", "message",
@@ -18,7 +21,9 @@
 
 Bodies are JSON objects of at most 64 KiB, sent within ``request_timeout_s``;
 JSON nested too deeply is a 400, a bigger body a 413, too many requests a 429, a
-trickling body a 408.
+trickling body a 408; a ``Host`` the server does not answer to is a 421
+(`chatkit.live.hosts`), and one connection too many from an address a 503
+(`chatkit.live.connections`).
 Requests that act for someone carry ``Authorization: Bearer <token>`` from
 ``login`` (over HTTP or Socket.IO: one session, either transport). Errors
 are ``{"ok": false, "code", "error"}`` with the status of `chatkit.live.errors`.
@@ -49,10 +54,10 @@ from chatkit.live.errors import (
     TooLarge,
     TooSlow,
 )
-from chatkit.live.limits import BucketsByKey
 from chatkit.live.payloads import (
     SendRequest,
     check_body,
+    check_chat_id,
     check_name,
     check_user,
     parse_code,
@@ -86,13 +91,15 @@ def create_http_app(service: ChatService, lifespan: Lifespan) -> Starlette:
         Route("/api/chats/{chat_id}/invite", api.answering(api.invite), methods=["POST"]),
         Route("/api/chats/{chat_id}/invite-code", api.answering(api.invite_code), methods=["POST"]),
         Route("/api/invites", api.answering(api.accept_invite), methods=["POST"]),
+        Route("/api/invites", api.answering(api.invites), methods=["GET"]),
+        Route("/api/invites/{chat_id}", api.answering(api.decline_invite), methods=["DELETE"]),
         Route("/api/chats/{chat_id}/messages", api.answering(api.history), methods=["GET"]),
         Route("/api/chats/{chat_id}/messages", api.answering(api.send), methods=["POST"]),
         Route("/api/faults", api.answering(api.faults), methods=["GET", "PUT"]),
     ]
-    return Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _no_route}
-    )
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _no_route})
+    app.router.redirect_slashes = False  # a redirect would be built from the Host header
+    return app
 
 
 async def _no_route(request: Request, error: Exception) -> Response:
@@ -118,10 +125,6 @@ class _Api:
         self.service = service
         self.settings = service.settings
         self.sessions = service.sessions
-        self.addresses = BucketsByKey(
-            self.settings.rate_per_s, self.settings.rate_burst, self.settings.max_sessions
-        )
-        """Rate limits for requests that carry no session (sign-in), by client address."""
 
     def answering(self, endpoint: Endpoint) -> Endpoint:
         """Turn refusals into JSON errors and unexpected failures into a 500, never a trace."""
@@ -156,14 +159,14 @@ class _Api:
         return JSONResponse({"users": self.sessions.active_users()})
 
     async def login(self, request: Request) -> Response:
-        self.addresses.charge(request.client.host if request.client else "")
+        address = _address(request)
+        self.sessions.charge_stranger(address)
         login = parse_login(await self._json(request), self.settings)
         if login.token is not None:
             token = login.token
-            session = await self.sessions.by_token(token)
+            session = await self.sessions.by_token(token, address)
         else:
             assert login.user is not None and login.password is not None
-            address = request.client.host if request.client else ""
             session, token = await self.sessions.login(login.user, login.password, address)
         return JSONResponse(
             {
@@ -171,6 +174,7 @@ class _Api:
                 "user": session.user,
                 "token": token,
                 "chats": sorted(session.account.chats),
+                "invites": await self.service.pending_invites(session),
                 "faults": self.service.current_faults(),
             }
         )
@@ -212,7 +216,22 @@ class _Api:
 
     async def accept_invite(self, request: Request) -> Response:
         session = await self._session(request)
-        chat_id = await self.service.accept_invite(session, parse_code(await self._json(request)))
+        payload = await self._json(request)
+        if "code" not in payload and "chat_id" in payload:  # an invitation by name
+            chat_id = check_chat_id(_text_field(payload, "chat_id"), self.settings)
+            await self.service.join(session, chat_id)
+        else:
+            chat_id = await self.service.accept_invite(session, parse_code(payload))
+        return JSONResponse({"ok": True, "chat_id": chat_id})
+
+    async def invites(self, request: Request) -> Response:
+        session = await self._session(request)
+        return JSONResponse({"ok": True, "invites": await self.service.pending_invites(session)})
+
+    async def decline_invite(self, request: Request) -> Response:
+        session = await self._session(request)
+        chat_id = self._chat_id(request)
+        await self.service.decline_invite(session, chat_id)
         return JSONResponse({"ok": True, "chat_id": chat_id})
 
     async def history(self, request: Request) -> Response:
@@ -259,18 +278,18 @@ class _Api:
     # Helpers.
 
     def _bearer(self, request: Request) -> str | None:
+        """The credential after ``Bearer``, exactly as sent: a token with a space or a
+        newline added is another string, and is not accepted."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return token.strip() if scheme.lower() == "bearer" else None
+        return token if scheme.lower() == "bearer" else None
 
     async def _session(self, request: Request) -> Session:
-        session = await self.sessions.by_token(self._bearer(request))
-        session.bucket.charge()
+        session = await self.sessions.by_token(self._bearer(request), _address(request))
+        self.sessions.charge(session)
         return session
 
     def _chat_id(self, request: Request) -> str:
-        return check_name(
-            request.path_params["chat_id"], "chat_id", self.settings.max_chat_id_chars
-        )
+        return check_chat_id(request.path_params["chat_id"], self.settings)
 
     async def _json(self, request: Request) -> Mapping[str, object]:
         """The request's JSON object, read with a size limit so a huge body costs nothing."""
@@ -295,6 +314,11 @@ class _Api:
         if not isinstance(payload, dict):
             raise BadRequest("the request body must be a JSON object")
         return payload
+
+
+def _address(request: Request) -> str:
+    """The client's address: the socket's peer, or what a trusted proxy said it was."""
+    return request.client.host if request.client else ""
 
 
 def _text_field(payload: Mapping[str, object], name: str) -> str:

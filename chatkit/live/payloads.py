@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from chatkit.live.accounts import PRIVATE_PREFIX
 from chatkit.live.errors import BadRequest
 from chatkit.live.settings import ServerSettings
 from chatkit.live.wire import whole_number
@@ -37,6 +38,15 @@ Refused, not made visible: a body is shown in other people's terminals exactly a
 stored, and a refusal keeps the stored text the sender's own words, with a reason
 they can act on ("remove the ESC at position 4"), instead of a silently changed copy.
 """
+PUBLIC_CHAT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+"""A public chat's name: lowercase ASCII letters, digits, ``.``, ``_`` and ``-``, starting
+with a letter or digit. Every character is visible and none looks like another, so two
+chats never read alike in a terminal (no ``General`` beside ``general``, no look-alike
+hyphen, no invisible joiner)."""
+PRIVATE_CHAT_ID = re.compile(re.escape(PRIVATE_PREFIX) + r"[A-Za-z0-9_-]+")
+"""A private chat's id, as `chatkit.live.accounts` makes them (``private-`` and a random
+URL-safe tail). Public names may not begin with ``private`` at all, so no public chat
+can pass for a private one."""
 _CONTROL_NAMES = {"\x00": "NUL", "\x08": "BACKSPACE", "\r": "CARRIAGE RETURN", "\x1b": "ESCAPE"}
 """Names for the controls people meet most (unicodedata has none for C0 controls)."""
 
@@ -129,7 +139,22 @@ def _is_secret(value: object) -> TypeGuard[str]:
 
 
 def parse_chat_id(payload: Mapping[str, object], settings: ServerSettings) -> str:
-    return check_name(_text(payload, "chat_id"), "chat_id", settings.max_chat_id_chars)
+    return check_chat_id(_text(payload, "chat_id"), settings)
+
+
+def check_chat_id(value: str, settings: ServerSettings) -> str:
+    """A private chat's id, or a public chat's name (`PUBLIC_CHAT_NAME`, not ``private…``)."""
+    check_name(value, "chat_id", settings.max_chat_id_chars)
+    if PRIVATE_CHAT_ID.fullmatch(value):
+        return value
+    if not PUBLIC_CHAT_NAME.fullmatch(value):
+        raise BadRequest(
+            "a chat name is lowercase letters (a-z), digits and '.', '_' or '-', starting "
+            "with a letter or digit"
+        )
+    if value.startswith("private"):
+        raise BadRequest("chat names starting with 'private' are kept for private chats")
+    return value
 
 
 def parse_send(payload: Mapping[str, object], settings: ServerSettings) -> SendRequest:
@@ -172,7 +197,7 @@ def parse_history_query(
         else:
             raise BadRequest(f"'{name}' must be a whole number")
     return HistoryRequest(
-        check_name(chat_id, "chat_id", settings.max_chat_id_chars),
+        check_chat_id(chat_id, settings),
         after=_optional_count(numbers["after"], "after"),
         before=_optional_count(numbers["before"], "before"),
         limit=page_limit(numbers["limit"], settings),

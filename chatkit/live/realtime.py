@@ -6,8 +6,12 @@ Events a client emits, each with one JSON object and each answered by an ack:
   ``{"ok", "user", "token", "chats", "faults"}``; ``logout {}`` revokes the session
 - ``join {"chat_id"}`` and ``leave {"chat_id"}`` → ``{"ok", "chat_id"}``
 - ``create_chat {}`` → ``{"ok", "chat_id", "invite_code"}``: a private chat
-- ``invite {"chat_id", "user"}`` → ``{"ok"}``; ``new_invite {"chat_id"}`` →
-  ``{"ok", "invite_code"}``; ``accept_invite {"code"}`` → ``{"ok", "chat_id"}``
+- ``invite {"chat_id", "user"}`` → ``{"ok"}``, the same whether or not the account
+  exists: an invitation the user accepts (``join``, or ``accept_invite {"chat_id"}``)
+  or declines (``decline_invite {"chat_id"}``); ``invites {}`` → ``{"ok", "invites"}``
+  lists those waiting (``[{"chat_id", "inviter"}]``, also in the sign-in answer);
+  ``new_invite {"chat_id"}`` → ``{"ok", "invite_code"}``; ``accept_invite {"code"}`` →
+  ``{"ok", "chat_id"}``
 - ``send {"chat_id", "client_id", "body"}`` → ``{"ok", "message", "created"}``
 - ``typing {"chat_id", "typing"?}`` → ``{"ok"}``
 - ``history {"chat_id", "after"?, "before"?, "limit"?}`` → ``{"ok", "messages", "has_more"}``
@@ -16,14 +20,15 @@ Events a client emits, each with one JSON object and each answered by an ack:
 
 Anything wrong is answered ``{"ok": false, "code", "error"}`` and the connection
 stays up: a payload that breaks a rule, an event the server does not have
-(``unknown_event``), one over 64 KiB, JSON nested too deeply, too many requests
-(``rate_limited``). A frame over 1 MiB closes the connection (WebSocket code 1009),
+(``unknown_event``, ``*`` included), one over 64 KiB, JSON nested too deeply, binary
+data, too many requests (``rate_limited``). A frame over 1 MiB closes the connection (WebSocket code 1009),
 and so does falling more than ``max_queued_packets`` behind on reading (the
 ``closing`` event says why). Events the server emits: ``new_message`` (a stored message, to the
 chat's room, the sender included) and ``typing`` (``{"chat_id", "user",
 "typing"}``, to the room except the typist's own connections) and ``faults``
 (``{"faults"}``, to every connection, whenever a switch changes, so every
-client's panel shows the switches as they are).
+client's panel shows the switches as they are) and ``invited`` (``{"chat_id",
+"inviter"}``, to the invitee's connections on this server process).
 
 With ``--redis`` the server is one of several: its broadcasts cross through
 Redis (`chatkit.live.redis_rooms`), and typing notices and fault changes through
@@ -41,11 +46,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
+from chatkit.live.connections import AddressCounts, client_address
 from chatkit.live.errors import INTERNAL_ERROR, BadRequest, ChatError, UnknownEvent
 from chatkit.live.fanout import Typing
 from chatkit.live.faults import FaultSettings
 from chatkit.live.frames import GuardedServer
-from chatkit.live.limits import BucketsByKey
 from chatkit.live.payloads import (
     parse_chat_id,
     parse_code,
@@ -60,7 +65,13 @@ from chatkit.live.redis_rooms import RedisRooms
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import Session
 from chatkit.live.settings import ServerSettings
-from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, message_to_wire
+from chatkit.live.wire import (
+    EVENT_FAULTS,
+    EVENT_INVITED,
+    EVENT_MESSAGE,
+    EVENT_TYPING,
+    message_to_wire,
+)
 from chatkit.model import ServerMessage
 
 log = logging.getLogger("chatkit.live")
@@ -74,14 +85,6 @@ Work = Callable[[str, Mapping[str, object]], Awaitable[object]]
 
 def room_of(chat_id: str) -> str:
     return f"chat:{chat_id}"
-
-
-def client_address(environ: object) -> str:
-    """The connection's client address, from the ASGI scope (Engine.IO's own
-    ``REMOTE_ADDR`` always says 127.0.0.1)."""
-    scope = environ.get("asgi.scope") if isinstance(environ, dict) else None
-    client = scope.get("client") if isinstance(scope, dict) else None
-    return str(client[0]) if isinstance(client, list | tuple) and client else ""
 
 
 class Realtime:
@@ -99,6 +102,8 @@ class Realtime:
         )
         self.sio = GuardedServer(
             max_payload_bytes=settings.max_payload_bytes,
+            sessions=AddressCounts(settings.max_connections_per_address, settings.max_connections),
+            sign_in_timeout_s=settings.sign_in_timeout_s,
             client_manager=self.redis_rooms,
             async_mode="asgi",
             ping_interval=settings.ping_interval_s,
@@ -107,12 +112,10 @@ class Realtime:
             logger=False,
             engineio_logger=False,
         )
-        self._strangers = BucketsByKey(
-            settings.rate_per_s, settings.rate_burst, settings.max_connections
-        )
-        """Rate limits for connections not signed in yet (sign-in attempts are charged)."""
         self._addresses: dict[str, str] = {}
-        """Each connection's client address: password attempts are limited per address."""
+        """Each connection's client address: what it does before signing in is charged
+        there, and so are its password attempts."""
+        self.sio.signed_in = lambda sid: self.sessions.bound(sid) is not None
         self._no_ack = self.sio.not_handled
         """python-socketio sends no ack at all for a handler that returns this sentinel
         (see AsyncServer._handle_event_internal): how a lost ack is injected."""
@@ -126,6 +129,8 @@ class Realtime:
             "invite": self._invite,
             "new_invite": self._new_invite,
             "accept_invite": self._accept_invite,
+            "decline_invite": self._decline_invite,
+            "invites": self._invites,
             "leave": self._leave,
             "send": self._send,
             "typing": self._typing,
@@ -163,6 +168,7 @@ class Realtime:
         for sid in sids:
             for chat_id in chat_ids:
                 await self.sio.leave_room(sid, room_of(chat_id))
+            self.sio.expect_sign_in(sid)
 
     async def broadcast(self, message: ServerMessage) -> None:
         room = room_of(message.chat_id)
@@ -194,18 +200,23 @@ class Realtime:
     # Connection life.
 
     async def _connect(self, sid: str, environ: object, auth: object = None) -> None:
-        """Accept everyone; a token in the auth data resumes that session and its rooms."""
-        self._addresses[sid] = client_address(environ)
+        """Accept everyone the Engine.IO layer let in (`GuardedServer` bounds them per
+        address and closes those not signed in in time); a token in the auth data resumes
+        that session and its rooms."""
+        address = self._addresses[sid] = client_address(environ)
         token = auth.get("token") if isinstance(auth, dict) else None
-        session = await self.sessions.find(token)
-        if session is not None:
-            self.sessions.bind(sid, session)
-            for chat_id in session.rooms:
-                await self.sio.enter_room(sid, room_of(chat_id))
+        if token is None:
+            return
+        try:
+            session = await self.sessions.by_token(token, address)
+        except ChatError:
+            return  # a stale token, or too many: the connection signs in by hand
+        self.sessions.bind(sid, session)
+        for chat_id in session.rooms:
+            await self.sio.enter_room(sid, room_of(chat_id))
 
     async def _disconnect(self, sid: str, reason: object = None) -> None:
         self.sessions.unbind(sid)
-        self._strangers.forget(sid)
         self._addresses.pop(sid, None)
 
     # Handlers: each gets the connection's sid and the payload, and returns the ack.
@@ -229,9 +240,9 @@ class Realtime:
         """Count a request against its session's rate (or its connection's, before sign-in)."""
         session = self.sessions.bound(sid)
         if session is not None:
-            session.bucket.charge()
+            self.sessions.charge(session)
         else:
-            self._strangers.charge(sid)
+            self.sessions.charge_stranger(self._addresses.get(sid, ""))
 
     async def _unknown(self, event: str, sid: str, *args: object) -> Ack:
         """Any event without a handler: answered, so a typo does not wait for a timeout."""
@@ -245,14 +256,14 @@ class Realtime:
     async def _login(self, sid: str, payload: Mapping[str, object]) -> Ack:
         request = parse_login(payload, self.settings)
         current = self.sessions.bound(sid)
+        address = self._addresses.get(sid, "")
         if request.token is not None:
             token = request.token
-            session = await self.sessions.by_token(token)
+            session = await self.sessions.by_token(token, address)
         else:
             assert request.user is not None and request.password is not None
             if current is not None and current.user != request.user:
                 raise BadRequest(f"this connection is signed in as {current.user!r}; log out first")
-            address = self._addresses.get(sid, "")
             session, token = await self.sessions.login(request.user, request.password, address)
         if current is not None and current.user != session.user:
             raise BadRequest(f"this connection is signed in as {current.user!r}; log out first")
@@ -267,6 +278,7 @@ class Realtime:
             "user": session.user,
             "token": token,
             "chats": sorted(session.account.chats),
+            "invites": await self.service.pending_invites(session),
             "faults": self.service.current_faults(),
         }
 
@@ -291,9 +303,28 @@ class Realtime:
         return {"ok": True, "invite_code": code}
 
     async def _accept_invite(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        """By code (``{"code"}``), or an invitation by name (``{"chat_id"}``, as ``join``)."""
         session = self.sessions.by_sid(sid)
+        if "code" not in payload and "chat_id" in payload:
+            return await self._join(sid, payload)
         chat_id = await self.service.accept_invite(session, parse_code(payload))
         return {"ok": True, "chat_id": chat_id}
+
+    async def _decline_invite(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        chat_id = parse_chat_id(payload, self.settings)
+        await self.service.decline_invite(session, chat_id)
+        return {"ok": True, "chat_id": chat_id}
+
+    async def _invites(self, sid: str, payload: Mapping[str, object]) -> Ack:
+        session = self.sessions.by_sid(sid)
+        return {"ok": True, "invites": await self.service.pending_invites(session)}
+
+    async def invited(self, user: str, chat_id: str, inviter: str) -> None:
+        for session in self.sessions.sessions_of(user):
+            for sid in list(session.sids):
+                notice = {"chat_id": chat_id, "inviter": inviter}
+                await self.sio.emit(EVENT_INVITED, notice, to=sid)
 
     async def _join(self, sid: str, payload: Mapping[str, object]) -> Ack:
         session = self.sessions.by_sid(sid)

@@ -23,16 +23,19 @@ import uvicorn
 from starlette.applications import Starlette
 
 from chatkit.live import databases
+from chatkit.live.connections import TOTAL_HEADROOM, ConnectionGate, trusted_proxies
 from chatkit.live.databases import accounts_location, message_store, shown
 from chatkit.live.fanout import Fanout, RedisFanout
 from chatkit.live.faults import FaultInjector
 from chatkit.live.frames import FrameGuard
+from chatkit.live.hosts import HostAllowlist, HostGuard
 from chatkit.live.http_api import create_http_app
+from chatkit.live.limits import Limits
 from chatkit.live.realtime import Realtime
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import SessionRegistry
 from chatkit.live.settings import ServerSettings
-from chatkit.live.slow_requests import with_header_deadline
+from chatkit.live.slow_requests import PollingDeadline, with_header_deadline
 from chatkit.live.storage import MessageStore
 
 log = logging.getLogger("chatkit.live")
@@ -74,10 +77,7 @@ def create_server(
         settings.max_sessions,
         ttl_s=settings.session_ttl_s,
         recheck_s=settings.session_recheck_s,
-        rate=settings.rate_per_s,
-        burst=settings.rate_burst,
-        login_rate=settings.login_rate_per_s if settings.rate_per_s else 0,
-        login_burst=settings.login_burst,
+        limits=Limits.from_settings(settings),
     )
     fanout = (
         Fanout(faults) if settings.redis_url is None else RedisFanout(faults, settings.redis_url)
@@ -104,7 +104,17 @@ def create_server(
             await account_store.close()
 
     http_app = create_http_app(service, lifespan)
-    app = FrameGuard(socketio.ASGIApp(realtime.sio, other_asgi_app=http_app))
+    app = HostGuard(
+        PollingDeadline(
+            FrameGuard(
+                socketio.ASGIApp(realtime.sio, other_asgi_app=http_app),
+                max_body_bytes=settings.max_frame_bytes,
+            ),
+            post_s=settings.request_timeout_s,
+            poll_s=settings.ping_interval_s + settings.request_timeout_s,
+        ),
+        HostAllowlist(settings.host, settings.allowed_hosts),
+    )
     return LiveServer(settings, store, faults, sessions, service, realtime, app)
 
 
@@ -151,9 +161,19 @@ def uvicorn_config(app: Any, settings: ServerSettings, **options: Any) -> uvicor
         "access_log": False,
         "lifespan": "on",
         "loop": "asyncio",  # measured: under load, uvloop (if installed) was slower here
-        "http": with_header_deadline(settings.request_timeout_s),
+        "http": with_header_deadline(
+            settings.request_timeout_s,
+            ConnectionGate(
+                settings.max_connections_per_address,
+                max(1, settings.max_connections - TOTAL_HEADROOM),
+                proxies=trusted_proxies(settings.forwarded_allow_ips),
+            ),
+        ),
         "ws_max_size": settings.max_frame_bytes,
         "limit_concurrency": settings.max_connections,
+        # X-Forwarded-For is believed from the proxies the host named, and from nobody else
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": list(settings.forwarded_allow_ips),
         "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
     }
     if settings.tls_cert is not None and settings.tls_key is not None:

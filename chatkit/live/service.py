@@ -8,9 +8,11 @@ send — are written once and hold on both transports alike.
 
 Public chats are open: joining one makes you a member. A private chat is made
 with `create_chat`, gets an unguessable id (``private-...``) and invite code, and
-lets in only those its members invite by name or who bring the code. Whether a
-private chat exists is never told to someone outside it: every refusal reads the
-same as for a chat that does not exist.
+lets in only those who bring the code, or whom a member invited by name and who
+accepted (by joining it). An invite asks; it never adds anyone: it waits, counts
+against none of the invitee's chats, and is answered the same whether or not the
+account exists. Whether a private chat exists is never told to someone outside
+it: every refusal reads the same as for a chat that does not exist.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class Rooms(Protocol):
 
     async def broadcast(self, message: ServerMessage) -> None: ...
 
+    async def invited(self, user: str, chat_id: str, inviter: str) -> None:
+        """Tell the user's connections (on this process) that they were invited."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
@@ -82,10 +88,11 @@ class ChatService:
     async def join(self, session: Session, chat_id: str) -> None:
         """Listen to a chat; a public one makes you a member, a private one needs you to be."""
         if chat_id not in session.account.chats:
-            if chat_id.startswith(PRIVATE_PREFIX):
-                raise not_member(chat_id)
             self._check_room_for(session)
-            await self.sessions.store.add_member(chat_id, session.user)
+            if not chat_id.startswith(PRIVATE_PREFIX):
+                await self.sessions.store.add_member(chat_id, session.user)
+            elif not await self.sessions.store.take_invite(chat_id, session.user):
+                raise not_member(chat_id)
             session.account.chats.add(chat_id)
         await self._listen(session, chat_id)
 
@@ -131,14 +138,24 @@ class ChatService:
         return chat
 
     async def invite(self, session: Session, chat_id: str, user: str) -> None:
-        """A member lets someone else in by name."""
+        """A member of a private chat invites someone by name. The same answer whether the
+        account exists, is in already, or was invited already: an invite is no way to
+        find out who has an account."""
         session.require_member(chat_id)
-        if not await self.sessions.store.user_exists(user):
-            raise BadRequest(f"there is no account named {user!r}")
-        await self.sessions.store.add_member(chat_id, user)
-        invited = self.sessions.account(user)
-        if invited is not None:
-            invited.chats.add(chat_id)
+        if not chat_id.startswith(PRIVATE_PREFIX):
+            raise BadRequest("a public chat needs no invite: anyone may join it")
+        self.sessions.limits.invites.charge(session.user)
+        added = await self.sessions.store.add_invite(chat_id, user, session.user)
+        if added and self.rooms is not None:
+            await self.rooms.invited(user, chat_id, session.user)
+
+    async def pending_invites(self, session: Session) -> list[dict[str, str]]:
+        """The invites waiting for this user's answer, oldest first."""
+        pending = await self.sessions.store.pending_invites(session.user)
+        return [{"chat_id": chat_id, "inviter": inviter} for chat_id, inviter in pending]
+
+    async def decline_invite(self, session: Session, chat_id: str) -> None:
+        await self.sessions.store.decline_invite(chat_id, session.user)
 
     async def new_invite_code(self, session: Session, chat_id: str) -> str:
         """A fresh invite code for a private chat (the old one stops working)."""

@@ -36,8 +36,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from chatkit.live.accounts import Accounts
-from chatkit.live.errors import NotMember, NotRegistered
-from chatkit.live.limits import BucketsByKey, TokenBucket
+from chatkit.live.errors import NotMember, NotRegistered, Unavailable
+from chatkit.live.limits import Limits
 from chatkit.live.passwords import token_digest
 
 WRONG_LOGIN = "wrong user name or password"
@@ -74,8 +74,6 @@ class Session:
     """The chats this session's connections hear messages from."""
     sids: set[str] = field(default_factory=set)
     """The Socket.IO connections bound to this session right now."""
-    bucket: TokenBucket = field(default_factory=lambda: TokenBucket(0, 1))
-    """Every request of this session, on any transport, is charged here."""
 
     @property
     def user(self) -> str:
@@ -109,19 +107,16 @@ class SessionRegistry:
         *,
         ttl_s: float,
         recheck_s: float = 2.0,
-        rate: float = 0,
-        burst: int = 1,
-        login_rate: float = 0,
-        login_burst: int = 1,
+        limits: Limits | None = None,
     ) -> None:
         self.store = store
-        self.attempts = BucketsByKey(login_rate, login_burst, max_cached)
-        """Password attempts per client address: a new connection does not reset them."""
+        self.limits = limits or Limits(max_keys=max_cached)
+        """The budgets, by account and by address: a new session or connection resets none."""
+        self._checking = 0
+        """Password checks under way (`Limits.max_checks` bounds them)."""
         self.max_cached = max_cached
         self.ttl_s = ttl_s
         self.recheck_s = recheck_s
-        self.rate = rate
-        self.burst = burst
         self._by_key: OrderedDict[str, Session] = OrderedDict()
         self._by_sid: dict[str, Session] = {}
         self._accounts: dict[str, Account] = {}
@@ -130,10 +125,28 @@ class SessionRegistry:
         return len(self._by_key)
 
     async def login(self, user: str, password: str, address: str = "") -> tuple[Session, str]:
-        """Check the password and open a new session; the session and its token."""
-        self.attempts.charge(address)
-        if not await self.store.check_password(user, password):
+        """Check the password and open a new session; the session and its token.
+
+        The check is charged to the address, and to the account until it turns out
+        right: a wrong password keeps its charge, a right one gets it back. Charged
+        before the check, so a burst of guesses in parallel is limited as one in a row.
+        From an address the account signed in from before, the account's charge goes to
+        a budget of that place's own (`Limits.guess_budget`).
+        """
+        if self._checking >= self.limits.max_checks:
+            raise Unavailable("the server is busy checking passwords; try again in a moment")
+        self.limits.attempts.charge(address)
+        budget, key = self.limits.guess_budget(user, address)
+        budget.charge(key)
+        self._checking += 1
+        try:
+            right = await self.store.check_password(user, password)
+        finally:
+            self._checking -= 1
+        if not right:
             raise NotRegistered(WRONG_LOGIN)
+        budget.refund(key)
+        self.limits.signed_in(user, address)
         token, expires = await self.store.new_session(user, self.ttl_s)
         return await self._cache(token_digest(token), user, expires), token
 
@@ -155,12 +168,27 @@ class SessionRegistry:
             await self._reread_chats([session.account])
         return session
 
-    async def by_token(self, token: str | None) -> Session:
-        """The session a token names; `NotRegistered` if none does (any more)."""
+    async def by_token(self, token: object, address: str = "") -> Session:
+        """The session a token names; `NotRegistered` if none does (any more).
+
+        A request whose token names no session is one not signed in, so it is charged
+        to ``address``: guessing tokens, or sending stale ones in a loop, meets a limit
+        like everything else. Charged once found unknown, so good tokens from the same
+        address (a class behind one NAT) never pay for someone's made-up ones.
+        """
         session = await self.find(token)
         if session is None:
+            self.limits.strangers.charge(address)
             raise NotRegistered(NOT_SIGNED_IN)
         return session
+
+    def charge(self, session: Session) -> None:
+        """Count one request against its account, whichever session or transport made it."""
+        self.limits.requests.charge(session.user)
+
+    def charge_stranger(self, address: str) -> None:
+        """Count one request of a connection not signed in against its address."""
+        self.limits.strangers.charge(address)
 
     async def logout(self, session: Session) -> list[str]:
         """Revoke the session for good; the connections it had, now signed out."""
@@ -256,9 +284,7 @@ class SessionRegistry:
             account = self._accounts.setdefault(user, Account(user, chats))
         session = self._by_key.get(key)
         if session is None:
-            session = Session(
-                key, account, expires_at_ms, bucket=TokenBucket(self.rate, self.burst)
-            )
+            session = Session(key, account, expires_at_ms)
             self._by_key[key] = session
             account.sessions += 1
             self._make_room()

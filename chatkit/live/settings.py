@@ -68,19 +68,45 @@ class ServerSettings:
     """Packets waiting to be written to one connection. A reader that falls this far behind
     (it stopped reading) is disconnected, so a stalled client cannot grow the server."""
     rate_per_s: float = 50.0
-    """Requests a second one session may make, on average (0: no limit)."""
+    """Requests a second one account may make on average, on all its sessions, and one
+    address not signed in (0: no limit; the password limits stay)."""
     rate_burst: int = 200
-    """Requests one session may make at once before the rate applies."""
+    """Requests one account (or address not signed in) may make at once before the rate applies."""
     login_rate_per_s: float = 5.0
     """Password attempts a second from one client address, on average (0: no limit). Each
     costs a scrypt check, so this is what keeps guessing slow and the CPU free."""
     login_burst: int = 60
     """Password attempts one address may make at once: a class behind one address signs in."""
+    account_login_rate_per_s: float = 0.1
+    """Wrong passwords a second tried on one account, from whatever addresses (0: no limit):
+    guessing one person's password from many addresses is as slow as from one. An address
+    the account signed in from before has a budget of its own, so guesses from elsewhere
+    do not lock the owner out where they usually sign in."""
+    account_login_burst: int = 10
+    """Wrong passwords one account may see at once; a right one costs nothing."""
+    max_password_checks: int = 32
+    """Password checks waiting or running at once, in all; one more is answered "busy" at
+    once instead of queueing behind them (scrypt is the costliest thing the server does,
+    and a sign-in should not wait seconds behind a flood of guesses)."""
+    invite_rate_per_s: float = 0.5
+    """Invitations by name one account may send a second, on average (0: no limit)."""
+    invite_burst: int = 20
+    """Invitations one account may send at once."""
+    forwarded_allow_ips: tuple[str, ...] = ()
+    """The proxies whose ``X-Forwarded-For`` names the client (addresses or networks, or
+    ``*``); none by default, so every limit by address uses the socket's peer."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``Host`` names accepted besides loopback and ``host`` (see `chatkit.live.hosts`)."""
     request_timeout_s: float = 10.0
     """How long an HTTP request's headers, and then its body, may take to arrive; a slow
     one (slowloris) is closed instead of holding a connection for ever."""
     max_connections: int = 2_000
     """Open connections (and requests in progress) before new HTTP requests get 503."""
+    max_connections_per_address: int = 256
+    """Open connections from one client address, HTTP and WebSocket alike: one address
+    cannot take the server's connections from everyone else (a class behind one NAT fits)."""
+    sign_in_timeout_s: float = 10.0
+    """How long a Socket.IO connection may stay open without signing in before it is closed."""
 
     history_page_default: int = 50
     history_page_max: int = 500
@@ -115,6 +141,11 @@ class ServerSettings:
             "max_queued_packets": self.max_queued_packets,
             "rate_burst": self.rate_burst,
             "max_connections": self.max_connections,
+            "max_connections_per_address": self.max_connections_per_address,
+            "login_burst": self.login_burst,
+            "account_login_burst": self.account_login_burst,
+            "invite_burst": self.invite_burst,
+            "max_password_checks": self.max_password_checks,
             "history_page_default": self.history_page_default,
             "history_page_max": self.history_page_max,
             "write_batch_max": self.write_batch_max,
@@ -128,8 +159,16 @@ class ServerSettings:
             raise ValueError("TLS needs both a certificate (--tls-cert) and its key (--tls-key)")
         if self.max_frame_bytes < self.max_payload_bytes:
             raise ValueError("max_frame_bytes cannot be below max_payload_bytes")
-        if self.rate_per_s < 0 or self.request_timeout_s <= 0 or self.session_ttl_s <= 0:
+        rates = (
+            self.rate_per_s,
+            self.login_rate_per_s,
+            self.account_login_rate_per_s,
+            self.invite_rate_per_s,
+        )
+        if min(rates) < 0 or self.request_timeout_s <= 0 or self.session_ttl_s <= 0:
             raise ValueError("rates and timeouts cannot be negative")
+        if self.sign_in_timeout_s <= 0:
+            raise ValueError(f"sign_in_timeout_s must be above 0 (got {self.sign_in_timeout_s})")
         if self.session_recheck_s <= 0:
             raise ValueError(f"session_recheck_s must be above 0 (got {self.session_recheck_s})")
         if self.history_page_default > self.history_page_max:

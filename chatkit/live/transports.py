@@ -252,8 +252,26 @@ class SocketIOTransport:
         return chat_id, code
 
     async def invite(self, chat_id: str, user: str) -> None:
-        """Let ``user`` into a chat this user is in."""
+        """Invite ``user`` into a private chat this user is in: they are in once they
+        accept (`join` it). The server answers the same whether or not they exist."""
         await self.call("invite", {"chat_id": chat_id, "user": user})
+
+    async def pending_invites(self) -> list[tuple[str, str]]:
+        """The chats this user is invited into and has not answered: (chat id, inviter)."""
+        reply = await self.call("invites", {})
+        raw = reply.get("invites")
+        if not isinstance(raw, list):
+            raise RequestFailed("the server did not list the invitations", "protocol")
+        return [
+            (item["chat_id"], item["inviter"])
+            for item in raw
+            if isinstance(item, dict)
+            and isinstance(item.get("chat_id"), str)
+            and isinstance(item.get("inviter"), str)
+        ]
+
+    async def decline_invite(self, chat_id: str) -> None:
+        await self.call("decline_invite", {"chat_id": chat_id})
 
     async def new_invite_code(self, chat_id: str) -> str:
         reply = await self.call("new_invite", {"chat_id": chat_id})

@@ -21,6 +21,9 @@ EVENT_TYPING = "typing"
 """Someone started or stopped typing in a chat."""
 EVENT_FAULTS = "faults"
 """The fault switches changed; sent to every connection."""
+EVENT_INVITED = "invited"
+"""``{"chat_id", "inviter"}``: someone invited this user into a chat; they are in once they
+accept (``join`` it, or ``accept_invite {"chat_id"}``), and never without."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -3,6 +3,7 @@ by signing out and survive a restart; a teacher makes a class's accounts from a 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 import stat
@@ -16,7 +17,8 @@ from live_support import WAIT_S, Member, get_json, login
 from chatkit.cli import main
 from chatkit.live import accounts
 from chatkit.live.accounts import AccountStore
-from chatkit.live.errors import NotRegistered, RateLimited
+from chatkit.live.errors import NotRegistered, RateLimited, Unavailable
+from chatkit.live.limits import Limits
 from chatkit.live.sessions import SessionRegistry
 from chatkit.live.transports import HttpTransport
 from chatkit.tui.credentials import CannotRead, read_secret
@@ -119,7 +121,8 @@ async def test_password_guesses_are_limited_per_address_not_per_connection(
 ) -> None:
     store = await store_with_alice(tmp_path)
     try:
-        sessions = SessionRegistry(store, 10, ttl_s=60, login_rate=0.01, login_burst=3)
+        limits = Limits(login_rate=0.01, login_burst=3)
+        sessions = SessionRegistry(store, 10, ttl_s=60, limits=limits)
         for _ in range(3):
             with pytest.raises(NotRegistered):
                 await sessions.login("alice", "guess", "192.0.2.9")
@@ -127,6 +130,47 @@ async def test_password_guesses_are_limited_per_address_not_per_connection(
             await sessions.login("alice", "a long enough password", "192.0.2.9")
         session, _ = await sessions.login("alice", "a long enough password", "192.0.2.10")
         assert session.user == "alice", "one address's guesses locked out another"
+    finally:
+        await store.close()
+
+
+class SlowChecks(AccountStore):
+    """An account store whose password checks wait until the test lets them finish."""
+
+    def __init__(self, path: Path, waiters: int) -> None:
+        super().__init__(path)
+        self.release = asyncio.Event()
+        self.all_waiting = asyncio.Event()
+        self.waiters = waiters
+
+    async def check_password(self, name: str, password: str) -> bool:
+        self.waiters -= 1
+        if self.waiters == 0:
+            self.all_waiting.set()
+        await self.release.wait()
+        return await super().check_password(name, password)
+
+
+async def test_password_checks_over_the_bound_are_answered_busy_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.sqlite3"
+    db = accounts.connect(path)
+    accounts.create_user(db, "alice", "a long enough password")
+    db.close()
+    store = SlowChecks(path, waiters=2)
+    await store.open()
+    try:
+        sessions = SessionRegistry(store, 10, ttl_s=60, limits=Limits(max_checks=2))
+        first = [
+            asyncio.create_task(sessions.login("alice", "a long enough password", f"192.0.2.{n}"))
+            for n in range(2)
+        ]
+        await asyncio.wait_for(store.all_waiting.wait(), WAIT_S)
+        with pytest.raises(Unavailable):
+            await sessions.login("alice", "a long enough password", "192.0.2.9")
+        store.release.set()
+        assert [session.user for session, _ in await asyncio.gather(*first)] == ["alice"] * 2
+        session, _ = await sessions.login("alice", "a long enough password", "192.0.2.9")
+        assert session.user == "alice", "the bound was not given back"
     finally:
         await store.close()
 

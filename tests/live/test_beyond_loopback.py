@@ -25,6 +25,7 @@ def test_loopback_is_quiet_and_anything_else_is_spelled_out() -> None:
     assert plain is not None
     assert "every network this machine is on" in plain and "unencrypted" in plain
     assert "--tls-cert" in plain and "admin token" in plain
+    assert "--allowed-host" in plain, "the Host allowlist is not mentioned"
     encrypted = exposure_warning("192.0.2.7", 5001, tls=True)
     assert encrypted is not None and "encrypted (TLS)" in encrypted and "192.0.2.7" in encrypted
 

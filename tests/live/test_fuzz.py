@@ -19,4 +19,8 @@ async def test_every_event_and_endpoint_survives_the_fuzz_set(start_server: Serv
     assert {event for event in fuzz.EVENTS} <= {
         label.split(".")[0].split(" ")[0] for label, _ in fuzz.socketio_cases()
     }
+    kinds = ("answered frame", "look-alike chat", "host header", "admin token near miss")
+    for kind in (*kinds, "polling body"):
+        assert report.cases[kind] > 0, f"no {kind} case ran"
     assert not report.failures, "\n".join(report.failures[:20])
+    assert "Traceback" not in server.log.read_text()

@@ -167,11 +167,11 @@ async def test_slow_requests_are_cut_off(start_server: ServerFactory) -> None:
     server = start_server("--request-timeout", "1")
     host, port = "127.0.0.1", server.port
     with socket.create_connection((host, port), timeout=WAIT_S) as headers_never_end:
-        headers_never_end.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        headers_never_end.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
         assert headers_never_end.recv(1024) == b"", "a request without an end was kept open"
     with socket.create_connection((host, port), timeout=WAIT_S) as body_never_ends:
         body_never_ends.sendall(
-            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b'Content-Length: 100\r\n\r\n{"user":'
         )
         answer = body_never_ends.recv(4096)

@@ -152,6 +152,8 @@ class _Rooms:
 
     async def faults_changed(self, faults: object) -> None: ...
 
+    async def invited(self, user: str, chat_id: str, inviter: str) -> None: ...
+
 
 async def test_the_server_signs_out_connections_revoked_elsewhere(
     location: str | Path, tmp_path: Path

@@ -15,6 +15,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from chatkit.live.accounts import (
     INVITE_BYTES,
+    MAX_PENDING_INVITES,
     PRIVATE_PREFIX,
     TOKEN_BYTES,
     AccountError,
@@ -177,6 +178,53 @@ class PostgresAccounts:
                 name,
             )
         return str(chat_id)
+
+    async def add_invite(self, chat_id: str, name: str, inviter: str) -> bool:
+        async with self._opened().acquire() as db, db.transaction():
+            # one invitee's invites are added one at a time, so the bound holds
+            await db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", name)
+            added = await db.fetchval(
+                "INSERT INTO invites (chat_id, user_name, inviter, created_at) "
+                "SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM users WHERE name = $2) "
+                "AND NOT EXISTS (SELECT 1 FROM members WHERE chat_id = $1 AND user_name = $2) "
+                "AND (SELECT count(*) FROM invites WHERE user_name = $2) < $5 "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                chat_id,
+                name,
+                inviter,
+                _now(),
+                MAX_PENDING_INVITES,
+            )
+        return added is not None
+
+    async def pending_invites(self, name: str) -> list[tuple[str, str]]:
+        rows = await self._opened().fetch(
+            "SELECT chat_id, inviter FROM invites WHERE user_name = $1 "
+            "ORDER BY created_at, chat_id",
+            name,
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def take_invite(self, chat_id: str, name: str) -> bool:
+        async with self._opened().acquire() as db, db.transaction():
+            taken = await db.fetchval(
+                "DELETE FROM invites WHERE chat_id = $1 AND user_name = $2 RETURNING 1",
+                chat_id,
+                name,
+            )
+            if taken is None:
+                return False
+            await db.execute(
+                "INSERT INTO members (chat_id, user_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                chat_id,
+                name,
+            )
+        return True
+
+    async def decline_invite(self, chat_id: str, name: str) -> None:
+        await self._opened().execute(
+            "DELETE FROM invites WHERE chat_id = $1 AND user_name = $2", chat_id, name
+        )
 
     def _opened(self) -> asyncpg.Pool:
         if self._pool is None:

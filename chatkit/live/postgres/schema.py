@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS members (
     PRIMARY KEY (chat_id, user_name)
 );
 CREATE INDEX IF NOT EXISTS members_by_user ON members (user_name);
+CREATE TABLE IF NOT EXISTS invites (
+    chat_id     TEXT NOT NULL,
+    user_name   TEXT NOT NULL,
+    inviter     TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (user_name, chat_id)
+);
 """
 
 
