@@ -79,9 +79,10 @@ def create_server(
         login_rate=settings.login_rate_per_s if settings.rate_per_s else 0,
         login_burst=settings.login_burst,
     )
-    fanout = (
-        Fanout(faults) if settings.redis_url is None else RedisFanout(faults, settings.redis_url)
-    )
+    fanout = Fanout(faults)
+    if settings.redis_url is not None:
+        assert settings.cluster_secret is not None  # ServerSettings requires it
+        fanout = RedisFanout(faults, settings.redis_url, settings.cluster_secret, store)
     service = ChatService(settings, store, faults, sessions, fanout)
     realtime = Realtime(settings, service)
     opened_store = store

@@ -21,6 +21,9 @@ EVENT_TYPING = "typing"
 """Someone started or stopped typing in a chat."""
 EVENT_FAULTS = "faults"
 """The fault switches changed; sent to every connection."""
+EVENT_DELIVERY = "delivery"
+"""Messages from other server processes are delayed (``{"degraded": true, "reason"}``),
+or every one missed has now been delivered (``"degraded": false``); ``--redis`` only."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
