@@ -29,7 +29,7 @@ import redis
 from conftest import ServerFactory, cluster_secret
 from live_support import Member, get_json, server_log
 
-from chatkit.live.cluster_secret import MAKE_ONE, Seal, new_secret_file, secret_from_file
+from chatkit.live.cluster_secret import MAKE_ONE, Seal, secret_from_file
 from chatkit.live.process import free_port
 from chatkit.live.redis_link import redis_database
 from chatkit.live.redis_process import RedisProcess
