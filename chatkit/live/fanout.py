@@ -40,7 +40,7 @@ from redis.exceptions import RedisError, WatchError
 from chatkit.live.delivered import ChatLedger
 from chatkit.live.errors import Unavailable
 from chatkit.live.faults import FaultInjector, FaultSettings
-from chatkit.live.redis_link import RETRY_S, LinkDown, Packet, RedisLink
+from chatkit.live.redis_link import COMMAND_TIMEOUT_S, RETRY_S, LinkDown, Packet, RedisLink
 from chatkit.live.storage import MessageStore, StoreError
 from chatkit.live.wire import message_from_wire, message_to_wire, whole_number
 from chatkit.model import ServerMessage
@@ -175,6 +175,12 @@ class RedisFanout(Fanout):
         self._spawn(self._publish_loop(), "chatkit-publisher")
 
     async def close(self) -> None:
+        """Publish what is still waiting (within `COMMAND_TIMEOUT_S`), then stop."""
+        if self.link.up and (self._outbox or self._heads):
+            with contextlib.suppress(LinkDown, TimeoutError):
+                async with asyncio.timeout(COMMAND_TIMEOUT_S):
+                    outbox = [packet for _, _, packet in self._outbox]
+                    await self.link.publish(self._head_packets(self._heads) + outbox)
         for task in [*self._tasks, *self._fills.values()]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._fills.values(), return_exceptions=True)
@@ -228,6 +234,9 @@ class RedisFanout(Fanout):
     async def _filling(self, chat_id: str, delay: float) -> None:
         try:
             await asyncio.sleep(delay)
+            ledger = self._ledgers.get(chat_id)
+            if delay and chat_id not in self._again and (ledger is None or not ledger.missing()):
+                return  # the packet came meanwhile: nothing to read
             while True:
                 self._again.discard(chat_id)
                 await self._fill(chat_id)
@@ -268,12 +277,9 @@ class RedisFanout(Fanout):
                 continue
             batch = [self._outbox.popleft() for _ in range(min(PUBLISH_BATCH, len(self._outbox)))]
             heads, self._heads = self._heads, {}
-            packets = [
-                self.link.pack({"kind": "head", "chat_id": chat_id, "seq": seq})
-                for chat_id, seq in heads.items()
-            ]
             try:
-                await self.link.publish(packets + [packet for _, _, packet in batch])
+                outbox = [packet for _, _, packet in batch]
+                await self.link.publish(self._head_packets(heads) + outbox)
             except LinkDown:
                 for chat_id, seq in [*heads.items(), *((c, s) for c, s, _ in batch)]:
                     self._note_head(chat_id, seq)
@@ -283,6 +289,13 @@ class RedisFanout(Fanout):
                 continue
             if self._outbox:
                 self._wake.set()
+
+    def _head_packets(self, heads: Mapping[str, int]) -> list[bytes]:
+        """Packets saying how far chats go: whoever is behind reads the rest."""
+        return [
+            self.link.pack({"kind": "head", "chat_id": chat_id, "seq": seq})
+            for chat_id, seq in heads.items()
+        ]
 
     def _outbox_to_heads(self) -> None:
         while self._outbox:
