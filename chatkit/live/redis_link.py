@@ -30,7 +30,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio
@@ -235,7 +235,7 @@ class RedisLink:
     async def _run(self) -> None:
         while True:
             try:
-                await self._hear()
+                await self._hear()  # returns only by raising
             except (RedisError, OSError, TimeoutError) as error:
                 reason = type(error).__name__
             log.warning("lost the link to Redis (%s); reconnecting", reason)
@@ -246,7 +246,7 @@ class RedisLink:
             self.up = True
             await self._told(True)
 
-    async def _hear(self) -> None:
+    async def _hear(self) -> NoReturn:
         """Read packets until Redis goes away (raises) or stops answering (TimeoutError)."""
         pubsub = self._pubsub
         heard = pinged = time.monotonic()
