@@ -37,9 +37,10 @@ class ServerSettings:
     """The SQLite file. Its ``-wal`` and ``-shm`` companions live beside it."""
     database_url: str | None = None
     """A ``postgresql://`` URL: messages, accounts and sessions live there, not in db_path."""
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)
     """A Redis server (``redis://host:port/db``) that carries broadcasts, typing and the
-    fault switches between server processes; None: this process is the only one."""
+    fault switches between server processes; None: this process is the only one. Not in
+    the repr: the URL may hold Redis's password."""
     cluster_secret: bytes | None = field(default=None, repr=False)
     """The secret every server on ``redis_url`` seals its packets with (required with it;
     see `chatkit.live.cluster_secret`); never logged."""
