@@ -54,6 +54,8 @@ STALL_S = 1.5
 """Nothing heard for this long, ping answers included: Redis is away."""
 RETRY_S = 0.25
 """How long the link waits between two attempts to reconnect."""
+STILL_AWAY_LOG_EVERY_S = 30.0
+"""While the link is down, how often the log says so again (and why: a wrong password...)."""
 FORGERY_LOG_EVERY_S = 10.0
 """Dropped packets are logged at most this often (with their count), so a flood of
 forgeries cannot flood the log."""
@@ -267,12 +269,16 @@ class RedisLink:
                 await pubsub.ping()
 
     async def _reconnect(self) -> None:
+        said = time.monotonic()
         while True:
             await self._drop_subscription()
             try:
                 await self._subscribe()
                 return
-            except (RedisError, OSError, TimeoutError):
+            except (RedisError, OSError, TimeoutError) as error:
+                if time.monotonic() - said >= STILL_AWAY_LOG_EVERY_S:
+                    said = time.monotonic()
+                    log.warning("still no link to Redis (%s); retrying", type(error).__name__)
                 await asyncio.sleep(RETRY_S)
 
     async def _told(self, up: bool) -> None:
