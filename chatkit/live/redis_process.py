@@ -1,7 +1,7 @@
 """A real ``redis-server`` in a subprocess, for the tests and the benchmark.
 
 On a free loopback port, in a folder its owner gives it, saving nothing to disk;
-with a password if asked (``requirepass``). Nothing here sleeps to wait: it is
+with a password (``requirepass``) or TLS if asked. Nothing here sleeps to wait: it is
 ready when it says so on its log (read with a bounded ``select``) and answers
 PING. A test of an outage stops it (`RedisProcess.kill`, or `RedisProcess.pause`
 for a stall) and starts it again on the same port.
@@ -12,11 +12,13 @@ from __future__ import annotations
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import IO, Self
+from urllib.parse import quote
 
 from chatkit.live.process import free_port, read_line
 
@@ -28,12 +30,22 @@ class RedisProcess:
     """``redis-server`` in a subprocess on a free loopback port, owned by its caller.
 
     ``folder`` is its working folder (its log, ``redis.log``, goes there); ``databases``
-    how many database numbers it has; ``password``, if given, the one clients must send."""
+    how many database numbers it has; ``password``, if given, the one clients must send;
+    ``tls``, if given, a PEM certificate and its key: then it speaks TLS only, and
+    `url` is a ``rediss://`` URL that trusts that certificate."""
 
-    def __init__(self, folder: Path, *, databases: int = 16, password: str | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        databases: int = 16,
+        password: str | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.folder = folder
         self.databases = databases
         self.password = password
+        self.tls = tls
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -50,10 +62,16 @@ class RedisProcess:
             raise FileNotFoundError(INSTALL)
         self.port = port or free_port()
         password = () if self.password is None else ("--requirepass", self.password)
+        listen: tuple[str, ...] = ("--port", str(self.port))
+        if self.tls is not None:
+            cert, key = (str(path) for path in self.tls)
+            listen = ("--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no")
+            listen += ("--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert)
         self.process = subprocess.Popen(
             [
                 program,
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)),
+                *listen,
+                *("--bind", "127.0.0.1", "--dir", str(self.folder)),
                 *("--save", "", "--appendonly", "no", "--databases", str(self.databases)),
                 *("--logfile", ""),  # to stdout, read here until it says it is ready
                 *password,
@@ -69,6 +87,9 @@ class RedisProcess:
     def url(self, db: int = 0) -> str:
         """The URL of one of its databases, for ``chatkit serve --redis``."""
         credentials = "" if self.password is None else f":{self.password}@"
+        if self.tls is not None:
+            trust = quote(str(self.tls[0]))
+            return f"rediss://{credentials}127.0.0.1:{self.port}/{db}?ssl_ca_certs={trust}"
         return f"redis://{credentials}127.0.0.1:{self.port}/{db}"
 
     def stop(self) -> None:
@@ -116,9 +137,17 @@ class RedisProcess:
         threading.Thread(target=_copy, args=(stdout, log), daemon=True).start()
         return said
 
+    def _connect(self) -> socket.socket:
+        """A connection to it, in TLS if it speaks TLS."""
+        plain = socket.create_connection(("127.0.0.1", self.port), timeout=START_TIMEOUT_S)
+        if self.tls is None:
+            return plain
+        context = ssl.create_default_context(cafile=str(self.tls[0]))
+        return context.wrap_socket(plain, server_hostname="127.0.0.1")
+
     def _answers_ping(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=START_TIMEOUT_S) as c:
+            with self._connect() as c:
                 if self.password is not None:
                     c.sendall(_command("AUTH", self.password))
                     if not c.recv(64).startswith(b"+OK"):

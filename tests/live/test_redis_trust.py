@@ -10,7 +10,8 @@ Against real ``chatkit serve --redis`` processes and a real ``redis-server``:
 - a server started with ``--redis`` but no cluster secret refuses to start and says
   how to make one; the secret never shows in a log;
 - Redis with a password: the password in the URL works, a wrong one is refused
-  with a message that does not show it.
+  with a message that does not show it; Redis over TLS (``rediss://``) works, and
+  plain text to it is refused.
 
 Nothing sleeps: the forgeries are published before a real message on the same
 channel, and Redis delivers a channel's messages in order, so once the real one
@@ -20,6 +21,7 @@ arrived the forgeries have been dropped (and logged) already.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -217,5 +219,48 @@ async def test_redis_with_a_password_works_and_a_wrong_one_is_refused_unshown(
         assert done.returncode == 2 and password not in done.stderr
         for server in (first, second):
             assert password not in server_log(server)
+    finally:
+        queue.stop()
+
+
+async def test_redis_over_tls_carries_messages_and_plain_text_is_refused(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    if not RedisProcess.installed() or shutil.which("openssl") is None:
+        pytest.skip("redis-server and openssl are needed")
+    cert, key = tmp_path / "redis-cert.pem", tmp_path / "redis-key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    queue = RedisProcess(folder, tls=(cert, key)).start()
+    try:
+        url = queue.url(0)
+        assert url.startswith("rediss://")
+        first = start_server("--redis", url)
+        second = start_server("--redis", url)
+        second.passwords = first.passwords
+        alice, bob = Member(first, "alice"), Member(second, "bob")
+        try:
+            await alice.start("general")
+            await bob.start("general")
+            sent = await alice.send("general", "through Redis over TLS")
+            assert sent.status is Status.SENT
+            await bob.until("the message crossed", lambda: len(bob.echoes) == 1)
+        finally:
+            await alice.close()
+            await bob.close()
+        plain = f"redis://127.0.0.1:{queue.port}/0"
+        secret = cluster_secret(tmp_path)
+        done = serve(tmp_path, "--redis", plain, "--cluster-secret-file", str(secret))
+        assert done.returncode == 2 and "no Redis answers" in done.stderr
     finally:
         queue.stop()
