@@ -10,8 +10,9 @@ away for the outage's length — stopped (SIGKILL, then started again on its por
 or stalled (SIGSTOP, then SIGCONT) — and comes back, and the load goes on a
 little. Reported per run: messages acked while Redis was away; how long after
 Redis returned every client had every message acked before it returned; messages
-a client heard more than once (there should be none); and how many clients were
-told delivery was degraded, and that it was back.
+a client heard more than once (there should be none); how many clients were
+told delivery was degraded, and that it was back; and how many the servers shed
+as slow readers (there should be none: a catch-up waits for them to keep up).
 
 These are the audit's two outages (10 s stopped, 8 s stalled). The clients share
 this one process, so past a few hundred messages a second they, not the servers,
@@ -44,8 +45,10 @@ WAIT_S = 60.0
 """The longest the benchmark waits for the clients to have every message."""
 HEADER = (
     f"{'outage':<22} {'acked':>7} {'while away':>10} {'all in after':>12} "
-    f"{'heard twice':>11} {'told':>5} {'back':>5}"
+    f"{'heard twice':>11} {'told':>5} {'back':>5} {'shed':>5}"
 )
+SHED = "messages were waiting unread"
+"""What a server logs when it disconnects a reader that fell too far behind."""
 
 
 @dataclass
@@ -140,9 +143,10 @@ async def outage(
     twice = sum(1 for c in clients for n in c.heard.values() if n > 1)
     told = sum(1 for c in clients if True in c.told)
     restored = sum(1 for c in clients if c.told[-1:] == [False])
+    shed = sum(server.log.read_text().count(SHED) for server in servers)
     return (
         f"{label:<22} {len(run.acked):>7} {while_away:>10} {took:>11.2f}s "
-        f"{twice:>11} {told:>5} {restored:>5}"
+        f"{twice:>11} {told:>5} {restored:>5} {shed:>5}"
     )
 
 

@@ -52,6 +52,8 @@ GAP_GRACE_S = 0.5
 database (packets of two processes may cross on the way)."""
 FILL_PAGE = 500
 """Messages read from the database at a time when filling a hole."""
+DRAIN_EVERY = 100
+"""A catch-up lets the connections write out what it gave them after this many messages."""
 PUBLISH_BATCH = 256
 """The most packets published in one round trip."""
 OUTBOX_MAX = 10_000
@@ -96,6 +98,11 @@ class Listener(Protocol):
 
     def has_members(self, chat_id: str) -> bool:
         """Whether any connection of this process is in the chat's room."""
+        ...
+
+    async def drained(self, chat_id: str) -> None:
+        """Return once the chat's connections have written out most of what waits for
+        them (a catch-up delivers in bursts; the burst is not theirs to be shed for)."""
         ...
 
 
@@ -259,6 +266,8 @@ class RedisFanout(Fanout):
                 if ledger.take(message.seq):
                     await self._listener.deliver(message)
                     delivered += 1
+                    if delivered % DRAIN_EVERY == 0:
+                        await self._listener.drained(chat_id)
             if not page.has_more or ledger.floor == floor:
                 break
         return delivered

@@ -40,6 +40,8 @@ The ``echo_first`` fault switch picks which.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -77,6 +79,9 @@ DEGRADED = (
     "(Redis is away). Yours are stored; they reach the others when it is back"
 )
 RESTORED = "every server is reachable again: every message missed meanwhile has been delivered"
+DRAIN_WAIT_S = 5.0
+"""How long a catch-up waits for a connection to write out what waits for it; one that
+cannot by then is a slow reader, and is shed as any other."""
 
 Ack = dict[str, object]
 Work = Callable[[str, Mapping[str, object]], Awaitable[object]]
@@ -192,6 +197,20 @@ class Realtime:
         room = room_of(message.chat_id)
         await self.sio.emit(EVENT_MESSAGE, message_to_wire(message), room=room)
         await self.sio.shed_slow_readers(self.settings.max_queued_packets, room)
+
+    async def drained(self, chat_id: str) -> None:
+        """Wait until the connections in a chat's room that have more than half their
+        limit of packets waiting have written them out (at most `DRAIN_WAIT_S`): a burst
+        of missed messages delivered at once must not count them as slow readers."""
+        queues = []
+        for _, eio_sid in self.sio.manager.get_participants("/", room_of(chat_id)):
+            socket = self.sio.eio.sockets.get(eio_sid)
+            if socket is not None and socket.queue.qsize() > self.settings.max_queued_packets // 2:
+                queues.append(socket.queue)
+        if queues:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_WAIT_S):
+                    await asyncio.gather(*(queue.join() for queue in queues))
 
     async def faults_changed(self, faults: FaultSettings) -> None:
         """Tell this process's connections (each process tells its own)."""

@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 import redis
 from conftest import ServerFactory
-from live_support import Member, ServerProcess, get_json
+from live_support import Member, ServerProcess, get_json, server_log
 
 from chatkit.live.redis_process import RedisProcess
 from chatkit.live.transports import RequestFailed
@@ -244,6 +244,8 @@ async def outage(
         )
         await cluster.finish()
         every = stored(first, members[0])
+        for server in cluster.servers:
+            assert "messages were waiting unread" not in server_log(server), "a member was shed"
         assert set(cluster.acked) <= every, "an acked message was not stored"
         for member in members:
             await member.until("every message is in", hears_all(member, every))
