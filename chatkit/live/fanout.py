@@ -15,13 +15,8 @@ the sealed link (`chatkit.live.redis_link`). What each kind promises:
   Connections are told when cross-server delivery is degraded and when it is back.
 - **Typing** goes to this process's connections, then to the others; while Redis
   is away the typist is answered ``unavailable`` (its own process's members did see it).
-- **Fault switches** live in Redis, under one key, sealed, with a version. A change
-  reads them, merges and checks the change, and writes them back and publishes them
-  in one transaction that fails if another change came in between (then it is made
-  again on the newer switches). The version only grows: a change is numbered above
-  both the key's and this process's, so after Redis restarted empty a change still
-  takes effect everywhere, and a process whose switches are newer than the key's
-  (or finds it empty or forged) writes its own back when its link returns.
+- **Fault switches** live in Redis, and every change reaches every process once
+  (`chatkit.live.shared_faults`).
 """
 
 from __future__ import annotations
@@ -35,14 +30,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError
 
 from chatkit.live.delivered import ChatLedger
 from chatkit.live.errors import Unavailable
 from chatkit.live.faults import FaultInjector, FaultSettings
 from chatkit.live.redis_link import COMMAND_TIMEOUT_S, RETRY_S, LinkDown, Packet, RedisLink
+from chatkit.live.shared_faults import SharedSwitches
 from chatkit.live.storage import MessageStore, StoreError
-from chatkit.live.wire import message_from_wire, message_to_wire, whole_number
+from chatkit.live.wire import message_from_wire, message_to_wire
 from chatkit.model import ServerMessage
 
 log = logging.getLogger("chatkit.live")
@@ -63,10 +59,6 @@ FILLS_AT_ONCE = 8
 TYPING_AWAY = (
     "the other servers cannot be told right now (their link through Redis is down): "
     "only the people on this server see that you are typing"
-)
-FAULTS_AWAY = (
-    "the fault switches are kept in Redis, which does not answer right now: nothing "
-    "changed; try again when it is back"
 )
 
 
@@ -157,8 +149,7 @@ class RedisFanout(Fanout):
         super().__init__(faults)
         self.store = store
         self.link = RedisLink(url, secret, self._heard, self._link_changed)
-        self.version = 0
-        """The version of the switches this process has applied."""
+        self.switches = SharedSwitches(faults, self.link, self._told)
         self._ledgers: dict[str, ChatLedger] = {}
         self._outbox: collections.deque[tuple[str, int, bytes]] = collections.deque()
         self._heads: dict[str, int] = {}
@@ -174,7 +165,7 @@ class RedisFanout(Fanout):
         await self.link.open()
         start = self.faults.settings
         try:
-            await self._settle_faults()
+            await self.switches.settle()
         except (RedisError, OSError, TimeoutError) as error:
             raise OSError(f"cannot read the fault switches in Redis ({error})") from None
         if self.faults.settings != start:
@@ -328,7 +319,7 @@ class RedisFanout(Fanout):
         """After the link came back: the switches, then every chat's missed messages;
         then the connections are told delivery is whole again."""
         with contextlib.suppress(RedisError, OSError, TimeoutError):
-            await self._settle_faults()
+            await self.switches.settle()
         listener = self._listener
         if listener is None:
             return
@@ -382,7 +373,7 @@ class RedisFanout(Fanout):
                     )
                 )
             elif kind == "faults":
-                await self._apply(packet)
+                await self.switches.apply(packet)
         except Exception:
             log.exception("could not use a packet from the other servers")
 
@@ -402,87 +393,5 @@ class RedisFanout(Fanout):
         except LinkDown:
             raise Unavailable(TYPING_AWAY) from None
 
-    # Fault switches.
-
     async def change_faults(self, changes: Mapping[str, object]) -> FaultSettings:
-        key = self.link.faults_key
-        try:
-            async with self.link.redis.pipeline(transaction=True) as pipe:
-                while True:
-                    try:
-                        await pipe.watch(key)
-                        current = self._stored(await pipe.get(key))
-                        theirs = current["version"] if current is not None else 0
-                        base = self.faults.settings
-                        if current is not None and theirs >= self.version:
-                            base = FaultSettings(**current["faults"])
-                        settings = FaultInjector(base).update(changes)  # ValueError: unchanged
-                        notice = self._notice(
-                            max(theirs, self.version) + 1, settings, restart_dice="seed" in changes
-                        )
-                        pipe.multi()  # type: ignore[no-untyped-call]
-                        pipe.set(key, self.link.pack(notice))
-                        pipe.publish(self.link.channel, self.link.pack(notice))
-                        await pipe.execute()
-                        break
-                    except WatchError:  # another process changed them meanwhile: again
-                        continue
-        except (RedisError, OSError, TimeoutError):
-            raise Unavailable(FAULTS_AWAY) from None
-        await self._apply(notice)
-        return self.faults.settings
-
-    async def _settle_faults(self) -> None:
-        """Take the switches in Redis if they are newer than this process's; write this
-        process's there if the key is empty, forged or older (Redis restarted empty)."""
-        key = self.link.faults_key
-        async with self.link.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    current = self._stored(await pipe.get(key))
-                    if current is not None and current["version"] >= self.version:
-                        await pipe.reset()  # type: ignore[no-untyped-call]
-                        break
-                    current = self._notice(
-                        max(self.version, 1), self.faults.settings, restart_dice=False
-                    )
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, self.link.pack(current))
-                    pipe.publish(self.link.channel, self.link.pack(current))
-                    await pipe.execute()
-                    break
-                except WatchError:
-                    continue
-        assert current is not None
-        await self._apply(current)
-
-    def _stored(self, data: bytes | str | None) -> Packet | None:
-        """The switches kept in Redis, if a server of this cluster wrote them."""
-        if not isinstance(data, bytes):
-            return None
-        notice = self.link.unpack(data, f"in {self.link.faults_key}")
-        if notice is None or notice.get("kind") != "faults":
-            return None
-        if not whole_number(notice.get("version")) or not isinstance(notice.get("faults"), dict):
-            return None
-        return notice
-
-    @staticmethod
-    def _notice(version: int, settings: FaultSettings, *, restart_dice: bool) -> Packet:
-        return {
-            "kind": "faults",
-            "version": version,
-            "faults": settings.to_json(),
-            "restart_dice": restart_dice,
-        }
-
-    async def _apply(self, notice: Mapping[str, object]) -> None:
-        """Take switches newer than this process's, and tell its connections."""
-        version, faults = notice.get("version"), notice.get("faults")
-        if not whole_number(version) or not isinstance(faults, dict) or version <= self.version:
-            return
-        self.version = version
-        restart = notice.get("restart_dice") is True
-        self.faults.update({name: v for name, v in faults.items() if name != "seed" or restart})
-        await self._told(self.faults.settings)
+        return await self.switches.change(changes)
