@@ -19,6 +19,10 @@ still stored and acked: the database is not Redis), and comes back. Then:
   a fault change on an older server takes effect on every server, one started since
   included.
 
+And when Redis holds every publish for a while but the link holds (``CLIENT
+PAUSE … WRITE``), the messages whose publish failed reach the others later, once,
+and nobody is told anything is degraded.
+
 Nothing sleeps to wait: each phase waits on what it needs (acks counted, notices
 heard) with a deadline. (``CHATKIT_REDIS_OUTAGE_S`` makes the outage itself last
 longer: that is the scenario, not a wait.)
@@ -294,3 +298,35 @@ async def test_redis_stalled_under_load_every_member_hears_every_message_once(
     start_server: ServerFactory, queue: RedisProcess
 ) -> None:
     await outage(start_server, queue, queue.pause, queue.resume)
+
+
+async def test_messages_whose_publish_failed_reach_the_others_later_once(
+    start_server: ServerFactory, queue: RedisProcess
+) -> None:
+    """Redis holds every write (``CLIENT PAUSE … WRITE``) for longer than a publish may
+    take, but answers pings: the link holds, the publishes fail, and the heads announced
+    once they go through again make the others read the messages from the database."""
+    first = start_server("--redis", queue.url(0), "--rate", "0")
+    second = start_server("--redis", queue.url(0), "--rate", "0")
+    second.passwords = first.passwords
+    alice, bob = Member(first, "alice"), Member(second, "bob")
+    told: list[object] = []
+    bob.socket.sio.on(EVENT_DELIVERY, handler=told.append)
+    admin = redis.Redis.from_url(queue.url(0))
+    try:
+        await alice.start("general")
+        await bob.start("general")
+        admin.client_pause(2500, all=False)  # writes (PUBLISH among them) wait 2.5 s
+        sent = [await alice.send("general", f"held #{n}") for n in range(5)]
+        assert all(m.status is Status.SENT for m in sent), "a send waited for Redis"
+        want = {m.client_id for m in sent}
+        await bob.until("every held message is in", hears_all(bob, want), WAIT_S)
+        assert heard(bob) == Counter(want), "not each exactly once"
+        late = await alice.send("general", "after the pause")
+        await bob.until("the next one is in", hears_all(bob, {late.client_id}), WAIT_S)
+        assert max(heard(bob).values()) == 1
+        assert told == [], "the link held: nobody is told delivery is degraded"
+    finally:
+        admin.close()
+        await alice.close()
+        await bob.close()
