@@ -106,18 +106,10 @@ class Cluster:
 
     async def start(self) -> None:
         for member in self.members:
-            member.socket.sio.on(EVENT_DELIVERY, handler=self._notice(member))
+            told = told_to(self.told[member.user], member.notify, self.progress.set)
+            member.socket.sio.on(EVENT_DELIVERY, handler=told)
         await asyncio.gather(*(m.start(*CHATS) for m in self.members))
         self._load = [asyncio.ensure_future(self._talk(m, n)) for n, m in enumerate(self.members)]
-
-    def _notice(self, member: Member) -> Callable[[object], None]:
-        def heard(data: object) -> None:
-            if isinstance(data, dict) and isinstance(data.get("degraded"), bool):
-                self.told[member.user].append(data["degraded"])
-                member.notify()
-                self.progress.set()
-
-        return heard
 
     async def _talk(self, member: Member, n: int) -> None:
         """Send one message after another, at most `RATE` a second (a pacing clock)."""
@@ -163,6 +155,19 @@ def hears_all(member: Member, client_ids: set[str]) -> Callable[[], bool]:
 
 def told_last(cluster: Cluster, member: Member, *, degraded: bool) -> Callable[[], bool]:
     return lambda: cluster.told[member.user][-1:] == [degraded]
+
+
+def told_to(told: list[bool], *wake: Callable[[], None]) -> Callable[[object], None]:
+    """A ``delivery`` handler that keeps what a member is told in ``told``, and calls
+    ``wake`` (whatever waits for it)."""
+
+    def heard(data: object) -> None:
+        if isinstance(data, dict) and isinstance(data.get("degraded"), bool):
+            told.append(data["degraded"])
+            for call in wake:
+                call()
+
+    return heard
 
 
 def shows(member: Member, switch: str, value: object) -> Callable[[], bool]:
@@ -223,6 +228,12 @@ async def outage(
             lambda: all(told_last(cluster, m, degraded=True)() for m in members),
         )
         at_told = len(cluster.acked)
+        newcomer = Member(cluster.servers[1], "newcomer")
+        newcomer_told: list[bool] = []
+        newcomer.socket.sio.on(EVENT_DELIVERY, handler=told_to(newcomer_told, newcomer.notify))
+        await newcomer.start()
+        await newcomer.until("a newcomer is told at once", lambda: newcomer_told == [True])
+        await newcomer.close()
         await cluster.until(
             "load during the outage", lambda: len(cluster.acked) >= at_told + DURING
         )
