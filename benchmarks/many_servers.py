@@ -45,6 +45,7 @@ from live_server import (
     drive,
 )
 
+from chatkit.live.cluster_secret import new_secret_file
 from chatkit.live.process import ServerProcess
 from chatkit.live.redis_process import RedisProcess
 from chatkit.live.transports import SocketIOTransport
@@ -63,7 +64,12 @@ def start_servers(
     """``count`` servers on ``db`` (with ``--redis redis_url`` unless None), sharing the
     accounts made so far (they are in the one database)."""
     servers = []
-    args = [*SERVER_ARGS, *(["--redis", redis_url] if redis_url else [])]
+    args = list(SERVER_ARGS)
+    if redis_url is not None:
+        secret = logs / "cluster.secret"
+        if not secret.exists():
+            new_secret_file(secret)
+        args += ["--redis", redis_url, "--cluster-secret-file", str(secret)]
     for n in range(count):
         log = logs / f"server-{len(list(logs.iterdir()))}-{n}.log"
         server = ServerProcess(db, log, args, start_timeout=START_TIMEOUT_S)

@@ -1,7 +1,7 @@
 """The kit's optional parts, and the line that installs the one a command needs.
 
 The core install is what grading needs. The live server and the terminal client
-(``live``), Redis (``redis``) and PostgreSQL (``postgres``) are extras, so a learner who
+(``live``, with the Redis client for several servers) and PostgreSQL (``postgres``) are extras, so a learner who
 only grades never downloads them; a command that needs one it does not have says the
 line that installs it, instead of ending in a traceback.
 """
@@ -20,14 +20,13 @@ EXTRA_OF_MODULE = {
     "websockets": "live",
     "starlette": "live",
     "httpx": "live",
-    "redis": "redis",
+    "redis": "live",
     "asyncpg": "postgres",
 }
 """The top-level module each extra brings, as ``import`` names it."""
 
 WHAT_EXTRA_BRINGS = {
     "live": "live server and terminal client",
-    "redis": "Redis support (several servers sharing broadcasts)",
     "postgres": "PostgreSQL support",
 }
 

@@ -28,6 +28,10 @@ Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The modules, one 
 - `sessions`, `service` — who is who, and the chat's rules, whatever the transport
 - `realtime`, `http_api`, `server`, `exposure` — Socket.IO, HTTP, putting it together,
   and what listening beyond loopback means
+- `fanout`, `delivered`, `shared_faults`, `redis_link`, `cluster_secret`, `redis_process` —
+  several server processes: what crosses between them (messages exactly once, through a
+  Redis outage; the fault switches they share), over packets sealed with the secret they
+  share; a ``redis-server`` for tests and benchmarks
 - `transports` — `chatkit.ChatServer` over Socket.IO and over HTTP, for clients
 - `process`, `fuzz` — a server in a subprocess, and the fuzz set run against one
 - `cli`, `accounts_cli` — ``serve`` and ``accounts``

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from chatkit.live.admin import new_token, token_from_file
+from chatkit.live.cluster_secret import secret_from_file
 from chatkit.live.databases import check_postgres, is_postgres_url
 from chatkit.live.exposure import exposure_warning
 from chatkit.live.faults import FaultSettings
@@ -79,7 +80,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--redis",
         metavar="URL",
         help="share broadcasts, typing and fault switches with the other servers on the same "
-        "database through this Redis (redis://host:port/0); needed to run more than one",
+        "database through this Redis (redis://[user:password@]host:port/0, rediss:// for "
+        "TLS); needed to run more than one. Redis must not be reachable by users",
+    )
+    where.add_argument(
+        "--cluster-secret-file",
+        type=Path,
+        metavar="FILE",
+        help="the secret the servers sharing --redis sign their packets with (the same file "
+        "on every host); make one with: python -m chatkit.live.cluster_secret FILE",
     )
     where.add_argument(
         "--accounts-db",
@@ -193,6 +202,8 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         seed=args.seed,
         on_http=args.faults_on_http,
     )
+    secret_file: Path | None = getattr(args, "cluster_secret_file", None)
+    secret = None if secret_file is None else secret_from_file(secret_file)
     token_file: Path | None = getattr(args, "admin_token_file", None)
     admin_token = new_token() if token_file is None else token_from_file(token_file)[0]
     return ServerSettings(
@@ -204,6 +215,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         db_path=DEFAULT_DB if is_postgres_url(args.db) else Path(args.db),
         database_url=args.db if is_postgres_url(args.db) else None,
         redis_url=args.redis,
+        cluster_secret=secret,
         accounts_path=args.accounts_db,
         sqlite_synchronous=args.sync,
         allowed_hosts=tuple(args.allowed_host),
@@ -242,7 +254,7 @@ def serve_command(args: argparse.Namespace) -> int:
         else:
             check_postgres(settings.database_url, shared=settings.redis_url is not None)
         if settings.redis_url is not None:
-            from chatkit.live.redis_rooms import check_redis
+            from chatkit.live.redis_link import check_redis
 
             check_redis(settings.redis_url)
     except (StoreError, OSError) as error:

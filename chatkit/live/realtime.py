@@ -27,13 +27,15 @@ and so does falling more than ``max_queued_packets`` behind on reading (the
 chat's room, the sender included) and ``typing`` (``{"chat_id", "user",
 "typing"}``, to the room except the typist's own connections) and ``faults``
 (``{"faults"}``, to every connection, whenever a switch changes, so every
-client's panel shows the switches as they are) and ``invited`` (``{"chat_id",
-"inviter"}``, to the invitee's connections on this server process).
+client's panel shows the switches as they are), ``invited`` (``{"chat_id",
+"inviter"}``, to the invitee's connections on this server process) and ``delivery``
+(``{"degraded", "reason"}``, with ``--redis``: messages from other servers are
+delayed because Redis is away, and later that every one missed was delivered).
 
-With ``--redis`` the server is one of several: its broadcasts cross through
-Redis (`chatkit.live.redis_rooms`), and typing notices and fault changes through
-`chatkit.live.fanout`, so each connection hears each of them once, whichever
-process it is connected to.
+With ``--redis`` the server is one of several: messages, typing notices and
+fault changes cross between them through `chatkit.live.fanout`, so each
+connection hears each of them once, whichever process it is connected to. Each
+process's Socket.IO rooms are its own.
 
 A python-socketio handler's return value is its ack, sent after the handler
 returns. So a broadcast awaited inside the handler reaches the sender before the
@@ -43,6 +45,8 @@ The ``echo_first`` fault switch picks which.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -61,11 +65,11 @@ from chatkit.live.payloads import (
     parse_typing,
     single_payload,
 )
-from chatkit.live.redis_rooms import RedisRooms
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import Session
 from chatkit.live.settings import ServerSettings
 from chatkit.live.wire import (
+    EVENT_DELIVERY,
     EVENT_FAULTS,
     EVENT_INVITED,
     EVENT_MESSAGE,
@@ -76,8 +80,14 @@ from chatkit.model import ServerMessage
 
 log = logging.getLogger("chatkit.live")
 
-REDIS_START_TIMEOUT_S = 10.0
-"""How long a server waits at start to hear its own probe through Redis."""
+DEGRADED = (
+    "messages from people on other servers are delayed: this server cannot reach them "
+    "(Redis is away). Yours are stored; they reach the others when it is back"
+)
+RESTORED = "every server is reachable again: every message missed meanwhile has been delivered"
+DRAIN_WAIT_S = 5.0
+"""How long a catch-up waits for a connection to write out what waits for it; one that
+cannot by then is a slow reader, and is shed as any other."""
 
 Ack = dict[str, object]
 Work = Callable[[str, Mapping[str, object]], Awaitable[object]]
@@ -85,6 +95,11 @@ Work = Callable[[str, Mapping[str, object]], Awaitable[object]]
 
 def room_of(chat_id: str) -> str:
     return f"chat:{chat_id}"
+
+
+def delivery_notice(*, degraded: bool) -> dict[str, object]:
+    """The ``delivery`` event's payload."""
+    return {"degraded": degraded, "reason": DEGRADED if degraded else RESTORED}
 
 
 class Realtime:
@@ -95,16 +110,10 @@ class Realtime:
         self.service = service
         self.sessions = service.sessions
         self.fanout = service.fanout
-        self.redis_rooms = (
-            None
-            if settings.redis_url is None
-            else RedisRooms(settings.redis_url, max_queued_packets=settings.max_queued_packets)
-        )
         self.sio = GuardedServer(
             max_payload_bytes=settings.max_payload_bytes,
             sessions=AddressCounts(settings.max_connections_per_address, settings.max_connections),
             sign_in_timeout_s=settings.sign_in_timeout_s,
-            client_manager=self.redis_rooms,
             async_mode="asgi",
             ping_interval=settings.ping_interval_s,
             ping_timeout=settings.ping_timeout_s,
@@ -142,14 +151,12 @@ class Realtime:
         self.known_events = sorted(handlers)
         self.sio.on("*", handler=self._unknown)
         service.rooms = self
-        self.fanout.listen(self.faults_changed, self._typing_heard)
+        self.fanout.listen(self)
 
     async def open(self) -> None:
         """Hear the other servers before the first connection (with ``--redis``);
         raise OSError if Redis cannot be reached."""
         await self.fanout.open()
-        if self.redis_rooms is not None:
-            await self.redis_rooms.start(REDIS_START_TIMEOUT_S)
 
     async def close(self) -> None:
         await self.fanout.close()
@@ -158,7 +165,7 @@ class Realtime:
 
     async def enter(self, session: Session, chat_id: str) -> None:
         for sid in list(session.sids):
-            await self.sio.enter_room(sid, room_of(chat_id))
+            await self._enter(sid, chat_id)
 
     async def leave(self, session: Session, chat_id: str) -> None:
         for sid in list(session.sids):
@@ -171,16 +178,52 @@ class Realtime:
             self.sio.expect_sign_in(sid)
 
     async def broadcast(self, message: ServerMessage) -> None:
+        """A message this process stored: to its chat's members, on every process."""
+        await self.fanout.message(message)
+
+    async def _enter(self, sid: str, chat_id: str) -> None:
+        """Put a connection in a chat's room; the process starts following the chat
+        (`Fanout.watch`) if it is the room's first."""
+        room = room_of(chat_id)
+        fresh = not self.has_members(chat_id)
+        await self.sio.enter_room(sid, room)
+        await self.fanout.watch(chat_id, fresh=fresh)
+
+    # What the fanout delivers to this process's connections (`chatkit.live.fanout.Listener`).
+
+    def has_members(self, chat_id: str) -> bool:
+        return bool(self.sio.manager.rooms.get("/", {}).get(room_of(chat_id)))
+
+    async def deliver(self, message: ServerMessage) -> None:
         room = room_of(message.chat_id)
         await self.sio.emit(EVENT_MESSAGE, message_to_wire(message), room=room)
         await self.sio.shed_slow_readers(self.settings.max_queued_packets, room)
 
+    async def drained(self, chat_id: str) -> None:
+        """Wait until the connections in a chat's room that have more than half their
+        limit of packets waiting have written them out (at most `DRAIN_WAIT_S`): a burst
+        of missed messages delivered at once must not count them as slow readers."""
+        queues = []
+        for _, eio_sid in self.sio.manager.get_participants("/", room_of(chat_id)):
+            socket = self.sio.eio.sockets.get(eio_sid)
+            if socket is not None and socket.queue.qsize() > self.settings.max_queued_packets // 2:
+                queues.append(socket.queue)
+        if queues:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_WAIT_S):
+                    await asyncio.gather(*(queue.join() for queue in queues))
+
     async def faults_changed(self, faults: FaultSettings) -> None:
         """Tell this process's connections (each process tells its own)."""
-        await self.sio.emit(EVENT_FAULTS, {"faults": faults.to_json()}, ignore_queue=True)
+        await self.sio.emit(EVENT_FAULTS, {"faults": faults.to_json()})
         await self.sio.shed_slow_readers(self.settings.max_queued_packets)
 
-    async def _typing_heard(self, notice: Typing) -> None:
+    async def link_changed(self, up: bool) -> None:
+        """Tell this process's connections that cross-server delivery is degraded, or back."""
+        await self.sio.emit(EVENT_DELIVERY, delivery_notice(degraded=not up))
+        await self.sio.shed_slow_readers(self.settings.max_queued_packets)
+
+    async def typing_heard(self, notice: Typing) -> None:
         """Tell this process's connections in the chat, but not the typist's own."""
         room = room_of(notice.chat_id)
         typist = [
@@ -193,7 +236,6 @@ class Realtime:
             {"chat_id": notice.chat_id, "user": notice.user, "typing": notice.typing},
             room=room,
             skip_sid=typist,
-            ignore_queue=True,
         )
         await self.sio.shed_slow_readers(self.settings.max_queued_packets, room)
 
@@ -205,6 +247,8 @@ class Realtime:
         that session and its rooms."""
         address = self._addresses[sid] = client_address(environ)
         token = auth.get("token") if isinstance(auth, dict) else None
+        if self.fanout.degraded:
+            await self.sio.emit(EVENT_DELIVERY, delivery_notice(degraded=True), to=sid)
         if token is None:
             return
         try:
@@ -213,7 +257,7 @@ class Realtime:
             return  # a stale token, or too many: the connection signs in by hand
         self.sessions.bind(sid, session)
         for chat_id in session.rooms:
-            await self.sio.enter_room(sid, room_of(chat_id))
+            await self._enter(sid, chat_id)
 
     async def _disconnect(self, sid: str, reason: object = None) -> None:
         self.sessions.unbind(sid)
@@ -272,7 +316,7 @@ class Realtime:
             for chat_id in previous.rooms - session.rooms:
                 await self.sio.leave_room(sid, room_of(chat_id))
         for chat_id in session.rooms:
-            await self.sio.enter_room(sid, room_of(chat_id))
+            await self._enter(sid, chat_id)
         return {
             "ok": True,
             "user": session.user,

@@ -79,9 +79,10 @@ def create_server(
         recheck_s=settings.session_recheck_s,
         limits=Limits.from_settings(settings),
     )
-    fanout = (
-        Fanout(faults) if settings.redis_url is None else RedisFanout(faults, settings.redis_url)
-    )
+    fanout = Fanout(faults)
+    if settings.redis_url is not None:
+        assert settings.cluster_secret is not None  # ServerSettings requires it
+        fanout = RedisFanout(faults, settings.redis_url, settings.cluster_secret, store)
     service = ChatService(settings, store, faults, sessions, fanout)
     realtime = Realtime(settings, service)
     opened_store = store

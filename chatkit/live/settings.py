@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from chatkit.live.admin import new_token
+from chatkit.live.cluster_secret import how_to_make_one
 from chatkit.live.faults import FaultSettings
 from chatkit.model import MAX_BODY_CHARS
 
@@ -36,9 +37,13 @@ class ServerSettings:
     """The SQLite file. Its ``-wal`` and ``-shm`` companions live beside it."""
     database_url: str | None = None
     """A ``postgresql://`` URL: messages, accounts and sessions live there, not in db_path."""
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)
     """A Redis server (``redis://host:port/db``) that carries broadcasts, typing and the
-    fault switches between server processes; None: this process is the only one."""
+    fault switches between server processes; None: this process is the only one. Not in
+    the repr: the URL may hold Redis's password."""
+    cluster_secret: bytes | None = field(default=None, repr=False)
+    """The secret every server on ``redis_url`` seals its packets with (required with it;
+    see `chatkit.live.cluster_secret`); never logged."""
 
     max_body_chars: int = MAX_BODY_CHARS
     """Same limit as the client's `chatkit.check_body`, so both sides agree on "too long"."""
@@ -171,5 +176,10 @@ class ServerSettings:
             raise ValueError(f"sign_in_timeout_s must be above 0 (got {self.sign_in_timeout_s})")
         if self.session_recheck_s <= 0:
             raise ValueError(f"session_recheck_s must be above 0 (got {self.session_recheck_s})")
+        if self.redis_url is not None and self.cluster_secret is None:
+            raise ValueError(
+                "servers that share --redis sign what they tell each other with a secret "
+                f"they share, and none was given: {how_to_make_one()}"
+            )
         if self.history_page_default > self.history_page_max:
             raise ValueError("history_page_default cannot exceed history_page_max")

@@ -24,6 +24,9 @@ EVENT_FAULTS = "faults"
 EVENT_INVITED = "invited"
 """``{"chat_id", "inviter"}``: someone invited this user into a chat; they are in once they
 accept (``join`` it, or ``accept_invite {"chat_id"}``), and never without."""
+EVENT_DELIVERY = "delivery"
+"""Messages from other server processes are delayed (``{"degraded": true, "reason"}``),
+or every one missed has now been delivered (``"degraded": false``); ``--redis`` only."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

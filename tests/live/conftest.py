@@ -11,6 +11,8 @@ from live_support import ServerProcess
 from postgres_server import INSTALL_HINT, PostgresServer, find_binaries
 from redis_server import RedisServer
 
+from chatkit.live.cluster_secret import new_secret_file
+
 
 class ServerFactory(Protocol):
     """What the `start_server` fixture yields: call it for a running server."""
@@ -26,6 +28,8 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     def start(*args: str, db: Path | str | None = None) -> ServerProcess:
         logs = tmp_path / f"logs-{len(started)}"
         logs.mkdir()
+        if "--redis" in args and "--cluster-secret-file" not in args:
+            args = (*args, "--cluster-secret-file", str(cluster_secret(tmp_path)))
         server = ServerProcess(db or tmp_path / "chat.sqlite3", logs, list(args))
         started.append(server)
         return server.start()
@@ -33,6 +37,15 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     yield start
     for server in started:
         server.stop()
+
+
+def cluster_secret(folder: Path) -> Path:
+    """The cluster secret file of a test's servers that share Redis (made once, in its
+    folder): every ``--redis`` server a test starts gets it unless told otherwise."""
+    path = folder / "cluster.secret"
+    if not path.exists():
+        new_secret_file(path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from chatkit.live.cluster_secret import new_secret_file
 from chatkit.live.process import free_port
 from chatkit.live.storage import SQLiteStore, StoreError
 
@@ -94,6 +95,9 @@ def test_servers_that_share_redis_share_the_file_and_no_other_kind_joins_them(
 def test_chatkit_serve_without_its_redis_exits_with_what_to_do(tmp_path: Path) -> None:
     nobody = f"redis://127.0.0.1:{free_port()}/0"  # a port nothing listens on
     command = [sys.executable, "-m", "chatkit.live", "--port", "0", "--db", str(tmp_path / "c.db")]
+    secret = tmp_path / "cluster.secret"
+    new_secret_file(secret)
+    command += ["--cluster-secret-file", str(secret)]
     done = subprocess.run([*command, "--redis", nobody], capture_output=True, text=True, timeout=25)
     assert done.returncode == 2
     assert f"no Redis answers at {nobody}" in done.stderr and "start redis-server" in done.stderr
