@@ -17,7 +17,6 @@ from chatkit.grading.diagram import diagram
 from chatkit.grading.diagram_svg import CSS as DIAGRAM_CSS
 from chatkit.grading.diagram_svg import svg
 from chatkit.grading.report import (
-    FUNCTION_ORDER,
     MARKS,
     alike_title,
     humanize,
@@ -26,6 +25,7 @@ from chatkit.grading.report import (
     result_note,
 )
 from chatkit.grading.results import FamilyResult, GradeReport, Location, Outcome, TestResult
+from chatkit.grading.summary import function_order, next_fix, scenarios
 from chatkit.target import display_path
 
 PAGE_CSS = """
@@ -160,24 +160,22 @@ def _families(families: Sequence[FamilyResult]) -> Iterator[str]:
 
 
 def _not_written(report: GradeReport) -> Iterator[str]:
-    results = [r for r in report.results if r.outcome is Outcome.NOT_WRITTEN]
-    if not results:
+    """Where to start, naming the same function as the terminal's report and ``hint``."""
+    fix = next_fix(report)
+    if fix is None or not fix.not_written or fix.function is None:
         return
-    functions = sorted({r.function or "?" for r in results}, key=_function_order)
-    where = results[0].location.file if results[0].location else report.path
+    stopped = [r for r in report.results if r.outcome is Outcome.NOT_WRITTEN]
+    stubs = sorted({r.function or "?" for r in stopped}, key=function_order)
+    where = fix.result.location.file if fix.result.location else report.path
     yield (
         '<section class="box info"><h3>Not written yet</h3>'
-        f"<p>{len(results)} scenarios stop at a function that still raises NotImplementedError: "
-        f"<strong>{escape(', '.join(functions))}</strong>.</p>"
+        f"<p>{scenarios(len(stopped))} stop at a function that still raises "
+        f"NotImplementedError: <strong>{escape(', '.join(stubs))}</strong>.</p>"
         f"<p><strong>Start here:</strong> open <code>{escape(where)}</code> and write "
-        f"<strong>{escape(functions[0])}</strong>. Its docstring says what it must do; "
-        f"hints.md › {escape(functions[0])} has a nudge if you are stuck. Then run "
+        f"<strong>{escape(fix.function)}</strong>. Its docstring says what it must do; "
+        f"hints.md › {escape(fix.function)} has a nudge if you are stuck. Then run "
         "<code>python grader.py</code> again.</p></section>"
     )
-
-
-def _function_order(function: str) -> int:
-    return FUNCTION_ORDER.index(function) if function in FUNCTION_ORDER else len(FUNCTION_ORDER)
 
 
 def _failure(result: TestResult, group: Sequence[TestResult]) -> Iterator[str]:

@@ -34,9 +34,11 @@ from chatkit.grading.summary import (
     alike_groups,
     failing,
     family_lines,
+    folded,
     humanize,
     next_fix,
     other_failures,
+    partial_lines,
     reason,
     scenarios,
     shortened,
@@ -110,8 +112,9 @@ def render(
     console.print(_footer(report, fix))
 
 
-def summary_line(report: GradeReport) -> str:
-    """One line: for ``--quiet`` and for logs."""
+def summary_line(report: GradeReport, *, partial: bool = False) -> str:
+    """One line: for ``--quiet`` and for logs. A ``partial`` run says what it graded, family
+    by family, rather than a score out of 100 that is not the grade."""
     error = report.load_error
     if error is not None:
         first = error.message.splitlines()[0] if error.message else ""
@@ -119,7 +122,9 @@ def summary_line(report: GradeReport) -> str:
             where = error.location
             first = f"{where.file}, line {where.line}: {where.code}"
         return f"{report.target}: {load_error_title(error).lower()}: {first}"
-    return f"{report.target}: {report.score}/100 ({report.passed} of {len(report.results)} scenarios pass)"
+    if partial and report.results:
+        return f"{report.target}: " + "; ".join(partial_lines(report))
+    return f"{report.target}: {report.score}/100 ({report.passed} of {scenarios(len(report.results))} pass)"
 
 
 def _header(report: GradeReport, partial: Sequence[str]) -> Panel:
@@ -246,7 +251,7 @@ def _every_story(report: GradeReport) -> Iterator[tuple[list[TestResult], TestRe
 def _next_fix_panel(fix: NextFix, report: GradeReport, *, diagrams: bool) -> Panel:
     """The story to read first. For a stub, it starts by saying where to start."""
     if not fix.not_written:
-        return failure_panel(fix.result, alike=fix.alike, diagrams=diagrams)
+        return failure_panel(fix.result, alike=fix.alike, diagrams=diagrams, fold=True)
     function = fix.function or "?"
     where = fix.result.location.file if fix.result.location else display_path(report.path)
     lead = Text()
@@ -274,11 +279,13 @@ def failure_panel(
     diagrams: bool = True,
     lead: Text | None = None,
     title: str | None = None,
+    fold: bool = False,
 ) -> Panel:
     """The story of one failing scenario; of the first of ``alike``, when many met one error.
 
     With ``diagrams`` the story is drawn under its text as lanes: who sent what to whom.
-    ``lead`` and ``title`` replace the panel's first line and title (the "start here").
+    ``lead`` and ``title`` replace the panel's first line and title (the "start here");
+    ``fold`` tells a long story by its start and end, to keep the report on one screen.
     """
     parts: list[RenderableType] = []
     if lead is not None:
@@ -288,7 +295,7 @@ def failure_panel(
     if result.about:
         parts.append(Text(result.about, style="italic"))
     if result.story:
-        parts.append(_story(result))
+        parts.append(_story(result, fold))
         drawn = diagram(result.story) if diagrams else None
         if drawn is not None:
             parts.append(LaneDiagram(drawn))
@@ -348,12 +355,18 @@ def _alike(results: Sequence[TestResult], every_failure: bool) -> Text:
     return text
 
 
-def _story(result: TestResult) -> Table:
+def _story(result: TestResult, fold: bool) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(justify="right", style="dim")
     table.add_column(overflow="fold")
     several = len({user for step in result.story for user in step.timelines}) > 1
-    for step in result.story:
+    for step in folded(result.story) if fold else result.story:
+        if isinstance(step, int):
+            left_out = (
+                f"… {step} more {'step' if step == 1 else 'steps'} (--every-failure tells them)"
+            )
+            table.add_row("", Text(left_out, style="dim"))
+            continue
         table.add_row(f"{step.number}.", Text(shortened(step.text), style="bold"))
         for user, timeline in step.timelines.items():
             shown = " · ".join(shortened(row) for row in timeline) if timeline else "(empty)"

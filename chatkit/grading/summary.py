@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chatkit.engine.story import Step
 from chatkit.grading.families import family_order
 from chatkit.grading.results import FamilyResult, GradeReport, Outcome, TestResult
 
@@ -54,6 +55,28 @@ def shortened(text: str, limit: int = LONG_VALUE) -> str:
 
     text = _QUOTED.sub(lambda m: cut(m) if len(m[2]) > limit else m[0], text)
     return _LISTED.sub(lambda m: f"[{m[1][:limit]}…]" if len(m[1]) > 2 * limit else m[0], text)
+
+
+FOLD_STORY_AT = 8
+"""A story longer than this many steps is told by its start and its end on one screen."""
+
+
+def folded(steps: Sequence[Step], first: int = 2, last: int = 3) -> list[Step | int]:
+    """The steps to tell on one screen: the first few, the last few (the broken step is
+    one of them) and, between, how many were left out.
+
+    Twenty identical sends push the step that broke a rule off the screen; the count in
+    their place keeps the numbering honest, and ``--every-failure`` tells them all.
+    """
+    if len(steps) <= FOLD_STORY_AT:
+        return list(steps)
+    kept = [i for i, step in enumerate(steps) if i < first or i >= len(steps) - last or step.broke]
+    told: list[Step | int] = []
+    for before, index in zip([-1, *kept], kept, strict=False):
+        if index - before > 1:
+            told.append(index - before - 1)
+        told.append(steps[index])
+    return told
 
 
 def reason(result: TestResult) -> str:
