@@ -418,7 +418,7 @@ def _read_next(result: TestResult) -> Text:
 def _also_failing(others: list[tuple[str, list[tuple[str, int]]]]) -> Panel:
     """A line per family for the failures not told: identical reasons once, with a count."""
     table = Table.grid(padding=(0, 1))
-    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True, min_width=max(len(family) for family, _ in others))
     table.add_column(no_wrap=True, overflow="ellipsis")
     for family, reasons in others:
         said = " · ".join(f"{n} × {why}" if n > 1 else why for why, n in reasons)
@@ -469,11 +469,10 @@ def next_step(report: GradeReport, fix: NextFix | None) -> str:
         return "Nothing failed in what was graded."
     function = fix.function
     if function is None:
-        return "Next: the story above. Fix it, then run python grader.py again."
+        return "Next: the story above. Fix it and grade again."
     verb = "write" if fix.not_written else "fix"
     return (
-        f"Next: {verb} {function} (the story above), then run python grader.py again. "
-        f"Stuck? python grader.py hint"
+        f"Next: {verb} {function} (the story above) and grade again. Stuck? python grader.py hint"
     )
 
 
