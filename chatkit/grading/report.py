@@ -11,6 +11,7 @@ message; never a raw traceback.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -62,6 +63,9 @@ __all__ = [
 BAR_WIDTH = 40
 NOTE_SHARE = 0.45
 """At most this share of a family table's width goes to the notes column."""
+
+_ONE_LINE: dict[str, Any] = {"no_wrap": True, "overflow": "ellipsis"}
+"""A cell that keeps to one line, ending in "…" when its column is narrower than it."""
 
 MARKS = {
     Outcome.PASSED: ("✓", "green"),
@@ -165,7 +169,7 @@ def _compact_table(report: GradeReport) -> Table:
     table.add_column("", no_wrap=True, min_width=1)
     table.add_column("family", no_wrap=True, overflow="ellipsis")
     table.add_column("pass", justify="right", no_wrap=True, min_width=5)
-    table.add_column("first failing scenario", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("first failing scenario", overflow="ellipsis")  # may narrow, never wrap
     for line in family_lines(report):
         family = line.family
         mark, style = MARKS[line.outcome]
@@ -174,7 +178,7 @@ def _compact_table(report: GradeReport) -> Table:
             Text(mark, style=style),
             family.family.name,
             f"{family.passed}/{family.total}",
-            Text(humanize(first.name)) if first else Text("all pass", style="green"),
+            Text(humanize(first.name) if first else "all pass", **_ONE_LINE),
         )
     return table
 
@@ -419,10 +423,10 @@ def _also_failing(others: list[tuple[str, list[tuple[str, int]]]]) -> Panel:
     """A line per family for the failures not told: identical reasons once, with a count."""
     table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True, min_width=max(len(family) for family, _ in others))
-    table.add_column(no_wrap=True, overflow="ellipsis")
+    table.add_column(overflow="ellipsis")  # may narrow; each line keeps to itself
     for family, reasons in others:
         said = " · ".join(f"{n} × {why}" if n > 1 else why for why, n in reasons)
-        table.add_row(Text(family, style="bold"), Text(said))
+        table.add_row(Text(family, style="bold"), Text(said, **_ONE_LINE))
     return Panel(
         table,
         title="Also failing (--every-failure tells each story)",
