@@ -192,7 +192,7 @@ def _family_tables(families: list[FamilyResult], width: int) -> list[Table]:
     every row however narrow the terminal.
     """
     results = [result for family in families for result in family.results]
-    room = max(20, width - 5)  # the mark, and a space either side of the middle column
+    room = max(20, width - 8)  # the mark, the padding and the two dividers between columns
     note_width = min(max([1, *(len(result_note(r)) for r in results)]), int(room * NOTE_SHARE))
     name_width = min(max([1, *(len(humanize(r.name)) for r in results)]), room - note_width)
     return [_family_table(family, name_width, note_width) for family in families]
@@ -212,7 +212,7 @@ def _family_table(family: FamilyResult, name_width: int, note_width: int) -> Tab
         pad_edge=False,
         expand=False,
     )
-    table.add_column(width=1, no_wrap=True)
+    table.add_column(width=1, min_width=1, no_wrap=True)
     table.add_column(width=name_width, overflow="fold")
     table.add_column(width=note_width, style="dim", overflow="fold")
     for result in family.results:
@@ -259,11 +259,12 @@ def _next_fix_panel(fix: NextFix, report: GradeReport, *, diagrams: bool) -> Pan
     function = fix.function or "?"
     where = fix.result.location.file if fix.result.location else display_path(report.path)
     lead = Text()
+    lead.append("Not written yet. ", style="bold")
     lead.append(f"{scenarios(fix.stopped)} stop at ")
     lead.append(function, style="bold cyan")
-    lead.append(": it is not written yet (it raises NotImplementedError). Open ")
+    lead.append(", which still raises NotImplementedError. Open ")
     lead.append(where, style="bold")
-    lead.append(f" and write {function}; its docstring says what it must do. The first scenario ")
+    lead.append(f" and write {function}: its docstring says what it must do. The first scenario ")
     lead.append("it stops, ")
     lead.append(f"{fix.result.family} › {humanize(fix.result.name)}", style="bold")
     lead.append(":")
@@ -271,7 +272,7 @@ def _next_fix_panel(fix: NextFix, report: GradeReport, *, diagrams: bool) -> Pan
         fix.result,
         lead=lead,
         diagrams=diagrams,
-        title=f"Not written yet · start here: write {function}",
+        title=f"Start here: write {function}",
     )
 
 

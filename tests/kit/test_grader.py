@@ -14,6 +14,7 @@ import ast
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -144,7 +145,8 @@ def test_not_written_screen_says_where_to_start(stub: Path) -> None:
     done = run_grader("--target", str(stub), "--family", "normal flow")
     assert done.returncode == 1
     assert "Not written yet" in done.stdout
-    assert "Start here" in done.stdout and "write send" in unwrapped(done.stdout)
+    assert "Start here: write send" in done.stdout
+    assert "Next: write send" in unwrapped(done.stdout), "the last line says the same"
     assert "Traceback" not in done.stdout + done.stderr
     assert "\x1b[" not in done.stdout, "no colour codes when NO_COLOR is set or not a terminal"
 
@@ -286,7 +288,25 @@ def test_quiet_prints_one_line() -> None:
     done = run_grader("--target", "solution", "--family", "normal flow", "--quiet")
     assert done.returncode == 0
     assert done.stdout.strip().count("\n") == 0
-    assert "100/100" in done.stdout
+    assert "normal flow: 8 of 8 scenarios (this family is 10 of the 100 points)" in done.stdout
+
+
+def test_a_partial_run_says_its_share_of_the_points_not_a_score(tmp_path: Path) -> None:
+    """``--family dup`` once printed "92 / 100" for a flow whose score was 72."""
+    target = make_target(tmp_path / "mine", RECONCILE_LOOKUP, "    message = None\n")
+    done = run_grader("--target", str(target), "--family", "dup")
+    assert done.returncode == 1
+    text = unwrapped(done.stdout)
+    assert re.search(
+        r"duplicates: \d+ of 14 scenarios \(this family is 12 of the 100 points\)", text
+    )
+    assert "/ 100" not in text and "/100" not in text, "no score out of 100 for a part"
+    assert "A part of the grade" in text
+
+
+def test_a_whole_run_says_its_score() -> None:
+    report = GradeReport("mine", "mine/flow.py", [scenario("normal flow", "test_one")])
+    assert summary_line(report) == "mine: 100/100 (1 of 1 scenario pass)"
 
 
 def test_keyword_selects_scenarios() -> None:
@@ -493,10 +513,39 @@ def test_family_tables_share_one_width() -> None:
             scenario("duplicates", "test_a_much_longer_name_than_the_other_one", note="1 checked"),
         ],
     )
-    rows = [line for line in screen(report).splitlines() if line.startswith(" ✓")]
+    rows = [
+        line for line in screen(report, every_failure=True).splitlines() if line.startswith(" ✓")
+    ]
     assert len(rows) == 2
     assert len(rows[0]) == len(rows[1]), "one width"
     assert rows[0].index("short") == rows[1].index("a much"), "names in one column"
+
+
+LONG_NOTE = "cost per event: 0.6 µs with 1,000 messages, 0.8 µs with 200,000 (1.3×)"
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+@pytest.mark.parametrize("every_failure", [False, True], ids=["one screen", "every failure"])
+def test_every_table_row_keeps_its_mark(width: int, every_failure: bool) -> None:
+    """Below about 140 columns the mark column once folded away and pass looked like fail."""
+    results = [
+        scenario(
+            family,
+            f"test_row_{n}_with_a_name_long_enough_to_wrap_in_a_narrow_terminal_window",
+            Outcome.PASSED if n % 2 else Outcome.FAILED,
+            **({"note": LONG_NOTE} if n % 2 else {"rule": "rule 3, Exactly once", "message": "x"}),
+        )
+        for n, family in enumerate(["normal flow", "duplicates", "scale", "failover"] * 2)
+    ]
+    console = Console(record=True, width=width, file=io.StringIO(), color_system=None)
+    render(GradeReport("mine", "mine/flow.py", results), console, every_failure=every_failure)
+    lines = [line for line in console.export_text().splitlines() if line[:1] not in "╭│╰"]
+    family_row = r"\b(normal flow|duplicates|scale|failover)\s+\d+/\d+"
+    rows = [line for line in lines if re.search(rf"row \d+ with|{family_row}", line)]
+    assert len(rows) == (len(results) if every_failure else 4), "\n".join(lines)
+    for row in rows:
+        assert re.match(r"^\s*[✓✗]\s", row), f"no mark at {width} columns: {row!r}"
+        assert len(row) <= width
 
 
 def test_the_same_crash_in_many_scenarios_is_told_once() -> None:
@@ -514,10 +563,32 @@ def test_the_same_crash_in_many_scenarios_is_told_once() -> None:
     assert text.count("NameError: name 'bdy' is not defined") == 1, "told once"
     assert "the same error in 3 scenarios: NameError in send" in text
     assert "normal flow (2) · duplicates (1)" in text
-    assert "Broke rule 3, Exactly once" in text, "a broken rule keeps its own story"
-    assert "Also failing" in text and "elsewhere" in text, "the other crash is still listed"
+    assert "Also failing" in text
+    assert "rule 3, Exactly once · NameError in send: name 'bdy'" in text, "the rest, by reason"
     every = screen(GradeReport("mine", "mine/flow.py", results), every_failure=True)
+    assert "Broke rule 3, Exactly once" in every, "a broken rule keeps its own story"
     assert "duplicates › three" in every, "--every-failure names each scenario"
+    assert "elsewhere" in every, "the other crash is told too"
+
+
+def test_also_failing_counts_one_reason_once_and_cuts_long_values() -> None:
+    """Seventy scenarios with one reason are one line; a 2,000-character body is cut."""
+    body = "x" * 2000
+    results = [
+        scenario(
+            "duplicates",
+            f"test_echo_{n}",
+            Outcome.FAILED,
+            rule="rule 3, Exactly once",
+            message=f"'{body}' is shown 2 times",
+            function="reconcile",
+        )
+        for n in range(70)
+    ]
+    text = screen(GradeReport("mine", "mine/flow.py", results))
+    assert "69 × rule 3, Exactly once" in text
+    assert body not in text and "xxx…'" in text, "the body in the story is cut"
+    assert len(text.splitlines()) <= 60
 
 
 def test_a_refused_grade_is_not_called_a_load_error() -> None:
