@@ -367,12 +367,12 @@ def _show(
     if args.html:
         write_html(report, args.html)
     nothing = _nothing_to_grade(report, selection)
+    partial = partial_lines(report, selection.keyword) if selection.partial else []
     if nothing is not None:
         console.print(nothing)
     elif args.quiet:
-        console.print(summary_line(report, partial=selection.partial))
+        console.print(summary_line(report, partial=partial))
     else:
-        partial = partial_lines(report, selection.keyword) if selection.partial else []
         render(
             report,
             console,

@@ -39,7 +39,6 @@ from chatkit.grading.summary import (
     humanize,
     next_fix,
     other_failures,
-    partial_lines,
     reason,
     scenarios,
     shortened,
@@ -116,9 +115,9 @@ def render(
     console.print(_footer(report, fix))
 
 
-def summary_line(report: GradeReport, *, partial: bool = False) -> str:
-    """One line: for ``--quiet`` and for logs. A ``partial`` run says what it graded, family
-    by family, rather than a score out of 100 that is not the grade."""
+def summary_line(report: GradeReport, *, partial: Sequence[str] = ()) -> str:
+    """One line: for ``--quiet`` and for logs. A partial run gives its `partial_lines`, which
+    say what it graded, family by family, rather than a score that is not the grade."""
     error = report.load_error
     if error is not None:
         first = error.message.splitlines()[0] if error.message else ""
@@ -127,7 +126,7 @@ def summary_line(report: GradeReport, *, partial: bool = False) -> str:
             first = f"{where.file}, line {where.line}: {where.code}"
         return f"{report.target}: {load_error_title(error).lower()}: {first}"
     if partial and report.results:
-        return f"{report.target}: " + "; ".join(partial_lines(report))
+        return f"{report.target}: " + "; ".join(partial)
     return f"{report.target}: {report.score}/100 ({report.passed} of {scenarios(len(report.results))} pass)"
 
 
