@@ -329,8 +329,10 @@ class Scenario:
         """Someone on another device sends ``body``; the server stores it (nobody told yet)."""
         self._device_ids += 1
         message = self.server.post(self.chat_id, by, body, f"{by}-device-{self._device_ids}")
+        sends = "you send" if by == "you" else f"{by} sends"
+        device = " from your other device" if by == "you" else ""
         self._step(
-            f"{by} sends {_quote(body)} from another device; the server stores it as #{message.seq}",
+            f"{sends} {_quote(body)}{device}; the server stores it as #{message.seq}",
             Kind.POST,
             by,
             SERVER,
@@ -615,7 +617,7 @@ class Scenario:
                 if earlier is None
                 else f"{_whose(earlier.user)} earlier message {_quote(earlier.body)}"
             )
-            check_new_id(sending.body, first, client_id=request.client_id)
+            check_new_id(sending.body, first, client_id=request.client_id, sender=sending.user)
         check_pending_on_screen(
             member.client.state, request.client_id, request.chat_id, sending.body
         )

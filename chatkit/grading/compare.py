@@ -28,6 +28,7 @@ from rich.text import Text
 from chatkit.engine.story import Step
 from chatkit.grading.report import MARKS, humanize
 from chatkit.grading.results import GradeReport, Outcome, TestResult
+from chatkit.grading.summary import scenarios
 from chatkit.target import FUNCTIONS, display_path
 
 SIDE_BY_SIDE_WIDTH = 160
@@ -68,7 +69,7 @@ def render_comparison(
     if len(shown) < len(differ):
         console.print(
             Text(
-                f"{len(differ) - len(shown)} more scenarios differ; "
+                f"{scenarios(len(differ) - len(shown))} more differ; "
                 "--every-failure shows each of them.",
                 style="dim",
             )
@@ -86,10 +87,12 @@ def _heading(yours: GradeReport, reference: GradeReport, differ: int) -> Text:
     )
     same = len(yours.results) - differ
     if not differ:
-        text.append(f"all {same} scenarios end the same way. ")
+        text.append(f"all {scenarios(same)} end the same way. ")
         text.append("What differs is the code: your functions beside the solution's.")
     else:
-        text.append(f"{same} of {len(yours.results)} scenarios end the same way, {differ} do not. ")
+        text.append(
+            f"{same} of {scenarios(len(yours.results))} end the same way, {differ} do not. "
+        )
         text.append("Here is where the screens part.")
     return text
 

@@ -133,7 +133,7 @@ def _header(report: GradeReport) -> Iterator[str]:
         f'<span style="width:{score}%;--colour:{colour}"></span></div></div>'
     )
     if report.results:
-        yield f'<p class="dim">{report.passed} of {len(report.results)} scenarios pass</p>'
+        yield f'<p class="dim">{report.passed} of {scenarios(len(report.results))} pass</p>'
 
 
 def _families(families: Sequence[FamilyResult]) -> Iterator[str]:
@@ -191,7 +191,7 @@ def _failure(result: TestResult, group: Sequence[TestResult]) -> Iterator[str]:
         names = "".join(f"<li>{escape(f'{r.family} › {humanize(r.name)}')}</li>" for r in group)
         what = "hang" if result.outcome is Outcome.TIMED_OUT else "error"
         yield (
-            f"<details><summary><strong>{len(group)} scenarios stop at the same {what}</strong>"
+            f"<details><summary><strong>{scenarios(len(group))} stop at the same {what}</strong>"
             f"</summary><ul>{names}</ul></details>"
         )
         first = f"{result.family} › {humanize(result.name)}"

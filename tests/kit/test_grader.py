@@ -387,7 +387,7 @@ def test_compare_shows_the_banner_where_only_it_differs() -> None:
         "test_a_later_success_clears_the_banner",
         Outcome.FAILED,
         rule="rule 7, Loading and errors",
-        message="the error banner reads 'offline'; expected None",
+        message="the error banner reads 'offline'; it should be gone",
         story=[Step(4, "the ack for 'second' reaches you", {"you": [SECOND, "[banner: offline]"]})],
     )
     theirs = scenario(
