@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from html import escape
 from pathlib import Path
 
+from chatkit.engine.story import Step
 from chatkit.grading.diagram import diagram
 from chatkit.grading.diagram_svg import CSS as DIAGRAM_CSS
 from chatkit.grading.diagram_svg import svg
@@ -64,7 +65,10 @@ ol.story li.broke { background: #fee2e2; border-radius: .25rem; padding: .1rem .
 figure.diagram { margin: 1rem 0; }
 figure.diagram .scroll { overflow-x: auto; border: 1px solid #e2e8f0; border-radius: .5rem;
   background: #fff; }
-figure.diagram svg { display: block; }
+figure.diagram svg { display: block; max-width: 100%; height: auto; }
+.callout { background: #fff7ed; border: 1px solid var(--red); border-radius: .5rem;
+  padding: .5rem .75rem; margin-top: .5rem; }
+.callout ul { margin: .1rem 0 .4rem; padding-left: 1.25rem; }
 figcaption { font-size: .85rem; color: var(--dim); }
 table.compare { border-collapse: collapse; margin: .5rem 0; }
 table.compare th, table.compare td { text-align: left; padding: .1rem .75rem .1rem 0;
@@ -226,18 +230,26 @@ def _story(result: TestResult) -> Iterator[str]:
     drawn = diagram(result.story)
     if drawn is not None:
         name = humanize(result.name)
-        picture = svg(drawn, title=f"What happened in {name}, drawn as lanes")
-        beside = (
-            f" Beside step {drawn.broken.step.number}, where the rule broke: every screen right"
-            " after it."
-            if drawn.broken is not None
-            else ""
-        )
+        picture = svg(drawn, title=f"What happened in {name}, drawn as lanes", callout=False)
         yield (
             f'<figure class="diagram"><div class="scroll">{picture}</div>'
-            f"<figcaption>Each lane is one party; each arrow, a step of the story above.{beside}"
-            "</figcaption></figure>"
+            "<figcaption>Each lane is one party; each arrow, a step of the story above."
+            "</figcaption>"
         )
+        if drawn.broken is not None:
+            yield from _callout(drawn.broken.step)
+        yield "</figure>"
+
+
+def _callout(step: Step) -> Iterator[str]:
+    """Under the drawing, the step that broke a rule and every screen right after it: text
+    that wraps, where beside the lanes it would run off a phone's screen."""
+    yield f'<div class="callout"><div class="verdict">✗ step {step.number}: {escape(step.broke or "")} broke here</div>'
+    for user, screen in step.timelines.items():
+        who = "you see" if user == "you" else f"{user} sees"
+        rows = "".join(f"<li>{escape(row)}</li>" for row in screen) or "<li>(empty)</li>"
+        yield f'<div class="screen">{escape(who)}:</div><ul class="mono">{rows}</ul>'
+    yield "</div>"
 
 
 def _verdict(result: TestResult) -> Iterator[str]:
