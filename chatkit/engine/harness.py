@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
-from chatkit.blame import CREATED, Journal, blame_frame, blame_suspended
+from chatkit.blame import CREATED, Journal, blame_frame, blame_suspended, blame_traceback
 from chatkit.client import ChatClient
 from chatkit.engine.rules import (
     STATUS_FIELDS,
@@ -570,10 +570,13 @@ class Scenario:
             )
         error = sending.task.exception()
         if isinstance(error, DeliveryError):
-            raise RuleBroken(
+            escaped = RuleBroken(
                 Rule.KEEP_WORDS,
                 f"send let DeliveryError({error.reason!r}) escape; catch it and roll back instead",
+                function="send",  # the rule is rollback's, but send is where to look
             )
+            escaped.blame = blame_traceback(error.__traceback__, self.journal.folder)
+            raise escaped
         if error is not None:
             raise error
 
