@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,27 @@ def test_start_here_the_story_and_hint_name_one_function(
     main(["--target", report.path, "--quiet"])
     remembered = HintProgress.beside(Path(report.path)).last_topic
     assert remembered == fix.function, "a bare `hint` helps with the same function"
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_with_a_bug_every_failure_names_a_function_and_a_line(
+    mistake: str, graded_mistake: Callable[[str], GradeReport]
+) -> None:
+    """Once all three are written: a rule broken, a crash, a scan — each names where to look.
+
+    (A scenario stopped at its time limit on a busy machine names no line: nothing of the
+    learner's was running to point at, so timed-out results are not asked for one.)
+    """
+    report = graded_mistake(mistake)
+    pointed = [r for r in report.results if r.outcome in (Outcome.FAILED, Outcome.CRASHED)]
+    assert pointed, f"{mistake}: nothing failed"
+    for result in pointed:
+        where = result.location
+        assert result.function in ("send", "reconcile", "rollback"), result.name
+        assert where is not None and where.line > 0 and where.code, (
+            f"{mistake}: {result.family} › {result.name} names no line ({result.message[:80]})"
+        )
 
 
 @pytest.mark.timeout(60)
