@@ -319,7 +319,7 @@ def failure_panel(
             parts.append(Text(f"Measured: {result.note}", style="dim"))
         if result.location is not None:
             parts.append(_location(result.location, None, None))
-    if result.expected is not None or result.actual is not None:
+    if _shows_more(result):
         parts.append(_expected_actual(result.expected, result.actual))
     parts.append(_read_next(result))
     mark, style = MARKS[result.outcome]
@@ -330,6 +330,14 @@ def failure_panel(
         title_align="left",
         border_style="blue" if lead is not None else style,
     )
+
+
+def _shows_more(result: TestResult) -> bool:
+    """Whether the expected and actual timelines say more than the story's last screen."""
+    if result.expected is None and result.actual is None:
+        return False
+    last = result.story[-1].timelines.get("you") if result.story else None
+    return result.expected is not None or result.actual != last
 
 
 def alike_title(results: Sequence[TestResult]) -> str:
