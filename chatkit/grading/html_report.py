@@ -22,6 +22,7 @@ from chatkit.grading.report import (
     alike_title,
     humanize,
     load_error_title,
+    next_step,
     pick_failures,
     result_note,
 )
@@ -309,14 +310,10 @@ def _load_error(report: GradeReport) -> Iterator[str]:
 
 
 def _footer(report: GradeReport) -> str:
+    """The terminal's last line: what to do now, naming the same function."""
     if not report.results:
         return "No scenario was graded: the selection names none."
-    if report.exit_code == 0:
-        return (
-            "Every scenario passes. Compare your code with solution/flow.py — "
-            "or break it on purpose and watch which family notices."
-        )
-    return "Fix the first failure, then run the grader again."
+    return next_step(report, next_fix(report), where="")
 
 
 def _anchor(result: TestResult) -> str:

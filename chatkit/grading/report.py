@@ -470,8 +470,11 @@ def load_error_title(error: LoadError) -> str:
     return "Grade refused" if error.refused else "Your code could not be loaded"
 
 
-def next_step(report: GradeReport, fix: NextFix | None) -> str:
-    """The last line: what to do now, naming the same function as the story and ``hint``."""
+def next_step(report: GradeReport, fix: NextFix | None, where: str = " (the story above)") -> str:
+    """The last line: what to do now, naming the same function as the story and ``hint``.
+
+    ``where`` points at the story to read; a page that tells every story leaves it out.
+    """
     if report.exit_code == 0:
         return (
             "Every scenario passes. Compare your code with solution/flow.py — "
@@ -481,11 +484,9 @@ def next_step(report: GradeReport, fix: NextFix | None) -> str:
         return "Nothing failed in what was graded."
     function = fix.function
     if function is None:
-        return "Next: the story above. Fix it and grade again."
+        return f"Next: fix what failed{where} and grade again."
     verb = "write" if fix.not_written else "fix"
-    return (
-        f"Next: {verb} {function} (the story above) and grade again. Stuck? python grader.py hint"
-    )
+    return f"Next: {verb} {function}{where} and grade again. Stuck? python grader.py hint"
 
 
 def _footer(report: GradeReport, fix: NextFix | None) -> Text:
