@@ -484,9 +484,9 @@ def next_step(report: GradeReport, fix: NextFix | None, where: str = " (the stor
         return "Nothing failed in what was graded."
     function = fix.function
     if function is None:
-        return f"Next: fix what failed{where} and grade again."
+        return f"Next: fix what failed{where}, then grade again."
     verb = "write" if fix.not_written else "fix"
-    return f"Next: {verb} {function}{where} and grade again. Stuck? python grader.py hint"
+    return f"Next: {verb} {function}{where}. A nudge: python grader.py hint"
 
 
 def _footer(report: GradeReport, fix: NextFix | None) -> Text:
