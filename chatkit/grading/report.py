@@ -102,6 +102,8 @@ def render(
     else:
         console.print(_compact_table(report))
     if every_failure:
+        if fix is not None and fix.not_written:  # a stub has no story of its own to tell
+            console.print(_next_fix_panel(fix, report, diagrams=diagrams))
         for results, result in _every_story(report):
             console.print(
                 failure_panel(result, alike=results, every_failure=True, diagrams=diagrams)

@@ -603,3 +603,18 @@ def test_a_refused_grade_is_not_called_a_load_error() -> None:
     assert summary_line(GradeReport("mine", "mine/flow.py", load_error=refused)).startswith(
         "mine: grade refused: "
     )
+
+
+def test_every_failure_still_says_where_to_start() -> None:
+    """A stub has no story of its own, so --every-failure must not lose the start here."""
+    stub = scenario(
+        "normal flow",
+        "test_one",
+        Outcome.NOT_WRITTEN,
+        function="send",
+        error_type="NotImplementedError",
+        message="send is not written yet",
+        location=Location("mine/flow.py", 9, "send", 'raise NotImplementedError("…")'),
+    )
+    text = screen(GradeReport("mine", "mine/flow.py", [stub]), every_failure=True)
+    assert "Start here: write send" in text and "Next: write send" in text
