@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from mistakes import MISTAKES, SOLUTION, flow_source
 from rich.console import Console
+from test_grader import run_grader, write_stub
 
 from chatkit.grading.cli import main
 from chatkit.grading.hints import HintProgress
@@ -131,6 +132,18 @@ def test_with_three_stubs_the_whole_report_fits_one_screen(
     lines = screen(staged["nothing written yet"])
     assert len(lines) <= ONE_SCREEN, "\n".join(lines)
     assert all(len(line) <= WIDTH for line in lines)
+
+
+@pytest.mark.timeout(120)
+def test_a_fresh_run_through_the_command_line_fits_one_screen(tmp_path: Path) -> None:
+    """``python grader.py`` on three stubs, as a learner's 100-column terminal shows it."""
+    done = run_grader("--target", str(write_stub(tmp_path / "stub")))
+    lines = done.stdout.splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    assert len(lines) <= ONE_SCREEN, done.stdout
+    first = next(number for number, line in enumerate(lines, start=1) if STORY.match(line))
+    assert first <= FIRST_STORY_BY
+    assert lines[-1].startswith("Next: write send"), "the last line, in view, says what to do"
 
 
 @pytest.mark.timeout(120)
