@@ -197,3 +197,29 @@ def test_a_bug_in_one_function_points_only_at_it(tmp_path: Path) -> None:
     fix = next_fix(report)
     assert fix is not None and fix.function == "rollback"
     assert any("fix rollback" in line for line in screen(report)), "the last line names it"
+
+
+CUT = re.compile(r"^<!-- classroom: cut -->\n.*?^<!-- classroom: end -->\n", re.M | re.S)
+"""What ``chatkit classroom`` leaves out of the learner's copy of the README."""
+KEPT_LINKS = {
+    "starter-code/flow.py",
+    "hints.md",
+    "docs/diagram.svg",
+    "docs/demo.svg",
+    "docs/live-server.md",
+    "docs/terminal-client.md",
+    "docs/many-servers.md",
+}
+"""What a learner's copy holds, of what the README links to."""
+
+
+def test_the_learners_copy_of_the_readme_speaks_of_nothing_it_lacks() -> None:
+    readme = (SOLUTION.parents[1] / "README.md").read_text(encoding="utf-8")
+    markers = re.findall(r"^<!-- classroom: (\w+) -->$", readme, re.M)
+    assert markers and markers == ["cut", "end"] * (len(markers) // 2), "pairs, in order"
+    copy = CUT.sub("", readme)
+    for gone in ("solution", "--compare", "tests/kit", "maintainers", "teachers"):
+        assert gone not in copy, f"the learner's copy still speaks of {gone}"
+    links = set(re.findall(r"\]\((?!https?:)([^)#]+)\)", copy))  # the kit's own files
+    assert links <= KEPT_LINKS, f"links to what the copy lacks: {links - KEPT_LINKS}"
+    assert len(readme.splitlines()) <= 220, "the README is the learner's page: about 200 lines"
