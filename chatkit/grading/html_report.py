@@ -95,7 +95,7 @@ def html_page(report: GradeReport) -> str:
     else:
         body += _not_written(report)
         body += _families(report.families)
-        alike, told, _ = pick_failures(report, every_failure=True)
+        alike, told = pick_failures(report)
         failures = [(group[0], group) for group in alike] + [(result, [result]) for result in told]
         if failures:
             body.append(f"<h2>What went wrong ({len(failures)})</h2>")

@@ -30,7 +30,6 @@ from chatkit.grading.results import (
     TestResult,
 )
 from chatkit.grading.summary import (
-    FUNCTION_ORDER,
     NextFix,
     alike_groups,
     failing,
@@ -46,7 +45,6 @@ from chatkit.grading.summary import (
 from chatkit.target import display_path
 
 __all__ = [
-    "FUNCTION_ORDER",
     "MARKS",
     "alike_title",
     "failure_panel",
@@ -227,26 +225,18 @@ def result_note(result: TestResult) -> str:
     return result.note if result.outcome is Outcome.PASSED else reason(result)
 
 
-def pick_failures(
-    report: GradeReport, every_failure: bool
-) -> tuple[list[list[TestResult]], list[TestResult], list[TestResult]]:
-    """The same error met in several scenarios, grouped; the other failures to tell in full
-    (every one with ``every_failure``, else the first of each family); and the rest."""
+def pick_failures(report: GradeReport) -> tuple[list[list[TestResult]], list[TestResult]]:
+    """Every failure to tell (stubs aside): the same error met in several scenarios, grouped
+    to be told once; and each other failure, family by family."""
     fails = [r for r in failing(report) if r.outcome is not Outcome.NOT_WRITTEN]
     alike = alike_groups(fails)
     grouped = {result.nodeid for results in alike for result in results}
-    told: list[TestResult] = []
-    untold: list[TestResult] = []
-    for family in report.families:
-        alone = [r for r in fails if r.family == family.family.name and r.nodeid not in grouped]
-        told += alone if every_failure else alone[:1]
-        untold += [] if every_failure else alone[1:]
-    return alike, told, untold
+    return alike, [r for r in fails if r.nodeid not in grouped]
 
 
 def _every_story(report: GradeReport) -> Iterator[tuple[list[TestResult], TestResult]]:
     """For ``--every-failure``: each shared error once, then every other failure."""
-    alike, told, _ = pick_failures(report, every_failure=True)
+    alike, told = pick_failures(report)
     for results in alike:
         yield results, results[0]
     for result in told:
