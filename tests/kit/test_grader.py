@@ -34,6 +34,7 @@ from chatkit.grading.report import render, summary_line
 from chatkit.grading.results import GradeReport, LoadError, Location, Outcome
 from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade, scenarios_dir
+from chatkit.grading.summary import shortened
 from chatkit.grading.watch import watch_and_grade
 from chatkit.target import FUNCTIONS, kit_root
 
@@ -618,3 +619,29 @@ def test_every_failure_still_says_where_to_start() -> None:
     )
     text = screen(GradeReport("mine", "mine/flow.py", [stub]), every_failure=True)
     assert "Start here: write send" in text and "Next: write send" in text
+
+
+def test_a_long_story_is_told_by_its_start_and_its_end_on_one_screen() -> None:
+    steps = [Step(n, f"you send 'tap {n}'", {"you": [f"'tap {n}' pending"]}) for n in range(1, 22)]
+    steps[-1].broke = "rule 1, Instant"
+    broken = scenario(
+        "edge cases", "test_taps", Outcome.FAILED, rule="rule 1, Instant", message="x", story=steps
+    )
+    text = screen(GradeReport("mine", "mine/flow.py", [broken]))
+    assert "… 16 more steps (--every-failure tells them)" in text
+    assert "you send 'tap 2'" in text and "you send 'tap 3'" not in text
+    assert "21. you send 'tap 21'" in text, "the step that broke stays, with its number"
+    every = screen(GradeReport("mine", "mine/flow.py", [broken]), every_failure=True)
+    assert "you send 'tap 10'" in every and "more steps" not in every
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        (f"'{'x' * 2000}' is shown 2 times", f"'{'x' * 39}…' is shown 2 times"),
+        ('You type "hi" and press enter, then "bye"', 'You type "hi" and press enter, then "bye"'),
+        ("'hi' pending", "'hi' pending"),
+    ],
+)
+def test_only_long_quoted_values_are_cut(said: str, shown: str) -> None:
+    assert shortened(said) == shown
