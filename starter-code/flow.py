@@ -4,7 +4,7 @@ Write the three functions below, then run ``python grader.py`` to see which
 scenarios pass. Stuck? ``hints.md`` has hints for each function, one level at a
 time, and the grader tells you which section to read.
 
-What you have to work with (all importable from ``chatkit``):
+What you have to work with (imported for you below, from ``chatkit``):
 
 - ``ChatState`` — what the screen shows. ``state.user`` is who is signed in.
   ``state.get(client_id)`` finds a row in O(1); ``state.add(message)`` shows a new
@@ -32,7 +32,15 @@ still until the scenario moves it.
 
 from __future__ import annotations
 
-from chatkit import ChatServer, ChatState, Message, ServerMessage
+from chatkit import (  # noqa: F401 (the docstrings use them all; your code will too)
+    ChatServer,
+    ChatState,
+    DeliveryError,
+    Message,
+    ServerMessage,
+    Status,
+    check_body,
+)
 
 
 async def send(

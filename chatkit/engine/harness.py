@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
-from chatkit.blame import CREATED, Journal, blame_frame, blame_suspended
+from chatkit.blame import CREATED, Journal, blame_frame, blame_suspended, blame_traceback
 from chatkit.client import ChatClient
 from chatkit.engine.rules import (
     STATUS_FIELDS,
@@ -329,8 +329,10 @@ class Scenario:
         """Someone on another device sends ``body``; the server stores it (nobody told yet)."""
         self._device_ids += 1
         message = self.server.post(self.chat_id, by, body, f"{by}-device-{self._device_ids}")
+        sends = "you send" if by == "you" else f"{by} sends"
+        device = " from your other device" if by == "you" else ""
         self._step(
-            f"{by} sends {_quote(body)} from another device; the server stores it as #{message.seq}",
+            f"{sends} {_quote(body)}{device}; the server stores it as #{message.seq}",
             Kind.POST,
             by,
             SERVER,
@@ -568,10 +570,13 @@ class Scenario:
             )
         error = sending.task.exception()
         if isinstance(error, DeliveryError):
-            raise RuleBroken(
+            escaped = RuleBroken(
                 Rule.KEEP_WORDS,
                 f"send let DeliveryError({error.reason!r}) escape; catch it and roll back instead",
+                function="send",  # the rule is rollback's, but send is where to look
             )
+            escaped.blame = blame_traceback(error.__traceback__, self.journal.folder)
+            raise escaped
         if error is not None:
             raise error
 
@@ -615,7 +620,7 @@ class Scenario:
                 if earlier is None
                 else f"{_whose(earlier.user)} earlier message {_quote(earlier.body)}"
             )
-            check_new_id(sending.body, first, client_id=request.client_id)
+            check_new_id(sending.body, first, client_id=request.client_id, sender=sending.user)
         check_pending_on_screen(
             member.client.state, request.client_id, request.chat_id, sending.body, request.body
         )

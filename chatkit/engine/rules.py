@@ -218,19 +218,33 @@ def check_pending_on_screen(
     check_sending_shown(chat, row)
 
 
-def check_new_id(body: str, earlier: str | None, *, client_id: str | None = None) -> None:
+def check_new_id(
+    body: str, earlier: str | None, *, client_id: str | None = None, sender: str = "you"
+) -> None:
     """Rule 10: a new message's client id is one no earlier message used.
 
     ``earlier`` says which message used it first ("your earlier message 'hi'"), or is
     None if none did. ``client_id`` is shown when given: where ids are seeded, it tells
-    the learner how the id was made ('msg-1' is a counter).
+    the learner how the id was made ('msg-1' is a counter). ``sender`` names whose phone
+    sent the new message: when it is not the phone of the earlier one, the clash is
+    between two copies of the learner's code, which the message says.
     """
     if earlier is not None:
         which = "the client id" if client_id is None else f"client id {client_id!r}"
+        sent = (
+            f"{body!r} was sent with" if sender == "you" else f"{sender}'s phone sent {body!r} with"
+        )
+        phones = sender != "you" or not earlier.startswith("your")
         raise RuleBroken(
             Rule.UNIQUE_IDS,
-            f"{body!r} was sent with {which} of {earlier}; every new message needs an id of "
-            "its own, even with the same words",
+            f"{sent} {which} of {earlier}; every new message needs an id of its own, even "
+            "with the same words"
+            + (
+                ". Each phone runs its own copy of your flow.py, so the id must be unique "
+                "among everyone's messages, not only one phone's"
+                if phones
+                else ""
+            ),
         )
 
 
@@ -470,7 +484,8 @@ class RuleWatch:
         if chat.error != expected:
             raise RuleBroken(
                 Rule.LOADING_AND_ERRORS,
-                f"the error banner reads {chat.error!r}; expected {expected!r}",
+                f"the error banner reads {chat.error!r}; "
+                + ("it should be gone" if expected is None else f"it should read {expected!r}"),
                 about=(chat, *mine),
                 fields=("error", "status"),
             )

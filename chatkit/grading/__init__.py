@@ -1,8 +1,11 @@
 """The grader: runs the graded scenarios against a target in a child process and reports.
 
 `runner.grade` checks the target (`trust`: refused grades), runs it in a child process
-(`plugin` there, one `results` message per event) and returns a `results.GradeReport`.
-`report` renders it with rich, with each failure's race drawn by `diagram` and
-`diagram_text`; `html_report` (with `diagram_svg`) and `exports` write it for the web
-and for CI; `cli` is ``python grader.py``, with `hints`, `watch` and `compare`.
+(`plugin` there, one `results` message per event, with `pointer` finding a line to look
+at when no line of the learner's made the bad change) and returns a `results.GradeReport`.
+`summary` decides what a report tells — the one failure to fix next and the function it
+names, the other failures by reason, what a partial run graded — and every renderer reads
+it: `report` draws it with rich, each failure's race drawn by `diagram` and
+`diagram_text`; `html_report` (with `diagram_svg`) and `exports` write it for the web and
+for CI; `cli` is ``python grader.py``, with `hints`, `watch` and `compare`.
 """

@@ -25,8 +25,9 @@ from chatkit.grading.families import normalized, scenario_names
 from chatkit.grading.hints import HintProgress, hints_file, parse_hints
 from chatkit.grading.html_report import write_html
 from chatkit.grading.report import humanize, render, summary_line
-from chatkit.grading.results import GradeReport, Outcome, TestResult
+from chatkit.grading.results import GradeReport, TestResult
 from chatkit.grading.runner import GraderError, grade, scenarios_dir
+from chatkit.grading.summary import next_fix, partial_lines
 from chatkit.grading.watch import watch_and_grade
 from chatkit.target import NotInKit, TargetError, resolve_target
 
@@ -34,11 +35,15 @@ from chatkit.target import NotInKit, TargetError, resolve_target
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grader.py",
-        description="Grade your send / reconcile / rollback against the scenarios.",
-        epilog="python grader.py hint [TOPIC] shows the next hint for a function or family.",
+        usage="python grader.py [options]\n       python grader.py hint [TOPIC] [--reset]",
+        description="Grade your send / reconcile / rollback against the scenarios. With no "
+        "options it grades starter-code/ and prints one screen: the score, a line per family "
+        "and the story of the one failure to fix next.",
+        epilog="python grader.py hint [TOPIC] shows the next hint for a function or family; "
+        "with no topic, for the function the report names.",
     )
     add_grade_arguments(parser)
-    commands = parser.add_subparsers(dest="command", metavar="hint")
+    commands = parser.add_subparsers(dest="command", title="hints", metavar="hint [TOPIC]")
     add_hint_command(commands, target_default=argparse.SUPPRESS)  # the grader's --target
     return parser
 
@@ -65,7 +70,8 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="grade only this scenario family (repeatable), e.g. --family duplicates",
+        help="grade only this scenario family (repeatable), e.g. --family duplicates; the "
+        "report lists its scenarios and says its share of the 100 points",
     )
     parser.add_argument(
         "-k",
@@ -85,7 +91,7 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--every-failure",
         action="store_true",
-        help="tell the story of every failure, not just the first of each family",
+        help="tell the story of every failure under a table per family, not just the one to fix next",
     )
     parser.add_argument("--quiet", action="store_true", help="print one summary line")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write exercism v3 results")
@@ -188,6 +194,11 @@ class Selection:
             on_collected=on_collected,
             on_result=on_result,
         )
+
+    @property
+    def partial(self) -> bool:
+        """Only some of the scenarios are graded, so the score out of 100 is not the grade."""
+        return bool(self.families or self.keyword)
 
     def printed_names(self) -> dict[str, list[str]]:
         """The selected families' scenario names, as the report prints them."""
@@ -364,12 +375,19 @@ def _show(
     if args.html:
         write_html(report, args.html)
     nothing = _nothing_to_grade(report, selection)
+    partial = partial_lines(report, selection.keyword) if selection.partial else []
     if nothing is not None:
         console.print(nothing)
     elif args.quiet:
-        console.print(summary_line(report))
+        console.print(summary_line(report, partial=partial))
     else:
-        render(report, console, every_failure=args.every_failure, diagrams=args.diagrams)
+        render(
+            report,
+            console,
+            every_failure=args.every_failure,
+            diagrams=args.diagrams,
+            partial=partial,
+        )
     _remember_topic(report)
 
 
@@ -412,12 +430,13 @@ def _target_file(target: str) -> Path:
 
 
 def _remember_topic(report: GradeReport) -> None:
-    """Note the first failure's topic, so a bare ``hint`` knows where to help."""
-    failing = [r for r in report.results if r.outcome is not Outcome.PASSED]
-    if report.load_error is not None or not failing:
+    """Note the topic of the failure the report tells first, so a bare ``hint`` helps with
+    the same function the report's "start here" names."""
+    fix = next_fix(report)
+    if report.load_error is not None or fix is None:
         return
     progress = HintProgress.beside(Path(report.path))
-    progress.last_topic = failing[0].function or failing[0].family
+    progress.last_topic = fix.function or fix.result.family
     progress.save()
 
 

@@ -1,7 +1,9 @@
 """``--compare``: your code and its results beside the reference solution's.
 
 Where every scenario ends the same way for both, a table of matching ticks says
-nothing: what differs is the code, so the three functions are shown side by side.
+nothing: what differs is the code, so each of the three functions is shown as a unified
+diff from the reference's (side by side on a terminal of 160 columns or more), without
+the docstrings, which only repeat the starter's.
 Where results differ, what helps is the moment the screens part: your screen at the
 step your scenario stopped beside the reference's at that same step, with whatever
 the results carry about that step, and the check that failed.
@@ -12,7 +14,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from difflib import SequenceMatcher
+from difflib import SequenceMatcher, unified_diff
 from itertools import zip_longest
 from pathlib import Path
 
@@ -26,10 +28,11 @@ from rich.text import Text
 from chatkit.engine.story import Step
 from chatkit.grading.report import MARKS, humanize
 from chatkit.grading.results import GradeReport, Outcome, TestResult
+from chatkit.grading.summary import scenarios
 from chatkit.target import FUNCTIONS, display_path
 
-SIDE_BY_SIDE_WIDTH = 140
-"""Below this many columns the two versions of a function go one above the other."""
+SIDE_BY_SIDE_WIDTH = 160
+"""Below this many columns a function's two versions are one unified diff, not two columns."""
 
 
 def grade_both(target: str, grade: Callable[[str], GradeReport]) -> tuple[GradeReport, GradeReport]:
@@ -66,7 +69,7 @@ def render_comparison(
     if len(shown) < len(differ):
         console.print(
             Text(
-                f"{len(differ) - len(shown)} more scenarios differ; "
+                f"{scenarios(len(differ) - len(shown))} more differ; "
                 "--every-failure shows each of them.",
                 style="dim",
             )
@@ -84,10 +87,12 @@ def _heading(yours: GradeReport, reference: GradeReport, differ: int) -> Text:
     )
     same = len(yours.results) - differ
     if not differ:
-        text.append(f"all {same} scenarios end the same way. ")
+        text.append(f"all {scenarios(same)} end the same way. ")
         text.append("What differs is the code: your functions beside the solution's.")
     else:
-        text.append(f"{same} of {len(yours.results)} scenarios end the same way, {differ} do not. ")
+        text.append(
+            f"{same} of {scenarios(len(yours.results))} end the same way, {differ} do not. "
+        )
         text.append("Here is where the screens part.")
     return text
 
@@ -175,17 +180,20 @@ def _add_lines(table: Table, mine: list[str], theirs: list[str]) -> None:
 
 
 def code_side_by_side(yours: Path, reference: Path, width: int) -> Group:
-    """``send``, ``reconcile`` and ``rollback`` from both files, highlighted.
+    """``send``, ``reconcile`` and ``rollback`` from both files, docstrings left out.
 
-    Side by side on a wide terminal, one above the other otherwise. The files are
-    parsed, never imported: the learner's code only ever runs in a child process.
+    Side by side on a wide terminal; a unified diff otherwise, since two columns of
+    code under 160 wrap every line. The files are parsed, never imported: the
+    learner's code only ever runs in a child process.
     """
     mine, theirs = function_sources(yours), function_sources(reference)
     parts: list[RenderableType] = []
     for name in FUNCTIONS:
         if name in mine and name in theirs and mine[name][1] == theirs[name][1]:
-            same = f"your {name} is the solution's, line for line"
-            parts.append(_code_panel(same, yours, mine[name]))
+            parts.append(Text(f"your {name} is the solution's, line for line", style="green"))
+            continue
+        if width < SIDE_BY_SIDE_WIDTH and name in mine and name in theirs:
+            parts.append(_diff_panel(name, mine[name][1], theirs[name][1]))
             continue
         left = _code_panel(f"your {name}", yours, mine.get(name))
         right = _code_panel(f"the solution's {name}", reference, theirs.get(name))
@@ -200,16 +208,35 @@ def code_side_by_side(yours: Path, reference: Path, width: int) -> Group:
     return Group(*parts)
 
 
+def _diff_panel(name: str, mine: str, theirs: str) -> Panel:
+    """One function as a unified diff, whole: ``-`` the solution's lines, ``+`` yours."""
+    ours, yours = theirs.splitlines(), mine.splitlines()
+    lines = unified_diff(
+        ours,
+        yours,
+        f"the solution's {name}",
+        f"your {name}",
+        n=max(len(ours), len(yours)),
+        lineterm="",
+    )
+    text = Text()
+    for line in lines:
+        style = {"-": "red", "+": "green", "@": "cyan"}.get(line[:1], "")
+        if line.startswith(("---", "+++")):
+            style = "bold"
+        text.append(line + "\n", style=style)
+    text.rstrip()
+    return Panel(text, title=f"{name}: - the solution's, + yours", title_align="left")
+
+
 def _code_panel(title: str, path: Path, found: tuple[int, str] | None) -> Panel:
     if found is None:
         body: RenderableType = Text(
             f"not written as a def in {path.name} (it may come from another module)", style="dim"
         )
     else:
-        start, source = found
-        body = Syntax(
-            source, "python", line_numbers=True, start_line=start, word_wrap=True, theme="ansi_dark"
-        )
+        _, source = found
+        body = Syntax(source, "python", word_wrap=True, theme="ansi_dark")
     return Panel(body, title=f"{title} · {display_path(str(path))}", title_align="left")
 
 
@@ -231,5 +258,16 @@ def _functions(tree: ast.Module) -> Iterator[ast.FunctionDef | ast.AsyncFunction
 
 
 def _source(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> tuple[int, str]:
+    """The function's first line and its source, without its docstring."""
     start = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
-    return start, "\n".join(lines[start - 1 : node.end_lineno])
+    kept = list(range(start, (node.end_lineno or start) + 1))
+    first = node.body[0]
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+        and len(node.body) > 1
+    ):
+        docstring = range(first.lineno, (first.end_lineno or first.lineno) + 1)
+        kept = [number for number in kept if number not in docstring]
+    return start, "\n".join(lines[number - 1] for number in kept)

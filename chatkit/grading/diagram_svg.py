@@ -63,11 +63,21 @@ svg.story-diagram .screen .who { fill: #64748b; }
 """The drawing's look: in the page's ``<style>`` once, or in a standalone file's own."""
 
 
-def svg(diagram: Diagram, *, title: str, standalone: bool = False, texts: bool = False) -> str:
+def svg(
+    diagram: Diagram,
+    *,
+    title: str,
+    standalone: bool = False,
+    texts: bool = False,
+    callout: bool = True,
+) -> str:
     """The whole drawing; ``title`` is what a screen reader says it shows.
 
     ``standalone`` makes it a file of its own (its namespace and style); ``texts`` writes
-    each step's text beside its row, for a picture shown without the story's list.
+    each step's text beside its row, for a picture shown without the story's list;
+    ``callout`` draws the broken step's rule and screens beside the lanes (a page that
+    shows them in its own text, under the drawing, leaves them out: beside the lanes
+    they make the drawing too wide for a phone).
     """
     xs = [LEFT + 60 + index * GAP for index in range(len(diagram.lanes))]
     lanes_width: float = xs[-1] + 90
@@ -75,7 +85,9 @@ def svg(diagram: Diagram, *, title: str, standalone: bool = False, texts: bool =
         longest = max(len(_cut(row.step.text)) for row in diagram.rows)
         lanes_width += longest * CHAR + 16
     bottom = TOP + ROW * len(diagram.rows)
-    screen, screen_width, screen_height = _screen(diagram, lanes_width + 16)
+    screen, screen_width, screen_height = (
+        _screen(diagram, lanes_width + 16) if callout else ([], 0.0, 0.0)
+    )
     width = lanes_width + (screen_width + 32 if screen else 0)
     height = max(bottom + 8, screen_height + 16)
     head = [

@@ -13,19 +13,21 @@ from collections.abc import Iterator, Sequence
 from html import escape
 from pathlib import Path
 
+from chatkit.engine.story import Step
 from chatkit.grading.diagram import diagram
 from chatkit.grading.diagram_svg import CSS as DIAGRAM_CSS
 from chatkit.grading.diagram_svg import svg
 from chatkit.grading.report import (
-    FUNCTION_ORDER,
     MARKS,
     alike_title,
     humanize,
     load_error_title,
+    next_step,
     pick_failures,
     result_note,
 )
 from chatkit.grading.results import FamilyResult, GradeReport, Location, Outcome, TestResult
+from chatkit.grading.summary import function_order, next_fix, scenarios
 from chatkit.target import display_path
 
 PAGE_CSS = """
@@ -64,7 +66,10 @@ ol.story li.broke { background: #fee2e2; border-radius: .25rem; padding: .1rem .
 figure.diagram { margin: 1rem 0; }
 figure.diagram .scroll { overflow-x: auto; border: 1px solid #e2e8f0; border-radius: .5rem;
   background: #fff; }
-figure.diagram svg { display: block; }
+figure.diagram svg { display: block; max-width: 100%; height: auto; }
+.callout { background: #fff7ed; border: 1px solid var(--red); border-radius: .5rem;
+  padding: .5rem .75rem; margin-top: .5rem; }
+.callout ul { margin: .1rem 0 .4rem; padding-left: 1.25rem; }
 figcaption { font-size: .85rem; color: var(--dim); }
 table.compare { border-collapse: collapse; margin: .5rem 0; }
 table.compare th, table.compare td { text-align: left; padding: .1rem .75rem .1rem 0;
@@ -90,7 +95,7 @@ def html_page(report: GradeReport) -> str:
     else:
         body += _not_written(report)
         body += _families(report.families)
-        alike, told, _ = pick_failures(report, every_failure=True)
+        alike, told = pick_failures(report)
         failures = [(group[0], group) for group in alike] + [(result, [result]) for result in told]
         if failures:
             body.append(f"<h2>What went wrong ({len(failures)})</h2>")
@@ -133,7 +138,7 @@ def _header(report: GradeReport) -> Iterator[str]:
         f'<span style="width:{score}%;--colour:{colour}"></span></div></div>'
     )
     if report.results:
-        yield f'<p class="dim">{report.passed} of {len(report.results)} scenarios pass</p>'
+        yield f'<p class="dim">{report.passed} of {scenarios(len(report.results))} pass</p>'
 
 
 def _families(families: Sequence[FamilyResult]) -> Iterator[str]:
@@ -160,24 +165,22 @@ def _families(families: Sequence[FamilyResult]) -> Iterator[str]:
 
 
 def _not_written(report: GradeReport) -> Iterator[str]:
-    results = [r for r in report.results if r.outcome is Outcome.NOT_WRITTEN]
-    if not results:
+    """Where to start, naming the same function as the terminal's report and ``hint``."""
+    fix = next_fix(report)
+    if fix is None or not fix.not_written or fix.function is None:
         return
-    functions = sorted({r.function or "?" for r in results}, key=_function_order)
-    where = results[0].location.file if results[0].location else report.path
+    stopped = [r for r in report.results if r.outcome is Outcome.NOT_WRITTEN]
+    stubs = sorted({r.function or "?" for r in stopped}, key=function_order)
+    where = fix.result.location.file if fix.result.location else report.path
     yield (
         '<section class="box info"><h3>Not written yet</h3>'
-        f"<p>{len(results)} scenarios stop at a function that still raises NotImplementedError: "
-        f"<strong>{escape(', '.join(functions))}</strong>.</p>"
+        f"<p>{scenarios(len(stopped))} stop at a function that still raises "
+        f"NotImplementedError: <strong>{escape(', '.join(stubs))}</strong>.</p>"
         f"<p><strong>Start here:</strong> open <code>{escape(where)}</code> and write "
-        f"<strong>{escape(functions[0])}</strong>. Its docstring says what it must do; "
-        f"hints.md › {escape(functions[0])} has a nudge if you are stuck. Then run "
+        f"<strong>{escape(fix.function)}</strong>. Its docstring says what it must do; "
+        f"hints.md › {escape(fix.function)} has a nudge if you are stuck. Then run "
         "<code>python grader.py</code> again.</p></section>"
     )
-
-
-def _function_order(function: str) -> int:
-    return FUNCTION_ORDER.index(function) if function in FUNCTION_ORDER else len(FUNCTION_ORDER)
 
 
 def _failure(result: TestResult, group: Sequence[TestResult]) -> Iterator[str]:
@@ -193,7 +196,7 @@ def _failure(result: TestResult, group: Sequence[TestResult]) -> Iterator[str]:
         names = "".join(f"<li>{escape(f'{r.family} › {humanize(r.name)}')}</li>" for r in group)
         what = "hang" if result.outcome is Outcome.TIMED_OUT else "error"
         yield (
-            f"<details><summary><strong>{len(group)} scenarios stop at the same {what}</strong>"
+            f"<details><summary><strong>{scenarios(len(group))} stop at the same {what}</strong>"
             f"</summary><ul>{names}</ul></details>"
         )
         first = f"{result.family} › {humanize(result.name)}"
@@ -228,18 +231,26 @@ def _story(result: TestResult) -> Iterator[str]:
     drawn = diagram(result.story)
     if drawn is not None:
         name = humanize(result.name)
-        picture = svg(drawn, title=f"What happened in {name}, drawn as lanes")
-        beside = (
-            f" Beside step {drawn.broken.step.number}, where the rule broke: every screen right"
-            " after it."
-            if drawn.broken is not None
-            else ""
-        )
+        picture = svg(drawn, title=f"What happened in {name}, drawn as lanes", callout=False)
         yield (
             f'<figure class="diagram"><div class="scroll">{picture}</div>'
-            f"<figcaption>Each lane is one party; each arrow, a step of the story above.{beside}"
-            "</figcaption></figure>"
+            "<figcaption>Each lane is one party; each arrow, a step of the story above."
+            "</figcaption>"
         )
+        if drawn.broken is not None:
+            yield from _callout(drawn.broken.step)
+        yield "</figure>"
+
+
+def _callout(step: Step) -> Iterator[str]:
+    """Under the drawing, the step that broke a rule and every screen right after it: text
+    that wraps, where beside the lanes it would run off a phone's screen."""
+    yield f'<div class="callout"><div class="verdict">✗ step {step.number}: {escape(step.broke or "")} broke here</div>'
+    for user, screen in step.timelines.items():
+        who = "you see" if user == "you" else f"{user} sees"
+        rows = "".join(f"<li>{escape(row)}</li>" for row in screen) or "<li>(empty)</li>"
+        yield f'<div class="screen">{escape(who)}:</div><ul class="mono">{rows}</ul>'
+    yield "</div>"
 
 
 def _verdict(result: TestResult) -> Iterator[str]:
@@ -299,14 +310,10 @@ def _load_error(report: GradeReport) -> Iterator[str]:
 
 
 def _footer(report: GradeReport) -> str:
+    """The terminal's last line: what to do now, naming the same function."""
     if not report.results:
         return "No scenario was graded: the selection names none."
-    if report.exit_code == 0:
-        return (
-            "Every scenario passes. Compare your code with solution/flow.py — "
-            "or break it on purpose and watch which family notices."
-        )
-    return "Fix the first failure, then run the grader again."
+    return next_step(report, next_fix(report), where="")
 
 
 def _anchor(result: TestResult) -> str:

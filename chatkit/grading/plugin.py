@@ -25,6 +25,7 @@ from chatkit.engine.harness import Scenario
 from chatkit.engine.pytest_plugin import LearnerRaised, ScenarioTimedOut, budget_of
 from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.engine.story import Step
+from chatkit.grading.pointer import likely_line
 from chatkit.grading.results import (
     FAMILY_FILTER,
     ChildMessage,
@@ -136,7 +137,7 @@ def _result(
         result.output, result.output_dropped = kit.world.output.text(), kit.world.output.dropped
     if report.passed or call.excinfo is None:
         return result
-    _explain(result, call.excinfo, _target_dir(item.config))
+    _explain(result, call.excinfo, _target_file(item.config))
     if result.story and result.rule:
         result.story[-1].broke = result.rule  # every rule is checked after every step
     return result
@@ -157,10 +158,15 @@ def _story_of(item: pytest.Item) -> list[Step]:
     return []
 
 
-def _target_dir(config: pytest.Config) -> Path:
+def _target_file(config: pytest.Config) -> Path:
+    """The learner's ``flow.py`` (or the file the target names)."""
     from chatkit.target import resolve_target
 
-    return resolve_target(config.getoption("--target")).parent
+    return resolve_target(config.getoption("--target"))
+
+
+def _target_dir(config: pytest.Config) -> Path:
+    return _target_file(config).parent
 
 
 def _explain(
@@ -170,7 +176,7 @@ def _explain(
     result.error_type = type(error).__name__
     result.message = str(error)
     result.outcome = Outcome.CRASHED
-    _point_at(result, _where(excinfo, target))
+    _point_at(result, _where(excinfo, target.parent))
     if isinstance(error, RuleBroken):
         result.rule = str(error.rule)
         result.message, result.expected, result.actual = error.detail, error.expected, error.actual
@@ -178,6 +184,8 @@ def _explain(
         result.location, result.function = None, None
         _point_at(result, error.blame)
         result.function = result.function or error.function or error.rule.function
+        if result.location is None:  # nothing of the learner's changed it: read the function
+            result.location = likely_line(target, result.function, error.rule, error.detail)
     elif isinstance(error, StuckInLearnerCode):
         result.outcome = Outcome.TIMED_OUT
     elif isinstance(error, ScenarioTimedOut) or (

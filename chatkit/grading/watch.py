@@ -18,6 +18,7 @@ from rich.text import Text
 from watchfiles import PythonFilter, watch
 
 from chatkit.grading.results import GradeReport
+from chatkit.grading.summary import scenarios
 from chatkit.target import display_path
 
 IDLE_MS = 300
@@ -33,7 +34,7 @@ def status(report: GradeReport, scores: list[int], folder: Path) -> Group:
     if report.load_error is not None:
         latest = "grade refused" if report.load_error.refused else "your code could not be loaded"
     else:
-        latest = f"{report.passed} of {len(report.results)} scenarios pass"
+        latest = f"{report.passed} of {scenarios(len(report.results))} pass"
     return Group(
         Rule(style="dim"),
         Text.assemble(

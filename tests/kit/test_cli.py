@@ -141,4 +141,4 @@ def test_keyword_matching_nothing_exits_2_with_the_scenario_names() -> None:
 def test_keyword_with_spaces_grades_the_named_scenario(typed: str) -> None:
     done = run_grader("--target", "solution", "-k", typed, "--quiet")
     assert done.returncode == 0, done.stdout
-    assert "(1 of 1 scenarios pass)" in done.stdout
+    assert "server-first arrival: 1 of 1 selected scenario (this family is 12" in done.stdout

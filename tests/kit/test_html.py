@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import INSTALL, Browser, chromium
+from browser import INSTALL, PHONE, Browser, chromium
 from test_grader import crash, run_grader, write_stub
 
 from chatkit.engine.story import SERVER
@@ -141,6 +141,34 @@ def test_every_failure_is_drawn_with_its_lanes_and_arrows(
     assert fits["page"] <= fits["screen"], "the page scrolls sideways on a phone"
     shot = page.screenshot(tmp_path / "diagram.png", "article.failure figure")
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+FIGURES = """JSON.stringify([...document.querySelectorAll('figure.diagram')].map(figure => {
+  const svg = figure.querySelector('svg'), callout = figure.querySelector('.callout');
+  const box = svg.getBoundingClientRect();
+  return {right: Math.max(box.right, callout ? callout.getBoundingClientRect().right : 0),
+    scale: box.width / svg.viewBox.baseVal.width, callout: callout !== null,
+    broke: svg.querySelector('.broken-row') !== null, lanes: svg.querySelectorAll('g.lane').length};
+}))"""
+"""Per diagram on the page: how far right it and its callout reach, and how far it shrank."""
+
+
+def test_every_diagram_and_its_callout_fit_a_phone(
+    browser: Browser, wrong: GradeReport, tmp_path: Path
+) -> None:
+    """On a 400 px phone the callout beside the lanes once ran off the screen, unseen."""
+    out = tmp_path / "report.html"
+    out.write_text(html_page(wrong), encoding="utf-8")
+    page = browser.open(out.as_uri(), {**PHONE, "width": 400})
+    figures = _json(page.evaluate(FIGURES))
+    width = page.evaluate("innerWidth")
+    assert figures and width == 400
+    for figure in figures:
+        assert figure["right"] <= width, "a diagram or its callout runs off the screen"
+        assert figure["scale"] >= 0.5, f"a diagram shrunk past reading: {figures}"
+        assert figure["callout"] == figure["broke"], "the broken step's screens are under it"
+    two_lanes = [figure for figure in figures if figure["lanes"] == 2]
+    assert two_lanes and all(figure["scale"] >= 0.9 for figure in two_lanes), "you and the server"
 
 
 def test_the_page_needs_nothing_but_itself(wrong: GradeReport) -> None:

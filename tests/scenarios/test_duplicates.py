@@ -38,7 +38,7 @@ async def test_two_echoes_before_the_ack(kit: Scenario) -> None:
     kit.expect_flags(sending=False, error=None)
 
 
-async def test_someone_elses_message_echoed_twice(kit: Scenario) -> None:
+async def test_a_message_from_someone_else_echoed_twice(kit: Scenario) -> None:
     """Bob's "hello" is broadcast to you twice. The first copy becomes a new
     row; the second is the same message (same client id) and adds nothing."""
     kit.client()
@@ -191,7 +191,7 @@ async def test_your_own_message_from_another_device_is_a_new_row(kit: Scenario) 
     kit.expect(["'hi' sent #1", "'hi' sent #2"])
 
 
-async def test_a_new_phone_never_reuses_an_old_phones_ids(kit: Scenario) -> None:
+async def test_a_new_phone_never_reuses_the_ids_of_an_old_one(kit: Scenario) -> None:
     """You sent "a" and "b" from your phone; the server has both. Then you
     reinstall the app (or sign in on a new phone) and type "c" before the
     history has even loaded. The new app starts from nothing — but "c" still

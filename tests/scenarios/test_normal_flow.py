@@ -37,7 +37,7 @@ async def test_ack_then_echo_shows_it_once(kit: Scenario) -> None:
     kit.expect(["'hi' sent #1"])
 
 
-async def test_confirmed_message_takes_the_servers_id_and_time(kit: Scenario) -> None:
+async def test_confirmed_message_takes_its_id_and_time_from_the_server(kit: Scenario) -> None:
     """Your client stamped "hi" with its own clock when you pressed enter, and
     it had no server id yet. Once the ack arrives the server is the truth: the
     row now carries the server's id, its sequence number and its timestamp."""

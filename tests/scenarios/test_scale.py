@@ -11,16 +11,26 @@ slow computer does not matter; an implementation that scans the history is about
 hundred times slower on the long one, a correct one about as fast.
 """
 
+import ast
 import gc
+import linecache
+import os
+import re
+import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import count
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
 from chatkit import ChatState, Message, ServerMessage, Status
+from chatkit.blame import Blame
 from chatkit.engine.harness import Scenario
 from chatkit.engine.rules import Rule, RuleBroken
 
@@ -33,6 +43,13 @@ SMALL_BATCH = 400
 LARGE_BATCH = 50
 """Events timed per repeat on the long history (few, so a scanning flow still ends soon)."""
 REPEATS = 5
+QUICK_BATCH = 10
+"""Events per batch when a failed comparison times reconcile and rollback apart."""
+ONE_LOOK = float("inf")
+"""As ``stop_below``: every cost is below it, so timing stops after one measured batch."""
+TRACED = 5_000
+"""The history one event runs on, traced, to find where the time goes: long enough for
+a scan to stand out, short enough that tracing it stays well within the hang watch."""
 BOUND = 10.0
 """How many times dearer an event may be on the long history: generous on purpose."""
 
@@ -104,11 +121,15 @@ def best_cost_per_event(
     return best
 
 
-def compare(what: str, small: float, large: float, record_property: RecordProperty) -> None:
-    """Fail when the long history makes events much dearer.
+def compare(
+    what: str, small: float, large: float, record_property: RecordProperty, slow: Event
+) -> None:
+    """Fail when the long history makes events much dearer, naming the line that costs.
 
-    The costs go in the report as what was measured, not in the verdict: they differ a
-    little on every run, and the verdict must not.
+    ``slow`` is one event of ``what`` on a history of `TRACED` messages: it runs traced,
+    to find the learner's line where the time goes. The costs go in the report as what was
+    measured, not in the verdict: they differ a little on every run, and the verdict
+    must not.
     """
     ratio = large / small
     record_property(
@@ -117,14 +138,103 @@ def compare(what: str, small: float, large: float, record_property: RecordProper
         f"({ratio:.1f}×)",
     )
     if ratio > BOUND:
+        hot = hottest_line(slow, what)
         raise RuleBroken(
             Rule.FAST,
             f"{what} got more than {BOUND:g} times slower per event with {LARGE:,} messages "
-            f"on screen than with {SMALL:,}. Find the row with state.get(client_id) instead "
-            "of walking the timeline.",
+            f"on screen than with {SMALL:,}. {advice(hot)}",
             expected=[f"at most {BOUND:g} times slower"],
             actual=[f"more than {BOUND:g} times slower"],
+            blame=hot,
+            function=what,
         )
+
+
+def hottest_line(event: Event, function: str) -> Blame | None:
+    """The line of the learner's code where one event spends most of its time.
+
+    Time between two line events of the learner's code goes to the first line, so a
+    call into C (``list.remove``, ``sorted``) counts on the line that made it, and a
+    loop on its own lines.
+    """
+    spent: Counter[tuple[FrameType, int]] = Counter()
+    places: dict[tuple[str, int], tuple[FrameType, int]] = {}
+    last: list[Any] = [None, 0.0]
+
+    def on_line(frame: FrameType, what: str, _: object) -> Callable[..., Any]:
+        now = time.perf_counter()
+        if last[0] is not None:
+            spent[last[0]] += now - last[1]
+        where = (frame.f_code.co_filename, frame.f_lineno)
+        last[0] = places.setdefault(where, (frame, frame.f_lineno)) if what == "line" else None
+        last[1] = time.perf_counter()
+        return on_line
+
+    def on_call(frame: FrameType, what: str, _: object) -> Callable[..., Any] | None:
+        return on_line if frame.f_code.co_filename.startswith(folder) else None
+
+    code = getattr(getattr(event, "func", None), "__code__", None)
+    if code is None:
+        return None
+    folder = os.path.dirname(code.co_filename) + os.sep
+    sys.settrace(on_call)
+    try:
+        event()
+    finally:
+        sys.settrace(None)
+    if not spent:
+        return None
+    frame, line = max(spent, key=spent.__getitem__)
+    return Blame(
+        function,
+        frame.f_code.co_filename,
+        line,
+        linecache.getline(frame.f_code.co_filename, line).strip(),
+        frame.f_code.co_name,
+    )
+
+
+def _in_a_loop(file: str, line: int) -> bool:
+    """True when ``line`` of ``file`` is a loop, or inside one."""
+    try:
+        tree = ast.parse(Path(file).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    loops = (ast.For, ast.AsyncFor, ast.While, ast.comprehension)
+    return any(
+        isinstance(node, loops) and node_lines(node)[0] <= line <= node_lines(node)[1]
+        for node in ast.walk(tree)
+    )
+
+
+def node_lines(node: ast.AST) -> tuple[int, int]:
+    """The first and last line of a node (a comprehension's, from its target and iterable)."""
+    if isinstance(node, ast.comprehension):
+        parts = [node.target, node.iter, *node.ifs]
+        return min(p.lineno for p in parts), max(p.end_lineno or p.lineno for p in parts)
+    start = getattr(node, "lineno", 0)
+    return start, getattr(node, "end_lineno", None) or start
+
+
+def advice(hot: Blame | None) -> str:
+    """What to do about the line where the time went, from what the line does."""
+    code = hot.code if hot is not None else ""
+    if re.search(r"\.(remove|index|insert|pop)\(", code):
+        return (
+            "That line searches or shifts the whole timeline for one row (a list's remove, "
+            "index, insert and pop walk it): leave the row in its place and change its fields."
+        )
+    if re.search(r"\bsort(ed)?\(", code):
+        return "That line sorts the whole timeline for one event: change only the one row."
+    if hot is not None and (re.search(r"\bin\b", code) or _in_a_loop(hot.file, hot.line)):
+        return (
+            "That line walks the timeline for one row: find it with state.get(client_id), "
+            "a dictionary look-up."
+        )
+    return (
+        "Each event should touch only its own row: find it with state.get(client_id), and "
+        "change nothing that grows with the history."
+    )
 
 
 @pytest.mark.budget(30)
@@ -163,7 +273,8 @@ async def test_echoes_cost_the_same_with_a_long_history(
                 Rule.EXACTLY_ONCE,
                 "new messages should be added once each and repeats not at all",
             )
-    compare("reconcile", small, large, record_property)
+    slow = next(echoes(history_of(TRACED), TRACED, 2))[0]
+    compare("reconcile", small, large, record_property, slow)
 
 
 @pytest.mark.budget(30)
@@ -178,7 +289,7 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(
     flow = kit.flow()
     fresh = count(LARGE + 1)
 
-    def own_sends(state: ChatState, batch: int) -> Iterator[list[Event]]:
+    def own_sends(state: ChatState, batch: int, only: str = "") -> Iterator[list[Event]]:
         chat = state.chat(CHAT)
         while True:
             events: list[Event] = []
@@ -187,7 +298,7 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(
                 pending = Message(f"you-{n}", CHAT, "you", f"mine {n}", EPOCH)
                 state.add(pending)
                 chat.in_flight.add(pending.client_id)
-                if k % 2:
+                if only == "reconcile" or (k % 2 and only != "rollback"):
                     copy = server_copy(n, author="you", client_id=pending.client_id)
                     events.append(partial(flow.reconcile, state, copy))
                 else:
@@ -212,4 +323,13 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(
                 Rule.BOOKKEEPING,
                 "every pending message was acked or rolled back, yet some are still unsettled",
             )
-    compare("reconcile and rollback", small, large, record_property)
+    slowest = "reconcile and rollback"
+    if large / small > BOUND:  # name the one that got slower, from a quick look at each
+        shares = {
+            name: best_cost_per_event(own_sends(large_state, QUICK_BATCH, name), stop_above=0)
+            / best_cost_per_event(own_sends(small_state, SMALL_BATCH, name), stop_below=ONE_LOOK)
+            for name in ("reconcile", "rollback")
+        }
+        slowest = max(shares, key=shares.__getitem__)
+    slow = next(own_sends(history_of(TRACED), 1, slowest))[0]
+    compare(slowest, small, large, record_property, slow)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
-from chatkit.blame import Journal
+from chatkit.blame import Journal, blame_traceback
 from chatkit.engine.rules import Rule, RuleBroken, WatchMemory
 from chatkit.engine.story import Step
 from chatkit.engine.timelines.canon import USER, reset_flow_globals
@@ -180,7 +180,12 @@ class TimelinesBroken(RuleBroken):
         self, rule: Rule, detail: str, exploration: Exploration, story: Story, cause: RuleBroken
     ) -> None:
         super().__init__(
-            rule, detail, expected=cause.expected, actual=cause.actual, blame=cause.blame
+            rule,
+            detail,
+            expected=cause.expected,
+            actual=cause.actual,
+            blame=cause.blame,
+            function=cause.function,
         )
         self.exploration = exploration
         self.story = story
@@ -490,6 +495,8 @@ def _blame(failure: Failure, journal: Journal | None) -> None:
     error = failure.error
     if journal and isinstance(error, RuleBroken) and error.blame is None and error.about:
         error.blame = journal.latest(error.about, error.fields)
+    elif journal and isinstance(error, RuleBroken) and error.blame is None and error.__cause__:
+        error.blame = blame_traceback(error.__cause__.__traceback__, journal.folder)
 
 
 def verdict(flow: Flow, world: SmallWorld, events: tuple[Event, ...]) -> Failure | None:

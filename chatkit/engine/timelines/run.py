@@ -368,13 +368,14 @@ class Run:
             return None
         task.reported = True
         if isinstance(task.error, DeliveryError):
-            return Failure(
-                RuleBroken(
-                    Rule.KEEP_WORDS,
-                    f"send let DeliveryError({task.error.reason!r}) escape; "
-                    "catch it and roll back instead",
-                )
+            escaped = RuleBroken(
+                Rule.KEEP_WORDS,
+                f"send let DeliveryError({task.error.reason!r}) escape; "
+                "catch it and roll back instead",
+                function="send",  # the rule is rollback's, but send is where to look
             )
+            escaped.__cause__ = task.error  # its traceback holds the line (see explore._blame)
+            return Failure(escaped)
         return Failure(task.error)
 
     def _latest(self, index: int) -> _Task | None:
