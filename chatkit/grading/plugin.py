@@ -24,6 +24,7 @@ from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.engine.story import Step
 from chatkit.grading.results import (
     FAMILY_FILTER,
+    HIDDEN_FOLDERS,
     ChildMessage,
     Collected,
     Finished,
@@ -59,6 +60,13 @@ def family_of(item: pytest.Item) -> str:
     return str(marker.args[0]) if marker else "other"
 
 
+def hidden(item: pytest.Item) -> bool:
+    """Whether the scenario is in one of the teacher's hidden files or folders."""
+    folders = [Path(p).resolve() for p in os.environ.get(HIDDEN_FOLDERS, "").split(os.pathsep) if p]
+    path = item.path.resolve()
+    return any(path == folder or path.is_relative_to(folder) for folder in folders)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     wanted = {name for name in os.environ.get(FAMILY_FILTER, "").split(",") if name}
     if wanted:
@@ -70,7 +78,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Tell the parent which scenarios will run, once every filter has been applied."""
     planned = [
-        Planned(item.nodeid, item.name, family_of(item), budget_of(item)) for item in session.items
+        Planned(item.nodeid, item.name, family_of(item), budget_of(item), hidden(item))
+        for item in session.items
     ]
     _emit(Collected(planned))
 
@@ -102,6 +111,7 @@ def _result(
         about=" ".join((getattr(function, "__doc__", None) or "").split()),
         duration=report.duration,
         note=", ".join(_measured(name, value) for name, value in item.user_properties),
+        hidden=hidden(item),
     )
     with contextlib.suppress(OSError, TypeError):
         result.source = inspect.getsource(function) if function else None

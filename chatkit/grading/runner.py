@@ -28,6 +28,7 @@ from typing import Any
 
 from chatkit.grading.results import (
     FAMILY_FILTER,
+    HIDDEN_FOLDERS,
     Collected,
     Finished,
     GradeReport,
@@ -77,10 +78,15 @@ def grade(
     families: Sequence[str] = (),
     keyword: str | None = None,
     tests: Sequence[Path] = (),
+    hidden: Sequence[Path] = (),
     on_result: Callable[[TestResult], None] | None = None,
     on_collected: Callable[[int], None] | None = None,
 ) -> GradeReport:
-    """Run the graded scenarios (or ``tests``) against ``target`` and return the report."""
+    """Run the graded scenarios (or ``tests``) against ``target`` and return the report.
+
+    ``hidden`` adds a teacher's scenario files or folders whose results are marked hidden:
+    they count in the score, and `chatkit.grading.visibility` keeps them from the learner.
+    """
     try:
         path = resolve_target(target)
     except TargetError as error:
@@ -91,7 +97,15 @@ def grade(
         return report
 
     before = kit_fingerprint(path.parent)
-    run = _Run(path, families, keyword, list(tests) or [scenarios_dir()], on_result, on_collected)
+    run = _Run(
+        path,
+        families,
+        keyword,
+        [*(list(tests) or [scenarios_dir()]), *hidden],
+        on_result,
+        on_collected,
+        hidden=[folder.resolve() for folder in hidden],
+    )
     report.results = run.execute()
     report.load_error = tampered(before, kit_fingerprint(path.parent))
     return report
@@ -138,6 +152,8 @@ class _Run:
     tests: list[Path]
     on_result: Callable[[TestResult], None] | None
     on_collected: Callable[[int], None] | None
+    hidden: list[Path] = field(default_factory=list)
+    """The teacher's hidden scenario files or folders: the child marks their results."""
     collected: dict[str, Planned] = field(default_factory=dict)
     results: dict[str, TestResult] = field(default_factory=dict)
     timeout_method: str = field(default_factory=timeout_method)
@@ -201,6 +217,7 @@ class _Run:
             **os.environ,
             RESULTS_CHANNEL: channel,
             FAMILY_FILTER: ",".join(self.families),
+            HIDDEN_FOLDERS: os.pathsep.join(map(str, self.hidden)),
             "PYTHONHASHSEED": "0",  # hash() of a string is the same on every run
         }
         return subprocess.Popen(
@@ -272,6 +289,7 @@ class _Run:
                 name=test.name,
                 family=test.family,
                 outcome=Outcome.TIMED_OUT if timed_out else Outcome.CRASHED,
+                hidden=test.hidden,
                 message=(
                     "the scenario hung and had to be stopped: something loops or waits forever"
                     if timed_out
