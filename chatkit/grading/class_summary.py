@@ -121,6 +121,9 @@ def summarize(grades: Sequence[LearnerGrade]) -> ClassSummary:
 def _trouble(grade: LearnerGrade) -> list[Trouble]:
     error = grade.report.load_error
     if error is not None:
+        where = error.location
+        if where is not None:
+            return [Trouble(grade.learner, f"{grade.status}: {where.file}, line {where.line}")]
         first = error.message.strip().splitlines()[0] if error.message.strip() else ""
         return [Trouble(grade.learner, f"{grade.status}: {first}")]
     found = []

@@ -166,7 +166,7 @@ class Selection:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Selection:
         tests = list(args.tests)
-        scenarios = scenario_names(tests or [scenarios_dir()])
+        scenarios = scenario_names([*(tests or [scenarios_dir()]), *args.hidden])
         families = [_known_family(name, scenarios) for name in args.family]
         keyword = None if args.keyword is None else pytest_keyword(args.keyword)
         return cls(tests, families, keyword, args.keyword, scenarios, hidden=list(args.hidden))
