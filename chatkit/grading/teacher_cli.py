@@ -119,7 +119,7 @@ def run_grade_class(args: argparse.Namespace) -> int:
     )
     summary = write_class(grades, args.out)
     console.print()
-    console.print(escape(render_summary(summary)))
+    console.print(escape(render_summary(summary)), soft_wrap=True)
     console.print(
         f"\nwritten to {escape(str(args.out))}/: class.csv, summary.txt, learners/, teacher/"
     )
