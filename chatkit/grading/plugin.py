@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import os
 import socket
 from collections.abc import Generator
@@ -43,8 +44,15 @@ _channel: socket.socket | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Join the parent's results channel; its address leaves the environment at once."""
+    """Join the parent's results channel; its address leaves the environment at once.
+
+    asyncio's own log is silenced: a flow that raises in every send leaves thousands of
+    tasks whose exception nobody retrieved, and asyncio formats a traceback for each as
+    it is collected — seconds of a grading, for a log nobody reads (each scenario reports
+    the learner's error itself).
+    """
     global _channel
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     address = os.environ.pop(RESULTS_CHANNEL, None)
     if address is not None:
         _channel = join_results_channel(address)
