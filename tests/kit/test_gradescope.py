@@ -24,6 +24,16 @@ pytestmark = pytest.mark.timeout(180)
 
 HIDDEN = kit_root() / "docs" / "teacher-scenarios" / "hidden"
 VISIBLE = kit_root() / "docs" / "teacher-scenarios" / "visible"
+SCENARIOS = (
+    "--tests",
+    "tests/scenarios/test_normal_flow.py",
+    "--tests",
+    "tests/scenarios/test_duplicates.py",
+)
+"""Two of the kit's families: enough to see every part of the format, and quick."""
+ROLLBACK = kit_root() / "tests" / "scenarios" / "test_failure_rollback.py"
+TEACHERS = ("--tests", VISIBLE, "--tests", ROLLBACK, "--hidden", HIDDEN)
+"""The autograder's scenarios: a family of the teacher's, one of the kit's, the hidden."""
 
 RESULT_FIELDS = {
     "score": (int, float),
@@ -90,7 +100,7 @@ def graded(target: Path | str, out: Path, *options: str | Path) -> dict[str, Any
 def no_dedup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("no_dedup")
     (folder / "flow.py").write_text(flow_source(MISTAKES["no_dedup"]))
-    return graded(folder, folder / "results.json", "--hidden", HIDDEN)
+    return graded(folder, folder / "results.json", *SCENARIOS, "--hidden", HIDDEN)
 
 
 def test_the_results_have_only_gradescopes_fields(no_dedup: dict[str, Any]) -> None:
@@ -156,9 +166,7 @@ def build(out: Path, *options: str | Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def autograder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("zip") / "autograder.zip"
-    done = build(
-        out, "--tests", VISIBLE, "--tests", kit_root() / "tests/scenarios", "--hidden", HIDDEN
-    )
+    done = build(out, *TEACHERS)
     assert done.returncode == 0, done.stderr
     return out
 
@@ -176,6 +184,7 @@ def test_the_zip_holds_the_two_scripts_at_its_root_and_the_kit_but_no_answers(
         assert name in names
     assert "teacher/hidden/1/test_hidden_duplicates.py" in names
     assert "teacher/tests/1/test_greetings.py" in names
+    assert "teacher/tests/2/test_failure_rollback.py" in names, "a file keeps its name"
     assert not [n for n in names if n.startswith(("solution/", "tests/kit/")) or ".pyc" in n]
     assert "--hidden teacher/hidden/1" in run and "--tests teacher/tests/1" in run
     assert "/autograder/results/results.json" in run
@@ -183,7 +192,7 @@ def test_the_zip_holds_the_two_scripts_at_its_root_and_the_kit_but_no_answers(
 
 def test_the_same_kit_makes_the_same_zip(autograder: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.zip"
-    build(again, "--tests", VISIBLE, "--tests", kit_root() / "tests/scenarios", "--hidden", HIDDEN)
+    build(again, *TEACHERS)
     assert again.read_bytes() == autograder.read_bytes()
 
 
@@ -208,5 +217,7 @@ def test_run_autograder_grades_the_submission_into_results_json(
     names = [test["name"] for test in document["tests"]]
     assert "greetings › hello is confirmed" in names
     assert "retries › a refused message is retried and confirmed" in names
+    families = {t["name"].split(" › ")[0] for t in document["tests"]}
+    assert families == {"greetings", "failure and rollback", "duplicates", "retries"}
     failed = {t["name"].split(" › ")[0] for t in document["tests"] if t["status"] == "failed"}
     assert "failure and rollback" in failed and 0 < document["score"] < 100
