@@ -63,8 +63,16 @@ def add_teacher_commands(
         "their copy of the kit) on every core, and write OUT/class.csv, OUT/summary.txt, "
         "OUT/learners/NAME/ (to hand back) and OUT/teacher/NAME/ (everything).",
     )
-    grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS")
-    grade.add_argument("--out", type=Path, default=Path("class-grades"), metavar="OUT")
+    grade.add_argument(
+        "submissions", type=Path, metavar="SUBMISSIONS", help="a folder per learner, by name"
+    )
+    grade.add_argument(
+        "--out",
+        type=Path,
+        default=Path("class-grades"),
+        metavar="OUT",
+        help="where the reports go (default: class-grades)",
+    )
     grade.add_argument(
         "--tests",
         action="append",
@@ -87,7 +95,7 @@ def add_teacher_commands(
         "gradescope",
         help="build a Gradescope autograder zip (setup.sh, run_autograder, the kit)",
     )
-    pack.add_argument("zip", type=Path, metavar="OUT.zip")
+    pack.add_argument("zip", type=Path, metavar="OUT.zip", help="the zip to write")
     pack.add_argument(
         "--tests",
         action="append",
