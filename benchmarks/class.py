@@ -83,7 +83,10 @@ def main() -> None:
         seconds, cpu = time.perf_counter() - start, children_cpu() - before
         verdict = "within" if seconds < GOAL_SECONDS else "OVER"
         print(f"class graded in {seconds:.1f} s ({verdict} the {GOAL_SECONDS:g} s goal)")
-        print(f"processor time of the gradings: {cpu:.1f} s (load average {load()})\n")
+        print(
+            f"processor time of the gradings: {cpu:.1f} s, so at best {cpu / args.jobs:.1f} s "
+            f"with {args.jobs} at a time on an idle machine (load average now {load()})\n"
+        )
         print(f"{'learner':<32} {'status':<11} {'score':>5} {'seconds':>8}  single grading")
         unequal = 0
         for graded in grades:
