@@ -8,7 +8,7 @@ pytestmark = pytest.mark.family("retries")
 
 
 async def test_a_refused_message_is_retried_and_confirmed(kit: Scenario) -> None:
-    """"hi" is refused, retried with the same client id, and confirmed: one row, sent."""
+    """You send "hi"; it is refused, retried with the same client id, and confirmed: one row."""
     hi = await kit.send("hi")
     await kit.refuse(hi)
     again = await kit.retry(hi)
