@@ -1,6 +1,7 @@
-"""The ``chatkit`` command: grade, hint, serve, accounts, chat and demo.
+"""The ``chatkit`` command: grade, hint, grade-class, gradescope, serve, accounts, chat and demo.
 
-``chatkit grade`` is ``python grader.py``; ``serve`` runs the live chat server,
+``chatkit grade`` is ``python grader.py``; ``grade-class`` and ``gradescope`` are the
+teacher's (`chatkit.grading.teacher_cli`); ``serve`` runs the live chat server,
 ``accounts`` makes the accounts people sign in with;
 ``chat`` and ``demo`` open the terminal client on it.
 """
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from chatkit.extras import run_needing_extras
 from chatkit.grading import cli as grading_cli
+from chatkit.grading.teacher_cli import add_teacher_commands
 from chatkit.learner_copy import add_classroom_command
 from chatkit.live.accounts_cli import add_accounts_command
 from chatkit.live.cli import add_serve_command
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     hint = grading_cli.add_hint_command(commands, target_default="starter")
     hint.set_defaults(func=grading_cli.run)
+    add_teacher_commands(commands)
 
     add_classroom_command(commands)
     add_serve_command(commands)

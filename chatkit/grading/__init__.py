@@ -8,4 +8,9 @@ names, the other failures by reason, what a partial run graded — and every ren
 it: `report` draws it with rich, each failure's race drawn by `diagram` and
 `diagram_text`; `html_report` (with `diagram_svg`) and `exports` write it for the web and
 for CI; `cli` is ``python grader.py``, with `hints`, `watch` and `compare`.
+
+For teachers (`teacher_cli`): `visibility` keeps a teacher's hidden scenarios from the
+learner; `classroom` grades a class (`submissions` finds each learner's flow), which
+`class_summary` sums up and `class_files` writes out, with `saved` for whole reports;
+`gradescope` writes Gradescope's results and `autograder` its autograder zip.
 """

@@ -28,6 +28,7 @@ from chatkit.grading.report import humanize, render, summary_line
 from chatkit.grading.results import GradeReport, TestResult
 from chatkit.grading.runner import GraderError, grade, scenarios_dir
 from chatkit.grading.summary import next_fix, partial_lines
+from chatkit.grading.teacher_cli import add_grader_arguments, after_grading
 from chatkit.grading.watch import watch_and_grade
 from chatkit.target import NotInKit, TargetError, resolve_target
 
@@ -116,6 +117,7 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="compare with the reference solution: where the screens part, at 100 the code",
     )
+    add_grader_arguments(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,6 +150,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     except GraderError as error:
         console.print(f"[red]The grader could not run the scenarios:[/] {error}")
         return 2
+    report = after_grading(report, args)
     _show(report, args, selection, console)
     return report.exit_code
 
@@ -171,14 +174,16 @@ class Selection:
     typed_keyword: str | None = None
     scenarios: dict[str, list[str]] = field(default_factory=dict)
     """What the scenario files hold, by family (test names, read without importing)."""
+    hidden: list[Path] = field(default_factory=list)
+    """A teacher's hidden scenario files or folders (``--hidden``)."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Selection:
         tests = list(args.tests)
-        scenarios = scenario_names(tests or [scenarios_dir()])
+        scenarios = scenario_names([*(tests or [scenarios_dir()]), *args.hidden])
         families = [_known_family(name, scenarios) for name in args.family]
         keyword = None if args.keyword is None else pytest_keyword(args.keyword)
-        return cls(tests, families, keyword, args.keyword, scenarios)
+        return cls(tests, families, keyword, args.keyword, scenarios, hidden=list(args.hidden))
 
     def grade(
         self,
@@ -191,6 +196,7 @@ class Selection:
             families=self.families,
             keyword=self.keyword,
             tests=self.tests,
+            hidden=self.hidden,
             on_collected=on_collected,
             on_result=on_result,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import os
 import socket
 from collections.abc import Generator
@@ -28,6 +29,7 @@ from chatkit.engine.story import Step
 from chatkit.grading.pointer import likely_line
 from chatkit.grading.results import (
     FAMILY_FILTER,
+    HIDDEN_FOLDERS,
     ChildMessage,
     Collected,
     Finished,
@@ -47,8 +49,15 @@ _channel: socket.socket | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Join the parent's results channel; its address leaves the environment at once."""
+    """Join the parent's results channel; its address leaves the environment at once.
+
+    asyncio's own log is silenced: a flow that raises in every send leaves thousands of
+    tasks whose exception nobody retrieved, and asyncio formats a traceback for each as
+    it is collected — seconds of a grading, for a log nobody reads (each scenario reports
+    the learner's error itself).
+    """
     global _channel
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     address = os.environ.pop(RESULTS_CHANNEL, None)
     if address is not None:
         _channel = join_results_channel(address)
@@ -62,6 +71,13 @@ def _emit(message: ChildMessage) -> None:
 def family_of(item: pytest.Item) -> str:
     marker = item.get_closest_marker("family")
     return str(marker.args[0]) if marker else "other"
+
+
+def hidden(item: pytest.Item) -> bool:
+    """Whether the scenario is in one of the teacher's hidden files or folders."""
+    folders = [Path(p).resolve() for p in os.environ.get(HIDDEN_FOLDERS, "").split(os.pathsep) if p]
+    path = item.path.resolve()
+    return any(path == folder or path.is_relative_to(folder) for folder in folders)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -96,7 +112,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     scenarios = [Path(arg.split("::")[0]).resolve() for arg in session.config.args]
     confine_if_asked(_target_dir(session.config), scenarios)
     planned = [
-        Planned(item.nodeid, item.name, family_of(item), budget_of(item)) for item in session.items
+        Planned(item.nodeid, item.name, family_of(item), budget_of(item), hidden(item))
+        for item in session.items
     ]
     _emit(Collected(planned, list(_broken_files)))
 
@@ -128,6 +145,7 @@ def _result(
         about=" ".join((getattr(function, "__doc__", None) or "").split()),
         duration=report.duration,
         note=", ".join(_measured(name, value) for name, value in item.user_properties),
+        hidden=hidden(item),
     )
     with contextlib.suppress(OSError, TypeError):
         result.source = inspect.getsource(function) if function else None

@@ -14,6 +14,9 @@ from chatkit.sandbox.confine import confinement_notice
 
 FAMILY_FILTER = "CHATKIT_FAMILIES"
 """Comma-separated family names to keep; empty keeps all."""
+HIDDEN_FOLDERS = "CHATKIT_HIDDEN"
+"""The teacher's hidden scenario files or folders, joined by ``os.pathsep``: a scenario
+in one of them is marked `TestResult.hidden`."""
 
 
 class Outcome(enum.StrEnum):
@@ -87,6 +90,9 @@ class TestResult:
     """How many printed characters were past that limit."""
     note: str = ""
     """What the scenario measured, from its ``record_property`` calls ("62,370 timelines checked")."""
+    hidden: bool = False
+    """A teacher's hidden scenario: it counts, but the learner is told only that it failed
+    (`chatkit.grading.visibility`)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,6 +194,7 @@ class Planned:
     family: str
     budget: float
     """The scenario's time budget, in seconds: the parent's deadline is set from it."""
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from typing import Any
 
 from chatkit.grading.results import (
     FAMILY_FILTER,
+    HIDDEN_FOLDERS,
     Collected,
     Finished,
     GradeReport,
@@ -60,6 +61,7 @@ TOKEN_BYTES = 16
 ACCEPT_SLICE = 0.05
 """How often, while waiting for the child to join the channel, the grader looks whether
 it has ended instead (it cannot join then, and waiting on would only delay the error)."""
+PLUGIN_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 PYTEST_TIMEOUT_EXIT = 1
 """Where there is no SIGALRM (Windows), pytest-timeout ends a scenario past its hard
 limit by ending the process with this status (``os._exit(1)``)."""
@@ -79,10 +81,15 @@ def grade(
     families: Sequence[str] = (),
     keyword: str | None = None,
     tests: Sequence[Path] = (),
+    hidden: Sequence[Path] = (),
     on_result: Callable[[TestResult], None] | None = None,
     on_collected: Callable[[int], None] | None = None,
 ) -> GradeReport:
-    """Run the graded scenarios (or ``tests``) against ``target`` and return the report."""
+    """Run the graded scenarios (or ``tests``) against ``target`` and return the report.
+
+    ``hidden`` adds a teacher's scenario files or folders whose results are marked hidden:
+    they count in the score, and `chatkit.grading.visibility` keeps them from the learner.
+    """
     try:
         path = resolve_target(target)
     except TargetError as error:
@@ -92,7 +99,13 @@ def grade(
     report.load_error = refusal(check_target(path)) or _probe(path)
     if report.load_error is None:
         run = _Run(
-            path, families, keyword, list(tests) or [scenarios_dir()], on_result, on_collected
+            path,
+            families,
+            keyword,
+            [*(list(tests) or [scenarios_dir()]), *hidden],
+            on_result,
+            on_collected,
+            hidden=[folder.resolve() for folder in hidden],
         )
         report.results = run.execute()
     report.load_error = tampered(before, kit_fingerprint(path.parent)) or report.load_error
@@ -141,6 +154,8 @@ class _Run:
     tests: list[Path]
     on_result: Callable[[TestResult], None] | None
     on_collected: Callable[[int], None] | None
+    hidden: list[Path] = field(default_factory=list)
+    """The teacher's hidden scenario files or folders: the child marks their results."""
     collected: dict[str, Planned] = field(default_factory=dict)
     results: dict[str, TestResult] = field(default_factory=dict)
     timeout_method: str = field(default_factory=timeout_method)
@@ -191,6 +206,7 @@ class _Run:
             sys.executable, "-m", "pytest", *map(str, self.tests),
             "--target", str(self.path),
             "-p", "chatkit.grading.plugin",
+            "-p", "pytest_timeout",  # the one installed plugin grading needs (see below)
             "-p", "no:cacheprovider",
             "-q", "--no-header", "-rN", "--tb=no",  # the report tells failures, not pytest
             "-c", str(kit_root() / "pyproject.toml"),
@@ -205,8 +221,12 @@ class _Run:
             **os.environ,
             RESULTS_CHANNEL: channel,
             FAMILY_FILTER: ",".join(self.families),
+            HIDDEN_FOLDERS: os.pathsep.join(map(str, self.hidden)),
             "PYTHONHASHSEED": "0",  # hash() of a string is the same on every run
             **child_environment(scratch),
+            # Other installed pytest plugins (xdist, anyio, …) are not loaded: grading needs
+            # none of them, and loading them cost each grading half a second of start-up.
+            PLUGIN_AUTOLOAD: "1",
         }
         return subprocess.Popen(
             command,
@@ -281,6 +301,7 @@ class _Run:
                 name=test.name,
                 family=test.family,
                 outcome=Outcome.TIMED_OUT if timed_out else Outcome.CRASHED,
+                hidden=test.hidden,
                 message=(
                     "the scenario hung and had to be stopped: something loops or waits forever"
                     if timed_out

@@ -1,39 +1,73 @@
-"""What the kit's own tests share: one grading of each known-wrong flow per test run,
+"""What the kit's own tests share: one grading of every known-wrong flow per test run,
 and a way to load a module of a test's own where the hang watch looks.
 
 Several test modules read the same grading (which family caught the mistake, the
-diagram of its races, its HTML page); grading a flow takes seconds, so each is graded
-once, when a test first asks for it, and every test after reads that report.
+diagram of its races, its HTML page, the subtle flows' timelines). All the known-wrong
+flows are graded as one class, by the class grader (`chatkit.grading.classroom`, one
+grading per core), when a test first asks for one; every test after reads those reports.
+Under ``pytest -n auto`` the workers share that one run: the first to ask grades the
+class and saves each report, the others wait for it and read the files.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import importlib.util
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from mistakes import MISTAKES, write_flow
+from mistakes import MISTAKES, write_all
 
+from chatkit.grading.classroom import grade_class
 from chatkit.grading.results import GradeReport
-from chatkit.grading.runner import grade
+from chatkit.grading.saved import load_report, save_report
+from chatkit.grading.submissions import Submission
+
+CLASS_FOLDER = "known-wrong-class"
 
 
 @pytest.fixture(scope="session")
 def graded_mistake(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], GradeReport]:
-    """The grade of the flow `mistakes.MISTAKES` names, graded once for the whole run.
+    """The grade of the flow `mistakes.MISTAKES` names; all of them graded once per run.
 
     Tests only read a report, never change it, so one report serves them all.
     """
-    folder = tmp_path_factory.mktemp("mistakes")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER") and sys.platform != "win32":
+        shared = shared.parent  # the run's folder, above each worker's own
+    reports = graded_once(shared / CLASS_FOLDER)
+    return reports.__getitem__
 
-    @functools.cache
-    def graded(name: str) -> GradeReport:
-        return grade(str(write_flow(MISTAKES[name], folder).parent))
 
-    return graded
+def graded_once(folder: Path) -> dict[str, GradeReport]:
+    """Every known-wrong flow's report: graded here, or read from the worker that did."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with _one_worker_at_a_time(folder.with_suffix(".lock")):
+        if not (folder / "graded").exists():
+            flows = write_all(folder / "flows")
+            submissions = [
+                Submission(name, flow.parent, flow.parent) for name, flow in flows.items()
+            ]
+            for graded in grade_class(submissions):
+                save_report(graded.report, folder / f"{graded.learner}.json")
+            (folder / "graded").touch()
+    return {name: load_report(folder / f"{name}.json") for name in MISTAKES}
+
+
+@contextlib.contextmanager
+def _one_worker_at_a_time(lock: Path) -> Iterator[None]:
+    """Hold ``lock`` against the other workers (on Windows, which has no flock, each
+    worker grades the class in a folder of its own)."""
+    with lock.open("w") as file:
+        if sys.platform != "win32":
+            import fcntl
+
+            fcntl.flock(file, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from mistakes import MISTAKES, write_flow
+from mistakes import CLASS_TIMEOUT, MISTAKES, write_flow
 from rich.console import Console
 
 from chatkit.engine.story import SERVER, Kind, Step
@@ -38,7 +38,7 @@ from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade
 from chatkit.target import kit_root
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(CLASS_TIMEOUT)
 
 FLOWS = ("no_dedup", "status_regresses", "rollback_removes")
 """Between them: echoes to the whole chat, posts from other devices, refusals, lost acks."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -47,7 +48,7 @@ from chatkit.engine.timelines import (
     verdict,
     world_of_size,
 )
-from chatkit.grading.runner import grade
+from chatkit.grading.results import GradeReport
 from chatkit.protocols import Flow
 from chatkit.target import load_flow, resolve_target
 
@@ -202,14 +203,14 @@ def test_every_subtle_flow_is_listed() -> None:
     assert sorted(mistake.name for mistake in mistakes.SUBTLE) == SUBTLE
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(mistakes.CLASS_TIMEOUT)
 @pytest.mark.parametrize("name", SUBTLE)
 def test_a_subtle_flow_passes_every_hand_written_scenario(
-    name: str, flows: dict[str, Path]
+    name: str, graded_mistake: Callable[[str], GradeReport]
 ) -> None:
     """Graded like a learner's code, the subtle flow passes every scenario of every other
     family, and fails only in "all timelines"."""
-    report = grade(str(flows[name]))
+    report = graded_mistake(name)
     assert report.load_error is None, report.load_error
     failing = {
         result.nodeid: result.message

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from mistakes import WRONG, Mistake, MistakeOutdated, write_flow
+from mistakes import CLASS_TIMEOUT, WRONG, Mistake, MistakeOutdated, write_flow
 
 from chatkit.grading.results import GradeReport, Outcome
 
@@ -100,7 +100,7 @@ def table(report: GradeReport) -> str:
     )
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(CLASS_TIMEOUT)
 @pytest.mark.parametrize("name", sorted(CATCHERS))
 def test_wrong_flow_is_caught(name: str, graded_mistake: Callable[[str], GradeReport]) -> None:
     """The family meant to catch this mistake fails at least one scenario, and every
