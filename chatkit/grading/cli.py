@@ -318,7 +318,7 @@ def _closest(typed: str, names: Iterable[str], count: int = 3) -> list[str]:
 
 def _nothing_to_grade(report: GradeReport, selection: Selection) -> Panel | None:
     """Why no scenario ran, when the target loaded yet nothing was selected."""
-    if report.results or report.load_error is not None or getattr(report, "refusal", None):
+    if report.results or report.load_error is not None:
         return None
     names = selection.printed_names()
     text = Text()

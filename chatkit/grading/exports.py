@@ -15,6 +15,7 @@ from chatkit.engine.story import told
 from chatkit.grading.families import FAMILIES
 from chatkit.grading.report import humanize
 from chatkit.grading.results import GradeReport, Outcome, TestResult
+from chatkit.grading.summary import hint_sections
 
 EXERCISM_STATUS = {
     Outcome.PASSED: "pass",
@@ -25,7 +26,7 @@ EXERCISM_STATUS = {
 }
 
 
-def explain(result: TestResult) -> str:
+def failure_text(result: TestResult) -> str:
     """A failure as plain text: verdict, story, expected and actual, where to read."""
     if result.outcome is Outcome.PASSED:
         return ""
@@ -40,8 +41,7 @@ def explain(result: TestResult) -> str:
         lines.append("expected: " + " · ".join(result.expected))
     if result.actual is not None:
         lines.append("actual:   " + " · ".join(result.actual))
-    sections = [s for s in (result.function, result.family) if s]
-    lines.append("read: " + ", ".join(f"hints.md › {s}" for s in sections))
+    lines.append("read: " + ", ".join(hint_sections(result)))
     return "\n".join(lines)
 
 
@@ -87,7 +87,7 @@ def exercism(report: GradeReport) -> dict[str, Any]:
             {
                 "name": f"{result.family} › {humanize(result.name)}",
                 "status": EXERCISM_STATUS[result.outcome],
-                "message": explain(result) or None,
+                "message": failure_text(result) or None,
                 "output": output(result),
                 "test_code": result.source,
                 "task_id": task_id(result.family),
@@ -137,6 +137,6 @@ def write_junit(report: GradeReport, path: Path) -> None:
                 element = ET.SubElement(
                     case, tag, message=result.message, type=result.outcome.value
                 )
-                element.text = explain(result)
+                element.text = failure_text(result)
     ET.indent(suites)
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)

@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from chatkit.grading.exports import explain, task_id
+from chatkit.grading.exports import failure_text, task_id
 from chatkit.grading.report import humanize
 from chatkit.grading.results import GradeReport, Outcome, TestResult
 from chatkit.grading.visibility import hidden_message
@@ -91,7 +91,7 @@ def _output(report: GradeReport) -> str:
 def _test_output(result: TestResult) -> str:
     if result.outcome is Outcome.PASSED:
         return result.about
-    return "\n\n".join(part for part in (result.about, explain(result)) if part)
+    return "\n\n".join(part for part in (result.about, failure_text(result)) if part)
 
 
 def write_gradescope(report: GradeReport, path: Path, *, visibility: str = "visible") -> None:

@@ -27,7 +27,7 @@ from chatkit.grading.report import (
     result_note,
 )
 from chatkit.grading.results import FamilyResult, GradeReport, Location, Outcome, TestResult
-from chatkit.grading.summary import function_order, next_fix, scenarios
+from chatkit.grading.summary import function_order, hint_sections, next_fix, scenarios
 from chatkit.target import display_path
 
 PAGE_CSS = """
@@ -208,8 +208,7 @@ def _failure(result: TestResult, group: Sequence[TestResult]) -> Iterator[str]:
     yield from _verdict(result)
     if result.expected is not None or result.actual is not None:
         yield from _expected_actual(result.expected, result.actual)
-    sections = [f"hints.md › {s}" for s in (result.function, result.family) if s]
-    yield f'<p class="dim">Read: {escape(" · ".join(sections))}</p>'
+    yield f'<p class="dim">Read: {escape(" · ".join(hint_sections(result)))}</p>'
     yield "</article>"
 
 

@@ -35,6 +35,7 @@ from chatkit.grading.summary import (
     failing,
     family_lines,
     folded,
+    hint_sections,
     humanize,
     next_fix,
     other_failures,
@@ -412,10 +413,7 @@ def _expected_actual(expected: list[str] | None, actual: list[str] | None) -> Ta
 
 def _read_next(result: TestResult) -> Text:
     text = Text("Read: ", style="dim")
-    sections = [f"hints.md › {result.family}"]
-    if result.function:
-        sections.insert(0, f"hints.md › {result.function}")
-    text.append(" · ".join(sections), style="cyan")
+    text.append(" · ".join(hint_sections(result)), style="cyan")
     return text
 
 

@@ -17,9 +17,16 @@ from dataclasses import dataclass
 from chatkit.engine.story import Step
 from chatkit.grading.families import family_order
 from chatkit.grading.results import FamilyResult, GradeReport, Outcome, TestResult
+from chatkit.target import FUNCTIONS
 
-FUNCTION_ORDER = ("send", "reconcile", "rollback")
+FUNCTION_ORDER = FUNCTIONS
 """The order the README's loop writes the functions in, for ties."""
+
+
+def hint_sections(result: TestResult) -> list[str]:
+    """Where to read for a failure: its function's section of ``hints.md``, then its family's."""
+    return [f"hints.md › {topic}" for topic in (result.function, result.family) if topic]
+
 
 LONG_VALUE = 40
 """A quoted value longer than this (a body, a list) is cut with "…" on the screen."""

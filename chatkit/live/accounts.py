@@ -25,7 +25,6 @@ import asyncio
 import os
 import secrets
 import sqlite3
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from chatkit.live.passwords import dummy_hash, hash_password, token_digest, verify_password
+from chatkit.live.wire import now_ms
 
 T = TypeVar("T")
 
@@ -188,12 +188,12 @@ def create_user(db: sqlite3.Connection, name: str, password: str, *, replace: bo
             db.execute(
                 "INSERT INTO users (name, password, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET password = excluded.password",
-                (name, hashed, _now()),
+                (name, hashed, now_ms()),
             )
         else:
             db.execute(
                 "INSERT INTO users (name, password, created_at) VALUES (?, ?, ?)",
-                (name, hashed, _now()),
+                (name, hashed, now_ms()),
             )
     except sqlite3.IntegrityError:
         raise AccountError(f"there is already an account named {name!r}") from None
@@ -222,7 +222,7 @@ def user_exists(db: sqlite3.Connection, name: str) -> bool:
 def new_session(db: sqlite3.Connection, name: str, ttl_s: float) -> tuple[str, int]:
     """A fresh session token for ``name`` and its expiry (ms since the epoch)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    now = _now()
+    now = now_ms()
     expires = now + int(ttl_s * 1000)
     db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))  # tidy as we go
     db.execute(
@@ -241,14 +241,14 @@ def session_of_key(db: sqlite3.Connection, key: str) -> tuple[str, int] | None:
     """`session_user`, by the digest of the token."""
     row = db.execute(
         "SELECT user, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
-        (key, _now()),
+        (key, now_ms()),
     ).fetchone()
     return None if row is None else (str(row[0]), int(row[1]))
 
 
 def live_sessions(db: sqlite3.Connection, keys: list[str]) -> dict[str, int]:
     """Of these session keys, the ones still valid, with their expiry."""
-    now, alive = _now(), {}
+    now, alive = now_ms(), {}
     for key in keys:
         row = db.execute(
             "SELECT expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?", (key, now)
@@ -288,7 +288,7 @@ def create_private_chat(db: sqlite3.Connection, creator: str) -> PrivateChat:
     try:
         db.execute(
             "INSERT INTO chats (chat_id, creator, invite_hash, created_at) VALUES (?, ?, ?, ?)",
-            (chat.chat_id, creator, token_digest(chat.invite_code), _now()),
+            (chat.chat_id, creator, token_digest(chat.invite_code), now_ms()),
         )
         add_member(db, chat.chat_id, creator)
         db.execute("COMMIT")
@@ -324,7 +324,7 @@ def add_invite(db: sqlite3.Connection, chat_id: str, name: str, inviter: str) ->
         "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE name = ?) "
         "AND NOT EXISTS (SELECT 1 FROM members WHERE chat_id = ? AND user = ?) "
         "AND (SELECT count(*) FROM invites WHERE user = ?) < ?",
-        (chat_id, name, inviter, _now(), name, chat_id, name, name, MAX_PENDING_INVITES),
+        (chat_id, name, inviter, now_ms(), name, chat_id, name, name, MAX_PENDING_INVITES),
     ).rowcount
     return bool(added)
 
@@ -464,7 +464,3 @@ class AccountStore:
 
     async def _on(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000

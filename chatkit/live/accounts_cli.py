@@ -42,7 +42,7 @@ GENERATED_BYTES = 9
 DESCRIPTION = "Make the accounts people sign in with on the live chat server."
 
 
-class Refused(Exception):
+class BadAccountsInput(Exception):
     """Input the command will not use; the message says what to change."""
 
 
@@ -93,7 +93,7 @@ def accounts_command(args: argparse.Namespace) -> int:
         if args.action == "import":
             return _import(args)
         return _list(args)
-    except (Refused, accounts.AccountError) as error:
+    except (BadAccountsInput, accounts.AccountError) as error:
         print(f"chatkit accounts: {error}", file=sys.stderr)
         return 2
     except (OSError, sqlite3.Error, StoreError) as error:
@@ -119,13 +119,13 @@ def _with_accounts(location: str, work: Callable[[Accounts], Awaitable[T]]) -> T
 
 
 def read_rows(path: Path) -> list[tuple[str, str | None]]:
-    """The (user, password or None) rows of a class CSV; `Refused` naming a bad line."""
+    """The (user, password or None) rows of a class CSV; `BadAccountsInput` naming a bad line."""
     settings = ServerSettings()
     with path.open(newline="", encoding="utf-8-sig") as file:
         reader = csv.DictReader(file)
         columns = [name.strip().lower() for name in reader.fieldnames or []]
         if "user" not in columns:
-            raise Refused(f"{path} needs a header row with a 'user' column")
+            raise BadAccountsInput(f"{path} needs a header row with a 'user' column")
         reader.fieldnames = columns
         rows: list[tuple[str, str | None]] = []
         seen: set[str] = set()
@@ -139,13 +139,13 @@ def read_rows(path: Path) -> list[tuple[str, str | None]]:
                     check_new_password(password)
             except (ChatError, ValueError) as error:
                 reason = error.reason if isinstance(error, ChatError) else str(error)
-                raise Refused(f"{path}, line {line}: {reason}") from None
+                raise BadAccountsInput(f"{path}, line {line}: {reason}") from None
             if user in seen:
-                raise Refused(f"{path}, line {line}: {user!r} is in the file twice")
+                raise BadAccountsInput(f"{path}, line {line}: {user!r} is in the file twice")
             seen.add(user)
             rows.append((user, password))
     if not rows:
-        raise Refused(f"{path} has no accounts in it")
+        raise BadAccountsInput(f"{path} has no accounts in it")
     return rows
 
 
@@ -153,12 +153,12 @@ def _add(args: argparse.Namespace) -> int:
     try:
         user = check_user(args.user, ServerSettings())
     except ChatError as error:
-        raise Refused(error.reason) from None
+        raise BadAccountsInput(error.reason) from None
     password = _password(args.password_file, user)
     try:
         check_new_password(password)
     except ValueError as error:
-        raise Refused(str(error)) from None
+        raise BadAccountsInput(str(error)) from None
     _with_accounts(
         args.db, lambda store: store.create_users([(user, password)], replace=args.reset)
     )
@@ -199,12 +199,12 @@ def _password(path: Path | None, user: str) -> str:
     if path is not None:
         lines = path.read_text(encoding="utf-8").splitlines()
         if not lines or not lines[0].strip():
-            raise Refused(f"{path} is empty")
+            raise BadAccountsInput(f"{path} is empty")
         return lines[0].strip()
     from_env = os.environ.get(PASSWORD_ENV)
     if from_env:
         return from_env
     first = getpass.getpass(f"password for {user}: ")
     if getpass.getpass("the same again: ") != first:
-        raise Refused("the two passwords differ; nothing was changed")
+        raise BadAccountsInput("the two passwords differ; nothing was changed")
     return first

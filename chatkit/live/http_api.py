@@ -56,10 +56,10 @@ from chatkit.live.errors import (
 )
 from chatkit.live.payloads import (
     SendRequest,
-    check_body,
     check_chat_id,
     check_name,
     check_user,
+    check_wire_body,
     parse_code,
     parse_history_query,
     parse_login,
@@ -260,7 +260,7 @@ class _Api:
         send = SendRequest(
             chat_id,
             check_name(client_id, "client_id", self.settings.max_client_id_chars),
-            check_body(payload["body"], self.settings),
+            check_wire_body(payload["body"], self.settings),
         )
         result = await self.service.send(session, send, via="http")
         if result.ack_lost:

@@ -162,7 +162,7 @@ def parse_send(payload: Mapping[str, object], settings: ServerSettings) -> SendR
     client_id = check_name(_text(payload, "client_id"), "client_id", settings.max_client_id_chars)
     if "body" not in payload:
         raise BadRequest("the payload has no 'body'")
-    return SendRequest(chat_id, client_id, check_body(payload["body"], settings))
+    return SendRequest(chat_id, client_id, check_wire_body(payload["body"], settings))
 
 
 def parse_typing(payload: Mapping[str, object], settings: ServerSettings) -> TypingRequest:
@@ -204,7 +204,7 @@ def parse_history_query(
     )
 
 
-def check_body(body: object, settings: ServerSettings) -> str:
+def check_wire_body(body: object, settings: ServerSettings) -> str:
     """The server's own copy of the body rules (it never trusts the client's check)."""
     if not isinstance(body, str):
         raise BadRequest(f"a message body must be text, not {_kind(body)}")

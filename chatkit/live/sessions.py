@@ -39,6 +39,7 @@ from chatkit.live.accounts import Accounts
 from chatkit.live.errors import NotMember, NotRegistered, Unavailable
 from chatkit.live.limits import Limits
 from chatkit.live.passwords import token_digest
+from chatkit.live.wire import now_ms
 
 WRONG_LOGIN = "wrong user name or password"
 NOT_SIGNED_IN = "sign in first (the session is unknown, has expired or was signed out)"
@@ -84,7 +85,7 @@ class Session:
             raise not_member(chat_id)
 
     def expired(self) -> bool:
-        return time.time_ns() // 1_000_000 >= self.expires_at_ms
+        return now_ms() >= self.expires_at_ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,14 +20,13 @@ import asyncio
 import contextlib
 import sqlite3
 import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal, Protocol, TypeVar
 
-from chatkit.live.wire import ms_to_datetime
+from chatkit.live.wire import ms_to_datetime, now_ms
 from chatkit.model import ServerMessage
 
 T = TypeVar("T")
@@ -188,10 +187,6 @@ def _message(row: Row) -> ServerMessage:
     return ServerMessage(id_, chat_id, seq, client_id, author, body, ms_to_datetime(created_at))
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 @dataclass(eq=False)
 class _Pending:
     values: tuple[str, str, str, str]
@@ -217,7 +212,7 @@ class SQLiteStore:
         *,
         synchronous: Literal["NORMAL", "FULL"] = "FULL",
         batch_max: int = 256,
-        clock: Callable[[], int] = _now_ms,
+        clock: Callable[[], int] = now_ms,
         shared: bool = False,
     ) -> None:
         self.path = path

@@ -10,6 +10,7 @@ spelling differences.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TypeGuard
 
@@ -45,6 +46,11 @@ def ms_to_datetime(ms: int) -> datetime:
 def datetime_to_ms(moment: datetime) -> int:
     """Milliseconds since the epoch of an aware datetime (the inverse of `ms_to_datetime`)."""
     return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, now: how the server stamps messages, sessions and invites."""
+    return time.time_ns() // 1_000_000
 
 
 def message_to_wire(message: ServerMessage) -> dict[str, object]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,6 +23,7 @@ from chatkit.live.accounts import (
 )
 from chatkit.live.passwords import hash_password, token_digest
 from chatkit.live.postgres.schema import open_pool
+from chatkit.live.wire import now_ms
 
 _INSERT_USER = "INSERT INTO users (name, password, created_at) VALUES ($1, $2, $3)"
 _UPSERT_USER = _INSERT_USER + " ON CONFLICT (name) DO UPDATE SET password = excluded.password"
@@ -61,7 +61,7 @@ class PostgresAccounts:
             for (name, _), hashed in zip(rows, hashes, strict=True):
                 try:
                     await db.execute(
-                        _UPSERT_USER if replace else _INSERT_USER, name, hashed, _now()
+                        _UPSERT_USER if replace else _INSERT_USER, name, hashed, now_ms()
                     )
                 except asyncpg.UniqueViolationError:
                     raise AccountError(f"there is already an account named {name!r}") from None
@@ -85,7 +85,7 @@ class PostgresAccounts:
 
     async def new_session(self, name: str, ttl_s: float) -> tuple[str, int]:
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        now = _now()
+        now = now_ms()
         expires = now + int(ttl_s * 1000)
         async with self._opened().acquire() as db, db.transaction():
             await db.execute("DELETE FROM sessions WHERE expires_at <= $1", now)  # tidy as we go
@@ -103,7 +103,7 @@ class PostgresAccounts:
         row = await self._opened().fetchrow(
             "SELECT user_name, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
             key,
-            _now(),
+            now_ms(),
         )
         return None if row is None else (row[0], row[1])
 
@@ -112,7 +112,7 @@ class PostgresAccounts:
             "SELECT token_hash, expires_at FROM sessions "
             "WHERE token_hash = ANY($1::text[]) AND expires_at > $2",
             keys,
-            _now(),
+            now_ms(),
         )
         return {row[0]: row[1] for row in rows}
 
@@ -151,7 +151,7 @@ class PostgresAccounts:
                 chat.chat_id,
                 creator,
                 token_digest(chat.invite_code),
-                _now(),
+                now_ms(),
             )
             await db.execute(
                 "INSERT INTO members (chat_id, user_name) VALUES ($1, $2)", chat.chat_id, creator
@@ -192,7 +192,7 @@ class PostgresAccounts:
                 chat_id,
                 name,
                 inviter,
-                _now(),
+                now_ms(),
                 MAX_PENDING_INVITES,
             )
         return added is not None
@@ -230,7 +230,3 @@ class PostgresAccounts:
         if self._pool is None:
             raise RuntimeError("the account store is not open")
         return self._pool
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000

@@ -18,7 +18,6 @@ The promises are SQLite's (`chatkit.live.storage`), kept across processes:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import asyncpg  # type: ignore[import-untyped]
@@ -26,7 +25,7 @@ import asyncpg  # type: ignore[import-untyped]
 from chatkit.live.postgres.schema import open_pool
 from chatkit.live.postgres.serving import WAIT_S, OneServerPerDatabase
 from chatkit.live.storage import Appended, Page, StoreError
-from chatkit.live.wire import ms_to_datetime
+from chatkit.live.wire import ms_to_datetime, now_ms
 from chatkit.model import ServerMessage
 
 _COLUMNS = "id, chat_id, seq, client_id, author, body, created_at"
@@ -69,10 +68,6 @@ def _message(row: asyncpg.Record) -> ServerMessage:
     )
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class PostgresStore:
     """Messages in a PostgreSQL database, through a pool of asyncpg connections."""
 
@@ -83,7 +78,7 @@ class PostgresStore:
         pool_size: int = 10,
         shared: bool = False,
         lock_wait_s: float = WAIT_S,
-        clock: Callable[[], int] = _now_ms,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self.url = url
         self.pool_size = pool_size
