@@ -28,7 +28,7 @@ from chatkit.grading.report import humanize, render, summary_line
 from chatkit.grading.results import GradeReport, TestResult
 from chatkit.grading.runner import GraderError, grade, scenarios_dir
 from chatkit.grading.summary import next_fix, partial_lines
-from chatkit.grading.teacher_cli import add_grader_arguments, after_grading
+from chatkit.grading.teacher_cli import add_grader_arguments, add_tests_argument, after_grading
 from chatkit.grading.watch import watch_and_grade
 from chatkit.target import NotInKit, TargetError, resolve_target
 
@@ -81,14 +81,7 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
         help='only scenarios whose name (as the report prints it) contains NAME, e.g. -k "echo'
         ' before ack"; and, or, not and brackets combine names',
     )
-    parser.add_argument(
-        "--tests",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="PATH",
-        help="grade these scenario files or folders instead of the kit's (repeatable)",
-    )
+    add_tests_argument(parser)
     parser.add_argument(
         "--every-failure",
         action="store_true",

@@ -24,6 +24,18 @@ from chatkit.grading.submissions import class_submissions
 from chatkit.grading.visibility import learner_view
 
 
+def add_tests_argument(parser: argparse.ArgumentParser) -> None:
+    """``--tests PATH``: a teacher's scenarios instead of the kit's (single and class grading)."""
+    parser.add_argument(
+        "--tests",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="grade these scenario files or folders instead of the kit's (repeatable)",
+    )
+
+
 def add_hidden_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hidden",
@@ -73,14 +85,7 @@ def add_teacher_commands(
         metavar="OUT",
         help="where the reports go (default: class-grades)",
     )
-    grade.add_argument(
-        "--tests",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="PATH",
-        help="grade these scenario files or folders instead of the kit's (repeatable)",
-    )
+    add_tests_argument(grade)
     add_hidden_argument(grade)
     grade.add_argument(
         "--jobs",

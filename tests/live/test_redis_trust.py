@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 import redis
 from conftest import ServerFactory, cluster_secret
-from live_support import Member, get_json, server_log
+from live_support import Member, ServerProcess, get_json, server_log
 
 from chatkit.live.cluster_secret import MAKE_ONE, Seal, secret_from_file
 from chatkit.live.process import free_port
@@ -73,6 +73,26 @@ def forged_faults() -> dict[str, object]:
         },
         "restart_dice": False,
     }
+
+
+async def message_crosses(
+    start_server: ServerFactory, url: str, body: str
+) -> tuple[ServerProcess, ServerProcess]:
+    """Two servers on the Redis at ``url``: alice's message on one reaches bob on the other."""
+    first = start_server("--redis", url)
+    second = start_server("--redis", url)
+    second.passwords = first.passwords
+    alice, bob = Member(first, "alice"), Member(second, "bob")
+    try:
+        await alice.start("general")
+        await bob.start("general")
+        sent = await alice.send("general", body)
+        assert sent.status is Status.SENT
+        await bob.until("the message crossed", lambda: len(bob.echoes) == 1)
+    finally:
+        await alice.close()
+        await bob.close()
+    return first, second
 
 
 async def test_forged_packets_on_redis_reach_nobody_and_are_logged(
@@ -196,19 +216,7 @@ async def test_redis_with_a_password_works_and_a_wrong_one_is_refused_unshown(
     queue = RedisProcess(folder, password=password).start()
     try:
         url = queue.url(0)
-        first = start_server("--redis", url)
-        second = start_server("--redis", url)
-        second.passwords = first.passwords
-        alice, bob = Member(first, "alice"), Member(second, "bob")
-        try:
-            await alice.start("general")
-            await bob.start("general")
-            sent = await alice.send("general", "through a Redis with a password")
-            assert sent.status is Status.SENT
-            await bob.until("the message crossed", lambda: len(bob.echoes) == 1)
-        finally:
-            await alice.close()
-            await bob.close()
+        first, second = await message_crosses(start_server, url, "through a Redis with a password")
         wrong = url.replace(password, "not-the-password")
         secret = cluster_secret(tmp_path)
         done = serve(tmp_path, "--redis", wrong, "--cluster-secret-file", str(secret))
@@ -245,19 +253,7 @@ async def test_redis_over_tls_carries_messages_and_plain_text_is_refused(
     try:
         url = queue.url(0)
         assert url.startswith("rediss://")
-        first = start_server("--redis", url)
-        second = start_server("--redis", url)
-        second.passwords = first.passwords
-        alice, bob = Member(first, "alice"), Member(second, "bob")
-        try:
-            await alice.start("general")
-            await bob.start("general")
-            sent = await alice.send("general", "through Redis over TLS")
-            assert sent.status is Status.SENT
-            await bob.until("the message crossed", lambda: len(bob.echoes) == 1)
-        finally:
-            await alice.close()
-            await bob.close()
+        await message_crosses(start_server, url, "through Redis over TLS")
         plain = f"redis://127.0.0.1:{queue.port}/0"
         secret = cluster_secret(tmp_path)
         done = serve(tmp_path, "--redis", plain, "--cluster-secret-file", str(secret))
