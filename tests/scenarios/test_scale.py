@@ -153,11 +153,14 @@ def compare(
 def hottest_line(event: Event, function: str) -> Blame | None:
     """The line of the learner's code where one event spends most of its time.
 
-    Time between two line events of the learner's code goes to the first line, so a
-    call into C (``list.remove``, ``sorted``) counts on the line that made it, and a
-    loop on its own lines.
+    A loop in Python over the history runs its lines thousands of times: the first
+    (topmost) of the lines run most often is named, so the same code is always pointed
+    at the same line. Without such a loop the time is in a call into C (``list.remove``,
+    ``sorted``): time between two line events goes to the first line, and the line with
+    the most time is named (it dwarfs the others, so the answer does not move either).
     """
     spent: Counter[tuple[FrameType, int]] = Counter()
+    runs: Counter[tuple[FrameType, int]] = Counter()
     places: dict[tuple[str, int], tuple[FrameType, int]] = {}
     last: list[Any] = [None, 0.0]
 
@@ -167,6 +170,8 @@ def hottest_line(event: Event, function: str) -> Blame | None:
             spent[last[0]] += now - last[1]
         where = (frame.f_code.co_filename, frame.f_lineno)
         last[0] = places.setdefault(where, (frame, frame.f_lineno)) if what == "line" else None
+        if last[0] is not None:
+            runs[last[0]] += 1
         last[1] = time.perf_counter()
         return on_line
 
@@ -184,7 +189,11 @@ def hottest_line(event: Event, function: str) -> Blame | None:
         sys.settrace(None)
     if not spent:
         return None
-    frame, line = max(spent, key=spent.__getitem__)
+    most = max(runs.values(), default=0)
+    if most >= LOOPING:
+        frame, line = min((place for place, count in runs.items() if count == most), key=_line_of)
+    else:
+        frame, line = max(spent, key=spent.__getitem__)
     return Blame(
         function,
         frame.f_code.co_filename,
@@ -192,6 +201,14 @@ def hottest_line(event: Event, function: str) -> Blame | None:
         linecache.getline(frame.f_code.co_filename, line).strip(),
         frame.f_code.co_name,
     )
+
+
+LOOPING = 1_000
+"""A line run this often in one event is a loop over the history."""
+
+
+def _line_of(place: tuple[FrameType, int]) -> tuple[str, int]:
+    return place[0].f_code.co_filename, place[1]
 
 
 def _in_a_loop(file: str, line: int) -> bool:
