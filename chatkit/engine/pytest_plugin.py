@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+from asyncio.log import logger as asyncio_logger
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import freezegun
 import pytest
@@ -102,6 +105,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
     async def bounded() -> None:
         kit = arguments.get("kit")
+        asyncio.get_running_loop().set_exception_handler(_report_if_logged)
         try:
             async with asyncio.timeout(budget):
                 await function(**arguments)
@@ -122,6 +126,18 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
             raise  # the hang watch's own verdict, or a real Ctrl-C
         raise LearnerRaised(error).with_traceback(error.__traceback__) from None
     return True
+
+
+def _report_if_logged(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """asyncio's default exception handler, skipped when asyncio's log is silenced.
+
+    The default handler formats its report (the task's ``repr``, the traceback) before
+    the logger drops it: with thousands of failed tasks of a flow that raises in every
+    send, a good part of a grading went to reports nobody sees (the grader silences the
+    log, `chatkit.grading.plugin`).
+    """
+    if asyncio_logger.isEnabledFor(logging.ERROR):
+        loop.default_exception_handler(context)
 
 
 def is_scenario(item: pytest.Function) -> bool:

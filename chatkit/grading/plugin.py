@@ -11,6 +11,7 @@ before the first one loads the learner's flow.
 from __future__ import annotations
 
 import contextlib
+import gc
 import inspect
 import logging
 import os
@@ -111,6 +112,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """
     scenarios = [Path(arg.split("::")[0]).resolve() for arg in session.config.args]
     confine_if_asked(_target_dir(session.config), scenarios)
+    # What is alive now (pytest, the kit, the scenario modules) lives as long as the process:
+    # the collector's full passes need not walk it again, scenario after scenario.
+    gc.freeze()
     planned = [
         Planned(item.nodeid, item.name, family_of(item), budget_of(item), hidden(item))
         for item in session.items

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from mistakes import MISTAKES, SOLUTION, flow_source
+from mistakes import CLASS_TIMEOUT, MISTAKES, SOLUTION
 from rich.console import Console
 from test_grader import run_grader, write_stub
 
@@ -186,12 +186,12 @@ def test_with_a_bug_every_failure_names_a_function_and_a_line(
         )
 
 
-@pytest.mark.timeout(60)
-def test_a_bug_in_one_function_points_only_at_it(tmp_path: Path) -> None:
+@pytest.mark.timeout(CLASS_TIMEOUT)
+def test_a_bug_in_one_function_points_only_at_it(
+    graded_mistake: Callable[[str], GradeReport],
+) -> None:
     """All three written, rollback undoes what the echo confirmed: only rollback is named."""
-    flow = tmp_path / "flow.py"
-    flow.write_text(flow_source(MISTAKES["rollback_fails_sent"]))
-    report = grade(str(flow))
+    report = graded_mistake("rollback_fails_sent")  # graded once, with the other mistakes
     named = {r.function for r in report.results if r.outcome is not Outcome.PASSED}
     assert named == {"rollback"}
     fix = next_fix(report)
