@@ -15,11 +15,9 @@ Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The modules, one 
 
 - `settings` — every limit, named, in one frozen dataclass
 - `faults`, `admin` — the fault switches, the seeded dice, and the host's admin token
-- `storage` — the `MessageStore` interface and `SQLiteStore`
-- `databases`, `postgres` — which database ``--db`` names; messages, accounts and
-  sessions in PostgreSQL
-- `accounts`, `passwords` — users, sessions, private chats and members in the database;
-  scrypt and token digests
+- `storage` — messages and accounts: the `MessageStore` interface and `SQLiteStore`,
+  accounts and passwords, which database ``--db`` names, and PostgreSQL (its
+  ``__init__`` is its map)
 - `payloads`, `errors`, `wire` — checking input, refusing it, and the message format
 - `limits`, `frames`, `slow_requests` — rate limits by account and by address; frames
   refused with an answer and readers that stopped reading; deadlines for slow HTTP clients

@@ -18,10 +18,11 @@ from types import FrameType
 
 from chatkit.live.admin import new_token, token_from_file
 from chatkit.live.cluster_secret import secret_from_file
-from chatkit.live.databases import check_postgres, is_postgres_url
 from chatkit.live.exposure import exposure_warning
 from chatkit.live.faults import FaultSettings
 from chatkit.live.settings import DEFAULT_DB, DEFAULT_PORT, ServerSettings
+from chatkit.live.storage.databases import check_postgres
+from chatkit.live.storage.locations import is_postgres_url
 
 DESCRIPTION = (
     "Run the live chat server: Socket.IO for realtime (rooms, acked sends, echoes, typing), "
@@ -235,7 +236,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 def serve_command(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM; the exit status for the shell."""
     from chatkit.live.server import serve  # the heavy imports wait until a server is wanted
-    from chatkit.live.storage import StoreError
+    from chatkit.live.storage.messages import StoreError
 
     try:
         settings = settings_from(args)
@@ -278,7 +279,7 @@ def _no_other_server(database: Path, *, shared: bool) -> None:
     With ``shared`` (``--redis``) other servers that share it are welcome; without, none
     is. The store takes the lock for good when it opens; this early look only spares the
     host a server that starts, then stops."""
-    from chatkit.live.storage import OneServerPerFile
+    from chatkit.live.storage.messages import OneServerPerFile
 
     check = OneServerPerFile(database, shared=shared)
     check.acquire()

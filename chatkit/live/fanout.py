@@ -37,7 +37,7 @@ from chatkit.live.errors import Unavailable
 from chatkit.live.faults import FaultInjector, FaultSettings
 from chatkit.live.redis_link import COMMAND_TIMEOUT_S, RETRY_S, LinkDown, Packet, RedisLink
 from chatkit.live.shared_faults import SharedSwitches
-from chatkit.live.storage import MessageStore, StoreError
+from chatkit.live.storage.messages import MessageStore, StoreError
 from chatkit.live.wire import message_from_wire, message_to_wire
 from chatkit.model import ServerMessage
 

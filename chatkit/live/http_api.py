@@ -66,7 +66,7 @@ from chatkit.live.payloads import (
 )
 from chatkit.live.service import ChatService
 from chatkit.live.sessions import Session
-from chatkit.live.storage import StoreError
+from chatkit.live.storage.messages import StoreError
 from chatkit.live.wire import message_to_wire
 
 log = logging.getLogger("chatkit.live")

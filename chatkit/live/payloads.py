@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeGuard
 
-from chatkit.live.accounts import PRIVATE_PREFIX
 from chatkit.live.errors import BadRequest
 from chatkit.live.settings import ServerSettings
+from chatkit.live.storage.accounts import PRIVATE_PREFIX
 from chatkit.live.wire import whole_number
 
 MAX_COUNT = 2**62
@@ -44,7 +44,7 @@ with a letter or digit. Every character is visible and none looks like another, 
 chats never read alike in a terminal (no ``General`` beside ``general``, no look-alike
 hyphen, no invisible joiner)."""
 PRIVATE_CHAT_ID = re.compile(re.escape(PRIVATE_PREFIX) + r"[A-Za-z0-9_-]+")
-"""A private chat's id, as `chatkit.live.accounts` makes them (``private-`` and a random
+"""A private chat's id, as `chatkit.live.storage.accounts` makes them (``private-`` and a random
 URL-safe tail). Public names may not begin with ``private`` at all, so no public chat
 can pass for a private one."""
 _CONTROL_NAMES = {"\x00": "NUL", "\x08": "BACKSPACE", "\r": "CARRIAGE RETURN", "\x1b": "ESCAPE"}

@@ -16,15 +16,14 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import socketio  # type: ignore[import-untyped]
 import uvicorn
 from starlette.applications import Starlette
 
-from chatkit.live import databases
 from chatkit.live.connections import TOTAL_HEADROOM, ConnectionGate, trusted_proxies
-from chatkit.live.databases import accounts_location, message_store, shown
 from chatkit.live.fanout import Fanout, RedisFanout
 from chatkit.live.faults import FaultInjector
 from chatkit.live.frames import FrameGuard
@@ -36,7 +35,9 @@ from chatkit.live.service import ChatService
 from chatkit.live.sessions import SessionRegistry
 from chatkit.live.settings import ServerSettings
 from chatkit.live.slow_requests import PollingDeadline, with_header_deadline
-from chatkit.live.storage import MessageStore
+from chatkit.live.storage import databases
+from chatkit.live.storage.locations import shown
+from chatkit.live.storage.messages import MessageStore
 
 log = logging.getLogger("chatkit.live")
 
@@ -57,6 +58,29 @@ class LiveServer:
     realtime: Realtime
     app: Any
     """The ASGI application to hand to uvicorn (a ``socketio.ASGIApp``, which ships no types)."""
+
+
+def message_store(settings: ServerSettings) -> MessageStore:
+    """The message store ``settings`` ask for, not yet open."""
+    if settings.database_url is not None:
+        from chatkit.live.storage.postgres.messages import PostgresStore
+
+        return PostgresStore(settings.database_url, shared=settings.redis_url is not None)
+    from chatkit.live.storage.messages import SQLiteStore
+
+    return SQLiteStore(
+        settings.db_path,
+        synchronous=settings.sqlite_synchronous,
+        batch_max=settings.write_batch_max,
+        shared=settings.redis_url is not None,
+    )
+
+
+def accounts_location(settings: ServerSettings) -> str | Path:
+    """Where ``settings`` keep accounts: PostgreSQL's URL, ``--accounts-db`` or the --db file."""
+    if settings.database_url is not None:
+        return settings.database_url
+    return settings.accounts_path or settings.db_path
 
 
 def create_server(

@@ -23,7 +23,6 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from chatkit.live.accounts import PRIVATE_PREFIX, PrivateChat
 from chatkit.live.admin import require_host
 from chatkit.live.errors import BadRequest, Conflict, NotFound, Refused, Unavailable
 from chatkit.live.fanout import Fanout
@@ -31,7 +30,8 @@ from chatkit.live.faults import FaultInjector, Via
 from chatkit.live.payloads import HistoryRequest, SendRequest
 from chatkit.live.sessions import Session, SessionRegistry, not_member
 from chatkit.live.settings import ServerSettings
-from chatkit.live.storage import MessageStore, Page, StoreError
+from chatkit.live.storage.accounts import PRIVATE_PREFIX, PrivateChat
+from chatkit.live.storage.messages import MessageStore, Page, StoreError
 from chatkit.model import ServerMessage
 
 log = logging.getLogger("chatkit.live")

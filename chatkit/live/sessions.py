@@ -6,7 +6,7 @@ password, and gets a session token; from then on its messages are signed with
 the session's user, and it may read and post only in the chats that user is a
 member of.
 
-Sessions are kept in the database (`chatkit.live.accounts`: the token's digest,
+Sessions are kept in the database (`chatkit.live.storage.accounts`: the token's digest,
 the user, an expiry), so they survive a restart and signing out revokes them for
 good. This registry is a bounded cache in front of it: forgetting a cached
 session costs one database read the next time it is used, never a sign-out, so
@@ -35,10 +35,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from chatkit.live.accounts import Accounts
 from chatkit.live.errors import NotMember, NotRegistered, Unavailable
 from chatkit.live.limits import Limits
-from chatkit.live.passwords import token_digest
+from chatkit.live.storage.accounts import Accounts
+from chatkit.live.storage.passwords import token_digest
 from chatkit.live.wire import now_ms
 
 WRONG_LOGIN = "wrong user name or password"

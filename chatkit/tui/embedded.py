@@ -31,11 +31,11 @@ from typing import Self
 
 import uvicorn
 
-from chatkit.live import accounts
 from chatkit.live.admin import new_token
 from chatkit.live.faults import FaultSettings
 from chatkit.live.server import LiveServer, bind, create_server, uvicorn_config
 from chatkit.live.settings import ServerSettings
+from chatkit.live.storage import accounts
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0

@@ -18,7 +18,7 @@ import pytest
 
 from chatkit.live.cluster_secret import new_secret_file
 from chatkit.live.process import free_port
-from chatkit.live.storage import SQLiteStore, StoreError
+from chatkit.live.storage.messages import SQLiteStore, StoreError
 
 
 async def open_store(path: Path, *, shared: bool = False) -> SQLiteStore:

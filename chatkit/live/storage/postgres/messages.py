@@ -1,6 +1,6 @@
 """Messages in PostgreSQL: the `MessageStore` for several server processes at once.
 
-The promises are SQLite's (`chatkit.live.storage`), kept across processes:
+The promises are SQLite's (`chatkit.live.storage.messages`), kept across processes:
 
 * **Committed before acknowledged**: `append` returns after its transaction commits.
 * **Idempotent on (chat, client id)**: a unique constraint, and the stored copy is
@@ -22,9 +22,9 @@ from collections.abc import Callable
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chatkit.live.postgres.schema import open_pool
-from chatkit.live.postgres.serving import WAIT_S, OneServerPerDatabase
-from chatkit.live.storage import Appended, Page, StoreError
+from chatkit.live.storage.messages import Appended, Page, StoreError
+from chatkit.live.storage.postgres.schema import open_pool
+from chatkit.live.storage.postgres.serving import WAIT_S, OneServerPerDatabase
 from chatkit.live.wire import ms_to_datetime, now_ms
 from chatkit.model import ServerMessage
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chatkit.live.databases import shown
-from chatkit.live.storage import StoreError
+from chatkit.live.storage.locations import shown
+from chatkit.live.storage.messages import StoreError
 
 SCHEMA_VERSION = 1
 _LOCK_KEY = 0x636B6974  # any fixed number: the advisory lock that serialises schema creation

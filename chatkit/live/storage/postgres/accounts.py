@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chatkit.live.accounts import (
+from chatkit.live.storage.accounts import (
     INVITE_BYTES,
     MAX_PENDING_INVITES,
     PRIVATE_PREFIX,
@@ -21,8 +21,8 @@ from chatkit.live.accounts import (
     PrivateChat,
     password_matches,
 )
-from chatkit.live.passwords import hash_password, token_digest
-from chatkit.live.postgres.schema import open_pool
+from chatkit.live.storage.passwords import hash_password, token_digest
+from chatkit.live.storage.postgres.schema import open_pool
 from chatkit.live.wire import now_ms
 
 _INSERT_USER = "INSERT INTO users (name, password, created_at) VALUES ($1, $2, $3)"

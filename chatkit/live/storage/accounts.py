@@ -3,7 +3,7 @@
 Who may say they are whom, and who may read which chat, must survive a restart
 as surely as the messages do, so they live in the database next to them:
 
-- ``users``: a name and its scrypt password hash (`chatkit.live.passwords`);
+- ``users``: a name and its scrypt password hash (`chatkit.live.storage.passwords`);
 - ``sessions``: the SHA-256 of each session token, whose it is and when it
   expires; signing out deletes the row, so a revoked token is gone for good;
 - ``chats``: the private chats, their creator and the digest of their invite code;
@@ -15,7 +15,7 @@ as surely as the messages do, so they live in the database next to them:
 The server and ``chatkit accounts`` talk to an `Accounts`: `AccountStore` runs the
 functions below (on a `sqlite3.Connection`) on a thread of its own, so neither a
 disk read nor a password check ever blocks the event loop;
-`chatkit.live.postgres.accounts` keeps the same tables in PostgreSQL, shared by
+`chatkit.live.storage.postgres.accounts` keeps the same tables in PostgreSQL, shared by
 several server processes.
 """
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from chatkit.live.passwords import dummy_hash, hash_password, token_digest, verify_password
+from chatkit.live.storage.passwords import dummy_hash, hash_password, token_digest, verify_password
 from chatkit.live.wire import now_ms
 
 T = TypeVar("T")

@@ -4,7 +4,7 @@ is alone.
 Many processes on one database keep the messages right, but without ``--redis`` each
 broadcasts only to its own connections, so members connected to different servers
 would miss each other's messages and nothing would say so. As with SQLite's file lock
-(`chatkit.live.storage.OneServerPerFile`), a server without ``--redis`` holds the
+(`chatkit.live.storage.messages.OneServerPerFile`), a server without ``--redis`` holds the
 database alone and servers with it hold it together. The lock is a PostgreSQL
 session-level advisory lock on a connection kept for it: it goes with that connection,
 however its process ends, on whichever host. A host that vanished without closing it
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chatkit.live.databases import shown
-from chatkit.live.storage import StoreError
+from chatkit.live.storage.locations import shown
+from chatkit.live.storage.messages import StoreError
 
 _KEY = 0x63686174  # any fixed number, the same in every chatkit server
 _KEEPALIVES = (
