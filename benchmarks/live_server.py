@@ -46,9 +46,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatkit.live.client.transports import SocketIOTransport
 from chatkit.live.process import ServerProcess
 from chatkit.live.storage.messages import Appended, MessageStore, Page, SQLiteStore
-from chatkit.live.transports import SocketIOTransport
 from chatkit.live.wire import message_from_wire, message_to_wire, ms_to_datetime
 from chatkit.model import DeliveryError, ServerMessage
 

@@ -30,7 +30,8 @@ Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The modules, one 
   several server processes: what crosses between them (messages exactly once, through a
   Redis outage; the fault switches they share), over packets sealed with the secret they
   share; a ``redis-server`` for tests and benchmarks
-- `transports` — `chatkit.ChatServer` over Socket.IO and over HTTP, for clients
+- `client` — `chatkit.ChatServer` over Socket.IO and over HTTP (`client.transports`);
+  it shares only `wire` with the server
 - `process`, `fuzz` — a server in a subprocess, and the fuzz set run against one
 - `cli`, `accounts_cli` — ``serve`` and ``accounts``
 

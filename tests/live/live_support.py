@@ -25,7 +25,7 @@ import websockets.asyncio.client
 from chatkit.client import ChatClient
 from chatkit.failover import Failover, FailoverServer
 from chatkit.live import process
-from chatkit.live.transports import HttpTransport, SocketIOTransport
+from chatkit.live.client.transports import HttpTransport, SocketIOTransport
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import ChatServer, Flow
 from chatkit.state import ChatState

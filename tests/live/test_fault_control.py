@@ -14,7 +14,7 @@ from live_support import WAIT_S, Member, get_json
 
 from chatkit.live.admin import token_from_file
 from chatkit.live.cli import admin_note
-from chatkit.live.transports import HttpTransport, RequestFailed
+from chatkit.live.client.transports import HttpTransport, RequestFailed
 
 pytestmark = [pytest.mark.budget(20), pytest.mark.timeout(45)]
 
