@@ -26,9 +26,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from chatkit.live.errors import ChatError
-from chatkit.live.payloads import check_user
-from chatkit.live.settings import DEFAULT_DB, ServerSettings
+from chatkit.live.server.errors import ChatError
+from chatkit.live.server.payloads import check_user
+from chatkit.live.server.settings import DEFAULT_DB, ServerSettings
 from chatkit.live.storage import accounts
 from chatkit.live.storage.accounts import Accounts
 from chatkit.live.storage.databases import account_store

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from chatkit.live.admin import new_token, token_from_file
-from chatkit.live.cluster_secret import secret_from_file
-from chatkit.live.exposure import exposure_warning
-from chatkit.live.faults import FaultSettings
-from chatkit.live.settings import DEFAULT_DB, DEFAULT_PORT, ServerSettings
+from chatkit.live.server.admin import new_token, token_from_file
+from chatkit.live.server.cluster.secret import secret_from_file
+from chatkit.live.server.exposure import exposure_warning
+from chatkit.live.server.faults import FaultSettings
+from chatkit.live.server.settings import DEFAULT_DB, DEFAULT_PORT, ServerSettings
 from chatkit.live.storage.databases import check_postgres
 from chatkit.live.storage.locations import is_postgres_url
 
@@ -89,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="the secret the servers sharing --redis sign their packets with (the same file "
-        "on every host); make one with: python -m chatkit.live.cluster_secret FILE",
+        "on every host); make one with: python -m chatkit.live.server.cluster.secret FILE",
     )
     where.add_argument(
         "--accounts-db",
@@ -235,7 +235,9 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM; the exit status for the shell."""
-    from chatkit.live.server import serve  # the heavy imports wait until a server is wanted
+    from chatkit.live.server.assembly import (
+        serve,  # the heavy imports wait until a server is wanted
+    )
     from chatkit.live.storage.messages import StoreError
 
     try:
@@ -255,7 +257,7 @@ def serve_command(args: argparse.Namespace) -> int:
         else:
             check_postgres(settings.database_url, shared=settings.redis_url is not None)
         if settings.redis_url is not None:
-            from chatkit.live.redis_link import check_redis
+            from chatkit.live.server.cluster.redis_link import check_redis
 
             check_redis(settings.redis_url)
     except (StoreError, OSError) as error:

@@ -11,7 +11,7 @@ from live_support import ServerProcess
 from postgres_server import INSTALL_HINT, PostgresServer, find_binaries
 from redis_server import RedisServer
 
-from chatkit.live.cluster_secret import new_secret_file
+from chatkit.live.server.cluster.secret import new_secret_file
 
 
 class ServerFactory(Protocol):

@@ -24,8 +24,8 @@ import websockets.asyncio.client
 
 from chatkit.client import ChatClient
 from chatkit.failover import Failover, FailoverServer
-from chatkit.live import process
 from chatkit.live.client.transports import HttpTransport, SocketIOTransport
+from chatkit.live.tools import process
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import ChatServer, Flow
 from chatkit.state import ChatState
@@ -64,7 +64,7 @@ def login(server: process.ServerProcess, user: str) -> str:
 
 
 class ServerProcess(process.ServerProcess):
-    """`chatkit.live.process.ServerProcess`, which also checks ``/health`` at every start.
+    """`chatkit.live.tools.process.ServerProcess`, which also checks ``/health`` at every start.
 
     ``logs`` is a folder; the server's stderr, over all its starts, goes to
     ``server.log`` in it.

@@ -14,8 +14,8 @@ from conftest import ServerFactory
 from live_support import WAIT_S, Member, RawSocket, get_json, login, server_log
 
 from chatkit.live.client.transports import RequestFailed
-from chatkit.live.errors import NotRegistered
-from chatkit.live.sessions import SessionRegistry
+from chatkit.live.server.errors import NotRegistered
+from chatkit.live.server.sessions import SessionRegistry
 from chatkit.live.storage import accounts
 from chatkit.live.storage.accounts import AccountStore
 

@@ -31,10 +31,10 @@ import redis
 from conftest import ServerFactory, cluster_secret
 from live_support import Member, ServerProcess, get_json, server_log
 
-from chatkit.live.cluster_secret import MAKE_ONE, Seal, secret_from_file
-from chatkit.live.process import free_port
-from chatkit.live.redis_link import redis_database
-from chatkit.live.redis_process import RedisProcess
+from chatkit.live.server.cluster.redis_link import redis_database
+from chatkit.live.server.cluster.secret import MAKE_ONE, Seal, secret_from_file
+from chatkit.live.tools.process import free_port
+from chatkit.live.tools.redis_process import RedisProcess
 from chatkit.model import Status
 
 pytestmark = [pytest.mark.budget(20), pytest.mark.timeout(60)]
@@ -175,7 +175,7 @@ def test_a_server_with_redis_but_no_secret_refuses_and_says_how_to_make_one(
 def test_the_secret_maker_writes_a_private_file_once(tmp_path: Path) -> None:
     path = tmp_path / "cluster.secret"
     made = subprocess.run(
-        [sys.executable, "-m", "chatkit.live.cluster_secret", str(path)],
+        [sys.executable, "-m", "chatkit.live.server.cluster.secret", str(path)],
         capture_output=True,
         text=True,
         timeout=20,
@@ -185,7 +185,7 @@ def test_the_secret_maker_writes_a_private_file_once(tmp_path: Path) -> None:
     secret = secret_from_file(path)
     assert secret.decode() not in made.stdout
     again = subprocess.run(
-        [sys.executable, "-m", "chatkit.live.cluster_secret", str(path)],
+        [sys.executable, "-m", "chatkit.live.server.cluster.secret", str(path)],
         capture_output=True,
         text=True,
         timeout=20,

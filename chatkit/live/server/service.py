@@ -23,13 +23,13 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from chatkit.live.admin import require_host
-from chatkit.live.errors import BadRequest, Conflict, NotFound, Refused, Unavailable
-from chatkit.live.fanout import Fanout
-from chatkit.live.faults import FaultInjector, Via
-from chatkit.live.payloads import HistoryRequest, SendRequest
-from chatkit.live.sessions import Session, SessionRegistry, not_member
-from chatkit.live.settings import ServerSettings
+from chatkit.live.server.admin import require_host
+from chatkit.live.server.cluster.fanout import Fanout
+from chatkit.live.server.errors import BadRequest, Conflict, NotFound, Refused, Unavailable
+from chatkit.live.server.faults import FaultInjector, Via
+from chatkit.live.server.payloads import HistoryRequest, SendRequest
+from chatkit.live.server.sessions import Session, SessionRegistry, not_member
+from chatkit.live.server.settings import ServerSettings
 from chatkit.live.storage.accounts import PRIVATE_PREFIX, PrivateChat
 from chatkit.live.storage.messages import MessageStore, Page, StoreError
 from chatkit.model import ServerMessage
@@ -114,7 +114,7 @@ class ChatService:
 
     async def watch_sessions(self) -> None:
         """Every ``session_recheck_s``, apply what other processes changed in the database
-        to this one's connections (see `chatkit.live.sessions`). Runs until cancelled."""
+        to this one's connections (see `chatkit.live.server.sessions`). Runs until cancelled."""
         while True:
             await asyncio.sleep(self.settings.session_recheck_s)
             try:
@@ -239,7 +239,7 @@ class ChatService:
         Only the host may, with the admin token. A change is announced to every
         connection, whoever made it and over whichever transport, so no client
         shows switches that are no longer true; with ``--redis`` it reaches every
-        server process (`chatkit.live.fanout`).
+        server process (`chatkit.live.server.cluster.fanout`).
         """
         require_host(self.settings.admin_token, admin_token)
         if changes:

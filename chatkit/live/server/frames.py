@@ -40,8 +40,8 @@ from typing import Any
 import socketio  # type: ignore[import-untyped]
 from socketio import packet as sio_packet
 
-from chatkit.live.connections import AddressCounts, client_address
-from chatkit.live.errors import BadRequest, ChatError, TooLarge, UnknownEvent
+from chatkit.live.server.connections import AddressCounts, client_address
+from chatkit.live.server.errors import BadRequest, ChatError, TooLarge, UnknownEvent
 
 log = logging.getLogger("chatkit.live")
 

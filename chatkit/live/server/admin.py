@@ -16,7 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
-from chatkit.live.errors import NotHost
+from chatkit.live.server.errors import NotHost
 
 TOKEN_BYTES = 24
 

@@ -10,7 +10,7 @@ check is dropped (and counted in the log); one sealed for another channel (a
 different Redis database) is too.
 
 The secret is read from a file its owner makes once and copies to every host:
-``python -m chatkit.live.cluster_secret FILE`` writes a fresh one, readable by
+``python -m chatkit.live.server.cluster.secret FILE`` writes a fresh one, readable by
 its owner only. The secret never appears in a log, an error or a repr.
 """
 
@@ -30,7 +30,7 @@ SECRET_BYTES = 32
 MIN_SECRET_CHARS = 32
 """The shortest secret a file may hold: a short or guessable one would seal nothing."""
 _MAC_HEX = hashlib.sha256().digest_size * 2
-MAKE_ONE = "python -m chatkit.live.cluster_secret FILE"
+MAKE_ONE = "python -m chatkit.live.server.cluster.secret FILE"
 """The command that makes a secret file (what a refusal tells the host to run)."""
 
 
@@ -101,9 +101,9 @@ class Seal:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m chatkit.live.cluster_secret FILE``: write a fresh secret to FILE."""
+    """``python -m chatkit.live.server.cluster.secret FILE``: write a fresh secret to FILE."""
     parser = argparse.ArgumentParser(
-        prog="python -m chatkit.live.cluster_secret",
+        prog="python -m chatkit.live.server.cluster.secret",
         description="Write a fresh secret for servers that share --redis (readable by you "
         "only). Copy the file to every host that runs a server.",
     )

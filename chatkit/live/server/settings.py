@@ -4,7 +4,7 @@ A limit that lives in a handler as a bare number is a limit nobody can find, tes
 or change. Here each one has a name, a default and a reason, and the server reads
 them from a single `ServerSettings` it is given at start-up. The fault switches
 that a terminal client may change while the server runs live apart, in
-`chatkit.live.faults.FaultSettings`, because these here never change after start.
+`chatkit.live.server.faults.FaultSettings`, because these here never change after start.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from chatkit.live.admin import new_token
-from chatkit.live.cluster_secret import how_to_make_one
-from chatkit.live.faults import FaultSettings
+from chatkit.live.server.admin import new_token
+from chatkit.live.server.cluster.secret import how_to_make_one
+from chatkit.live.server.faults import FaultSettings
 from chatkit.model import MAX_BODY_CHARS
 
 DEFAULT_PORT = 5001
@@ -43,7 +43,7 @@ class ServerSettings:
     the repr: the URL may hold Redis's password."""
     cluster_secret: bytes | None = field(default=None, repr=False)
     """The secret every server on ``redis_url`` seals its packets with (required with it;
-    see `chatkit.live.cluster_secret`); never logged."""
+    see `chatkit.live.server.cluster.secret`); never logged."""
 
     max_body_chars: int = MAX_BODY_CHARS
     """Same limit as the client's `chatkit.check_body`, so both sides agree on "too long"."""
@@ -101,7 +101,7 @@ class ServerSettings:
     """The proxies whose ``X-Forwarded-For`` names the client (addresses or networks, or
     ``*``); none by default, so every limit by address uses the socket's peer."""
     allowed_hosts: tuple[str, ...] = ()
-    """``Host`` names accepted besides loopback and ``host`` (see `chatkit.live.hosts`)."""
+    """``Host`` names accepted besides loopback and ``host`` (see `chatkit.live.server.hosts`)."""
     request_timeout_s: float = 10.0
     """How long an HTTP request's headers, and then its body, may take to arrive; a slow
     one (slowloris) is closed instead of holding a connection for ever."""
@@ -131,7 +131,7 @@ class ServerSettings:
     faults: FaultSettings = field(default_factory=FaultSettings)
     """The fault switches the server starts with."""
     admin_token: str = field(default_factory=new_token, repr=False)
-    """The host's credential for the fault switches (see `chatkit.live.admin`); never logged."""
+    """The host's credential for the fault switches (see `chatkit.live.server.admin`); never logged."""
 
     def __post_init__(self) -> None:
         positive = {

@@ -1,6 +1,6 @@
 """The fault switches, shared by every server process through Redis.
 
-They live in Redis, under one key, sealed (`chatkit.live.cluster_secret`), with a
+They live in Redis, under one key, sealed (`chatkit.live.server.cluster.secret`), with a
 version. A change reads them, merges and checks the change, and writes them back
 and publishes them in one transaction that fails if another change came in
 between (then it is made again on the newer switches), so concurrent changes on
@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from redis.exceptions import RedisError, WatchError
 
-from chatkit.live.errors import Unavailable
-from chatkit.live.faults import FaultInjector, FaultSettings
-from chatkit.live.redis_link import Packet, RedisLink
+from chatkit.live.server.cluster.redis_link import Packet, RedisLink
+from chatkit.live.server.errors import Unavailable
+from chatkit.live.server.faults import FaultInjector, FaultSettings
 from chatkit.live.wire import whole_number
 
 FAULTS_AWAY = (

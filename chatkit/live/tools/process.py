@@ -7,7 +7,7 @@ in the middle of a burst, and start again on the same port and database.
 `ServerProcess` is that child, written once instead of once per user.
 
 Nothing here sleeps to wait. The server says it is ready by printing its
-`~chatkit.live.server.ready_line` (once its store is open); the parent waits
+`~chatkit.live.server.assembly.ready_line` (once its store is open); the parent waits
 for that line with a bounded ``select`` and reads the port from it. If the line
 does not come in time, or is not a ready line, starting fails at once and says
 where the server's stderr went.
@@ -128,7 +128,7 @@ class ServerProcess:
         does not announce itself on ``port`` within ``start_timeout`` seconds.
         """
         # The server module's heavy imports (uvicorn, Socket.IO) wait until a server is wanted.
-        from chatkit.live.server import parse_ready_line
+        from chatkit.live.server.assembly import parse_ready_line
 
         if self.running:
             raise RuntimeError(f"the server is already running ({self.url})")

@@ -2,12 +2,12 @@
 
 One process alone (`Fanout`) hands each to its own connections. With ``--redis``
 (`RedisFanout`) there are several, and every packet between them goes through
-the sealed link (`chatkit.live.redis_link`). What each kind promises:
+the sealed link (`chatkit.live.server.cluster.redis_link`). What each kind promises:
 
 - **Messages, exactly once, through a Redis outage.** A process delivers a message
   it stored to its own connections at once, then publishes it. Every process keeps,
   per chat its connections are in, a ledger of the seqs it delivered
-  (`chatkit.live.delivered`) and delivers a seq only the first time it comes. When
+  (`chatkit.live.server.cluster.delivered`) and delivers a seq only the first time it comes. When
   a seq arrives with a hole below it, the hole is read from the database after
   `GAP_GRACE_S` (it may be a packet still on its way); when the link comes back,
   every chat is read from the database after its ledger's floor. A message whose
@@ -16,7 +16,7 @@ the sealed link (`chatkit.live.redis_link`). What each kind promises:
 - **Typing** goes to this process's connections, then to the others; while Redis
   is away the typist is answered ``unavailable`` (its own process's members did see it).
 - **Fault switches** live in Redis, and every change reaches every process once
-  (`chatkit.live.shared_faults`).
+  (`chatkit.live.server.cluster.shared_faults`).
 """
 
 from __future__ import annotations
@@ -32,11 +32,17 @@ from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
-from chatkit.live.delivered import ChatLedger
-from chatkit.live.errors import Unavailable
-from chatkit.live.faults import FaultInjector, FaultSettings
-from chatkit.live.redis_link import COMMAND_TIMEOUT_S, RETRY_S, LinkDown, Packet, RedisLink
-from chatkit.live.shared_faults import SharedSwitches
+from chatkit.live.server.cluster.delivered import ChatLedger
+from chatkit.live.server.cluster.redis_link import (
+    COMMAND_TIMEOUT_S,
+    RETRY_S,
+    LinkDown,
+    Packet,
+    RedisLink,
+)
+from chatkit.live.server.cluster.shared_faults import SharedSwitches
+from chatkit.live.server.errors import Unavailable
+from chatkit.live.server.faults import FaultInjector, FaultSettings
 from chatkit.live.storage.messages import MessageStore, StoreError
 from chatkit.live.wire import message_from_wire, message_to_wire
 from chatkit.model import ServerMessage

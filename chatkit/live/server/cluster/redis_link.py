@@ -6,7 +6,7 @@ must hear: messages it stored, typing notices, fault switches. `RedisLink` is
 that channel, with three promises:
 
 - **Only the servers speak on it.** Every packet is sealed with the shared secret
-  (`chatkit.live.cluster_secret`); a packet that does not open is dropped and
+  (`chatkit.live.server.cluster.secret`); a packet that does not open is dropped and
   counted in the log, whoever managed to publish it.
 - **It knows when it is down.** The listener reads with a deadline and pings
   Redis when the channel is quiet; a Redis that closed the connection, or stopped
@@ -40,7 +40,7 @@ from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from chatkit.live.cluster_secret import Seal
+from chatkit.live.server.cluster.secret import Seal
 
 log = logging.getLogger("chatkit.live")
 

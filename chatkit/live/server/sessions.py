@@ -35,8 +35,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from chatkit.live.errors import NotMember, NotRegistered, Unavailable
-from chatkit.live.limits import Limits
+from chatkit.live.server.errors import NotMember, NotRegistered, Unavailable
+from chatkit.live.server.limits import Limits
 from chatkit.live.storage.accounts import Accounts
 from chatkit.live.storage.passwords import token_digest
 from chatkit.live.wire import now_ms

@@ -33,7 +33,7 @@ client's panel shows the switches as they are), ``invited`` (``{"chat_id",
 delayed because Redis is away, and later that every one missed was delivered).
 
 With ``--redis`` the server is one of several: messages, typing notices and
-fault changes cross between them through `chatkit.live.fanout`, so each
+fault changes cross between them through `chatkit.live.server.cluster.fanout`, so each
 connection hears each of them once, whichever process it is connected to. Each
 process's Socket.IO rooms are its own.
 
@@ -50,12 +50,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from chatkit.live.connections import AddressCounts, client_address
-from chatkit.live.errors import INTERNAL_ERROR, BadRequest, ChatError, UnknownEvent
-from chatkit.live.fanout import Typing
-from chatkit.live.faults import FaultSettings
-from chatkit.live.frames import GuardedServer
-from chatkit.live.payloads import (
+from chatkit.live.server.cluster.fanout import Typing
+from chatkit.live.server.connections import AddressCounts, client_address
+from chatkit.live.server.errors import INTERNAL_ERROR, BadRequest, ChatError, UnknownEvent
+from chatkit.live.server.faults import FaultSettings
+from chatkit.live.server.frames import GuardedServer
+from chatkit.live.server.payloads import (
     parse_chat_id,
     parse_code,
     parse_history,
@@ -65,9 +65,9 @@ from chatkit.live.payloads import (
     parse_typing,
     single_payload,
 )
-from chatkit.live.service import ChatService
-from chatkit.live.sessions import Session
-from chatkit.live.settings import ServerSettings
+from chatkit.live.server.service import ChatService
+from chatkit.live.server.sessions import Session
+from chatkit.live.server.settings import ServerSettings
 from chatkit.live.wire import (
     EVENT_DELIVERY,
     EVENT_FAULTS,
@@ -189,7 +189,7 @@ class Realtime:
         await self.sio.enter_room(sid, room)
         await self.fanout.watch(chat_id, fresh=fresh)
 
-    # What the fanout delivers to this process's connections (`chatkit.live.fanout.Listener`).
+    # What the fanout delivers to this process's connections (`chatkit.live.server.cluster.fanout.Listener`).
 
     def has_members(self, chat_id: str) -> bool:
         return bool(self.sio.manager.rooms.get("/", {}).get(room_of(chat_id)))

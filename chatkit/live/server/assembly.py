@@ -23,18 +23,18 @@ import socketio  # type: ignore[import-untyped]
 import uvicorn
 from starlette.applications import Starlette
 
-from chatkit.live.connections import TOTAL_HEADROOM, ConnectionGate, trusted_proxies
-from chatkit.live.fanout import Fanout, RedisFanout
-from chatkit.live.faults import FaultInjector
-from chatkit.live.frames import FrameGuard
-from chatkit.live.hosts import HostAllowlist, HostGuard
-from chatkit.live.http_api import create_http_app
-from chatkit.live.limits import Limits
-from chatkit.live.realtime import Realtime
-from chatkit.live.service import ChatService
-from chatkit.live.sessions import SessionRegistry
-from chatkit.live.settings import ServerSettings
-from chatkit.live.slow_requests import PollingDeadline, with_header_deadline
+from chatkit.live.server.cluster.fanout import Fanout, RedisFanout
+from chatkit.live.server.connections import TOTAL_HEADROOM, ConnectionGate, trusted_proxies
+from chatkit.live.server.faults import FaultInjector
+from chatkit.live.server.frames import FrameGuard
+from chatkit.live.server.hosts import HostAllowlist, HostGuard
+from chatkit.live.server.http_api import create_http_app
+from chatkit.live.server.limits import Limits
+from chatkit.live.server.realtime import Realtime
+from chatkit.live.server.service import ChatService
+from chatkit.live.server.sessions import SessionRegistry
+from chatkit.live.server.settings import ServerSettings
+from chatkit.live.server.slow_requests import PollingDeadline, with_header_deadline
 from chatkit.live.storage import databases
 from chatkit.live.storage.locations import shown
 from chatkit.live.storage.messages import MessageStore

@@ -6,7 +6,7 @@ open, so a few hundred connections that send one header byte a minute
 returns uvicorn's HTTP protocol with a timer: a connection whose next request's
 headers are not complete ``timeout`` seconds after it opened (or after its last
 response) is closed. WebSocket connections are unaffected once upgraded, and a
-request body has its own deadline in the HTTP side (`chatkit.live.http_api`).
+request body has its own deadline in the HTTP side (`chatkit.live.server.http_api`).
 The same protocol counts every connection in a `ConnectionGate` the moment it is
 accepted, and answers one too many from an address (or in all) with a 503.
 
@@ -24,9 +24,9 @@ import logging
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from chatkit.live.connections import ConnectionGate, refusal_bytes
-from chatkit.live.errors import TooSlow
-from chatkit.live.frames import ASGIApp, Message, Receive, Scope, Send
+from chatkit.live.server.connections import ConnectionGate, refusal_bytes
+from chatkit.live.server.errors import TooSlow
+from chatkit.live.server.frames import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("chatkit.live")
 

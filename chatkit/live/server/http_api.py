@@ -22,11 +22,11 @@
 Bodies are JSON objects of at most 64 KiB, sent within ``request_timeout_s``;
 JSON nested too deeply is a 400, a bigger body a 413, too many requests a 429, a
 trickling body a 408; a ``Host`` the server does not answer to is a 421
-(`chatkit.live.hosts`), and one connection too many from an address a 503
-(`chatkit.live.connections`).
+(`chatkit.live.server.hosts`), and one connection too many from an address a 503
+(`chatkit.live.server.connections`).
 Requests that act for someone carry ``Authorization: Bearer <token>`` from
 ``login`` (over HTTP or Socket.IO: one session, either transport). Errors
-are ``{"ok": false, "code", "error"}`` with the status of `chatkit.live.errors`.
+are ``{"ok": false, "code", "error"}`` with the status of `chatkit.live.server.errors`.
 
 The send endpoint is the fallback transport: the same service as the Socket.IO
 ``send``, so it is idempotent on the client id and broadcasts to the room.
@@ -46,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatkit.live.errors import (
+from chatkit.live.server.errors import (
     INTERNAL_ERROR,
     AckLost,
     BadRequest,
@@ -54,7 +54,7 @@ from chatkit.live.errors import (
     TooLarge,
     TooSlow,
 )
-from chatkit.live.payloads import (
+from chatkit.live.server.payloads import (
     SendRequest,
     check_chat_id,
     check_name,
@@ -64,8 +64,8 @@ from chatkit.live.payloads import (
     parse_history_query,
     parse_login,
 )
-from chatkit.live.service import ChatService
-from chatkit.live.sessions import Session
+from chatkit.live.server.service import ChatService
+from chatkit.live.server.sessions import Session
 from chatkit.live.storage.messages import StoreError
 from chatkit.live.wire import message_to_wire
 

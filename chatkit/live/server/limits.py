@@ -20,8 +20,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from chatkit.live.errors import RateLimited
-from chatkit.live.settings import ServerSettings
+from chatkit.live.server.errors import RateLimited
+from chatkit.live.server.settings import ServerSettings
 
 
 class TokenBucket:

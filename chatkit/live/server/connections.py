@@ -24,7 +24,7 @@ import ipaddress
 import json
 from collections.abc import Callable, Iterable
 
-from chatkit.live.errors import Unavailable
+from chatkit.live.server.errors import Unavailable
 
 TOTAL_HEADROOM = 16
 """Connections kept free under uvicorn's limit for requests already accepted."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Self
 from urllib.parse import quote
 
-from chatkit.live.process import free_port, read_line
+from chatkit.live.tools.process import free_port, read_line
 
 START_TIMEOUT_S = 10.0
 INSTALL = "redis-server is not installed: apt-get install redis-server (or brew install redis)"

@@ -1,6 +1,6 @@
 """Fuzz the live server: every Socket.IO event and HTTP endpoint, fed what no client sends.
 
-    python -m chatkit.live.fuzz          # starts its own server on loopback, prints the counts
+    python -m chatkit.live.tools.fuzz    # starts its own server on loopback, prints the counts
 
 The cases are made, not drawn at random, so every run sends the same ones: each
 field of each event set to each hostile value (wrong types, empty, huge, a lone
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import websockets.asyncio.client
 
-from chatkit.live.process import HOST, ServerProcess
+from chatkit.live.tools.process import HOST, ServerProcess
 
 WAIT_S = 10.0
 DEEP = 20_000

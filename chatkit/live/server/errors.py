@@ -60,7 +60,7 @@ class Conflict(ChatError):
 
 
 class WrongHost(ChatError):
-    """The request named a host this server does not answer to (see `chatkit.live.hosts`)."""
+    """The request named a host this server does not answer to (see `chatkit.live.server.hosts`)."""
 
     code, status = "wrong_host", 421
 

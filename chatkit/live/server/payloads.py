@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeGuard
 
-from chatkit.live.errors import BadRequest
-from chatkit.live.settings import ServerSettings
+from chatkit.live.server.errors import BadRequest
+from chatkit.live.server.settings import ServerSettings
 from chatkit.live.storage.accounts import PRIVATE_PREFIX
 from chatkit.live.wire import whole_number
 

@@ -23,9 +23,9 @@ import json
 import socket
 from collections.abc import Iterable
 
-from chatkit.live.errors import WrongHost
-from chatkit.live.exposure import LOCAL_NAMES
-from chatkit.live.frames import ASGIApp, Receive, Scope, Send
+from chatkit.live.server.errors import WrongHost
+from chatkit.live.server.exposure import LOCAL_NAMES
+from chatkit.live.server.frames import ASGIApp, Receive, Scope, Send
 
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 
