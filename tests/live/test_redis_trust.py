@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import ServerFactory, cluster_secret
-from live_support import Member, ServerProcess, get_json, server_log
+from conftest import ServerFactory
+from live_support import Member, ServerProcess, cluster_secret, get_json, server_log
 
 from chatkit.live.server.cluster.redis_link import redis_database
 from chatkit.live.server.cluster.secret import MAKE_ONE, Seal, secret_from_file
