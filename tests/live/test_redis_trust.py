@@ -130,6 +130,7 @@ async def test_forged_packets_on_redis_reach_nobody_and_are_logged(
         real = await alice.send("general", "the real one")
         assert real.status is Status.SENT
         await bob.until("the real message is in", lambda: len(bob.echoes) >= 1)
+        await alice.until("her own echo is in", lambda: len(alice.echoes) >= 1)
         assert [m.client_id for m in bob.echoes] == [real.client_id], "a forgery was delivered"
         assert [m.client_id for m in alice.echoes] == [real.client_id]
         for server in (first, second):
