@@ -235,9 +235,8 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM; the exit status for the shell."""
-    from chatkit.live.server.assembly import (
-        serve,  # the heavy imports wait until a server is wanted
-    )
+    # the heavy imports wait until a server is wanted
+    from chatkit.live.server.assembly import serve
     from chatkit.live.storage.messages import StoreError
 
     try:

@@ -97,9 +97,8 @@ class ServerProcess:
         while the server runs alike (the server reads accounts from the file).
         """
         if user not in self.passwords:
-            from chatkit.live.storage.databases import (
-                add_accounts,  # only callers that want accounts
-            )
+            # only callers that want accounts
+            from chatkit.live.storage.databases import add_accounts
 
             password = password or secrets.token_urlsafe(12)
             add_accounts(self.accounts_db, [(user, password)])
