@@ -46,9 +46,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatkit.live.process import ServerProcess
-from chatkit.live.storage import Appended, MessageStore, Page, SQLiteStore
-from chatkit.live.transports import SocketIOTransport
+from chatkit.live.client.transports import SocketIOTransport
+from chatkit.live.storage.messages import Appended, MessageStore, Page, SQLiteStore
+from chatkit.live.tools.process import ServerProcess
 from chatkit.live.wire import message_from_wire, message_to_wire, ms_to_datetime
 from chatkit.model import DeliveryError, ServerMessage
 
@@ -174,7 +174,7 @@ def start_json_server(path: Path, logs: Path) -> ServerProcess:
 def serve_json(argv: list[str]) -> int:
     """The baseline server: the live server's code and options, over `JsonFileStore` at ``--db``."""
     from chatkit.live.cli import add_arguments, settings_from
-    from chatkit.live.server import serve
+    from chatkit.live.server.assembly import serve
 
     parser = argparse.ArgumentParser(prog=f"{Path(__file__).name} --serve-json")
     add_arguments(parser)

@@ -45,10 +45,10 @@ from live_server import (
     drive,
 )
 
-from chatkit.live.cluster_secret import new_secret_file
-from chatkit.live.process import ServerProcess
-from chatkit.live.redis_process import RedisProcess
-from chatkit.live.transports import SocketIOTransport
+from chatkit.live.client.transports import SocketIOTransport
+from chatkit.live.server.cluster.secret import new_secret_file
+from chatkit.live.tools.process import ServerProcess
+from chatkit.live.tools.redis_process import RedisProcess
 
 CLIENTS = 30
 CAVEAT = (

@@ -32,10 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatkit.live.cluster_secret import new_secret_file
-from chatkit.live.process import ServerProcess
-from chatkit.live.redis_process import RedisProcess
-from chatkit.live.transports import SocketIOTransport
+from chatkit.live.client.transports import SocketIOTransport
+from chatkit.live.server.cluster.secret import new_secret_file
+from chatkit.live.tools.process import ServerProcess
+from chatkit.live.tools.redis_process import RedisProcess
 from chatkit.live.wire import EVENT_DELIVERY
 from chatkit.model import ServerMessage
 

@@ -37,8 +37,8 @@ from pathlib import Path
 from textual import events
 from textual.pilot import Pilot
 
-from chatkit.live.process import ServerProcess
-from chatkit.live.storage import SQLiteStore
+from chatkit.live.storage.messages import SQLiteStore
+from chatkit.live.tools.process import ServerProcess
 from chatkit.model import ServerMessage, Status
 from chatkit.target import load_flow, resolve_target
 from chatkit.tui.app import ChatApp

@@ -11,30 +11,21 @@ checked so one bad message never fails another, and limits by account and by
 address that a new session, a new connection or a forged proxy header does not reset. Fault switches make lost acks, refusals,
 latency and echo-before-ack happen on purpose.
 
-Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The modules, one job each:
+Run it with ``python -m chatkit.live`` (or ``chatkit serve``). The parts, each
+package's ``__init__`` its own map:
 
-- `settings` — every limit, named, in one frozen dataclass
-- `faults`, `admin` — the fault switches, the seeded dice, and the host's admin token
-- `storage` — the `MessageStore` interface and `SQLiteStore`
-- `databases`, `postgres` — which database ``--db`` names; messages, accounts and
-  sessions in PostgreSQL
-- `accounts`, `passwords` — users, sessions, private chats and members in the database;
-  scrypt and token digests
-- `payloads`, `errors`, `wire` — checking input, refusing it, and the message format
-- `limits`, `frames`, `slow_requests` — rate limits by account and by address; frames
-  refused with an answer and readers that stopped reading; deadlines for slow HTTP clients
-- `connections`, `hosts` — how many connections one address and everyone may hold;
-  the ``Host`` names the server answers to
-- `sessions`, `service` — who is who, and the chat's rules, whatever the transport
-- `realtime`, `http_api`, `server`, `exposure` — Socket.IO, HTTP, putting it together,
-  and what listening beyond loopback means
-- `fanout`, `delivered`, `shared_faults`, `redis_link`, `cluster_secret`, `redis_process` —
-  several server processes: what crosses between them (messages exactly once, through a
-  Redis outage; the fault switches they share), over packets sealed with the secret they
-  share; a ``redis-server`` for tests and benchmarks
-- `transports` — `chatkit.ChatServer` over Socket.IO and over HTTP, for clients
-- `process`, `fuzz` — a server in a subprocess, and the fuzz set run against one
-- `cli`, `accounts_cli` — ``serve`` and ``accounts``
+- `server` — the server process: settings, fault switches, input checks, limits,
+  sessions, the chat service, Socket.IO and HTTP, and putting them together;
+  `server.cluster` for several processes over Redis
+- `storage` — messages and accounts: the `MessageStore` interface and `SQLiteStore`,
+  accounts and passwords, which database ``--db`` names, and PostgreSQL
+- `client` — `chatkit.ChatServer` over Socket.IO and over HTTP (`client.transports`)
+- `wire` — the message format and event names: the whole client–server contract
+- `tools` — a server or a ``redis-server`` in a subprocess, and the fuzz set
+- `cli`, `accounts_cli` — ``serve`` and ``accounts``; ``__main__`` runs ``serve``
+
+Who may import whom: `client` only `wire`; `storage` only `wire`; `server` both
+`storage` and `wire`; `tools` and the commands anything. No cycles.
 
 This package depends on the model (``chatkit.model`` and friends), never the reverse.
 """

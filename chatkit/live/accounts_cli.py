@@ -26,14 +26,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from chatkit.live import accounts
-from chatkit.live.accounts import Accounts
-from chatkit.live.databases import account_store, shown
-from chatkit.live.errors import ChatError
-from chatkit.live.passwords import check_new_password
-from chatkit.live.payloads import check_user
-from chatkit.live.settings import DEFAULT_DB, ServerSettings
-from chatkit.live.storage import StoreError
+from chatkit.live.server.errors import ChatError
+from chatkit.live.server.payloads import check_user
+from chatkit.live.server.settings import DEFAULT_DB, ServerSettings
+from chatkit.live.storage import accounts
+from chatkit.live.storage.accounts import Accounts
+from chatkit.live.storage.databases import account_store
+from chatkit.live.storage.locations import shown
+from chatkit.live.storage.messages import StoreError
+from chatkit.live.storage.passwords import check_new_password
 
 PASSWORD_ENV = "CHATKIT_PASSWORD"
 GENERATED_BYTES = 9

@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from chatkit.live.admin import new_token, token_from_file
-from chatkit.live.cluster_secret import secret_from_file
-from chatkit.live.databases import check_postgres, is_postgres_url
-from chatkit.live.exposure import exposure_warning
-from chatkit.live.faults import FaultSettings
-from chatkit.live.settings import DEFAULT_DB, DEFAULT_PORT, ServerSettings
+from chatkit.live.server.admin import new_token, token_from_file
+from chatkit.live.server.cluster.secret import secret_from_file
+from chatkit.live.server.exposure import exposure_warning
+from chatkit.live.server.faults import FaultSettings
+from chatkit.live.server.settings import DEFAULT_DB, DEFAULT_PORT, ServerSettings
+from chatkit.live.storage.databases import check_postgres
+from chatkit.live.storage.locations import is_postgres_url
 
 DESCRIPTION = (
     "Run the live chat server: Socket.IO for realtime (rooms, acked sends, echoes, typing), "
@@ -88,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="the secret the servers sharing --redis sign their packets with (the same file "
-        "on every host); make one with: python -m chatkit.live.cluster_secret FILE",
+        "on every host); make one with: python -m chatkit.live.server.cluster.secret FILE",
     )
     where.add_argument(
         "--accounts-db",
@@ -234,8 +235,9 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM; the exit status for the shell."""
-    from chatkit.live.server import serve  # the heavy imports wait until a server is wanted
-    from chatkit.live.storage import StoreError
+    # the heavy imports wait until a server is wanted
+    from chatkit.live.server.assembly import serve
+    from chatkit.live.storage.messages import StoreError
 
     try:
         settings = settings_from(args)
@@ -254,7 +256,7 @@ def serve_command(args: argparse.Namespace) -> int:
         else:
             check_postgres(settings.database_url, shared=settings.redis_url is not None)
         if settings.redis_url is not None:
-            from chatkit.live.redis_link import check_redis
+            from chatkit.live.server.cluster.redis_link import check_redis
 
             check_redis(settings.redis_url)
     except (StoreError, OSError) as error:
@@ -278,7 +280,7 @@ def _no_other_server(database: Path, *, shared: bool) -> None:
     With ``shared`` (``--redis``) other servers that share it are welcome; without, none
     is. The store takes the lock for good when it opens; this early look only spares the
     host a server that starts, then stops."""
-    from chatkit.live.storage import OneServerPerFile
+    from chatkit.live.storage.messages import OneServerPerFile
 
     check = OneServerPerFile(database, shared=shared)
     check.acquire()

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chatkit.blame import LoadFailure, load_failure
-from chatkit.live.settings import DEFAULT_PORT
+from chatkit.live.server.settings import DEFAULT_PORT
 from chatkit.protocols import Flow
 from chatkit.target import TargetError, display_path, load_flow, resolve_target
 from chatkit.tui.credentials import (

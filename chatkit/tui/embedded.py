@@ -1,7 +1,7 @@
 """The live server in a thread of the demo's own, with a database that lives only as long.
 
 ``chatkit demo`` is one command with no set-up, so it brings its server along:
-the same app `chatkit.live.server.create_server` builds for ``chatkit serve``,
+the same app `chatkit.live.server.assembly.create_server` builds for ``chatkit serve``,
 run by uvicorn on a free loopback port, with its SQLite file in a temporary
 folder, and with an account for each of its ``users`` (with a generated password
 the demo hands to its own clients: nobody is asked anything).
@@ -31,11 +31,11 @@ from typing import Self
 
 import uvicorn
 
-from chatkit.live import accounts
-from chatkit.live.admin import new_token
-from chatkit.live.faults import FaultSettings
-from chatkit.live.server import LiveServer, bind, create_server, uvicorn_config
-from chatkit.live.settings import ServerSettings
+from chatkit.live.server.admin import new_token
+from chatkit.live.server.assembly import LiveServer, bind, create_server, uvicorn_config
+from chatkit.live.server.faults import FaultSettings
+from chatkit.live.server.settings import ServerSettings
+from chatkit.live.storage import accounts
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0

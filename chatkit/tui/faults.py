@@ -1,6 +1,6 @@
 """The fault switches: keys that make the network hostile, and the panel that shows them.
 
-Each key changes one of the server's fault switches (`chatkit.live.faults.FaultSettings`)
+Each key changes one of the server's fault switches (`chatkit.live.server.faults.FaultSettings`)
 through the client's connection, so the learner can turn on lost acks or refused
 sends and watch their ``send``, ``reconcile`` and ``rollback`` cope. The switches
 live on the server: they apply to everyone in every chat there.

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from chatkit.client import ChatClient
-from chatkit.live.transports import RequestFailed, SocketIOTransport
+from chatkit.live.client.transports import RequestFailed, SocketIOTransport
 from chatkit.model import DeliveryError, ServerMessage
 from chatkit.protocols import Flow
 from chatkit.state import Chat, ChatState

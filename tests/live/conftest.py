@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from live_support import ServerProcess
+from live_support import ServerProcess, cluster_secret
 from postgres_server import INSTALL_HINT, PostgresServer, find_binaries
 from redis_server import RedisServer
-
-from chatkit.live.cluster_secret import new_secret_file
 
 
 class ServerFactory(Protocol):
@@ -37,15 +35,6 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     yield start
     for server in started:
         server.stop()
-
-
-def cluster_secret(folder: Path) -> Path:
-    """The cluster secret file of a test's servers that share Redis (made once, in its
-    folder): every ``--redis`` server a test starts gets it unless told otherwise."""
-    path = folder / "cluster.secret"
-    if not path.exists():
-        new_secret_file(path)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,9 @@ import websockets.asyncio.client
 
 from chatkit.client import ChatClient
 from chatkit.failover import Failover, FailoverServer
-from chatkit.live import process
-from chatkit.live.transports import HttpTransport, SocketIOTransport
+from chatkit.live.client.transports import HttpTransport, SocketIOTransport
+from chatkit.live.server.cluster.secret import new_secret_file
+from chatkit.live.tools import process
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import ChatServer, Flow
 from chatkit.state import ChatState
@@ -64,7 +65,7 @@ def login(server: process.ServerProcess, user: str) -> str:
 
 
 class ServerProcess(process.ServerProcess):
-    """`chatkit.live.process.ServerProcess`, which also checks ``/health`` at every start.
+    """`chatkit.live.tools.process.ServerProcess`, which also checks ``/health`` at every start.
 
     ``logs`` is a folder; the server's stderr, over all its starts, goes to
     ``server.log`` in it.
@@ -309,3 +310,12 @@ def rss_mb(server: ServerProcess) -> float:
     status = Path(f"/proc/{server.process.pid}/status").read_text()
     line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024
+
+
+def cluster_secret(folder: Path) -> Path:
+    """The cluster secret file of a test's servers that share Redis (made once, in its
+    folder): every ``--redis`` server a test starts gets it unless told otherwise."""
+    path = folder / "cluster.secret"
+    if not path.exists():
+        new_secret_file(path)
+    return path

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chatkit.live.process import free_port
+from chatkit.live.tools.process import free_port
 
 INSTALL_HINT = (
     "PostgreSQL is not installed: these tests need its initdb and postgres "

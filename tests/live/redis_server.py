@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chatkit.live.redis_process import INSTALL, RedisProcess
+from chatkit.live.tools.redis_process import INSTALL, RedisProcess
 
 DATABASES = 1024
 """Database numbers a session's tests may use (one each)."""

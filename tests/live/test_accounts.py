@@ -15,12 +15,12 @@ from conftest import ServerFactory
 from live_support import WAIT_S, Member, get_json, login
 
 from chatkit.cli import main
-from chatkit.live import accounts
-from chatkit.live.accounts import AccountStore
-from chatkit.live.errors import NotRegistered, RateLimited, Unavailable
-from chatkit.live.limits import Limits
-from chatkit.live.sessions import SessionRegistry
-from chatkit.live.transports import HttpTransport
+from chatkit.live.client.transports import HttpTransport
+from chatkit.live.server.errors import NotRegistered, RateLimited, Unavailable
+from chatkit.live.server.limits import Limits
+from chatkit.live.server.sessions import SessionRegistry
+from chatkit.live.storage import accounts
+from chatkit.live.storage.accounts import AccountStore
 from chatkit.tui.credentials import CannotRead, read_secret
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]

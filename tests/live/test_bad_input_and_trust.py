@@ -7,7 +7,7 @@ import socketio  # type: ignore[import-untyped]
 from conftest import ServerFactory
 from live_support import Member, get_json, login
 
-from chatkit.live.transports import RequestFailed, SocketIOTransport
+from chatkit.live.client.transports import RequestFailed, SocketIOTransport
 from chatkit.model import MAX_BODY_CHARS
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from live_support import RawSocket, get_json
 
-from chatkit.live.exposure import exposure_warning
-from chatkit.live.process import ServerProcess
+from chatkit.live.server.exposure import exposure_warning
+from chatkit.live.tools.process import ServerProcess
 
 pytestmark = [pytest.mark.budget(20), pytest.mark.timeout(45)]
 

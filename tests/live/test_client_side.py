@@ -12,14 +12,16 @@ SERVER_ONLY = ("sqlite3", "starlette", "uvicorn")
 
 def test_importing_the_client_transports_loads_none_of_the_server() -> None:
     # A fresh interpreter, so nothing this test session imported earlier counts.
-    script = (
-        "import json, sys\nimport chatkit.live.transports\nprint(json.dumps(sorted(sys.modules)))\n"
-    )
+    script = "import json, sys\nimport chatkit.live.client.transports\nprint(json.dumps(sorted(sys.modules)))\n"
     loaded = json.loads(
         subprocess.run(
             [sys.executable, "-c", script], capture_output=True, text=True, check=True
         ).stdout
     )
     kit_modules = {name for name in loaded if name.startswith("chatkit.live.")}
-    assert kit_modules == {"chatkit.live.transports", "chatkit.live.wire"}
+    assert kit_modules == {
+        "chatkit.live.client",
+        "chatkit.live.client.transports",
+        "chatkit.live.wire",
+    }
     assert [name for name in SERVER_ONLY if name in loaded] == []

@@ -15,7 +15,7 @@ import websockets.asyncio.client
 from conftest import ServerFactory
 from live_support import WAIT_S, RawSocket, ServerProcess
 
-from chatkit.live.connections import AddressCounts, ConnectionGate, trusted_proxies
+from chatkit.live.server.connections import AddressCounts, ConnectionGate, trusted_proxies
 
 pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(120)]
 

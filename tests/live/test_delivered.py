@@ -1,9 +1,9 @@
 """The ledger that makes a message reach a server's connections once, however many roads
-bring it (`chatkit.live.delivered`)."""
+bring it (`chatkit.live.server.cluster.delivered`)."""
 
 from __future__ import annotations
 
-from chatkit.live.delivered import ChatLedger
+from chatkit.live.server.cluster.delivered import ChatLedger
 
 
 def test_each_seq_is_taken_once_whatever_the_order() -> None:

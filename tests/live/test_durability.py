@@ -8,7 +8,7 @@ import pytest
 from conftest import ServerFactory
 from live_support import Member, get_json
 
-from chatkit.live.transports import HttpTransport, SocketIOTransport
+from chatkit.live.client.transports import HttpTransport, SocketIOTransport
 from chatkit.model import DeliveryError, ServerMessage, Status
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]

@@ -7,8 +7,8 @@ from conftest import ServerFactory
 from live_support import Member, get_json
 
 from chatkit.failover import both_failed
-from chatkit.live.faults import FaultSettings
-from chatkit.live.service import REFUSED_REASON
+from chatkit.live.server.faults import FaultSettings
+from chatkit.live.server.service import REFUSED_REASON
 from chatkit.model import TIMED_OUT, Status
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]

@@ -1,11 +1,11 @@
-"""The fuzz set (`chatkit.live.fuzz`): over a thousand hostile cases, every one answered."""
+"""The fuzz set (`chatkit.live.tools.fuzz`): over a thousand hostile cases, every one answered."""
 
 from __future__ import annotations
 
 import pytest
 from conftest import ServerFactory
 
-from chatkit.live import fuzz
+from chatkit.live.tools import fuzz
 
 pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(120)]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit.live.errors import BadRequest
-from chatkit.live.hosts import HostAllowlist
-from chatkit.live.payloads import check_chat_id
-from chatkit.live.settings import ServerSettings
+from chatkit.live.server.errors import BadRequest
+from chatkit.live.server.hosts import HostAllowlist
+from chatkit.live.server.payloads import check_chat_id
+from chatkit.live.server.settings import ServerSettings
 
 
 def test_loopback_the_listen_host_and_the_given_names_are_the_only_hosts() -> None:

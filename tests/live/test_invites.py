@@ -14,9 +14,9 @@ import pytest
 from conftest import ServerFactory
 from live_support import Member
 
-from chatkit.live.accounts import MAX_PENDING_INVITES, Accounts
-from chatkit.live.databases import account_store
-from chatkit.live.transports import RequestFailed
+from chatkit.live.client.transports import RequestFailed
+from chatkit.live.storage.accounts import MAX_PENDING_INVITES, Accounts
+from chatkit.live.storage.databases import account_store
 
 pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(90)]
 

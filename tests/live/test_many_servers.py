@@ -31,7 +31,7 @@ import pytest
 from conftest import ServerFactory
 from live_support import Member, ServerProcess, get_json, login
 
-from chatkit.live.transports import SocketIOTransport
+from chatkit.live.client.transports import SocketIOTransport
 from chatkit.model import DeliveryError, Status
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]

@@ -13,11 +13,11 @@ import socketio  # type: ignore[import-untyped]
 from conftest import ServerFactory
 from live_support import WAIT_S, Member, RawSocket, get_json, login, server_log
 
-from chatkit.live import accounts
-from chatkit.live.accounts import AccountStore
-from chatkit.live.errors import NotRegistered
-from chatkit.live.sessions import SessionRegistry
-from chatkit.live.transports import RequestFailed
+from chatkit.live.client.transports import RequestFailed
+from chatkit.live.server.errors import NotRegistered
+from chatkit.live.server.sessions import SessionRegistry
+from chatkit.live.storage import accounts
+from chatkit.live.storage.accounts import AccountStore
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 

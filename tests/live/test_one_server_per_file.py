@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from chatkit.live.cluster_secret import new_secret_file
-from chatkit.live.process import free_port
-from chatkit.live.storage import SQLiteStore, StoreError
+from chatkit.live.server.cluster.secret import new_secret_file
+from chatkit.live.storage.messages import SQLiteStore, StoreError
+from chatkit.live.tools.process import free_port
 
 
 async def open_store(path: Path, *, shared: bool = False) -> SQLiteStore:

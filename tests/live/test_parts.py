@@ -11,8 +11,8 @@ import pytest
 
 from chatkit.failover import PRIMARY_TIMED_OUT, Failover, FailoverServer, both_failed
 from chatkit.live.cli import add_serve_command, serve_command
-from chatkit.live.faults import FaultInjector, FaultSettings
-from chatkit.live.storage import SQLiteStore
+from chatkit.live.server.faults import FaultInjector, FaultSettings
+from chatkit.live.storage.messages import SQLiteStore
 from chatkit.model import DeliveryError, ServerMessage
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)

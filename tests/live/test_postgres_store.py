@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from chatkit.live.databases import is_postgres_url, shown
-from chatkit.live.postgres.messages import PostgresStore
-from chatkit.live.storage import StoreError
+from chatkit.live.storage.locations import is_postgres_url, shown
+from chatkit.live.storage.messages import StoreError
+from chatkit.live.storage.postgres.messages import PostgresStore
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import ServerFactory
 from live_support import Member, get_json, login
 
-from chatkit.live.transports import HttpTransport, RequestFailed
+from chatkit.live.client.transports import HttpTransport, RequestFailed
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 

@@ -42,8 +42,8 @@ import redis
 from conftest import ServerFactory
 from live_support import Member, ServerProcess, get_json, server_log
 
-from chatkit.live.redis_process import RedisProcess
-from chatkit.live.transports import RequestFailed
+from chatkit.live.client.transports import RequestFailed
+from chatkit.live.tools.redis_process import RedisProcess
 from chatkit.live.wire import EVENT_DELIVERY
 from chatkit.model import Status
 

@@ -28,13 +28,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import ServerFactory, cluster_secret
-from live_support import Member, ServerProcess, get_json, server_log
+from conftest import ServerFactory
+from live_support import Member, ServerProcess, cluster_secret, get_json, server_log
 
-from chatkit.live.cluster_secret import MAKE_ONE, Seal, secret_from_file
-from chatkit.live.process import free_port
-from chatkit.live.redis_link import redis_database
-from chatkit.live.redis_process import RedisProcess
+from chatkit.live.server.cluster.redis_link import redis_database
+from chatkit.live.server.cluster.secret import MAKE_ONE, Seal, secret_from_file
+from chatkit.live.tools.process import free_port
+from chatkit.live.tools.redis_process import RedisProcess
 from chatkit.model import Status
 
 pytestmark = [pytest.mark.budget(20), pytest.mark.timeout(60)]
@@ -130,6 +130,7 @@ async def test_forged_packets_on_redis_reach_nobody_and_are_logged(
         real = await alice.send("general", "the real one")
         assert real.status is Status.SENT
         await bob.until("the real message is in", lambda: len(bob.echoes) >= 1)
+        await alice.until("her own echo is in", lambda: len(alice.echoes) >= 1)
         assert [m.client_id for m in bob.echoes] == [real.client_id], "a forgery was delivered"
         assert [m.client_id for m in alice.echoes] == [real.client_id]
         for server in (first, second):
@@ -175,7 +176,7 @@ def test_a_server_with_redis_but_no_secret_refuses_and_says_how_to_make_one(
 def test_the_secret_maker_writes_a_private_file_once(tmp_path: Path) -> None:
     path = tmp_path / "cluster.secret"
     made = subprocess.run(
-        [sys.executable, "-m", "chatkit.live.cluster_secret", str(path)],
+        [sys.executable, "-m", "chatkit.live.server.cluster.secret", str(path)],
         capture_output=True,
         text=True,
         timeout=20,
@@ -185,7 +186,7 @@ def test_the_secret_maker_writes_a_private_file_once(tmp_path: Path) -> None:
     secret = secret_from_file(path)
     assert secret.decode() not in made.stdout
     again = subprocess.run(
-        [sys.executable, "-m", "chatkit.live.cluster_secret", str(path)],
+        [sys.executable, "-m", "chatkit.live.server.cluster.secret", str(path)],
         capture_output=True,
         text=True,
         timeout=20,

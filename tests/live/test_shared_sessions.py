@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from chatkit.live.accounts import AccountError, Accounts, AccountStore
-from chatkit.live.databases import account_store
-from chatkit.live.faults import FaultInjector, FaultSettings
-from chatkit.live.service import ChatService
-from chatkit.live.sessions import Session, SessionRegistry
-from chatkit.live.settings import ServerSettings
-from chatkit.live.storage import SQLiteStore
+from chatkit.live.server.faults import FaultInjector, FaultSettings
+from chatkit.live.server.service import ChatService
+from chatkit.live.server.sessions import Session, SessionRegistry
+from chatkit.live.server.settings import ServerSettings
+from chatkit.live.storage.accounts import AccountError, Accounts, AccountStore
+from chatkit.live.storage.databases import account_store
+from chatkit.live.storage.messages import SQLiteStore
 from chatkit.model import ServerMessage
 
 pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]

@@ -9,7 +9,7 @@ import pytest
 from conftest import ServerFactory
 from live_support import RawSocket, get_json, rss_mb, server_log
 
-from chatkit.live.transports import SocketIOTransport
+from chatkit.live.client.transports import SocketIOTransport
 from chatkit.model import ServerMessage
 
 pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(90)]

@@ -16,7 +16,7 @@ import pytest
 from textual.pilot import Pilot
 from tui_support import ServerFactory, burst, connected, load, until
 
-from chatkit.live.transports import HttpTransport
+from chatkit.live.client.transports import HttpTransport
 from chatkit.model import Status
 from chatkit.tui.app import ChatApp
 from chatkit.tui.demo import USERS, DemoApp

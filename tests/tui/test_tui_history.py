@@ -18,7 +18,7 @@ from tui_support import (
     until,
 )
 
-from chatkit.live.transports import HttpTransport
+from chatkit.live.client.transports import HttpTransport
 from chatkit.model import Status
 from chatkit.tui.app import ChatApp
 from chatkit.tui.pane import ChatPane

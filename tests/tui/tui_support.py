@@ -1,6 +1,6 @@
 """What the TUI tests share: a live server in a subprocess, and a bounded wait on the pilot.
 
-The server is `chatkit.live.process.ServerProcess`: ``python -m chatkit.live`` on a
+The server is `chatkit.live.tools.process.ServerProcess`: ``python -m chatkit.live`` on a
 free loopback port, ready once it prints its ready line (read with a bounded wait).
 
 Nothing here sleeps to wait for async work: `until` lets the app run, one
@@ -19,8 +19,8 @@ from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
-from chatkit.live.process import ServerProcess as ServerProcess  # for conftest.py
-from chatkit.live.process import free_port as free_port  # for the tests
+from chatkit.live.tools.process import ServerProcess as ServerProcess  # for conftest.py
+from chatkit.live.tools.process import free_port as free_port  # for the tests
 from chatkit.model import Status
 from chatkit.protocols import Flow
 from chatkit.target import load_flow, resolve_target
