@@ -168,16 +168,7 @@ class _Api:
         else:
             assert login.user is not None and login.password is not None
             session, token = await self.sessions.login(login.user, login.password, address)
-        return JSONResponse(
-            {
-                "ok": True,
-                "user": session.user,
-                "token": token,
-                "chats": sorted(session.account.chats),
-                "invites": await self.service.pending_invites(session),
-                "faults": self.service.current_faults(),
-            }
-        )
+        return JSONResponse(await self.service.sign_in_answer(session, token))
 
     async def logout(self, request: Request) -> Response:
         await self.service.logout(await self._session(request))

@@ -317,14 +317,7 @@ class Realtime:
                 await self.sio.leave_room(sid, room_of(chat_id))
         for chat_id in session.rooms:
             await self._enter(sid, chat_id)
-        return {
-            "ok": True,
-            "user": session.user,
-            "token": token,
-            "chats": sorted(session.account.chats),
-            "invites": await self.service.pending_invites(session),
-            "faults": self.service.current_faults(),
-        }
+        return await self.service.sign_in_answer(session, token)
 
     async def _logout(self, sid: str, payload: Mapping[str, object]) -> Ack:
         """Revoke this connection's session for good; its connections are signed out."""

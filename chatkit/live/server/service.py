@@ -154,6 +154,18 @@ class ChatService:
         pending = await self.sessions.store.pending_invites(session.user)
         return [{"chat_id": chat_id, "inviter": inviter} for chat_id, inviter in pending]
 
+    async def sign_in_answer(self, session: Session, token: str) -> dict[str, object]:
+        """What signing in answers, over HTTP and Socket.IO alike: who, the token, the chats,
+        the invites waiting and the fault switches."""
+        return {
+            "ok": True,
+            "user": session.user,
+            "token": token,
+            "chats": sorted(session.account.chats),
+            "invites": await self.pending_invites(session),
+            "faults": self.current_faults(),
+        }
+
     async def decline_invite(self, session: Session, chat_id: str) -> None:
         await self.sessions.store.decline_invite(chat_id, session.user)
 
