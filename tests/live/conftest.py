@@ -76,3 +76,13 @@ def database(request: pytest.FixtureRequest) -> str | None:
         return None
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where an account store lives, once each way: a SQLite file of the test's own, or a
+    fresh PostgreSQL database's URL (for tests that open stores without a server)."""
+    if request.param == "sqlite":
+        return tmp_path / "accounts.sqlite3"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -27,14 +27,6 @@ INVITE_RATE = 0.5
 """...and `ServerSettings.invite_rate_per_s`, a second after that."""
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
-    if request.param == "sqlite":
-        return tmp_path / "accounts.sqlite3"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
 @asynccontextmanager
 async def accounts_at(location: str | Path) -> AsyncIterator[Accounts]:
     store = account_store(location)

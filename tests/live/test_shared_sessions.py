@@ -27,14 +27,6 @@ pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
 PASSWORD = "a long enough password"
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
-    if request.param == "sqlite":
-        return tmp_path / "accounts.sqlite3"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
 @asynccontextmanager
 async def two_processes(location: str | Path) -> AsyncIterator[tuple[Accounts, Accounts]]:
     """Two stores on one database, as two server processes have; alice and bob have accounts."""
