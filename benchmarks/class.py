@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chatkit.grading.classroom import LearnerGrade, default_jobs, grade_class
+from chatkit.grading.class_grading import LearnerGrade, default_jobs, grade_class
 from chatkit.grading.exports import exercism
 from chatkit.grading.runner import grade
 from chatkit.grading.submissions import Submission, class_submissions

@@ -10,7 +10,7 @@ it: `report` draws it with rich, each failure's race drawn by `diagram` and
 for CI; `cli` is ``python grader.py``, with `hints`, `watch` and `compare`.
 
 For teachers (`teacher_cli`): `visibility` keeps a teacher's hidden scenarios from the
-learner; `classroom` grades a class (`submissions` finds each learner's flow), which
+learner; `class_grading` grades a class (`submissions` finds each learner's flow), which
 `class_summary` sums up and `class_files` writes out, with `saved` for whole reports;
 `gradescope` writes Gradescope's results and `autograder` its autograder zip.
 """

@@ -22,8 +22,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from chatkit.grading.class_grading import LearnerGrade
 from chatkit.grading.class_summary import ClassSummary, family_points, summarize
-from chatkit.grading.classroom import LearnerGrade
 from chatkit.grading.exports import write_exercism
 from chatkit.grading.families import family_order
 from chatkit.grading.html_report import write_html

@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from chatkit.grading.classroom import LearnerGrade, Status
+from chatkit.grading.class_grading import LearnerGrade, Status
 from chatkit.grading.families import family_order
 from chatkit.grading.report import humanize
 from chatkit.grading.results import GradeReport, Outcome

@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from chatkit.grading.autograder import build_autograder
 from chatkit.grading.class_files import render_summary, write_class
-from chatkit.grading.classroom import LearnerGrade, Status, default_jobs, grade_class
+from chatkit.grading.class_grading import LearnerGrade, Status, default_jobs, grade_class
 from chatkit.grading.gradescope import write_gradescope
 from chatkit.grading.results import GradeReport
 from chatkit.grading.submissions import class_submissions

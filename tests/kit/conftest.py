@@ -3,7 +3,7 @@ and a way to load a module of a test's own where the hang watch looks.
 
 Several test modules read the same grading (which family caught the mistake, the
 diagram of its races, its HTML page, the subtle flows' timelines). All the known-wrong
-flows are graded as one class, by the class grader (`chatkit.grading.classroom`, one
+flows are graded as one class, by the class grader (`chatkit.grading.class_grading`, one
 grading per core), when a test first asks for one; every test after reads those reports.
 Under ``pytest -n auto`` the workers share that one run: the first to ask grades the
 class and saves each report, the others wait for it and read the files.
@@ -22,7 +22,7 @@ from types import ModuleType
 import pytest
 from mistakes import MISTAKES, write_all
 
-from chatkit.grading.classroom import grade_class
+from chatkit.grading.class_grading import grade_class
 from chatkit.grading.results import GradeReport
 from chatkit.grading.saved import load_report, save_report
 from chatkit.grading.submissions import Submission

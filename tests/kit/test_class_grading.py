@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from mistakes import MISTAKES, flow_source
 
-from chatkit.grading import classroom
-from chatkit.grading.classroom import Status, grade_class
+from chatkit.grading import class_grading
+from chatkit.grading.class_grading import Status, grade_class
 from chatkit.grading.results import GradeReport
 from chatkit.grading.saved import load_report, report_to_json
 from chatkit.grading.submissions import Submission, class_submissions, flow_in
@@ -182,7 +182,7 @@ def test_a_grader_failure_on_one_submission_is_only_that_ones(
             raise OSError("no space left on device")
         return GradeReport(target, target)
 
-    monkeypatch.setattr(classroom, "grade", grade)
+    monkeypatch.setattr(class_grading, "grade", grade)
     names = ["ann", "broken", "cat"]
     grades = grade_class([Submission(n, tmp_path / n, tmp_path / n) for n in names], jobs=2)
     assert [(g.learner, g.status) for g in grades] == [
