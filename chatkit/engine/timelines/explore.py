@@ -216,6 +216,11 @@ class Strategy:
     checked_replay: bool = False
     """Replay with every check, instead of handing the rule watch what it remembered."""
 
+    @property
+    def shortcuts(self) -> bool:
+        """Whether known server-only events are skipped (only ever when states are merged)."""
+        return self.shortcut and self.dedup
+
 
 FULL = Strategy()
 UNMERGED = Strategy(dedup=False)
@@ -243,14 +248,10 @@ class Explorer:
         max_length: int | None = None,
     ) -> None:
         self.strategy = strategy
-        self.reuse = strategy.reuse
-        self.checked_replay = strategy.checked_replay
         self.flow = flow
         self.world = world
         self.space = space(world)
-        self.dedup = strategy.dedup
         self.max_length = max_length
-        self.shortcut = strategy.shortcut and strategy.dedup
         self.result = Exploration(world)
         self._ids: dict[Hashable, int] = {}
         """Each distinct state's number."""
@@ -268,7 +269,7 @@ class Explorer:
         summary = yield from self._visit(
             run, (), self.space.start, run.canon.memory(), None, None, None
         )
-        if self._history_read and self.shortcut:
+        if self._history_read and self.strategy.shortcuts:
             again = Explorer(
                 self.flow,
                 self.world,
@@ -278,7 +279,7 @@ class Explorer:
             return (yield from again.walk())
         result.seconds = time.perf_counter() - started
         result.orderings = self._count(self.space.start, 0)
-        result.states = len(self._ids) if self.dedup else result.transitions
+        result.states = len(self._ids) if self.strategy.dedup else result.transitions
         for label, (count, events) in summary.items():
             result.broken[label] = count
             result.counterexamples[label] = tell(self.flow, self.world, events)
@@ -315,7 +316,7 @@ class Explorer:
         depth = len(path) + 1
         edges = self._edges
         diamond = (
-            self.shortcut
+            self.strategy.shortcuts
             and here is not None
             and parent is not None
             and via is not None
@@ -334,12 +335,12 @@ class Explorer:
                     if known:
                         summary = _merge(summary, known, event)
                     continue
-            if run is not None and not self.reuse:
+            if run is not None and not self.strategy.reuse:
                 run.close()
                 run = None
             if run is None:
                 run = Run(self.flow, self.world)
-                run.replay(path, memory, checked=self.checked_replay)
+                run.replay(path, memory, checked=self.strategy.checked_replay)
                 result.replayed += len(path)
             child, run = run, None
             failure = child.step(event)
@@ -350,7 +351,7 @@ class Explorer:
             if failure is not None:
                 child.close()
                 found: _Summary = {failure.label: (self._count(after, depth), ())}
-            elif not self.space.moves(after) or depth == self.max_length or not self.dedup:
+            elif not self.space.moves(after) or depth == self.max_length or not self.strategy.dedup:
                 found = yield from self._visit(
                     child, (*path, event), after, child.canon.memory(), None, None, None
                 )
