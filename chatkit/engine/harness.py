@@ -174,7 +174,7 @@ class Scenario:
 
     @property
     def clock(self) -> ScriptedClock:
-        """The scenario's clock: it stands still until the scenario moves it (``advance``)."""
+        """The scenario's clock: it stands still until the scenario moves it (``tick``, ``move_to``)."""
         return self.world.clock
 
     def state(self, user: str = "you") -> ChatState:

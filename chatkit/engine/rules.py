@@ -184,11 +184,11 @@ def check_sending_shown(chat: Chat, row: Message) -> None:
 
 
 def check_pending_on_screen(
-    state: ChatState, client_id: str, chat_id: str, body: str, sent_body: str | None = None
+    state: ChatState, client_id: str, chat_id: str, body: str, sent_body: str
 ) -> None:
     """Rule 1, when a send reaches the server: its row is on screen, pending, saying "sending…";
     and rule 6: the words shown and sent are exactly the ones typed (``body``)."""
-    if sent_body is not None and sent_body != body:
+    if sent_body != body:
         raise RuleBroken(
             Rule.KEEP_WORDS,
             f"you typed {body!r}, but the server was sent {sent_body!r}; send the user's "

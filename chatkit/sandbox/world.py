@@ -69,8 +69,6 @@ class ScriptedClock:
         """Move the clock forward (a scenario's "a minute later")."""
         self._now += _dt.timedelta(seconds=seconds)
 
-    advance = tick
-
     def move_to(self, when: _dt.datetime | str) -> None:
         """Set the clock to ``when`` (a datetime, or an ISO 8601 string; UTC unless it says)."""
         moment = _dt.datetime.fromisoformat(when) if isinstance(when, str) else when

@@ -231,7 +231,7 @@ async def test_many_sends_in_one_frozen_instant_get_unique_ids(kit: Scenario) ->
     ids = {sending.client_id for sending in sends}
     if len(ids) != len(sends):
         raise RuleBroken(Rule.UNIQUE_IDS, f"{len(sends)} messages share {len(ids)} client ids")
-    kit.clock.advance(60)
+    kit.clock.tick(60)
     await kit.send("a minute later")
     kit.expect([f"'tap {n}' pending" for n in range(1, 21)] + ["'a minute later' pending"])
     *taps, later = kit.state().chat(kit.chat_id).rows
