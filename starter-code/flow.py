@@ -54,7 +54,7 @@ async def send(
     """Show the message at once, deliver it, then reconcile it or roll it back.
 
     The user must see their message the moment they press enter, so put it on
-    screen as ``pending`` *before* you await the server. It needs a client id that
+    screen as ``pending`` *before* you await anything — the words exactly as typed. It needs a client id that
     no other message has — even two messages sent in the same instant — and a
     ``created_at`` from the clock. While it travels, the chat should show
     "sending…".
