@@ -157,8 +157,9 @@ class Journal:
 
     def __init__(self, folder: Path) -> None:
         self.folder = str(folder.resolve())
-        self._writes: dict[tuple[int, str], tuple[int, Blame]] = {}
-        self._count = 0
+        self._writes: dict[tuple[int, str], tuple[int, Blame, object]] = {}
+        self.count = 0
+        """How many changes were noted so far."""
         self._depth = 0
 
     @contextlib.contextmanager
@@ -191,8 +192,16 @@ class Journal:
     def note(self, target: object, field: str, frame: FrameType | None) -> None:
         blame = blame_frame(frame, self.folder)
         if blame is not None:
-            self._count += 1
-            self._writes[(id(target), field)] = (self._count, blame)
+            self.count += 1
+            self._writes[(id(target), field)] = (self.count, blame, target)
+
+    def since(self, count: int) -> list[tuple[object, str, int, Blame]]:
+        """The latest change to each field noted after the first ``count`` changes."""
+        return [
+            (target, field, number, blame)
+            for (_, field), (number, blame, target) in self._writes.items()
+            if number > count
+        ]
 
     def latest(self, targets: Iterable[object], fields: tuple[str, ...]) -> Blame | None:
         """The most recent of the learner's changes to any of these fields of ``targets``."""
@@ -201,5 +210,32 @@ class Journal:
             for target in targets
             for field in fields
             if (key := (id(target), field)) in self._writes
+        ]
+        return max(found, key=lambda write: write[0])[1] if found else None
+
+
+class RemoteJournal:
+    """The judge's copy of a phone's journal: who last changed each row and chat.
+
+    The phone names rows and chats by its own keys (`chatkit.phone.screen`); ``key`` maps
+    the judge's mirror objects to them.
+    """
+
+    def __init__(self, folder: Path, key: Callable[[object], str | None]) -> None:
+        self.folder = str(folder.resolve())
+        self._key = key
+        self._writes: dict[tuple[str, str], tuple[int, Blame]] = {}
+
+    def take(self, key: str, field: str, count: int, blame: Blame) -> None:
+        self._writes[(key, field)] = (count, blame)
+
+    def latest(self, targets: Iterable[object], fields: tuple[str, ...]) -> Blame | None:
+        """The most recent of the learner's changes to any of these fields of ``targets``."""
+        found = [
+            self._writes[(key, field)]
+            for target in targets
+            if (key := self._key(target)) is not None
+            for field in fields
+            if (key, field) in self._writes
         ]
         return max(found, key=lambda write: write[0])[1] if found else None

@@ -10,21 +10,22 @@ A scenario reads like what happens on the wire::
 
 Each step is written to the story with every client's timeline after it, and every
 rule of the design is checked after every step (`chatkit.engine.rules.RuleWatch`), so a
-broken rule is reported at the step that broke it. Time never enters: the harness
-only yields to the event loop until every send is either finished or waiting on the
-scripted server.
+broken rule is reported at the step that broke it. Time never enters: each phone runs
+until every send is either finished or waiting on the scripted server.
+
+The harness is the judge's: it never runs the learner's code. Every client is a phone,
+a process of its own (`chatkit.phone`), seen through a `RemotePhone` whose state is a
+mirror of the phone's screen.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from chatkit.blame import CREATED, Journal, blame_frame, blame_suspended, blame_traceback
-from chatkit.client import ChatClient
+from chatkit.blame import CREATED
+from chatkit.engine.remote import Op, RemotePhone
 from chatkit.engine.rules import (
     STATUS_FIELDS,
     Rule,
@@ -36,13 +37,12 @@ from chatkit.engine.rules import (
     check_shown_before_first_await,
     describe_timeline,
 )
-from chatkit.engine.scripted import Connection, Request, ScriptedServer
+from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.engine.story import SERVER, Kind, Step, screen
-from chatkit.failover import FailoverServer
 from chatkit.limits import MAX_YIELDS
-from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
-from chatkit.protocols import Flow
-from chatkit.sandbox import FlowCode, ScriptedClock, ScriptedWorld
+from chatkit.model import DeliveryError, InvalidMessage, ServerMessage
+from chatkit.phone.link import PhoneTemplate
+from chatkit.sandbox import ScriptedClock, ScriptedWorld
 from chatkit.state import ChatState
 
 DEFAULT_CHAT = "general"
@@ -63,7 +63,8 @@ class Sending:
     chat_id: str
     body: str
     retry_of: str | None = None
-    task: asyncio.Task[Message] = field(init=False, repr=False)
+    task: Op = field(init=False, repr=False)
+    """The send as the phone runs it: ``done()``, ``result()``, ``exception()``."""
     request: Request | None = None
     """The request this send waits on now: after a failover, the fallback's."""
     via: str | None = None
@@ -79,29 +80,9 @@ class Sending:
         return self.request.client_id
 
 
-_current: contextvars.ContextVar[Sending] = contextvars.ContextVar("current_sending")
-_via: contextvars.ContextVar[str | None] = contextvars.ContextVar("via", default=None)
-
-
-class _Transport(Connection):
-    """One of a failover client's two connections to the scripted server, with a name.
-
-    The name is how the harness knows which transport a request came in on.
-    """
-
-    def __init__(self, server: ScriptedServer, user: str, name: str) -> None:
-        super().__init__(server, user)
-        self.name = name
-
-    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
-        # Set in the sender's task, and read by `Scenario._on_request` before any await.
-        _via.set(self.name)
-        return await super().send(chat_id, client_id, body)
-
-
 @dataclass
 class _Member:
-    client: ChatClient
+    client: RemotePhone
     watch: RuleWatch
     chats: set[str] = field(default_factory=set)
 
@@ -109,55 +90,55 @@ class _Member:
 class Scenario:
     """One scripted server, the clients talking to it, and the story so far.
 
-    Every user's client is a device of its own, running its own fresh copy of the
-    flow (``code``), all in one scripted ``world``: a clock that moves only when the
-    scenario moves it (``kit.clock``), and chance seeded by the scenario's name.
+    Every user's client is a device of its own: a phone forked from ``phones``, running
+    its own fresh copy of the flow, all in one scripted ``world``: a clock that moves only
+    when the scenario moves it (``kit.clock``), and chance seeded by the scenario's name.
     """
 
-    def __init__(self, code: FlowCode, world: ScriptedWorld, chat_id: str = DEFAULT_CHAT) -> None:
-        self.code = code
+    def __init__(
+        self, phones: PhoneTemplate, world: ScriptedWorld, chat_id: str = DEFAULT_CHAT
+    ) -> None:
+        self.phones = phones
         self.world = world
         self.chat_id = chat_id
         self.server = ScriptedServer()
         self.story: list[Step] = []
         self.sendings: list[Sending] = []
-        self.journal = Journal(code.folder)
-        """Who changed what: the learner's function and line behind each change."""
         self._client_ids: dict[str, Sending] = {}
         """Every client id a send has used so far, by any user, and the send that used it."""
         self._members: dict[str, _Member] = {}
+        self._sendings: dict[int, Sending] = {}
+        """Each op a phone runs for a send, by ``id``: the send it is."""
         self._device_ids = 0
         self._retrying: str | None = None
-        self.server.on_request = self._on_request
         self.client("you")  # "you" is in the chat from the start, so every echo reaches you
 
     # Who is there.
 
     def client(
         self, user: str = "you", *, chats: tuple[str, ...] = (), failover: bool = False
-    ) -> ChatClient:
+    ) -> RemotePhone:
         """The client of ``user``, connected and in the scenario's chat (made on first use).
 
-        With ``failover``, the client talks through a `FailoverServer` from then on: each send
-        goes out over the primary and, when the primary refuses it or times out, again over
-        the fallback with the same client id. Both are connections to the scripted server, so
-        the scenario answers each request as usual; `Sending.via` says which one it is on.
+        With ``failover``, the client talks through a `chatkit.failover.FailoverServer` from
+        then on: each send goes out over the primary and, when the primary refuses it or times
+        out, again over the fallback with the same client id. Both are connections to the
+        scripted server, so the scenario answers each request as usual; `Sending.via` says
+        which one it is on.
         """
         member = self._members.get(user)
         if member is None:
             member = self._members[user] = self._new_member(user, user)
-        author = member.client.state.user
-        if failover and not isinstance(member.client.server, FailoverServer):
-            member.client.server = FailoverServer(
-                _Transport(self.server, author, PRIMARY), _Transport(self.server, author, FALLBACK)
-            )
+        author = member.client.user
+        if failover and not member.client.failing_over:
+            member.client.fail_over()
         for chat_id in (self.chat_id, *chats):
             if chat_id not in member.chats:
                 member.chats.add(chat_id)
                 self.server.join(chat_id, author, self._listener(member))
         return member.client
 
-    def phone(self, user: str, name: str) -> ChatClient:
+    def phone(self, user: str, name: str) -> RemotePhone:
         """Another phone of ``user``'s, called ``name`` in the story ("your new phone").
 
         It signs in as ``user`` but runs its own copy of the flow, with an empty screen —
@@ -168,9 +149,23 @@ class Scenario:
         return self.client(name)
 
     def _new_member(self, user: str, device: str) -> _Member:
-        state = ChatState(user)
-        flow = self.code.device(self.world, device)
-        return _Member(ChatClient(flow, state, self.server.connect(user)), RuleWatch(state))
+        link = self.phones.phone(self.world.name, device, user)
+        try:
+            phone = RemotePhone(
+                link, device, user, self.server, self, self.world.output.write, self._now
+            )
+        except BaseException:
+            link.close()
+            raise
+        return _Member(phone, RuleWatch(phone.state))
+
+    def _now(self) -> datetime:
+        return self.world.clock.now
+
+    def close(self) -> None:
+        """Hang up every phone of the scenario."""
+        for member in self._members.values():
+            member.client.close()
 
     @property
     def clock(self) -> ScriptedClock:
@@ -180,10 +175,6 @@ class Scenario:
     def state(self, user: str = "you") -> ChatState:
         return self.client(user).state
 
-    def flow(self, user: str = "you") -> Flow:
-        """The copy of the flow that runs on ``user``'s device."""
-        return self.client(user).flow
-
     # What the users do.
 
     async def send(self, body: str, *, by: str = "you", chat: str | None = None) -> Sending:
@@ -192,8 +183,9 @@ class Scenario:
         chat_id = chat or self.chat_id
         sending = Sending(by, chat_id, body)
         await self._begin(
-            sending, client.send(chat_id, body), f"{_does(by, 'send')} {_quote(body)}"
-        )
+            sending, client, {"do": "send", "chat_id": chat_id, "body": body},
+            f"{_does(by, 'send')} {_quote(body)}",
+        )  # fmt: skip
         return sending
 
     async def send_many(
@@ -206,7 +198,7 @@ class Scenario:
         sendings = []
         for number, body in enumerate(bodies):
             sending = Sending(by, targets[number % len(targets)], body)
-            await self._start(sending, client.send(sending.chat_id, body))
+            self._start(sending, client, {"do": "send", "chat_id": sending.chat_id, "body": body})
             sendings.append(sending)
         await self.settle()
         across = f" across {len(chats)} chats" if chats else ""
@@ -237,7 +229,9 @@ class Scenario:
         self._retrying = failed.client_id
         try:
             text = f"{_does(failed.user, 'retry')} {_quote(failed.body)}"
-            await self._begin(sending, client.retry(failed.client_id), text)
+            await self._begin(
+                sending, client, {"do": "retry", "client_id": failed.client_id}, text
+            )
         finally:
             self._retrying = None
         return sending
@@ -246,20 +240,16 @@ class Scenario:
         """Send a body that must be refused; return the error the flow raised."""
         state = self.state(by)
         before = _snapshot(state)
-        task = asyncio.get_running_loop().create_task(self.client(by).send(self.chat_id, body))
-        with self.journal.recording():
-            for _ in range(MAX_YIELDS):
-                if task.done():
-                    break
-                await asyncio.sleep(0)
+        task = self.client(by).start(
+            "send", lambda op: None, chat_id=self.chat_id, body=body
+        )
+        await self.settle()
         self._step(
             f"{_does(by, 'try')} to send {_quote(body)}", Kind.REFUSED_INPUT, by, by, check=False
         )
         error = task.exception() if task.done() else None
         if not isinstance(error, InvalidMessage):
-            if not task.done():
-                task.cancel()
-            elif error is not None and not isinstance(error, DeliveryError):
+            if task.done() and error is not None and not isinstance(error, DeliveryError):
                 raise error
             raise RuleBroken(
                 Rule.BAD_INPUT,
@@ -281,8 +271,7 @@ class Scenario:
         member = self._members[user]
         for message in self.server.stored.get(self.chat_id, []):
             member.watch.told(message)
-        with self.journal.recording():
-            await member.client.backfill(self.chat_id)
+        await self._reload(member, "backfill")
         self._step(f"{_does(user, 'reconnect')}; the history arrives", Kind.HISTORY, SERVER, user)
 
     async def resync(self, user: str = "you") -> None:
@@ -290,8 +279,7 @@ class Scenario:
         member = self._members[user]
         for message in self.server.stored.get(self.chat_id, []):
             member.watch.told(message)
-        with self.journal.recording():
-            await member.client.resync(self.chat_id)
+        await self._reload(member, "resync")
         try:
             self._step(
                 f"{_does(user, 'reload')} the chat from the server", Kind.HISTORY, SERVER, user
@@ -357,8 +345,7 @@ class Scenario:
         member = self._members[sending.user]
         member.watch.told(stored)
         try:
-            with self.journal.recording():
-                member.client.receive(stored)
+            member.client.receive(stored)
         finally:
             self._step(
                 f"the late ack for {_quote(sending.body)} reaches {sending.user}{_over(sending)}",
@@ -397,8 +384,7 @@ class Scenario:
             raise ValueError("store or ack a message before echoing it")
         whom = "the chat" if to is None else to
         try:
-            with self.journal.recording():
-                self.server.echo(message, to=to)
+            self.server.echo(message, to=to)
         finally:
             self._step(
                 f"the echo of {_quote(message.body)} (#{message.seq}) reaches {whom}",
@@ -459,12 +445,11 @@ class Scenario:
             )
 
     async def settle(self) -> None:
-        """Let the event loop run until every send is finished or waiting on the server."""
-        with self.journal.recording():
-            for _ in range(MAX_YIELDS):
-                if all(_is_quiet(sending) for sending in self.sendings):
-                    return
-                await asyncio.sleep(0)
+        """Hand each phone the server's answers, until every send is finished or waits on
+        the server (each phone runs until it is quiet after each of them)."""
+        for _ in range(MAX_YIELDS):
+            if not any([member.client.flush() for member in self._members.values()]):
+                return
 
     async def finish(self) -> None:
         """The end of a scenario: every send has finished or still waits on the server."""
@@ -480,38 +465,53 @@ class Scenario:
     # Plumbing.
 
     async def _begin(
-        self, sending: Sending, send: Coroutine[object, object, Message], text: str
+        self, sending: Sending, client: RemotePhone, command: dict[str, str], text: str
     ) -> None:
         """Start a send, let it run until it waits on the server, and tell that step."""
-        await self._start(sending, send)
+        self._start(sending, client, command)
         await self.settle()
         kind = Kind.SEND if sending.retry_of is None else Kind.RETRY
         self._step(text + _over(sending), kind, sending.user, SERVER, check=False)
         self._raise_if_not_started(sending)
         self._check()
 
-    async def _start(self, sending: Sending, send: Coroutine[object, object, Message]) -> None:
-        """Start a send in a context of its own, so the server can tell which it is.
-
-        The send runs up to the first moment it gives the event loop a turn; right then
-        its message must be on screen as pending (rule 1), whatever it awaits.
-        """
-        state = self.state(sending.user)
-        shown_before = len(state.messages)
-        context = contextvars.copy_context()
-        context.run(_current.set, sending)
-        sending.task = asyncio.get_running_loop().create_task(send, context=context)
+    def _start(self, sending: Sending, client: RemotePhone, command: dict[str, str]) -> None:
+        """Start a send on its phone. It runs up to the first moment it gives up control;
+        right then its message must be on screen as pending (rule 1), whatever it awaits
+        (`paused`)."""
         self.sendings.append(sending)
-        with self.journal.recording():
-            await asyncio.sleep(0)  # the new task runs first: up to its first await
-        if sending.request is None and not sending.task.done() and sending.broken is None:
-            try:
-                check_shown_before_first_await(
-                    state, sending.body, sending.chat_id, sending.retry_of, shown_before
-                )
-            except RuleBroken as broken:
-                broken.blame = blame_suspended(sending.task.get_coro(), self.journal.folder)
-                sending.broken = broken
+
+        def bind(op: Op) -> None:
+            sending.task = op
+            self._sendings[id(op)] = sending
+
+        client.start(command["do"], bind, **{k: v for k, v in command.items() if k != "do"})
+
+    async def _reload(self, member: _Member, how: str) -> None:
+        """The phone reloads the chat's history (``backfill`` or ``resync``) and merges it."""
+        op = member.client.start(how, lambda op: None, chat_id=self.chat_id)
+        await self.settle()
+        if op.error is not None:
+            raise op.error
+        if not op.done():
+            raise RuleBroken(
+                Rule.FINISHES, "the history arrived, but merging it into the screen never finished"
+            )
+
+    # What the phones tell.
+
+    def paused(self, phone: RemotePhone, op: Op, shown_before: int) -> None:
+        """A send gave up control for the first time, before calling the server."""
+        sending = self._sendings.get(id(op))
+        if sending is None or sending.request is not None or sending.broken is not None:
+            return
+        try:
+            check_shown_before_first_await(
+                phone.state, sending.body, sending.chat_id, sending.retry_of, shown_before
+            )
+        except RuleBroken as broken:
+            broken.blame = op.paused_at
+            sending.broken = broken
 
     def _raise_if_not_started(self, sending: Sending) -> None:
         """After a send's first run: it must have broken no rule and reached the server."""
@@ -575,7 +575,7 @@ class Scenario:
                 f"send let DeliveryError({error.reason!r}) escape; catch it and roll back instead",
                 function="send",  # the rule is rollback's, but send is where to look
             )
-            escaped.blame = blame_traceback(error.__traceback__, self.journal.folder)
+            escaped.blame = sending.task.raised_at
             raise escaped
         if error is not None:
             raise error
@@ -592,11 +592,12 @@ class Scenario:
             )
         return sending.request
 
-    def _on_request(self, request: Request) -> None:
-        sending = _current.get(None)
-        if sending is None:
+    def requested(self, phone: RemotePhone, op: Op | None, request: Request) -> None:
+        """A phone's flow called ``server.send``: check the call as it arrives."""
+        sending = self._sendings.get(id(op))
+        if sending is None or op is None:
             return
-        previous, sending.request, sending.via = sending.request, request, _via.get()
+        previous, sending.request, sending.via = sending.request, request, op.via
         if (
             sending.via == FALLBACK
             and previous is not None
@@ -606,7 +607,7 @@ class Scenario:
         try:
             self._check_request(sending, request)
         except RuleBroken as broken:
-            broken.blame = blame_frame(sys._getframe(), self.journal.folder)
+            broken.blame = op.called_at
             sending.broken = broken
 
     def _check_request(self, sending: Sending, request: Request) -> None:
@@ -673,14 +674,18 @@ class Scenario:
             chat = self.state(user).chat(self.chat_id)
             about = broken.about or (chat, *chat.rows)
             fields = broken.fields if broken.about else (*STATUS_FIELDS, *CREATED, "rows")
-            broken.blame = self.journal.latest(about, fields)
+            for member in (self._members[user], *self._members.values()):
+                broken.blame = member.client.journal.latest(about, fields)
+                if broken.blame is not None:
+                    break
         return broken
 
 
 def _is_quiet(sending: Sending) -> bool:
-    if sending.task.done():
+    task = sending.task
+    if task.done():
         return True
-    return sending.request is not None and not sending.request.answered
+    return task.state == "server" and task.request is not None and not task.request.answered
 
 
 def _over(sending: Sending) -> str:

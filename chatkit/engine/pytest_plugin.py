@@ -25,6 +25,7 @@ from chatkit.engine.hang_watch import HangWatch, StuckInLearnerCode
 from chatkit.engine.harness import Scenario
 from chatkit.engine.story import told
 from chatkit.limits import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS
+from chatkit.phone.link import PhoneTemplate
 from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.target import check_shape, resolve_target
@@ -78,19 +79,51 @@ def flow_code(pytestconfig: pytest.Config) -> FlowCode:
     return code
 
 
+_TEMPLATE = pytest.StashKey[PhoneTemplate]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the phones' template before anything can confine this process (a confined
+    process starts no other): every scenario's phones are forked from it."""
+    if any(is_scenario(item) for item in session.items if isinstance(item, pytest.Function)):
+        phones(session.config)
+
+
+def phones(config: pytest.Config) -> PhoneTemplate:
+    """The warm template of the target's phones, started once per run."""
+    template = config.stash.get(_TEMPLATE, None)
+    if template is None:
+        template = config.stash[_TEMPLATE] = PhoneTemplate(
+            resolve_target(config.getoption("--target"))
+        )
+    return template
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    template = config.stash.get(_TEMPLATE, None)
+    if template is not None:
+        template.close()
+
+
 @pytest.fixture
-def kit(flow_code: FlowCode, request: pytest.FixtureRequest) -> Scenario:
-    """A fresh scripted server, clock and clients for one scenario.
+def kit(request: pytest.FixtureRequest) -> Generator[Scenario, None, None]:
+    """A fresh scripted server, clock and phones for one scenario.
 
     The world is named after the scenario, so its chance is the same on every run.
     """
-    return Scenario(flow_code, ScriptedWorld(request.node.nodeid))
+    scenario = Scenario(phones(request.config), ScriptedWorld(request.node.nodeid))
+    try:
+        yield scenario
+    finally:
+        scenario.close()
 
 
 @pytest.fixture
-def flow(kit: Scenario) -> Flow:
-    """The flow as it runs on your device in this scenario (``send``, ``reconcile``, ``rollback``)."""
-    return kit.flow()
+def flow(flow_code: FlowCode, request: pytest.FixtureRequest) -> Flow:
+    """The flow as one device runs it, in this process (the timeline explorer's and the
+    scale family's; every other scenario runs its devices as phones)."""
+    return flow_code.device(ScriptedWorld(request.node.nodeid), "you")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from freezegun.api import FakeDatetime
-
 from chatkit.blame import CREATED, Blame
 from chatkit.model import Message, ServerMessage, Status
+from chatkit.phone.screen import PLAIN_DATETIMES, kind_of
 from chatkit.state import Chat, ChatState
 
 
@@ -112,17 +111,12 @@ def check_state_shape(state: ChatState) -> None:
             raise StateShapeError("a chat's error banner must be text or None")
         for row in chat.rows:
             if type(row) is not Message:
-                raise StateShapeError(f"a row must be a Message, not a {type(row).__name__}")
+                raise StateShapeError(f"a row must be a Message, not a {kind_of(row)}")
             if not _plain_row(row):
                 raise StateShapeError(
                     f"the row {row.body!r} holds a value of the wrong kind: text must be str, "
                     "the status a Status, the ids and seq int or None"
                 )
-
-
-PLAIN_DATETIMES = (datetime, FakeDatetime)
-"""What a row's ``created_at`` may be: a plain datetime (freezegun's, when a scenario froze
-time), never a subclass of the flow's whose comparisons could say anything."""
 
 
 def _plain_row(row: Message) -> bool:

@@ -109,6 +109,10 @@ class Output:
     ) -> None:
         """The ``print`` the learner's code calls in a scenario."""
         text = (" " if sep is None else sep).join(map(str, values)) + ("\n" if end is None else end)
+        self.write(text)
+
+    def write(self, text: str) -> None:
+        """Keep ``text`` (what a phone printed, or one ``print``), up to the limit."""
         room = self.limit - self._size
         if room <= 0:
             self.dropped += len(text)

@@ -31,8 +31,8 @@ import pytest
 
 from chatkit import ChatState, Message, ServerMessage, Status
 from chatkit.blame import Blame
-from chatkit.engine.harness import Scenario
 from chatkit.engine.rules import Rule, RuleBroken
+from chatkit.protocols import Flow
 
 pytestmark = pytest.mark.family("scale")
 
@@ -256,14 +256,14 @@ def advice(hot: Blame | None) -> str:
 
 @pytest.mark.budget(30)
 async def test_echoes_cost_the_same_with_a_long_history(
-    kit: Scenario, record_property: RecordProperty
+    flow: Flow, record_property: RecordProperty
 ) -> None:
     """Bob's chat with you holds 1,000 messages on one phone and 200,000 on
     another. On both, new messages from Bob arrive, and some old ones are
     echoed again after a reconnect. Showing a new message, or recognising a
     repeat, must not get slower as the history grows: each event should cost
     about the same on both phones."""
-    reconcile = kit.flow().reconcile
+    reconcile = flow.reconcile
     fresh = count(LARGE + 1)
 
     def echoes(state: ChatState, size: int, batch: int) -> Iterator[list[Event]]:
@@ -297,13 +297,13 @@ async def test_echoes_cost_the_same_with_a_long_history(
 @pytest.mark.budget(30)
 @pytest.mark.timeout(60)
 async def test_acks_and_failures_cost_the_same_with_a_long_history(
-    kit: Scenario, record_property: RecordProperty
+    flow: Flow, record_property: RecordProperty
 ) -> None:
     """Your own messages are pending at the bottom of a chat with 1,000
     messages, and of one with 200,000. Half of them are confirmed by their
     acks, half fail and are rolled back. Finding your pending row must not
     mean walking past every older message first."""
-    flow = kit.flow()
+
     fresh = count(LARGE + 1)
 
     def own_sends(state: ChatState, batch: int, only: str = "") -> Iterator[list[Event]]:

@@ -1,0 +1,352 @@
+"""A phone as the judge sees it: a mirror of its screen, and what its flow did.
+
+`RemotePhone` stands where an in-process `chatkit.ChatClient` used to: the scenario
+starts sends and reloads on it, hands it realtime messages, and reads its state. The
+state is the judge's mirror (`chatkit.phone.screen.ScreenReader`), rebuilt from the
+phone's reports; each server call the flow made reaches the judge's scripted server
+as a `Request`, and each answer the script gives goes back to the phone when the
+scenario settles.
+
+Every report is read in order, and each event is handed to the scenario's hooks with
+the mirror as it was at that moment: so rule 1 is checked on the screen the phone
+showed when its send first gave up control, not on a later one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from chatkit.blame import Blame, RemoteJournal
+from chatkit.engine.scripted import CLIENT_ID_TAKEN, Request, ScriptedServer
+from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage
+from chatkit.phone.frames import WireError
+from chatkit.phone.link import PhoneLink
+from chatkit.phone.screen import ScreenError, ScreenReader, Unplain, kind_of
+from chatkit.state import ChatState
+
+
+class PhoneRaised(Exception):
+    """The learner's code raised on the phone: what, with which message, and where."""
+
+    def __init__(self, data: object) -> None:
+        info = data if isinstance(data, dict) else {}
+        self.kind = _text(info.get("type"), "Exception")
+        self.detail = _text(info.get("message"), "")
+        self.blame = blame_of(info.get("where"))
+        self.code = _text(info.get("code"), "None")
+        super().__init__(self.detail)
+
+    @property
+    def not_written(self) -> bool:
+        return self.kind == "NotImplementedError"
+
+
+class PhoneFailed(PhoneRaised):
+    """The phone's run ended: a loop that never stopped, ``sys.exit``, a flood of output."""
+
+
+class PhoneMisbehaved(Exception):
+    """The phone said something that is not a report (or nothing, in time)."""
+
+
+def blame_of(data: object) -> Blame | None:
+    """A `Blame` from the wire, or None if it is not one."""
+    if type(data) is not list or len(data) != 5:
+        return None
+    function, file, line, code, inner = data
+    if type(file) is not str or type(line) is not int:
+        return None
+    return Blame(
+        function if type(function) is str else None,
+        file,
+        line,
+        _text(code, ""),
+        _text(inner, "?"),
+    )
+
+
+def error_of(data: object) -> BaseException:
+    """The exception a send raised, as the judge rebuilds it (the kit's own are rebuilt as
+    they were; anything else is a `PhoneRaised`)."""
+    info = data if isinstance(data, dict) else {}
+    reason = info.get("reason")
+    if type(reason) is str:
+        return DeliveryError(reason)
+    if info.get("invalid") is True:
+        return InvalidMessage(_text(info.get("message"), ""))
+    return PhoneRaised(info)
+
+
+@dataclass(eq=False)
+class Op:
+    """A send, a retry or a reload the scenario started on a phone. It answers the
+    questions a task does (``done``, ``result``, ``exception``), from the phone's reports."""
+
+    number: int
+    request: Request | None = None
+    """The request it waits on now, if it reached the server."""
+    via: str | None = None
+    state: str = "busy"
+    """``busy``, ``server`` (waiting on a request) or ``done``, as the phone last said."""
+    finished: bool = False
+    returned: object = None
+    error: BaseException | None = None
+    was_cancelled: bool = False
+    paused_at: Blame | None = None
+    """Where it first gave up control before calling the server, if it did."""
+    called_at: Blame | None = None
+    """The learner's line behind its latest server call."""
+    raised_at: Blame | None = None
+    """Where the error it ended with was raised."""
+    requests: list[Request] = field(default_factory=list)
+
+    def done(self) -> bool:
+        return self.finished
+
+    def cancelled(self) -> bool:
+        return self.was_cancelled
+
+    def result(self) -> object:
+        if not self.finished:
+            raise asyncio.InvalidStateError("the send has not finished")
+        if self.error is not None:
+            raise self.error
+        return self.returned
+
+    def exception(self) -> BaseException | None:
+        if not self.finished:
+            raise asyncio.InvalidStateError("the send has not finished")
+        return self.error
+
+    def cancel(self) -> None:
+        """Nothing to cancel from the judge: the phone's task ends with the phone."""
+
+
+class Hooks(Protocol):
+    """What the scenario hears from a phone, as it happens."""
+
+    def paused(self, phone: RemotePhone, op: Op, shown_before: int) -> None: ...
+
+    def requested(self, phone: RemotePhone, op: Op | None, request: Request) -> None: ...
+
+
+class RemotePhone:
+    """One device of a scenario, from the judge's side."""
+
+    def __init__(
+        self,
+        link: PhoneLink,
+        name: str,
+        user: str,
+        server: ScriptedServer,
+        hooks: Hooks,
+        printed: Callable[[str], None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.link = link
+        self.name = name
+        self.user = user
+        self.server = server
+        self.hooks = hooks
+        self.printed = printed
+        self.clock = clock
+        self.screen = ScreenReader(user)
+        self.journal = RemoteJournal(Path("."), self.screen.key)
+        self.failing_over = False
+        self._ops: dict[int, Op] = {}
+        self._next_op = 0
+        self._requests: dict[int, tuple[Request, Op | None]] = {}
+        """Requests the phone's flow made, by the phone's number, until answered."""
+        self._forwarded: set[int] = set()
+        hello = self._read(link.hello)
+        if not hello.get("ready"):
+            raise PhoneFailed(hello.get("load") or {"message": "the phone did not start"})
+
+    @property
+    def state(self) -> ChatState:
+        """The judge's mirror of the phone's screen."""
+        return self.screen.state
+
+    # What the scenario does with it.
+
+    def start(self, do: str, bind: Callable[[Op], None], **arguments: object) -> Op:
+        """Start a send, a retry or a reload; it runs until it waits on the server or ends.
+
+        ``bind`` is told the new op before the phone runs it, so the hooks know whose it is.
+        """
+        self._next_op += 1
+        op = self._ops[self._next_op] = Op(self._next_op)
+        bind(op)
+        self._call({"do": do, "op": op.number, **arguments})
+        return op
+
+    def receive(self, message: ServerMessage) -> None:
+        """A realtime message reaches the phone: its ``reconcile`` runs."""
+        report = self._call({"do": "receive", "message": message_data(message)})
+        raised = report.get("raised")
+        if raised is not None:
+            raise PhoneRaised(raised)
+
+    def fail_over(self) -> None:
+        """From now on the phone talks through a primary and a fallback transport."""
+        self.failing_over = True
+        self._call({"do": "failover"})
+
+    def flush(self) -> bool:
+        """Hand the phone every answer the script gave since; True if there was any."""
+        moved = False
+        for number, (request, _) in list(self._requests.items()):
+            if number in self._forwarded or not request.answer.done():
+                continue
+            self._forwarded.add(number)
+            del self._requests[number]
+            moved = True
+            self._call({"do": "answer", "request": number, **answer_data(request)})
+        return moved
+
+    def close(self) -> None:
+        self.link.close()
+
+    # Reading the phone.
+
+    def _call(self, command: dict[str, Any]) -> dict[str, Any]:
+        command["now"] = self.clock().astimezone(UTC).isoformat()
+        before = len(self.state.messages) if type(self.state.messages) is dict else 0
+        report = self._read(lambda: self.link.call(command))
+        try:
+            self._take(report, before)
+        except (ScreenError, KeyError, TypeError, ValueError) as error:
+            self.link.close()
+            raise PhoneMisbehaved(f"the phone's report is not one: {error}") from None
+        return report
+
+    def _read(self, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        try:
+            return read()
+        except WireError as error:
+            raise PhoneMisbehaved(
+                f"the phone stopped answering ({error}); it ran for more than its time "
+                "without handing control back"
+            ) from None
+
+    def _take(self, report: dict[str, Any], shown_before: int) -> None:
+        events = report.get("events", [])
+        if type(events) is not list:
+            raise ScreenError("events that are not a list")
+        for event in events:
+            if type(event) is not dict:
+                raise ScreenError("an event that is not one")
+            self.screen.apply(event.get("screen"))
+            self._event(event, shown_before)
+        self.screen.apply(report.get("screen"))
+        for number, state in dict(report.get("ops", {})).items():
+            op = self._ops.get(int(number))
+            if op is not None and state in ("busy", "server", "done"):
+                op.state = state
+        printed = report.get("printed")
+        if type(printed) is str and printed:
+            self.printed(printed)
+        for key, name, count, where in report.get("blame", []):
+            blame = blame_of(where)
+            if type(key) is str and type(name) is str and type(count) is int and blame:
+                self.journal.take(key, name, count, blame)
+        fatal = report.get("fatal")
+        if fatal is not None:
+            raise PhoneFailed(fatal)
+
+    def _event(self, event: dict[str, Any], shown_before: int) -> None:
+        kind = event.get("e")
+        op = self._ops.get(event.get("op") or 0)
+        if kind == "paused" and op is not None:
+            op.paused_at = blame_of(event.get("where"))
+            self.hooks.paused(self, op, shown_before)
+        elif kind == "request":
+            self._request(event, op)
+        elif kind == "done" and op is not None:
+            op.finished, op.state = True, "done"
+            if event.get("cancelled") is True:
+                op.was_cancelled = True
+            elif "error" in event:
+                op.error = error_of(event["error"])
+                error = event["error"]
+                op.raised_at = blame_of(error.get("where") if type(error) is dict else None)
+            else:
+                returned = event.get("returned")
+                op.returned = self.screen.row(returned) if type(returned) is int else None
+
+    def _request(self, event: dict[str, Any], op: Op | None) -> None:
+        number = event.get("request")
+        if type(number) is not int or number in self._requests or number in self._forwarded:
+            raise ScreenError("a request without a fresh number")
+        call, via = event.get("call"), event.get("via")
+        chat_id = event.get("chat_id")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if call == "history":
+            future.set_result(list(self.server.stored.get(chat_id, [])) if type(chat_id) is str else [])
+            self._requests[number] = (
+                Request(str(chat_id), "", "", self.user, future),
+                op,
+            )
+            return
+        arguments = [event.get(name) for name in ("chat_id", "client_id", "body")]
+        request = Request(
+            *(value if type(value) is str else _Unsent(value) for value in arguments),  # type: ignore[arg-type]
+            self.user,
+            future,
+        )
+        self._requests[number] = (request, op)
+        self.server.requests.append(request)
+        if op is not None:
+            op.called_at = blame_of(event.get("where"))
+            op.request, op.via = request, via if type(via) is str else None
+            op.requests.append(request)
+            op.state = "server"
+        self.hooks.requested(self, op, request)
+        stored = self.server.find(request.chat_id, request.client_id)
+        if stored is not None and stored.author != self.user and not future.done():
+            self.server.refuse(request, CLIENT_ID_TAKEN)
+
+
+class _Unsent(str):
+    """An argument of ``server.send`` that was not text: it names what it was."""
+
+    def __new__(cls, value: object) -> _Unsent:
+        kind = kind_of(Unplain(value["$"])) if isinstance(value, dict) and "$" in value else "?"
+        made = super().__new__(cls, f"<a {kind}>")
+        made.kind = kind  # type: ignore[attr-defined]
+        return made
+
+
+def message_data(message: ServerMessage) -> dict[str, object]:
+    """The server's copy as the wire carries it."""
+    return {
+        "id": message.id,
+        "chat_id": message.chat_id,
+        "seq": message.seq,
+        "client_id": message.client_id,
+        "author": message.author,
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def answer_data(request: Request) -> dict[str, object]:
+    """What the script answered a request, as the wire carries it."""
+    error = request.answer.exception()
+    if error is None:
+        result = request.answer.result()
+        if isinstance(result, list):
+            return {"history": [message_data(message) for message in result]}
+        return {"ack": message_data(result)}
+    reason = error.reason if isinstance(error, DeliveryError) else TIMED_OUT
+    return {"refuse": reason}
+
+
+def _text(value: object, default: str) -> str:
+    return value if type(value) is str else default
+

@@ -1,0 +1,320 @@
+"""The phone's side: one device's flow, driven by the judge's commands.
+
+The phone holds the learner's flow (its own freshly run copy, behind the import gate),
+its `ChatState`, its clock and its random numbers. Each command from the judge — the
+user sends or retries, the server answers a request, a realtime message arrives, the
+chat is reloaded — becomes a call of the flow's ``send``, ``reconcile`` or ``rollback``
+through a `ChatClient`. The phone then runs its event loop until every send is
+finished or waits on the server, and reports what happened, in order:
+
+- ``request``: the flow called the server (``send`` or ``history``), with its arguments,
+  the screen at that moment and the learner's line that called;
+- ``paused``: a send gave up control for the first time before calling the server,
+  with the screen at that moment and where it waits;
+- ``done``: a send finished, with what it returned or raised.
+
+Each report ends with the screen, the state of every send, what the flow printed and
+who last changed each row and chat (the journal, for the story's blame). All of it is
+plain data (`chatkit.phone.screen`): the judge decides what it means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+import socket
+import sys
+from collections.abc import Coroutine, Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chatkit.blame import Blame, Journal, blame_frame, blame_suspended, blame_traceback
+from chatkit.client import ChatClient
+from chatkit.failover import FailoverServer
+from chatkit.limits import MAX_YIELDS
+from chatkit.model import DeliveryError, InvalidMessage, ServerMessage
+from chatkit.phone.frames import PhoneGone, read_frame, write_frame
+from chatkit.phone.screen import ScreenWriter, plain
+from chatkit.sandbox import FlowCode, ScriptedWorld
+from chatkit.state import ChatState
+
+PRIMARY, FALLBACK = "primary", "fallback"
+"""A failover client's two transports, as the requests name them."""
+MAX_MESSAGE = 2000
+"""An error's message is cut to this many characters on the wire."""
+
+_current_op: contextvars.ContextVar[int | None] = contextvars.ContextVar("op", default=None)
+
+
+def blame_data(blame: Blame | None) -> list[object] | None:
+    """A `Blame` as the wire carries it."""
+    if blame is None:
+        return None
+    return [blame.function, blame.file, blame.line, blame.code, blame.inner]
+
+
+def error_data(error: BaseException, folder: str) -> dict[str, object]:
+    """An exception the learner's code raised, as the wire carries it."""
+    reason = getattr(error, "reason", None) if isinstance(error, DeliveryError) else None
+    data: dict[str, object] = {
+        "type": type(error).__name__,
+        "message": str(error)[:MAX_MESSAGE],
+        "where": blame_data(blame_traceback(error.__traceback__, folder)),
+    }
+    if isinstance(error, DeliveryError) and type(reason) is str:
+        data["reason"] = reason[:MAX_MESSAGE]
+    if isinstance(error, InvalidMessage):
+        data["invalid"] = True
+    if isinstance(error, SystemExit):
+        data["code"] = repr(error.code)[:MAX_MESSAGE]
+    return data
+
+
+def server_message(data: dict[str, Any]) -> ServerMessage:
+    """The server's copy, from the judge (who is trusted: it built it)."""
+    return ServerMessage(
+        id=data["id"],
+        chat_id=data["chat_id"],
+        seq=data["seq"],
+        client_id=data["client_id"],
+        author=data["author"],
+        body=data["body"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+    )
+
+
+@dataclass(eq=False)
+class _Op:
+    """One thing the user started (a send, a retry, a reload), running as a task."""
+
+    number: int
+    task: asyncio.Task[Any]
+    waiting: int | None = None
+    """The request it waits on now, if it waits on the server."""
+    told: bool = False
+    """Whether its ``done`` was reported."""
+
+
+class _Line:
+    """The server as the flow sees it: each call becomes a request to the judge."""
+
+    def __init__(self, phone: Phone, via: str | None) -> None:
+        self.phone = phone
+        self.via = via
+
+    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        return await self.phone.request(  # type: ignore[no-any-return]
+            "send", self.via, chat_id=chat_id, client_id=client_id, body=body
+        )
+
+    async def history(self, chat_id: str) -> list[ServerMessage]:
+        return await self.phone.request("history", self.via, chat_id=chat_id)  # type: ignore[no-any-return]
+
+
+class Phone:
+    """One device: the learner's flow, its state and its loop, run command by command."""
+
+    def __init__(self, code: FlowCode, scenario: str, device: str, user: str) -> None:
+        self.folder = str(code.folder)
+        self.world = ScriptedWorld(scenario)
+        self.journal = Journal(code.folder)
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.set_exception_handler(lambda loop, context: None)  # the judge is told instead
+        with self.journal.recording():
+            flow = code.device(self.world, device)
+        self.state = ChatState(user)
+        self.client = ChatClient(flow, self.state, _Line(self, None))
+        self.screen = ScreenWriter(self.state)
+        self.ops: dict[int, _Op] = {}
+        self.answers: dict[int, asyncio.Future[Any]] = {}
+        self._requests = itertools.count(1)
+        self._events: list[dict[str, object]] = []
+        self._blamed = 0
+
+    # The commands.
+
+    def handle(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Carry out one command and say what happened."""
+        now = command.get("now")
+        if now is not None:
+            self.world.clock.move_to(datetime.fromisoformat(now))
+        report: dict[str, Any] = {}
+        try:
+            with self.journal.recording():
+                self._do(command, report)
+                self.loop.run_until_complete(self._settle())
+        except BaseException as error:  # noqa: BLE001 - whatever the flow raised, the judge is told
+            report["fatal"] = error_data(error, self.folder)
+        report["events"], self._events = self._events, []
+        report["screen"] = self.screen.diff()
+        report["ops"] = {str(op.number): self._op_state(op) for op in self.ops.values()}
+        report["printed"] = self.world.output.drain()
+        report["blame"] = self._blame()
+        return report
+
+    def _do(self, command: dict[str, Any], report: dict[str, Any]) -> None:
+        do = command["do"]
+        if do == "send":
+            self._start(command["op"], self.client.send(command["chat_id"], command["body"]))
+        elif do == "retry":
+            self._start(command["op"], self.client.retry(command["client_id"]))
+        elif do == "backfill":
+            self._start(command["op"], self.client.backfill(command["chat_id"]))
+        elif do == "resync":
+            self._start(command["op"], self.client.resync(command["chat_id"]))
+        elif do == "answer":
+            self._answer(command)
+        elif do == "receive":
+            try:
+                self.client.receive(server_message(command["message"]))
+            except Exception as error:  # the learner's reconcile raised: the judge decides
+                report["raised"] = error_data(error, self.folder)
+        elif do == "failover":
+            self.client.server = FailoverServer(_Line(self, PRIMARY), _Line(self, FALLBACK))
+        elif do != "settle":
+            raise ValueError(f"no such command: {do!r}")
+
+    def _answer(self, command: dict[str, Any]) -> None:
+        future = self.answers.pop(command["request"])
+        if "ack" in command:
+            future.set_result(server_message(command["ack"]))
+        elif "history" in command:
+            future.set_result([server_message(item) for item in command["history"]])
+        else:
+            future.set_exception(DeliveryError(command["refuse"]))
+
+    # Running the flow.
+
+    def _start(self, number: int, work: Coroutine[Any, Any, Any]) -> None:
+        """Start a send (or a reload) as a task; note where it first gives up control."""
+        context = contextvars.copy_context()
+        context.run(_current_op.set, number)
+        watched = _FirstPause(work, lambda: self._paused(number, work))
+        task = self.loop.create_task(_await(watched), context=context)
+        op = self.ops[number] = _Op(number, task)
+        task.add_done_callback(lambda _: self._done(op))
+
+    def _paused(self, number: int, work: Coroutine[Any, Any, Any]) -> None:
+        op = self.ops.get(number)
+        if op is not None and op.waiting is None:
+            self._event("paused", op=number, where=blame_data(blame_suspended(work, self.folder)))
+
+    def _done(self, op: _Op) -> None:
+        task = op.task
+        if task.cancelled():
+            self._event("done", op=op.number, cancelled=True)
+            return
+        error = task.exception()
+        if error is not None:
+            self._event("done", op=op.number, error=error_data(error, self.folder))
+            error.__traceback__ = None  # frames hold the state: let them go
+            return
+        result = task.result()
+        returned = self.screen.number(result)
+        self._event(
+            "done", op=op.number, returned=returned if returned is not None else plain(result)
+        )
+
+    async def request(self, call: str, via: str | None, **arguments: object) -> Any:
+        """A call of the flow's to the server: tell the judge, then wait for its answer."""
+        number = next(self._requests)
+        future = self.answers[number] = self.loop.create_future()
+        op = self.ops.get(_current_op.get() or 0)
+        where = blame_data(blame_frame(sys._getframe(2), self.folder))
+        self._event(
+            "request",
+            op=op.number if op is not None else None,
+            request=number,
+            call=call,
+            via=via,
+            where=where,
+            **{name: plain(value) for name, value in arguments.items()},
+        )
+        if op is not None:
+            op.waiting = number
+        try:
+            return await future
+        finally:
+            if op is not None and op.waiting == number:
+                op.waiting = None
+
+    async def _settle(self) -> None:
+        """Let the flow run until every send is finished or waits on the server."""
+        for _ in range(MAX_YIELDS):
+            if all(self._op_state(op) != "busy" for op in self.ops.values()):
+                return
+            await asyncio.sleep(0)
+
+    def _op_state(self, op: _Op) -> str:
+        if op.task.done():
+            return "done"
+        if op.waiting is not None and op.waiting in self.answers:
+            return "server"
+        return "busy"
+
+    # Reporting.
+
+    def _event(self, kind: str, **fields: object) -> None:
+        self._events.append({"e": kind, **fields, "screen": self.screen.diff()})
+
+    def _blame(self) -> list[list[object]]:
+        changes = []
+        for target, field, count, blame in self.journal.since(self._blamed):
+            key = self.screen.key(target)
+            if key is not None:
+                changes.append([key, field, count, blame_data(blame)])
+        self._blamed = self.journal.count
+        return changes
+
+
+class _FirstPause:
+    """Awaits a coroutine, calling ``on_pause`` the first time it gives up control.
+
+    At that very moment, before anything else runs, the send's message must be on
+    screen (rule 1): the phone writes the screen right there.
+    """
+
+    def __init__(self, work: Coroutine[Any, Any, Any], on_pause: Any) -> None:
+        self.work = work
+        self.on_pause = on_pause
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        work, paused = self.work, False
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            try:
+                yielded = work.throw(thrown) if thrown is not None else work.send(sent)
+            except StopIteration as stop:
+                return stop.value
+            if not paused:
+                paused = True
+                self.on_pause()
+            try:
+                sent, thrown = (yield yielded), None
+            except BaseException as error:  # noqa: BLE001 - handed on to the coroutine
+                sent, thrown = None, error
+
+
+async def _await(watched: _FirstPause) -> Any:
+    return await watched
+
+
+def serve(channel: socket.socket, phone: Phone) -> None:
+    """Answer the judge's commands until it hangs up."""
+    while True:
+        try:
+            command = read_frame(channel)
+        except PhoneGone:
+            return
+        if command.get("do") == "stop":
+            return
+        write_frame(channel, phone.handle(command))
+
+
+def now_text(moment: datetime) -> str:
+    """A moment as the commands carry it."""
+    return moment.astimezone(UTC).isoformat()

@@ -1,0 +1,339 @@
+"""The screen as plain data: what a phone shows, written by the phone, read by the judge.
+
+The phone writes its `ChatState` as a diff against what it wrote last: the rows that
+are new or changed (a row is known by a number, one per row object, so two rows with
+the same fields stay two rows and one row shown twice stays one), the chats whose
+rows, in-flight set or banner changed, and the index when it changed. Every value is
+written as what it is: text, a whole number, ``None``, a status, a moment with its
+offset; anything else (a subclass, a look-alike, a list where a set belongs) is
+written as ``{"$": "its type"}``, and the judge's mirror holds an `Unplain` there, which
+the state-shape check refuses with that name.
+
+The judge's `ScreenReader` keeps a mirror `ChatState` of the phone's: real kit rows and
+chats built from validated fields, so every check reads plain values the judge made.
+Whatever the phone says, the mirror is a screen; a frame that is not one ends the
+phone's turn with `ScreenError`.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from freezegun.api import FakeDatetime
+
+from chatkit.model import MAX_BODY_CHARS, Message, Status
+from chatkit.state import Chat, ChatState
+
+ROW_FIELDS = (
+    "client_id", "chat_id", "author", "body", "created_at", "status", "server_id", "seq", "error"
+)  # fmt: skip
+_TEXT_FIELDS = frozenset({"client_id", "chat_id", "author", "body", "error"})
+_INT_FIELDS = frozenset({"server_id", "seq"})
+MAX_TEXT = 16 * MAX_BODY_CHARS
+"""The longest text the phone writes as it is; longer is written as ``{"$": "str"}``."""
+_TZINFO = datetime.tzinfo.__get__  # type: ignore[attr-defined]
+_row_values: Callable[[Message], tuple[Any, ...]] = operator.attrgetter(*ROW_FIELDS)  # type: ignore[assignment]
+
+
+PLAIN_DATETIMES = (datetime, FakeDatetime)
+"""What a row's ``created_at`` may be: a plain datetime (freezegun's, when a scenario froze
+time), never a subclass of the flow's whose comparisons could say anything."""
+
+
+class ScreenError(ValueError):
+    """A phone wrote something that is not a screen."""
+
+
+class Unplain:
+    """In the judge's mirror, a value the phone's state held that is not plain data."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<a {self.kind}>"
+
+
+def kind_of(value: object) -> str:
+    """The type name a check reports for ``value``: the phone's, for an `Unplain`."""
+    return value.kind if isinstance(value, Unplain) else type(value).__name__
+
+
+# The phone's side.
+
+
+def plain(value: object) -> object:
+    """One value as the wire carries it: text, whole number, None, or ``{"$": type}``."""
+    kind = type(value)
+    if value is None or kind is int:
+        return value
+    if kind is str:
+        return value if len(value) <= MAX_TEXT else {"$": "str"}  # type: ignore[arg-type]
+    return {"$": kind.__name__}
+
+
+def _moment(value: object) -> object:
+    """A moment as ``{"t": ISO 8601}``: only the kit's plain datetimes, read by the real
+    class's own methods (a look-alike never speaks for itself here)."""
+    if type(value) in PLAIN_DATETIMES:
+        zone = _TZINFO(value)
+        if zone is None or type(zone) is timezone:
+            return {"t": datetime.isoformat(value)}  # type: ignore[arg-type]
+    return {"$": type(value).__name__}
+
+
+def _row(row: object, values: tuple[Any, ...] | None) -> list[object] | dict[str, str]:
+    if values is None:
+        return {"$": type(row).__name__}
+    encoded: list[object] = []
+    for name, value in zip(ROW_FIELDS, values, strict=True):
+        if name == "created_at":
+            encoded.append(_moment(value))
+        elif name == "status":
+            encoded.append(value.value if type(value) is Status else {"$": type(value).__name__})
+        else:
+            encoded.append(plain(value))
+    return encoded
+
+
+class ScreenWriter:
+    """Writes one phone's state as diffs: only what changed since the last one."""
+
+    def __init__(self, state: ChatState) -> None:
+        self.state = state
+        self._rows: dict[int, tuple[int, object, tuple[Any, ...] | None]] = {}
+        """Each row object seen, by ``id``: its number, the object (kept, so no other object
+        takes its ``id``), and the field values last written."""
+        self._chat_ids: dict[int, tuple[str, object]] = {}
+        self._chats: dict[str, object] = {}
+        self._order: list[str] = []
+        self._index: list[list[object]] | None = None
+        self._shape: str | None = None
+
+    def number(self, row: object) -> int | None:
+        """The number a row object was written under, or None if it never was."""
+        entry = self._rows.get(id(row))
+        return entry[0] if entry is not None and entry[1] is row else None
+
+    def key(self, target: object) -> str | None:
+        """The judge's name for a row or chat object (for blame), if it was written."""
+        number = self.number(target)
+        if number is not None:
+            return f"r{number}"
+        chat = self._chat_ids.get(id(target))
+        return f"c{chat[0]}" if chat is not None and chat[1] is target else None
+
+    def diff(self) -> dict[str, Any]:
+        state = self.state
+        chats, index = state.chats, state.messages
+        if type(chats) is not dict or type(index) is not dict:
+            shape = f"{type(chats).__name__} chats, {type(index).__name__} index"
+            if shape == self._shape:
+                return {}
+            self._shape = shape
+            return {"shape": shape}
+        self._shape = None
+        out: dict[str, Any] = {}
+        rows: list[list[object]] = []
+        changed: dict[str, object] = {}
+        order = list(chats)
+        for chat_id, chat in chats.items():
+            if type(chat_id) is not str:
+                return {"shape": f"a chat keyed by a {type(chat_id).__name__}"}
+            encoded = self._chat(chat, rows)
+            if self._chats.get(chat_id) != encoded:
+                self._chats[chat_id] = changed[chat_id] = encoded
+        index_now: list[list[object]] = []
+        for client_id, row in index.items():
+            if type(client_id) is not str:
+                return {"shape": f"an index keyed by a {type(client_id).__name__}"}
+            index_now.append([client_id, self._write(row, rows)])
+        if rows:
+            out["rows"] = rows
+        if changed:
+            out["chats"] = changed
+        if order != self._order:
+            self._order = out["order"] = order
+            for gone in set(self._chats) - set(order):
+                del self._chats[gone]
+        if index_now != self._index:
+            self._index = out["index"] = index_now
+        return out
+
+    def _chat(self, chat: object, rows: list[list[object]]) -> object:
+        if type(chat) is not Chat:
+            return {"$": type(chat).__name__}
+        self._chat_ids[id(chat)] = (chat.id, chat)
+        shown, flying = chat.rows, chat.in_flight
+        row_numbers: object = (
+            [self._write(row, rows) for row in shown]
+            if type(shown) is list
+            else {"$": type(shown).__name__}
+        )
+        if type(flying) is set and all(type(item) is str for item in flying):
+            in_flight: object = sorted(flying)
+        else:
+            in_flight = {"$": type(flying).__name__}
+        return {"rows": row_numbers, "in_flight": in_flight, "error": plain(chat.error)}
+
+    def _write(self, row: object, rows: list[list[object]]) -> int:
+        entry = self._rows.get(id(row))
+        values = _row_values(row) if type(row) is Message else None  # type: ignore[arg-type]
+        if entry is not None and entry[1] is row:
+            number, _, before = entry
+            if values is None or (before is not None and all(map(operator.is_, values, before))):
+                return number
+        else:
+            number = len(self._rows) + 1
+        self._rows[id(row)] = (number, row, values)
+        rows.append([number, _row(row, values)])
+        return number
+
+
+# The judge's side.
+
+
+class ScreenReader:
+    """The judge's mirror of one phone's state, kept up to date from its diffs."""
+
+    def __init__(self, user: str) -> None:
+        self.state = ChatState(user)
+        self._rows: dict[int, Message | Unplain] = {}
+        self._keys: dict[int, str] = {}
+
+    def row(self, number: object) -> Message | Unplain:
+        """The mirror row the phone numbered ``number``."""
+        if type(number) is not int or number not in self._rows:
+            raise ScreenError(f"a row number the phone never wrote: {number!r}")
+        return self._rows[number]
+
+    def key(self, target: object) -> str | None:
+        """The phone's name for a mirror row or chat (how blame names them)."""
+        return self._keys.get(id(target))
+
+    def apply(self, diff: object) -> None:
+        """Bring the mirror up to the moment ``diff`` was written."""
+        if not diff:
+            return
+        if type(diff) is not dict:
+            raise ScreenError("a screen that is not a mapping")
+        state = self.state
+        shape = diff.get("shape")
+        if shape is not None:
+            state.chats = Unplain(_text(shape))  # type: ignore[assignment]
+            return
+        if type(state.chats) is not dict:
+            state.chats, state.messages = {}, {}
+        for number, fields in _items(diff.get("rows", [])):
+            self._apply_row(number, fields)
+        chats = diff.get("chats", {})
+        if type(chats) is not dict:
+            raise ScreenError("chats that are not a mapping")
+        for chat_id, encoded in chats.items():
+            self._apply_chat(chat_id, encoded)
+        order = diff.get("order")
+        if order is not None:
+            if type(order) is not list or any(chat_id not in state.chats for chat_id in order):
+                raise ScreenError("an order of chats that are not all known")
+            state.chats = {chat_id: state.chats[chat_id] for chat_id in order}
+        index = diff.get("index")
+        if index is not None:
+            state.messages = {_text(cid): self.row(num) for cid, num in _items(index)}  # type: ignore[misc]
+
+    def _apply_row(self, number: object, fields: object) -> None:
+        if type(number) is not int or number <= 0:
+            raise ScreenError("a row without a number")
+        if type(fields) is dict:
+            self._rows[number] = Unplain(_text(fields.get("$")))
+            self._keys[id(self._rows[number])] = f"r{number}"
+            return
+        if type(fields) is not list or len(fields) != len(ROW_FIELDS):
+            raise ScreenError("a row that is not one")
+        values = [_field(name, value) for name, value in zip(ROW_FIELDS, fields, strict=True)]
+        row = self._rows.get(number)
+        if isinstance(row, Message):
+            for name, value in zip(ROW_FIELDS, values, strict=True):
+                setattr(row, name, value)
+            return
+        row = self._rows[number] = Message(*values)
+        self._keys[id(row)] = f"r{number}"
+
+    def _apply_chat(self, chat_id: object, encoded: object) -> None:
+        name = _text(chat_id)
+        if type(encoded) is dict and "$" in encoded:
+            self.state.chats[name] = Unplain(_text(encoded["$"]))  # type: ignore[assignment]
+            return
+        if type(encoded) is not dict:
+            raise ScreenError("a chat that is not one")
+        chat = self.state.chats.get(name)
+        if not isinstance(chat, Chat):
+            chat = self.state.chats[name] = Chat(name)
+            self._keys[id(chat)] = f"c{name}"
+        numbers = encoded.get("rows")
+        if type(numbers) is list:
+            chat.rows = [self.row(number) for number in numbers]  # type: ignore[misc]
+        else:
+            chat.rows = _unplain(numbers)  # type: ignore[assignment]
+        flying = encoded.get("in_flight")
+        chat.in_flight = (
+            {_text(item) for item in flying} if type(flying) is list else _unplain(flying)  # type: ignore[assignment]
+        )
+        chat.error = _field("error", encoded.get("error"))  # type: ignore[assignment]
+
+
+def _items(pairs: object) -> Iterable[tuple[object, object]]:
+    if type(pairs) is not list:
+        raise ScreenError("a list that is not one")
+    for pair in pairs:
+        if type(pair) is not list or len(pair) != 2:
+            raise ScreenError("a pair that is not one")
+        yield pair[0], pair[1]
+
+
+def _text(value: object) -> str:
+    if type(value) is not str:
+        raise ScreenError(f"text expected, not {type(value).__name__}")
+    return value
+
+
+def _unplain(value: object) -> Unplain:
+    if type(value) is dict and type(value.get("$")) is str:
+        return Unplain(value["$"])
+    raise ScreenError("a value that is not one")
+
+
+def _field(name: str, value: object) -> object:
+    """One field of a row, as the judge's mirror holds it."""
+    if type(value) is dict:
+        if name == "created_at" and type(value.get("t")) is str:
+            return _parse_moment(value["t"])
+        return _unplain(value)
+    if name == "status":
+        try:
+            return Status(_text(value))
+        except ValueError:
+            raise ScreenError(f"no such status: {value!r}") from None
+    if value is None and name in ("error", "server_id", "seq"):
+        return None
+    if name in _TEXT_FIELDS and type(value) is str:
+        return value
+    if name in _INT_FIELDS and type(value) is int:
+        return value
+    raise ScreenError(f"a row's {name} of the wrong kind")
+
+
+def _parse_moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ScreenError(f"not a moment: {text!r}") from None
+    zone = moment.tzinfo
+    if zone is not None:  # rebuilt, so the mirror holds the kit's own kind of offset
+        offset = zone.utcoffset(moment) or timedelta(0)
+        moment = moment.replace(tzinfo=timezone.utc if not offset else timezone(offset))
+    return moment

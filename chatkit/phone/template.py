@@ -1,0 +1,121 @@
+"""The warm template phones are forked from: ``python -m chatkit.phone.template``.
+
+Starting an interpreter and importing the kit takes a good part of a second; a
+scenario needs a phone in a few milliseconds. So the judge starts this template once:
+it imports the phone's runtime and compiles the learner's files, and runs none of
+them. For each phone the judge hands it one end of a fresh socket pair; the template
+forks, and the child confines itself (`chatkit.sandbox.confine`), caps its memory,
+runs its own copy of the flow and answers the judge on that socket.
+
+The template is the phones' parent, so it is the one that can stop them: the judge
+asks it to kill a phone that stopped answering. It reaps its children as it goes, so a
+pid it kills is always one of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from chatkit.blame import load_failure
+from chatkit.engine.hang_watch import HangWatch
+from chatkit.phone.frames import write_frame
+from chatkit.phone.runtime import Phone, blame_data, serve
+from chatkit.portable import limit_memory
+from chatkit.sandbox import FlowCode
+from chatkit.sandbox.confine import ConfinementError, confine
+from chatkit.target import check_shape
+
+MAX_ORDER = 4096
+"""The largest order the judge sends the template."""
+
+
+def main(target: Path, control: socket.socket) -> None:
+    code = FlowCode(target)
+    compiled_error: BaseException | None = None
+    try:
+        code.code(code.path)
+    except SyntaxError as error:
+        compiled_error = error
+    children: set[int] = set()
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, MAX_ORDER, 1)
+        except OSError:
+            return
+        if not data:
+            return
+        _reap(children)
+        order: dict[str, Any] = json.loads(data)
+        if order["do"] == "kill":
+            pid = order["pid"]
+            if pid in children:
+                os.kill(pid, signal.SIGKILL)
+            control.send(b"{}")
+            continue
+        channel = socket.socket(fileno=fds[0])
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            _phone(code, compiled_error, channel, order)
+        children.add(pid)
+        channel.close()
+        control.send(json.dumps({"pid": pid}).encode())
+
+
+def _phone(
+    code: FlowCode, compiled_error: BaseException | None, channel: socket.socket, order: dict[str, Any]
+) -> None:
+    """The forked child: confine, load the flow, answer the judge; never return."""
+    status = 0
+    try:
+        limit_memory()
+        try:
+            confine(code.folder, [], None)
+        except ConfinementError as error:
+            write_frame(channel, {"confinement": str(error)})
+            os._exit(1)
+        if compiled_error is not None:
+            raise compiled_error
+        phone = Phone(code, order["scenario"], order["device"], order["user"])
+        check_shape(phone.client.flow, code.path)
+        write_frame(channel, {"ready": True})
+        with HangWatch(code.folder):
+            serve(channel, phone)
+    except BaseException as error:  # noqa: BLE001 - the judge hears why, the child ends
+        failure = load_failure(error, code.path)
+        try:
+            write_frame(
+                channel,
+                {
+                    "load": {
+                        "message": failure.message[:2000],
+                        "type": failure.error_type,
+                        "where": blame_data(failure.place),
+                    }
+                },
+            )
+        except OSError:
+            pass
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _reap(children: set[int]) -> None:
+    for pid in list(children):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            children.discard(pid)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), socket.socket(fileno=int(sys.argv[2])))
