@@ -195,11 +195,20 @@ class Scenario:
         scenario's chat); the story tells it as one step."""
         client = self.client(by, chats=chats)
         targets = chats or (self.chat_id,)
-        sendings = []
-        for number, body in enumerate(bodies):
-            sending = Sending(by, targets[number % len(targets)], body)
-            self._start(sending, client, {"do": "send", "chat_id": sending.chat_id, "body": body})
-            sendings.append(sending)
+        sendings = [
+            Sending(by, targets[number % len(targets)], body) for number, body in enumerate(bodies)
+        ]
+        self.sendings.extend(sendings)
+        client.start_many(
+            [
+                (
+                    "send",
+                    self._binder(sending),
+                    {"chat_id": sending.chat_id, "body": sending.body},
+                )
+                for sending in sendings
+            ]
+        )
         await self.settle()
         across = f" across {len(chats)} chats" if chats else ""
         text = f"{_does(by, 'send')} {len(bodies):,} messages in a burst{across}"
@@ -480,12 +489,17 @@ class Scenario:
         right then its message must be on screen as pending (rule 1), whatever it awaits
         (`paused`)."""
         self.sendings.append(sending)
+        arguments = {name: value for name, value in command.items() if name != "do"}
+        client.start(command["do"], self._binder(sending), **arguments)
+
+    def _binder(self, sending: Sending) -> Callable[[Op], None]:
+        """What a phone calls with the op it runs ``sending`` as, before it runs it."""
 
         def bind(op: Op) -> None:
             sending.task = op
             self._sendings[id(op)] = sending
 
-        client.start(command["do"], bind, **{k: v for k, v in command.items() if k != "do"})
+        return bind
 
     async def _reload(self, member: _Member, how: str) -> None:
         """The phone reloads the chat's history (``backfill`` or ``resync``) and merges it."""

@@ -185,6 +185,16 @@ class RemotePhone:
         self._call({"do": do, "op": op.number, **arguments})
         return op
 
+    def start_many(self, starts: list[tuple[str, Callable[[Op], None], dict[str, object]]]) -> None:
+        """Start several sends at once, in this order (a burst): one command for all."""
+        commands = []
+        for do, bind, arguments in starts:
+            self._next_op += 1
+            op = self._ops[self._next_op] = Op(self._next_op)
+            bind(op)
+            commands.append({"do": do, "op": op.number, **arguments})
+        self._call({"do": "batch", "commands": commands})
+
     def receive(self, message: ServerMessage) -> None:
         """A realtime message reaches the phone: its ``reconcile`` runs."""
         report = self._call({"do": "receive", "message": message_data(message)})
@@ -198,16 +208,17 @@ class RemotePhone:
         self._call({"do": "failover"})
 
     def flush(self) -> bool:
-        """Hand the phone every answer the script gave since; True if there was any."""
-        moved = False
+        """Hand the phone every answer the script gave since, in one command; True if there
+        was any."""
+        answers = []
         for number, (request, _) in list(self._requests.items()):
-            if number in self._forwarded or not request.answer.done():
-                continue
-            self._forwarded.add(number)
-            del self._requests[number]
-            moved = True
-            self._call({"do": "answer", "request": number, **answer_data(request)})
-        return moved
+            if request.answer.done():
+                del self._requests[number]
+                self._forwarded.add(number)
+                answers.append({"do": "answer", "request": number, **answer_data(request)})
+        if answers:
+            self._call(answers[0] if len(answers) == 1 else {"do": "batch", "commands": answers})
+        return bool(answers)
 
     def close(self) -> None:
         self.link.close()
@@ -235,7 +246,7 @@ class RemotePhone:
             ) from None
 
     def _take(self, report: dict[str, Any], shown_before: int) -> None:
-        events = report.get("events", [])
+        events = report.get("events")
         if type(events) is not list:
             raise ScreenError("events that are not a list")
         for event in events:

@@ -119,7 +119,7 @@ class Phone:
     def __init__(self, code: FlowCode, scenario: str, device: str, user: str) -> None:
         self.folder = str(code.folder)
         self.world = ScriptedWorld(scenario)
-        self.journal = Journal(code.folder)
+        self.journal = _Journal(code.folder)
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         self.loop.set_exception_handler(lambda loop, context: None)  # the judge is told instead
@@ -127,7 +127,7 @@ class Phone:
             flow = code.device(self.world, device)
         self.state = ChatState(user)
         self.client = ChatClient(flow, self.state, _Line(self, None))
-        self.screen = ScreenWriter(self.state)
+        self.screen = self.journal.screen = ScreenWriter(self.state)
         self.ops: dict[int, _Op] = {}
         self.answers: dict[int, asyncio.Future[Any]] = {}
         self._requests = itertools.count(1)
@@ -149,7 +149,7 @@ class Phone:
         except BaseException as error:  # noqa: BLE001 - whatever the flow raised, the judge is told
             report["fatal"] = error_data(error, self.folder)
         report["events"], self._events = self._events, []
-        report["screen"] = self.screen.diff()
+        report["screen"] = self.screen.diff(everything=True)
         report["ops"] = {str(op.number): self._op_state(op) for op in self.ops.values()}
         report["printed"] = self.world.output.drain()
         report["blame"] = self._blame()
@@ -157,7 +157,10 @@ class Phone:
 
     def _do(self, command: dict[str, Any], report: dict[str, Any]) -> None:
         do = command["do"]
-        if do == "send":
+        if do == "batch":
+            for each in command["commands"]:
+                self._do(each, report)
+        elif do == "send":
             self._start(command["op"], self.client.send(command["chat_id"], command["body"]))
         elif do == "retry":
             self._start(command["op"], self.client.retry(command["client_id"]))
@@ -258,7 +261,10 @@ class Phone:
     # Reporting.
 
     def _event(self, kind: str, **fields: object) -> None:
-        self._events.append({"e": kind, **fields, "screen": self.screen.diff()})
+        event: dict[str, object] = {"e": kind, **fields}
+        if kind != "done":  # what a send left on screen is in the report's own screen
+            event["screen"] = self.screen.diff(everything=False)
+        self._events.append(event)
 
     def _blame(self) -> list[list[object]]:
         changes = []
@@ -268,6 +274,16 @@ class Phone:
                 changes.append([key, field, count, blame_data(blame)])
         self._blamed = self.journal.count
         return changes
+
+
+class _Journal(Journal):
+    """The phone's journal: it also tells the screen which rows and chats were touched."""
+
+    screen: ScreenWriter
+
+    def note(self, target: object, field: str, frame: Any) -> None:
+        self.screen.touched(target)
+        super().note(target, field, frame)
 
 
 class _FirstPause:

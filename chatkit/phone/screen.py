@@ -18,6 +18,7 @@ phone's turn with `ScreenError`.
 from __future__ import annotations
 
 import operator
+from itertools import chain
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -110,9 +111,15 @@ class ScreenWriter:
         """Each row object seen, by ``id``: its number, the object (kept, so no other object
         takes its ``id``), and the field values last written."""
         self._chat_ids: dict[int, tuple[str, object]] = {}
-        self._chats: dict[str, object] = {}
+        self._last: dict[int, tuple[object, object, frozenset[str] | None]] = {}
+        """Each chat as last written: the chat, its banner, its in-flight set."""
         self._order: list[str] = []
-        self._index: list[list[object]] | None = None
+        self._index_ids: tuple[list[object], list[int]] | None = None
+        self._row_lists: dict[int, tuple[list[object], list[int], list[int]]] = {}
+        """Each chat's rows as last read: the list, its rows' ids, and their numbers."""
+        self._touched: dict[int, object] = {}
+        self._flat: dict[int, tuple[list[object], list[object]]] = {}
+        """Each chat's rows' fields, flat, as last compared (`_check_fields`)."""
         self._shape: str | None = None
 
     def number(self, row: object) -> int | None:
@@ -128,7 +135,14 @@ class ScreenWriter:
         chat = self._chat_ids.get(id(target))
         return f"c{chat[0]}" if chat is not None and chat[1] is target else None
 
-    def diff(self) -> dict[str, Any]:
+    def touched(self, target: object) -> None:
+        """A row's or a chat's field was set: look at it in the next diff."""
+        self._touched[id(target)] = target
+
+    def diff(self, *, everything: bool = True) -> dict[str, Any]:
+        """What changed since the last diff. With ``everything`` off, only the rows that were
+        touched (`touched`) or moved are read again: the cheap diff of a moment within a
+        command; the diff that ends a command reads every row."""
         state = self.state
         chats, index = state.chats, state.messages
         if type(chats) is not dict or type(index) is not dict:
@@ -145,43 +159,112 @@ class ScreenWriter:
         for chat_id, chat in chats.items():
             if type(chat_id) is not str:
                 return {"shape": f"a chat keyed by a {type(chat_id).__name__}"}
-            encoded = self._chat(chat, rows)
-            if self._chats.get(chat_id) != encoded:
-                self._chats[chat_id] = changed[chat_id] = encoded
-        index_now: list[list[object]] = []
-        for client_id, row in index.items():
-            if type(client_id) is not str:
-                return {"shape": f"an index keyed by a {type(client_id).__name__}"}
-            index_now.append([client_id, self._write(row, rows)])
+            encoded = self._chat(chat, rows, everything)
+            if encoded:
+                changed[chat_id] = encoded
+        keys, objects = list(index), list(map(id, index.values()))
+        if (keys, objects) != self._index_ids:
+            if set(map(type, keys)) - {str}:
+                return {"shape": "an index keyed by something other than text"}
+            start = 0
+            if self._index_ids is not None:
+                known_keys, known_objects = self._index_ids
+                count = len(known_keys)
+                if keys[:count] == known_keys and objects[:count] == known_objects:
+                    start = count
+            values = list(index.values())
+            added = [[key, self._write(row, rows)] for key, row in zip(keys[start:], values[start:])]
+            out["index" if not start else "index_added"] = added
+            self._index_ids = (keys, objects)
+        for target in self._touched.values():
+            if self.number(target) is not None:
+                self._write(target, rows)
+        self._touched.clear()
         if rows:
             out["rows"] = rows
         if changed:
             out["chats"] = changed
         if order != self._order:
             self._order = out["order"] = order
-            for gone in set(self._chats) - set(order):
-                del self._chats[gone]
-        if index_now != self._index:
-            self._index = out["index"] = index_now
         return out
 
-    def _chat(self, chat: object, rows: list[list[object]]) -> object:
+    def _chat(self, chat: object, rows: list[list[object]], everything: bool) -> object:
+        """What changed in one chat: its rows, its in-flight set (as what came and went),
+        its banner; or ``{"$": type}`` for something that is not a chat."""
         if type(chat) is not Chat:
             return {"$": type(chat).__name__}
         self._chat_ids[id(chat)] = (chat.id, chat)
-        shown, flying = chat.rows, chat.in_flight
-        row_numbers: object = (
-            [self._write(row, rows) for row in shown]
-            if type(shown) is list
-            else {"$": type(shown).__name__}
-        )
-        if type(flying) is set and all(type(item) is str for item in flying):
-            in_flight: object = sorted(flying)
+        shown, flying, banner = chat.rows, chat.in_flight, chat.error
+        last = self._last.get(id(chat))
+        encoded: dict[str, object] = {}
+        if last is None or last[0] is not chat or banner is not last[1]:
+            encoded["error"] = plain(banner)
+        if type(shown) is list:
+            encoded.update(self._rows_of(id(chat), shown, rows, everything))
         else:
-            in_flight = {"$": type(flying).__name__}
-        return {"rows": row_numbers, "in_flight": in_flight, "error": plain(chat.error)}
+            encoded["rows"] = {"$": type(shown).__name__}
+        before = last[2] if last is not None and last[0] is chat else None
+        if type(flying) is set and set(map(type, flying)) <= {str}:
+            now: frozenset[str] | None = frozenset(flying)
+            if before is None:
+                encoded["in_flight"] = sorted(flying)
+            elif now != before:
+                encoded["in_flight_added"] = sorted(now - before)
+                encoded["in_flight_gone"] = sorted(before - now)
+        else:
+            now = None
+            encoded["in_flight"] = {"$": type(flying).__name__}
+        self._last[id(chat)] = (chat, banner, now)
+        return encoded
+
+    def _rows_of(
+        self, key: int, shown: list[object], rows: list[list[object]], everything: bool
+    ) -> dict[str, object]:
+        """A chat's row numbers: the whole list, only the rows added at its end, or nothing
+        when it did not change."""
+        ids = list(map(id, shown))
+        known = self._row_lists.get(key)
+        start = 0
+        if known is not None and known[0] is shown and ids[: len(known[1])] == known[1]:
+            start = len(known[1])
+        if everything and start:
+            self._check_fields(shown[:start], rows)
+        numbers = [self._write(row, rows) for row in shown[start:]]
+        all_numbers = (known[2] if start and known else []) + numbers
+        self._row_lists[key] = (shown, ids, all_numbers)
+        if not start:
+            return {"rows": all_numbers}
+        return {"added": numbers, "from": start} if numbers else {}
+
+    def _check_fields(self, shown: list[object], rows: list[list[object]]) -> None:
+        """Write again every row whose fields changed, however they were changed.
+
+        Every field of every row is compared by identity in one pass of C (the values
+        last written are kept, so an identical object is the same value); only when one
+        differs are the rows looked at one by one.
+        """
+        try:
+            flat = list(chain.from_iterable(map(_row_values, shown)))  # type: ignore[arg-type]
+        except AttributeError:  # a row that is not a Message: look at each
+            flat = None
+        known = self._flat.get(id(shown))
+        if flat is not None and known is not None and known[0] is shown:
+            before = known[1]
+            if len(before) <= len(flat) and all(map(operator.is_, flat, before)):
+                self._flat[id(shown)] = (shown, flat)
+                return
+        if flat is not None:
+            self._flat[id(shown)] = (shown, flat)
+        now = [_row_values(row) if type(row) is Message else None for row in shown]  # type: ignore[arg-type]
+        for row, values in zip(shown, now, strict=True):
+            if values is None:
+                continue
+            entry = self._rows.get(id(row))
+            if entry is None or entry[2] is None or not all(map(operator.is_, values, entry[2])):
+                self._write(row, rows)
 
     def _write(self, row: object, rows: list[list[object]]) -> int:
+        """The row's number; its fields go in ``rows`` when new or changed."""
         entry = self._rows.get(id(row))
         values = _row_values(row) if type(row) is Message else None  # type: ignore[arg-type]
         if entry is not None and entry[1] is row:
@@ -244,6 +327,12 @@ class ScreenReader:
         index = diff.get("index")
         if index is not None:
             state.messages = {_text(cid): self.row(num) for cid, num in _items(index)}  # type: ignore[misc]
+        added = diff.get("index_added")
+        if added is not None:
+            for client_id, number in _items(added):
+                if _text(client_id) in state.messages:
+                    raise ScreenError("an index entry added twice")
+                state.messages[client_id] = self.row(number)  # type: ignore[index]
 
     def _apply_row(self, number: object, fields: object) -> None:
         if type(number) is not int or number <= 0:
@@ -274,16 +363,29 @@ class ScreenReader:
         if not isinstance(chat, Chat):
             chat = self.state.chats[name] = Chat(name)
             self._keys[id(chat)] = f"c{name}"
-        numbers = encoded.get("rows")
-        if type(numbers) is list:
+        numbers, added = encoded.get("rows"), encoded.get("added")
+        if type(added) is list:
+            start = encoded.get("from")
+            if type(chat.rows) is not list or start != len(chat.rows):
+                raise ScreenError("rows added to a chat the judge does not have so")
+            chat.rows.extend(self.row(number) for number in added)  # type: ignore[misc]
+        elif type(numbers) is list:
             chat.rows = [self.row(number) for number in numbers]  # type: ignore[misc]
-        else:
+        elif numbers is not None:
             chat.rows = _unplain(numbers)  # type: ignore[assignment]
-        flying = encoded.get("in_flight")
-        chat.in_flight = (
-            {_text(item) for item in flying} if type(flying) is list else _unplain(flying)  # type: ignore[assignment]
-        )
-        chat.error = _field("error", encoded.get("error"))  # type: ignore[assignment]
+        if "in_flight" in encoded:
+            flying = encoded["in_flight"]
+            chat.in_flight = (
+                {_text(item) for item in flying} if type(flying) is list else _unplain(flying)  # type: ignore[assignment]
+            )
+        for name, change in (("in_flight_added", set.update), ("in_flight_gone", set.difference_update)):
+            items = encoded.get(name)
+            if items is not None:
+                if type(items) is not list or type(chat.in_flight) is not set:
+                    raise ScreenError("a change to an in-flight set the judge does not have")
+                change(chat.in_flight, map(_text, items))
+        if "error" in encoded:
+            chat.error = _field("error", encoded["error"])  # type: ignore[assignment]
 
 
 def _items(pairs: object) -> Iterable[tuple[object, object]]:
