@@ -23,6 +23,7 @@ import pytest
 
 from chatkit.blame import Blame, blame_traceback
 from chatkit.engine.hang_watch import StuckInLearnerCode
+from chatkit.engine.remote import PhoneRaised
 from chatkit.engine.harness import Scenario
 from chatkit.engine.pytest_plugin import LearnerRaised, ScenarioTimedOut, budget_of
 from chatkit.engine.rules import Rule, RuleBroken
@@ -199,7 +200,9 @@ def _explain(
     result.message = str(error)
     result.outcome = Outcome.CRASHED
     _point_at(result, _where(excinfo, target.parent))
-    if isinstance(error, RuleBroken):
+    if isinstance(error, PhoneRaised):
+        _explain_phone(result, error)
+    elif isinstance(error, RuleBroken):
         result.rule = str(error.rule)
         result.message, result.expected, result.actual = error.detail, error.expected, error.actual
         result.outcome = Outcome.TIMED_OUT if error.rule is Rule.FINISHES else Outcome.FAILED
@@ -228,6 +231,24 @@ def _explain(
         result.outcome = Outcome.FAILED
     elif isinstance(error, SystemExit):
         result.message = f"your code called sys.exit({error.code!r})"
+
+
+def _explain_phone(result: TestResult, error: PhoneRaised) -> None:
+    """What the learner's code raised on its phone, as the phone told it."""
+    result.error_type = error.kind
+    result.message = error.detail
+    _point_at(result, error.blame)
+    if error.kind == "StuckInLearnerCode":
+        result.outcome = Outcome.TIMED_OUT
+    elif error.kind == "SystemExit":
+        result.message = f"your code called sys.exit({error.code})"
+    elif error.kind == "MemoryError":
+        result.message = (
+            f"your code asked for more memory than a flow may use ({MEMORY_LIMIT // 2**30} GiB); "
+            "is something growing without end?"
+        )
+    elif error.not_written and result.location is not None:
+        result.outcome = Outcome.NOT_WRITTEN
 
 
 def _point_at(result: TestResult, where: Blame | None) -> None:
