@@ -242,6 +242,10 @@ def _explain_phone(result: TestResult, error: PhoneRaised) -> None:
         result.outcome = Outcome.TIMED_OUT
     elif error.kind == "SystemExit":
         result.message = f"your code called sys.exit({error.code})"
+    elif error.kind == "KeyboardInterrupt":
+        result.message = "your code raised KeyboardInterrupt" + (
+            f": {error.detail}" if error.detail else ""
+        )
     elif error.kind == "MemoryError":
         result.message = (
             f"your code asked for more memory than a flow may use ({MEMORY_LIMIT // 2**30} GiB); "

@@ -93,6 +93,8 @@ class _Op:
     task: asyncio.Task[Any]
     waiting: int | None = None
     """The request it waits on now, if it waits on the server."""
+    sent: bool = False
+    """Whether it called ``server.send`` yet (a history load first does not count)."""
     told: bool = False
     """Whether its ``done`` was reported."""
 
@@ -202,7 +204,7 @@ class Phone:
 
     def _paused(self, number: int, work: Coroutine[Any, Any, Any]) -> None:
         op = self.ops.get(number)
-        if op is not None and op.waiting is None:
+        if op is not None and not op.sent:
             self._event("paused", op=number, where=blame_data(blame_suspended(work, self.folder)))
 
     def _done(self, op: _Op) -> None:
@@ -238,6 +240,7 @@ class Phone:
         )
         if op is not None:
             op.waiting = number
+            op.sent = op.sent or call == "send"
         try:
             return await future
         finally:
