@@ -238,9 +238,7 @@ class Scenario:
         self._retrying = failed.client_id
         try:
             text = f"{_does(failed.user, 'retry')} {_quote(failed.body)}"
-            await self._begin(
-                sending, client, {"do": "retry", "client_id": failed.client_id}, text
-            )
+            await self._begin(sending, client, {"do": "retry", "client_id": failed.client_id}, text)
         finally:
             self._retrying = None
         return sending
@@ -249,9 +247,7 @@ class Scenario:
         """Send a body that must be refused; return the error the flow raised."""
         state = self.state(by)
         before = _snapshot(state)
-        task = self.client(by).start(
-            "send", lambda op: None, chat_id=self.chat_id, body=body
-        )
+        task = self.client(by).start("send", lambda op: None, chat_id=self.chat_id, body=body)
         await self.settle()
         self._step(
             f"{_does(by, 'try')} to send {_quote(body)}", Kind.REFUSED_INPUT, by, by, check=False

@@ -298,7 +298,9 @@ class RemotePhone:
         chat_id = event.get("chat_id")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if call == "history":
-            future.set_result(list(self.server.stored.get(chat_id, [])) if type(chat_id) is str else [])
+            future.set_result(
+                list(self.server.stored.get(chat_id, [])) if type(chat_id) is str else []
+            )
             self._requests[number] = (
                 Request(str(chat_id), "", "", self.user, future),
                 op,
@@ -360,4 +362,3 @@ def answer_data(request: Request) -> dict[str, object]:
 
 def _text(value: object, default: str) -> str:
     return value if type(value) is str else default
-

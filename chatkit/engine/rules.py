@@ -12,7 +12,7 @@ import enum
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 
 from chatkit.blame import CREATED, Blame
 from chatkit.model import Message, ServerMessage, Status

@@ -23,9 +23,9 @@ import pytest
 
 from chatkit.blame import Blame, blame_traceback
 from chatkit.engine.hang_watch import StuckInLearnerCode
-from chatkit.engine.remote import PhoneRaised
 from chatkit.engine.harness import Scenario
 from chatkit.engine.pytest_plugin import LearnerRaised, ScenarioTimedOut, budget_of
+from chatkit.engine.remote import PhoneRaised
 from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.engine.story import Step
 from chatkit.grading.pointer import likely_line

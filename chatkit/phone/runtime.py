@@ -148,7 +148,7 @@ class Phone:
             with self.journal.recording():
                 self._do(command, report)
                 self.loop.run_until_complete(self._settle())
-        except BaseException as error:  # noqa: BLE001 - whatever the flow raised, the judge is told
+        except BaseException as error:
             report["fatal"] = error_data(error, self.folder)
         report["events"], self._events = self._events, []
         report["screen"] = self.screen.diff(everything=True)
@@ -314,7 +314,7 @@ class _FirstPause:
                 self.on_pause()
             try:
                 sent, thrown = (yield yielded), None
-            except BaseException as error:  # noqa: BLE001 - handed on to the coroutine
+            except BaseException as error:
                 sent, thrown = None, error
 
 

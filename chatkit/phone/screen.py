@@ -18,9 +18,9 @@ phone's turn with `ScreenError`.
 from __future__ import annotations
 
 import operator
-from itertools import chain
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from itertools import chain
 from typing import Any
 
 from freezegun.api import FakeDatetime
@@ -173,7 +173,9 @@ class ScreenWriter:
                 if keys[:count] == known_keys and objects[:count] == known_objects:
                     start = count
             values = list(index.values())
-            added = [[key, self._write(row, rows)] for key, row in zip(keys[start:], values[start:])]
+            added = [
+                [key, self._write(row, rows)] for key, row in zip(keys[start:], values[start:])
+            ]
             out["index" if not start else "index_added"] = added
             self._index_ids = (keys, objects)
         for target in self._touched.values():
@@ -378,7 +380,10 @@ class ScreenReader:
             chat.in_flight = (
                 {_text(item) for item in flying} if type(flying) is list else _unplain(flying)  # type: ignore[assignment]
             )
-        for name, change in (("in_flight_added", set.update), ("in_flight_gone", set.difference_update)):
+        for name, change in (
+            ("in_flight_added", set.update),
+            ("in_flight_gone", set.difference_update),
+        ):
             items = encoded.get(name)
             if items is not None:
                 if type(items) is not list or type(chat.in_flight) is not set:
@@ -437,5 +442,5 @@ def _parse_moment(text: str) -> datetime:
     zone = moment.tzinfo
     if zone is not None:  # rebuilt, so the mirror holds the kit's own kind of offset
         offset = zone.utcoffset(moment) or timedelta(0)
-        moment = moment.replace(tzinfo=timezone.utc if not offset else timezone(offset))
+        moment = moment.replace(tzinfo=UTC if not offset else timezone(offset))
     return moment

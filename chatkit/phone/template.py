@@ -69,7 +69,10 @@ def main(target: Path, control: socket.socket) -> None:
 
 
 def _phone(
-    code: FlowCode, compiled_error: BaseException | None, channel: socket.socket, order: dict[str, Any]
+    code: FlowCode,
+    compiled_error: BaseException | None,
+    channel: socket.socket,
+    order: dict[str, Any],
 ) -> None:
     """The forked child: confine, load the flow, answer the judge; never return."""
     status = 0
@@ -87,7 +90,7 @@ def _phone(
         write_frame(channel, {"ready": True})
         with HangWatch(code.folder):
             serve(channel, phone)
-    except BaseException as error:  # noqa: BLE001 - the judge hears why, the child ends
+    except BaseException as error:
         failure = load_failure(error, code.path)
         try:
             write_frame(
