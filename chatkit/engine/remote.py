@@ -26,7 +26,7 @@ from chatkit.engine.scripted import CLIENT_ID_TAKEN, Request, ScriptedServer
 from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage
 from chatkit.phone.frames import WireError
 from chatkit.phone.link import PhoneLink
-from chatkit.phone.screen import ScreenError, ScreenReader, Unplain, kind_of
+from chatkit.phone.screen import ScreenError, ScreenReader
 from chatkit.state import ChatState
 
 
@@ -306,12 +306,10 @@ class RemotePhone:
                 op,
             )
             return
-        arguments = [event.get(name) for name in ("chat_id", "client_id", "body")]
-        request = Request(
-            *(value if type(value) is str else _Unsent(value) for value in arguments),  # type: ignore[arg-type]
-            self.user,
-            future,
+        chat_id, client_id, body = (
+            _argument(event.get(name)) for name in ("chat_id", "client_id", "body")
         )
+        request = Request(chat_id, client_id, body, self.user, future)
         self._requests[number] = (request, op)
         self.server.requests.append(request)
         if op is not None:
@@ -325,14 +323,13 @@ class RemotePhone:
             self.server.refuse(request, CLIENT_ID_TAKEN)
 
 
-class _Unsent(str):
-    """An argument of ``server.send`` that was not text: it names what it was."""
-
-    def __new__(cls, value: object) -> _Unsent:
-        kind = kind_of(Unplain(value["$"])) if isinstance(value, dict) and "$" in value else "?"
-        made = super().__new__(cls, f"<a {kind}>")
-        made.kind = kind  # type: ignore[attr-defined]
-        return made
+def _argument(value: object) -> str:
+    """An argument of the flow's ``server.send``: its text, or, when it was not text,
+    ``<a TYPE>`` (which no typed body or known id ever equals)."""
+    if type(value) is str:
+        return value
+    kind = value.get("$") if isinstance(value, dict) else None
+    return f"<a {kind if type(kind) is str else 'value'}>"
 
 
 def message_data(message: ServerMessage) -> dict[str, object]:

@@ -35,8 +35,8 @@ _TEXT_FIELDS = frozenset({"client_id", "chat_id", "author", "body", "error"})
 _INT_FIELDS = frozenset({"server_id", "seq"})
 MAX_TEXT = 16 * MAX_BODY_CHARS
 """The longest text the phone writes as it is; longer is written as ``{"$": "str"}``."""
-_TZINFO = datetime.tzinfo.__get__  # type: ignore[attr-defined]
-_row_values: Callable[[Message], tuple[Any, ...]] = operator.attrgetter(*ROW_FIELDS)  # type: ignore[assignment]
+_TZINFO = datetime.tzinfo.__get__
+_row_values: Callable[[Message], tuple[Any, ...]] = operator.attrgetter(*ROW_FIELDS)
 
 
 PLAIN_DATETIMES = (datetime, FakeDatetime)
@@ -114,7 +114,7 @@ class ScreenWriter:
         self._last: dict[int, tuple[object, object, frozenset[str] | None]] = {}
         """Each chat as last written: the chat, its banner, its in-flight set."""
         self._order: list[str] = []
-        self._index_ids: tuple[list[object], list[int]] | None = None
+        self._index_ids: tuple[list[str], list[int]] | None = None
         self._row_lists: dict[int, tuple[list[object], list[int], list[int]]] = {}
         """Each chat's rows as last read: the list, its rows' ids, and their numbers."""
         self._touched: dict[int, object] = {}
@@ -174,7 +174,8 @@ class ScreenWriter:
                     start = count
             values = list(index.values())
             added = [
-                [key, self._write(row, rows)] for key, row in zip(keys[start:], values[start:])
+                [key, self._write(row, rows)]
+                for key, row in zip(keys[start:], values[start:], strict=True)
             ]
             out["index" if not start else "index_added"] = added
             self._index_ids = (keys, objects)
@@ -210,7 +211,7 @@ class ScreenWriter:
             now: frozenset[str] | None = frozenset(flying)
             if before is None:
                 encoded["in_flight"] = sorted(flying)
-            elif now != before:
+            elif now is not None and now != before:
                 encoded["in_flight_added"] = sorted(now - before)
                 encoded["in_flight_gone"] = sorted(before - now)
         else:
@@ -220,7 +221,7 @@ class ScreenWriter:
         return encoded
 
     def _rows_of(
-        self, key: int, shown: list[object], rows: list[list[object]], everything: bool
+        self, key: int, shown: list[Any], rows: list[list[object]], everything: bool
     ) -> dict[str, object]:
         """A chat's row numbers: the whole list, only the rows added at its end, or nothing
         when it did not change."""
@@ -257,7 +258,7 @@ class ScreenWriter:
                 return
         if flat is not None:
             self._flat[id(shown)] = (shown, flat)
-        now = [_row_values(row) if type(row) is Message else None for row in shown]  # type: ignore[arg-type]
+        now = [_row_values(row) if type(row) is Message else None for row in shown]
         for row, values in zip(shown, now, strict=True):
             if values is None:
                 continue
@@ -268,7 +269,7 @@ class ScreenWriter:
     def _write(self, row: object, rows: list[list[object]]) -> int:
         """The row's number; its fields go in ``rows`` when new or changed."""
         entry = self._rows.get(id(row))
-        values = _row_values(row) if type(row) is Message else None  # type: ignore[arg-type]
+        values = _row_values(row) if isinstance(row, Message) and type(row) is Message else None
         if entry is not None and entry[1] is row:
             number, _, before = entry
             if values is None or (before is not None and all(map(operator.is_, values, before))):
@@ -334,7 +335,7 @@ class ScreenReader:
             for client_id, number in _items(added):
                 if _text(client_id) in state.messages:
                     raise ScreenError("an index entry added twice")
-                state.messages[client_id] = self.row(number)  # type: ignore[index]
+                state.messages[client_id] = self.row(number)  # type: ignore[index,assignment]
 
     def _apply_row(self, number: object, fields: object) -> None:
         if type(number) is not int or number <= 0:
@@ -351,7 +352,7 @@ class ScreenReader:
             for name, value in zip(ROW_FIELDS, values, strict=True):
                 setattr(row, name, value)
             return
-        row = self._rows[number] = Message(*values)
+        row = self._rows[number] = Message(*values)  # type: ignore[arg-type]
         self._keys[id(row)] = f"r{number}"
 
     def _apply_chat(self, chat_id: object, encoded: object) -> None:

@@ -14,6 +14,7 @@ pid it kills is always one of its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -92,7 +93,7 @@ def _phone(
             serve(channel, phone)
     except BaseException as error:
         failure = load_failure(error, code.path)
-        try:
+        with contextlib.suppress(OSError):
             write_frame(
                 channel,
                 {
@@ -103,8 +104,6 @@ def _phone(
                     }
                 },
             )
-        except OSError:
-            pass
         status = 1
     finally:
         os._exit(status)
