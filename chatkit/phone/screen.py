@@ -20,7 +20,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 from freezegun.api import FakeDatetime
@@ -111,10 +111,11 @@ class ScreenWriter:
         """Each row object seen, by ``id``: its number, the object (kept, so no other object
         takes its ``id``), and the field values last written."""
         self._chat_ids: dict[int, tuple[str, object]] = {}
-        self._last: dict[int, tuple[object, object, frozenset[str] | None]] = {}
+        self._last: dict[int, tuple[object, object, set[str] | None]] = {}
         """Each chat as last written: the chat, its banner, its in-flight set."""
         self._order: list[str] = []
-        self._index_ids: tuple[list[str], list[int]] | None = None
+        self._index_ids: tuple[dict[Any, Any], list[str], list[int]] | None = None
+        """The index as last read: the dict, its keys, its rows' ids."""
         self._row_lists: dict[int, tuple[list[object], list[int], list[int]]] = {}
         """Each chat's rows as last read: the list, its rows' ids, and their numbers."""
         self._touched: dict[int, object] = {}
@@ -140,9 +141,14 @@ class ScreenWriter:
         self._touched[id(target)] = target
 
     def diff(self, *, everything: bool = True) -> dict[str, Any]:
-        """What changed since the last diff. With ``everything`` off, only the rows that were
-        touched (`touched`) or moved are read again: the cheap diff of a moment within a
-        command; the diff that ends a command reads every row."""
+        """What changed since the last diff.
+
+        With ``everything`` off — a moment within a command, such as a send reaching the
+        server — it reads only what a flow changes as it goes: rows touched (`touched`),
+        rows and index entries added at the end, the in-flight sets. The diff that ends a
+        command (``everything`` on) reads the whole state again, so nothing a flow did,
+        however it did it, is missing from the screen the judge checks after each step.
+        """
         state = self.state
         chats, index = state.chats, state.messages
         if type(chats) is not dict or type(index) is not dict:
@@ -162,23 +168,14 @@ class ScreenWriter:
             encoded = self._chat(chat, rows, everything)
             if encoded:
                 changed[chat_id] = encoded
-        keys, objects = list(index), list(map(id, index.values()))
-        if (keys, objects) != self._index_ids:
-            if set(map(type, keys)) - {str}:
-                return {"shape": "an index keyed by something other than text"}
-            start = 0
-            if self._index_ids is not None:
-                known_keys, known_objects = self._index_ids
-                count = len(known_keys)
-                if keys[:count] == known_keys and objects[:count] == known_objects:
-                    start = count
-            values = list(index.values())
-            added = [
-                [key, self._write(row, rows)]
-                for key, row in zip(keys[start:], values[start:], strict=True)
+        added_entries = self._index_added(index, everything)
+        if added_entries is None:
+            return {"shape": "an index keyed by something other than text"}
+        if added_entries:
+            start, entries = added_entries
+            out["index_added" if start else "index"] = [
+                [key, self._write(row, rows)] for key, row in entries
             ]
-            out["index" if not start else "index_added"] = added
-            self._index_ids = (keys, objects)
         for target in self._touched.values():
             if self.number(target) is not None:
                 self._write(target, rows)
@@ -190,6 +187,39 @@ class ScreenWriter:
         if order != self._order:
             self._order = out["order"] = order
         return out
+
+    def _index_added(
+        self, index: dict[Any, Any], everything: bool
+    ) -> tuple[int, list[tuple[str, object]]] | None | tuple[()]:
+        """The index entries to write: ``(0, all)`` when it changed other than at its end,
+        ``(start, new ones)`` when entries were only added, ``()`` when nothing changed;
+        None when a key is not text."""
+        known = self._index_ids
+        count = len(index)
+        if known is not None and known[0] is index and not everything:
+            keys, objects = known[1], known[2]
+            if count == len(keys):
+                return ()
+            if count > len(keys):
+                start = len(keys)
+                entries = list(islice(index.items(), start, None))
+                if set(map(type, (key for key, _ in entries))) - {str}:
+                    return None
+                keys.extend(key for key, _ in entries)
+                objects.extend(id(row) for _, row in entries)
+                return start, entries
+        keys_now, objects_now = list(index), list(map(id, index.values()))
+        if known is not None and known[0] is index and (keys_now, objects_now) == known[1:]:
+            return ()
+        if set(map(type, keys_now)) - {str}:
+            return None
+        start = 0
+        if known is not None and known[0] is index:
+            size = len(known[1])
+            if keys_now[:size] == known[1] and objects_now[:size] == known[2]:
+                start = size
+        self._index_ids = (index, keys_now, objects_now)
+        return start, list(islice(index.items(), start, None))
 
     def _chat(self, chat: object, rows: list[list[object]], everything: bool) -> object:
         """What changed in one chat: its rows, its in-flight set (as what came and went),
@@ -207,15 +237,22 @@ class ScreenWriter:
         else:
             encoded["rows"] = {"$": type(shown).__name__}
         before = last[2] if last is not None and last[0] is chat else None
-        if type(flying) is set and set(map(type, flying)) <= {str}:
-            now: frozenset[str] | None = frozenset(flying)
+        now: set[str] | None = None
+        if type(flying) is set:
             if before is None:
-                encoded["in_flight"] = sorted(flying)
-            elif now is not None and now != before:
-                encoded["in_flight_added"] = sorted(now - before)
-                encoded["in_flight_gone"] = sorted(before - now)
-        else:
-            now = None
+                if set(map(type, flying)) <= {str}:
+                    now = set(flying)
+                    encoded["in_flight"] = sorted(now)
+            else:
+                came, went = flying - before, before - flying
+                if set(map(type, came)) <= {str}:
+                    now = before
+                    if came or went:
+                        now -= went
+                        now |= came
+                        encoded["in_flight_added"] = sorted(came)
+                        encoded["in_flight_gone"] = sorted(went)
+        if now is None:
             encoded["in_flight"] = {"$": type(flying).__name__}
         self._last[id(chat)] = (chat, banner, now)
         return encoded
@@ -225,8 +262,17 @@ class ScreenWriter:
     ) -> dict[str, object]:
         """A chat's row numbers: the whole list, only the rows added at its end, or nothing
         when it did not change."""
-        ids = list(map(id, shown))
         known = self._row_lists.get(key)
+        if known is not None and known[0] is shown and not everything:
+            size = len(known[1])
+            if len(shown) == size:
+                return {}
+            if len(shown) > size and (not size or id(shown[size - 1]) == known[1][-1]):
+                numbers = [self._write(row, rows) for row in shown[size:]]
+                known[1].extend(map(id, shown[size:]))
+                known[2].extend(numbers)
+                return {"added": numbers, "from": size}
+        ids = list(map(id, shown))
         start = 0
         if known is not None and known[0] is shown and ids[: len(known[1])] == known[1]:
             start = len(known[1])
@@ -236,7 +282,7 @@ class ScreenWriter:
         all_numbers = (known[2] if start and known else []) + numbers
         self._row_lists[key] = (shown, ids, all_numbers)
         if not start:
-            return {"rows": all_numbers}
+            return {"rows": list(all_numbers)}  # a copy: the kept list grows later
         return {"added": numbers, "from": start} if numbers else {}
 
     def _check_fields(self, shown: list[object], rows: list[list[object]]) -> None:
