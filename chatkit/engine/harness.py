@@ -39,6 +39,8 @@ from chatkit.engine.rules import (
 )
 from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.engine.story import SERVER, Kind, Step, screen
+from chatkit.engine.timelines.explore import Exploration
+from chatkit.engine.timelines.world import SmallWorld
 from chatkit.limits import MAX_YIELDS
 from chatkit.model import DeliveryError, InvalidMessage, ServerMessage
 from chatkit.phone.link import PhoneTemplate
@@ -301,6 +303,15 @@ class Scenario:
                 fields=broken.fields,
                 blame=broken.blame,
             ) from None
+
+    async def explore(self, world: SmallWorld, seconds: float) -> Exploration:
+        """Every timeline of ``world`` on a phone of its own; the shortest broken one, if any,
+        becomes this scenario's story."""
+        result = self._members["you"].client.explore(world, seconds)
+        story = result.counterexample
+        if story is not None and story.failure is not None:
+            self.story.extend(story.steps)
+        return result
 
     # What the server does.
 

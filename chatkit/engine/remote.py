@@ -24,6 +24,13 @@ from typing import Any, Protocol
 from chatkit.blame import Blame, RemoteJournal
 from chatkit.engine.scripted import CLIENT_ID_TAKEN, Request, ScriptedServer
 from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage
+from chatkit.engine.timelines.explore import Exploration
+from chatkit.engine.timelines.wire import (
+    ExplorationError,
+    exploration_from,
+    world_data,
+)
+from chatkit.engine.timelines.world import SmallWorld
 from chatkit.phone.frames import WireError
 from chatkit.phone.link import PhoneLink
 from chatkit.phone.screen import ScreenError, ScreenReader
@@ -201,6 +208,21 @@ class RemotePhone:
         raised = report.get("raised")
         if raised is not None:
             raise PhoneRaised(raised)
+
+    def explore(self, world: SmallWorld, seconds: float) -> Exploration:
+        """Every timeline of ``world``, explored on the phone; what it found, as data."""
+        command = {"do": "explore", "world": world_data(world)}
+        report = self._read(lambda: self.link.call(command, seconds))
+        printed = report.get("printed")
+        if type(printed) is str and printed:
+            self.printed(printed)
+        if "fatal" in report:
+            raise PhoneFailed(report["fatal"])
+        try:
+            return exploration_from(report.get("exploration"), world, error_of, blame_of)
+        except (ExplorationError, ValueError) as error:
+            self.link.close()
+            raise PhoneMisbehaved(f"the phone's exploration is not one: {error}") from None
 
     def fail_over(self) -> None:
         """From now on the phone talks through a primary and a fallback transport."""

@@ -82,18 +82,18 @@ class PhoneLink:
         """The phone's first word: ready, or why its flow did not load."""
         return self._read()
 
-    def call(self, command: dict[str, Any]) -> dict[str, Any]:
-        """Send one command; the phone's report."""
+    def call(self, command: dict[str, Any], seconds: float = REPORT_SECONDS) -> dict[str, Any]:
+        """Send one command; the phone's report, within ``seconds``."""
         try:
             write_frame(self.channel, command)
         except OSError as error:
             self.close()
             raise WireError(f"the phone is gone: {error}") from None
-        return self._read()
+        return self._read(seconds)
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self, seconds: float = REPORT_SECONDS) -> dict[str, Any]:
         try:
-            report = read_frame(self.channel, time.monotonic() + REPORT_SECONDS)
+            report = read_frame(self.channel, time.monotonic() + seconds)
         except WireError:
             self.close()
             raise

@@ -32,6 +32,8 @@ from typing import Any
 
 from chatkit.blame import Blame, Journal, blame_frame, blame_suspended, blame_traceback
 from chatkit.client import ChatClient
+from chatkit.engine.timelines import explore
+from chatkit.engine.timelines.wire import exploration_data, world_from
 from chatkit.failover import FailoverServer
 from chatkit.limits import MAX_YIELDS
 from chatkit.model import DeliveryError, InvalidMessage, ServerMessage
@@ -145,6 +147,9 @@ class Phone:
             self.world.clock.move_to(datetime.fromisoformat(now))
         report: dict[str, Any] = {}
         try:
+            if command["do"] == "explore":  # the explorer keeps its own journal
+                report["exploration"] = self._explore(command["world"])
+                return {**report, "printed": self.world.output.drain()}
             with self.journal.recording():
                 self._do(command, report)
                 self.loop.run_until_complete(self._settle())
@@ -181,6 +186,12 @@ class Phone:
             self.client.server = FailoverServer(_Line(self, PRIMARY), _Line(self, FALLBACK))
         elif do != "settle":
             raise ValueError(f"no such command: {do!r}")
+
+    def _explore(self, world: dict[str, Any]) -> dict[str, Any]:
+        """Every timeline of a small world, on this phone's flow (`chatkit.engine.timelines`)."""
+        result = explore(self.client.flow, world_from(world))
+        folder = self.folder
+        return exploration_data(result, lambda error: error_data(error, folder), blame_data)
 
     def _answer(self, command: dict[str, Any]) -> None:
         future = self.answers.pop(command["request"])
