@@ -18,7 +18,7 @@ A correct flow needs a few milliseconds; the budget only bounds a flow that hang
 """
 HARD_LIMIT_GRACE = 0.5
 """pytest-timeout stops a scenario this long after its budget: the last resort for a
-hang that neither the budget nor `chatkit.engine.hang_watch.HangWatch` (which stops learner
+hang that neither the budget nor `chatkit.phone.hang_watch.HangWatch` (which stops learner
 code that loops without awaiting) could end."""
 
 CALL_LIMIT_SECONDS = 0.1

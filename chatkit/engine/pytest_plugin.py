@@ -1,8 +1,9 @@
 """The pytest plugin behind the graded scenarios.
 
-It adds ``--target``, loads the chosen flow once, gives each scenario a fresh
-`Scenario` as the ``kit`` fixture, runs ``async def`` scenarios on their own event
-loop with a time budget, and, when one fails, prints its story.
+It adds ``--target``, starts the target's phones' template once (`chatkit.phone`),
+gives each scenario a fresh `Scenario` as the ``kit`` fixture, runs ``async def``
+scenarios on their own event loop with a time budget, and, when one fails, prints its
+story. The learner's code never runs in this process: only on the phones.
 
 Scenario modules declare their family with ``pytestmark = pytest.mark.family("…")``.
 """
@@ -14,21 +15,17 @@ import inspect
 import logging
 from asyncio.log import logger as asyncio_logger
 from collections.abc import Generator
-from pathlib import Path
 from typing import Any
 
 import freezegun
 import pytest
 
-from chatkit.code_folder import CodeFolder
-from chatkit.engine.hang_watch import HangWatch, StuckInLearnerCode
 from chatkit.engine.harness import Scenario
 from chatkit.engine.story import told
 from chatkit.limits import HARD_LIMIT_GRACE, SCENARIO_BUDGET_SECONDS
 from chatkit.phone.link import PhoneTemplate
-from chatkit.protocols import Flow
-from chatkit.sandbox import FlowCode, ScriptedWorld
-from chatkit.target import check_shape, resolve_target
+from chatkit.sandbox import ScriptedWorld
+from chatkit.target import resolve_target
 
 
 class ScenarioTimedOut(BaseException):
@@ -68,15 +65,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("family") and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(budget_of(item) + HARD_LIMIT_GRACE))
-
-
-@pytest.fixture(scope="session")
-def flow_code(pytestconfig: pytest.Config) -> FlowCode:
-    """The target's code, checked for its shape once and compiled once for every device."""
-    path = resolve_target(pytestconfig.getoption("--target"))
-    code = FlowCode(path)
-    check_shape(code.device(), path)  # TargetError, naming what is missing, before any scenario
-    return code
 
 
 _TEMPLATE = pytest.StashKey[PhoneTemplate]()
@@ -119,13 +107,6 @@ def kit(request: pytest.FixtureRequest) -> Generator[Scenario, None, None]:
         scenario.close()
 
 
-@pytest.fixture
-def flow(flow_code: FlowCode, request: pytest.FixtureRequest) -> Flow:
-    """The flow as one device runs it, in this process (the timeline explorer's and the
-    scale family's; every other scenario runs its devices as phones)."""
-    return flow_code.device(ScriptedWorld(request.node.nodeid), "you")
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run an ``async def`` scenario on a new event loop, bounded by its budget."""
@@ -147,17 +128,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         except TimeoutError:
             raise ScenarioTimedOut(budget) from None
 
-    if not is_scenario(pyfuncitem):
-        asyncio.run(bounded())  # the kit's own async tests: no learner code to watch
-        return True
-    folder = resolve_target(pyfuncitem.config.getoption("--target")).parent
-    try:
-        with HangWatch(folder):
-            asyncio.run(bounded())
-    except (KeyboardInterrupt, SystemExit) as error:
-        if isinstance(error, StuckInLearnerCode) or not _raised_in(error, folder):
-            raise  # the hang watch's own verdict, or a real Ctrl-C
-        raise LearnerRaised(error).with_traceback(error.__traceback__) from None
+    asyncio.run(bounded())
     return True
 
 
@@ -176,36 +147,8 @@ def _report_if_logged(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) 
 def is_scenario(item: pytest.Function) -> bool:
     """A graded scenario (it has a family, or drives the target through ``kit``/``flow``),
     as opposed to one of the kit's own async tests."""
-    uses_target = {"kit", "flow", "flow_code"} & set(item.fixturenames)
+    uses_target = "kit" in item.fixturenames
     return bool(uses_target) or item.get_closest_marker("family") is not None
-
-
-class LearnerRaised(Exception):
-    """The learner's code raised ``KeyboardInterrupt`` or ``SystemExit``.
-
-    Left as they are, either would end pytest's whole run rather than one scenario;
-    as this, the scenario fails and says what was raised, and where.
-    """
-
-    def __init__(self, error: BaseException) -> None:
-        name = type(error).__name__
-        if isinstance(error, SystemExit):
-            said = f"your code raised SystemExit({error.code!r}) (sys.exit): it would end the app"
-        else:
-            said = f"your code raised {name}{': ' + str(error) if str(error) else ''}"
-        super().__init__(said)
-        self.kind = name
-
-
-def _raised_in(error: BaseException, folder: Path) -> bool:
-    """Did ``error`` come from the learner's code (a frame of its traceback in ``folder``)?"""
-    learners = CodeFolder(folder)
-    traceback = error.__traceback__
-    while traceback is not None:
-        if learners.holds(traceback.tb_frame.f_code):
-            return True
-        traceback = traceback.tb_next
-    return False
 
 
 @pytest.hookimpl(wrapper=True)

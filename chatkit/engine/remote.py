@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from chatkit.blame import Blame, RemoteJournal
 from chatkit.engine.scripted import CLIENT_ID_TAKEN, Request, ScriptedServer
-from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage
 from chatkit.engine.timelines.explore import Exploration
 from chatkit.engine.timelines.wire import (
     ExplorationError,
@@ -31,8 +30,9 @@ from chatkit.engine.timelines.wire import (
     world_data,
 )
 from chatkit.engine.timelines.world import SmallWorld
+from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage
 from chatkit.phone.frames import WireError
-from chatkit.phone.link import PhoneLink
+from chatkit.phone.link import REPORT_SECONDS, PhoneLink
 from chatkit.phone.screen import ScreenError, ScreenReader
 from chatkit.state import ChatState
 
@@ -211,18 +211,23 @@ class RemotePhone:
 
     def explore(self, world: SmallWorld, seconds: float) -> Exploration:
         """Every timeline of ``world``, explored on the phone; what it found, as data."""
-        command = {"do": "explore", "world": world_data(world)}
+        report = self.job({"do": "explore", "world": world_data(world)}, seconds)
+        try:
+            return exploration_from(report.get("result"), world, error_of, blame_of)
+        except (ExplorationError, ValueError) as error:
+            self.link.close()
+            raise PhoneMisbehaved(f"the phone's exploration is not one: {error}") from None
+
+    def job(self, command: dict[str, Any], seconds: float = REPORT_SECONDS) -> dict[str, Any]:
+        """A piece of work the phone does on its own (explore, the scale family's batches);
+        its report, whose ``result`` the caller reads."""
         report = self._read(lambda: self.link.call(command, seconds))
         printed = report.get("printed")
         if type(printed) is str and printed:
             self.printed(printed)
         if "fatal" in report:
             raise PhoneFailed(report["fatal"])
-        try:
-            return exploration_from(report.get("exploration"), world, error_of, blame_of)
-        except (ExplorationError, ValueError) as error:
-            self.link.close()
-            raise PhoneMisbehaved(f"the phone's exploration is not one: {error}") from None
+        return report
 
     def fail_over(self) -> None:
         """From now on the phone talks through a primary and a fallback transport."""

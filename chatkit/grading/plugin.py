@@ -22,9 +22,8 @@ from pathlib import Path
 import pytest
 
 from chatkit.blame import Blame, blame_traceback
-from chatkit.engine.hang_watch import StuckInLearnerCode
 from chatkit.engine.harness import Scenario
-from chatkit.engine.pytest_plugin import LearnerRaised, ScenarioTimedOut, budget_of
+from chatkit.engine.pytest_plugin import ScenarioTimedOut, budget_of
 from chatkit.engine.remote import PhoneRaised
 from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.engine.story import Step
@@ -211,15 +210,11 @@ def _explain(
         result.function = result.function or error.function or error.rule.function
         if result.location is None:  # nothing of the learner's changed it: read the function
             result.location = likely_line(target, result.function, error.rule, error.detail)
-    elif isinstance(error, StuckInLearnerCode):
-        result.outcome = Outcome.TIMED_OUT
     elif isinstance(error, ScenarioTimedOut) or (
         excinfo.typename == "Failed" and str(error).startswith("Timeout")
     ):
         result.outcome = Outcome.TIMED_OUT
         result.message = "the scenario did not finish in time: something waits or loops forever"
-    elif isinstance(error, LearnerRaised):
-        result.error_type = error.kind
     elif isinstance(error, MemoryError):
         result.message = (
             f"your code asked for more memory than a flow may use ({MEMORY_LIMIT // 2**30} GiB); "

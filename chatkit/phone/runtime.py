@@ -25,7 +25,7 @@ import contextvars
 import itertools
 import socket
 import sys
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,7 @@ from chatkit.failover import FailoverServer
 from chatkit.limits import MAX_YIELDS
 from chatkit.model import DeliveryError, InvalidMessage, ServerMessage
 from chatkit.phone.frames import PhoneGone, read_frame, write_frame
+from chatkit.phone.scale import ScaleBench
 from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.state import ChatState
@@ -137,6 +138,13 @@ class Phone:
         self._requests = itertools.count(1)
         self._events: list[dict[str, object]] = []
         self._blamed = 0
+        self._bench = ScaleBench(flow, self.folder)
+        self._jobs: dict[str, Callable[[dict[str, Any]], object]] = {
+            "explore": self._explore,
+            "scale": self._scale,
+            "scale_check": self._scale_check,
+            "scale_trace": self._scale_trace,
+        }
 
     # The commands.
 
@@ -147,8 +155,9 @@ class Phone:
             self.world.clock.move_to(datetime.fromisoformat(now))
         report: dict[str, Any] = {}
         try:
-            if command["do"] == "explore":  # the explorer keeps its own journal
-                report["exploration"] = self._explore(command["world"])
+            job = self._jobs.get(command["do"])
+            if job is not None:  # work of its own, outside the journal (it keeps none, or its own)
+                report["result"] = job(command)
                 return {**report, "printed": self.world.output.drain()}
             with self.journal.recording():
                 self._do(command, report)
@@ -187,11 +196,25 @@ class Phone:
         elif do != "settle":
             raise ValueError(f"no such command: {do!r}")
 
-    def _explore(self, world: dict[str, Any]) -> dict[str, Any]:
+    def _explore(self, command: dict[str, Any]) -> object:
         """Every timeline of a small world, on this phone's flow (`chatkit.engine.timelines`)."""
-        result = explore(self.client.flow, world_from(world))
+        result = explore(self.client.flow, world_from(command["world"]))
         folder = self.folder
         return exploration_data(result, lambda error: error_data(error, folder), blame_data)
+
+    def _scale(self, command: dict[str, Any]) -> object:
+        """A batch of the scale family's events (`chatkit.phone.scale`); the judge times it."""
+        self._bench.run(command["job"], command["size"], command["batch"], command["only"])
+        return None
+
+    def _scale_check(self, command: dict[str, Any]) -> object:
+        return self._bench.check(command["job"], command["size"])
+
+    def _scale_trace(self, command: dict[str, Any]) -> object:
+        where = self._bench.trace(
+            command["job"], command["size"], command["only"], command["function"]
+        )
+        return blame_data(where)
 
     def _answer(self, command: dict[str, Any]) -> None:
         future = self.answers.pop(command["request"])

@@ -190,7 +190,7 @@ class ScreenWriter:
 
     def _index_added(
         self, index: dict[Any, Any], everything: bool
-    ) -> tuple[int, list[tuple[str, object]]] | None | tuple[()]:
+    ) -> tuple[int, list[tuple[str, object]]] | tuple[()] | None:
         """The index entries to write: ``(0, all)`` when it changed other than at its end,
         ``(start, new ones)`` when entries were only added, ``()`` when nothing changed;
         None when a key is not text."""

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from chatkit.blame import load_failure
-from chatkit.engine.hang_watch import HangWatch
 from chatkit.phone.frames import write_frame
+from chatkit.phone.hang_watch import HangWatch
 from chatkit.phone.runtime import Phone, blame_data, serve
 from chatkit.portable import limit_memory
 from chatkit.sandbox import FlowCode

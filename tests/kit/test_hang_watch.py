@@ -16,8 +16,8 @@ from typing import Literal
 
 import pytest
 
-from chatkit.engine.hang_watch import HangWatch, StuckInLearnerCode
 from chatkit.limits import CALL_LIMIT_SECONDS
+from chatkit.phone.hang_watch import HangWatch, StuckInLearnerCode
 
 
 class HandClock:

@@ -23,10 +23,10 @@ import pytest
 from mistakes import broken_source
 
 from chatkit import portable
-from chatkit.engine.hang_watch import HangWatch, StuckInLearnerCode
 from chatkit.grading import runner
 from chatkit.grading.results import Outcome, Planned
 from chatkit.grading.runner import _ResultsChannel, _Run, grade, join_results_channel
+from chatkit.phone.hang_watch import HangWatch, StuckInLearnerCode
 
 LOOPS = "def send():\n    while True:\n        pass\n"
 NOT_ON_WINDOWS = ("SIGUSR1", "pthread_kill", "SIGALRM", "setitimer")

@@ -45,9 +45,7 @@ async def check_every_ordering(
 
 @pytest.mark.budget(5)
 @pytest.mark.timeout(10)
-async def test_one_message_in_every_order(
-    kit: Scenario, record_property: RecordProperty
-) -> None:
+async def test_one_message_in_every_order(kit: Scenario, record_property: RecordProperty) -> None:
     """You send "hi" while bob posts "hey". The server stores "hi", acks it and
     echoes it twice, and stores and echoes bob's message — in any order that could
     happen: the echo before the ack, bob's message numbered before or after yours,
@@ -72,9 +70,7 @@ async def test_three_messages_in_every_order(
 
 @pytest.mark.budget(10)
 @pytest.mark.timeout(15)
-async def test_two_retries_in_every_order(
-    kit: Scenario, record_property: RecordProperty
-) -> None:
+async def test_two_retries_in_every_order(kit: Scenario, record_property: RecordProperty) -> None:
     """Two messages fail: the ack of "ok" is lost and "no" is refused. You retry
     each while it shows failed. Meanwhile the server's echoes arrive whenever they
     like — before the failure, between the failure and your retry, while the retry

@@ -30,9 +30,7 @@ class ExplorationError(ValueError):
 def world_data(world: SmallWorld) -> dict[str, Any]:
     """A world as the judge sends it."""
     return {
-        "sends": [
-            [plan.body, plan.outcome.value, plan.echoes, plan.retry] for plan in world.sends
-        ],
+        "sends": [[plan.body, plan.outcome.value, plan.echoes, plan.retry] for plan in world.sends],
         "other": world.other,
     }
 
@@ -46,9 +44,7 @@ def world_from(data: dict[str, Any]) -> SmallWorld:
     return SmallWorld(sends, data["other"])
 
 
-def exploration_data(
-    result: Exploration, error_data: Any, blame_data: Any
-) -> dict[str, Any]:
+def exploration_data(result: Exploration, error_data: Any, blame_data: Any) -> dict[str, Any]:
     """What the phone's exploration found, as the wire carries it."""
     return {
         **{name: getattr(result, name) for name in _COUNTS},
@@ -91,7 +87,7 @@ def exploration_from(data: object, world: SmallWorld, raised: Any, blame_of: Any
     for name in _COUNTS:
         setattr(result, name, _count(data.get(name)))
     seconds = data.get("seconds")
-    result.seconds = float(seconds) if type(seconds) in (int, float) else 0.0
+    result.seconds = float(seconds) if isinstance(seconds, int | float) else 0.0
     broken = data.get("broken")
     if type(broken) is not dict:
         raise ExplorationError("a tally that is not one")
@@ -109,7 +105,8 @@ def _story_from(data: object, raised: Any, blame_of: Any) -> Story:
     if type(data) is not dict:
         raise ExplorationError("a story that is not one")
     events = tuple(
-        Event(EventKind(_text(kind)), _count(send, low=-1)) for kind, send in _pairs(data.get("events"))
+        Event(EventKind(_text(kind)), _count(send, low=-1))
+        for kind, send in _pairs(data.get("events"))
     )
     steps = tuple(_step_from(step) for step in _list(data.get("steps")))
     failure_data = data.get("failure")

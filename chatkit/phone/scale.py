@@ -1,0 +1,190 @@
+"""The scale family's work on the phone: long histories, batches of events, one traced.
+
+A scale scenario asks whether one event costs the same on a chat of 1,000 messages
+and on one of 200,000. The phone builds each history once (kit rows, built directly)
+and runs the batches of events the judge asks for — Bob's new and repeated messages
+(``echoes``), or your own pending messages confirmed or rolled back (``own``) — with
+the collector paused. The judge times each batch from its side of the line; the phone
+only runs it.
+
+When a history turns out dearer, the judge asks the phone to trace one event on a
+history of `TRACED` messages: the learner's line where the time goes comes back.
+"""
+
+from __future__ import annotations
+
+import gc
+import linecache
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from itertools import count
+from types import FrameType
+from typing import Any
+
+from chatkit.blame import Blame
+from chatkit.code_folder import CodeFolder
+from chatkit.model import Message, ServerMessage, Status
+from chatkit.protocols import Flow
+from chatkit.state import ChatState
+
+CHAT = "general"
+EPOCH = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+FIRST_NEW = 10_000_000
+"""Numbers of new messages start here, past any history."""
+LOOPING = 1_000
+"""A line run this often in one event is a loop over the history."""
+
+Event = Callable[[], object]
+
+
+def server_copy(n: int, *, author: str = "bob", client_id: str | None = None) -> ServerMessage:
+    """The server's message number ``n`` of the chat."""
+    return ServerMessage(
+        id=n,
+        chat_id=CHAT,
+        seq=n,
+        client_id=client_id or f"{author}-{n}",
+        author=author,
+        body=f"message {n}",
+        created_at=EPOCH + timedelta(seconds=n),
+    )
+
+
+def history_of(size: int) -> ChatState:
+    """Your client after scrolling through ``size`` confirmed messages of Bob's (built
+    directly, with the collector paused: building 200,000 rows is the slow part)."""
+    state = ChatState("you")
+    gc.disable()
+    try:
+        for n in range(1, size + 1):
+            state.add(Message(f"bob-{n}", CHAT, "bob", f"message {n}", EPOCH, Status.SENT, n, n))
+    finally:
+        gc.enable()
+    return state
+
+
+class ScaleBench:
+    """One phone's histories, and the batches of events run on them."""
+
+    def __init__(self, flow: Flow, folder: str) -> None:
+        self.flow = flow
+        self.folder = folder
+        self._states: dict[tuple[str, int], ChatState] = {}
+        self._fresh = count(FIRST_NEW)
+
+    def run(self, job: str, size: int, batch: int, only: str = "") -> None:
+        """Build the history if need be, then run one batch of ``job``'s events on it."""
+        events = self.events(job, size, batch, only)
+        gc.disable()
+        try:
+            for event in events:
+                event()
+        finally:
+            gc.enable()
+
+    def events(self, job: str, size: int, batch: int, only: str = "") -> list[Event]:
+        state = self._states.get((job, size))
+        if state is None:
+            state = self._states[(job, size)] = history_of(size)
+        if job == "echoes":
+            return self._echoes(state, size, batch)
+        return self._own(state, batch, only)
+
+    def _echoes(self, state: ChatState, size: int, batch: int) -> list[Event]:
+        """New messages from Bob, and old ones repeated, spread over the history."""
+        step = max(1, size // max(1, batch // 2))
+        repeats = [server_copy(n) for n in range(step, size + 1, step)][: batch // 2]
+        news = [server_copy(next(self._fresh)) for _ in range(batch - len(repeats))]
+        reconcile = self.flow.reconcile
+        return [partial(reconcile, state, incoming) for incoming in (*news, *repeats)]
+
+    def _own(self, state: ChatState, batch: int, only: str) -> list[Event]:
+        """Your pending messages at the bottom: half acked, half rolled back (or ``only``)."""
+        chat = state.chat(CHAT)
+        events: list[Event] = []
+        for k in range(batch):
+            n = next(self._fresh)
+            pending = Message(f"you-{n}", CHAT, "you", f"mine {n}", EPOCH)
+            state.add(pending)
+            chat.in_flight.add(pending.client_id)
+            if only == "reconcile" or (k % 2 and only != "rollback"):
+                copy = server_copy(n, author="you", client_id=pending.client_id)
+                events.append(partial(self.flow.reconcile, state, copy))
+            else:
+                events.append(partial(self.flow.rollback, state, pending.client_id, "x"))
+        return events
+
+    def check(self, job: str, size: int) -> dict[str, Any]:
+        """What the history looks like now, for the judge's exactly-once and cleanup checks."""
+        state = self._states[(job, size)]
+        chat = state.chat(CHAT)
+        rows = chat.rows
+        mine = [row for row in rows if getattr(row, "author", None) == "you"]
+        return {
+            "rows": len(rows),
+            "distinct": len({getattr(row, "client_id", None) for row in rows}),
+            "in_flight": len(chat.in_flight),
+            "pending": sum(getattr(row, "status", None) is Status.PENDING for row in mine),
+        }
+
+    def trace(self, job: str, size: int, only: str, function: str) -> Blame | None:
+        """The learner's line where one event on a history of ``size`` spends most time."""
+        event = self.events(job, size, 2 if job == "echoes" else 1, only)[0]
+        return hottest_line(event, function, CodeFolder(self.folder))
+
+
+def hottest_line(event: Event, function: str, learners: CodeFolder) -> Blame | None:
+    """The line of the learner's code where one event spends most of its time.
+
+    A loop in Python over the history runs its lines thousands of times: the first
+    (topmost) of the lines run most often is named, so the same code is always pointed
+    at the same line. Without such a loop the time is in a call into C (``list.remove``,
+    ``sorted``): time between two line events goes to the first line, and the line with
+    the most time is named (it dwarfs the others, so the answer does not move either).
+    """
+    spent: Counter[tuple[FrameType, int]] = Counter()
+    runs: Counter[tuple[FrameType, int]] = Counter()
+    places: dict[tuple[str, int], tuple[FrameType, int]] = {}
+    last: list[Any] = [None, 0.0]
+
+    def on_line(frame: FrameType, what: str, _: object) -> Callable[..., Any]:
+        now = time.perf_counter()
+        if last[0] is not None:
+            spent[last[0]] += now - last[1]
+        where = (frame.f_code.co_filename, frame.f_lineno)
+        last[0] = places.setdefault(where, (frame, frame.f_lineno)) if what == "line" else None
+        if last[0] is not None:
+            runs[last[0]] += 1
+        last[1] = time.perf_counter()
+        return on_line
+
+    def on_call(frame: FrameType, what: str, _: object) -> Callable[..., Any] | None:
+        return on_line if learners.holds(frame.f_code) else None
+
+    sys.settrace(on_call)
+    try:
+        event()
+    finally:
+        sys.settrace(None)
+    if not spent:
+        return None
+    most = max(runs.values(), default=0)
+    if most >= LOOPING:
+        frame, line = min((place for place, n in runs.items() if n == most), key=_line_of)
+    else:
+        frame, line = max(spent, key=spent.__getitem__)
+    return Blame(
+        function,
+        frame.f_code.co_filename,
+        line,
+        linecache.getline(frame.f_code.co_filename, line).strip(),
+        frame.f_code.co_name,
+    )
+
+
+def _line_of(place: tuple[FrameType, int]) -> tuple[str, int]:
+    return place[0].f_code.co_filename, place[1]
