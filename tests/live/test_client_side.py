@@ -23,5 +23,6 @@ def test_importing_the_client_transports_loads_none_of_the_server() -> None:
         "chatkit.live.client",
         "chatkit.live.client.transports",
         "chatkit.live.wire",
+        "chatkit.live.wire.codec",
     }
     assert [name for name in SERVER_ONLY if name in loaded] == []

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 import socketio  # type: ignore[import-untyped]
 
-from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, message_from_wire
+from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, codec, message_from_wire
 from chatkit.model import TIMED_OUT, DeliveryError, ServerMessage
 
 log = logging.getLogger("chatkit.live.transports")
@@ -172,6 +172,7 @@ class SocketIOTransport:
             reconnection_delay_max=max(1.0, reconnection_delay),
             logger=False,
             engineio_logger=False,
+            json=codec,
         )
         self.sio.on("connect", handler=self._on_connect)
         self.sio.on("disconnect", handler=self._on_disconnect)

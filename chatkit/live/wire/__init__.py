@@ -1,8 +1,9 @@
 """What travels between the live server and its clients, written down once for both.
 
 The names of the events the server emits, the message as one JSON object (the same
-over Socket.IO and HTTP), and the one check for a whole number in a JSON payload.
-Both the server and the client transports import this module and nothing of each
+over Socket.IO and HTTP), and the one check for a whole number in a JSON payload;
+`codec` is the JSON every Socket.IO packet is written in, on both sides.
+Both the server and the client transports import this package and nothing of each
 other's, so a client never loads the server's storage. Times travel as integer
 milliseconds since the Unix epoch (UTC): exact, sortable, and free of time-zone
 spelling differences.
