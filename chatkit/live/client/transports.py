@@ -172,6 +172,7 @@ class SocketIOTransport:
             reconnection_delay_max=max(1.0, reconnection_delay),
             logger=False,
             engineio_logger=False,
+            serializer=codec.TextPacket,
             json=codec,
         )
         self.sio.on("connect", handler=self._on_connect)

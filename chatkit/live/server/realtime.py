@@ -118,6 +118,7 @@ class Realtime:
             sign_in_timeout_s=settings.sign_in_timeout_s,
             async_mode="asgi",
             client_manager=DirectManager(),
+            serializer=codec.TextPacket,
             json=codec,
             ping_interval=settings.ping_interval_s,
             ping_timeout=settings.ping_timeout_s,

@@ -1,10 +1,12 @@
-"""The JSON python-socketio writes and reads every packet with, on the server and the client.
+"""How python-socketio writes and reads every packet, on the server and the client.
 
-python-socketio takes any module with ``dumps`` and ``loads``; the standard library's
-is pure Python where it matters here (every event is decoded once and every ack and
-echo encoded once), so this one hands the work to orjson. Where orjson would answer
-differently from the standard library, the standard library answers, so a frame means
-the same as before:
+Every event is decoded once, and every ack and echo encoded once, so this is on the
+hot path of every message. python-socketio takes any module with ``dumps`` and
+``loads`` (``json=``): with the standard library's, it builds an encoder for every
+packet (it asks for compact separators) and Engine.IO calls back into Python for
+every integer read; this module hands the work to orjson instead. Where orjson would
+answer differently from the standard library, the standard library answers, so a
+frame means the same as before:
 
 - decoding: text orjson refuses (``NaN``, escaped lone surrogates, broken JSON) is read
   by the standard library, with Engine.IO's own limit on long integers, and fails, or
@@ -15,6 +17,8 @@ the same as before:
 - encoding: what orjson cannot write (lone surrogates, integers beyond 64 bits, keys
   that are not text) is written by the standard library. orjson writes non-ASCII text as
   UTF-8 rather than ``\\u`` escapes: the same JSON, shorter.
+
+`TextPacket` is the packet class to go with it (``serializer=``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import re
 from typing import Any
 
 import orjson
+from socketio import packet  # type: ignore[import-untyped]
 
 DEEP = 64
 """Text with more opening brackets than this is decoded by the standard library, whose
@@ -61,3 +66,16 @@ def _bounded_int(digits: str) -> int:
     if len(digits) > LONGEST_INTEGER:
         raise ValueError("Integer is too large")
     return int(digits)
+
+
+class TextPacket(packet.Packet):  # type: ignore[misc]
+    """A Socket.IO packet that is never searched for binary data to send.
+
+    python-socketio walks the data of every packet it makes, item by item, for bytes
+    to send as binary attachments. Neither the server nor the client transports ever
+    send bytes, so the walk is skipped, with python-socketio's own switch for packets
+    without attachments (``uses_binary_events``). A peer's binary event is still read
+    as one (and refused, by the server).
+    """
+
+    uses_binary_events = False
