@@ -110,7 +110,7 @@ async def outage(
         for n in range(PER_SERVER):
             user = f"u{k}{n}"
             client = Client(SocketIOTransport(server.url, user, password=server.account(user)))
-            client.transport.on_message = lambda m, c=client: run.hears(c, m)
+            client.transport.on("message", lambda m, c=client: run.hears(c, m))
             client.transport.sio.on(EVENT_DELIVERY, handler=lambda d, c=client: run.notice(c, d))
             clients.append(client)
     for client in clients:
