@@ -186,7 +186,6 @@ def uvicorn_config(app: Any, settings: ServerSettings, **options: Any) -> uvicor
         "log_level": "warning",
         "access_log": False,
         "lifespan": "on",
-        "loop": "asyncio",  # measured: under load, uvloop (if installed) was slower here
         "http": with_header_deadline(
             settings.request_timeout_s,
             ConnectionGate(

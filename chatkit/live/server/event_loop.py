@@ -2,9 +2,9 @@
 
 Every message crosses the event loop several times (a frame read, a handler task, an
 ack and one echo per member written), so the loop's own cost is a large share of the
-server's: measured with ``benchmarks/live_server.py``, uvloop's C loop takes a fifth
-or so off the server's CPU time per message. uvloop has no Windows build, so there
-(and wherever it is missing) the server runs on asyncio's loop, unchanged.
+server's CPU time per message (``benchmarks/live_server.py``), and uvloop's loop, in C,
+costs less. uvloop has no Windows build, so there (and wherever it is missing) the
+server runs on asyncio's loop, unchanged.
 """
 
 from __future__ import annotations
