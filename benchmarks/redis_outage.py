@@ -30,6 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from chatkit.live.client.transports import SocketIOTransport
@@ -110,7 +111,7 @@ async def outage(
         for n in range(PER_SERVER):
             user = f"u{k}{n}"
             client = Client(SocketIOTransport(server.url, user, password=server.account(user)))
-            client.transport.on_message = lambda m, c=client: run.hears(c, m)
+            client.transport.on("message", partial(run.hears, client))
             client.transport.sio.on(EVENT_DELIVERY, handler=lambda d, c=client: run.notice(c, d))
             clients.append(client)
     for client in clients:

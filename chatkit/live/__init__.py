@@ -20,7 +20,7 @@ package's ``__init__`` its own map:
 - `storage` — messages and accounts: the `MessageStore` interface and `SQLiteStore`,
   accounts and passwords, which database ``--db`` names, and PostgreSQL
 - `client` — `chatkit.ChatServer` over Socket.IO and over HTTP (`client.transports`)
-- `wire` — the message format and event names: the whole client–server contract
+- `wire` — the message format, event names and packets' JSON: the whole client–server contract
 - `tools` — a server or a ``redis-server`` in a subprocess, and the fuzz set
 - `cli`, `accounts_cli` — ``serve`` and ``accounts``; ``__main__`` runs ``serve``
 

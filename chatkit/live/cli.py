@@ -8,7 +8,6 @@ server runs before (and without) the console script.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import signal
 import sys
@@ -236,6 +235,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 def serve_command(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM; the exit status for the shell."""
     # the heavy imports wait until a server is wanted
+    from chatkit.live.server import event_loop
     from chatkit.live.server.assembly import serve
     from chatkit.live.storage.messages import StoreError
 
@@ -264,7 +264,7 @@ def serve_command(args: argparse.Namespace) -> int:
         return 2
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
-        asyncio.run(serve(settings, admin_note=admin_note(args)))
+        event_loop.run(serve(settings, admin_note=admin_note(args)))
     except KeyboardInterrupt:
         pass
     except OSError as error:  # the port is taken, the db folder is not writable...

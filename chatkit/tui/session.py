@@ -333,18 +333,19 @@ class ChatSession:
     # Plumbing.
 
     def _new_transport(self, password: str | None) -> SocketIOTransport:
-        return SocketIOTransport(
+        transport = SocketIOTransport(
             self.url,
             self.user,
             password=password,
             ack_timeout=self.ack_timeout * WALL_CLOCK_BOUND,
-            on_message=self.receive,
-            on_typing=self._on_typing,
-            on_reconnect=self._on_reconnect,
-            on_disconnect=self.changed,
-            on_faults=self._on_faults,
             admin_token=self.admin_token,
         )
+        transport.on("message", self.receive)
+        transport.on("typing", self._on_typing)
+        transport.on("reconnect", self._on_reconnect)
+        transport.on("disconnect", self.changed)
+        transport.on("faults", self._on_faults)
+        return transport
 
     def _observed(self) -> Observed:
         """The transport as the flow sees it (`Observed`)."""

@@ -138,6 +138,7 @@ class Member:
     reconnected: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
+        self._changed = asyncio.Event()
         self.url = self.server.url
         self.state = ChatState(self.user)
         self.socket = SocketIOTransport(
@@ -145,19 +146,18 @@ class Member:
             self.user,
             password=self.server.account(self.user),
             ack_timeout=self.ack_timeout,
-            on_message=self._on_message,
-            on_ack=self._on_ack,
-            on_reconnect=self._on_reconnect,
-            on_faults=lambda faults: self._changed.set(),
             admin_token=self.admin_token,
             fallback_urls=self.fallback_urls,
         )
+        self.socket.on("message", self._on_message)
+        self.socket.on("ack", self._on_ack)
+        self.socket.on("reconnect", self._on_reconnect)
+        self.socket.on("faults", lambda faults: self._changed.set())
         self.http = HttpTransport(self.http_url or self.url)
         server: ChatServer = self.socket
         if self.failover:
             server = FailoverServer(self.socket, self.http, on_failover=self.failovers.append)
         self.client = ChatClient(self.flow, self.state, server)
-        self._changed = asyncio.Event()
 
     async def start(self, *chats: str) -> Member:
         await self.socket.connect()

@@ -6,6 +6,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from chatkit.live.client.transports import SocketIOTransport
+
 SERVER_ONLY = ("sqlite3", "starlette", "uvicorn")
 """What only the server needs; a client that loads them drags the server along."""
 
@@ -23,5 +27,22 @@ def test_importing_the_client_transports_loads_none_of_the_server() -> None:
         "chatkit.live.client",
         "chatkit.live.client.transports",
         "chatkit.live.wire",
+        "chatkit.live.wire.codec",
     }
     assert [name for name in SERVER_ONLY if name in loaded] == []
+
+
+def test_a_transport_takes_one_handler_an_event_and_refuses_an_unknown_event() -> None:
+    transport = SocketIOTransport("http://127.0.0.1:9", "ada")
+
+    def first(faults: dict[str, object]) -> None: ...
+
+    def second(faults: dict[str, object]) -> None: ...
+
+    transport.on("faults", first)
+    transport.on("faults", second)
+    assert transport.listeners.faults is second
+    transport.on("faults", None)
+    assert transport.listeners.faults is None
+    with pytest.raises(ValueError, match="'messages'"):
+        transport.on("messages", first)

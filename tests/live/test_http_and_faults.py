@@ -65,7 +65,7 @@ async def test_typing_reaches_the_others_only(start_server: ServerFactory) -> No
             seen[member.user].append((chat_id, user, typing))
             member.notify()
 
-        member.socket.on_typing = typing
+        member.socket.on("typing", typing)
     await alice.start("general")
     await bob.start("general")
     try:

@@ -83,13 +83,17 @@ def test_the_live_package_has_no_import_circle() -> None:
     assert circles(graph) == []
 
 
+WIRE = {"chatkit.live.wire", "chatkit.live.wire.codec"}
+"""The wire format: what the client and the storage may share with the server."""
+
+
 def test_the_client_imports_only_the_wire_format() -> None:
-    outside = imports_outside(import_graph(), "chatkit.live.client", {"chatkit.live.wire"})
+    outside = imports_outside(import_graph(), "chatkit.live.client", WIRE)
     assert outside == set()
 
 
 def test_the_storage_imports_nothing_of_the_server() -> None:
-    outside = imports_outside(import_graph(), "chatkit.live.storage", {"chatkit.live.wire"})
+    outside = imports_outside(import_graph(), "chatkit.live.storage", WIRE)
     assert outside == set()
 
 

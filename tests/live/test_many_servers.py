@@ -242,14 +242,15 @@ async def test_typing_and_fault_switches_cross_servers(
             changes.setdefault(name, []).append(faults)
             event.set()
 
-        return SocketIOTransport(
+        made = SocketIOTransport(
             server.url,
             user,
             password=server.account(user),
-            on_typing=on_typing,
-            on_faults=on_faults,
             **options,  # type: ignore[arg-type]
         )
+        made.on("typing", on_typing)
+        made.on("faults", on_faults)
+        return made
 
     async def until_true(what: str, predicate: Callable[[], bool]) -> None:
         try:

@@ -12,7 +12,7 @@ import pytest
 from chatkit.failover import PRIMARY_TIMED_OUT, Failover, FailoverServer, both_failed
 from chatkit.live.cli import add_serve_command, serve_command
 from chatkit.live.server.faults import FaultInjector, FaultSettings
-from chatkit.live.storage.messages import SQLiteStore
+from chatkit.live.storage.messages import SQLiteStore, StoreError
 from chatkit.model import DeliveryError, ServerMessage
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -121,6 +121,29 @@ async def test_store_is_idempotent_ordered_paged_and_durable(tmp_path: Path) -> 
         assert not (await reopened.append("general", "c0", "you", "m0")).created
     finally:
         await reopened.close()
+
+
+async def test_a_message_the_database_refuses_fails_alone_in_its_batch(tmp_path: Path) -> None:
+    # The server checks bodies before they reach the store; here one that SQLite cannot
+    # encode (a lone surrogate) reaches it anyway, in the same commit batch as others.
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    await store.open()
+    try:
+        results = await asyncio.gather(
+            *(store.append("general", f"c{n}", "you", f"m{n}") for n in range(5)),
+            store.append("general", "bad", "you", "lone \ud800 surrogate"),
+            *(store.append("general", f"c{n}", "you", f"m{n}") for n in range(5, 10)),
+            return_exceptions=True,
+        )
+        refused = results.pop(5)
+        assert isinstance(refused, StoreError)
+        assert [r.message.seq for r in results if not isinstance(r, BaseException)] == list(
+            range(1, 11)
+        )
+        stored = await store.page("general", after=0, limit=100)
+        assert [m.client_id for m in stored.messages] == [f"c{n}" for n in range(10)]
+    finally:
+        await store.close()
 
 
 def test_serve_subcommand_registers_and_refuses_bad_switches() -> None:

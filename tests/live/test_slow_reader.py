@@ -40,7 +40,7 @@ async def test_a_reader_that_never_reads_is_cut_off_and_memory_stays_flat(
         SocketIOTransport(server.url, f"sender{n}", password=server.account(f"sender{n}"))
         for n in range(SENDERS)
     ]
-    senders[0].on_message = echo
+    senders[0].on("message", echo)
     for sender in senders:
         await sender.connect()
         await sender.join("general")

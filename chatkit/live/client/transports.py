@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import Self
+from typing import Any, Literal, Self, overload
 from urllib.parse import quote
 
 import httpx
 import socketio  # type: ignore[import-untyped]
 
-from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, message_from_wire
+from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, codec, message_from_wire
 from chatkit.model import TIMED_OUT, DeliveryError, ServerMessage
 
 log = logging.getLogger("chatkit.live.transports")
@@ -39,6 +40,20 @@ TypingListener = Callable[[str, str, bool], None]
 Reconnected = Callable[[], Awaitable[None]]
 FaultsListener = Callable[[dict[str, object]], None]
 Disconnected = Callable[[], None]
+Event = Literal["message", "ack", "typing", "faults", "reconnect", "disconnect"]
+EVENTS: tuple[Event, ...] = ("message", "ack", "typing", "faults", "reconnect", "disconnect")
+
+
+@dataclass
+class Listeners:
+    """What `SocketIOTransport.on` registered: one handler per event, or none."""
+
+    message: MessageListener | None = None
+    ack: MessageListener | None = None
+    typing: TypingListener | None = None
+    faults: FaultsListener | None = None
+    reconnect: Reconnected | None = None
+    disconnect: Disconnected | None = None
 
 
 class RequestFailed(DeliveryError):
@@ -101,18 +116,20 @@ class SocketIOTransport:
     after a reconnect resumes with the token it got, falling back to the password
     if the session has expired or was signed out.
 
-    Realtime messages go to ``on_message`` — wire it to `chatkit.client.ChatClient.receive`.
-    They are handed over one event-loop turn after they arrive, which keeps them
-    in wire order relative to acks: an echo that arrived before its ack reaches
-    the flow before the ack does, and one that arrived after, after.
+    What the server tells it goes to the handlers registered with `on`, the way
+    python-socketio registers its own (``transport.on("message", client.receive)``).
+    Realtime messages (``message``; wire it to `chatkit.client.ChatClient.receive`)
+    are handed over one event-loop turn after they arrive, which keeps them in wire
+    order relative to acks: an echo that arrived before its ack reaches the flow
+    before the ack does, and one that arrived after, after.
 
     A send waits at most ``ack_timeout`` seconds for its ack; signing in and rejoining,
     ``connect_timeout``, like the connection itself. When the connection
     drops, every send still waiting fails at once with a reason, instead of
     sitting out its timeout. The transport reconnects by itself; it then signs in
-    again, rejoins its chats and calls ``on_reconnect`` (the place to resync,
-    since messages sent meanwhile were not echoed to it). ``on_disconnect`` hears
-    the drop the moment it happens, and ``on_faults`` every change of the server's
+    again, rejoins its chats and calls the ``reconnect`` handler (the place to resync,
+    since messages sent meanwhile were not echoed to it). ``disconnect`` hears
+    the drop the moment it happens, and ``faults`` every change of the server's
     fault switches, whoever made it.
 
     ``fallback_urls`` are other servers of the same chat (``--redis``, one
@@ -131,12 +148,6 @@ class SocketIOTransport:
         connect_timeout: float = 5.0,
         reconnection: bool = True,
         reconnection_delay: float = 0.2,
-        on_message: MessageListener | None = None,
-        on_typing: TypingListener | None = None,
-        on_ack: MessageListener | None = None,
-        on_reconnect: Reconnected | None = None,
-        on_disconnect: Disconnected | None = None,
-        on_faults: FaultsListener | None = None,
         admin_token: str | None = None,
         fallback_urls: Sequence[str] = (),
     ) -> None:
@@ -151,15 +162,8 @@ class SocketIOTransport:
         """The server's fault switches as last heard (at sign-in, then at every change)."""
         self.ack_timeout = ack_timeout
         self.connect_timeout = connect_timeout
-        self.on_message = on_message
-        self.on_typing = on_typing
-        self.on_ack = on_ack
-        """Called with the stored message the moment a send's ack arrives, before the
-        sender resumes, even if it gave up waiting (for tools that show the wire; the
-        flow gets the ack from ``send`` itself)."""
-        self.on_reconnect = on_reconnect
-        self.on_disconnect = on_disconnect
-        self.on_faults = on_faults
+        self.listeners = Listeners()
+        """The handlers `on` registered."""
         self.password = password
         self.token = token
         self.chats: set[str] = set()
@@ -172,12 +176,60 @@ class SocketIOTransport:
             reconnection_delay_max=max(1.0, reconnection_delay),
             logger=False,
             engineio_logger=False,
+            serializer=codec.TextPacket,
+            json=codec,
         )
         self.sio.on("connect", handler=self._on_connect)
         self.sio.on("disconnect", handler=self._on_disconnect)
         self.sio.on(EVENT_MESSAGE, handler=self._on_new_message)
         self.sio.on(EVENT_TYPING, handler=self._on_typing)
         self.sio.on(EVENT_FAULTS, handler=self._on_faults)
+
+    # Handlers.
+
+    @overload
+    def on(self, event: Literal["message", "ack"], handler: MessageListener | None) -> None: ...
+
+    @overload
+    def on(self, event: Literal["typing"], handler: TypingListener | None) -> None: ...
+
+    @overload
+    def on(self, event: Literal["faults"], handler: FaultsListener | None) -> None: ...
+
+    @overload
+    def on(self, event: Literal["reconnect"], handler: Reconnected | None) -> None: ...
+
+    @overload
+    def on(self, event: Literal["disconnect"], handler: Disconnected | None) -> None: ...
+
+    def on(self, event: Event, handler: Callable[..., Any] | None) -> None:
+        """Call ``handler`` on ``event`` from now on, in place of the one before (None: none).
+
+        - ``message`` (a `ServerMessage`): a message stored in one of this user's chats,
+          their own included, one event-loop turn after it arrives
+        - ``ack`` (a `ServerMessage`): the stored message the moment a send's ack arrives,
+          before the sender resumes, even if it gave up waiting (for tools that show the
+          wire; the flow gets the ack from ``send`` itself)
+        - ``typing`` (chat id, user, typing): someone started or stopped typing
+        - ``faults`` (the switches): the server's fault switches changed
+        - ``reconnect`` (no argument, awaited): signed in again after a drop, chats rejoined
+        - ``disconnect`` (no argument): the connection dropped
+        """
+        if event not in EVENTS:
+            raise ValueError(f"no event {event!r}; the events are {', '.join(EVENTS)}")
+        match event:
+            case "message":
+                self.listeners.message = handler
+            case "ack":
+                self.listeners.ack = handler
+            case "typing":
+                self.listeners.typing = handler
+            case "faults":
+                self.listeners.faults = handler
+            case "reconnect":
+                self.listeners.reconnect = handler
+            case "disconnect":
+                self.listeners.disconnect = handler
 
     # Connecting.
 
@@ -418,13 +470,14 @@ class SocketIOTransport:
             future.set_result(reply)
 
     def _ack_arrived(self, reply: object) -> None:
-        if self.on_ack is None or not isinstance(reply, dict) or reply.get("ok") is not True:
+        on_ack = self.listeners.ack
+        if on_ack is None or not isinstance(reply, dict) or reply.get("ok") is not True:
             return
         try:
             message = message_from_wire(reply.get("message"))
         except ValueError:
             return  # send() reports the malformed answer to its caller
-        self.on_ack(message)
+        on_ack(message)
 
     def _fail_waiting(self, reason: str) -> None:
         for future in list(self._waiting):
@@ -437,16 +490,16 @@ class SocketIOTransport:
 
     def _on_disconnect(self, reason: object = None) -> None:
         self._fail_waiting(DROPPED)
-        if self.on_disconnect is not None:
-            self.on_disconnect()
+        if self.listeners.disconnect is not None:
+            self.listeners.disconnect()
 
     async def _restore(self) -> None:
         try:
             await self._login()
             for chat_id in sorted(self.chats):
                 await self._setup_call("join", {"chat_id": chat_id})
-            if self.on_reconnect is not None:
-                await self.on_reconnect()
+            if self.listeners.reconnect is not None:
+                await self.listeners.reconnect()
         except DeliveryError as error:
             log.warning("could not restore the session after reconnecting: %s", error.reason)
 
@@ -456,23 +509,24 @@ class SocketIOTransport:
         except ValueError as error:
             log.warning("ignored a malformed message from the server: %s", error)
             return
-        if self.on_message is not None:
-            asyncio.get_running_loop().call_soon(self.on_message, message)
+        if self.listeners.message is not None:
+            asyncio.get_running_loop().call_soon(self.listeners.message, message)
 
     def _on_typing(self, data: object) -> None:
-        if self.on_typing is None or not isinstance(data, dict):
+        on_typing = self.listeners.typing
+        if on_typing is None or not isinstance(data, dict):
             return
         chat_id, user, typing = data.get("chat_id"), data.get("user"), data.get("typing")
         if isinstance(chat_id, str) and isinstance(user, str) and isinstance(typing, bool):
-            self.on_typing(chat_id, user, typing)
+            on_typing(chat_id, user, typing)
 
     def _on_faults(self, data: object) -> None:
         faults = data.get("faults") if isinstance(data, Mapping) else None
         if not isinstance(faults, dict):
             return
         self.faults = dict(faults)
-        if self.on_faults is not None:
-            self.on_faults(dict(faults))
+        if self.listeners.faults is not None:
+            self.listeners.faults(dict(faults))
 
 
 class HttpTransport:

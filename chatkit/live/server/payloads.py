@@ -248,7 +248,9 @@ def check_name(value: str, field: str, limit: int) -> str:
         raise BadRequest(f"'{field}' cannot be empty")
     if len(value) > limit:
         raise BadRequest(f"'{field}' can be at most {limit} characters")
-    if not value.isprintable() or any(char.isspace() for char in value):
+    # of the characters str.isspace() knows, only " " is printable: the others are
+    # controls or separators, which isprintable() refuses already
+    if not value.isprintable() or " " in value:
         raise BadRequest(f"'{field}' cannot contain spaces or control characters")
     return value
 

@@ -65,6 +65,7 @@ from chatkit.live.server.payloads import (
     parse_typing,
     single_payload,
 )
+from chatkit.live.server.room_emit import DirectManager
 from chatkit.live.server.service import ChatService
 from chatkit.live.server.sessions import Session
 from chatkit.live.server.settings import ServerSettings
@@ -74,6 +75,7 @@ from chatkit.live.wire import (
     EVENT_INVITED,
     EVENT_MESSAGE,
     EVENT_TYPING,
+    codec,
     message_to_wire,
 )
 from chatkit.model import ServerMessage
@@ -115,6 +117,9 @@ class Realtime:
             sessions=AddressCounts(settings.max_connections_per_address, settings.max_connections),
             sign_in_timeout_s=settings.sign_in_timeout_s,
             async_mode="asgi",
+            client_manager=DirectManager(),
+            serializer=codec.TextPacket,
+            json=codec,
             ping_interval=settings.ping_interval_s,
             ping_timeout=settings.ping_timeout_s,
             max_http_buffer_size=settings.max_frame_bytes,

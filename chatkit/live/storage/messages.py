@@ -298,31 +298,48 @@ class SQLiteStore:
     def _write_batch(self, batch: list[tuple[str, str, str, str]]) -> list[Appended | StoreError]:
         """Store a batch in one IMMEDIATE transaction: one commit, one disk sync.
 
-        Each message is written inside a savepoint of its own, so a message the
-        database refuses (text it cannot encode, say) fails alone: the others in the
-        batch are committed all the same. ``ON CONFLICT DO NOTHING RETURNING``
-        returns no row for a client id already stored, so the stored copy is read
-        back in the same transaction.
+        A message the database refuses (text it cannot encode, say) fails alone: the
+        batch is then written again, each message in a savepoint of its own, and the
+        others are committed all the same. Only then, because a savepoint costs three
+        statements more a message, and a refusal is rare (bodies are checked before
+        they get here). ``ON CONFLICT DO NOTHING RETURNING`` returns no row for a
+        client id already stored, so the stored copy is read back in the same
+        transaction.
         """
         db = self._write_db
         if db is None:
             raise StoreError("the message store is not open")
-        results: list[Appended | StoreError] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            for values in batch:
-                db.execute("SAVEPOINT one")
-                try:
-                    results.append(self._write_one(db, *values))
-                except (sqlite3.Error, ValueError) as error:  # UnicodeEncodeError is one
-                    db.execute("ROLLBACK TO one")
-                    results.append(StoreError(f"the message could not be stored: {error}"))
-                db.execute("RELEASE one")
+            try:
+                results: list[Appended | StoreError] = [
+                    self._write_one(db, *values) for values in batch
+                ]
+            except (sqlite3.Error, ValueError):  # UnicodeEncodeError is one
+                db.execute("ROLLBACK")
+                db.execute("BEGIN IMMEDIATE")
+                results = self._write_alone(db, batch)
             db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
             raise
+        return results
+
+    def _write_alone(
+        self, db: sqlite3.Connection, batch: list[tuple[str, str, str, str]]
+    ) -> list[Appended | StoreError]:
+        """Write each message of ``batch`` in a savepoint of its own, inside the open
+        transaction: one the database refuses becomes a `StoreError`, the others stay."""
+        results: list[Appended | StoreError] = []
+        for values in batch:
+            db.execute("SAVEPOINT one")
+            try:
+                results.append(self._write_one(db, *values))
+            except (sqlite3.Error, ValueError) as error:
+                db.execute("ROLLBACK TO one")
+                results.append(StoreError(f"the message could not be stored: {error}"))
+            db.execute("RELEASE one")
         return results
 
     def _write_one(
