@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -21,32 +22,48 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chatkit.limits import STARTUP_SECONDS
 from chatkit.phone.frames import WireError, read_frame, write_frame
 
 REPORT_SECONDS = 5.0
 """The longest the judge waits for one report (or a phone's first word)."""
 
 
-class PhoneTemplate:
-    """The warm template of one target's phones (`chatkit.phone.template`)."""
+def can_fork() -> bool:
+    """Whether phones can be forked from a warm template here (not on Windows)."""
+    return hasattr(os, "fork") and hasattr(socket, "send_fds")
 
-    def __init__(self, target: Path) -> None:
+
+class PhoneTemplate:
+    """The warm template of one target's phones (`chatkit.phone.template`).
+
+    Where the system cannot fork (``spawn``, and always on Windows) each phone is an
+    interpreter of its own instead, which dials the judge on loopback: slower to start,
+    the same phone.
+    """
+
+    def __init__(self, target: Path, *, spawn: bool = False) -> None:
         self.target = target
-        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "chatkit.phone.template", str(target), str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-        theirs.close()
+        self.spawn = spawn or not can_fork()
+        self._processes: dict[int, subprocess.Popen[bytes]] = {}
+        self._process: subprocess.Popen[bytes] | None = None
+        if not self.spawn:
+            self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "chatkit.phone.template", str(target), str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+            theirs.close()
         atexit.register(self.close)
 
     def phone(self, scenario: str, device: str, user: str) -> PhoneLink:
         """A new phone: its own process, its own fresh copy of the flow."""
-        mine, theirs = socket.socketpair()
         order = json.dumps({"do": "phone", "scenario": scenario, "device": device, "user": user})
+        if self.spawn:
+            return self._spawned(order)
+        mine, theirs = socket.socketpair()
         try:
             socket.send_fds(self._control, [order.encode()], [theirs.fileno()])
             pid = json.loads(self._control.recv(4096))["pid"]
@@ -54,13 +71,54 @@ class PhoneTemplate:
             theirs.close()
         return PhoneLink(mine, pid, self)
 
+    def _spawned(self, order: str) -> PhoneLink:
+        token = secrets.token_hex(16)
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            listener.settimeout(STARTUP_SECONDS)
+            port = listener.getsockname()[1]
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "chatkit.phone.template",
+                    "--one",
+                    str(self.target),
+                    str(port),
+                ],
+                stdin=subprocess.PIPE,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+            assert process.stdin is not None
+            process.stdin.write(f"{token}\n{order}\n".encode())
+            process.stdin.close()
+            self._processes[process.pid] = process
+            while True:  # only the phone that knows the token is taken
+                mine, _ = listener.accept()
+                try:
+                    said = read_frame(mine, time.monotonic() + STARTUP_SECONDS)
+                except WireError:
+                    said = None
+                if isinstance(said, dict) and said.get("token") == token:
+                    return PhoneLink(mine, process.pid, self)
+                mine.close()
+
     def kill(self, pid: int) -> None:
-        with contextlib.suppress(OSError, ValueError):
+        process = self._processes.pop(pid, None)
+        if process is not None:
+            with contextlib.suppress(OSError):
+                process.kill()
+            process.wait()
+            return
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             self._control.send(json.dumps({"do": "kill", "pid": pid}).encode())
             self._control.recv(4096)
 
     def close(self) -> None:
         """Stop the template (its phones end as their lines close)."""
+        for pid in list(self._processes):
+            self.kill(pid)
+        if self._process is None:
+            return
         self._control.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(timeout=REPORT_SECONDS)

@@ -36,13 +36,19 @@ MAX_ORDER = 4096
 """The largest order the judge sends the template."""
 
 
-def main(target: Path, control: socket.socket) -> None:
+def _compiled(target: Path) -> tuple[FlowCode, BaseException | None]:
+    """The learner's code, compiled (and not run); a syntax error is kept for each phone to tell."""
     code = FlowCode(target)
-    compiled_error: BaseException | None = None
     try:
         code.code(code.path)
     except SyntaxError as error:
-        compiled_error = error
+        return code, error
+    return code, None
+
+
+def main(target: Path, control: socket.socket) -> None:
+    """The template: fork a phone for each order, until the judge hangs up."""
+    code, compiled_error = _compiled(target)
     children: set[int] = set()
     while True:
         try:
@@ -119,5 +125,18 @@ def _reap(children: set[int]) -> None:
             children.discard(pid)
 
 
+def one_phone(target: Path, port: int) -> None:
+    """Where there is no ``fork`` (Windows): this process is one phone. It dials the judge
+    on loopback, says the one-time token the judge gave it, and takes its order."""
+    channel = socket.create_connection(("127.0.0.1", port))
+    write_frame(channel, {"token": sys.stdin.readline().strip()})
+    order = json.loads(sys.stdin.readline())
+    code, compiled_error = _compiled(target)
+    _phone(code, compiled_error, channel, order)
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), socket.socket(fileno=int(sys.argv[2])))
+    if sys.argv[1] == "--one":
+        one_phone(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        main(Path(sys.argv[1]), socket.socket(fileno=int(sys.argv[2])))

@@ -1,0 +1,174 @@
+"""The phones and the judge: the line between them holds whatever a phone says.
+
+The judge reads a phone's reports as untrusted data. A screen that is not one, a row
+number never written, an answer that is not a report: each ends that phone's turn with
+a clear error and never reaches the checks as a screen. And where the system cannot
+fork, phones are interpreters of their own, and a scenario runs the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatkit.engine.harness import Scenario
+from chatkit.engine.remote import PhoneMisbehaved, RemotePhone
+from chatkit.engine.scripted import ScriptedServer
+from chatkit.model import Message
+from chatkit.phone.link import PhoneTemplate
+from chatkit.phone.screen import ScreenError, ScreenReader, ScreenWriter, Unplain
+from chatkit.sandbox import ScriptedWorld
+from chatkit.state import ChatState
+
+KIT = Path(__file__).resolve().parents[2]
+SOLUTION = KIT / "solution" / "flow.py"
+CLOCK = ScriptedWorld("phones").clock
+
+
+def test_a_scenario_runs_the_same_on_spawned_phones() -> None:
+    """Windows has no fork: each phone is started as an interpreter, dials the judge on
+    loopback with a one-time token, and plays its part as a forked one does."""
+
+    async def scenario() -> list[str]:
+        template = PhoneTemplate(SOLUTION, spawn=True)
+        kit = Scenario(template, ScriptedWorld("spawned"))
+        try:
+            hi = await kit.send("hi")
+            await kit.echo(kit.store(hi))
+            await kit.ack(hi)
+            kit.expect(["'hi' sent #1"])
+            return [row.describe() for row in kit.state().chat(kit.chat_id).rows]
+        finally:
+            kit.close()
+            template.close()
+
+    assert asyncio.run(scenario()) == ["'hi' sent #1"]
+
+
+def test_the_judges_mirror_follows_the_phones_screen_diff_by_diff() -> None:
+    """Rows added, changed in place, dropped; the banner and the in-flight set: after each
+    diff the mirror reads as the phone's state does, rows told apart by object."""
+    phone, reader = ChatState("you"), ScreenReader("you")
+    writer = ScreenWriter(phone)
+    chat = phone.chat("general")
+    first = Message("a", "general", "you", "hi", CLOCK.now)
+    twin = Message("b", "general", "you", "hi", CLOCK.now)
+    for change in (
+        lambda: (phone.add(first), chat.in_flight.add("a")),
+        lambda: (phone.add(twin), chat.in_flight.add("b")),
+        lambda: (setattr(first, "error", "offline"), chat.in_flight.discard("a")),
+        lambda: setattr(chat, "error", "offline"),
+        lambda: phone.drop_confirmed("general"),
+        lambda: setattr(chat, "rows", [twin]),
+    ):
+        change()
+        reader.apply(writer.diff(everything=False))
+        reader.apply(writer.diff())
+        mirror = reader.state.chat("general")
+        assert [row.describe() for row in mirror.rows] == [row.describe() for row in chat.rows]
+        assert (mirror.in_flight, mirror.error) == (chat.in_flight, chat.error)
+        assert sorted(reader.state.messages) == sorted(phone.messages)
+
+
+def test_a_value_that_is_not_plain_reaches_the_mirror_as_what_it_is() -> None:
+    class Always(str):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = str.__hash__
+
+    phone, reader = ChatState("you"), ScreenReader("you")
+    phone.add(Message("a", "general", "you", Always("hi"), CLOCK.now))
+    reader.apply(ScreenWriter(phone).diff())
+    body = reader.state.chat("general").rows[0].body
+    assert isinstance(body, Unplain) and body.kind == "Always"
+
+
+@pytest.mark.parametrize(
+    "diff",
+    [
+        {"chats": {"general": {"rows": [7]}}},
+        {
+            "rows": [
+                [1, ["a", "general", "you", "hi", {"t": "not a time"}, "pending", None, None, None]]
+            ]
+        },
+        {
+            "rows": [
+                [
+                    1,
+                    [
+                        "a",
+                        "general",
+                        "you",
+                        "hi",
+                        {"t": "2026-01-01T00:00:00"},
+                        "sent?",
+                        1,
+                        1,
+                        None,
+                    ],
+                ]
+            ]
+        },
+        {
+            "rows": [
+                [1, ["a", "general", "you", 5, {"t": "2026-01-01T00:00:00"}, "sent", 1, 1, None]]
+            ]
+        },
+        {"index_added": [["a", 3]]},
+        {"order": ["nowhere"]},
+        {"chats": "general"},
+        ["not", "a", "screen"],
+    ],
+)
+def test_a_screen_that_is_not_one_is_refused(diff: Any) -> None:
+    with pytest.raises(ScreenError):
+        ScreenReader("you").apply(diff)
+
+
+class _Liar:
+    """A phone's line that answers with ``reports``, one per command."""
+
+    def __init__(self, *reports: object) -> None:
+        self.reports = list(reports)
+        self.closed = False
+
+    def hello(self) -> object:
+        return {"ready": True}
+
+    def call(self, command: dict[str, Any], seconds: float = 0) -> object:
+        return self.reports.pop(0)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        {"screen": {}},
+        {"events": [{"e": "request", "request": "one"}], "screen": {}},
+        {"events": [], "screen": {"rows": [[0, []]]}},
+    ],
+)
+def test_a_report_that_is_not_one_ends_the_phones_turn(report: object) -> None:
+    async def start() -> None:
+        line = _Liar(report)
+        phone = RemotePhone(
+            line,  # type: ignore[arg-type]
+            "you",
+            "you",
+            ScriptedServer(),
+            None,  # type: ignore[arg-type]
+            print,
+            lambda: CLOCK.now,
+        )
+        with pytest.raises(PhoneMisbehaved):
+            phone.start("send", lambda op: None, chat_id="general", body="hi")
+        assert line.closed
+
+    asyncio.run(start())
