@@ -328,11 +328,6 @@ def _name_not_allowed(module: str, name: str) -> str:
 def _forbidden_builtin(name: str) -> str:
     if name in {"open", "input", "breakpoint", "help"}:
         return f"a flow may not use `{name}`: it talks to files or the terminal, not to the chat"
-    if name == "id":
-        return (
-            "a flow may not use `id`: it numbers objects inside one program only, so two "
-            "phones hand out the same numbers; make client ids with `uuid.uuid4()`"
-        )
     if name in {"exit", "quit"}:
         return f"a flow may not call `{name}`: it would end the program"
     return f"a flow may not use `{name}`: it runs text as code or reaches names by string"

@@ -339,6 +339,27 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "id_numbered_ids",
+        doc="""
+        Known wrong: client ids come from ``id(state)`` and a count: m140…-0, m140…-1, …
+
+        The mistake: ``id`` numbers objects inside one program. On one phone the number is
+        the same for as long as the app runs, and the count keeps the ids apart; but every
+        phone runs the same app the same way, so two phones give their first messages the
+        same id, and the server takes the second for a resend of the first.
+
+        Meant to be caught by: concurrency (two and three phones sending into one chat).
+        """,
+        edits=(
+            (
+                lines("            client_id=client_id or uuid.uuid4().hex,"),
+                lines(
+                    '            client_id=client_id or f"m{id(state)}-{len(state.messages)}",  # WRONG: the same on every phone'
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "module_counter_ids",
         doc="""
         Known wrong: client ids come from a counter at module level: msg-1, msg-2, …

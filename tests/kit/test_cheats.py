@@ -106,11 +106,6 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         5,
         "f-string",
     ),
-    "numbers messages with id()": (
-        "def new_id(message):\n    return str(id(message))\n",
-        2,
-        "two phones hand out the same numbers",
-    ),
     "reads a task's context": (
         "import asyncio\n\n\nasync def peek():\n"
         "    return asyncio.create_task(asyncio.sleep(0)).get_context()\n",

@@ -302,6 +302,7 @@ NOT_ABOUT_ORDERINGS = {
     "linear_scan",  # slow, never wrong
     "timestamp_ids",  # wrong only when two sends share an instant of the clock
     "module_counter_ids",  # ids that collide only across two devices,
+    "id_numbered_ids",  # … the same way,
     "ids_from_row_count",  # … across two devices,
     "ids_from_own_count",  # … across two phones of one user,
     "short_random_ids",  # … in a burst of sends,

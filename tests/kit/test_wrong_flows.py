@@ -29,6 +29,7 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "linear_scan": ("scale",),
     "sending_never_cleared": ("edge cases", "failure and rollback"),
     "module_counter_ids": ("concurrency",),
+    "id_numbered_ids": ("concurrency",),
     "ids_from_row_count": ("concurrency",),
     "short_random_ids": ("concurrency",),
     "ids_from_own_count": ("duplicates",),
@@ -54,6 +55,7 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "linear_scan": ({16}, {"reconcile", "rollback"}),  # both walk the timeline
     "sending_never_cleared": ({14}, {"reconcile", "rollback"}),  # both forget in_flight
     "module_counter_ids": ({10}, {"send"}),
+    "id_numbered_ids": ({10}, {"send"}),
     "ids_from_row_count": ({10}, {"send"}),
     "short_random_ids": ({10}, {"send"}),
     "ids_from_own_count": ({10}, {"send"}),
