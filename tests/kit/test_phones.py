@@ -56,14 +56,27 @@ def test_the_judges_mirror_follows_the_phones_screen_diff_by_diff() -> None:
     chat = phone.chat("general")
     first = Message("a", "general", "you", "hi", CLOCK.now)
     twin = Message("b", "general", "you", "hi", CLOCK.now)
-    for change in (
-        lambda: (phone.add(first), chat.in_flight.add("a")),
-        lambda: (phone.add(twin), chat.in_flight.add("b")),
-        lambda: (setattr(first, "error", "offline"), chat.in_flight.discard("a")),
-        lambda: setattr(chat, "error", "offline"),
-        lambda: phone.drop_confirmed("general"),
-        lambda: setattr(chat, "rows", [twin]),
-    ):
+
+    def add_first() -> None:
+        phone.add(first)
+        chat.in_flight.add("a")
+
+    def add_twin() -> None:
+        phone.add(twin)
+        chat.in_flight.add("b")
+
+    def fail_first() -> None:
+        first.error = "offline"
+        chat.in_flight.discard("a")
+
+    def banner() -> None:
+        chat.error = "offline"
+
+    def only_twin() -> None:
+        chat.rows = [twin]
+
+    changes = (add_first, add_twin, fail_first, banner, lambda: phone.drop_confirmed("general"))
+    for change in (*changes, only_twin):
         change()
         reader.apply(writer.diff(everything=False))
         reader.apply(writer.diff())
