@@ -41,6 +41,7 @@ from chatkit.phone.frames import PhoneGone, read_frame, write_frame
 from chatkit.phone.scale import ScaleBench
 from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.sandbox import FlowCode, ScriptedWorld
+from chatkit.sandbox.world import Output
 from chatkit.state import ChatState
 
 PRIMARY, FALLBACK = "primary", "fallback"
@@ -124,6 +125,7 @@ class Phone:
     def __init__(self, code: FlowCode, scenario: str, device: str, user: str) -> None:
         self.folder = str(code.folder)
         self.world = ScriptedWorld(scenario)
+        sys.stdout = _Printed(self.world.output)  # Python's own print, caught
         self.journal = _Journal(code.folder)
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
@@ -311,6 +313,20 @@ class Phone:
                 changes.append([key, field, count, blame_data(blame)])
         self._blamed = self.journal.count
         return changes
+
+
+class _Printed:
+    """The phone's standard output: what the flow prints, kept (and limited) for the story."""
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+
+    def write(self, text: str) -> int:
+        self.output.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing waits: every write is kept at once."""
 
 
 class _Journal(Journal):

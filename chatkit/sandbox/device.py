@@ -70,9 +70,6 @@ class _Device:
         }
         self.builtins["__import__"] = self.gate
         self.builtins["getattr"] = self.getattr
-        printer = world.printer()
-        if printer is not None:
-            self.builtins["print"] = printer
 
     def run(self, name: str, path: Path) -> types.ModuleType:
         """Execute one of the learner's files as a fresh module of this device."""

@@ -138,14 +138,10 @@ class Output:
 
 
 class World:
-    """Where a device's clock and chance come from, and where its ``print`` goes."""
+    """Where a device's clock and chance come from."""
 
     def module(self, name: str, device: str) -> types.ModuleType | None:
         """The scripted version of module ``name`` for ``device``, or None for the real one."""
-        return None
-
-    def printer(self) -> Callable[..., None] | None:
-        """The ``print`` the learner's code gets, or None for the real one."""
         return None
 
 
@@ -160,9 +156,6 @@ class ScriptedWorld(World):
         self.name = name
         self.clock = ScriptedClock(self.start())
         self.output = Output()
-
-    def printer(self) -> Callable[..., None]:
-        return self.output.print
 
     def start(self) -> _dt.datetime:
         """Where this scenario's clock starts: a minute of the decade after `CLOCK_START`,

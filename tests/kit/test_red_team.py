@@ -1,9 +1,9 @@
 """Classes of attack on the grade, each tried with a real flow through the real grader.
 
 A flow that tries one earns no more than its honest control, and the kit's files stay
-as they were. What is still open while flows run in the grader's process (shared
-objects between phones, escapes through kit functions' globals) is said in the README's
-"What a score proves".
+as they were. The grader runs no learner code itself: each phone is a process of its
+own. What a phone could still do to its own report is said in the README's "What a
+score proves".
 """
 
 from __future__ import annotations
@@ -103,3 +103,37 @@ def test_getattr_with_a_name_written_in_place_is_graded_on_its_merits(tmp_path: 
     report = grade(target_with(tmp_path, plain), families=["failure and rollback"])
     assert report.load_error is None
     assert report.results and all(result.outcome.value == "passed" for result in report.results)
+
+
+def test_a_flow_cannot_tell_grading_from_the_live_app_by_its_print(tmp_path: Path) -> None:
+    """On a phone, ``print`` is Python's own, as in the live app: a flow that is right only
+    when its ``print`` is something else is wrong when graded too."""
+    graded_only = SOLUTION.replace(
+        "    check_body(body)\n",
+        "    check_body(body)\n"
+        '    if repr(print).startswith("<built-in function print"):\n'
+        '        raise RuntimeError("this flow only works where print is not the real one")\n',
+        1,
+    )
+    assert graded_only != SOLUTION
+    report = grade(target_with(tmp_path, graded_only), families=["normal flow"])
+    assert report.load_error is None
+    failed = {result.name for result in report.results if result.outcome.value != "passed"}
+    assert "test_message_shows_as_pending_at_once" in failed
+
+
+def test_two_phones_share_nothing_a_flow_keeps(tmp_path: Path) -> None:
+    """Ids made from ``id()`` are unique on one phone and the same on the next, as on two
+    real phones: two people sending at once collide, and concurrency says so."""
+    numbered = SOLUTION.replace(
+        "client_id=client_id or uuid.uuid4().hex,",
+        'client_id=client_id or f"m{id(state)}-{len(state.messages)}",',
+        1,
+    )
+    assert numbered != SOLUTION
+    report = grade(target_with(tmp_path, numbered), families=["normal flow", "concurrency"])
+    outcomes = {result.family: [] for result in report.results}
+    for result in report.results:
+        outcomes[result.family].append(result.outcome.value)
+    assert set(outcomes["normal flow"]) == {"passed"}
+    assert "failed" in outcomes["concurrency"]
