@@ -3,7 +3,9 @@
 1. The grader's wall time on the solution against bare pytest running the same
    scenarios (both in a fresh process, best of a few runs), and their ratio.
 2. What confining the process that runs learner code costs each time one starts
-   (`chatkit.sandbox.confine`; the grader starts two per grading: probe and child).
+   (`chatkit.sandbox.confine`; every phone is confined as it starts), and what a phone
+   costs: forked from the warm template, confined, its flow loaded, hung up (`chatkit.phone`),
+   and one command's round trip to it and back.
 3. Reconcile events per second on the solution with 1k, 100k and 1M messages of
    history: half echoes of someone else's new messages, half duplicate echoes.
 
@@ -20,6 +22,7 @@ import time
 from datetime import UTC, datetime
 
 from chatkit import ChatState, Message, ServerMessage
+from chatkit.phone.link import PhoneTemplate
 from chatkit.target import kit_root, load_flow, resolve_target
 
 RUNS = 5
@@ -72,6 +75,34 @@ def confinement_cost() -> None:
     print(f"confining one child      {cost:6.2f} ms  (best of {RUNS}) {notice}".rstrip())
 
 
+PHONES = 50
+ROUND_TRIPS = 2_000
+
+
+def phone_cost() -> None:
+    """A phone's cost from the judge's side: its start and end, and one idle round trip."""
+    template = PhoneTemplate(resolve_target("solution"))
+    try:
+        template.phone("warm-up", "you", "you").close()
+        start = time.perf_counter()
+        for number in range(PHONES):
+            phone = template.phone("benchmark", f"phone {number}", "you")
+            phone.hello()
+            phone.close()
+        started = (time.perf_counter() - start) / PHONES
+        phone = template.phone("benchmark", "you", "you")
+        phone.hello()
+        start = time.perf_counter()
+        for _ in range(ROUND_TRIPS):
+            phone.call({"do": "settle"})
+        round_trip = (time.perf_counter() - start) / ROUND_TRIPS
+        phone.close()
+    finally:
+        template.close()
+    print(f"a phone, start to end    {started * 1000:6.2f} ms  (mean of {PHONES})")
+    print(f"a command's round trip   {round_trip * 1e6:6.0f} µs  (mean of {ROUND_TRIPS:,})")
+
+
 def reconcile_rate(history: int) -> float:
     flow = load_flow(resolve_target("solution"))
     state = ChatState("you")
@@ -101,6 +132,7 @@ def main() -> None:
     args = parser.parse_args()
     grader_overhead()
     confinement_cost()
+    phone_cost()
     print()
     sizes = (1_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)
     for size in sizes:
