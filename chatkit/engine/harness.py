@@ -33,6 +33,7 @@ from chatkit.engine.rules import (
     RuleWatch,
     check_new_id,
     check_pending_on_screen,
+    check_reached_server,
     check_retry_id,
     check_shown_before_first_await,
     describe_timeline,
@@ -42,7 +43,7 @@ from chatkit.engine.story import SERVER, Kind, Step, screen
 from chatkit.engine.timelines.explore import Exploration
 from chatkit.engine.timelines.world import SmallWorld
 from chatkit.limits import MAX_YIELDS
-from chatkit.model import DeliveryError, InvalidMessage, ServerMessage
+from chatkit.model import DeliveryError, InvalidMessage, ServerMessage, Status
 from chatkit.phone.link import PhoneTemplate
 from chatkit.sandbox import ScriptedClock, ScriptedWorld
 from chatkit.state import ChatState
@@ -72,6 +73,9 @@ class Sending:
     via: str | None = None
     """The transport ``request`` came in on (`PRIMARY` or `FALLBACK`); None without failover."""
     stored: ServerMessage | None = None
+    shown_as: str | None = "new"
+    """How its message showed when it was sent: ``"new"``, ``"failed"`` (a retry of a failed
+    one), or None (a retry of one already confirmed: it need not reach the server)."""
     broken: RuleBroken | None = None
     """A rule this send broke as it reached the server, raised by the harness, not in the send."""
 
@@ -237,6 +241,8 @@ class Scenario:
         """The user retries a failed message."""
         client = self.client(failed.user)
         sending = Sending(failed.user, failed.chat_id, failed.body, retry_of=failed.client_id)
+        row = self.state(failed.user).get(failed.client_id)
+        sending.shown_as = "failed" if row is not None and row.status is Status.FAILED else None
         self._retrying = failed.client_id
         try:
             text = f"{_does(failed.user, 'retry')} {_quote(failed.body)}"
@@ -540,17 +546,9 @@ class Scenario:
             raise sending.broken
         if sending.request is None:
             self._raise_if_crashed(sending)
-            if not sending.task.done():
-                raise RuleBroken(
-                    Rule.FINISHES,
-                    f"your send of {_quote(sending.body)} is stuck waiting for something, and it "
-                    "never called server.send",
-                )
-            if sending.retry_of is None:
-                raise RuleBroken(
-                    Rule.INSTANT,
-                    f"your send of {_quote(sending.body)} returned without calling server.send",
-                )
+            check_reached_server(
+                sending.body, finished=sending.task.done(), shown_as=sending.shown_as
+            )
 
     async def _answered(self, sending: Sending, text: str, kind: Kind) -> None:
         """After the server answered a send: it must finish, unless it failed over.

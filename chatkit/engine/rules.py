@@ -252,6 +252,25 @@ def check_retry_id(body: str, used: str, failed: str | None) -> None:
         )
 
 
+def check_reached_server(body: str, *, finished: bool, shown_as: str | None) -> None:
+    """Rules 15 and 1, when a send (or a retry) never called ``server.send``: one that is
+    still running waits on something else; one that finished had to send if its message
+    was new or showed failed (``shown_as``: ``"new"``, ``"failed"``, or None when a retry
+    found it already confirmed, and so had nothing to send)."""
+    if not finished:
+        raise RuleBroken(
+            Rule.FINISHES,
+            f"your send of {body!r} is stuck waiting for something, and it never called "
+            "server.send",
+        )
+    if shown_as is not None:
+        raise RuleBroken(
+            Rule.INSTANT,
+            f"your send of {body!r} returned without calling server.send (the message "
+            f"was {shown_as}, so it had to be sent)",
+        )
+
+
 def describe_timeline(state: ChatState, chat_id: str) -> list[str]:
     """The chat's timeline as the screen would read, one line per row (reading changes nothing)."""
     chat = state.chats.get(chat_id)
