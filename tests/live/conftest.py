@@ -86,3 +86,9 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
         return tmp_path / "accounts.sqlite3"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The async tests here run under anyio's pytest plugin, on asyncio."""
+    return "asyncio"

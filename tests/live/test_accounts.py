@@ -23,7 +23,7 @@ from chatkit.live.storage import accounts
 from chatkit.live.storage.accounts import AccountStore
 from chatkit.tui.credentials import CannotRead, read_secret
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 async def test_nobody_signs_in_as_someone_else(start_server: ServerFactory) -> None:

@@ -10,7 +10,7 @@ from live_support import Member, get_json, login
 from chatkit.live.client.transports import RequestFailed, SocketIOTransport
 from chatkit.model import MAX_BODY_CHARS
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 WAIT_S = 5
 

@@ -15,7 +15,7 @@ from live_support import RawSocket, get_json
 from chatkit.live.server.exposure import exposure_warning
 from chatkit.live.tools.process import ServerProcess
 
-pytestmark = [pytest.mark.budget(20), pytest.mark.timeout(45)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(45)]
 
 
 def test_loopback_is_quiet_and_anything_else_is_spelled_out() -> None:

@@ -17,7 +17,7 @@ from live_support import WAIT_S, RawSocket, ServerProcess
 
 from chatkit.live.server.connections import AddressCounts, ConnectionGate, trusted_proxies
 
-pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
 PER_ADDRESS = 256
 """`ServerSettings.max_connections_per_address`, the default these tests run with."""

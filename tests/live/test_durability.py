@@ -11,7 +11,7 @@ from live_support import Member, get_json
 from chatkit.live.client.transports import HttpTransport, SocketIOTransport
 from chatkit.model import DeliveryError, ServerMessage, Status
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 BURST = 400
 IN_FLIGHT = 32

@@ -11,7 +11,7 @@ from chatkit.live.server.faults import FaultSettings
 from chatkit.live.server.service import REFUSED_REASON
 from chatkit.model import TIMED_OUT, Status
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 ACK_TIMEOUT_S = 0.5
 """How long the Socket.IO transport waits for an ack the server was told to lose."""

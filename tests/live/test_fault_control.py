@@ -16,7 +16,7 @@ from chatkit.live.cli import admin_note
 from chatkit.live.client.transports import HttpTransport, RequestFailed
 from chatkit.live.server.admin import token_from_file
 
-pytestmark = [pytest.mark.budget(20), pytest.mark.timeout(45)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(45)]
 
 
 async def test_only_the_admin_token_reads_or_turns_the_switches(

@@ -7,7 +7,7 @@ from conftest import ServerFactory
 
 from chatkit.live.tools import fuzz
 
-pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
 
 async def test_every_event_and_endpoint_survives_the_fuzz_set(start_server: ServerFactory) -> None:

@@ -12,7 +12,7 @@ from live_support import Member, get_json, login
 from chatkit.live.client.transports import RequestFailed
 from chatkit.model import DeliveryError
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 async def test_health_users_paged_history_and_idempotent_send(start_server: ServerFactory) -> None:

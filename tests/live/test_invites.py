@@ -18,7 +18,7 @@ from chatkit.live.client.transports import RequestFailed
 from chatkit.live.storage.accounts import MAX_PENDING_INVITES, Accounts
 from chatkit.live.storage.databases import account_store
 
-pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 
 PASSWORD = "a long enough password"
 INVITE_BURST = 20

@@ -11,7 +11,7 @@ import pytest
 from conftest import ServerFactory
 from live_support import WAIT_S, ServerProcess, login
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(90)]
+pytestmark = pytest.mark.timeout(90)
 
 GUESS_BURST = 10
 """`ServerSettings.account_login_burst`: wrong passwords one account takes at once."""

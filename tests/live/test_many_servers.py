@@ -34,7 +34,7 @@ from live_support import Member, ServerProcess, get_json, login
 from chatkit.live.client.transports import SocketIOTransport
 from chatkit.model import DeliveryError, Status
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 WAIT_S = 15.0
 """The longest a test waits for something it expects (three servers share two cores)."""

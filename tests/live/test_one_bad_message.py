@@ -19,7 +19,7 @@ from chatkit.live.server.sessions import SessionRegistry
 from chatkit.live.storage import accounts
 from chatkit.live.storage.accounts import AccountStore
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 POISON = [
     "lone \ud800 surrogate",

@@ -15,6 +15,8 @@ from chatkit.live.server.faults import FaultInjector, FaultSettings
 from chatkit.live.storage.messages import SQLiteStore, StoreError
 from chatkit.model import DeliveryError, ServerMessage
 
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -16,7 +16,7 @@ from live_support import Member, get_json, login
 
 from chatkit.cli import main
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 async def test_a_server_on_postgresql_keeps_the_chat(

@@ -14,7 +14,7 @@ from chatkit.live.storage.locations import is_postgres_url, shown
 from chatkit.live.storage.messages import StoreError
 from chatkit.live.storage.postgres.messages import PostgresStore
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 async def opened(url: str, pool_size: int = 10, *, shared: bool = False) -> PostgresStore:

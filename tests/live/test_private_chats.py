@@ -11,7 +11,7 @@ from live_support import Member, get_json, login
 
 from chatkit.live.client.transports import HttpTransport, RequestFailed
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 async def refusal(attempt: object) -> tuple[str, str]:

@@ -47,7 +47,7 @@ from chatkit.live.tools.redis_process import RedisProcess
 from chatkit.live.wire import EVENT_DELIVERY
 from chatkit.model import Status
 
-pytestmark = [pytest.mark.budget(60), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
 CHATS = ("general", "second")
 WAIT_S = 20.0

@@ -37,7 +37,7 @@ from chatkit.live.tools.process import free_port
 from chatkit.live.tools.redis_process import RedisProcess
 from chatkit.model import Status
 
-pytestmark = [pytest.mark.budget(20), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 DROPPED = "that no server of this cluster sealed"
 

@@ -22,7 +22,7 @@ from chatkit.live.storage.databases import account_store
 from chatkit.live.storage.messages import SQLiteStore
 from chatkit.model import ServerMessage
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 PASSWORD = "a long enough password"
 

@@ -12,7 +12,7 @@ from live_support import RawSocket, get_json, rss_mb, server_log
 from chatkit.live.client.transports import SocketIOTransport
 from chatkit.model import ServerMessage
 
-pytestmark = [pytest.mark.budget(40), pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 
 MESSAGES = 3_000
 BODY = "é" * 2000

@@ -14,7 +14,7 @@ from live_support import Member
 
 from chatkit.model import Status
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 PER_CLIENT = 10
 

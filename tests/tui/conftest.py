@@ -31,3 +31,9 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The async tests here run under anyio's pytest plugin, on asyncio."""
+    return "asyncio"

@@ -24,7 +24,7 @@ from chatkit.tui.embedded import EmbeddedServer
 from chatkit.tui.pane import ChatPane
 from chatkit.tui.session import ChatSession
 
-pytestmark = [pytest.mark.budget(60), pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 
 BODIES = [f"burst {n:03d}" for n in range(1, 201)]
 

@@ -30,7 +30,7 @@ from chatkit.tui.pane import ChatPane
 from chatkit.tui.password import PasswordScreen
 from chatkit.tui.session import ChatSession
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(45)]
 
 PENDING, SENT, FAILED = Status.PENDING, Status.SENT, Status.FAILED
 

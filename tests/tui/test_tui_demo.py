@@ -18,7 +18,7 @@ from chatkit.tui.demo import USERS, DemoApp
 from chatkit.tui.embedded import HOST, THREAD_NAME, EmbeddedServer
 from chatkit.tui.screenshot import PICTURES, comparable, screen_text, take
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(45)]
 
 SIZE = (160, 42)
 

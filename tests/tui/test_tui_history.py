@@ -25,7 +25,7 @@ from chatkit.tui.pane import ChatPane
 from chatkit.tui.session import ChatSession
 from chatkit.tui.timeline import Timeline
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(45)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(45)]
 
 PAGE = 10
 OLD = [f"old {n:02d}" for n in range(1, 26)]

@@ -32,7 +32,7 @@ from chatkit.tui.pane import ChatPane
 from chatkit.tui.screenshot import screen_text
 from chatkit.tui.session import ChatSession
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 SIZES = [(80, 24), (100, 30), (200, 60)]
 TALK = [

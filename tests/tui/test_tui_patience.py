@@ -10,7 +10,7 @@ import pytest
 from chatkit.model import TIMED_OUT, DeliveryError
 from chatkit.tui.patience import listening
 
-pytestmark = [pytest.mark.budget(5)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
 
 
 async def test_a_loop_busy_for_longer_than_the_wait_does_not_time_the_send_out() -> None:

@@ -21,7 +21,7 @@ from chatkit.model import Status
 from chatkit.tui.demo import USERS, DemoApp
 from chatkit.tui.pane import ChatPane
 
-pytestmark = [pytest.mark.budget(30), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 SIZE = (160, 42)
 TYPED = [f"quick {n:02d} from alice" for n in range(1, 51)]
