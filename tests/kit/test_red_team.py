@@ -132,7 +132,7 @@ def test_two_phones_share_nothing_a_flow_keeps(tmp_path: Path) -> None:
     )
     assert numbered != SOLUTION
     report = grade(target_with(tmp_path, numbered), families=["normal flow", "concurrency"])
-    outcomes = {result.family: [] for result in report.results}
+    outcomes: dict[str, list[str]] = {result.family: [] for result in report.results}
     for result in report.results:
         outcomes[result.family].append(result.outcome.value)
     assert set(outcomes["normal flow"]) == {"passed"}
