@@ -1,0 +1,231 @@
+"""What is checked: every call a phone makes as it arrives, every rule after every step.
+
+The referee hears each phone as it goes (`chatkit.engine.remote.Hooks`): a send that
+first gives up control must already show its row (rule 1), a call of ``server.send``
+must carry a fresh client id (rule 10) or the failed one (rule 8) and the words as
+typed. After each step it checks every phone's rule watch, and says which of the
+learner's functions, and which line, made the change that broke a rule. A scenario's
+own expectations (``kit.expect``, ``kit.expect_flags``) are checked here too.
+"""
+
+from __future__ import annotations
+
+from chatkit.blame import CREATED
+from chatkit.engine.cast import FALLBACK, Cast, Sending
+from chatkit.engine.remote import Op, RemotePhone
+from chatkit.engine.rules import (
+    STATUS_FIELDS,
+    Rule,
+    RuleBroken,
+    check_new_id,
+    check_pending_on_screen,
+    check_reached_server,
+    check_retry_id,
+    check_shown_before_first_await,
+    describe_timeline,
+)
+from chatkit.engine.scripted import Request
+from chatkit.engine.words import quote, whose
+from chatkit.model import DeliveryError
+from chatkit.state import ChatState
+
+
+class Referee:
+    """The checks of one scenario, over its cast."""
+
+    def __init__(self, cast: Cast, chat_id: str) -> None:
+        self.cast = cast
+        self.chat_id = chat_id
+        self.retrying: str | None = None
+        """The client id being retried in this step, the one message whose status may go back."""
+        self._client_ids: dict[str, Sending] = {}
+        """Every client id a send has used so far, by any user, and the send that used it."""
+        self._sendings: dict[int, Sending] = {}
+        """Each op a phone runs for a send, by ``id``: the send it is."""
+
+    def bind(self, sending: Sending, op: Op) -> None:
+        """``op`` is how its phone runs ``sending``."""
+        sending.task = op
+        self._sendings[id(op)] = sending
+
+    def state(self, user: str) -> ChatState:
+        return self.cast[user].client.state
+
+    # What the phones tell, as it happens.
+
+    def paused(self, phone: RemotePhone, op: Op, shown_before: int) -> None:
+        """A send gave up control for the first time, before calling the server."""
+        sending = self._sendings.get(id(op))
+        if sending is None or sending.request is not None or sending.broken is not None:
+            return
+        try:
+            check_shown_before_first_await(
+                phone.state, sending.body, sending.chat_id, sending.retry_of, shown_before
+            )
+        except RuleBroken as broken:
+            broken.blame = op.paused_at
+            sending.broken = broken
+
+    def raise_if_not_started(self, sending: Sending) -> None:
+        """After a send's first run: it must have broken no rule and reached the server."""
+        if sending.broken is not None:
+            raise sending.broken
+        if sending.request is None:
+            self.raise_if_crashed(sending)
+            check_reached_server(
+                sending.body, finished=sending.task.done(), shown_as=sending.shown_as
+            )
+
+    def raise_if_unfinished(self, sending: Sending, *, failing_over: bool = False) -> None:
+        """Once the server answered: the send finished (or failed over), broke no rule on its
+        way and raised nothing."""
+        if not sending.task.done() and not failing_over:
+            raise RuleBroken(
+                Rule.FINISHES,
+                f"the server answered, but the send of {quote(sending.body)} did not finish",
+            )
+        if sending.broken is not None:
+            raise sending.broken
+        self.raise_if_crashed(sending)
+
+    def raise_if_crashed(self, sending: Sending) -> None:
+        if not sending.task.done():
+            return
+        if sending.task.cancelled():  # nothing in a scenario cancels a send but the send itself
+            raise RuleBroken(
+                Rule.FINISHES,
+                f"the send of {quote(sending.body)} raised CancelledError instead of finishing",
+            )
+        error = sending.task.exception()
+        if isinstance(error, DeliveryError):
+            escaped = RuleBroken(
+                Rule.KEEP_WORDS,
+                f"send let DeliveryError({error.reason!r}) escape; catch it and roll back instead",
+                function="send",  # the rule is rollback's, but send is where to look
+            )
+            escaped.blame = sending.task.raised_at
+            raise escaped
+        if error is not None:
+            raise error
+
+    def requested(self, phone: RemotePhone, op: Op | None, request: Request) -> None:
+        """A phone's flow called ``server.send``: check the call as it arrives."""
+        sending = self._sendings.get(id(op))
+        if sending is None or op is None:
+            return
+        previous, sending.request, sending.via = sending.request, request, op.via
+        if (
+            sending.via == FALLBACK
+            and previous is not None
+            and previous.client_id == request.client_id
+        ):
+            return  # the same message again, not a new one (and its echo may have confirmed it)
+        try:
+            self._check_request(sending, request)
+        except RuleBroken as broken:
+            broken.blame = op.called_at
+            sending.broken = broken
+
+    def _check_request(self, sending: Sending, request: Request) -> None:
+        member = self.cast[sending.user]
+        if sending.retry_of is not None:
+            check_retry_id(sending.body, request.client_id, sending.retry_of)
+        else:
+            earlier = self._client_ids.get(request.client_id)
+            first = (
+                None
+                if earlier is None
+                else f"{whose(earlier.user)} earlier message {quote(earlier.body)}"
+            )
+            check_new_id(sending.body, first, client_id=request.client_id, sender=sending.user)
+        check_pending_on_screen(
+            member.client.state, request.client_id, request.chat_id, sending.body, request.body
+        )
+        member.watch.sent(request.client_id)
+        self._client_ids.setdefault(request.client_id, sending)
+
+    # After each step.
+
+    def check(self) -> None:
+        """Every rule, on every phone's screen."""
+        for _, member in self.cast:
+            try:
+                member.watch.check(retrying=self.retrying)
+            except RuleBroken as broken:
+                if broken.about:
+                    self.blame(broken)
+                raise
+
+    def blame(self, broken: RuleBroken, user: str = "you") -> RuleBroken:
+        """Say where the learner's code made the change that broke the rule, if it can tell.
+
+        The change is the last one the learner's code made to what the rule is about; for
+        a rule about a whole timeline, the last change to any row of ``user``'s chat.
+        """
+        if broken.blame is None:
+            chat = self.state(user).chat(self.chat_id)
+            about = broken.about or (chat, *chat.rows)
+            fields = broken.fields if broken.about else (*STATUS_FIELDS, *CREATED, "rows")
+            for member in (self.cast[user], *(member for _, member in self.cast)):
+                broken.blame = member.client.journal.latest(about, fields)
+                if broken.blame is not None:
+                    break
+        return broken
+
+    def expect(
+        self, expected: list[str], *, user: str = "you", rule: Rule = Rule.EXACTLY_ONCE
+    ) -> None:
+        """The timeline ``user`` sees must read ``expected``.
+
+        A line like ``"'hi' failed"`` accepts any reason; write the reason in
+        brackets to require it.
+        """
+        actual = describe_timeline(self.state(user), self.chat_id)
+        if len(actual) != len(expected) or not all(map(line_matches, expected, actual)):
+            raise self.blame(
+                RuleBroken(
+                    rule, "the timeline is not what it should be", expected=expected, actual=actual
+                ),
+                user,
+            )
+
+    def expect_returned_row(self, sending: Sending) -> None:
+        """``send`` (or a retry) must hand back the very row it shows for this message:
+        not a copy, not ``None``, on success, failure and retry alike."""
+        shown = self.state(sending.user).get(sending.retry_of or sending.client_id)
+        returned = sending.task.result() if sending.task.done() else None
+        if shown is None or returned is not shown:
+            raise RuleBroken(
+                Rule.IDENTITY,
+                f"send should return the row it shows for {quote(sending.body)}: the same "
+                "object, not a copy or None, whatever the server answered",
+                function="send",
+            )
+
+    def expect_flags(self, *, sending: bool, error: str | None, user: str = "you") -> None:
+        """The chat's "sending…" indicator and error banner must be as given."""
+        chat = self.state(user).chat(self.chat_id)
+        if (chat.sending, chat.error) != (sending, error):
+            raise self.blame(
+                RuleBroken(
+                    Rule.LOADING_AND_ERRORS,
+                    "the chat's indicator and banner are not what they should be",
+                    expected=[f"sending={sending}", f"error={error!r}"],
+                    actual=[f"sending={chat.sending}", f"error={chat.error!r}"],
+                    about=(chat, *chat.rows),
+                    fields=("error", "in_flight", "status"),
+                ),
+                user,
+            )
+
+
+def snapshot(state: ChatState) -> tuple[list[str], dict[str, tuple[bool, str | None]], int]:
+    lines = [line for chat_id in state.chats for line in describe_timeline(state, chat_id)]
+    flags = {chat.id: (chat.sending, chat.error) for chat in state.chats.values()}
+    return lines, flags, len(state.messages)
+
+
+def line_matches(expected: str, actual: str) -> bool:
+    if expected == actual:
+        return True
+    return expected.endswith(" failed") and actual.startswith(expected + " (")
