@@ -221,8 +221,7 @@ class RemoteJournal:
     the judge's mirror objects to them.
     """
 
-    def __init__(self, folder: Path, key: Callable[[object], str | None]) -> None:
-        self.folder = str(folder.resolve())
+    def __init__(self, key: Callable[[object], str | None]) -> None:
         self._key = key
         self._writes: dict[tuple[str, str], tuple[int, Blame]] = {}
 

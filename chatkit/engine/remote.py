@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from chatkit.blame import Blame, RemoteJournal
@@ -163,7 +162,7 @@ class RemotePhone:
         self.printed = printed
         self.clock = clock
         self.screen = ScreenReader(user)
-        self.journal = RemoteJournal(Path("."), self.screen.key)
+        self.journal = RemoteJournal(self.screen.key)
         self.failing_over = False
         self._ops: dict[int, Op] = {}
         self._next_op = 0
@@ -360,16 +359,12 @@ def _argument(value: object) -> str:
 
 
 def message_data(message: ServerMessage) -> dict[str, object]:
-    """The server's copy as the wire carries it."""
-    return {
-        "id": message.id,
-        "chat_id": message.chat_id,
-        "seq": message.seq,
-        "client_id": message.client_id,
-        "author": message.author,
-        "body": message.body,
-        "created_at": message.created_at.isoformat(),
+    """The server's copy as the wire to a phone carries it: its fields, the moment in ISO 8601."""
+    data: dict[str, object] = {
+        field.name: getattr(message, field.name) for field in fields(message)
     }
+    data["created_at"] = message.created_at.isoformat()
+    return data
 
 
 def answer_data(request: Request) -> dict[str, object]:

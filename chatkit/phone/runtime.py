@@ -78,15 +78,7 @@ def error_data(error: BaseException, folder: str) -> dict[str, object]:
 
 def server_message(data: dict[str, Any]) -> ServerMessage:
     """The server's copy, from the judge (who is trusted: it built it)."""
-    return ServerMessage(
-        id=data["id"],
-        chat_id=data["chat_id"],
-        seq=data["seq"],
-        client_id=data["client_id"],
-        author=data["author"],
-        body=data["body"],
-        created_at=datetime.fromisoformat(data["created_at"]),
-    )
+    return ServerMessage(**{**data, "created_at": datetime.fromisoformat(data["created_at"])})
 
 
 @dataclass(eq=False)
