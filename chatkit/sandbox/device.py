@@ -5,7 +5,8 @@ counts one phone's messages, not everybody's. So every client in a scenario gets
 its own freshly executed copy of ``flow.py`` (and of the helper modules beside it),
 compiled once and run once per device.
 
-Each copy runs with builtins that cannot open files or run strings as code, and with
+Each copy runs with builtins that cannot open files or run strings as code, with an
+``id`` that numbers objects alike on every device (`_Device.id`), and with
 an ``__import__`` that hands out only what `chatkit.sandbox.policy` allows: for the
 kit and each standard module a copy that holds just the names a flow may use, and
 for ``datetime``, ``time``, ``random``, ``uuid`` and ``secrets`` the device's
@@ -25,6 +26,9 @@ from chatkit.protocols import Flow
 from chatkit.sandbox.check import getattr_names, is_helper
 from chatkit.sandbox.policy import FORBIDDEN_BUILTINS, allowed_module, module_list
 from chatkit.sandbox.world import LIVE, World, module_copy
+
+FIRST_ID = 0x7F3A_2C00_0000
+"""The first number a device's ``id`` hands out (an address-like number)."""
 
 FLOW_MODULE = "flow"
 """The name a flow's module has while it runs (``__name__``)."""
@@ -70,6 +74,8 @@ class _Device:
         }
         self.builtins["__import__"] = self.gate
         self.builtins["getattr"] = self.getattr
+        self.builtins["id"] = self.id
+        self._ids: dict[int, tuple[int, object]] = {}
 
     def run(self, name: str, path: Path) -> types.ModuleType:
         """Execute one of the learner's files as a fresh module of this device."""
@@ -87,6 +93,18 @@ class _Device:
                 f"getattr may only reach the names your code writes in place, not {name!r}"
             )
         return getattr(target, name, *default)
+
+    def id(self, target: object) -> int:
+        """``id`` for the learner's code: a number for each object, the same sequence on
+        every device (as every phone running the same app lays out its memory alike).
+
+        So an id made from ``id()`` is unique on one phone and the same on the next, on
+        every run and every machine: two phones sending at once collide, always.
+        """
+        entry = self._ids.get(id(target))
+        if entry is None or entry[1] is not target:
+            entry = self._ids[id(target)] = (FIRST_ID + 16 * len(self._ids), target)
+        return entry[0]
 
     def gate(
         self,
