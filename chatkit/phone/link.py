@@ -60,16 +60,16 @@ class PhoneTemplate:
 
     def phone(self, scenario: str, device: str, user: str) -> PhoneLink:
         """A new phone: its own process, its own fresh copy of the flow."""
-        order = json.dumps({"do": "phone", "scenario": scenario, "device": device, "user": user})
+        order = {"scenario": scenario, "device": device, "user": user}
         if self.spawn:
-            return self._spawned(order)
-        mine, theirs = socket.socketpair()
-        try:
-            socket.send_fds(self._control, [order.encode()], [theirs.fileno()])
-            pid = json.loads(self._control.recv(4096))["pid"]
-        finally:
-            theirs.close()
-        return PhoneLink(mine, pid, self)
+            return self._spawned(json.dumps(order))
+        self._control.send(b'{"do": "phone"}')
+        said, fds, _, _ = socket.recv_fds(self._control, 4096, 1)
+        if not fds:
+            raise WireError("the phones' template gave no phone")
+        link = PhoneLink(socket.socket(fileno=fds[0]), json.loads(said)["pid"], self)
+        write_frame(link.channel, order)
+        return link
 
     def _spawned(self, order: str) -> PhoneLink:
         token = secrets.token_hex(16)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from chatkit.blame import load_failure
-from chatkit.phone.frames import write_frame
+from chatkit.phone.frames import read_frame, write_frame
 from chatkit.phone.hang_watch import HangWatch
 from chatkit.phone.runtime import Phone, blame_data, serve
 from chatkit.portable import limit_memory
@@ -47,41 +47,57 @@ def _compiled(target: Path) -> tuple[FlowCode, BaseException | None]:
 
 
 def main(target: Path, control: socket.socket) -> None:
-    """The template: fork a phone for each order, until the judge hangs up."""
+    """The template: hand the judge a phone for each order, until the judge hangs up.
+
+    One phone is always forked ahead, already confined and waiting for its order on its
+    own line: the judge gets it at once, and the next one is forked while the judge works.
+    """
     code, compiled_error = _compiled(target)
     children: set[int] = set()
-    while True:
-        try:
-            data, fds, _, _ = socket.recv_fds(control, MAX_ORDER, 1)
-        except OSError:
-            return
-        if not data:
-            return
-        _reap(children)
-        order: dict[str, Any] = json.loads(data)
-        if order["do"] == "kill":
-            pid = order["pid"]
-            if pid in children:
-                os.kill(pid, signal.SIGKILL)
-            control.send(b"{}")
-            continue
-        channel = socket.socket(fileno=fds[0])
+
+    def fork_ahead() -> tuple[int, socket.socket]:
+        mine, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:
             control.close()
-            _phone(code, compiled_error, channel, order)
+            mine.close()
+            _phone(code, compiled_error, theirs, None)
+        theirs.close()
         children.add(pid)
-        channel.close()
-        control.send(json.dumps({"pid": pid}).encode())
+        return pid, mine
+
+    ready = fork_ahead()
+    try:
+        while True:
+            try:
+                data = control.recv(MAX_ORDER)
+            except OSError:
+                return
+            if not data:
+                return
+            _reap(children)
+            order: dict[str, Any] = json.loads(data)
+            if order["do"] == "kill":
+                if order["pid"] in children:
+                    os.kill(order["pid"], signal.SIGKILL)
+                control.send(b"{}")
+                continue
+            pid, line = ready
+            socket.send_fds(control, [json.dumps({"pid": pid}).encode()], [line.fileno()])
+            line.close()
+            ready = fork_ahead()
+    finally:
+        os.kill(ready[0], signal.SIGKILL)
 
 
 def _phone(
     code: FlowCode,
     compiled_error: BaseException | None,
     channel: socket.socket,
-    order: dict[str, Any],
+    order: dict[str, Any] | None,
 ) -> None:
-    """The forked child: confine, load the flow, answer the judge; never return."""
+    """The phone: confine, take its order (from the judge, if not given), load the flow,
+    answer the judge; never return."""
     status = 0
     try:
         limit_memory()
@@ -90,6 +106,8 @@ def _phone(
         except ConfinementError as error:
             write_frame(channel, {"confinement": str(error)})
             os._exit(1)
+        if order is None:
+            order = read_frame(channel)
         if compiled_error is not None:
             raise compiled_error
         phone = Phone(code, order["scenario"], order["device"], order["user"])
