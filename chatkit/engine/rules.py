@@ -152,9 +152,9 @@ def check_shown_before_first_await(
     chat = state.chats.get(chat_id)
     if (
         row is None
-        or (row.body, row.chat_id, row.status) != (body, chat_id, Status.PENDING)
         or chat is None
-        or not any(shown is row for shown in reversed(chat.rows))  # a new row is usually last
+        or (row.body, row.chat_id) != (body, chat_id)
+        or not _shown_pending(row, chat)
     ):
         raise RuleBroken(
             Rule.INSTANT,
@@ -162,6 +162,12 @@ def check_shown_before_first_await(
             "pending; show it first, then await",
         )
     check_sending_shown(chat, row)
+
+
+def _shown_pending(row: Message, chat: Chat) -> bool:
+    """The row is pending and on the chat's screen (looked for from the end: a new row is
+    usually last)."""
+    return row.status is Status.PENDING and any(shown is row for shown in reversed(chat.rows))
 
 
 def check_sending_shown(chat: Chat, row: Message) -> None:
@@ -190,12 +196,7 @@ def check_pending_on_screen(
         )
     row = state.get(client_id)
     chat = state.chats.get(chat_id)
-    if (
-        row is None
-        or row.status is not Status.PENDING
-        or chat is None
-        or not any(shown is row for shown in reversed(chat.rows))  # a new row is usually last
-    ):
+    if row is None or chat is None or not _shown_pending(row, chat):
         raise RuleBroken(
             Rule.INSTANT,
             f"when {body!r} reached the server it was not on screen as pending; "
