@@ -11,7 +11,8 @@ Where POSIX offers them (Linux, macOS) it uses:
 
 Where they are missing (Windows) the fallback is: pytest-timeout's timer thread (it
 ends the child, and a fresh child takes the scenarios left), the child alone killed,
-no memory cap, SIGTERM for the handler (Windows never raises it) and the wall clock.
+no memory cap, SIGTERM for the handler (Windows never raises it) and the whole
+process's processor time.
 
 Each function looks for what it needs when it is called, so the fallback is taken by
 itself wherever a feature is missing. ``CHATKIT_PORTABLE=1`` forces it on any system:
@@ -112,17 +113,18 @@ def private_signal() -> signal.Signals:
 
 def main_thread_clock(main: int | None) -> Callable[[], float]:
     """The main thread's own processor time where another thread can read it, else the
-    wall clock.
+    whole process's processor time (every system has that one).
 
     Processor time stands still while the machine lets another process have the core,
-    so a busy machine never makes correct learner code look stuck.
+    so a busy machine never makes correct learner code look stuck. The process's time
+    also counts the watch's own thread, which sleeps nearly all the time.
     """
     getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
     if getcpuclockid is None or main is None or fallback_forced():
-        return time.monotonic
+        return time.process_time
     try:
         clock = getcpuclockid(main)
         time.clock_gettime(clock)
     except OSError:
-        return time.monotonic
+        return time.process_time
     return lambda: time.clock_gettime(clock)

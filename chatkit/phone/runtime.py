@@ -198,8 +198,7 @@ class Phone:
 
     def _scale(self, command: dict[str, Any]) -> object:
         """A batch of the scale family's events (`chatkit.phone.scale`); the judge times it."""
-        self._bench.run(command["job"], command["size"], command["batch"], command["only"])
-        return None
+        return self._bench.run(command["job"], command["size"], command["batch"], command["only"])
 
     def _scale_check(self, command: dict[str, Any]) -> object:
         return self._bench.check(command["job"], command["size"])

@@ -50,17 +50,6 @@ RecordProperty = Callable[[str, object], None]
 """pytest's ``record_property``: what was measured goes in the report."""
 
 
-def line_cost(phone: RemotePhone) -> float:
-    """The seconds a command takes to go to the phone and back with no work: taken off
-    each batch's time, so what is compared is the flow's work alone."""
-    best = float("inf")
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        phone.job({"do": "scale", "job": "echoes", "size": 1, "batch": 0, "only": ""})
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def best_cost_per_event(
     phone: RemotePhone,
     job: str,
@@ -74,19 +63,22 @@ def best_cost_per_event(
     """The cheapest seconds per event over ``REPEATS`` batches (plus a warm-up).
 
     The best of a few repeats filters out the moments the machine was busy with
-    something else; the phone pauses its garbage collector while it runs a batch.
+    something else; the phone pauses its garbage collector while it runs a batch and
+    says how long the events took, which the judge holds to the round trip it saw.
     Timing stops early once the cost is clearly below ``stop_below``, or clearly above
     ``stop_above`` in two batches running (a scan of the whole history: no need to
     time it six times).
     """
-    overhead = line_cost(phone)
     command = {"do": "scale", "job": job, "size": size, "batch": batch, "only": only}
     best = float("inf")
     slow = 0
     for repeat in range(REPEATS + 1):
         start = time.perf_counter()
-        phone.job(command, PATIENCE)
-        elapsed = max(time.perf_counter() - start - overhead, 1e-9)
+        said = phone.job(command, PATIENCE).get("result")
+        round_trip = time.perf_counter() - start
+        if not isinstance(said, float) or not 0 < said <= round_trip:
+            said = round_trip  # a phone that says nothing sensible is timed from outside
+        elapsed = max(said, 1e-9)
         if repeat > 0:  # the first batch only warms up (and builds the history)
             best = min(best, elapsed / batch)
             slow = slow + 1 if best > stop_above else 0
@@ -244,6 +236,9 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(
             / best_cost_per_event(phone, "own", SMALL, SMALL_BATCH, only=name, stop_below=ONE_LOOK)
             for name in ("reconcile", "rollback")
         }
-        slowest = max(shares, key=shares.__getitem__)
+        # Both may scan (a helper they share): then the first is named, not whichever a
+        # busy machine made look slower on this run.
+        slow = [name for name, share in shares.items() if share > BOUND]
+        slowest = slow[0] if slow else max(shares, key=shares.__getitem__)
     only = slowest if slowest in ("reconcile", "rollback") else ""
     compare(phone, slowest, small, large, record_property, "own", only)
