@@ -151,7 +151,7 @@ class RemotePhone:
         user: str,
         server: ScriptedServer,
         hooks: Hooks,
-        printed: Callable[[str], None],
+        printed: Callable[[str], object],
         clock: Callable[[], datetime],
     ) -> None:
         self.link = link

@@ -27,7 +27,7 @@ import socket
 import sys
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chatkit.blame import Blame, Journal, blame_frame, blame_suspended, blame_traceback
@@ -41,7 +41,6 @@ from chatkit.phone.frames import PhoneGone, read_frame, write_frame
 from chatkit.phone.scale import ScaleBench
 from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.sandbox import FlowCode, ScriptedWorld
-from chatkit.sandbox.world import Output
 from chatkit.state import ChatState
 
 PRIMARY, FALLBACK = "primary", "fallback"
@@ -117,7 +116,7 @@ class Phone:
     def __init__(self, code: FlowCode, scenario: str, device: str, user: str) -> None:
         self.folder = str(code.folder)
         self.world = ScriptedWorld(scenario)
-        sys.stdout = _Printed(self.world.output)  # Python's own print, caught
+        sys.stdout = self.world.output  # the flow keeps Python's own print; its output lands here
         self.journal = _Journal(code.folder)
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
@@ -306,20 +305,6 @@ class Phone:
         return changes
 
 
-class _Printed:
-    """The phone's standard output: what the flow prints, kept (and limited) for the story."""
-
-    def __init__(self, output: Output) -> None:
-        self.output = output
-
-    def write(self, text: str) -> int:
-        self.output.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        """Nothing waits: every write is kept at once."""
-
-
 class _Journal(Journal):
     """The phone's journal: it also tells the screen which rows and chats were touched."""
 
@@ -373,8 +358,3 @@ def serve(channel: socket.socket, phone: Phone) -> None:
         if command.get("do") == "stop":
             return
         write_frame(channel, phone.handle(command))
-
-
-def now_text(moment: datetime) -> str:
-    """A moment as the commands carry it."""
-    return moment.astimezone(UTC).isoformat()

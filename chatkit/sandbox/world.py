@@ -104,15 +104,9 @@ class Output:
         """Characters printed past the limit."""
         self._drained = 0
 
-    def print(
-        self, *values: object, sep: str | None = " ", end: str | None = "\n", **_: object
-    ) -> None:
-        """The ``print`` the learner's code calls in a scenario."""
-        text = (" " if sep is None else sep).join(map(str, values)) + ("\n" if end is None else end)
-        self.write(text)
-
-    def write(self, text: str) -> None:
-        """Keep ``text`` (what a phone printed, or one ``print``), up to the limit."""
+    def write(self, text: str) -> int:
+        """Keep ``text``, up to the limit: a phone's standard output is this, so the
+        flow's own ``print`` lands here."""
         room = self.limit - self._size
         if room <= 0:
             self.dropped += len(text)
@@ -121,10 +115,14 @@ class Output:
                     f"your code printed more than {FLOOD_LIMIT // 1024:,} KB in one scenario; "
                     "print less (a line per event at most)"
                 )
-            return
+            return len(text)
         self._kept.append(text[:room])
         self._size += min(len(text), room)
         self.dropped += max(0, len(text) - room)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing waits: every write is kept at once."""
 
     def text(self) -> str:
         """Everything kept so far."""
