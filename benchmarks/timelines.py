@@ -41,13 +41,14 @@ from chatkit.engine.timelines import (
     UNMERGED,
     Exploration,
     Explorer,
-    Run,
+    LocalDevice,
     SmallWorld,
     Strategy,
     space,
     world_of_size,
 )
 from chatkit.engine.timelines.world import EventKind
+from chatkit.phone.timeline import DeviceRun
 from chatkit.protocols import Flow
 from chatkit.target import kit_root, load_flow, resolve_target
 
@@ -60,14 +61,18 @@ def best(flow: Flow, world: SmallWorld, runs: int, strategy: Strategy = FULL) ->
     """The fastest of ``runs`` explorations (they find the same; only the time differs)."""
 
     async def walk() -> Exploration:
-        explorer = Explorer(flow, world, strategy=strategy)
+        device = LocalDevice(flow)
+        explorer = Explorer(device, world, strategy=strategy)
         generator = explorer.walk()
-        while True:
-            try:
-                next(generator)
-            except StopIteration as done:
-                result: Exploration = done.value
-                return result
+        try:
+            while True:
+                try:
+                    next(generator)
+                except StopIteration as done:
+                    result: Exploration = done.value
+                    return result
+        finally:
+            device.close()
 
     results = [asyncio.run(walk()) for _ in range(runs)]
     return min(results, key=lambda result: result.seconds)
@@ -200,8 +205,8 @@ def strategies(flow: Flow, runs: int) -> None:
 
 def deep_copy_verdict(flow: Flow) -> str:
     async def attempt() -> str:
-        run = Run(flow, world_of_size(DEFAULT_SIZE))
-        run.step(
+        run = DeviceRun(flow, world_of_size(DEFAULT_SIZE), None)
+        run.apply(
             next(
                 event
                 for event, _ in space(run.world).moves(space(run.world).start)

@@ -28,7 +28,8 @@ from chatkit.engine.remote import Op, RemotePhone
 from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.engine.story import SERVER, Kind, Step, screen
-from chatkit.engine.timelines.explore import Exploration
+from chatkit.engine.timelines.device import PhoneDevice
+from chatkit.engine.timelines.explore import Exploration, explore_async
 from chatkit.engine.timelines.world import SmallWorld
 from chatkit.engine.words import does, quote, whose
 from chatkit.model import DeliveryError, InvalidMessage, ServerMessage, Status
@@ -248,7 +249,7 @@ class Scenario:
     async def explore(self, world: SmallWorld, seconds: float) -> Exploration:
         """Every timeline of ``world`` on a phone of its own; the shortest broken one, if any,
         becomes this scenario's story."""
-        result = self.cast["you"].client.explore(world, seconds)
+        result = await explore_async(PhoneDevice(self.cast["you"].client, seconds), world)
         story = result.counterexample
         if story is not None and story.failure is not None:
             self.story.extend(story.steps)

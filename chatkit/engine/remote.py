@@ -22,13 +22,6 @@ from typing import Any, Protocol
 
 from chatkit.blame import Blame, RemoteJournal
 from chatkit.engine.scripted import CLIENT_ID_TAKEN, Request, ScriptedServer
-from chatkit.engine.timelines.explore import Exploration
-from chatkit.engine.timelines.wire import (
-    ExplorationError,
-    exploration_from,
-    world_data,
-)
-from chatkit.engine.timelines.world import SmallWorld
 from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage
 from chatkit.phone.frames import WireError
 from chatkit.phone.link import REPORT_SECONDS, PhoneLink
@@ -208,17 +201,9 @@ class RemotePhone:
         if raised is not None:
             raise PhoneRaised(raised)
 
-    def explore(self, world: SmallWorld, seconds: float) -> Exploration:
-        """Every timeline of ``world``, explored on the phone; what it found, as data."""
-        report = self.job({"do": "explore", "world": world_data(world)}, seconds)
-        try:
-            return exploration_from(report.get("result"), world, error_of, blame_of)
-        except (ExplorationError, ValueError) as error:
-            self.link.close()
-            raise PhoneMisbehaved(f"the phone's exploration is not one: {error}") from None
-
     def job(self, command: dict[str, Any], seconds: float = REPORT_SECONDS) -> dict[str, Any]:
-        """A piece of work the phone does on its own (explore, the scale family's batches);
+        """A piece of work the phone does on its own (a step of a timeline, the scale family's
+        batches);
         its report, whose ``result`` the caller reads."""
         report = self._read(lambda: self.link.call(command, seconds))
         printed = report.get("printed")
@@ -333,7 +318,7 @@ class RemotePhone:
             )
             return
         chat_id, client_id, body = (
-            _argument(event.get(name)) for name in ("chat_id", "client_id", "body")
+            sent_text(event.get(name)) for name in ("chat_id", "client_id", "body")
         )
         request = Request(chat_id, client_id, body, self.user, future)
         self._requests[number] = (request, op)
@@ -349,7 +334,7 @@ class RemotePhone:
             self.server.refuse(request, CLIENT_ID_TAKEN)
 
 
-def _argument(value: object) -> str:
+def sent_text(value: object) -> str:
     """An argument of the flow's ``server.send``: its text, or, when it was not text,
     ``<a TYPE>`` (which no typed body or known id ever equals)."""
     if type(value) is str:

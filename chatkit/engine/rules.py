@@ -102,6 +102,8 @@ def check_state_shape(state: ChatState) -> None:
     """Raise `StateShapeError` unless the state holds exactly the kit's own kinds of values."""
     if type(state.chats) is not dict or type(state.messages) is not dict:
         raise StateShapeError("state.chats and state.messages must stay plain dicts")
+    if any(type(row) is not Message for row in state.messages.values()):
+        raise StateShapeError("state.messages must map each client id to its Message row")
     for chat in state.chats.values():
         if type(chat) is not Chat or type(chat.rows) is not list or type(chat.in_flight) is not set:
             raise StateShapeError(

@@ -30,49 +30,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chatkit.blame import Blame, Journal, blame_frame, blame_suspended, blame_traceback
+from chatkit.blame import Journal, blame_frame, blame_suspended
 from chatkit.client import ChatClient
-from chatkit.engine.timelines import explore
-from chatkit.engine.timelines.wire import exploration_data, world_from
+from chatkit.engine.timelines.world import SmallWorld, world_from
 from chatkit.failover import FailoverServer
 from chatkit.limits import MAX_YIELDS
-from chatkit.model import DeliveryError, InvalidMessage, ServerMessage
+from chatkit.model import DeliveryError, ServerMessage
+from chatkit.phone.errors import blame_data, error_data
 from chatkit.phone.frames import PhoneGone, read_frame, write_frame
 from chatkit.phone.scale import ScaleBench
 from chatkit.phone.screen import ScreenWriter, plain
+from chatkit.phone.timeline import TimelineDevice
 from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.state import ChatState
 
 PRIMARY, FALLBACK = "primary", "fallback"
 """A failover client's two transports, as the requests name them."""
-MAX_MESSAGE = 2000
-"""An error's message is cut to this many characters on the wire."""
-
 _current_op: contextvars.ContextVar[int | None] = contextvars.ContextVar("op", default=None)
-
-
-def blame_data(blame: Blame | None) -> list[object] | None:
-    """A `Blame` as the wire carries it."""
-    if blame is None:
-        return None
-    return [blame.function, blame.file, blame.line, blame.code, blame.inner]
-
-
-def error_data(error: BaseException, folder: str) -> dict[str, object]:
-    """An exception the learner's code raised, as the wire carries it."""
-    reason = getattr(error, "reason", None) if isinstance(error, DeliveryError) else None
-    data: dict[str, object] = {
-        "type": type(error).__name__,
-        "message": str(error)[:MAX_MESSAGE],
-        "where": blame_data(blame_traceback(error.__traceback__, folder)),
-    }
-    if isinstance(error, DeliveryError) and type(reason) is str:
-        data["reason"] = reason[:MAX_MESSAGE]
-    if isinstance(error, InvalidMessage):
-        data["invalid"] = True
-    if isinstance(error, SystemExit):
-        data["code"] = repr(error.code)[:MAX_MESSAGE]
-    return data
 
 
 def server_message(data: dict[str, Any]) -> ServerMessage:
@@ -132,8 +106,10 @@ class Phone:
         self._events: list[dict[str, object]] = []
         self._blamed = 0
         self._bench = ScaleBench(flow, self.folder)
+        self._explored: tuple[object, SmallWorld, TimelineDevice] | None = None
+        """The world being explored, and the flow's device for it."""
         self._jobs: dict[str, Callable[[dict[str, Any]], object]] = {
-            "explore": self._explore,
+            "timeline": self._timeline,
             "scale": self._scale,
             "scale_check": self._scale_check,
             "scale_trace": self._scale_trace,
@@ -189,11 +165,23 @@ class Phone:
         elif do != "settle":
             raise ValueError(f"no such command: {do!r}")
 
-    def _explore(self, command: dict[str, Any]) -> object:
-        """Every timeline of a small world, on this phone's flow (`chatkit.engine.timelines`)."""
-        result = explore(self.client.flow, world_from(command["world"]))
-        folder = self.folder
-        return exploration_data(result, lambda error: error_data(error, folder), blame_data)
+    def _timeline(self, command: dict[str, Any]) -> object:
+        """One step of a timeline of a small world (`chatkit.phone.timeline`): the judge
+        explores, the phone runs its flow and says what it did."""
+        data = command.get("world")
+        if data is not None and (self._explored is None or self._explored[0] != data):
+            if self._explored is not None:
+                self._explored[2].close()
+            device = TimelineDevice(self.client.flow, self.folder)
+            self._explored = (data, world_from(data), device)
+        if self._explored is None:
+            raise ValueError("a step of a timeline before its world")
+        _, world, device = self._explored
+
+        async def step() -> dict[str, object]:
+            return device.handle(command, world)
+
+        return self.loop.run_until_complete(step())
 
     def _scale(self, command: dict[str, Any]) -> object:
         """A batch of the scale family's events (`chatkit.phone.scale`); the judge times it."""

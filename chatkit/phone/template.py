@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from chatkit.blame import load_failure
+from chatkit.phone.errors import blame_data
 from chatkit.phone.frames import read_frame, write_frame
 from chatkit.phone.hang_watch import HangWatch
-from chatkit.phone.runtime import Phone, blame_data, serve
+from chatkit.phone.runtime import Phone, serve
 from chatkit.portable import limit_memory
 from chatkit.sandbox import FlowCode
 from chatkit.sandbox.confine import ConfinementError, confine

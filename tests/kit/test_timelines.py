@@ -28,6 +28,7 @@ import mistakes
 import pytest
 
 from chatkit import ChatServer, ChatState, Message, ServerMessage
+from chatkit.engine.remote import PhoneRaised
 from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.engine.timelines import (
     DEFAULT_SIZE,
@@ -433,7 +434,7 @@ def test_a_send_that_awaits_before_showing_its_row_breaks_rule_1() -> None:
 
 def test_a_crash_is_raised_again_with_its_story() -> None:
     """When the learner's code raises, that error is raised (so the grader shows its
-    file and line), with the story of the shortest ordering that made it raise."""
+    file and line, which the phone tells), with the story of the shortest ordering that made it raise."""
 
     class Crashing(_Wrapped):
         def reconcile(self, state: ChatState, incoming: ServerMessage) -> None:
@@ -444,8 +445,11 @@ def test_a_crash_is_raised_again_with_its_story() -> None:
 
     result = explore(Crashing(), ONE_MESSAGE)
     assert "crash (KeyError)" in result.broken
-    with pytest.raises(KeyError) as raised:
+    with pytest.raises(
+        PhoneRaised
+    ) as raised:  # what the phone's flow raised, as the judge hears it
         result.raise_if_broken()
+    assert raised.value.kind == "KeyError" and raised.value.blame is not None
     notes = "\n".join(getattr(raised.value, "__notes__", []))
     assert "1. you send 'hi'" in notes and "timelines broke a rule" in notes
 

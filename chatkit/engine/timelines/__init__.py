@@ -13,9 +13,13 @@ respects causality, checking the design's rules after each step::
     result.raise_if_broken()        # the shortest ordering that breaks a rule, told
 
 `world.py` says what a world is and which orderings it allows, `run.py` drives one
-client through one ordering, `explore.py` walks all of them.
+client through one ordering and checks it, `explore.py` walks all of them. The flow
+itself runs on a `Device`: a phone of its own when grading (`PhoneDevice`, with
+`chatkit.phone.timeline` on the phone's side), this process for the kit's own tests
+(`LocalDevice`).
 """
 
+from chatkit.engine.timelines.device import LocalDevice, PhoneDevice
 from chatkit.engine.timelines.explore import (
     FULL,
     UNMERGED,
@@ -30,7 +34,7 @@ from chatkit.engine.timelines.explore import (
     tell,
     verdict,
 )
-from chatkit.engine.timelines.run import Failure, ReplayDiverged, Run
+from chatkit.engine.timelines.run import Device, Failure, ReplayDiverged, Run
 from chatkit.engine.timelines.world import (
     DEFAULT_SIZE,
     ONE_MESSAGE,
@@ -55,11 +59,14 @@ __all__ = [
     "TWO_RETRIES",
     "UNMERGED",
     "WORLD_SIZES",
+    "Device",
     "Event",
     "EventKind",
     "Exploration",
     "Explorer",
     "Failure",
+    "LocalDevice",
+    "PhoneDevice",
     "ReplayDiverged",
     "Run",
     "SendOutcome",

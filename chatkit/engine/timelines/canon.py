@@ -2,13 +2,15 @@
 
 Two runs of the same world at the same point (the same events consumed) whose keys
 are equal behave the same from there on, so the explorer checks what follows only
-once. The key holds the server's stored messages (as the sends they belong to), the
-client's rows, index, flags and banner, what the rule watch remembers, where each
-unfinished send is suspended and what its locals point at (a row, by its place on
-screen, or a stale copy, by value), and any list, dict or set the flow keeps at
-module level. Client ids become the send
-they belong to (``s0``, ``s1``…, ``bob``), a client clock timestamp becomes "the
-client's clock", a server timestamp the id of the server message that carries it.
+once. The judge's key (`CanonicalState`) holds what it saw and knows: the server's
+stored messages (as the sends they belong to), the phone's rows, index, flags and
+banner as the phone showed them, what the rule watch remembers, and where each send
+is. What only the phone can see — where each unfinished send is suspended and what its
+locals point at (a row, by its place on screen, or a stale copy, by value), and any
+list, dict or set the flow keeps at module level — the phone renders the same way
+(`HiddenState`) and numbers: equal numbers for equal hidden states. Client ids become
+the send they belong to (``s0``, ``s1``…, ``bob``), a client clock timestamp becomes
+"the client's clock", a server timestamp the id of the server message that carries it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Protocol
 
 from chatkit.client import ChatClient
 from chatkit.code_folder import CodeFolder
-from chatkit.engine.rules import RuleWatch, WatchMemory
+from chatkit.engine.rules import WatchMemory
 from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import Flow
@@ -43,73 +45,36 @@ _KIT_CODE = CodeFolder(Path(__file__).resolve().parent.parent)
 _RENDER_DEPTH = 3
 
 
-class TaskLike(Protocol):
-    """What the key needs to know of a send being driven (`chatkit.engine.timelines.run`)."""
+class _Names:
+    """Client ids as the sends they belong to, rows as their places, server times as ids."""
 
-    send: int
-    retry: bool
-    done: bool
-    request: Request | None
-    waiting: object
-    coro: Coroutine[Any, Any, Message]
-
-
-class RunParts(Protocol):
-    """What the key reads of a run (`chatkit.engine.timelines.run.Run`): its public parts."""
-
-    flow: Flow
-    state: ChatState
-    server: ScriptedServer
-    client: ChatClient
-    watch: RuleWatch
-
-    @property
-    def tasks(self) -> Sequence[TaskLike]: ...
-
-
-class CanonicalState:
-    """A run's canonical state, kept beside the run (`Run.canon`) as the run goes.
-
-    It learns which send each client id belongs to as the run names them (`name`),
-    and reads the rest from the run's public parts when asked for a `key`.
-    """
-
-    def __init__(self, run: RunParts) -> None:
-        self.run = run
+    def __init__(self) -> None:
         self.sends: dict[str, str] = {OTHER_CLIENT_ID: OTHER}
         """Each client id seen, by the send it belongs to (``s0``, ``s1``…, ``bob``)."""
         self._positions: dict[int, tuple[str, int]] = {}
         self._times: dict[datetime, int] = {}
-        self._tokens: dict[int, str] = {
-            id(run.state): "the state",
-            id(run.client): "the client",
-            id(run.client.server): "the server",
-            id(run.client.view): "the server",
-            id(run.server): "the scripted server",
-        }
 
     def name(self, client_id: str, send: str) -> None:
         """``client_id`` belongs to ``send`` from now on."""
         self.sends[client_id] = send
 
-    def memory(self) -> WatchMemory:
-        """What the rule watch remembers, with client ids renamed to sends (``s0``…)."""
-        return self.run.watch.memory().renamed(self._rename)
+    def _rename(self, client_id: str) -> str:
+        return self.sends.get(client_id, client_id)
 
-    def key(self, memory: WatchMemory) -> Hashable:
-        """Everything that decides what happens next, minus the random client ids.
-
-        ``memory`` is `memory` (the caller usually has it already).
-        """
+    def _screen(
+        self, state: ChatState, server: ScriptedServer
+    ) -> tuple[tuple[object, ...], tuple[object, ...], tuple[object, ...]]:
+        """The chats, the index and the server's stored messages, renamed; notes where each
+        row is shown and which server message each server time belongs to."""
         rename = self._rename
         self._times = {
             message.created_at: message.id
-            for stored in self.run.server.stored.values()
+            for stored in server.stored.values()
             for message in stored
         }
         positions: dict[int, tuple[str, int]] = {}
         chats = []
-        for chat in self.run.state.chats.values():
+        for chat in state.chats.values():
             rows = []
             for number, row in enumerate(chat.rows):
                 positions[id(row)] = (chat.id, number)
@@ -119,19 +84,15 @@ class CanonicalState:
         index = tuple(
             sorted(
                 (rename(client_id), positions.get(id(message)) or self._row_key(message))
-                for client_id, message in self.run.state.messages.items()
+                for client_id, message in state.messages.items()
             )
         )
         self._positions = positions
-        server = tuple(
-            (chat_id, tuple(rename(message.client_id) for message in stored))
-            for chat_id, stored in self.run.server.stored.items()
+        stored = tuple(
+            (chat_id, tuple(rename(message.client_id) for message in messages))
+            for chat_id, messages in server.stored.items()
         )
-        tasks = tuple(self._task_key(task) for task in self.run.tasks)
-        return (tuple(chats), index, server, memory, tasks, self._flow_key())
-
-    def _rename(self, client_id: str) -> str:
-        return self.sends.get(client_id, client_id)
+        return tuple(chats), index, stored
 
     def _row_key(self, row: Message) -> tuple[object, ...]:
         return (
@@ -150,9 +111,98 @@ class CanonicalState:
         """A server message's id if ``moment`` is its timestamp, else the client's clock."""
         return self._times.get(moment, "the client's clock")
 
+
+class AttemptLike(Protocol):
+    """What the judge's key needs to know of a send (`chatkit.engine.timelines.run`)."""
+
+    @property
+    def send(self) -> int: ...
+
+    @property
+    def retry(self) -> bool: ...
+
+    @property
+    def where(self) -> str: ...
+
+    @property
+    def request(self) -> Request | None: ...
+
+
+class CanonicalState(_Names):
+    """The judge's canonical state of a run, kept beside it (`Run.canon`) as the run goes.
+
+    It learns which send each client id belongs to as the phone's requests name them
+    (`name`), and reads the rest from the judge's mirror, server and watch.
+    """
+
+    def key(
+        self,
+        state: ChatState,
+        server: ScriptedServer,
+        memory: WatchMemory,
+        attempts: Sequence[AttemptLike],
+        hidden: object,
+    ) -> Hashable:
+        """Everything that decides what happens next, minus the random client ids.
+
+        ``memory`` is the watch's, renamed (`WatchMemory.renamed`); ``hidden`` the phone's
+        number for what only it can see (`HiddenState`).
+        """
+        chats, index, stored = self._screen(state, server)
+        sends = tuple(
+            (attempt.send, attempt.retry, attempt.request is not None, attempt.where)
+            for attempt in attempts
+        )
+        return (chats, index, stored, memory, sends, hidden)
+
+    def rename(self, client_id: str) -> str:
+        """The send ``client_id`` belongs to (``s0``…), or the id itself if none."""
+        return self._rename(client_id)
+
+
+class TaskLike(Protocol):
+    """What the phone's key needs to know of a send it drives (`chatkit.phone.timeline`)."""
+
+    done: bool
+    waiting: object
+    coro: Coroutine[Any, Any, Message]
+
+
+class DeviceParts(Protocol):
+    """What the phone's key reads of its run (`chatkit.phone.timeline.DeviceRun`)."""
+
+    flow: Flow
+    state: ChatState
+    server: ScriptedServer
+    client: ChatClient
+
+    @property
+    def tasks(self) -> Sequence[TaskLike]: ...
+
+
+class HiddenState(_Names):
+    """What decides a run's future that only the phone can see, rendered the same in every
+    replay: where each unfinished send is suspended, what its locals hold, and the plain
+    values the flow keeps at module level."""
+
+    def __init__(self, run: DeviceParts) -> None:
+        super().__init__()
+        self.run = run
+        self._tokens: dict[int, str] = {
+            id(run.state): "the state",
+            id(run.client): "the client",
+            id(run.client.server): "the server",
+            id(run.client.view): "the server",
+            id(run.server): "the scripted server",
+        }
+
+    def key(self) -> Hashable:
+        """The hidden state, with the screen it refers to."""
+        screen = self._screen(self.run.state, self.run.server)
+        tasks = tuple(self._task_key(task) for task in self.run.tasks if not task.done)
+        return (screen, tasks, self._flow_key())
+
     def _task_key(self, task: TaskLike) -> tuple[object, ...]:
-        if task.done:
-            return (task.send, task.retry, task.request is not None)
         frames: list[tuple[CodeType, int, tuple[object, ...]]] = []
         awaited: object = task.coro
         render = self._render
@@ -178,7 +228,7 @@ class CanonicalState:
             waiting = ("future", waiting.done())
         elif waiting is not None and waiting is not NOT_STARTED:
             waiting = type(waiting).__qualname__
-        return (task.send, task.retry, task.request is not None, waiting, tuple(frames))
+        return (waiting, tuple(frames))
 
     def _flow_key(self) -> tuple[object, ...]:
         """The plain values the flow keeps at module level (a learner's own bookkeeping).
@@ -226,7 +276,7 @@ class CanonicalState:
             return ("copy", self._row_key(value))
         if isinstance(value, ServerMessage):
             return ("server copy", self._rename(value.client_id))
-        if isinstance(value, ChatState | ChatClient | ScriptedServer | Request | CanonicalState):
+        if isinstance(value, ChatState | ChatClient | ScriptedServer | Request | _Names):
             return type(value).__qualname__
         if isinstance(value, datetime):
             return self._time(value)

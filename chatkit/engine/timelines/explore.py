@@ -35,14 +35,14 @@ import contextlib
 import time
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TypeVar
 
-from chatkit.blame import Journal, blame_traceback
+from chatkit.blame import RemoteJournal
 from chatkit.engine.rules import Rule, RuleBroken, WatchMemory
 from chatkit.engine.story import Step
-from chatkit.engine.timelines.canon import USER, reset_flow_globals
-from chatkit.engine.timelines.run import Failure, Run
+from chatkit.engine.timelines.canon import USER
+from chatkit.engine.timelines.device import LocalDevice
+from chatkit.engine.timelines.run import Device, Failure, Run
 from chatkit.engine.timelines.world import (
     DEFAULT_SIZE,
     SERVER_ONLY,
@@ -241,14 +241,14 @@ class Explorer:
 
     def __init__(
         self,
-        flow: Flow,
+        device: Device,
         world: SmallWorld,
         *,
         strategy: Strategy = FULL,
         max_length: int | None = None,
     ) -> None:
         self.strategy = strategy
-        self.flow = flow
+        self.device = device
         self.world = world
         self.space = space(world)
         self.max_length = max_length
@@ -265,13 +265,11 @@ class Explorer:
         """Explore; yields now and then (so an async caller can let its loop run)."""
         started = time.perf_counter()
         result = self.result
-        run = Run(self.flow, self.world)
-        summary = yield from self._visit(
-            run, (), self.space.start, run.canon.memory(), None, None, None
-        )
+        run = Run(self.device, self.world)
+        summary = yield from self._visit(run, (), self.space.start, run.memory(), None, None, None)
         if self._history_read and self.strategy.shortcuts:
             again = Explorer(
-                self.flow,
+                self.device,
                 self.world,
                 strategy=replace(self.strategy, shortcut=False),
                 max_length=self.max_length,
@@ -282,8 +280,7 @@ class Explorer:
         result.states = len(self._ids) if self.strategy.dedup else result.transitions
         for label, (count, events) in summary.items():
             result.broken[label] = count
-            result.counterexamples[label] = tell(self.flow, self.world, events)
-        reset_flow_globals(self.flow)  # leave the flow's module as it was found
+            result.counterexamples[label] = _tell(self.device, self.world, events)
         return result
 
     def _count(self, progress: Progress, depth: int) -> int:
@@ -339,7 +336,7 @@ class Explorer:
                 run.close()
                 run = None
             if run is None:
-                run = Run(self.flow, self.world)
+                run = Run(self.device, self.world)
                 run.replay(path, memory, checked=self.strategy.checked_replay)
                 result.replayed += len(path)
             child, run = run, None
@@ -353,11 +350,11 @@ class Explorer:
                 found: _Summary = {failure.label: (self._count(after, depth), ())}
             elif not self.space.moves(after) or depth == self.max_length or not self.strategy.dedup:
                 found = yield from self._visit(
-                    child, (*path, event), after, child.canon.memory(), None, None, None
+                    child, (*path, event), after, child.memory(), None, None, None
                 )
             else:
-                child_memory = child.canon.memory()
-                key = (after, child.canon.key(child_memory))
+                child_memory = child.memory()
+                key = (after, child.key(child_memory))
                 number = self._ids.get(key)
                 if number is None:
                     number = self._ids[key] = len(self._ids)
@@ -418,28 +415,26 @@ def _drain(walk: Generator[None, None, _T]) -> _T:
 
 
 def explore(
-    flow: Flow,
+    flow: Flow | Device,
     world: SmallWorld | int | None = None,
     *,
     dedup: bool = True,
     max_length: int | None = None,
 ) -> Exploration:
-    """Check ``flow`` under every ordering of ``world`` (a `SmallWorld`, or a size; by default
-    `DEFAULT_SIZE`).
+    """Check ``flow`` (a flow run here, or a `Device` such as a phone) under every ordering of
+    ``world`` (a `SmallWorld`, or a size; by default `DEFAULT_SIZE`).
 
     ``dedup=False`` explores every ordering separately (slow: for measuring and
     checking); ``max_length`` stops each ordering after that many events.
     """
     strategy = FULL if dedup else UNMERGED
-    explorer = Explorer(flow, _world(world), strategy=strategy, max_length=max_length)
-    try:
+    with _device(flow) as device:
+        explorer = Explorer(device, _world(world), strategy=strategy, max_length=max_length)
         return _in_a_loop(lambda: _drain(explorer.walk()))
-    finally:
-        reset_flow_globals(flow)
 
 
 async def explore_async(
-    flow: Flow,
+    flow: Flow | Device,
     world: SmallWorld | int | None = None,
     *,
     dedup: bool = True,
@@ -447,8 +442,8 @@ async def explore_async(
 ) -> Exploration:
     """`explore`, letting the running event loop turn now and then (so a time budget works)."""
     strategy = FULL if dedup else UNMERGED
-    walk = Explorer(flow, _world(world), strategy=strategy, max_length=max_length).walk()
-    try:
+    with _device(flow) as device:
+        walk = Explorer(device, _world(world), strategy=strategy, max_length=max_length).walk()
         while True:
             try:
                 next(walk)
@@ -456,78 +451,77 @@ async def explore_async(
                 result: Exploration = done.value
                 return result
             await asyncio.sleep(0)
+
+
+@contextlib.contextmanager
+def _device(flow: Flow | Device) -> Generator[Device, None, None]:
+    """The device ``flow`` runs on, closed when the exploration is over (also when its
+    budget runs out): a flow given here runs in this process (`LocalDevice`)."""
+    device = flow if isinstance(flow, Device) else LocalDevice(flow)
+    try:
+        yield device
     finally:
-        reset_flow_globals(flow)  # also when the budget runs out
+        device.close()
 
 
-def tell(flow: Flow, world: SmallWorld, events: tuple[Event, ...]) -> Story:
+def tell(flow: Flow | Device, world: SmallWorld, events: tuple[Event, ...]) -> Story:
     """Run one ordering (or the start of one) from scratch, checking and narrating each step.
 
     Stops at the first step that breaks something; a complete ordering that got
     through every step is also checked at its end (every send finished).
     """
-
-    source = getattr(flow, "__file__", None)
-    journal = Journal(Path(source).parent) if source else None
-
-    def run_it() -> Story:
-        run = Run(flow, world)
-        steps: list[Step] = []
-        failure: Failure | None = None
-        for number, event in enumerate(events, 1):
-            with journal.recording() if journal else contextlib.nullcontext():
-                failure = run.step(event)
-            kind, source, target = run.arrow(event)
-            step = Step(number, run.narrate(event), {USER: run.screen()}, kind, source, target)
-            steps.append(step)
-            if failure is not None:
-                _blame(failure, journal)
-                step.broke = failure.label
-                return Story(events[:number], tuple(steps), failure)
-        if space(world).is_complete(space(world).replay(events)):
-            failure = run.finish()
-        return Story(events, tuple(steps), failure)
-
-    return _in_a_loop(run_it)
+    with _device(flow) as device:
+        return _in_a_loop(lambda: _tell(device, world, events))
 
 
-def _blame(failure: Failure, journal: Journal | None) -> None:
+def _tell(device: Device, world: SmallWorld, events: tuple[Event, ...]) -> Story:
+    run = Run(device, world, blame=True)
+    steps: list[Step] = []
+    failure: Failure | None = None
+    for number, event in enumerate(events, 1):
+        failure = run.step(event)
+        kind, source, target = run.arrow(event)
+        step = Step(number, run.narrate(event), {USER: run.screen()}, kind, source, target)
+        steps.append(step)
+        if failure is not None:
+            _blame(failure, run.journal)
+            step.broke = failure.label
+            return Story(events[:number], tuple(steps), failure)
+    if space(world).is_complete(space(world).replay(events)):
+        failure = run.finish()
+    return Story(events, tuple(steps), failure)
+
+
+def _blame(failure: Failure, journal: RemoteJournal) -> None:
     """Say which of the learner's functions made the change that broke the rule."""
     error = failure.error
-    if journal and isinstance(error, RuleBroken) and error.blame is None and error.about:
+    if isinstance(error, RuleBroken) and error.blame is None and error.about:
         error.blame = journal.latest(error.about, error.fields)
-    elif journal and isinstance(error, RuleBroken) and error.blame is None and error.__cause__:
-        error.blame = blame_traceback(error.__cause__.__traceback__, journal.folder)
 
 
-def verdict(flow: Flow, world: SmallWorld, events: tuple[Event, ...]) -> Failure | None:
+def verdict(flow: Flow | Device, world: SmallWorld, events: tuple[Event, ...]) -> Failure | None:
     """Run one ordering (or the start of one) from scratch with every check, and no story.
 
     What broke first, if anything: brute force's way of checking the explorer.
     """
+    with _device(flow) as device:
+        return _in_a_loop(lambda: _verdict(device, world, events))
 
-    def run_it() -> Failure | None:
-        run = Run(flow, world)
-        try:
-            for event in events:
-                failure = run.step(event)
-                if failure is not None:
-                    return failure
-            if space(world).is_complete(space(world).replay(events)):
-                return run.finish()
-            return None
-        finally:
-            run.close()
 
-    return _in_a_loop(run_it)
+def _verdict(device: Device, world: SmallWorld, events: tuple[Event, ...]) -> Failure | None:
+    run = Run(device, world)
+    for event in events:
+        failure = run.step(event)
+        if failure is not None:
+            return failure
+    if space(world).is_complete(space(world).replay(events)):
+        return run.finish()
+    return None
 
 
 def check_each(
-    flow: Flow, world: SmallWorld, orderings: list[tuple[Event, ...]]
+    flow: Flow | Device, world: SmallWorld, orderings: list[tuple[Event, ...]]
 ) -> list[Failure | None]:
     """Brute force: run each ordering from scratch with every check; what broke in each."""
-
-    def run_all() -> list[Failure | None]:
-        return [verdict(flow, world, events) for events in orderings]
-
-    return _in_a_loop(run_all)
+    with _device(flow) as device:
+        return _in_a_loop(lambda: [_verdict(device, world, events) for events in orderings])

@@ -1,34 +1,34 @@
 """One client driven through one timeline, by hand, with every rule checked after each step.
 
-The learner's `send` is a coroutine that parks on the scripted server until the
-timeline says what the server answers. The explorer needs thousands of these runs
-a second, so it does not schedule them on the event loop: it steps each send's
-coroutine itself (``coro.send(None)``) until the send is finished or waits on its
-server request — the same "quiet" point the scenario harness reaches by yielding to
-the loop. A send that awaits something else (``asyncio.sleep(0)``, a lock another
-send releases) is stepped again as soon as that is done, so it still works; one
-that waits on anything that never completes is reported as stuck. (A send must
-await the server itself, as the starter asks: one that hands the delivery to a
-background task is reported as never calling ``server.send``.)
+The judge's half of a run: the scripted server, the rule watch, a mirror of the phone's
+screen and what each send did. The flow runs on a phone (`chatkit.phone.timeline`, or
+`LocalDevice` for the kit's own tests and benchmarks): each event of the timeline is
+one command, and the phone's report — every server call with the screen at that
+moment, each send's first pause with the screen then, the screen after the event,
+where each send is — is read and checked here, in order. Nothing the phone says is
+taken for a verdict: it is what its flow did, and the judge decides what it means.
 
-A suspended coroutine cannot be copied, so a run cannot be snapshotted: to go back
-to an earlier point the explorer builds a new `Run` and replays the events that led
-there, with checking off (they were checked the first time), then hands the new
-run the watch's memory from the first time (`chatkit.engine.rules.RuleWatch.recall`).
+A suspended coroutine cannot be copied, so a run cannot be snapshotted: to go back to
+an earlier point the explorer builds a new `Run` and replays the events that led there.
+The phone replays them on its own (one round trip for the replay and the next step);
+the judge rebuilds its side from what the phone's sends sent, with checking off (those
+steps were checked the first time), then hands the new rule watch the memory from the
+first time (`chatkit.engine.rules.RuleWatch.recall`).
 
-`Run.key` (from `chatkit.engine.timelines.canon`) is the run's canonical state: two
-points of the world with the same key and the same events left behave the same from
-there on, so the explorer checks what follows only once.
+`Run.key` is the run's canonical state (`chatkit.engine.timelines.canon`): two points of
+the world with the same key and the same events left behave the same from there on, so
+the explorer checks what follows only once.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from chatkit.client import ChatClient
+from chatkit.blame import Blame, RemoteJournal
+from chatkit.engine.remote import PhoneMisbehaved, PhoneRaised, blame_of, error_of, sent_text
 from chatkit.engine.rules import (
     Rule,
     RuleBroken,
@@ -39,24 +39,22 @@ from chatkit.engine.rules import (
     check_reached_server,
     check_retry_id,
     check_shown_before_first_await,
+    check_state_shape,
 )
-from chatkit.engine.scripted import Connection, Request, ScriptedServer
+from chatkit.engine.scripted import CLIENT_ID_TAKEN, Request, ScriptedServer
 from chatkit.engine.story import SERVER, screen
 from chatkit.engine.story import Kind as StepKind
 from chatkit.engine.timelines.canon import (
     CHAT,
-    NOT_STARTED,
     OTHER,
     OTHER_CLIENT_ID,
     REFUSAL,
     USER,
     CanonicalState,
-    reset_flow_globals,
 )
-from chatkit.engine.timelines.world import Event, EventKind, SmallWorld
-from chatkit.limits import MAX_YIELDS
-from chatkit.model import DeliveryError, Message, ServerMessage, Status
-from chatkit.protocols import Flow
+from chatkit.engine.timelines.world import SERVER_ONLY, Event, EventKind, SmallWorld, world_data
+from chatkit.model import DeliveryError, ServerMessage, Status
+from chatkit.phone.screen import ScreenError, ScreenReader
 from chatkit.state import ChatState
 
 _ANSWERS = frozenset({EventKind.ACK, EventKind.TIME_OUT, EventKind.REFUSE, EventKind.RETRY_ACK})
@@ -74,6 +72,14 @@ _ARROWS: dict[EventKind, tuple[StepKind, str, str]] = {
     EventKind.POST_ECHO: (StepKind.ECHO, SERVER, USER),
 }
 
+_WHERE = frozenset({"busy", "server", "done"})
+_T = TypeVar("_T")
+
+
+def kind_name(error: BaseException) -> str:
+    """The name of what the learner's code raised (the phone's, for a `PhoneRaised`)."""
+    return error.kind if isinstance(error, PhoneRaised) else type(error).__name__
+
 
 @dataclass(frozen=True, slots=True)
 class Failure:
@@ -90,33 +96,49 @@ class Failure:
     def label(self) -> str:
         """The rule as the design names it, or ``crash (KeyError)``."""
         rule = self.rule
-        return str(rule) if rule is not None else f"crash ({type(self.error).__name__})"
+        return str(rule) if rule is not None else f"crash ({kind_name(self.error)})"
 
     @property
     def detail(self) -> str:
         if isinstance(self.error, RuleBroken):
             return self.error.detail
-        return f"your code raised {type(self.error).__name__}: {self.error}"
+        return f"your code raised {kind_name(self.error)}: {self.error}"
 
 
 class ReplayDiverged(RuntimeError):
     """Replaying a checked prefix did not behave as it did the first time."""
 
 
-class _Task:
-    """One call of the flow's `send` (a first send or a retry), stepped by hand."""
+class Device:
+    """Where the flow runs: each command is one step of a timeline (see the module
+    docstring); the answer is the phone's report, plain data the judge reads."""
 
-    __slots__ = ("coro", "done", "error", "reported", "request", "retry", "send", "waiting")
+    def call(self, command: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
 
-    def __init__(self, send: int, retry: bool, coro: Coroutine[Any, Any, Message]) -> None:
+    def close(self) -> None:
+        """The exploration is over."""
+
+
+class _Attempt:
+    """One call of the flow's `send` (a first send or a retry), as the judge knows it."""
+
+    __slots__ = ("error", "raised_at", "reported", "request", "retry", "send", "where")
+
+    def __init__(self, send: int, retry: bool) -> None:
         self.send = send
         self.retry = retry
-        self.coro = coro
-        self.waiting: object = NOT_STARTED
-        self.done = False
+        self.where = "busy"
+        """``busy``, ``server`` (waiting on its request) or ``done``, as the phone last said."""
         self.error: BaseException | None = None
+        self.raised_at: Blame | None = None
         self.reported = False
         self.request: Request | None = None
+        """Its latest request to the server, as the judge's server holds it."""
+
+    @property
+    def done(self) -> bool:
+        return self.where == "done"
 
     @property
     def quiet(self) -> bool:
@@ -124,119 +146,74 @@ class _Task:
         if self.done:
             return True
         request = self.request
-        return request is not None and self.waiting is request.answer and not request.answered
-
-
-class _Hooks:
-    """The server's way back into a run; `Run.close` cuts it, which breaks the cycle."""
-
-    __slots__ = ("run",)
-
-    def __init__(self, run: Run) -> None:
-        self.run: Run | None = run
-
-    def on_request(self, request: Request) -> None:
-        if self.run is not None:
-            self.run._on_request(request)
-
-    def deliver(self, message: ServerMessage) -> None:
-        if self.run is not None:
-            self.run._deliver(message)
-
-
-class _Connection(Connection):
-    """The scripted connection, noting whether the flow ever reads the history."""
-
-    def __init__(self, server: ScriptedServer, user: str, hooks: _Hooks) -> None:
-        super().__init__(server, user)
-        self._hooks = hooks
-
-    async def history(self, chat_id: str) -> list[ServerMessage]:
-        run = self._hooks.run
-        if run is not None:
-            run.read_history = True
-        return await super().history(chat_id)
+        return self.where == "server" and request is not None and not request.answered
 
 
 class Run:
-    """A fresh client, server and rule watch, driven one `Event` at a time."""
+    """A fresh client on the device, the judge's server and rule watch, driven one `Event` at
+    a time."""
 
-    def __init__(self, flow: Flow, world: SmallWorld) -> None:
-        reset_flow_globals(flow)
-        self.flow = flow
+    def __init__(self, device: Device, world: SmallWorld, *, blame: bool = False) -> None:
+        self.device = device
         self.world = world
+        self.blame = blame
         self.server = ScriptedServer()
-        self._hooks = _Hooks(self)
-        self.server.on_request = self._hooks.on_request
+        self.reader = ScreenReader(USER)
+        self.journal = RemoteJournal(self.reader.key)
         self.read_history = False
         """True once the flow asked the server for history (it can see stores then)."""
-        self.state = ChatState(USER)
-        self.client = ChatClient(flow, self.state, _Connection(self.server, USER, self._hooks))
-        self.watch = RuleWatch(self.state)
-        self.server.join(CHAT, USER, self._hooks.deliver)
+        self.watch = RuleWatch(self.reader.state)
         count = len(world.sends)
-        self.tasks: list[_Task] = []
-        self.canon = CanonicalState(self)
-        """What decides this run's future, without the random client ids (the explorer's key)."""
-        self._live: list[_Task] = []
-        """The tasks not done yet (`_settle` drops the finished ones)."""
+        self.tasks: list[_Attempt] = []
+        self.canon = CanonicalState()
+        """Which send each client id belongs to, and the run's canonical key."""
+        self.hidden: object = None
+        """The phone's number for what only it can see (where its sends wait, its locals)."""
         self._send_rank: dict[int, int] = {}
         """Each send's place in the order you sent them."""
-        self._firsts: list[_Task | None] = [None] * count
-        self._retries: list[_Task | None] = [None] * count
+        self._firsts: list[_Attempt | None] = [None] * count
+        self._retries: list[_Attempt | None] = [None] * count
         self._stored: list[ServerMessage | None] = [None] * count
         self._echoes = [0] * count
         self._posted: ServerMessage | None = None
         self._actual: dict[str, str] = {OTHER: OTHER_CLIENT_ID}
-        self._driving: _Task | None = None
+        self._held: list[Event] = []
+        """Server-only events the phone has not been told yet (they go with the next step)."""
+        self._replay: tuple[tuple[Event, ...], WatchMemory] | None = ((), WatchMemory())
+        """The events to replay on a fresh phone run with the next step, and the watch's
+        memory there; a new run always starts afresh."""
         self._checking = True
         self._trouble: RuleBroken | None = None
 
-    def close(self) -> None:
-        """Cut the reference cycles in this run, so it is freed at once, not by the collector.
+    @property
+    def state(self) -> ChatState:
+        """The judge's mirror of the phone's screen."""
+        return self.reader.state
 
-        The server's hooks point back at the run, and each refused or timed-out
-        request's error holds a traceback whose frames hold the request.
-        """
-        self._hooks.run = None
-        for task in self.tasks:
-            request = task.request
-            if request is not None and request.answer.done() and not request.answer.cancelled():
-                error = request.answer.exception()
-                if error is not None:
-                    error.__traceback__ = None
+    def close(self) -> None:
+        """Nothing to free: the phone's run goes when the next one starts."""
 
     # Driving.
 
     def replay(
         self, events: tuple[Event, ...], memory: WatchMemory, *, checked: bool = False
     ) -> None:
-        """Bring a fresh run to the point after ``events`` (checked before).
+        """Bring this fresh run to the point after ``events`` (checked before).
 
-        Unchecked by default, then the rule watch is handed ``memory`` (what it
-        remembered there the first time); ``checked=True`` checks every step again
-        instead (slower: for measuring).
+        The phone replays them with the next `step`; the rule watch is then handed
+        ``memory`` (what it remembered there the first time). ``checked=True`` checks
+        every step again instead (slower: for measuring).
         """
-        self._checking = checked
-        try:
-            for event in events:
-                failure = self.step(event) if checked else self._apply(event)
-                if failure is not None:
-                    raise ReplayDiverged(
-                        f"replaying {list(events)} failed at {event!r} ({failure.label}): "
-                        "the flow does not behave the same way every time"
-                    ) from failure.error
-        finally:
-            self._checking = True
-        if checked:
+        if not checked:
+            self._replay = (events, memory)
             return
-        self.watch.recall(
-            WatchMemory(
-                tuple((self._actual.get(cid, cid), status) for cid, status in memory.last_status),
-                memory.banner,
-                tuple((self._actual.get(cid, cid), status) for cid, status in memory.banner_status),
-            )
-        )
+        for event in events:
+            failure = self.step(event)
+            if failure is not None:
+                raise ReplayDiverged(
+                    f"replaying {list(events)} failed at {event!r} ({failure.label}): "
+                    "the flow does not behave the same way every time"
+                ) from failure.error
 
     def step(self, event: Event) -> Failure | None:
         """Apply one event and check every rule; the first thing that went wrong, if any.
@@ -247,7 +224,7 @@ class Run:
         explorer can tell (which sends are still on their way, the order of the
         unconfirmed rows).
         """
-        crash = self._apply(event)  # the learner's reconcile raised on an echo
+        crash = self._apply(event, online=True)
         if crash is not None:
             return crash
         try:
@@ -268,18 +245,28 @@ class Run:
                 )
         return None
 
-    def _apply(self, event: Event) -> Failure | None:
+    def memory(self) -> WatchMemory:
+        """What the rule watch remembers, with client ids renamed to sends (``s0``…)."""
+        return self.watch.memory().renamed(self.canon.rename)
+
+    def key(self, memory: WatchMemory) -> Hashable:
+        """Everything that decides what happens next, minus the random client ids."""
+        return self.canon.key(self.state, self.server, memory, self.tasks, self.hidden)
+
+    def _apply(self, event: Event, *, online: bool) -> Failure | None:
+        """One event on the phone (``online``: when the flow can see it, or a replay is due)
+        and on the judge's side; what ``reconcile`` raised, if it did."""
         kind, index = event.kind, event.send
+        report = None
+        if online and (self._replay is not None or kind not in SERVER_ONLY):
+            report = self._exchange(event)
         if kind is EventKind.SEND:
-            plan = self.world.sends[index]
             self._send_rank[index] = len(self._send_rank)
-            self._firsts[index] = self._start(index, False, self.client.send(CHAT, plan.body))
+            self._firsts[index] = self._attempt(index, False)
         elif kind is EventKind.RETRY:
-            client_id = self._actual.get(f"s{index}", "")
-            self._retries[index] = self._start(index, True, self.client.retry(client_id))
+            self._retries[index] = self._attempt(index, True)
         elif kind is EventKind.STORE:
             self._stored[index] = self.server.store(self._request(self._latest(index)))
-            return None  # only the server changed: nothing in the client can move
         elif kind is EventKind.ACK or kind is EventKind.RETRY_ACK:
             task = self._firsts[index] if kind is EventKind.ACK else self._retries[index]
             request = self._request(task)
@@ -287,120 +274,150 @@ class Run:
             self.watch.told(stored)
             self.server.ack(request)
         elif kind is EventKind.TIME_OUT:
-            self.server.time_out(self._request(self._firsts[index]))
+            _answered(self.server.time_out, self._request(self._firsts[index]))
         elif kind is EventKind.REFUSE:
-            self.server.refuse(self._request(self._firsts[index]), REFUSAL)
+            _answered(self.server.refuse, self._request(self._firsts[index]), REFUSAL)
         elif kind is EventKind.ECHO:
             echoed = self._stored[index]
             assert echoed is not None
             self._echoes[index] += 1
-            return self._echo(echoed)
+            self.watch.told(echoed)
         elif kind is EventKind.POST:
             assert self.world.other is not None
             self._posted = self.server.post(CHAT, OTHER, self.world.other, OTHER_CLIENT_ID)
-            return None
         else:
             assert self._posted is not None
-            return self._echo(self._posted)
-        self._settle()
-        return None
+            self.watch.told(self._posted)
+        if report is None:
+            if online:  # nothing in the client can move: the phone hears of it with the next
+                self._held.append(event)
+            return None
+        return self._read(self._take, report)
 
-    def _echo(self, message: ServerMessage) -> Failure | None:
-        try:
-            self.server.echo(message)
-        except Exception as error:  # the learner's reconcile raised
-            self._settle()
-            return Failure(error)
-        self._settle()
-        return None
-
-    def _start(self, index: int, retry: bool, coro: Coroutine[Any, Any, Message]) -> _Task:
-        task = _Task(index, retry, coro)
+    def _attempt(self, index: int, retry: bool) -> _Attempt:
+        task = _Attempt(index, retry)
         self.tasks.append(task)
-        self._live.append(task)
         return task
 
-    def _settle(self) -> None:
-        """Step every send that can move, until none can (or `MAX_YIELDS` rounds)."""
-        live = self._live
-        for _ in range(MAX_YIELDS):
-            moved = False
-            for task in live:
-                waiting = task.waiting  # not started, a bare yield, or a future now done:
-                if (
-                    waiting is None
-                    or waiting is NOT_STARTED
-                    or (isinstance(waiting, asyncio.Future) and waiting.done())
-                ):
-                    self._resume(task)
-                    moved = True
-            if not moved:
-                return
-            if any(task.done for task in live):
-                live[:] = [task for task in live if not task.done]
+    # The phone's side.
 
-    def _resume(self, task: _Task) -> None:
-        first = task.waiting is NOT_STARTED
-        shown_before = len(self.state.messages)
-        self._driving = task
+    def _exchange(self, event: Event) -> dict[str, Any]:
+        """Send the phone one step (after a replay, if one is due); its report. The judge's
+        side of a replay is rebuilt here, before the judge's side of the step."""
+        command: dict[str, Any] = {"step": _event_data(event)}
+        if self._held:
+            command["before"] = [_event_data(held) for held in self._held]
+            self._held = []
+        replay = self._replay
+        if replay is not None:
+            command["replay"] = [_event_data(each) for each in replay[0]]
+            command["world"] = world_data(self.world)
+        if self.blame:
+            command["blame"] = True
+        report = self.device.call(command)
+        if replay is not None:
+            self._replay = None
+            self._read(lambda base: self._rebuild(replay[0], replay[1], base), report.get("base"))
+        return report
+
+    def _read(self, read: Callable[[Any], _T], data: Any) -> _T:
+        """Read what the phone said; a report that is not one ends the exploration."""
         try:
-            task.waiting = task.coro.send(None)
-        except StopIteration:
-            task.done = True
-        except Exception as error:
-            task.done = True
-            task.error = error
+            return read(data)
+        except (ScreenError, KeyError, IndexError, TypeError, ValueError) as error:
+            raise PhoneMisbehaved(f"the phone's report is not one: {error}") from None
+
+    def _rebuild(self, events: tuple[Event, ...], memory: WatchMemory, base: Any) -> None:
+        """The judge's side of a replay the phone made: the same events on the judge's
+        server, with the requests the phone's sends made, unchecked."""
+        if base["raised"] is not False:
+            raise ReplayDiverged("replaying a checked prefix, the flow's reconcile raised")
+        attempts = base["attempts"]
+        checking, self._checking = self._checking, False
+        try:
+            for event in events:
+                self._apply(event, online=False)
+                if event.kind is EventKind.SEND or event.kind is EventKind.RETRY:
+                    task = self.tasks[-1]
+                    sent = attempts[len(self.tasks) - 1]
+                    if sent is not None:
+                        client_id, chat_id, body = (_text(value) for value in sent)
+                        self._requested(task, client_id, chat_id, body)
         finally:
-            self._driving = None
-        if first and self._checking and not task.done and task.request is None:
-            retry_of = self._actual.get(f"s{task.send}") if task.retry else None
-            self._check(
-                check_shown_before_first_await,
-                self.state,
-                self._body(task),
-                CHAT,
-                retry_of,
-                shown_before,
+            self._checking = checking
+        self.reader.apply(base["screen"])
+        self._where(base["where"])
+        self.read_history = base["history"] is True
+        self.watch.recall(
+            WatchMemory(
+                tuple((self._actual.get(cid, cid), status) for cid, status in memory.last_status),
+                memory.banner,
+                tuple((self._actual.get(cid, cid), status) for cid, status in memory.banner_status),
             )
+        )
 
-    def _crash(self, task: _Task | None) -> Failure | None:
-        """The error a send raised, once: DeliveryError escaping is rule 6, anything else a crash."""
-        if task is None or task.error is None or task.reported:
-            return None
-        task.reported = True
-        if isinstance(task.error, DeliveryError):
-            escaped = RuleBroken(
-                Rule.KEEP_WORDS,
-                f"send let DeliveryError({task.error.reason!r}) escape; "
-                "catch it and roll back instead",
-                function="send",  # the rule is rollback's, but send is where to look
-            )
-            escaped.__cause__ = task.error  # its traceback holds the line (see explore._blame)
-            return Failure(escaped)
-        return Failure(task.error)
+    def _take(self, report: dict[str, Any]) -> Failure | None:
+        """Read the phone's report of one step, in order; what ``reconcile`` raised, if it did."""
+        for event in report["events"]:
+            self.reader.apply(event["screen"])
+            task = self.tasks[_number(event["attempt"])]
+            kind = event["e"]
+            if kind == "paused":
+                if self._checking:
+                    retry_of = self._actual.get(f"s{task.send}") if task.retry else None
+                    self._check(
+                        check_shown_before_first_await,
+                        self.state,
+                        self._body(task),
+                        CHAT,
+                        retry_of,
+                        _number(event["shown_before"]),
+                    )
+            elif kind == "request":
+                self._requested(
+                    task,
+                    sent_text(event["client_id"]),
+                    sent_text(event["chat_id"]),
+                    sent_text(event["body"]),
+                )
+            else:
+                raise ValueError(f"no such event: {kind!r}")
+        self.reader.apply(report["screen"])
+        self._where(report["where"])
+        for task, error in zip(self.tasks, report["errors"], strict=True):
+            if error is not None and task.error is None:
+                task.error = error_of(error)
+                task.raised_at = blame_of(error.get("where"))
+        self.read_history = self.read_history or report["history"] is True
+        self.hidden = _number(report["key"])
+        for key, name, count, where in report.get("blame", []):
+            blame = blame_of(where)
+            if type(key) is str and type(name) is str and type(count) is int and blame:
+                self.journal.take(key, name, count, blame)
+        raised = report.get("raised")
+        return Failure(error_of(raised)) if raised is not None else None
 
-    def _latest(self, index: int) -> _Task | None:
-        return self._retries[index] or self._firsts[index]
+    def _where(self, where: object) -> None:
+        if type(where) is not list or len(where) != len(self.tasks):
+            raise ValueError("where the sends are, not said for each")
+        for task, place in zip(self.tasks, where, strict=True):
+            if place not in _WHERE:
+                raise ValueError(f"a send somewhere unknown: {place!r}")
+            task.where = place
 
-    def _request(self, task: _Task | None) -> Request:
-        if task is None or task.request is None:
-            raise ReplayDiverged("a send the timeline answers never reached the server")
-        return task.request
-
-    def _deliver(self, message: ServerMessage) -> None:
-        self.watch.told(message)
-        self.client.receive(message)
-
-    def _on_request(self, request: Request) -> None:
-        task = self._driving
-        if task is None:
-            return
+    def _requested(self, task: _Attempt, client_id: str, chat_id: str, body: str) -> None:
+        """The phone's send reached the server: the judge's server gets the request."""
+        future: asyncio.Future[ServerMessage] = asyncio.get_running_loop().create_future()
+        request = Request(chat_id, client_id, body, USER, future)
+        self.server.requests.append(request)
         task.request = request
+        stored = self.server.find(chat_id, client_id)
+        if stored is not None and stored.author != USER:
+            _answered(self.server.refuse, request, CLIENT_ID_TAKEN)
         label = f"s{task.send}"
-        client_id = request.client_id
         if task.retry:
             if self._checking:
-                self._check(check_retry_id, request.body, client_id, self._actual.get(label))
+                self._check(check_retry_id, body, client_id, self._actual.get(label))
         else:
             earlier = self.canon.sends.get(client_id)
             if self._checking and earlier is not None and earlier != label:
@@ -409,22 +426,48 @@ class Run:
                     if earlier == OTHER
                     else f"your earlier message {self._label_body(earlier)!r}"
                 )
-                self._check(check_new_id, request.body, first)
+                self._check(check_new_id, body, first)
             self.canon.name(client_id, label)
             self._actual[label] = client_id
         if self._checking:
             typed = self._label_body(label)
-            self._check(
-                check_pending_on_screen, self.state, client_id, request.chat_id, typed, request.body
-            )
+            self._check(check_pending_on_screen, self.state, client_id, chat_id, typed, body)
         self.watch.sent(client_id)
 
     def _check(self, check: Callable[..., None], *arguments: object) -> None:
         """Run one of the rules' checks now; keep the first rule it finds broken for `step`."""
+        if self._trouble is not None:
+            return
+        check_state_shape(self.state)
         try:
             check(*arguments)
         except RuleBroken as broken:
-            self._trouble = self._trouble or broken
+            self._trouble = broken
+
+    def _crash(self, task: _Attempt | None) -> Failure | None:
+        """The error a send raised, once: DeliveryError escaping is rule 6, anything else a crash."""
+        if task is None or task.error is None or task.reported:
+            return None
+        task.reported = True
+        if isinstance(task.error, DeliveryError):
+            return Failure(
+                RuleBroken(
+                    Rule.KEEP_WORDS,
+                    f"send let DeliveryError({task.error.reason!r}) escape; "
+                    "catch it and roll back instead",
+                    function="send",  # the rule is rollback's, but send is where to look
+                    blame=task.raised_at,
+                )
+            )
+        return Failure(task.error)
+
+    def _latest(self, index: int) -> _Attempt | None:
+        return self._retries[index] or self._firsts[index]
+
+    def _request(self, task: _Attempt | None) -> Request:
+        if task is None or task.request is None:
+            raise ReplayDiverged("a send the timeline answers never reached the server")
+        return task.request
 
     # Checking.
 
@@ -433,7 +476,7 @@ class Run:
         if self._trouble is not None:
             raise self._trouble
         kind, index = event.kind, event.send
-        task: _Task | None = None
+        task: _Attempt | None = None
         if kind is EventKind.SEND or kind is EventKind.RETRY:
             task = self._firsts[index] if kind is EventKind.SEND else self._retries[index]
             assert task is not None
@@ -538,7 +581,7 @@ class Run:
         """The body of the send a canonical label (``s1``) stands for."""
         return self.world.sends[int(label[1:])].body
 
-    def _body(self, task: _Task) -> str:
+    def _body(self, task: _Attempt) -> str:
         return self.world.sends[task.send].body
 
     # Telling.
@@ -578,3 +621,26 @@ class Run:
     def arrow(self, event: Event) -> tuple[StepKind, str, str]:
         """What ``event`` was for a diagram: its kind, who it went from and who it reached."""
         return _ARROWS[event.kind]
+
+
+def _event_data(event: Event) -> list[object]:
+    return [event.kind.value, event.send]
+
+
+def _number(value: object) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"a number that is not one: {value!r}")
+    return value
+
+
+def _text(value: object) -> str:
+    if type(value) is not str:
+        raise ValueError(f"text that is not: {value!r}")
+    return value
+
+
+def _answered(answer: Callable[..., None], request: Request, *reason: str) -> None:
+    """Answer ``request`` with an error: the phone's send gets it, so the judge's copy of
+    the answer is read here (asyncio would otherwise report it as never retrieved)."""
+    answer(request, *reason)
+    request.answer.exception()

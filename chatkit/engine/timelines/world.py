@@ -27,7 +27,7 @@ import enum
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 MAX_ECHOES = 2
 
@@ -302,3 +302,20 @@ class Space:
 def space(world: SmallWorld) -> Space:
     """The (cached) ordering graph of a world."""
     return Space(world)
+
+
+def world_data(world: SmallWorld) -> dict[str, Any]:
+    """A world as the judge sends it to a phone."""
+    return {
+        "sends": [[plan.body, plan.outcome.value, plan.echoes, plan.retry] for plan in world.sends],
+        "other": world.other,
+    }
+
+
+def world_from(data: dict[str, Any]) -> SmallWorld:
+    """The world the judge sent (the phone trusts the judge)."""
+    sends = tuple(
+        SendPlan(body, SendOutcome(outcome), echoes, retry)
+        for body, outcome, echoes, retry in data["sends"]
+    )
+    return SmallWorld(sends, data["other"])

@@ -1,0 +1,56 @@
+"""Where the explored flow runs: on a phone of its own when grading, here for the kit's tests.
+
+The judge's `chatkit.engine.timelines.run.Run` sends one command per step of a timeline
+and reads the report (`chatkit.phone.timeline`). `PhoneDevice` carries them over a
+phone's line; `LocalDevice` hands them to the same phone code in this process, for the
+kit's own tests and benchmarks, which run flows the kit trusts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chatkit.engine.remote import PhoneMisbehaved, RemotePhone
+from chatkit.engine.timelines.run import Device
+from chatkit.engine.timelines.world import SmallWorld, world_from
+from chatkit.phone.timeline import TimelineDevice
+from chatkit.protocols import Flow
+
+
+class LocalDevice(Device):
+    """A flow run in this process, through the phone's own timeline code."""
+
+    def __init__(self, flow: Flow) -> None:
+        source = getattr(flow, "__file__", None)
+        self._device = TimelineDevice(flow, str(Path(source).parent) if source else ".")
+        self._world: tuple[object, SmallWorld] | None = None
+
+    def call(self, command: dict[str, Any]) -> dict[str, Any]:
+        data = command.get("world")
+        if data is not None and (self._world is None or self._world[0] != data):
+            self._world = (data, world_from(data))
+        assert self._world is not None, "the first command of a device names its world"
+        return self._device.handle(command, self._world[1])
+
+    def close(self) -> None:
+        self._device.close()
+
+
+class PhoneDevice(Device):
+    """A scenario's phone, explored: each command is a round trip on its line."""
+
+    def __init__(self, phone: RemotePhone, seconds: float) -> None:
+        self.phone = phone
+        self.seconds = seconds
+
+    def call(self, command: dict[str, Any]) -> dict[str, Any]:
+        report = self.phone.job({"do": "timeline", **command}, self.seconds)
+        result = report.get("result")
+        if type(result) is not dict:
+            raise PhoneMisbehaved("the phone's step of a timeline is not one")
+        return result
+
+    def close(self) -> None:
+        """Hang up: the exploration is over (or the phone misbehaved)."""
+        self.phone.close()

@@ -1,0 +1,386 @@
+"""The phone's half of the timeline explorer: its flow driven through one timeline at a time.
+
+The judge (`chatkit.engine.timelines`) walks the orderings of a small world and checks
+every rule; the phone only applies events and says what its flow did. Each command is
+one event of the timeline (``step``), after the server-only events the judge held back
+(``before``: a store changes nothing the flow can see, so it costs no round trip of its
+own), and sometimes after a fresh start that replays the events leading there
+(``replay``: a suspended send cannot be copied, so going back to an earlier point means
+running the flow there again). The phone keeps its own copy of the scripted server for
+this, so a replay costs no round trips either; the judge keeps the real one and checks
+the phone's screen against it.
+
+A send is a coroutine the phone steps by hand (``coro.send(None)``) until it is
+finished or waits on its own server request — the "quiet" point a scenario reaches by
+letting its event loop run, thousands of times a second without scheduling anything.
+A send that awaits something else (``asyncio.sleep(0)``, a lock another send releases)
+is stepped again as soon as that is done.
+
+What the phone says is plain data: each server call, with its arguments and the screen
+at that moment; each send's first pause before it called the server, with the screen
+then; the screen after the event; where each send is; what ``reconcile`` raised; and a
+number for the state the judge cannot see (`chatkit.engine.timelines.canon.HiddenState`):
+equal numbers for equal hidden states, so the judge can merge the states it has seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Hashable
+from pathlib import Path
+from typing import Any
+
+from chatkit.blame import Journal
+from chatkit.client import ChatClient
+from chatkit.engine.scripted import Connection, Request, ScriptedServer
+from chatkit.engine.timelines.canon import (
+    CHAT,
+    NOT_STARTED,
+    OTHER,
+    OTHER_CLIENT_ID,
+    REFUSAL,
+    USER,
+    HiddenState,
+    reset_flow_globals,
+)
+from chatkit.engine.timelines.world import Event, EventKind, SmallWorld
+from chatkit.limits import MAX_YIELDS
+from chatkit.model import Message, ServerMessage
+from chatkit.phone.errors import blame_data, error_data
+from chatkit.phone.screen import ScreenWriter, plain
+from chatkit.protocols import Flow
+from chatkit.state import ChatState
+
+BUSY, SERVER, DONE = "busy", "server", "done"
+"""Where a send is: running (waiting on something other than the server), waiting on the
+server's answer to its own request, or finished."""
+
+
+class _Task:
+    """One call of the flow's `send` (a first send or a retry), stepped by hand."""
+
+    __slots__ = ("coro", "done", "error", "request", "retry", "send", "waiting")
+
+    def __init__(self, send: int, retry: bool, coro: Coroutine[Any, Any, Message]) -> None:
+        self.send = send
+        self.retry = retry
+        self.coro = coro
+        self.waiting: object = NOT_STARTED
+        self.done = False
+        self.error: BaseException | None = None
+        self.request: Request | None = None
+
+    @property
+    def where(self) -> str:
+        if self.done:
+            return DONE
+        request = self.request
+        if request is not None and self.waiting is request.answer and not request.answered:
+            return SERVER
+        return BUSY
+
+
+class _Hooks:
+    """The server's way back into a run; `DeviceRun.close` cuts it, which breaks the cycle."""
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: DeviceRun) -> None:
+        self.run: DeviceRun | None = run
+
+    def on_request(self, request: Request) -> None:
+        if self.run is not None:
+            self.run._on_request(request)
+
+    def deliver(self, message: ServerMessage) -> None:
+        if self.run is not None:
+            self.run.client.receive(message)
+
+
+class _Connection(Connection):
+    """The scripted connection, telling the judge when the flow reads the history."""
+
+    def __init__(self, server: ScriptedServer, user: str, hooks: _Hooks) -> None:
+        super().__init__(server, user)
+        self._hooks = hooks
+
+    async def history(self, chat_id: str) -> list[ServerMessage]:
+        run = self._hooks.run
+        if run is not None:
+            run.read_history = True
+        return await super().history(chat_id)
+
+
+class DeviceRun:
+    """A fresh client and its own copy of the scripted server, driven one `Event` at a time."""
+
+    def __init__(self, flow: Flow, world: SmallWorld, journal: Journal | None) -> None:
+        reset_flow_globals(flow)
+        self.flow = flow
+        self.world = world
+        self.journal = journal
+        self.server = ScriptedServer()
+        self._hooks = _Hooks(self)
+        self.server.on_request = self._hooks.on_request
+        self.state = ChatState(USER)
+        self.client = ChatClient(flow, self.state, _Connection(self.server, USER, self._hooks))
+        self.server.join(CHAT, USER, self._hooks.deliver)
+        self.screen = ScreenWriter(self.state)
+        self.hidden = HiddenState(self)
+        self.read_history = False
+        count = len(world.sends)
+        self.tasks: list[_Task] = []
+        self._live: list[_Task] = []
+        """The tasks not done yet (`_settle` drops the finished ones)."""
+        self._firsts: list[_Task | None] = [None] * count
+        self._retries: list[_Task | None] = [None] * count
+        self._stored: list[ServerMessage | None] = [None] * count
+        self._posted: ServerMessage | None = None
+        self._driving: _Task | None = None
+        self._events: list[dict[str, object]] | None = None
+        """What the current step reports as it happens; None while replaying."""
+        self._blamed = 0
+
+    def close(self) -> None:
+        """Cut the reference cycles in this run, so it is freed at once, not by the collector.
+
+        The server's hooks point back at the run, and each refused or timed-out
+        request's error holds a traceback whose frames hold the request.
+        """
+        self._hooks.run = None
+        for task in self.tasks:
+            request = task.request
+            if request is not None and request.answer.done() and not request.answer.cancelled():
+                error = request.answer.exception()
+                if error is not None:
+                    error.__traceback__ = None
+
+    # What the judge asks.
+
+    def replay(self, events: list[Event]) -> dict[str, object]:
+        """Bring this fresh run to the point after ``events``, and say what its sends sent
+        and what it shows (the judge rebuilds its side from that)."""
+        raised = False
+        for event in events:
+            raised = self.apply(event) is not None or raised
+        attempts = [
+            [task.request.client_id, task.request.chat_id, task.request.body]
+            if task.request is not None
+            else None
+            for task in self.tasks
+        ]
+        return {
+            "attempts": attempts,
+            "where": [task.where for task in self.tasks],
+            "history": self.read_history,
+            "screen": self.screen.diff(),
+            "raised": raised,
+        }
+
+    def step(self, event: Event, before: list[Event], folder: str) -> dict[str, object]:
+        """Apply the held-back server-only events, then ``event``; what happened, in order."""
+        for held in before:
+            self.apply(held)
+        events: list[dict[str, object]] = []
+        self._events = events
+        try:
+            if self.journal is not None:
+                with self.journal.recording():
+                    raised = self.apply(event)
+            else:
+                raised = self.apply(event)
+        finally:
+            self._events = None
+        report: dict[str, object] = {
+            "events": events,
+            "screen": self.screen.diff(),
+            "where": [task.where for task in self.tasks],
+            "errors": [
+                error_data(task.error, folder) if task.error is not None else None
+                for task in self.tasks
+            ],
+            "history": self.read_history,
+        }
+        if raised is not None:
+            report["raised"] = error_data(raised, folder)
+        if self.journal is not None:
+            report["blame"] = self._blame()
+        return report
+
+    # Driving.
+
+    def apply(self, event: Event) -> BaseException | None:
+        """Apply one event; what the flow's ``reconcile`` raised, if it did."""
+        kind, index = event.kind, event.send
+        if kind is EventKind.SEND:
+            plan = self.world.sends[index]
+            self._firsts[index] = self._start(index, False, self.client.send(CHAT, plan.body))
+        elif kind is EventKind.RETRY:
+            first = self._firsts[index]
+            client_id = first.request.client_id if first and first.request else ""
+            self._retries[index] = self._start(index, True, self.client.retry(client_id))
+        elif kind is EventKind.STORE:
+            self._stored[index] = self.server.store(self._request(self._latest(index)))
+            return None  # only the server changed: nothing in the client can move
+        elif kind is EventKind.ACK or kind is EventKind.RETRY_ACK:
+            task = self._firsts[index] if kind is EventKind.ACK else self._retries[index]
+            self.server.ack(self._request(task))
+        elif kind is EventKind.TIME_OUT:
+            self.server.time_out(self._request(self._firsts[index]))
+        elif kind is EventKind.REFUSE:
+            self.server.refuse(self._request(self._firsts[index]), REFUSAL)
+        elif kind is EventKind.ECHO:
+            echoed = self._stored[index]
+            if echoed is None:
+                raise ValueError("an echo of a message the server never stored")
+            return self._echo(echoed)
+        elif kind is EventKind.POST:
+            self._posted = self.server.post(CHAT, OTHER, self.world.other or "", OTHER_CLIENT_ID)
+            return None
+        else:
+            if self._posted is None:
+                raise ValueError("an echo of bob's message before he posted it")
+            return self._echo(self._posted)
+        self._settle()
+        return None
+
+    def _echo(self, message: ServerMessage) -> BaseException | None:
+        try:
+            self.server.echo(message)
+        except Exception as error:  # the learner's reconcile raised: the judge decides
+            self._settle()
+            return error
+        self._settle()
+        return None
+
+    def _start(self, index: int, retry: bool, coro: Coroutine[Any, Any, Message]) -> _Task:
+        task = _Task(index, retry, coro)
+        self.tasks.append(task)
+        self._live.append(task)
+        return task
+
+    def _settle(self) -> None:
+        """Step every send that can move, until none can (or `MAX_YIELDS` rounds)."""
+        live = self._live
+        for _ in range(MAX_YIELDS):
+            moved = False
+            for task in live:
+                waiting = task.waiting  # not started, a bare yield, or a future now done:
+                if (
+                    waiting is None
+                    or waiting is NOT_STARTED
+                    or (isinstance(waiting, asyncio.Future) and waiting.done())
+                ):
+                    self._resume(task)
+                    moved = True
+            if not moved:
+                return
+            if any(task.done for task in live):
+                live[:] = [task for task in live if not task.done]
+
+    def _resume(self, task: _Task) -> None:
+        first = task.waiting is NOT_STARTED
+        shown_before = len(self.state.messages)
+        self._driving = task
+        try:
+            task.waiting = task.coro.send(None)
+        except StopIteration:
+            task.done = True
+        except Exception as error:
+            task.done = True
+            task.error = error
+        finally:
+            self._driving = None
+        events = self._events
+        if first and events is not None and not task.done and task.request is None:
+            events.append(
+                {
+                    "e": "paused",
+                    "attempt": self.tasks.index(task),
+                    "shown_before": shown_before,
+                    "screen": self.screen.diff(),
+                }
+            )
+
+    def _latest(self, index: int) -> _Task | None:
+        return self._retries[index] or self._firsts[index]
+
+    def _request(self, task: _Task | None) -> Request:
+        if task is None or task.request is None:
+            raise ValueError("a send the timeline answers never reached the server")
+        return task.request
+
+    def _on_request(self, request: Request) -> None:
+        task = self._driving
+        if task is None:
+            return
+        task.request = request
+        if not task.retry:
+            self.hidden.name(request.client_id, f"s{task.send}")
+        events = self._events
+        if events is not None:
+            events.append(
+                {
+                    "e": "request",
+                    "attempt": self.tasks.index(task),
+                    "client_id": plain(request.client_id),
+                    "chat_id": plain(request.chat_id),
+                    "body": plain(request.body),
+                    "screen": self.screen.diff(),
+                }
+            )
+
+    def _blame(self) -> list[list[object]]:
+        assert self.journal is not None
+        changes = []
+        for target, field, count, blame in self.journal.since(self._blamed):
+            key = self.screen.key(target)
+            if key is not None:
+                changes.append([key, field, count, blame_data(blame)])
+        self._blamed = self.journal.count
+        return changes
+
+
+class TimelineDevice:
+    """One phone's flow, explored: a fresh `DeviceRun` for each replay the judge asks for."""
+
+    def __init__(self, flow: Flow, folder: str) -> None:
+        self.flow = flow
+        self.folder = folder
+        self.run: DeviceRun | None = None
+        self._numbers: dict[Hashable, int] = {}
+        """Each hidden state seen, by its number."""
+
+    def handle(self, command: dict[str, Any], world: SmallWorld) -> dict[str, object]:
+        """One step of a timeline of ``world``, after a replay if the command asks for one."""
+        report: dict[str, object] = {}
+        replay = command.get("replay")
+        if replay is not None or self.run is None:
+            if self.run is not None:
+                self.run.close()
+            journal = Journal(Path(self.folder)) if command.get("blame") is True else None
+            self.run = DeviceRun(self.flow, world, journal)
+            report["base"] = self.run.replay(_events(replay or []))
+        run = self.run
+        report |= run.step(_event(command["step"]), _events(command.get("before", [])), self.folder)
+        report["key"] = self._numbers.setdefault(run.hidden.key(), len(self._numbers))
+        return report
+
+    def close(self) -> None:
+        """Leave the flow's module as it was found."""
+        if self.run is not None:
+            self.run.close()
+            self.run = None
+        reset_flow_globals(self.flow)
+
+
+def _event(data: object) -> Event:
+    if type(data) is not list or len(data) != 2 or type(data[1]) is not int:
+        raise ValueError("an event that is not one")
+    return Event(EventKind(data[0]), data[1])
+
+
+def _events(data: object) -> list[Event]:
+    if type(data) is not list:
+        raise ValueError("events that are not a list")
+    return [_event(item) for item in data]
