@@ -205,7 +205,14 @@ class RemotePhone:
         """A piece of work the phone does on its own (a step of a timeline, the scale family's
         batches);
         its report, whose ``result`` the caller reads."""
-        report = self._read(lambda: self.link.call(command, seconds))
+        return self._job_report(lambda: self.link.call(command, seconds))
+
+    def job_more(self, seconds: float = REPORT_SECONDS) -> dict[str, Any]:
+        """The next report of a job that answers in several (a timeline's steps run ahead)."""
+        return self._job_report(lambda: self.link.read(seconds))
+
+    def _job_report(self, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        report = self._read(read)
         printed = report.get("printed")
         if type(printed) is str and printed:
             self.printed(printed)

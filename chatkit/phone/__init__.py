@@ -11,6 +11,7 @@ server, and the screen at every point the phone handed control back.
   field by field, by the judge.
 - `chatkit.phone.runtime`: the phone's side, turning commands into calls of
   ``send``/``reconcile``/``rollback``.
+- `chatkit.phone.timeline`: the explorer's steps of a timeline, on the phone.
 - `chatkit.phone.template`: the warm template phones are forked from.
 - `chatkit.phone.link`: the judge's side, starting phones and talking to them.
 """

@@ -138,7 +138,7 @@ class PhoneLink:
 
     def hello(self) -> dict[str, Any]:
         """The phone's first word: ready, or why its flow did not load."""
-        return self._read()
+        return self.read()
 
     def call(self, command: dict[str, Any], seconds: float = REPORT_SECONDS) -> dict[str, Any]:
         """Send one command; the phone's report, within ``seconds``."""
@@ -147,9 +147,10 @@ class PhoneLink:
         except OSError as error:
             self.close()
             raise WireError(f"the phone is gone: {error}") from None
-        return self._read(seconds)
+        return self.read(seconds)
 
-    def _read(self, seconds: float = REPORT_SECONDS) -> dict[str, Any]:
+    def read(self, seconds: float = REPORT_SECONDS) -> dict[str, Any]:
+        """The phone's next report (of a command that answers in several), within ``seconds``."""
         try:
             report = read_frame(self.channel, time.monotonic() + seconds)
         except WireError:

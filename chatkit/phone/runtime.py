@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import itertools
 import socket
 import sys
@@ -107,6 +108,8 @@ class Phone:
         self._blamed = 0
         self._bench = ScaleBench(flow, self.folder)
         self._explored: tuple[object, SmallWorld, TimelineDevice] | None = None
+        self.emit: Callable[[dict[str, Any]], None] | None = None
+        """How a command that answers in several frames sends all but its last (`serve`)."""
         """The world being explored, and the flow's device for it."""
         self._jobs: dict[str, Callable[[dict[str, Any]], object]] = {
             "timeline": self._timeline,
@@ -178,14 +181,19 @@ class Phone:
             raise ValueError("a step of a timeline before its world")
         _, world, device = self._explored
 
+        def emit(report: dict[str, object]) -> None:
+            if self.emit is not None:
+                self.emit({"result": report, "printed": self.world.output.drain()})
+
         async def step() -> dict[str, object]:
-            return device.handle(command, world)
+            return device.handle(command, world, emit if self.emit is not None else None)
 
         return self.loop.run_until_complete(step())
 
     def _scale(self, command: dict[str, Any]) -> object:
         """A batch of the scale family's events (`chatkit.phone.scale`); the judge times it."""
-        return self._bench.run(command["job"], command["size"], command["batch"], command["only"])
+        self._bench.run(command["job"], command["size"], command["batch"], command["only"])
+        return None
 
     def _scale_check(self, command: dict[str, Any]) -> object:
         return self._bench.check(command["job"], command["size"])
@@ -338,6 +346,7 @@ async def _await(watched: _FirstPause) -> Any:
 
 def serve(channel: socket.socket, phone: Phone) -> None:
     """Answer the judge's commands until it hangs up."""
+    phone.emit = functools.partial(write_frame, channel)
     while True:
         try:
             command = read_frame(channel)

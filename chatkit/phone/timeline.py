@@ -26,7 +26,7 @@ equal numbers for equal hidden states, so the judge can merge the states it has 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -342,7 +342,15 @@ class DeviceRun:
 
 
 class TimelineDevice:
-    """One phone's flow, explored: a fresh `DeviceRun` for each replay the judge asks for."""
+    """One phone's flow, explored: a fresh `DeviceRun` for each replay the judge asks for.
+
+    A command may also name the events the judge expects to ask for next (``then``: the
+    first branch at each point below, where a walk goes first). The phone goes on into
+    them at once, sending each step's report as soon as it is made, so it runs the next
+    step while the judge checks this one. It stops where the judge will most likely stop
+    too: at a state it has been in before (the judge merges it), or where the flow
+    raised. Whatever it ran ahead that the judge does not want is thrown away.
+    """
 
     def __init__(self, flow: Flow, folder: str) -> None:
         self.flow = flow
@@ -350,9 +358,19 @@ class TimelineDevice:
         self.run: DeviceRun | None = None
         self._numbers: dict[Hashable, int] = {}
         """Each hidden state seen, by its number."""
+        self._seen: set[tuple[tuple[tuple[str, int], ...], int]] = set()
+        """Each point reached: the events so far (in order of kind) and the hidden state."""
+        self._consumed: list[Event] = []
+        """The events the current run has applied."""
 
-    def handle(self, command: dict[str, Any], world: SmallWorld) -> dict[str, object]:
-        """One step of a timeline of ``world``, after a replay if the command asks for one."""
+    def handle(
+        self,
+        command: dict[str, Any],
+        world: SmallWorld,
+        emit: Callable[[dict[str, object]], None] | None = None,
+    ) -> dict[str, object]:
+        """One step of a timeline of ``world``, after a replay if the command asks for one;
+        with ``emit``, the steps of ``then`` too, each report but the last emitted."""
         report: dict[str, object] = {}
         replay = command.get("replay")
         if replay is not None or self.run is None:
@@ -360,10 +378,30 @@ class TimelineDevice:
                 self.run.close()
             journal = Journal(Path(self.folder)) if command.get("blame") is True else None
             self.run = DeviceRun(self.flow, world, journal)
-            report["base"] = self.run.replay(_events(replay or []))
+            self._consumed = _events(replay or [])
+            report["base"] = self.run.replay(self._consumed)
+        ahead = _events(command.get("then", [])) if emit is not None else []
+        report |= self._step(_event(command["step"]), _events(command.get("before", [])))
+        for event in ahead:
+            if report["seen"] or "raised" in report or any(report["errors"]):  # type: ignore[arg-type]
+                break
+            report["more"] = True
+            assert emit is not None
+            emit(report)
+            report = self._step(event, [])
+        report["more"] = False
+        return report
+
+    def _step(self, event: Event, before: list[Event]) -> dict[str, object]:
         run = self.run
-        report |= run.step(_event(command["step"]), _events(command.get("before", [])), self.folder)
-        report["key"] = self._numbers.setdefault(run.hidden.key(), len(self._numbers))
+        assert run is not None
+        report = run.step(event, before, self.folder)
+        self._consumed += (*before, event)
+        number = self._numbers.setdefault(run.hidden.key(), len(self._numbers))
+        point = (tuple(sorted((each.kind.value, each.send) for each in self._consumed)), number)
+        report["key"] = number
+        report["seen"] = point in self._seen
+        self._seen.add(point)
         return report
 
     def close(self) -> None:

@@ -34,6 +34,10 @@ SMALL_BATCH = 400
 LARGE_BATCH = 50
 """Events timed per repeat on the long history (few, so a scanning flow still ends soon)."""
 REPEATS = 5
+TIMED = 0.002
+"""The shortest batch worth timing from outside, in seconds."""
+MAX_BATCH = 3_200
+"""The most events in one batch, however quick they are."""
 QUICK_BATCH = 10
 """Events per batch when a failed comparison times reconcile and rollback apart."""
 ONE_LOOK = float("inf")
@@ -60,31 +64,38 @@ def best_cost_per_event(
     stop_below: float = 0.0,
     stop_above: float = float("inf"),
 ) -> float:
-    """The cheapest seconds per event over ``REPEATS`` batches (plus a warm-up).
+    """The cheapest seconds per event over ``REPEATS`` batches (plus a warm-up), timed by
+    the judge: each batch's round trip, less that of an empty batch.
 
-    The best of a few repeats filters out the moments the machine was busy with
-    something else; the phone pauses its garbage collector while it runs a batch and
-    says how long the events took, which the judge holds to the round trip it saw.
+    A batch grows (up to `MAX_BATCH`) until its round trip takes at least `TIMED`, so
+    the two processes' turns on a busy machine stay small beside the events. The best
+    of a few repeats filters out the moments the machine was busy with something else.
     Timing stops early once the cost is clearly below ``stop_below``, or clearly above
-    ``stop_above`` in two batches running (a scan of the whole history: no need to
-    time it six times).
+    ``stop_above`` in two batches running (a scan of the whole history: no need to time
+    it six times). What the phone says it took is not used: the phone only runs.
     """
-    command = {"do": "scale", "job": job, "size": size, "batch": batch, "only": only}
+    empty = {"do": "scale", "job": job, "size": size, "batch": 0, "only": only}
+    overhead = min(_round_trip(phone, empty) for _ in range(3))  # builds the history, too
     best = float("inf")
     slow = 0
     for repeat in range(REPEATS + 1):
-        start = time.perf_counter()
-        said = phone.job(command, PATIENCE).get("result")
-        round_trip = time.perf_counter() - start
-        if not isinstance(said, float) or not 0 < said <= round_trip:
-            said = round_trip  # a phone that says nothing sensible is timed from outside
-        elapsed = max(said, 1e-9)
-        if repeat > 0:  # the first batch only warms up (and builds the history)
+        elapsed = max(_round_trip(phone, {**empty, "batch": batch}) - overhead, 1e-9)
+        if elapsed < TIMED and batch < MAX_BATCH:
+            batch = min(batch * 4, MAX_BATCH)
+            continue  # too quick to time well: a bigger batch (this one warmed up)
+        if repeat > 0:  # the first batch only warms up
             best = min(best, elapsed / batch)
             slow = slow + 1 if best > stop_above else 0
             if best < stop_below or slow == 2:
                 break
-    return best
+    return best if best < float("inf") else elapsed / batch
+
+
+def _round_trip(phone: RemotePhone, command: dict[str, object]) -> float:
+    """Seconds from sending ``command`` to reading the phone's report."""
+    start = time.perf_counter()
+    phone.job(command, PATIENCE)
+    return time.perf_counter() - start
 
 
 def compare(

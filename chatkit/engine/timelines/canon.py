@@ -198,9 +198,9 @@ class HiddenState(_Names):
 
     def key(self) -> Hashable:
         """The hidden state, with the screen it refers to."""
-        screen = self._screen(self.run.state, self.run.server)
+        chats, index, _ = self._screen(self.run.state, self.run.server)  # the judge has the server
         tasks = tuple(self._task_key(task) for task in self.run.tasks if not task.done)
-        return (screen, tasks, self._flow_key())
+        return (chats, index, tasks, self._flow_key())
 
     def _task_key(self, task: TaskLike) -> tuple[object, ...]:
         frames: list[tuple[CodeType, int, tuple[object, ...]]] = []

@@ -43,12 +43,22 @@ class PhoneDevice(Device):
     def __init__(self, phone: RemotePhone, seconds: float) -> None:
         self.phone = phone
         self.seconds = seconds
+        self._open = False
+        """Whether the phone has more reports of its last command to send."""
 
     def call(self, command: dict[str, Any]) -> dict[str, Any]:
-        report = self.phone.job({"do": "timeline", **command}, self.seconds)
+        while self._open:  # steps the phone ran ahead that the walk did not take
+            self.more()
+        return self._result(self.phone.job({"do": "timeline", **command}, self.seconds))
+
+    def more(self) -> dict[str, Any]:
+        return self._result(self.phone.job_more(self.seconds))
+
+    def _result(self, report: dict[str, Any]) -> dict[str, Any]:
         result = report.get("result")
         if type(result) is not dict:
             raise PhoneMisbehaved("the phone's step of a timeline is not one")
+        self._open = result.get("more") is True
         return result
 
     def close(self) -> None:

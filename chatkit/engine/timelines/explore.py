@@ -290,6 +290,21 @@ class Explorer:
             return 1
         return sum(self._count(after, depth + 1) for _, after in self.space.moves(progress))
 
+    def _first_branch(self, progress: Progress, depth: int) -> tuple[Event, ...]:
+        """The events below ``progress`` a walk takes first (the first move at each point,
+        to the end): what the phone may run ahead into while the judge checks."""
+        if not self.strategy.reuse:
+            return ()
+        chain: list[Event] = []
+        while self.max_length is None or depth < self.max_length:
+            moves = self.space.moves(progress)
+            if not moves:
+                break
+            event, progress = moves[0]
+            chain.append(event)
+            depth += 1
+        return tuple(chain)
+
     def _visit(
         self,
         run: Run | None,
@@ -306,8 +321,6 @@ class Explorer:
         if not moves or len(path) == self.max_length:
             result.executed += 1
             failure = run.finish() if run is not None and not moves else None
-            if run is not None:
-                run.close()
             return {failure.label: (1, ())} if failure is not None else _PASSED
         summary: _Summary = _PASSED
         depth = len(path) + 1
@@ -332,21 +345,19 @@ class Explorer:
                     if known:
                         summary = _merge(summary, known, event)
                     continue
-            if run is not None and not self.strategy.reuse:
-                run.close()
+            if run is not None and (not self.strategy.reuse or not run.can_step(event)):
                 run = None
             if run is None:
                 run = Run(self.device, self.world)
                 run.replay(path, memory, checked=self.strategy.checked_replay)
                 result.replayed += len(path)
             child, run = run, None
-            failure = child.step(event)
+            failure = child.step(event, self._first_branch(after, depth))
             self._history_read = self._history_read or child.read_history
             result.transitions += 1
             if result.transitions % YIELD_EVERY == 0:
                 yield
             if failure is not None:
-                child.close()
                 found: _Summary = {failure.label: (self._count(after, depth), ())}
             elif not self.space.moves(after) or depth == self.max_length or not self.strategy.dedup:
                 found = yield from self._visit(
@@ -363,7 +374,6 @@ class Explorer:
                     )
                     self._memo[number] = found
                 else:
-                    child.close()
                     result.merged += 1
                     found = self._memo[number]
                 if here is not None:

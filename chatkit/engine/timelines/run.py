@@ -23,6 +23,7 @@ the explorer checks what follows only once.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -116,6 +117,10 @@ class Device:
     def call(self, command: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def more(self) -> dict[str, Any]:
+        """The next report of the last command, when it said ``more`` (it ran ahead)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """The exploration is over."""
 
@@ -182,6 +187,10 @@ class Run:
         self._replay: tuple[tuple[Event, ...], WatchMemory] | None = ((), WatchMemory())
         """The events to replay on a fresh phone run with the next step, and the watch's
         memory there; a new run always starts afresh."""
+        self._ahead: deque[Event] = deque()
+        """The events the phone was asked to run ahead into (`step`'s ``ahead``)."""
+        self._streaming = False
+        """Whether the phone ran ahead into the first of ``_ahead`` (its report is next)."""
         self._checking = True
         self._trouble: RuleBroken | None = None
 
@@ -189,9 +198,6 @@ class Run:
     def state(self) -> ChatState:
         """The judge's mirror of the phone's screen."""
         return self.reader.state
-
-    def close(self) -> None:
-        """Nothing to free: the phone's run goes when the next one starts."""
 
     # Driving.
 
@@ -215,7 +221,12 @@ class Run:
                     "the flow does not behave the same way every time"
                 ) from failure.error
 
-    def step(self, event: Event) -> Failure | None:
+    def can_step(self, event: Event) -> bool:
+        """Whether the phone's run is where this run is: it may have run ahead into another
+        branch than ``event`` (then a new run replays its way here)."""
+        return not self._streaming or self._ahead[0] == event
+
+    def step(self, event: Event, ahead: tuple[Event, ...] = ()) -> Failure | None:
         """Apply one event and check every rule; the first thing that went wrong, if any.
 
         The order of the checks follows the scenario harness: what the request
@@ -223,7 +234,12 @@ class Run:
         the learner's code raising, then the rule watch, then what only the
         explorer can tell (which sends are still on their way, the order of the
         unconfirmed rows).
+
+        ``ahead`` are the events the walk will most likely ask for next: the phone may go
+        on into them at once (see `chatkit.phone.timeline.TimelineDevice`).
         """
+        if not self._streaming:
+            self._ahead = deque(ahead)
         crash = self._apply(event, online=True)
         if crash is not None:
             return crash
@@ -258,8 +274,16 @@ class Run:
         and on the judge's side; what ``reconcile`` raised, if it did."""
         kind, index = event.kind, event.send
         report = None
-        if online and (self._replay is not None or kind not in SERVER_ONLY):
+        if online and self._streaming:  # the phone already ran into this event
+            if self._ahead.popleft() != event:
+                raise ReplayDiverged(f"the phone ran ahead into another event than {event!r}")
+            report = self.device.more()
+        elif online and (self._replay is not None or kind not in SERVER_ONLY):
             report = self._exchange(event)
+        if report is not None:
+            self._streaming = report.get("more") is True
+            if not self._streaming:
+                self._ahead.clear()
         if kind is EventKind.SEND:
             self._send_rank[index] = len(self._send_rank)
             self._firsts[index] = self._attempt(index, False)
@@ -314,6 +338,8 @@ class Run:
             command["world"] = world_data(self.world)
         if self.blame:
             command["blame"] = True
+        if self._ahead:
+            command["then"] = [_event_data(each) for each in self._ahead]
         report = self.device.call(command)
         if replay is not None:
             self._replay = None
