@@ -28,16 +28,18 @@ import mistakes
 import pytest
 
 from chatkit import ChatServer, ChatState, Message, ServerMessage
-from chatkit.engine.remote import PhoneRaised
+from chatkit.engine.remote import PhoneMisbehaved, PhoneRaised
 from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.engine.timelines import (
     DEFAULT_SIZE,
     ONE_MESSAGE,
     TWO_RETRIES,
     WORLD_SIZES,
+    Device,
     Event,
     EventKind,
     Exploration,
+    LocalDevice,
     SendOutcome,
     SendPlan,
     SmallWorld,
@@ -503,3 +505,88 @@ def _numbers(result: Exploration) -> tuple[object, ...]:
         result.shortcuts,
         {label: story.events for label, story in result.counterexamples.items()},
     )
+
+
+# What a phone says is read, never believed.
+
+
+class _Lying(Device):
+    """The flow's own device, with each report passed through ``change`` before the judge
+    reads it: a phone that says something other than what its flow did."""
+
+    def __init__(self, flow: Flow, change: Callable[[dict[str, Any]], None]) -> None:
+        self.inner = LocalDevice(flow)
+        self.change = change
+
+    def call(self, command: dict[str, Any]) -> dict[str, Any]:
+        report = self.inner.call(command)
+        self.change(report)
+        return report
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _never_sending(report: dict[str, Any]) -> None:
+    """Every screen in the report loses the chat's "sending…" (its in-flight set)."""
+    screens = [event["screen"] for event in report["events"]] + [report["screen"]]
+    for screen in screens:
+        for chat in screen.get("chats", {}).values():
+            if "in_flight" in chat:
+                chat["in_flight"] = []
+            chat.pop("in_flight_added", None)
+            chat.pop("in_flight_gone", None)
+
+
+def test_the_judge_checks_what_the_phone_showed_not_what_it_says_of_itself() -> None:
+    """The phone checks nothing: the same solution, with screens that never say
+    "sending…" on their way to the judge, breaks rule 7 in the judge's own check."""
+    result = explore(_Lying(SOLUTION, _never_sending), ONE_MESSAGE)
+    assert str(Rule.LOADING_AND_ERRORS) in result.broken, result.summary()
+
+
+@pytest.mark.parametrize(
+    "lie",
+    [
+        lambda report: report.pop("where"),
+        lambda report: report.update(where=["nowhere"] * len(report["where"])),
+        lambda report: report.update(where=report["where"] + ["done"]),
+        lambda report: report.update(key="a state"),
+        lambda report: report.update(screen={"rows": [[0, "not a row"]]}),
+        lambda report: report["events"].append({"e": "teleported", "attempt": 0, "screen": {}}),
+        lambda report: report["events"].append({"e": "paused", "attempt": 99, "screen": {}}),
+        lambda report: report.update(errors=None),
+    ],
+    ids=[
+        "no sends said",
+        "a send somewhere unknown",
+        "a send too many",
+        "a key that is not a number",
+        "a row that is not one",
+        "an event that is not one",
+        "a send that does not exist",
+        "errors that are not a list",
+    ],
+)
+def test_a_report_that_is_not_one_ends_the_exploration(
+    lie: Callable[[dict[str, Any]], None],
+) -> None:
+    with pytest.raises(PhoneMisbehaved, match="the phone's report is not one"):
+        explore(_Lying(SOLUTION, lie), ONE_MESSAGE)
+
+
+@pytest.mark.parametrize("name", SUBTLE)
+def test_a_phone_that_hides_its_state_cannot_hide_a_subtle_mistake(
+    name: str, caught: dict[str, Exploration], flows: dict[str, Path]
+) -> None:
+    """A phone may lie about what only it can see (its number for where its sends wait and
+    what its flow keeps): saying "the same" every time only lets the judge merge states
+    whose screens, server and sends it saw equal. The subtle mistakes are still caught,
+    by the same rule."""
+
+    def same_hidden_state(report: dict[str, Any]) -> None:
+        report["key"] = 0
+
+    result = explore(_Lying(flow_at(flows[name]), same_hidden_state), DEFAULT)
+    assert result.orderings == caught[name].orderings
+    assert str(CAUGHT_AS[name]) in result.broken, result.summary()
