@@ -51,6 +51,11 @@ from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.protocols import Flow
 from chatkit.state import ChatState
 
+_ANSWERED = frozenset(
+    {EventKind.STORE, EventKind.ACK, EventKind.TIME_OUT, EventKind.REFUSE, EventKind.RETRY_ACK}
+)
+"""Events about a send's request: they can happen only once it reached the server."""
+
 BUSY, SERVER, DONE = "busy", "server", "done"
 """Where a send is: running (waiting on something other than the server), waiting on the
 server's answer to its own request, or finished."""
@@ -208,6 +213,23 @@ class DeviceRun:
         return report
 
     # Driving.
+
+    def can_apply(self, event: Event) -> bool:
+        """Whether ``event`` can happen now: an answer to a send that reached the server, an
+        echo of a message the server stored. (The walk never asks for one that cannot: a
+        send that never reached the server breaks a rule there, and that timeline ends.)"""
+        kind, index = event.kind, event.send
+        if kind in _ANSWERED:
+            if kind is EventKind.STORE:
+                task = self._latest(index)
+            else:
+                task = self._retries[index] if kind is EventKind.RETRY_ACK else self._firsts[index]
+            return task is not None and task.request is not None
+        if kind is EventKind.ECHO:
+            return self._stored[index] is not None
+        if kind is EventKind.POST_ECHO:
+            return self._posted is not None
+        return True
 
     def apply(self, event: Event) -> BaseException | None:
         """Apply one event; what the flow's ``reconcile`` raised, if it did."""
@@ -383,7 +405,12 @@ class TimelineDevice:
         ahead = _events(command.get("then", [])) if emit is not None else []
         report |= self._step(_event(command["step"]), _events(command.get("before", [])))
         for event in ahead:
-            if report["seen"] or "raised" in report or any(report["errors"]):  # type: ignore[arg-type]
+            if (
+                report["seen"]
+                or "raised" in report
+                or any(report["errors"])  # type: ignore[arg-type]
+                or not self.run.can_apply(event)
+            ):
                 break
             report["more"] = True
             assert emit is not None
