@@ -1,9 +1,15 @@
-"""What the learner's code raised, and where, as a phone tells the judge."""
+"""What the learner's code raised and where, and which of its lines changed each row, as a
+phone tells the judge."""
 
 from __future__ import annotations
 
-from chatkit.blame import Blame, blame_traceback
+from typing import TYPE_CHECKING
+
+from chatkit.blame import Blame, Journal, blame_traceback
 from chatkit.model import DeliveryError, InvalidMessage
+
+if TYPE_CHECKING:
+    from chatkit.phone.screen import ScreenWriter
 
 MAX_MESSAGE = 2000
 """An error's message is cut to this many characters on the wire."""
@@ -31,3 +37,14 @@ def error_data(error: BaseException, folder: str) -> dict[str, object]:
     if isinstance(error, SystemExit):
         data["code"] = repr(error.code)[:MAX_MESSAGE]
     return data
+
+
+def blame_changes(journal: Journal, since: int, screen: ScreenWriter) -> list[list[object]]:
+    """The learner's latest change to each field of each row and chat written on ``screen``,
+    among the journal's changes after the first ``since``: ``[key, field, count, where]``."""
+    changes = []
+    for target, field, count, blame in journal.since(since):
+        key = screen.key(target)
+        if key is not None:
+            changes.append([key, field, count, blame_data(blame)])
+    return changes

@@ -37,7 +37,7 @@ from chatkit.engine.timelines.world import SmallWorld, world_from
 from chatkit.failover import FailoverServer
 from chatkit.limits import MAX_YIELDS
 from chatkit.model import DeliveryError, ServerMessage
-from chatkit.phone.errors import blame_data, error_data
+from chatkit.phone.errors import blame_changes, blame_data, error_data
 from chatkit.phone.frames import PhoneGone, read_frame, write_frame
 from chatkit.phone.scale import ScaleBench
 from chatkit.phone.screen import ScreenWriter, plain
@@ -292,11 +292,7 @@ class Phone:
         self._events.append(event)
 
     def _blame(self) -> list[list[object]]:
-        changes = []
-        for target, field, count, blame in self.journal.since(self._blamed):
-            key = self.screen.key(target)
-            if key is not None:
-                changes.append([key, field, count, blame_data(blame)])
+        changes = blame_changes(self.journal, self._blamed, self.screen)
         self._blamed = self.journal.count
         return changes
 

@@ -46,7 +46,7 @@ from chatkit.engine.timelines.canon import (
 from chatkit.engine.timelines.world import Event, EventKind, SmallWorld
 from chatkit.limits import MAX_YIELDS
 from chatkit.model import Message, ServerMessage
-from chatkit.phone.errors import blame_data, error_data
+from chatkit.phone.errors import blame_changes, error_data
 from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.protocols import Flow
 from chatkit.state import ChatState
@@ -56,7 +56,7 @@ _ANSWERED = frozenset(
 )
 """Events about a send's request: they can happen only once it reached the server."""
 
-BUSY, SERVER, DONE = "busy", "server", "done"
+BUSY, ON_SERVER, DONE = "busy", "server", "done"
 """Where a send is: running (waiting on something other than the server), waiting on the
 server's answer to its own request, or finished."""
 
@@ -81,7 +81,7 @@ class _Task:
             return DONE
         request = self.request
         if request is not None and self.waiting is request.answer and not request.answered:
-            return SERVER
+            return ON_SERVER
         return BUSY
 
 
@@ -209,7 +209,7 @@ class DeviceRun:
         if raised is not None:
             report["raised"] = error_data(raised, folder)
         if self.journal is not None:
-            report["blame"] = self._blame()
+            report["blame"] = self._blame(self.journal)
         return report
 
     # Driving.
@@ -352,14 +352,9 @@ class DeviceRun:
                 }
             )
 
-    def _blame(self) -> list[list[object]]:
-        assert self.journal is not None
-        changes = []
-        for target, field, count, blame in self.journal.since(self._blamed):
-            key = self.screen.key(target)
-            if key is not None:
-                changes.append([key, field, count, blame_data(blame)])
-        self._blamed = self.journal.count
+    def _blame(self, journal: Journal) -> list[list[object]]:
+        changes = blame_changes(journal, self._blamed, self.screen)
+        self._blamed = journal.count
         return changes
 
 

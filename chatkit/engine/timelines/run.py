@@ -22,6 +22,7 @@ the explorer checks what follows only once.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -56,6 +57,7 @@ from chatkit.engine.timelines.canon import (
 from chatkit.engine.timelines.world import SERVER_ONLY, Event, EventKind, SmallWorld, world_data
 from chatkit.model import DeliveryError, ServerMessage, Status
 from chatkit.phone.screen import ScreenError, ScreenReader
+from chatkit.phone.timeline import BUSY, DONE, ON_SERVER
 from chatkit.state import ChatState
 
 _ANSWERS = frozenset({EventKind.ACK, EventKind.TIME_OUT, EventKind.REFUSE, EventKind.RETRY_ACK})
@@ -73,7 +75,7 @@ _ARROWS: dict[EventKind, tuple[StepKind, str, str]] = {
     EventKind.POST_ECHO: (StepKind.ECHO, SERVER, USER),
 }
 
-_WHERE = frozenset({"busy", "server", "done"})
+_WHERE = frozenset({BUSY, ON_SERVER, DONE})
 _T = TypeVar("_T")
 
 
@@ -110,17 +112,19 @@ class ReplayDiverged(RuntimeError):
     """Replaying a checked prefix did not behave as it did the first time."""
 
 
-class Device:
+class Device(abc.ABC):
     """Where the flow runs: each command is one step of a timeline (see the module
     docstring); the answer is the phone's report, plain data the judge reads."""
 
+    @abc.abstractmethod
     def call(self, command: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        """Send one command; the phone's (first) report of it."""
 
     def more(self) -> dict[str, Any]:
         """The next report of the last command, when it said ``more`` (it ran ahead)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def close(self) -> None:
         """The exploration is over."""
 
@@ -133,8 +137,8 @@ class _Attempt:
     def __init__(self, send: int, retry: bool) -> None:
         self.send = send
         self.retry = retry
-        self.where = "busy"
-        """``busy``, ``server`` (waiting on its request) or ``done``, as the phone last said."""
+        self.where = BUSY
+        """`BUSY`, `ON_SERVER` (waiting on its request) or `DONE`, as the phone last said."""
         self.error: BaseException | None = None
         self.raised_at: Blame | None = None
         self.reported = False
@@ -143,7 +147,7 @@ class _Attempt:
 
     @property
     def done(self) -> bool:
-        return self.where == "done"
+        return self.where == DONE
 
     @property
     def quiet(self) -> bool:
@@ -151,7 +155,7 @@ class _Attempt:
         if self.done:
             return True
         request = self.request
-        return self.where == "server" and request is not None and not request.answered
+        return self.where == ON_SERVER and request is not None and not request.answered
 
 
 class Run:
