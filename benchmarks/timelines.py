@@ -106,7 +106,7 @@ def on_a_phone(world: SmallWorld, runs: int) -> Exploration:
         phone = RemotePhone(
             link, "you", "you", ScriptedServer(), _Unheard(), print, lambda: scripted.clock.now
         )
-        return await explore_async(PhoneDevice(phone, 60.0), world)
+        return await explore_async(PhoneDevice(phone), world)
 
     try:
         results = [asyncio.run(walk()) for _ in range(runs)]

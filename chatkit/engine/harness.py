@@ -246,10 +246,10 @@ class Scenario:
                 blame=broken.blame,
             ) from None
 
-    async def explore(self, world: SmallWorld, seconds: float) -> Exploration:
-        """Every timeline of ``world`` on a phone of its own; the shortest broken one, if any,
-        becomes this scenario's story."""
-        result = await explore_async(PhoneDevice(self.cast["you"].client, seconds), world)
+    async def explore(self, world: SmallWorld) -> Exploration:
+        """Every timeline of ``world``, the flow on your phone, one step of a timeline per
+        command; the shortest broken one, if any, becomes this scenario's story."""
+        result = await explore_async(PhoneDevice(self.cast["you"].client), world)
         story = result.counterexample
         if story is not None and story.failure is not None:
             self.story.extend(story.steps)

@@ -29,15 +29,12 @@ RecordProperty = Callable[[str, object], None]
 """pytest's ``record_property`` fixture: how many timelines were checked goes in the report."""
 
 
-PATIENCE = 60.0
-"""How long the judge waits for a phone's exploration (the scenario's own limit comes first)."""
-
-
 async def check_every_ordering(
     world: SmallWorld, kit: Scenario, record_property: RecordProperty
 ) -> Exploration:
-    """Explore ``world`` on your phone; on a broken rule, tell the counterexample and raise."""
-    result = await kit.explore(world, PATIENCE)
+    """Explore ``world`` with your flow on its phone; on a broken rule, tell the
+    counterexample and raise."""
+    result = await kit.explore(world)
     record_property("timelines checked", result.orderings)
     result.raise_if_broken()
     return result

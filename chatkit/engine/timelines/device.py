@@ -14,6 +14,7 @@ from typing import Any
 from chatkit.engine.remote import PhoneMisbehaved, RemotePhone
 from chatkit.engine.timelines.run import Device
 from chatkit.engine.timelines.world import SmallWorld, world_from
+from chatkit.phone.link import REPORT_SECONDS
 from chatkit.phone.timeline import TimelineDevice
 from chatkit.protocols import Flow
 
@@ -40,9 +41,11 @@ class LocalDevice(Device):
 class PhoneDevice(Device):
     """A scenario's phone, explored: each command is a round trip on its line."""
 
-    def __init__(self, phone: RemotePhone, seconds: float) -> None:
+    def __init__(self, phone: RemotePhone, seconds: float = REPORT_SECONDS) -> None:
         self.phone = phone
         self.seconds = seconds
+        """How long the judge waits for one step's report (the phone stops a loop in the flow
+        long before)."""
         self._open = False
         """Whether the phone has more reports of its last command to send."""
 
