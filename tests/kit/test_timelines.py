@@ -22,13 +22,13 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import mistakes
 import pytest
 
 from chatkit import ChatServer, ChatState, Message, ServerMessage
-from chatkit.engine.remote import PhoneMisbehaved, PhoneRaised
+from chatkit.engine.remote import PhoneFailed, PhoneMisbehaved, PhoneRaised, RemotePhone
 from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.engine.timelines import (
     DEFAULT_SIZE,
@@ -40,6 +40,7 @@ from chatkit.engine.timelines import (
     EventKind,
     Exploration,
     LocalDevice,
+    PhoneDevice,
     SendOutcome,
     SendPlan,
     SmallWorld,
@@ -590,3 +591,42 @@ def test_a_phone_that_hides_its_state_cannot_hide_a_subtle_mistake(
     result = explore(_Lying(flow_at(flows[name]), same_hidden_state), DEFAULT)
     assert result.orderings == caught[name].orderings
     assert str(CAUGHT_AS[name]) in result.broken, result.summary()
+
+
+class _ScriptedLine:
+    """A phone's line that answers with the frames it is given, in order."""
+
+    def __init__(self, *frames: dict[str, Any] | BaseException) -> None:
+        self.frames = list(frames)
+        self.sent: list[dict[str, Any]] = []
+
+    def job(self, command: dict[str, Any], seconds: float) -> dict[str, Any]:
+        self.sent.append(command)
+        return self._next()
+
+    def job_more(self, seconds: float) -> dict[str, Any]:
+        return self._next()
+
+    def _next(self) -> dict[str, Any]:
+        frame = self.frames.pop(0)
+        if isinstance(frame, BaseException):
+            raise frame
+        return frame
+
+
+def test_a_failure_in_a_step_the_walk_never_took_is_no_verdict() -> None:
+    """The phone ran ahead into a step where its flow hung; the walk went elsewhere. The
+    next command is answered as if nothing happened there (a step the walk takes and
+    that fails is the flow's verdict, as ever)."""
+    stuck = PhoneFailed({"type": "StuckInLearnerCode", "message": "send ran too long"})
+    line = _ScriptedLine(
+        {"result": {"more": True}}, stuck, {"result": {"more": False, "answer": 2}}
+    )
+    device = PhoneDevice(cast(RemotePhone, line))
+    assert device.call({"step": ["send", 0]}) == {"more": True}
+    assert device.call({"step": ["send", 1]}) == {"more": False, "answer": 2}
+    assert [command["step"] for command in line.sent] == [["send", 0], ["send", 1]]
+    taken = PhoneDevice(cast(RemotePhone, _ScriptedLine({"result": {"more": True}}, stuck)))
+    taken.call({"step": ["send", 0]})
+    with pytest.raises(PhoneFailed):  # the walk asks for that step: the hang is the verdict
+        taken.more()

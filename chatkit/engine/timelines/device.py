@@ -8,10 +8,11 @@ kit's own tests and benchmarks, which run flows the kit trusts.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
-from chatkit.engine.remote import PhoneMisbehaved, RemotePhone
+from chatkit.engine.remote import PhoneFailed, PhoneMisbehaved, RemotePhone
 from chatkit.engine.timelines.run import Device
 from chatkit.engine.timelines.world import SmallWorld, world_from
 from chatkit.phone.link import REPORT_SECONDS
@@ -51,11 +52,17 @@ class PhoneDevice(Device):
 
     def call(self, command: dict[str, Any]) -> dict[str, Any]:
         while self._open:  # steps the phone ran ahead that the walk did not take
-            self.more()
+            with contextlib.suppress(PhoneFailed):  # in a step the walk never asked for:
+                self.more()  # not a verdict
         return self._result(self.phone.job({"do": "timeline", **command}, self.seconds))
 
     def more(self) -> dict[str, Any]:
-        return self._result(self.phone.job_more(self.seconds))
+        try:
+            report = self.phone.job_more(self.seconds)
+        except BaseException:
+            self._open = False  # a phone that failed sends nothing more of that command
+            raise
+        return self._result(report)
 
     def _result(self, report: dict[str, Any]) -> dict[str, Any]:
         result = report.get("result")
