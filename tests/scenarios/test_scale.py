@@ -64,8 +64,8 @@ def best_cost_per_event(
     stop_below: float = 0.0,
     stop_above: float = float("inf"),
 ) -> float:
-    """The cheapest seconds per event over ``REPEATS`` batches (plus a warm-up), timed by
-    the judge: each batch's round trip, less that of an empty batch.
+    """The cheapest seconds per event over ``REPEATS`` batches, timed by the judge: each
+    batch's round trip, less that of an empty batch (the empty ones build the history).
 
     A batch grows (up to `MAX_BATCH`) until its round trip takes at least `TIMED`, so
     the two processes' turns on a busy machine stay small beside the events. The best
@@ -78,17 +78,18 @@ def best_cost_per_event(
     overhead = min(_round_trip(phone, empty) for _ in range(3))  # builds the history, too
     best = float("inf")
     slow = 0
-    for repeat in range(REPEATS + 1):
+    measured = 0
+    while measured < REPEATS:
         elapsed = max(_round_trip(phone, {**empty, "batch": batch}) - overhead, 1e-9)
         if elapsed < TIMED and batch < MAX_BATCH:
             batch = min(batch * 4, MAX_BATCH)
-            continue  # too quick to time well: a bigger batch (this one warmed up)
-        if repeat > 0:  # the first batch only warms up
-            best = min(best, elapsed / batch)
-            slow = slow + 1 if best > stop_above else 0
-            if best < stop_below or slow == 2:
-                break
-    return best if best < float("inf") else elapsed / batch
+            continue  # too quick to time well: a bigger batch next
+        measured += 1
+        best = min(best, elapsed / batch)
+        slow = slow + 1 if best > stop_above else 0
+        if best < stop_below or slow == 2:
+            break
+    return best
 
 
 def _round_trip(phone: RemotePhone, command: dict[str, object]) -> float:
