@@ -623,10 +623,22 @@ def test_a_failure_in_a_step_the_walk_never_took_is_no_verdict() -> None:
         {"result": {"more": True}}, stuck, {"result": {"more": False, "answer": 2}}
     )
     device = PhoneDevice(cast(RemotePhone, line))
-    assert device.call({"step": ["send", 0]}) == {"more": True}
+    assert device.call({"step": ["send", 0], "then": [["store", 0]]}) == {"more": True}
     assert device.call({"step": ["send", 1]}) == {"more": False, "answer": 2}
     assert [command["step"] for command in line.sent] == [["send", 0], ["send", 1]]
     taken = PhoneDevice(cast(RemotePhone, _ScriptedLine({"result": {"more": True}}, stuck)))
-    taken.call({"step": ["send", 0]})
+    taken.call({"step": ["send", 0], "then": [["store", 0]]})
     with pytest.raises(PhoneFailed):  # the walk asks for that step: the hang is the verdict
         taken.more()
+
+
+def test_a_phone_cannot_run_ahead_further_than_it_was_let() -> None:
+    """A phone that says "more" past the steps it was given ends the exploration, instead
+    of keeping the judge reading."""
+    endless = _ScriptedLine(*[{"result": {"more": True}}] * 5)
+    device = PhoneDevice(cast(RemotePhone, endless))
+    device.call({"step": ["send", 0], "then": [["store", 0]]})
+    with pytest.raises(PhoneMisbehaved, match="ran ahead further"):
+        device.more()
+    with pytest.raises(PhoneMisbehaved, match="ran ahead further"):
+        PhoneDevice(cast(RemotePhone, endless)).call({"step": ["send", 0]})

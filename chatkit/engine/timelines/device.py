@@ -49,14 +49,18 @@ class PhoneDevice(Device):
         long before)."""
         self._open = False
         """Whether the phone has more reports of its last command to send."""
+        self._ahead = 0
+        """How many more steps the last command let the phone run ahead into."""
 
     def call(self, command: dict[str, Any]) -> dict[str, Any]:
         while self._open:  # steps the phone ran ahead that the walk did not take
             with contextlib.suppress(PhoneFailed):  # in a step the walk never asked for:
                 self.more()  # not a verdict
+        self._ahead = len(command.get("then", ()))
         return self._result(self.phone.job({"do": "timeline", **command}, self.seconds))
 
     def more(self) -> dict[str, Any]:
+        self._ahead -= 1
         try:
             report = self.phone.job_more(self.seconds)
         except BaseException:
@@ -66,9 +70,12 @@ class PhoneDevice(Device):
 
     def _result(self, report: dict[str, Any]) -> dict[str, Any]:
         result = report.get("result")
+        self._open = type(result) is dict and result.get("more") is True
         if type(result) is not dict:
             raise PhoneMisbehaved("the phone's step of a timeline is not one")
-        self._open = result.get("more") is True
+        if self._open and self._ahead <= 0:
+            self._open = False
+            raise PhoneMisbehaved("the phone ran ahead further than the judge let it")
         return result
 
     def close(self) -> None:
