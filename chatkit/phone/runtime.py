@@ -33,7 +33,6 @@ from typing import Any
 
 from chatkit.blame import Journal, blame_frame, blame_suspended
 from chatkit.client import ChatClient
-from chatkit.engine.timelines.world import SmallWorld, world_from
 from chatkit.failover import FailoverServer
 from chatkit.limits import MAX_YIELDS
 from chatkit.model import DeliveryError, ServerMessage
@@ -107,10 +106,10 @@ class Phone:
         self._events: list[dict[str, object]] = []
         self._blamed = 0
         self._bench = ScaleBench(flow, self.folder)
-        self._explored: tuple[object, SmallWorld, TimelineDevice] | None = None
+        self._explored: TimelineDevice | None = None
+        """The flow's device for the explorer's timelines, once asked for."""
         self.emit: Callable[[dict[str, Any]], None] | None = None
         """How a command that answers in several frames sends all but its last (`serve`)."""
-        """The world being explored, and the flow's device for it."""
         self._jobs: dict[str, Callable[[dict[str, Any]], object]] = {
             "timeline": self._timeline,
             "scale": self._scale,
@@ -171,22 +170,16 @@ class Phone:
     def _timeline(self, command: dict[str, Any]) -> object:
         """One step of a timeline of a small world (`chatkit.phone.timeline`): the judge
         explores, the phone runs its flow and says what it did."""
-        data = command.get("world")
-        if data is not None and (self._explored is None or self._explored[0] != data):
-            if self._explored is not None:
-                self._explored[2].close()
-            device = TimelineDevice(self.client.flow, self.folder)
-            self._explored = (data, world_from(data), device)
         if self._explored is None:
-            raise ValueError("a step of a timeline before its world")
-        _, world, device = self._explored
+            self._explored = TimelineDevice(self.client.flow, self.folder)
+        device = self._explored
 
         def emit(report: dict[str, object]) -> None:
             if self.emit is not None:
                 self.emit({"result": report, "printed": self.world.output.drain()})
 
         async def step() -> dict[str, object]:
-            return device.handle(command, world, emit if self.emit is not None else None)
+            return device.handle(command, emit if self.emit is not None else None)
 
         return self.loop.run_until_complete(step())
 

@@ -43,7 +43,15 @@ from chatkit.engine.timelines.canon import (
     HiddenState,
     reset_flow_globals,
 )
-from chatkit.engine.timelines.world import Event, EventKind, SmallWorld
+from chatkit.engine.timelines.world import (
+    BUSY,
+    DONE,
+    ON_SERVER,
+    Event,
+    EventKind,
+    SmallWorld,
+    world_from,
+)
 from chatkit.limits import MAX_YIELDS
 from chatkit.model import Message, ServerMessage
 from chatkit.phone.errors import blame_changes, error_data
@@ -55,10 +63,6 @@ _ANSWERED = frozenset(
     {EventKind.STORE, EventKind.ACK, EventKind.TIME_OUT, EventKind.REFUSE, EventKind.RETRY_ACK}
 )
 """Events about a send's request: they can happen only once it reached the server."""
-
-BUSY, ON_SERVER, DONE = "busy", "server", "done"
-"""Where a send is: running (waiting on something other than the server), waiting on the
-server's answer to its own request, or finished."""
 
 
 class _Task:
@@ -372,6 +376,8 @@ class TimelineDevice:
     def __init__(self, flow: Flow, folder: str) -> None:
         self.flow = flow
         self.folder = folder
+        self.world: tuple[object, SmallWorld] | None = None
+        """The world being explored, as the judge sent it and as read."""
         self.run: DeviceRun | None = None
         self._numbers: dict[Hashable, int] = {}
         """Each hidden state seen, by its number."""
@@ -383,11 +389,11 @@ class TimelineDevice:
     def handle(
         self,
         command: dict[str, Any],
-        world: SmallWorld,
         emit: Callable[[dict[str, object]], None] | None = None,
     ) -> dict[str, object]:
-        """One step of a timeline of ``world``, after a replay if the command asks for one;
-        with ``emit``, the steps of ``then`` too, each report but the last emitted."""
+        """One step of a timeline, after a replay if the command asks for one (a replay names
+        its world); with ``emit``, the steps of ``then`` too, each report but the last emitted."""
+        world = self._world(command.get("world"))
         report: dict[str, object] = {}
         replay = command.get("replay")
         if replay is not None or self.run is None:
@@ -398,10 +404,11 @@ class TimelineDevice:
             self._consumed = _events(replay or [])
             report["base"] = self.run.replay(self._consumed)
         ahead = _events(command.get("then", [])) if emit is not None else []
-        report |= self._step(_event(command["step"]), _events(command.get("before", [])))
+        step, seen = self._step(_event(command["step"]), _events(command.get("before", [])))
+        report |= step
         for event in ahead:
             if (
-                report["seen"]
+                seen
                 or "raised" in report
                 or any(report["errors"])  # type: ignore[arg-type]
                 or not self.run.can_apply(event)
@@ -410,11 +417,24 @@ class TimelineDevice:
             report["more"] = True
             assert emit is not None
             emit(report)
-            report = self._step(event, [])
+            report, seen = self._step(event, [])
         report["more"] = False
         return report
 
-    def _step(self, event: Event, before: list[Event]) -> dict[str, object]:
+    def _world(self, data: object) -> SmallWorld:
+        """The world of this command: a new one starts a new exploration."""
+        if data is not None and (self.world is None or self.world[0] != data):
+            self.close()
+            self.world = (data, world_from(data))  # type: ignore[arg-type]
+            self._numbers.clear()
+            self._seen.clear()
+        if self.world is None:
+            raise ValueError("a step of a timeline before its world")
+        return self.world[1]
+
+    def _step(self, event: Event, before: list[Event]) -> tuple[dict[str, object], bool]:
+        """One step's report, and whether this point was reached before (then the judge
+        most likely merges it: no use running ahead)."""
         run = self.run
         assert run is not None
         report = run.step(event, before, self.folder)
@@ -422,9 +442,9 @@ class TimelineDevice:
         number = self._numbers.setdefault(run.hidden.key(), len(self._numbers))
         point = (tuple(sorted((each.kind.value, each.send) for each in self._consumed)), number)
         report["key"] = number
-        report["seen"] = point in self._seen
+        seen = point in self._seen
         self._seen.add(point)
-        return report
+        return report, seen
 
     def close(self) -> None:
         """Leave the flow's module as it was found."""

@@ -14,9 +14,7 @@ from typing import Any
 
 from chatkit.engine.remote import PhoneFailed, PhoneMisbehaved, RemotePhone
 from chatkit.engine.timelines.run import Device
-from chatkit.engine.timelines.world import SmallWorld, world_from
 from chatkit.phone.link import REPORT_SECONDS
-from chatkit.phone.timeline import TimelineDevice
 from chatkit.protocols import Flow
 
 
@@ -24,16 +22,15 @@ class LocalDevice(Device):
     """A flow run in this process, through the phone's own timeline code."""
 
     def __init__(self, flow: Flow) -> None:
+        # Imported here: the phone's side imports this package's world and canon, so the
+        # package cannot import it while it loads.
+        from chatkit.phone.timeline import TimelineDevice
+
         source = getattr(flow, "__file__", None)
         self._device = TimelineDevice(flow, str(Path(source).parent) if source else ".")
-        self._world: tuple[object, SmallWorld] | None = None
 
     def call(self, command: dict[str, Any]) -> dict[str, Any]:
-        data = command.get("world")
-        if data is not None and (self._world is None or self._world[0] != data):
-            self._world = (data, world_from(data))
-        assert self._world is not None, "the first command of a device names its world"
-        return self._device.handle(command, self._world[1])
+        return self._device.handle(command)
 
     def close(self) -> None:
         self._device.close()

@@ -54,10 +54,18 @@ from chatkit.engine.timelines.canon import (
     USER,
     CanonicalState,
 )
-from chatkit.engine.timelines.world import SERVER_ONLY, Event, EventKind, SmallWorld, world_data
+from chatkit.engine.timelines.world import (
+    BUSY,
+    DONE,
+    ON_SERVER,
+    SERVER_ONLY,
+    Event,
+    EventKind,
+    SmallWorld,
+    world_data,
+)
 from chatkit.model import DeliveryError, ServerMessage, Status
 from chatkit.phone.screen import ScreenError, ScreenReader
-from chatkit.phone.timeline import BUSY, DONE, ON_SERVER
 from chatkit.state import ChatState
 
 _ANSWERS = frozenset({EventKind.ACK, EventKind.TIME_OUT, EventKind.REFUSE, EventKind.RETRY_ACK})
@@ -176,7 +184,7 @@ class Run:
         self.tasks: list[_Attempt] = []
         self.canon = CanonicalState()
         """Which send each client id belongs to, and the run's canonical key."""
-        self.hidden: object = None
+        self.hidden: int | None = None
         """The phone's number for what only it can see (where its sends wait, its locals)."""
         self._send_rank: dict[int, int] = {}
         """Each send's place in the order you sent them."""

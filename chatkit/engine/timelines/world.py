@@ -169,6 +169,10 @@ class Event(NamedTuple):
         return f"{self.kind.name}" if self.send < 0 else f"{self.kind.name}({self.send})"
 
 
+BUSY, ON_SERVER, DONE = "busy", "server", "done"
+"""Where a send is, as a phone says it: running (waiting on something other than the
+server), waiting on the server's answer to its own request, or finished."""
+
 SERVER_ONLY = frozenset({EventKind.STORE, EventKind.POST})
 """Events only the server sees: they change what it stores, not what the client shows."""
 
