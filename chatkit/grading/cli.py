@@ -183,7 +183,11 @@ class Selection:
         target: str,
         on_collected: Callable[[int], None] | None = None,
         on_result: Callable[[TestResult], None] | None = None,
+        *,
+        side_by_side: bool = True,
     ) -> GradeReport:
+        """Grade ``target``; ``side_by_side=False`` when another grading runs at the same time
+        (each then keeps to one child: see `chatkit.grading.runner.grade`)."""
         return grade(
             target,
             families=self.families,
@@ -192,6 +196,7 @@ class Selection:
             hidden=self.hidden,
             on_collected=on_collected,
             on_result=on_result,
+            side_by_side=side_by_side,
         )
 
     @property
@@ -391,7 +396,9 @@ def _show(
 
 
 def _compare(args: argparse.Namespace, selection: Selection, console: Console) -> int:
-    yours, reference = grade_both(args.target, selection.grade)
+    yours, reference = grade_both(
+        args.target, lambda target: selection.grade(target, side_by_side=False)
+    )
     _show(yours, args, selection, console)
     if reference.load_error is not None:
         console.print(

@@ -19,6 +19,9 @@ class Family:
     weight: int
     about: str
     """One line saying what the family checks, shown in the report."""
+    heavy: bool = False
+    """Its scenarios take most of a grading's time (thousands of timelines): a single
+    grading runs them in a child process of their own, beside the others."""
 
 
 DEFAULT_WEIGHT = 10
@@ -31,7 +34,12 @@ FAMILIES: tuple[Family, ...] = (
     Family("duplicates", 12, "double echoes, history backfills, identical bodies"),
     Family("edge cases", 12, "late acks, retries, bad input, a frozen clock"),
     Family("scale", 10, "reconcile costs the same with 1k or 200k messages"),
-    Family("all timelines", 10, "every ordering of a few sends, acks, echoes and failures"),
+    Family(
+        "all timelines",
+        10,
+        "every ordering of a few sends, acks, echoes and failures",
+        heavy=True,
+    ),
     Family("failover", 10, "a fallback transport never duplicates a message"),
 )
 
@@ -62,14 +70,28 @@ def scenario_names(paths: Iterable[Path]) -> dict[str, list[str]]:
     class or its module (``pytestmark``), as the grader's plugin reads it.
     """
     found: dict[str, list[str]] = {}
+    for scenarios in _files(paths).values():
+        for name, family in scenarios:
+            found.setdefault(family, []).append(name)
+    return {name: found[name] for name in sorted(found, key=family_order)}
+
+
+def scenario_files(paths: Iterable[Path]) -> dict[Path, set[str]]:
+    """The scenario files in these files or folders, in pytest's order, each with the
+    families of its scenarios (read as `scenario_names` reads them; empty if unreadable)."""
+    return {file: {family for _, family in scenarios} for file, scenarios in _files(paths).items()}
+
+
+def _files(paths: Iterable[Path]) -> dict[Path, list[tuple[str, str]]]:
+    found: dict[Path, list[tuple[str, str]]] = {}
     for file in _test_files(paths):
         try:
             tree = ast.parse(file.read_text(encoding="utf-8"))
         except (OSError, SyntaxError, ValueError):
+            found[file] = []
             continue
-        for name, family in _scenarios(tree.body, _module_family(tree) or "other"):
-            found.setdefault(family, []).append(name)
-    return {name: found[name] for name in sorted(found, key=family_order)}
+        found[file] = list(_scenarios(tree.body, _module_family(tree) or "other"))
+    return found
 
 
 def _test_files(paths: Iterable[Path]) -> list[Path]:

@@ -116,7 +116,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # the collector's full passes need not walk it again, scenario after scenario.
     gc.freeze()
     planned = [
-        Planned(item.nodeid, item.name, family_of(item), budget_of(item), hidden(item))
+        Planned(
+            item.nodeid,
+            item.name,
+            family_of(item),
+            budget_of(item),
+            hidden(item),
+            str(item.path),
+        )
         for item in session.items
     ]
     _emit(Collected(planned, list(_broken_files)))

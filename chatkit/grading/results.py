@@ -195,6 +195,8 @@ class Planned:
     budget: float
     """The scenario's time budget, in seconds: the parent's deadline is set from it."""
     hidden: bool = False
+    file: str = ""
+    """Its file (absolute): results of children run side by side are put in its order."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatkit.grading.families import family_named, scenario_files
 from chatkit.grading.results import (
     FAMILY_FILTER,
     HIDDEN_FOLDERS,
@@ -84,11 +86,15 @@ def grade(
     hidden: Sequence[Path] = (),
     on_result: Callable[[TestResult], None] | None = None,
     on_collected: Callable[[int], None] | None = None,
+    side_by_side: bool = False,
 ) -> GradeReport:
     """Run the graded scenarios (or ``tests``) against ``target`` and return the report.
 
     ``hidden`` adds a teacher's scenario files or folders whose results are marked hidden:
     they count in the score, and `chatkit.grading.visibility` keeps them from the learner.
+    ``side_by_side`` runs the heavy families' scenarios in a child of their own beside the
+    others' (`lanes`): for one grading on a machine with a core to spare, not for many
+    gradings at once, which already keep every core busy.
     """
     try:
         path = resolve_target(target)
@@ -98,18 +104,103 @@ def grade(
     before = kit_fingerprint(path.parent)  # before anything of the learner's runs, probe included
     report.load_error = refusal(check_target(path)) or _probe(path)
     if report.load_error is None:
-        run = _Run(
-            path,
-            families,
-            keyword,
-            [*(list(tests) or [scenarios_dir()]), *hidden],
-            on_result,
-            on_collected,
-            hidden=[folder.resolve() for folder in hidden],
-        )
-        report.results = run.execute()
+        paths = [*(list(tests) or [scenarios_dir()]), *hidden]
+        left_out = lanes(paths) if side_by_side else [[]]
+        together = _Together(len(left_out), on_result, on_collected)
+        runs = [
+            _Run(
+                path,
+                families,
+                keyword,
+                paths,
+                together.result,
+                together.collected,
+                hidden=[folder.resolve() for folder in hidden],
+                ignore=ignore,
+            )
+            for ignore in left_out
+        ]
+        report.results = _execute(runs)
     report.load_error = tampered(before, kit_fingerprint(path.parent)) or report.load_error
     return report
+
+
+def lanes(paths: Sequence[Path]) -> list[list[Path]]:
+    """What each child running side by side leaves out of ``paths``: one grades the heavy
+    families' files (`chatkit.grading.families.Family.heavy`), the other the rest, at the
+    same time. One child, leaving nothing out, when there is no core to spare, when either
+    would have nothing to grade, or when a path is not a file or folder the split can read.
+    """
+    if available_cores() < 2 or not all(path.is_dir() or path.suffix == ".py" for path in paths):
+        return [[]]
+    heavy: list[Path] = []
+    light: list[Path] = []
+    for file, families in scenario_files(paths).items():
+        is_heavy = any(family_named(name).heavy for name in families)
+        (heavy if is_heavy else light).append(file)
+    return [light, heavy] if heavy and light else [[]]
+
+
+def available_cores() -> int:
+    """The cores this process may run on (fewer than the machine's in a limited container)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _execute(runs: list[_Run]) -> list[TestResult]:
+    """Run each `_Run` in a thread of its own; their results, in the order of their files.
+
+    If one fails (or the grader is stopped), the others' children are stopped too.
+    """
+    if len(runs) == 1:
+        return runs[0].execute()
+    with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="lane") as pool:
+        futures = [pool.submit(run.execute) for run in runs]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except BaseException:
+            for run in runs:
+                run.stop()
+            raise
+    files = [Path(file).resolve() for file in scenario_files(runs[0].tests)]
+    rank = {file: number for number, file in enumerate(files)}
+    placed = [
+        (rank.get(Path(run.collected[result.nodeid].file), len(rank)), result)
+        for run in runs
+        for result in run.ordered()
+    ]
+    return [result for _, result in sorted(placed, key=lambda pair: pair[0])]
+
+
+class _Together:
+    """The callbacks of one grading run by several children: each result is told as it
+    comes (one at a time), the number of scenarios once every child has collected."""
+
+    def __init__(
+        self,
+        children: int,
+        on_result: Callable[[TestResult], None] | None,
+        on_collected: Callable[[int], None] | None,
+    ) -> None:
+        self._waiting = children
+        self._total = 0
+        self._on_result = on_result
+        self._on_collected = on_collected
+        self._lock = threading.Lock()
+
+    def result(self, result: TestResult) -> None:
+        if self._on_result is not None:
+            with self._lock:
+                self._on_result(result)
+
+    def collected(self, count: int) -> None:
+        with self._lock:
+            self._total += count
+            self._waiting -= 1
+            if self._waiting == 0 and self._on_collected is not None:
+                self._on_collected(self._total)
 
 
 def _probe(path: Path) -> LoadError | None:
@@ -156,22 +247,37 @@ class _Run:
     on_collected: Callable[[int], None] | None
     hidden: list[Path] = field(default_factory=list)
     """The teacher's hidden scenario files or folders: the child marks their results."""
+    ignore: list[Path] = field(default_factory=list)
+    """Scenario files left to another child running beside this one (`lanes`)."""
     collected: dict[str, Planned] = field(default_factory=dict)
     results: dict[str, TestResult] = field(default_factory=dict)
     timeout_method: str = field(default_factory=timeout_method)
+    child: subprocess.Popen[bytes] | None = None
+    """The child running now, if one is."""
+    stopped: bool = False
 
     def execute(self) -> list[TestResult]:
         self._child()
-        while len(self.results) < len(self.collected):
+        while len(self.results) < len(self.collected) and not self.stopped:
             finished = len(self.results)
             self._child()
             if len(self.results) == finished:
                 raise GraderError("a fresh child process made no progress on the scenarios left")
-        return [self.results[nodeid] for nodeid in self.collected]
+        return self.ordered()
+
+    def ordered(self) -> list[TestResult]:
+        """The results so far, in the order the scenarios were collected."""
+        return [self.results[nodeid] for nodeid in self.collected if nodeid in self.results]
+
+    def stop(self) -> None:
+        """Stop at once (from another thread): the child is killed, no other is started."""
+        self.stopped = True
+        if self.child is not None:
+            kill_child(self.child)
 
     def _child(self) -> None:
         with _ResultsChannel() as channel, scratch_folder() as scratch:
-            child = self._start(channel.address, scratch)
+            child = self.child = self._start(channel.address, scratch)
             output = _drain_in_background(child)
             try:
                 ending = self._listen(channel, child)
@@ -215,6 +321,8 @@ class _Run:
         ]  # fmt: skip
         if self.keyword:
             command += ["-k", self.keyword]
+        for file in self.ignore:
+            command += ["--ignore", str(file)]
         for nodeid in self.results:
             command += ["--deselect", nodeid]
         env = {

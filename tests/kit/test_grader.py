@@ -26,6 +26,7 @@ import pytest
 from rich.console import Console
 
 from chatkit.engine.story import Step
+from chatkit.grading import runner
 from chatkit.grading.compare import render_comparison
 from chatkit.grading.exports import exercism
 from chatkit.grading.families import scenario_names
@@ -242,6 +243,90 @@ def test_a_dying_child_costs_only_the_scenario_it_was_running(tmp_path: Path) ->
         ("test_dies", Outcome.CRASHED),
         ("test_after", Outcome.PASSED),
     ], "every scenario gets a result, one child per death"
+
+
+def scenario_folder(tmp_path: Path, files: dict[str, tuple[str, str]]) -> Path:
+    """A teacher's folder: each file named with its family and its scenarios' source."""
+    folder = tmp_path / "my_scenarios"
+    folder.mkdir()
+    for name, (family, body) in files.items():
+        (folder / name).write_text(
+            f"import os\n\nimport pytest\n\npytestmark = pytest.mark.family({family!r})\n\n\n"
+            + body
+        )
+    return folder
+
+
+HEAVY_AND_LIGHT = {
+    "test_b_orders.py": (
+        "all timelines",
+        "async def test_b1(kit): ...\n\n\nasync def test_b2(kit):\n    os._exit(0)\n",
+    ),
+    "test_a_greets.py": ("greetings", "async def test_a1(kit): ...\n"),
+    "test_c_greets.py": ("greetings", "async def test_c1(kit):\n    assert False\n"),
+}
+
+
+def test_a_heavy_family_gets_a_child_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    heavy_child_skips, light_child_skips = runner.lanes([scenarios_dir()])
+    assert [file.name for file in light_child_skips] == ["test_all_timelines.py"]
+    assert "test_normal_flow.py" in {file.name for file in heavy_child_skips}
+    files = list(scenarios_dir().glob("test_*.py"))
+    assert len(light_child_skips) + len(heavy_child_skips) == len(files)
+
+
+def test_one_child_when_there_is_nothing_to_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    light = scenario_folder(tmp_path, {"test_a.py": ("greetings", "async def test_a(kit): ...\n")})
+    assert runner.lanes([light]) == [[]], "no heavy family"
+    one = scenarios_dir() / "test_all_timelines.py::test_one_message_in_every_order"
+    assert runner.lanes([scenarios_dir(), Path(one)]) == [[]], "a path the split cannot read"
+    monkeypatch.setattr(runner, "available_cores", lambda: 1)
+    assert runner.lanes([scenarios_dir()]) == [[]], "no core to spare"
+
+
+def test_side_by_side_grades_as_one_child_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    folder = scenario_folder(tmp_path, HEAVY_AND_LIGHT)
+    assert len(runner.lanes([folder])) == 2
+    totals: list[int] = []
+    heard: list[str] = []
+    beside = grade(
+        "solution",
+        tests=[folder],
+        side_by_side=True,
+        on_collected=totals.append,
+        on_result=lambda result: heard.append(result.nodeid),
+    )
+    alone = grade("solution", tests=[folder])
+    told = [(r.nodeid, r.outcome) for r in beside.results]
+    assert told == [(r.nodeid, r.outcome) for r in alone.results], "same results, same order"
+    assert [name.split("::")[1] for name, _ in told] == ["test_a1", "test_b1", "test_b2", "test_c1"]
+    assert [outcome for _, outcome in told] == [
+        Outcome.PASSED,
+        Outcome.PASSED,
+        Outcome.CRASHED,
+        Outcome.FAILED,
+    ]
+    assert totals == [4], "the progress hears one total, of both children"
+    assert sorted(heard) == sorted(name for name, _ in told)
+
+
+def test_a_child_that_cannot_start_stops_its_neighbour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    folder = scenario_folder(
+        tmp_path,
+        {**HEAVY_AND_LIGHT, "test_d_broken.py": ("greetings", "async def test_d(kit) ...\n")},
+    )
+    with pytest.raises(runner.GraderError, match="could not be loaded"):
+        grade("solution", tests=[folder], side_by_side=True)
 
 
 def test_same_result_on_every_run(stub: Path) -> None:
