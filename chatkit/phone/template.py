@@ -30,7 +30,7 @@ from chatkit.phone.hang_watch import HangWatch
 from chatkit.phone.runtime import Phone, serve
 from chatkit.portable import limit_memory
 from chatkit.sandbox import FlowCode
-from chatkit.sandbox.confine import ConfinementError, confine
+from chatkit.sandbox.confine import Confinement, ConfinementError
 from chatkit.target import check_shape
 
 MAX_ORDER = 4096
@@ -54,6 +54,7 @@ def main(target: Path, control: socket.socket) -> None:
     own line: the judge gets it at once, and the next one is forked while the judge works.
     """
     code, compiled_error = _compiled(target)
+    confinement = Confinement(code.folder, [], None)
     children: set[int] = set()
 
     def fork_ahead() -> tuple[int, socket.socket]:
@@ -62,7 +63,7 @@ def main(target: Path, control: socket.socket) -> None:
         if pid == 0:
             control.close()
             mine.close()
-            _phone(code, compiled_error, theirs, None)
+            _phone(code, compiled_error, confinement, theirs, None)
         theirs.close()
         children.add(pid)
         return pid, mine
@@ -94,6 +95,7 @@ def main(target: Path, control: socket.socket) -> None:
 def _phone(
     code: FlowCode,
     compiled_error: BaseException | None,
+    confinement: Confinement,
     channel: socket.socket,
     order: dict[str, Any] | None,
 ) -> None:
@@ -103,7 +105,7 @@ def _phone(
     try:
         limit_memory()
         try:
-            confine(code.folder, [], None)
+            confinement.enter()
         except ConfinementError as error:
             write_frame(channel, {"confinement": str(error)})
             os._exit(1)
@@ -151,7 +153,7 @@ def one_phone(target: Path, port: int) -> None:
     write_frame(channel, {"token": sys.stdin.readline().strip()})
     order = json.loads(sys.stdin.readline())
     code, compiled_error = _compiled(target)
-    _phone(code, compiled_error, channel, order)
+    _phone(code, compiled_error, Confinement(code.folder, [], None), channel, order)
 
 
 if __name__ == "__main__":

@@ -87,19 +87,39 @@ def restrict(rules: Iterable[tuple[Path, int]], abi: int) -> None:
     A path's rights hold for everything beneath it. Paths that do not exist are left
     out; a file gets only the rights a file can have. ``no_new_privs`` must be set.
     """
+    made = ruleset(rules, abi)
+    try:
+        restrict_self(made)
+    finally:
+        os.close(made)
+
+
+def ruleset(rules: Iterable[tuple[Path, int]], abi: int) -> int:
+    """A ruleset holding ``rules`` (see `restrict`), as a file descriptor closed on exec.
+
+    Making one restricts nothing: a process that forks phones makes it once, and each
+    phone restricts itself with it (`restrict_self`), in one call.
+    """
     handled = _handled_fs(abi)
     attr = _RulesetAttr(
         handled_access_fs=handled,
         handled_access_net=_NET_BIND_TCP | _NET_CONNECT_TCP if abi >= 4 else 0,
         scoped=_SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if abi >= 6 else 0,
     )
-    ruleset = _syscall(_CREATE_RULESET, ctypes.addressof(attr), ctypes.sizeof(attr), 0)
+    made = _syscall(_CREATE_RULESET, ctypes.addressof(attr), ctypes.sizeof(attr), 0)
     try:
         for path, rights in rules:
-            _add_rule(ruleset, path, rights & handled)
-        _syscall(_RESTRICT_SELF, ruleset, 0)
-    finally:
-        os.close(ruleset)
+            _add_rule(made, path, rights & handled)
+    except BaseException:
+        os.close(made)
+        raise
+    return made
+
+
+def restrict_self(made: int) -> None:
+    """Restrict this thread (and the threads it starts) to a `ruleset`; ``no_new_privs``
+    must be set."""
+    _syscall(_RESTRICT_SELF, made, 0)
 
 
 def _add_rule(ruleset: int, path: Path, rights: int) -> None:

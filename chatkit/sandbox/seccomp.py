@@ -31,7 +31,7 @@ import platform
 from dataclasses import dataclass
 from enum import Enum, auto
 
-__all__ = ["SECCOMP_ARCHES", "Arch", "SeccompError", "filter_program", "install_filter"]
+__all__ = ["SECCOMP_ARCHES", "Arch", "Filter", "SeccompError", "filter_program"]
 
 
 class SeccompError(OSError):
@@ -174,17 +174,32 @@ def filter_program(arch: Arch, pid: int) -> list[_Step]:
     return steps
 
 
-def install_filter() -> None:
-    """Install the filter on this thread and the threads it starts from now on.
+class Filter:
+    """The filter for this machine, built once: a process that forks phones builds it, and
+    each phone installs it (`install`) with its own process id filled in."""
 
-    The caller has set ``no_new_privs`` (without it an unprivileged process may not
-    install a filter) and checked that this machine is in `SECCOMP_ARCHES`.
-    """
-    steps = filter_program(SECCOMP_ARCHES[platform.machine()], os.getpid())
-    instructions = (_Instruction * len(steps))(*(_Instruction(*step) for step in steps))
-    program = _Program(len(steps), instructions)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong]
-    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(program), 0) != 0:
-        code = ctypes.get_errno()
-        raise SeccompError(code, f"seccomp filter refused: {os.strerror(code)}")
+    def __init__(self) -> None:
+        steps = filter_program(SECCOMP_ARCHES[platform.machine()], _ANY_PROCESS)
+        self._instructions = (_Instruction * len(steps))(*(_Instruction(*step) for step in steps))
+        self._process_slots = [
+            number for number, step in enumerate(steps) if step[3] == _ANY_PROCESS
+        ]
+
+    def install(self) -> None:
+        """Install the filter on this thread and the threads it starts from now on.
+
+        The caller has set ``no_new_privs`` (without it an unprivileged process may not
+        install a filter) and checked that this machine is in `SECCOMP_ARCHES`.
+        """
+        for slot in self._process_slots:
+            self._instructions[slot].k = os.getpid()
+        program = _Program(len(self._instructions), self._instructions)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong]
+        if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(program), 0) != 0:
+            code = ctypes.get_errno()
+            raise SeccompError(code, f"seccomp filter refused: {os.strerror(code)}")
+
+
+_ANY_PROCESS = 0xFFFF_FFFF
+"""Where the phone's own process id goes in a `Filter` (no process has this id)."""
