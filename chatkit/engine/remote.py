@@ -249,7 +249,7 @@ class RemotePhone:
         report = self._read(lambda: self.link.call(command))
         try:
             self._take(report, before)
-        except (ScreenError, KeyError, TypeError, ValueError) as error:
+        except (ScreenError, AttributeError, KeyError, IndexError, TypeError, ValueError) as error:
             self.link.close()
             raise PhoneMisbehaved(f"the phone's report is not one: {error}") from None
         return report
@@ -371,5 +371,12 @@ def answer_data(request: Request) -> dict[str, object]:
     return {"refuse": reason}
 
 
+MAX_TEXT = 4_000
+"""How much of a text the phone tells about an error (its message, its line) the judge
+keeps: enough to read, never so much that a report of it is the trouble."""
+
+
 def _text(value: object, default: str) -> str:
-    return value if type(value) is str else default
+    if type(value) is not str:
+        return default
+    return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + " …(cut)"

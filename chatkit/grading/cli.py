@@ -24,7 +24,7 @@ from chatkit.grading.exports import write_exercism, write_junit
 from chatkit.grading.families import normalized, scenario_names
 from chatkit.grading.hints import HintProgress, hints_file, parse_hints
 from chatkit.grading.html_report import write_html
-from chatkit.grading.report import humanize, render, summary_line
+from chatkit.grading.report import humanize, plain_console, render, summary_line
 from chatkit.grading.results import GradeReport, TestResult
 from chatkit.grading.runner import GraderError, grade, scenarios_dir
 from chatkit.grading.summary import next_fix, partial_lines
@@ -118,11 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(highlight=False)
+    console = plain_console()
     try:
         return _run(args, console)
     except NotInKit as error:
-        console.print(f"[red]No kit here:[/] {error}")
+        console.print(Text.assemble(("No kit here:", "red"), f" {error}"))
         return 2
 
 
@@ -141,7 +141,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             return _watch(args, selection, console)
         report = _grade_with_progress(args, selection, console)
     except GraderError as error:
-        console.print(f"[red]The grader could not run the scenarios:[/] {error}")
+        console.print(
+            Text.assemble(("The grader could not run the scenarios:", "red"), f" {error}")
+        )
         return 2
     report = after_grading(report, args)
     _show(report, args, selection, console)
@@ -351,7 +353,7 @@ def _name_table(names: dict[str, list[str]]) -> Table:
 
 
 def _selection_panel(title: str, body: RenderableType) -> Panel:
-    return Panel(body, title=f"[yellow]{title}[/]", title_align="left", border_style="yellow")
+    return Panel(body, title=Text(title, style="yellow"), title_align="left", border_style="yellow")
 
 
 def _grade_with_progress(
@@ -455,10 +457,12 @@ def show_hint(args: argparse.Namespace, console: Console) -> int:
     ]
     if not matches:
         console.print(
-            ("No hints about that. " if wanted else "")
-            + "Topics: "
-            + ", ".join(topics)
-            + "\nRun [bold]python grader.py hint TOPIC[/]."
+            Text.assemble(
+                ("No hints about that. " if wanted else "") + "Topics: " + ", ".join(topics),
+                "\nRun ",
+                ("python grader.py hint TOPIC", "bold"),
+                ".",
+            )
         )
         return 2 if wanted else 0
     topic = matches[0]
@@ -468,8 +472,13 @@ def show_hint(args: argparse.Namespace, console: Console) -> int:
     progress.save()
     if found is None:
         console.print(
-            f"You have seen all {len(topics[topic])} hints for [bold]{topic}[/]. "
-            f"[dim]python grader.py hint {topic} --reset[/] starts over."
+            Text.assemble(
+                f"You have seen all {len(topics[topic])} hints for ",
+                (topic, "bold"),
+                ". ",
+                (f"python grader.py hint {topic} --reset", "dim"),
+                " starts over.",
+            )
         )
         return 0
     level, text = found

@@ -111,8 +111,12 @@ def difference(mine: TestResult, theirs: TestResult) -> Panel:
     their_mark, their_style = MARKS[theirs.outcome]
     return Panel(
         Group(*parts),
-        title=f"[{yours_style}]{yours_mark}[/] yours · [{their_style}]{their_mark}[/] solution"
-        f" — {mine.family} › {humanize(mine.name)}",
+        title=Text.assemble(
+            (yours_mark, yours_style),
+            " yours · ",
+            (their_mark, their_style),
+            f" solution — {mine.family} › {humanize(mine.name)}",
+        ),
         title_align="left",
         border_style="dim",
     )

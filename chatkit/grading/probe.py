@@ -16,6 +16,7 @@ from pathlib import Path
 
 from chatkit.blame import load_failure
 from chatkit.grading.results import LoadError, Location
+from chatkit.portable import limit_memory
 from chatkit.sandbox.confine import confine_if_asked
 from chatkit.target import load_flow
 
@@ -35,6 +36,7 @@ def probe(path: Path) -> LoadError | None:
 
 def main() -> None:
     path = Path(sys.argv[1])
+    limit_memory()
     confine_if_asked(path.resolve().parent, [])
     error = probe(path)
     sys.stdout.write(json.dumps(None if error is None else asdict(error)) + "\n")

@@ -116,6 +116,13 @@ def render(
     console.print(_footer(report, fix))
 
 
+def plain_console() -> Console:
+    """The grader's console: nothing it prints is read as rich markup, so a learner's message
+    in square brackets (``[link=…]``) is shown as written; the kit's own styles are given as
+    `Text` styles, never as markup."""
+    return Console(highlight=False, markup=False)
+
+
 def summary_line(report: GradeReport, *, partial: Sequence[str] = ()) -> str:
     """One line: for ``--quiet`` and for logs. A partial run gives its `partial_lines`, which
     say what it graded, family by family, rather than a score that is not the grade."""
@@ -153,7 +160,9 @@ def _header(report: GradeReport, partial: Sequence[str]) -> Panel:
             )
     return Panel(
         Group(*parts),
-        title=f"[bold]Chat Message Flow[/] · grading [cyan]{display_path(report.path)}[/]",
+        title=Text.assemble(
+            ("Chat Message Flow", "bold"), " · grading ", (display_path(report.path), "cyan")
+        ),
         title_align="left",
         box=box.ROUNDED,
     )
@@ -202,8 +211,10 @@ def _family_table(family: FamilyResult, name_width: int, note_width: int) -> Tab
     timed_out = family.count(Outcome.TIMED_OUT)
     extra = f" · {timed_out} timed out" if timed_out else ""
     table = Table(
-        title=f"[bold]{family.family.name}[/] — {family.passed}/{family.total} pass{extra}"
-        f" · weight {family.family.weight}",
+        title=Text.assemble(
+            (family.family.name, "bold"),
+            f" — {family.passed}/{family.total} pass{extra} · weight {family.family.weight}",
+        ),
         caption=family.family.about,
         title_justify="left",
         caption_justify="left",
@@ -319,7 +330,7 @@ def failure_panel(
     name = alike_title(alike) if alike else f"{result.family} › {humanize(result.name)}"
     return Panel(
         Group(*_spaced(parts)),
-        title=f"[{style}]{mark}[/] {title or name}",
+        title=Text.assemble((mark, style), f" {title or name}"),
         title_align="left",
         border_style="blue" if lead is not None else style,
     )
@@ -449,7 +460,7 @@ def _load_error_panel(report: GradeReport) -> Panel:
     )
     return Panel(
         Group(*_spaced(parts)),
-        title=f"[red]{load_error_title(error)}[/]",
+        title=Text(load_error_title(error), style="red"),
         title_align="left",
         border_style="red",
     )

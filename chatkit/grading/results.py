@@ -28,11 +28,13 @@ class Outcome(enum.StrEnum):
 
 
 _CONTROLS = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+    "\ud800-\udfff]"
 )
 """Characters that would steer a terminal or reorder text rather than be read: C0 and C1
 controls but tab and newline (ESC starts a terminal escape, CR overwrites a line),
-the line separators, and the bidirectional marks and overrides."""
+the line separators, and the bidirectional marks and overrides; and lone surrogates,
+which no terminal or file can even be given (writing one raises)."""
 
 
 def escape_controls(text: str) -> str:

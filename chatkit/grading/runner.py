@@ -44,7 +44,7 @@ from chatkit.grading.results import (
     decode,
     escaped,
 )
-from chatkit.grading.trust import kit_fingerprint, refusal, tampered
+from chatkit.grading.trust import kit_fingerprint, misplaced, refusal, tampered
 from chatkit.limits import (
     HARD_LIMIT_GRACE,
     KILL_GRACE,
@@ -53,7 +53,7 @@ from chatkit.limits import (
 )
 from chatkit.portable import child_options, kill_child, timeout_method
 from chatkit.sandbox import check_target
-from chatkit.sandbox.confine import child_environment, scratch_folder
+from chatkit.sandbox.confine import HOME, child_environment, learner_environment, scratch_folder
 from chatkit.target import TargetError, kit_root, resolve_target
 
 RESULTS_CHANNEL = "CHATKIT_RESULTS"
@@ -102,6 +102,9 @@ def grade(
     except TargetError as error:
         return GradeReport(target, target, load_error=LoadError(str(error), missing=True))
     report = GradeReport(target, str(path))
+    report.load_error = misplaced(path.parent)
+    if report.load_error is not None:
+        return report
     before = kit_fingerprint(path.parent)  # before anything of the learner's runs, probe included
     _write_bytecode()
     report.load_error = refusal(check_target(path)) or _probe(path)
@@ -221,7 +224,8 @@ def _probe(path: Path) -> LoadError | None:
             text=True,
             timeout=PROBE_SECONDS,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **child_environment(None)},  # confined, and writes nothing
+            cwd=HOME,
+            env=learner_environment(child_environment(None)),  # confined, and writes nothing
         )
     except subprocess.TimeoutExpired:
         return LoadError(

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from chatkit.grading.autograder import build_autograder
 from chatkit.grading.class_files import render_summary, write_class
 from chatkit.grading.class_grading import LearnerGrade, Status, default_jobs, grade_class
 from chatkit.grading.gradescope import write_gradescope
+from chatkit.grading.report import plain_console
 from chatkit.grading.results import GradeReport
 from chatkit.grading.submissions import class_submissions
 from chatkit.grading.visibility import learner_view
@@ -114,13 +114,13 @@ def add_teacher_commands(
 
 
 def run_grade_class(args: argparse.Namespace) -> int:
-    console = Console(highlight=False)
+    console = plain_console()
     if not args.submissions.is_dir():
-        console.print(f"[red]No folder {escape(str(args.submissions))}[/]")
+        console.print(Text(f"No folder {args.submissions}", style="red"))
         return 2
     submissions = class_submissions(args.submissions)
     if not submissions:
-        console.print(f"[red]{escape(str(args.submissions))} holds no learner's folder[/]")
+        console.print(Text(f"{args.submissions} holds no learner's folder", style="red"))
         return 2
     console.print(f"grading {len(submissions)} submissions, {args.jobs} at a time")
     grades = grade_class(
@@ -132,24 +132,22 @@ def run_grade_class(args: argparse.Namespace) -> int:
     )
     summary = write_class(grades, args.out)
     console.print()
-    console.print(escape(render_summary(summary)), soft_wrap=True)
-    console.print(
-        f"\nwritten to {escape(str(args.out))}/: class.csv, summary.txt, learners/, teacher/"
-    )
+    console.print(render_summary(summary), soft_wrap=True)
+    console.print(f"\nwritten to {args.out}/: class.csv, summary.txt, learners/, teacher/")
     return 0 if summary.graded == summary.learners else 1
 
 
-def _progress_line(grade: LearnerGrade) -> str:
-    name, seconds = escape(grade.learner), f"[dim]{grade.seconds:.1f} s[/]"
+def _progress_line(grade: LearnerGrade) -> Text:
+    seconds = (f"{grade.seconds:.1f} s", "dim")
     if grade.status is Status.GRADED:
-        return f"  {name}: {grade.report.score}/100 {seconds}"
-    return f"  [yellow]{name}: {grade.status.value}[/] {seconds}"
+        return Text.assemble(f"  {grade.learner}: {grade.report.score}/100 ", seconds)
+    return Text.assemble(("  " + f"{grade.learner}: {grade.status.value}", "yellow"), " ", seconds)
 
 
 def run_gradescope(args: argparse.Namespace) -> int:
     names = build_autograder(args.zip, tests=args.tests, hidden=args.hidden)
-    Console(highlight=False).print(
-        f"{escape(str(args.zip))}: {len(names)} files; upload it as the assignment's "
+    plain_console().print(
+        f"{args.zip}: {len(names)} files; upload it as the assignment's "
         "autograder (Gradescope: Configure Autograder › Zip file upload)"
     )
     return 0

@@ -41,6 +41,28 @@ def refusal(violations: list[Violation]) -> LoadError | None:
     return LoadError(message, error_type="Grade refused", location=location, refused=True)
 
 
+KIT_OWN = ("chatkit", "tests")
+"""The kit's folders no target may be in: its runtime and its tests."""
+
+
+def misplaced(target_folder: Path) -> LoadError | None:
+    """A refusal for a target folder that is the kit's own: the kit's folder itself (or one
+    holding it), or a folder of its runtime or tests. The learner's folder is left out of the
+    kit's fingerprint and may be read by the phones, so it must hold only the learner's files.
+    """
+    root, folder = kit_root().resolve(), target_folder.resolve()
+    if not (
+        root.is_relative_to(folder) or any(folder.is_relative_to(root / own) for own in KIT_OWN)
+    ):
+        return None
+    return LoadError(
+        f"{display_path(folder)} is the kit's own folder, not one of yours: put your flow.py in "
+        "a folder of its own (starter-code/ is one) and grade that.",
+        error_type="Grade refused",
+        refused=True,
+    )
+
+
 def kit_fingerprint(target_folder: Path) -> dict[str, str]:
     """A digest of every file of the kit, by path: the runtime, the scenarios, the reference,
     the kit's own tests, the settings (the target's folder left out: it is the learner's)."""

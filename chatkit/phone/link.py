@@ -24,6 +24,7 @@ from typing import Any
 
 from chatkit.limits import STARTUP_SECONDS
 from chatkit.phone.frames import WireError, read_frame, write_frame
+from chatkit.sandbox.confine import HOME, learner_environment
 
 REPORT_SECONDS = 5.0
 """The longest the judge waits for one report (or a phone's first word)."""
@@ -53,7 +54,8 @@ class PhoneTemplate:
                 [sys.executable, "-m", "chatkit.phone.template", str(target), str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                cwd=HOME,
+                env=learner_environment(),
             )
             theirs.close()
         atexit.register(self.close)
@@ -86,7 +88,8 @@ class PhoneTemplate:
                     str(port),
                 ],
                 stdin=subprocess.PIPE,
-                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                cwd=HOME,
+                env=learner_environment(),
             )
             assert process.stdin is not None
             process.stdin.write(f"{token}\n{order}\n".encode())

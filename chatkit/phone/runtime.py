@@ -89,6 +89,8 @@ class Phone:
 
     def __init__(self, code: FlowCode, scenario: str, device: str, user: str) -> None:
         self.folder = str(code.folder)
+        self._code = code
+        self._device = device
         self.world = ScriptedWorld(scenario)
         sys.stdout = self.world.output  # the flow keeps Python's own print; its output lands here
         self.journal = _Journal(code.folder)
@@ -171,7 +173,8 @@ class Phone:
         """One step of a timeline of a small world (`chatkit.phone.timeline`): the judge
         explores, the phone runs its flow and says what it did."""
         if self._explored is None:
-            self._explored = TimelineDevice(self.client.flow, self.folder)
+            code, world, name = self._code, self.world, self._device
+            self._explored = TimelineDevice(lambda: code.device(world, name), self.folder)
         device = self._explored
 
         def emit(report: dict[str, object]) -> None:

@@ -41,7 +41,6 @@ from chatkit.engine.timelines.canon import (
     REFUSAL,
     USER,
     HiddenState,
-    reset_flow_globals,
 )
 from chatkit.engine.timelines.world import (
     BUSY,
@@ -57,6 +56,7 @@ from chatkit.model import Message, ServerMessage
 from chatkit.phone.errors import blame_changes, error_data
 from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.protocols import Flow
+from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.state import ChatState
 
 _ANSWERED = frozenset(
@@ -124,7 +124,6 @@ class DeviceRun:
     """A fresh client and its own copy of the scripted server, driven one `Event` at a time."""
 
     def __init__(self, flow: Flow, world: SmallWorld, journal: Journal | None) -> None:
-        reset_flow_globals(flow)
         self.flow = flow
         self.world = world
         self.journal = journal
@@ -363,7 +362,9 @@ class DeviceRun:
 
 
 class TimelineDevice:
-    """One phone's flow, explored: a fresh `DeviceRun` for each replay the judge asks for.
+    """One phone's flow, explored: a fresh `DeviceRun` for each replay the judge asks for,
+    each with a fresh copy of the flow (``fresh``), so that every timeline starts from the
+    same flow, whatever an earlier one left in its module, its classes or its objects.
 
     A command may also name the events the judge expects to ask for next (``then``: the
     first branch at each point below, where a walk goes first). The phone goes on into
@@ -373,8 +374,8 @@ class TimelineDevice:
     raised. Whatever it ran ahead that the judge does not want is thrown away.
     """
 
-    def __init__(self, flow: Flow, folder: str) -> None:
-        self.flow = flow
+    def __init__(self, fresh: Callable[[], Flow], folder: str) -> None:
+        self.fresh = fresh
         self.folder = folder
         self.world: tuple[object, SmallWorld] | None = None
         """The world being explored, as the judge sent it and as read."""
@@ -400,7 +401,7 @@ class TimelineDevice:
             if self.run is not None:
                 self.run.close()
             journal = Journal(Path(self.folder)) if command.get("blame") is True else None
-            self.run = DeviceRun(self.flow, world, journal)
+            self.run = DeviceRun(self.fresh(), world, journal)
             self._consumed = _events(replay or [])
             report["base"] = self.run.replay(self._consumed)
         ahead = _events(command.get("then", [])) if emit is not None else []
@@ -446,12 +447,21 @@ class TimelineDevice:
         self._seen.add(point)
         return report, seen
 
+    @classmethod
+    def here(cls, flow: Flow) -> TimelineDevice:
+        """A flow explored in this process (the kit's own tests and benchmarks): each run
+        gets a fresh copy of its file in a scripted world, or, for a flow made in memory,
+        the flow itself."""
+        source = getattr(flow, "__file__", None)
+        if type(source) is not str:
+            return cls(lambda: flow, ".")
+        code, world = FlowCode(Path(source)), ScriptedWorld("timelines")
+        return cls(lambda: code.device(world), str(code.folder))
+
     def close(self) -> None:
-        """Leave the flow's module as it was found."""
         if self.run is not None:
             self.run.close()
             self.run = None
-        reset_flow_globals(self.flow)
 
 
 def _event(data: object) -> Event:

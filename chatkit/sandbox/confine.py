@@ -35,17 +35,19 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from chatkit.portable import fallback_forced
+from chatkit.portable import FORCE_FALLBACK, fallback_forced
 from chatkit.sandbox import landlock, seccomp
 from chatkit.target import NotInKit, kit_root
 
 __all__ = [
+    "HOME",
     "SCRATCH",
     "Confinement",
     "ConfinementError",
     "child_environment",
     "confine",
     "confinement_notice",
+    "learner_environment",
     "phone_rules",
     "scratch_folder",
 ]
@@ -64,6 +66,10 @@ SYSTEM_READS = (
 DEV_NULL = Path(os.devnull)
 PACKAGE = Path(__file__).resolve().parent.parent
 """The ``chatkit`` package the phone runs on (in the kit, or in site-packages)."""
+HOME = PACKAGE.parent
+"""Where a process that runs learner code starts: the folder holding ``chatkit`` (the kit,
+or site-packages). Where a process starts is first on its path, before the standard
+library, so it is never the learner's folder: a ``json.py`` there would run unconfined."""
 
 _PR_GET_SECCOMP, _PR_SET_NO_NEW_PRIVS = 21, 38
 _CAPABILITY_VERSION_3 = 0x20080522
@@ -101,6 +107,27 @@ def scratch_folder() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+KEPT_VARIABLES = frozenset(
+    {
+        "PATH", "LANG", "SYSTEMROOT", "TEMP", "TMP", "TMPDIR", FORCE_FALLBACK,
+        "PYTHONPATH", "PYTHONHOME", "PYTHONHASHSEED", "PYTHONUTF8", "PYTHONIOENCODING",
+    }
+)  # fmt: skip
+"""What a process running learner code keeps of the grader's environment: what Python
+and the kit need (and locales, ``LC_*``). Nothing else — a teacher's tokens and secrets,
+the grader's own settings — is there for a flow to read."""
+
+
+def learner_environment(more: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a process that runs learner code (a phone, the probe)."""
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if name in KEPT_VARIABLES or name.startswith("LC_")
+    }
+    return {**kept, "PYTHONDONTWRITEBYTECODE": "1", **(more or {})}
 
 
 def child_environment(scratch: Path | None) -> dict[str, str]:

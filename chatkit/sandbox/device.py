@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import os
 import types
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,22 @@ class FlowCode:
         module = _Device(self, world, name).run(FLOW_MODULE, self.path)
         flow: Flow = module  # a module type-checks as a Flow: ModuleType allows any attribute
         return flow
+
+
+def learner_modules(flow: object) -> list[types.ModuleType]:
+    """The learner's own modules a device's flow has run, the flow first, then its helpers
+    (each device has its own): every place at module level where it can keep state."""
+    namespace = vars(flow) if isinstance(flow, types.ModuleType) else {}
+    gate = namespace.get("__builtins__", {}).get("__import__")
+    device = getattr(gate, "__self__", None)
+    if not isinstance(device, _Device):
+        return [flow] if isinstance(flow, types.ModuleType) else []
+    folder = str(device.code.folder) + os.sep
+    return [
+        module
+        for module in device.modules.values()
+        if str(getattr(module, "__file__", "")).startswith(folder)
+    ]
 
 
 class _Device:

@@ -21,7 +21,6 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any, cast
 
 import mistakes
@@ -478,19 +477,109 @@ BOOKKEEPING_FLOW = (
 )
 
 
-def test_a_flow_with_module_level_bookkeeping_starts_each_run_afresh() -> None:
+def test_a_flow_with_module_level_bookkeeping_starts_each_run_afresh(tmp_path: Path) -> None:
     """A flow may keep bookkeeping at module level. Runs the explorer abandons half-way
-    never clean theirs up, so each run starts from the module as the explorer first
-    found it — and the module is left that way."""
-    module = ModuleType("bookkeeping_flow")
-    exec(compile(BOOKKEEPING_FLOW, "bookkeeping_flow.py", "exec"), vars(module))
+    never clean theirs up, so each run starts from a fresh copy of the flow — and the
+    copy that was given is left as it was."""
+    (tmp_path / "flow.py").write_text(BOOKKEEPING_FLOW)
     assert "SENT_SO_FAR += 1" in BOOKKEEPING_FLOW and "PENDING.pop" in BOOKKEEPING_FLOW
-    flow: Flow = module
+    flow = flow_at(tmp_path)
     result = explore(flow, DEFAULT)
     assert result.ok, result.summary()
     reference = explore(SOLUTION, DEFAULT)
     assert (result.orderings, result.states) == (reference.orderings, reference.states)
-    assert module.SENT_SO_FAR == 0 and module.PENDING == {}
+    assert flow.SENT_SO_FAR == 0 and flow.PENDING == {}  # type: ignore[attr-defined]
+
+
+# One bug, kept in each of the places a flow can keep state: when your own echo beat
+# your own ack, Bob's next message brings a banner from nowhere (rule 7). Wherever the
+# flag lives, every timeline starts without it, and states that differ by it are not
+# merged: each finds the bug in the same timelines.
+MEMO_HOLDERS = {
+    "a module dict": (
+        'MEMO = {"first": "", "in_send": False}\n\n\n'
+        "def get(key):\n    return MEMO[key]\n\n\n"
+        "def put(key, value):\n    MEMO[key] = value\n"
+    ),
+    "an object": (
+        "class Memo:\n    def __init__(self):\n"
+        '        self.first = ""\n        self.in_send = False\n\n\nMEMO = Memo()\n\n\n'
+        'def get(key):\n    return MEMO.first if key == "first" else MEMO.in_send\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        MEMO.first = value\n'
+        "    else:\n        MEMO.in_send = value\n"
+    ),
+    "a class": (
+        'class Memo:\n    first = ""\n    in_send = False\n\n\n'
+        'def get(key):\n    return Memo.first if key == "first" else Memo.in_send\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        Memo.first = value\n'
+        "    else:\n        Memo.in_send = value\n"
+    ),
+    "a function's attributes": (
+        'def get(key):\n    return get.first if key == "first" else get.in_send\n\n\n'
+        'get.first, get.in_send = "", False\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        get.first = value\n'
+        "    else:\n        get.in_send = value\n"
+    ),
+    "a default argument": (
+        'def _memo(memo={"first": "", "in_send": False}):\n    return memo\n\n\n'
+        "def get(key):\n    return _memo()[key]\n\n\n"
+        "def put(key, value):\n    _memo()[key] = value\n"
+    ),
+    "a closure": (
+        "def _make():\n"
+        '    memo = {"first": "", "in_send": False}\n\n'
+        "    def get(key):\n        return memo[key]\n\n"
+        "    def put(key, value):\n        memo[key] = value\n\n"
+        "    return get, put\n\n\n"
+        "get, put = _make()\n"
+    ),
+    "a helper module": "from memo import get, put\n",
+}
+HELPER_MEMO = MEMO_HOLDERS["a module dict"]
+
+
+def flow_with_memo(holder: str) -> str:
+    """The solution with the banner bug, its flag kept in ``holder``."""
+    return (
+        (KIT_TESTS.parent.parent / "solution" / "flow.py")
+        .read_text()
+        .replace("\n\nasync def send(", "\n\n" + MEMO_HOLDERS[holder] + "\n\nasync def send(", 1)
+        .replace(
+            "    else:\n        reconcile(state, stored)\n",
+            '    else:\n        put("in_send", True)\n        reconcile(state, stored)\n'
+            '        put("in_send", False)\n',
+        )
+        .replace(
+            "    message = state.get(incoming.client_id)\n    if message is None:\n"
+            "        state.add(Message.from_server(incoming))\n",
+            "    message = state.get(incoming.client_id)\n"
+            '    if incoming.author == state.user and not get("first"):\n'
+            '        put("first", "ack" if get("in_send") else "echo")\n'
+            "    if message is None:\n"
+            "        state.add(Message.from_server(incoming))\n"
+            '        if get("first") == "echo" and incoming.author != state.user:\n'
+            '            state.chat(incoming.chat_id).error = "oops"\n',
+        )
+    )
+
+
+@pytest.mark.parametrize("holder", MEMO_HOLDERS)
+def test_state_kept_anywhere_in_the_flow_starts_afresh_and_is_not_merged_away(
+    holder: str, tmp_path: Path
+) -> None:
+    found = {}
+    for name, where in (("module dict", "a module dict"), ("holder", holder)):
+        folder = tmp_path / name.replace(" ", "_")
+        folder.mkdir()
+        (folder / "flow.py").write_text(flow_with_memo(where))
+        (folder / "memo.py").write_text(HELPER_MEMO)
+        result = explore(flow_at(folder), ONE_MESSAGE)
+        found[name] = (result.orderings, result.broken)
+    assert found["holder"] == found["module dict"]
+    assert found["holder"][1].keys() == {str(Rule.LOADING_AND_ERRORS)}, found
 
 
 def _numbers(result: Exploration) -> tuple[object, ...]:

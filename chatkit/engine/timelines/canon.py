@@ -16,11 +16,21 @@ the send they belong to (``s0``, ``s1``…, ``bob``), a client clock timestamp b
 from __future__ import annotations
 
 import asyncio
-import copy
+import os
+from collections import deque
 from collections.abc import Coroutine, Hashable, Sequence
 from datetime import datetime
 from pathlib import Path
-from types import CodeType, CoroutineType, FrameType, GeneratorType, ModuleType
+from types import (
+    CellType,
+    CodeType,
+    CoroutineType,
+    FrameType,
+    FunctionType,
+    GeneratorType,
+    MethodType,
+    ModuleType,
+)
 from typing import Any, Protocol
 
 from chatkit.client import ChatClient
@@ -29,6 +39,7 @@ from chatkit.engine.rules import WatchMemory
 from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import Flow
+from chatkit.sandbox.device import learner_modules
 from chatkit.state import Chat, ChatState
 
 USER = "you"
@@ -231,18 +242,23 @@ class HiddenState(_Names):
         return (waiting, tuple(frames))
 
     def _flow_key(self) -> tuple[object, ...]:
-        """The plain values the flow keeps at module level (a learner's own bookkeeping).
+        """What the flow keeps at module level (a learner's own bookkeeping), wherever it
+        keeps it: in the flow or a helper module of its own, as plain values, objects'
+        attributes, classes, functions' defaults and closures (a few levels deep).
 
-        Every run starts them as they were when the explorer first met the flow
-        (`reset_flow_globals`), so within a run they follow from its events alone.
+        Every run starts with a fresh copy of the flow (`chatkit.phone.timeline`), so within
+        a run these follow from its events alone.
         """
-        if not isinstance(self.run.flow, ModuleType):
-            return ()
-        names = _first_seen.get(id(self.run.flow), {})
-        if not names:
-            return ()
-        namespace = vars(self.run.flow)
-        return tuple((name, self._render(namespace.get(name), 0)) for name in names)
+        return tuple(
+            (module.__name__, self._namespace(vars(module), 0)) for module in self._learners
+        )
+
+    def _namespace(self, namespace: dict[str, object], depth: int) -> tuple[object, ...]:
+        return tuple(
+            (name, self._render(value, depth))
+            for name, value in namespace.items()
+            if not name.startswith("__")
+        )
 
     def _render(self, value: object, depth: int) -> object:
         """A hashable stand-in for ``value`` that is the same in every replay.
@@ -284,6 +300,10 @@ class HiddenState(_Names):
             return ("future", value.done())
         if isinstance(value, BaseException):
             return (type(value).__qualname__, str(value))
+        if depth < _RENDER_DEPTH and not isinstance(value, _OPAQUE):
+            held = self._held(value, depth + 1)
+            if held is not None:
+                return held
         if depth < _RENDER_DEPTH:
             if isinstance(value, list | tuple):
                 items = (self._render(item, depth + 1) for item in value)
@@ -299,58 +319,72 @@ class HiddenState(_Names):
                 return ("dict", *pairs)
         return type(value).__qualname__
 
+    def _held(self, value: object, depth: int) -> object:
+        """What a learner's module, class, function or object holds (None for anything
+        else): the places a flow can keep state besides plain containers."""
+        if isinstance(value, ModuleType):
+            if not self._learners_file(getattr(value, "__file__", None)):
+                return ("module", value.__name__)
+            return ("module", value.__name__, *self._namespace(vars(value), depth))
+        if isinstance(value, FunctionType):
+            if not self._learners_file(value.__code__.co_filename):
+                return ("function", value.__qualname__)
+            cells = tuple(self._render(_cell(cell), depth) for cell in value.__closure__ or ())
+            return (
+                "function",
+                value.__qualname__,
+                self._render(value.__defaults__, depth),
+                self._render(value.__kwdefaults__, depth),
+                cells,
+                self._namespace(vars(value), depth),
+            )
+        if isinstance(value, MethodType):
+            return ("method", self._render(value.__self__, depth), value.__func__.__qualname__)
+        if isinstance(value, type):
+            if value.__module__ not in self._modules():
+                return ("class", value.__qualname__)
+            return ("class", value.__qualname__, *self._namespace(dict(vars(value)), depth))
+        kind = type(value)
+        if kind.__module__ in self._modules():  # an object of a learner's class
+            attributes = getattr(value, "__dict__", None)
+            slots = [name for name in getattr(kind, "__slots__", ()) if hasattr(value, name)]
+            held = dict(attributes) if type(attributes) is dict else {}
+            held.update((name, getattr(value, name)) for name in slots)
+            return (kind.__qualname__, *self._namespace(held, depth))
+        if isinstance(value, deque):
+            return ("deque", *(self._render(item, depth) for item in value))
+        if isinstance(value, asyncio.Lock | asyncio.Event | asyncio.Semaphore):
+            return (kind.__qualname__, repr(value).partition("[")[2])  # locked, waiters:1] …
+        if kind.__module__ == "itertools":  # a count() is a counter: its repr says where
+            return repr(value)
+        return None
+
+    def _learners_file(self, source: object) -> bool:
+        flow = self.run.flow
+        home = getattr(flow, "__file__", None)
+        if type(source) is not str or type(home) is not str:
+            return False
+        return source.startswith(str(Path(home).parent) + os.sep)
+
+    @property
+    def _learners(self) -> list[ModuleType]:
+        return learner_modules(self.run.flow)
+
+    def _modules(self) -> set[str]:
+        """The names of the learner's modules: the flow and its helpers."""
+        return {module.__name__ for module in self._learners}
+
+
+def _cell(cell: CellType) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a cell not filled in yet
+        return None
+
 
 _SCALARS = (int, float, str, bytes, bool, type(None))
-_first_seen: dict[int, dict[str, object]] = {}
-"""For each flow module: its plain globals as they were when the explorer first met it."""
-
-
-def reset_flow_globals(flow: Flow) -> None:
-    """Put the flow module's plain globals back as they were when first met.
-
-    Plain globals are module-level lists, dicts, sets, tuples and scalars — the
-    bookkeeping a learner may keep outside the state (a dict of pending sends, a
-    counter). A run abandoned half-way never cleans its entries up, so without this
-    a replay would see leftovers of earlier runs and behave differently. Containers
-    are refilled in place, so functions holding them still see the same object.
-    """
-    if not isinstance(flow, ModuleType):
-        return
-    namespace = vars(flow)
-    saved = _first_seen.get(id(flow))
-    if saved is None:
-        _first_seen[id(flow)] = {
-            name: copy.deepcopy(value)
-            for name, value in namespace.items()
-            if not name.startswith("__") and _is_plain(value)
-        }
-        return
-    for name, value in saved.items():
-        current, fresh = namespace.get(name), copy.deepcopy(value)
-        if type(current) is not type(fresh):
-            namespace[name] = fresh
-        elif isinstance(current, list) and isinstance(fresh, list):
-            current[:] = fresh
-        elif (isinstance(current, dict) and isinstance(fresh, dict)) or (
-            isinstance(current, set) and isinstance(fresh, set)
-        ):
-            current.clear()
-            current.update(fresh)
-        else:
-            namespace[name] = fresh
-
-
-def _is_plain(value: object, depth: int = 0) -> bool:
-    if isinstance(value, _SCALARS):
-        return True
-    if isinstance(value, list | tuple | set | frozenset) and depth < _RENDER_DEPTH:
-        return all(_is_plain(item, depth + 1) or isinstance(item, Message) for item in value)
-    if isinstance(value, dict) and depth < _RENDER_DEPTH:
-        return all(
-            _is_plain(key, depth + 1) and (_is_plain(item, depth + 1) or isinstance(item, Message))
-            for key, item in value.items()
-        )
-    return False
+_OPAQUE = (ChatState, ChatClient, ScriptedServer, Request, _Names, Message, Chat, ServerMessage)
+"""Objects rendered by what they are (above), never by their attributes."""
 
 
 def _is_kit_code(code: CodeType) -> bool:

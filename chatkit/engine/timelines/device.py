@@ -9,7 +9,6 @@ kit's own tests and benchmarks, which run flows the kit trusts.
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import Any
 
 from chatkit.engine.remote import PhoneFailed, PhoneMisbehaved, RemotePhone
@@ -26,8 +25,7 @@ class LocalDevice(Device):
         # package cannot import it while it loads.
         from chatkit.phone.timeline import TimelineDevice
 
-        source = getattr(flow, "__file__", None)
-        self._device = TimelineDevice(flow, str(Path(source).parent) if source else ".")
+        self._device = TimelineDevice.here(flow)
 
     def call(self, command: dict[str, Any]) -> dict[str, Any]:
         return self._device.handle(command)

@@ -362,7 +362,7 @@ class Run:
         """Read what the phone said; a report that is not one ends the exploration."""
         try:
             return read(data)
-        except (ScreenError, KeyError, IndexError, TypeError, ValueError) as error:
+        except (ScreenError, AttributeError, KeyError, IndexError, TypeError, ValueError) as error:
             raise PhoneMisbehaved(f"the phone's report is not one: {error}") from None
 
     def _rebuild(self, events: tuple[Event, ...], memory: WatchMemory, base: Any) -> None:
@@ -425,7 +425,7 @@ class Run:
         for task, error in zip(self.tasks, report["errors"], strict=True):
             if error is not None and task.error is None:
                 task.error = error_of(error)
-                task.raised_at = blame_of(error.get("where"))
+                task.raised_at = blame_of(error.get("where") if type(error) is dict else None)
         self.read_history = self.read_history or report["history"] is True
         self.hidden = _number(report["key"])
         for key, name, count, where in report.get("blame", []):
