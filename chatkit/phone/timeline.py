@@ -41,6 +41,7 @@ from chatkit.engine.timelines.canon import (
     REFUSAL,
     USER,
     HiddenState,
+    restore_kit,
 )
 from chatkit.engine.timelines.world import (
     BUSY,
@@ -401,6 +402,7 @@ class TimelineDevice:
             if self.run is not None:
                 self.run.close()
             journal = Journal(Path(self.folder)) if command.get("blame") is True else None
+            restore_kit()  # before the fresh flow runs: it starts from the kit as shipped
             self.run = DeviceRun(self.fresh(), world, journal)
             self._consumed = _events(replay or [])
             report["base"] = self.run.replay(self._consumed)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import os
 import types
 from pathlib import Path
 from typing import Any
@@ -62,20 +61,17 @@ class FlowCode:
         return flow
 
 
-def learner_modules(flow: object) -> list[types.ModuleType]:
-    """The learner's own modules a device's flow has run, the flow first, then its helpers
-    (each device has its own): every place at module level where it can keep state."""
+def device_modules(flow: object) -> dict[str, types.ModuleType]:
+    """Every module a device's flow has run or been given, by name (live: it grows as the
+    flow imports); the learner's are those from its folder. Just the flow for a module made
+    some other way."""
     namespace = vars(flow) if isinstance(flow, types.ModuleType) else {}
-    gate = namespace.get("__builtins__", {}).get("__import__")
+    imports = namespace.get("__builtins__", {})
+    gate = imports.get("__import__") if isinstance(imports, dict) else None
     device = getattr(gate, "__self__", None)
-    if not isinstance(device, _Device):
-        return [flow] if isinstance(flow, types.ModuleType) else []
-    folder = str(device.code.folder) + os.sep
-    return [
-        module
-        for module in device.modules.values()
-        if str(getattr(module, "__file__", "")).startswith(folder)
-    ]
+    if isinstance(device, _Device):
+        return device.modules
+    return {flow.__name__: flow} if isinstance(flow, types.ModuleType) else {}
 
 
 class _Device:

@@ -537,6 +537,21 @@ MEMO_HOLDERS = {
         "get, put = _make()\n"
     ),
     "a helper module": "from memo import get, put\n",
+    "a kit class": (
+        'def get(key):\n    if key == "first":\n        return getattr(Status, "memo_first", "")\n'
+        '    return getattr(Status, "memo_in_send", False)\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        Status.memo_first = value\n'
+        "    else:\n        Status.memo_in_send = value\n"
+    ),
+    "a kit function": (
+        'def get(key):\n    if key == "first":\n'
+        '        return getattr(check_body, "memo_first", "")\n'
+        '    return getattr(check_body, "memo_in_send", False)\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        check_body.memo_first = value\n'
+        "    else:\n        check_body.memo_in_send = value\n"
+    ),
 }
 HELPER_MEMO = MEMO_HOLDERS["a module dict"]
 

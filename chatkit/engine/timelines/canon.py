@@ -39,7 +39,7 @@ from chatkit.engine.rules import WatchMemory
 from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import Flow
-from chatkit.sandbox.device import learner_modules
+from chatkit.sandbox.device import device_modules
 from chatkit.state import Chat, ChatState
 
 USER = "you"
@@ -206,6 +206,13 @@ class HiddenState(_Names):
             id(run.client.view): "the server",
             id(run.server): "the scripted server",
         }
+        home = getattr(run.flow, "__file__", None)
+        self._folder = str(Path(home).parent) + os.sep if type(home) is str else None
+        """The learner's folder: their modules, classes and functions are those from it."""
+        self._all_modules = device_modules(run.flow)
+        self._counted = -1
+        self._own: list[ModuleType] = []
+        self._names: set[str] = set()
 
     def key(self) -> Hashable:
         """The hidden state, with the screen it refers to."""
@@ -328,7 +335,7 @@ class HiddenState(_Names):
             return ("module", value.__name__, *self._namespace(vars(value), depth))
         if isinstance(value, FunctionType):
             if not self._learners_file(value.__code__.co_filename):
-                return ("function", value.__qualname__)
+                return ("function", value.__qualname__, *_kit_changes(value))
             cells = tuple(self._render(_cell(cell), depth) for cell in value.__closure__ or ())
             return (
                 "function",
@@ -342,7 +349,7 @@ class HiddenState(_Names):
             return ("method", self._render(value.__self__, depth), value.__func__.__qualname__)
         if isinstance(value, type):
             if value.__module__ not in self._modules():
-                return ("class", value.__qualname__)
+                return ("class", value.__qualname__, *_kit_changes(value))
             return ("class", value.__qualname__, *self._namespace(dict(vars(value)), depth))
         kind = type(value)
         if kind.__module__ in self._modules():  # an object of a learner's class
@@ -360,19 +367,79 @@ class HiddenState(_Names):
         return None
 
     def _learners_file(self, source: object) -> bool:
-        flow = self.run.flow
-        home = getattr(flow, "__file__", None)
-        if type(source) is not str or type(home) is not str:
-            return False
-        return source.startswith(str(Path(home).parent) + os.sep)
+        return type(source) is str and self._folder is not None and source.startswith(self._folder)
 
     @property
     def _learners(self) -> list[ModuleType]:
-        return learner_modules(self.run.flow)
+        """The learner's modules this run's flow has run: the flow, then its helpers."""
+        modules = self._all_modules
+        if len(modules) != self._counted:  # the flow imported more since
+            self._counted = len(modules)
+            self._own = [
+                module
+                for module in modules.values()
+                if module is self.run.flow or self._learners_file(getattr(module, "__file__", None))
+            ]
+            self._names = {module.__name__ for module in self._own}
+        return self._own
 
     def _modules(self) -> set[str]:
         """The names of the learner's modules: the flow and its helpers."""
-        return {module.__name__ for module in self._learners}
+        return (
+            self._names
+            if len(self._all_modules) == self._counted
+            else {module.__name__ for module in self._learners}
+        )
+
+
+def _public_kit() -> dict[int, tuple[object, dict[str, object]]]:
+    """The classes and functions a flow imports from chatkit, each with its attributes as
+    they are now: taken when this module loads, before any flow has run here."""
+    import chatkit
+
+    found: dict[int, tuple[object, dict[str, object]]] = {}
+    for name in chatkit.__all__:
+        value = getattr(chatkit, name)
+        if isinstance(value, type | FunctionType):
+            found[id(value)] = (value, dict(vars(value)))
+    return found
+
+
+_KIT_AS_SHIPPED = _public_kit()
+_MISSING = object()
+
+
+def restore_kit() -> None:
+    """Put chatkit's public classes and functions back as shipped: attributes a flow set on
+    them (a counter on `Status`, say) would otherwise outlive the run that set them."""
+    for value, shipped in _KIT_AS_SHIPPED.values():
+        now = vars(value)
+        if now == shipped:
+            continue
+        for name in [name for name in now if name not in shipped]:
+            if isinstance(value, type):
+                type.__delattr__(value, name)
+            else:
+                delattr(value, name)
+        for name, original in shipped.items():
+            if now.get(name, _MISSING) is not original:
+                if isinstance(value, type):
+                    type.__setattr__(value, name, original)
+                else:
+                    setattr(value, name, original)
+
+
+def _kit_changes(value: object) -> tuple[object, ...]:
+    """What a flow set on one of chatkit's public classes or functions (nothing, mostly)."""
+    entry = _KIT_AS_SHIPPED.get(id(value))
+    if entry is None or vars(value) == entry[1]:
+        return ()
+    shipped = entry[1]
+    return tuple(
+        (name, repr(now)[:200])
+        for name, now in vars(value).items()
+        if shipped.get(name, _MISSING) is not now
+    )
 
 
 def _cell(cell: CellType) -> object:
