@@ -74,6 +74,12 @@ def device_modules(flow: object) -> dict[str, types.ModuleType]:
     return {flow.__name__: flow} if isinstance(flow, types.ModuleType) else {}
 
 
+_ALLOWED_BUILTINS = {
+    key: value for key, value in vars(builtins).items() if key not in FORBIDDEN_BUILTINS
+}
+"""The builtins a flow gets (each device a copy, with its own import, getattr and id)."""
+
+
 class _Device:
     """One device's modules: its flow, its helpers, its copies of the allowed modules."""
 
@@ -82,9 +88,7 @@ class _Device:
         self.world = world
         self.name = name
         self.modules: dict[str, types.ModuleType] = {}
-        self.builtins: dict[str, Any] = {
-            key: value for key, value in vars(builtins).items() if key not in FORBIDDEN_BUILTINS
-        }
+        self.builtins: dict[str, Any] = dict(_ALLOWED_BUILTINS)
         self.builtins["__import__"] = self.gate
         self.builtins["getattr"] = self.getattr
         self.builtins["id"] = self.id

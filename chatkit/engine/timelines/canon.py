@@ -14,6 +14,7 @@ the send they belong to (``s0``, ``s1``…, ``bob``), a client clock timestamp b
 """
 
 from __future__ import annotations
+import __future__
 
 import asyncio
 import os
@@ -22,6 +23,7 @@ from collections.abc import Coroutine, Hashable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import (
+    BuiltinFunctionType,
     CellType,
     CodeType,
     CoroutineType,
@@ -207,7 +209,7 @@ class HiddenState(_Names):
             id(run.server): "the scripted server",
         }
         home = getattr(run.flow, "__file__", None)
-        self._folder = str(Path(home).parent) + os.sep if type(home) is str else None
+        self._folder = os.path.dirname(home) + os.sep if type(home) is str else None
         """The learner's folder: their modules, classes and functions are those from it."""
         self._all_modules = device_modules(run.flow)
         self._counted = -1
@@ -256,16 +258,29 @@ class HiddenState(_Names):
         Every run starts with a fresh copy of the flow (`chatkit.phone.timeline`), so within
         a run these follow from its events alone.
         """
-        return tuple(
+        modules = tuple(
             (module.__name__, self._namespace(vars(module), 0)) for module in self._learners
         )
+        return (*modules, *_kit_changes())
 
     def _namespace(self, namespace: dict[str, object], depth: int) -> tuple[object, ...]:
+        """Each name's value, but for what is the same in every run: Python's and the kit's
+        own classes, functions and modules (what a flow sets on the kit's is read once, in
+        `_kit_changes`)."""
         return tuple(
             (name, self._render(value, depth))
             for name, value in namespace.items()
-            if not name.startswith("__")
+            if not name.startswith("__") and not self._shipped(value)
         )
+
+    def _shipped(self, value: object) -> bool:
+        if isinstance(value, FunctionType):
+            return not self._learners_file(value.__code__.co_filename)
+        if isinstance(value, type):
+            return value.__module__ not in self._modules()
+        if isinstance(value, ModuleType):
+            return not self._learners_file(getattr(value, "__file__", None))
+        return isinstance(value, BuiltinFunctionType | _FEATURE)
 
     def _render(self, value: object, depth: int) -> object:
         """A hashable stand-in for ``value`` that is the same in every replay.
@@ -335,7 +350,7 @@ class HiddenState(_Names):
             return ("module", value.__name__, *self._namespace(vars(value), depth))
         if isinstance(value, FunctionType):
             if not self._learners_file(value.__code__.co_filename):
-                return ("function", value.__qualname__, *_kit_changes(value))
+                return ("function", value.__qualname__)
             cells = tuple(self._render(_cell(cell), depth) for cell in value.__closure__ or ())
             return (
                 "function",
@@ -349,7 +364,7 @@ class HiddenState(_Names):
             return ("method", self._render(value.__self__, depth), value.__func__.__qualname__)
         if isinstance(value, type):
             if value.__module__ not in self._modules():
-                return ("class", value.__qualname__, *_kit_changes(value))
+                return ("class", value.__qualname__)
             return ("class", value.__qualname__, *self._namespace(dict(vars(value)), depth))
         kind = type(value)
         if kind.__module__ in self._modules():  # an object of a learner's class
@@ -407,6 +422,8 @@ def _public_kit() -> dict[int, tuple[object, dict[str, object]]]:
 
 _KIT_AS_SHIPPED = _public_kit()
 _MISSING = object()
+_FEATURE = type(__future__.annotations)
+"""What ``from __future__ import annotations`` binds in a module."""
 
 
 def restore_kit() -> None:
@@ -429,14 +446,12 @@ def restore_kit() -> None:
                     setattr(value, name, original)
 
 
-def _kit_changes(value: object) -> tuple[object, ...]:
-    """What a flow set on one of chatkit's public classes or functions (nothing, mostly)."""
-    entry = _KIT_AS_SHIPPED.get(id(value))
-    if entry is None or vars(value) == entry[1]:
-        return ()
-    shipped = entry[1]
+def _kit_changes() -> tuple[object, ...]:
+    """What a flow set on chatkit's public classes and functions (nothing, mostly)."""
     return tuple(
-        (name, repr(now)[:200])
+        (getattr(value, "__qualname__", "?"), name, repr(now)[:200])
+        for value, shipped in _KIT_AS_SHIPPED.values()
+        if vars(value) != shipped
         for name, now in vars(value).items()
         if shipped.get(name, _MISSING) is not now
     )
