@@ -301,9 +301,8 @@ class RemotePhone:
             if event.get("cancelled") is True:
                 op.was_cancelled = True
             elif "error" in event:
-                op.error = error_of(event["error"])
-                error = event["error"]
-                op.raised_at = blame_of(error.get("where") if type(error) is dict else None)
+                error = reported_error(event["error"])
+                op.error, op.raised_at = error_of(error), blame_of(error.get("where"))
             else:
                 returned = event.get("returned")
                 op.returned = self.screen.row(returned) if type(returned) is int else None
@@ -374,6 +373,13 @@ def answer_data(request: Request) -> dict[str, object]:
 MAX_TEXT = 4_000
 """How much of a text the phone tells about an error (its message, its line) the judge
 keeps: enough to read, never so much that a report of it is the trouble."""
+
+
+def reported_error(value: object) -> dict[str, Any]:
+    """What the phone says a send raised: a mapping, or the report is not one."""
+    if type(value) is not dict:
+        raise ValueError(f"an error that is not one: {value!r:.80}")
+    return value
 
 
 def _text(value: object, default: str) -> str:

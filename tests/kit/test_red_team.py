@@ -9,12 +9,18 @@ score proves".
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from chatkit.grading.exports import exercism
 from chatkit.grading.runner import grade
+from chatkit.grading.trust import misplaced
+from chatkit.portable import memory_capped
+from chatkit.sandbox.confine import learner_environment
 from chatkit.target import kit_root
 
 pytestmark = pytest.mark.timeout(120)
@@ -137,3 +143,94 @@ def test_two_phones_share_nothing_a_flow_keeps(tmp_path: Path) -> None:
         outcomes[result.family].append(result.outcome.value)
     assert set(outcomes["normal flow"]) == {"passed"}
     assert "failed" in outcomes["concurrency"]
+
+
+def grader_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The grader's command line, run from ``folder`` (a learner's own, say)."""
+    return subprocess.run(
+        [sys.executable, str(kit_root() / "grader.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=110,
+        env={**os.environ, "COLUMNS": "120", **env},
+    )
+
+
+STUB = (kit_root() / "starter-code" / "flow.py").read_text()
+
+
+@pytest.mark.parametrize("shadowed", ["json", "socket", "site", "encodings"])
+def test_a_module_beside_the_flow_named_like_pythons_own_never_runs(
+    tmp_path: Path, shadowed: str
+) -> None:
+    """Graded from inside the learner's folder, a ``json.py`` there (never imported by the
+    flow, so never checked) would run in every process that starts there before it is
+    confined. None starts there: the stub still scores 0, and the module never ran."""
+    target = Path(target_with(tmp_path, STUB))
+    ran = tmp_path / "ran"
+    (target / f"{shadowed}.py").write_text(f"open({str(ran)!r}, 'w').write('ran')\n")
+    done = grader_in(target, "--target", ".", "--quiet")
+    assert not ran.exists(), done.stdout + done.stderr
+    assert ": 0/100" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_lone_surrogate_in_a_flows_error_is_shown_not_a_crash(tmp_path: Path) -> None:
+    """Text no terminal can be given (a lone surrogate) is written out, like a control
+    character: the grader says why the flow did not load and ends as it should."""
+    target = Path(target_with(tmp_path, 'raise ValueError("\\ud800 and on")\n'))
+    for args in (["--quiet"], [], ["--json", str(tmp_path / "out.json")]):
+        done = grader_in(tmp_path, "--target", str(target), *args)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+    assert "\\\\ud800 and on" in (tmp_path / "out.json").read_text()
+
+
+def test_rich_markup_in_a_flows_text_is_shown_as_written(tmp_path: Path) -> None:
+    """A message in square brackets is the learner's text, never markup: no link to click,
+    no hidden or reversed text reaches the terminal, in any of the report's views."""
+    marked = SOLUTION.replace(
+        "    check_body(body)\n",
+        "    check_body(body)\n"
+        '    print("[link=https://evil.example]click[/link] [conceal]hidden[/conceal]")\n'
+        '    raise ValueError("[link=https://evil.example]oops[/link] [reverse]R[/reverse]")\n',
+        1,
+    )
+    target = target_with(tmp_path, marked)
+    shown = ""
+    for args in ([], ["--family", "normal flow"], ["--every-failure"], ["--quiet"]):
+        done = grader_in(tmp_path, "--target", target, *args, FORCE_COLOR="1", TERM="xterm")
+        assert "\x1b]8;" not in done.stdout and "\x1b[8m" not in done.stdout, args
+        assert "\x1b[7m" not in done.stdout, args
+        shown += done.stdout
+    assert "[link=https://evil.example]" in shown, "the learner's text, as written"
+
+
+def test_a_phone_keeps_nothing_of_the_graders_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A phone or the probe runs learner code: a teacher's token in the grader's
+    environment is not in theirs; what Python needs is."""
+    monkeypatch.setenv("TEACHER_SECRET", "hunter2")
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    kept = learner_environment()
+    assert "TEACHER_SECRET" not in kept and "hunter2" not in kept.values()
+    assert kept["PYTHONHASHSEED"] == "0" and kept["PYTHONDONTWRITEBYTECODE"] == "1"
+
+
+@pytest.mark.skipif(not memory_capped(), reason="no memory cap on this system")
+def test_a_huge_allocation_while_the_flow_loads_is_stopped_at_once(tmp_path: Path) -> None:
+    """The import probe has the phones' memory cap: 8 GB asked for at module level is a
+    MemoryError, told as the reason the flow did not load, not a machine brought down."""
+    report = grade(target_with(tmp_path, STUB + "\nHOARD = bytearray(8 * 2**30)\n"))
+    assert report.load_error is not None
+    assert report.load_error.error_type == "MemoryError", report.load_error
+
+
+@pytest.mark.parametrize("where", [".", "..", "chatkit", "chatkit/engine", "tests/scenarios"])
+def test_a_target_in_the_kits_own_folders_is_refused(where: str) -> None:
+    """The learner's folder is left out of the kit's fingerprint and is readable by its
+    phones: the kit itself, or a folder of its runtime or tests, is never one."""
+    refused = misplaced((kit_root() / where).resolve())
+    assert refused is not None and refused.refused
+    assert misplaced(kit_root() / "starter-code") is None

@@ -661,6 +661,7 @@ def test_the_judge_checks_what_the_phone_showed_not_what_it_says_of_itself() -> 
         lambda report: report["events"].append({"e": "teleported", "attempt": 0, "screen": {}}),
         lambda report: report["events"].append({"e": "paused", "attempt": 99, "screen": {}}),
         lambda report: report.update(errors=None),
+        lambda report: report.update(errors=["oops"] * len(report["errors"])),
     ],
     ids=[
         "no sends said",
@@ -671,6 +672,7 @@ def test_the_judge_checks_what_the_phone_showed_not_what_it_says_of_itself() -> 
         "an event that is not one",
         "a send that does not exist",
         "errors that are not a list",
+        "errors that are words",
     ],
 )
 def test_a_report_that_is_not_one_ends_the_exploration(

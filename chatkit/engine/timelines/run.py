@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chatkit.blame import Blame, RemoteJournal
-from chatkit.engine.remote import PhoneMisbehaved, PhoneRaised, blame_of, error_of, sent_text
+from chatkit.engine.remote import (
+    PhoneMisbehaved,
+    PhoneRaised,
+    blame_of,
+    error_of,
+    reported_error,
+    sent_text,
+)
 from chatkit.engine.rules import (
     Rule,
     RuleBroken,
@@ -424,8 +431,8 @@ class Run:
         self._where(report["where"])
         for task, error in zip(self.tasks, report["errors"], strict=True):
             if error is not None and task.error is None:
-                task.error = error_of(error)
-                task.raised_at = blame_of(error.get("where") if type(error) is dict else None)
+                said = reported_error(error)
+                task.error, task.raised_at = error_of(said), blame_of(said.get("where"))
         self.read_history = self.read_history or report["history"] is True
         self.hidden = _number(report["key"])
         for key, name, count, where in report.get("blame", []):
