@@ -6,8 +6,9 @@ once. The judge's key (`CanonicalState`) holds what it saw and knows: the server
 stored messages (as the sends they belong to), the phone's rows, index, flags and
 banner as the phone showed them, what the rule watch remembers, and where each send
 is. What only the phone can see — where each unfinished send is suspended and what its
-locals point at (a row, by its place on screen, or a stale copy, by value), and any
-list, dict or set the flow keeps at module level — the phone renders the same way
+locals point at (a row, by its place on screen, or a stale copy, by value), and what the
+flow keeps in its modules (values, objects, classes, functions' defaults and closures, and
+what it set on chatkit's own classes) — the phone renders the same way
 (`HiddenState`) and numbers: equal numbers for equal hidden states. Client ids become
 the send they belong to (``s0``, ``s1``…, ``bob``), a client clock timestamp becomes
 "the client's clock", a server timestamp the id of the server message that carries it.
@@ -195,8 +196,8 @@ class DeviceParts(Protocol):
 
 class HiddenState(_Names):
     """What decides a run's future that only the phone can see, rendered the same in every
-    replay: where each unfinished send is suspended, what its locals hold, and the plain
-    values the flow keeps at module level."""
+    replay: where each unfinished send is suspended, what its locals hold, and what the
+    flow keeps in its modules."""
 
     def __init__(self, run: DeviceParts) -> None:
         super().__init__()
