@@ -399,10 +399,8 @@ class TimelineDevice:
         report: dict[str, object] = {}
         replay = command.get("replay")
         if replay is not None or self.run is None:
-            if self.run is not None:
-                self.run.close()
+            self._end_run()
             journal = Journal(Path(self.folder)) if command.get("blame") is True else None
-            restore_kit()  # before the fresh flow runs: it starts from the kit as shipped
             self.run = DeviceRun(self.fresh(), world, journal)
             self._consumed = _events(replay or [])
             report["base"] = self.run.replay(self._consumed)
@@ -461,9 +459,17 @@ class TimelineDevice:
         return cls(lambda: code.device(world), str(code.folder))
 
     def close(self) -> None:
-        if self.run is not None:
-            self.run.close()
-            self.run = None
+        self._end_run()
+
+    def _end_run(self) -> None:
+        """Let the run go, and put back what its flow set on the shipped classes and
+        functions (the next run's fresh flow starts from them as shipped)."""
+        if self.run is None:
+            restore_kit()  # the first run: whatever ran here before it is undone
+            return
+        self.run.close()
+        restore_kit(self.run.hidden.reachable)
+        self.run = None
 
 
 def _event(data: object) -> Event:

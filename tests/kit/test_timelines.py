@@ -544,6 +544,14 @@ MEMO_HOLDERS = {
         '    if key == "first":\n        Status.memo_first = value\n'
         "    else:\n        Status.memo_in_send = value\n"
     ),
+    "a class of Python's": (
+        "import uuid\n\n\n"
+        'def get(key):\n    if key == "first":\n        return getattr(uuid.UUID, "memo_first", "")\n'
+        '    return getattr(uuid.UUID, "memo_in_send", False)\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        uuid.UUID.memo_first = value\n'
+        "    else:\n        uuid.UUID.memo_in_send = value\n"
+    ),
     "a kit function": (
         'def get(key):\n    if key == "first":\n'
         '        return getattr(check_body, "memo_first", "")\n'

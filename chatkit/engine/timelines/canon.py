@@ -18,9 +18,11 @@ from __future__ import annotations
 import __future__
 
 import asyncio
+import contextlib
+import importlib
 import os
 from collections import deque
-from collections.abc import Coroutine, Hashable, Sequence
+from collections.abc import Coroutine, Hashable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import (
@@ -36,6 +38,7 @@ from types import (
 )
 from typing import Any, Protocol
 
+import chatkit
 from chatkit.client import ChatClient
 from chatkit.code_folder import CodeFolder
 from chatkit.engine.rules import WatchMemory
@@ -43,6 +46,7 @@ from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import Flow
 from chatkit.sandbox.device import device_modules
+from chatkit.sandbox.policy import MODULES, allowed_names
 from chatkit.state import Chat, ChatState
 
 USER = "you"
@@ -216,6 +220,8 @@ class HiddenState(_Names):
         self._counted = -1
         self._own: list[ModuleType] = []
         self._names: set[str] = set()
+        self._reachable: list[tuple[object, dict[str, object]]] = []
+        """The shipped classes and functions the flow's modules can reach (`_changes`)."""
 
     def key(self) -> Hashable:
         """The hidden state, with the screen it refers to."""
@@ -262,7 +268,7 @@ class HiddenState(_Names):
         modules = tuple(
             (module.__name__, self._namespace(vars(module), 0)) for module in self._learners
         )
-        return (*modules, *_kit_changes())
+        return (*modules, *_changes(self.reachable))
 
     def _namespace(self, namespace: dict[str, object], depth: int) -> tuple[object, ...]:
         """Each name's value, but for what is the same in every run: Python's and the kit's
@@ -397,7 +403,15 @@ class HiddenState(_Names):
                 if module is self.run.flow or self._learners_file(getattr(module, "__file__", None))
             ]
             self._names = {module.__name__ for module in self._own}
+            self._reachable = _within_reach(self._all_modules.values())
         return self._own
+
+    @property
+    def reachable(self) -> list[tuple[object, dict[str, object]]]:
+        """The shipped classes and functions this run's flow can reach, as shipped: all it
+        can have set something on (`restore_kit` puts them back)."""
+        self._learners  # noqa: B018  (brings them up to date)
+        return self._reachable
 
     def _modules(self) -> set[str]:
         """The names of the learner's modules: the flow and its helpers."""
@@ -408,29 +422,39 @@ class HiddenState(_Names):
         )
 
 
-def _public_kit() -> dict[int, tuple[object, dict[str, object]]]:
-    """The classes and functions a flow imports from chatkit, each with its attributes as
-    they are now: taken when this module loads, before any flow has run here."""
-    import chatkit
-
+def _shipped() -> dict[int, tuple[object, dict[str, object]]]:
+    """The classes and functions a flow can import — chatkit's public names and the allowed
+    standard modules' — each with its attributes as they are now: taken when this module
+    loads, before any flow has run here. (Classes written in C cannot be changed at all.)"""
+    places: list[tuple[ModuleType, Iterable[str]]] = [(chatkit, chatkit.__all__)]
+    for name in MODULES:
+        with contextlib.suppress(ImportError):
+            places.append((importlib.import_module(name), allowed_names(name)))
     found: dict[int, tuple[object, dict[str, object]]] = {}
-    for name in chatkit.__all__:
-        value = getattr(chatkit, name)
-        if isinstance(value, type | FunctionType):
-            found[id(value)] = (value, dict(vars(value)))
+    for module, names in places:
+        for name in names:
+            value = getattr(module, name, None)
+            if isinstance(value, FunctionType) or (
+                isinstance(value, type) and value.__flags__ & _HEAP_TYPE
+            ):
+                found[id(value)] = (value, dict(vars(value)))
     return found
 
 
-_KIT_AS_SHIPPED = _public_kit()
+_HEAP_TYPE = 1 << 9
+"""``Py_TPFLAGS_HEAPTYPE``: a class written in Python, whose attributes can be changed."""
+_KIT_AS_SHIPPED = _shipped()
+_CHATKIT_PUBLIC = frozenset(id(getattr(chatkit, name)) for name in chatkit.__all__)
 _MISSING = object()
 _FEATURE = type(__future__.annotations)
 """What ``from __future__ import annotations`` binds in a module."""
 
 
-def restore_kit() -> None:
-    """Put chatkit's public classes and functions back as shipped: attributes a flow set on
-    them (a counter on `Status`, say) would otherwise outlive the run that set them."""
-    for value, shipped in _KIT_AS_SHIPPED.values():
+def restore_kit(watched: Iterable[tuple[object, dict[str, object]]] | None = None) -> None:
+    """Put the classes and functions a flow can import back as shipped (those ``watched``,
+    a run's `HiddenState.reachable`; all by default): attributes a flow set on them (a
+    counter on `Status`, say) would otherwise outlive the run that set them."""
+    for value, shipped in _KIT_AS_SHIPPED.values() if watched is None else watched:
         now = vars(value)
         if now == shipped:
             continue
@@ -447,11 +471,20 @@ def restore_kit() -> None:
                     setattr(value, name, original)
 
 
-def _kit_changes() -> tuple[object, ...]:
-    """What a flow set on chatkit's public classes and functions (nothing, mostly)."""
+def _within_reach(modules: Iterable[ModuleType]) -> list[tuple[object, dict[str, object]]]:
+    """The shipped classes and functions a flow's modules name (and chatkit's, whose
+    objects every flow is handed): the ones it can have set something on."""
+    named = {id(value) for module in modules for value in vars(module).values()}
+    return [
+        entry for key, entry in _KIT_AS_SHIPPED.items() if key in named or key in _CHATKIT_PUBLIC
+    ]
+
+
+def _changes(watched: list[tuple[object, dict[str, object]]]) -> tuple[object, ...]:
+    """What a flow set on the shipped classes and functions it can reach (nothing, mostly)."""
     return tuple(
         (getattr(value, "__qualname__", "?"), name, repr(now)[:200])
-        for value, shipped in _KIT_AS_SHIPPED.values()
+        for value, shipped in watched
         if vars(value) != shipped
         for name, now in vars(value).items()
         if shipped.get(name, _MISSING) is not now
