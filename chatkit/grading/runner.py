@@ -180,7 +180,7 @@ def _execute(runs: list[_Run]) -> list[TestResult]:
     files = [Path(file).resolve() for file in scenario_files(runs[0].tests)]
     rank = {file: number for number, file in enumerate(files)}
     placed = [
-        (rank.get(Path(run.collected[result.nodeid].file), len(rank)), result)
+        (rank.get(Path(run.collected[result.nodeid].file).resolve(), len(rank)), result)
         for run in runs
         for result in run.ordered()
     ]

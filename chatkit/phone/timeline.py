@@ -41,7 +41,7 @@ from chatkit.engine.timelines.canon import (
     REFUSAL,
     USER,
     HiddenState,
-    restore_kit,
+    restore_shipped,
 )
 from chatkit.engine.timelines.world import (
     BUSY,
@@ -465,10 +465,10 @@ class TimelineDevice:
         """Let the run go, and put back what its flow set on the shipped classes and
         functions (the next run's fresh flow starts from them as shipped)."""
         if self.run is None:
-            restore_kit()  # the first run: whatever ran here before it is undone
+            restore_shipped()  # the first run: whatever ran here before it is undone
             return
         self.run.close()
-        restore_kit(self.run.hidden.reachable)
+        restore_shipped(self.run.hidden.reachable)
         self.run = None
 
 

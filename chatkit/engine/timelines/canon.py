@@ -272,8 +272,8 @@ class HiddenState(_Names):
 
     def _namespace(self, namespace: dict[str, object], depth: int) -> tuple[object, ...]:
         """Each name's value, but for what is the same in every run: Python's and the kit's
-        own classes, functions and modules (what a flow sets on the kit's is read once, in
-        `_kit_changes`)."""
+        own classes, functions and modules (what a flow sets on them is read once, in
+        `_changes`)."""
         return tuple(
             (name, self._render(value, depth))
             for name, value in namespace.items()
@@ -409,7 +409,7 @@ class HiddenState(_Names):
     @property
     def reachable(self) -> list[tuple[object, dict[str, object]]]:
         """The shipped classes and functions this run's flow can reach, as shipped: all it
-        can have set something on (`restore_kit` puts them back)."""
+        can have set something on (`restore_shipped` puts them back)."""
         self._learners  # noqa: B018  (brings them up to date)
         return self._reachable
 
@@ -443,18 +443,18 @@ def _shipped() -> dict[int, tuple[object, dict[str, object]]]:
 
 _HEAP_TYPE = 1 << 9
 """``Py_TPFLAGS_HEAPTYPE``: a class written in Python, whose attributes can be changed."""
-_KIT_AS_SHIPPED = _shipped()
+_AS_SHIPPED = _shipped()
 _CHATKIT_PUBLIC = frozenset(id(getattr(chatkit, name)) for name in chatkit.__all__)
 _MISSING = object()
 _FEATURE = type(__future__.annotations)
 """What ``from __future__ import annotations`` binds in a module."""
 
 
-def restore_kit(watched: Iterable[tuple[object, dict[str, object]]] | None = None) -> None:
+def restore_shipped(watched: Iterable[tuple[object, dict[str, object]]] | None = None) -> None:
     """Put the classes and functions a flow can import back as shipped (those ``watched``,
     a run's `HiddenState.reachable`; all by default): attributes a flow set on them (a
     counter on `Status`, say) would otherwise outlive the run that set them."""
-    for value, shipped in _KIT_AS_SHIPPED.values() if watched is None else watched:
+    for value, shipped in _AS_SHIPPED.values() if watched is None else watched:
         now = vars(value)
         if now == shipped:
             continue
@@ -475,9 +475,7 @@ def _within_reach(modules: Iterable[ModuleType]) -> list[tuple[object, dict[str,
     """The shipped classes and functions a flow's modules name (and chatkit's, whose
     objects every flow is handed): the ones it can have set something on."""
     named = {id(value) for module in modules for value in vars(module).values()}
-    return [
-        entry for key, entry in _KIT_AS_SHIPPED.items() if key in named or key in _CHATKIT_PUBLIC
-    ]
+    return [entry for key, entry in _AS_SHIPPED.items() if key in named or key in _CHATKIT_PUBLIC]
 
 
 def _changes(watched: list[tuple[object, dict[str, object]]]) -> tuple[object, ...]:
@@ -498,7 +496,6 @@ def _cell(cell: CellType) -> object:
         return None
 
 
-_SCALARS = (int, float, str, bytes, bool, type(None))
 _OPAQUE = (ChatState, ChatClient, ScriptedServer, Request, _Names, Message, Chat, ServerMessage)
 """Objects rendered by what they are (above), never by their attributes."""
 
