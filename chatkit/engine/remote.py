@@ -249,7 +249,7 @@ class RemotePhone:
         report = self._read(lambda: self.link.call(command))
         try:
             self._take(report, before)
-        except (ScreenError, AttributeError, KeyError, IndexError, TypeError, ValueError) as error:
+        except NOT_A_REPORT as error:
             self.link.close()
             raise PhoneMisbehaved(f"the phone's report is not one: {error}") from None
         return report
@@ -370,6 +370,8 @@ def answer_data(request: Request) -> dict[str, object]:
     return {"refuse": reason}
 
 
+NOT_A_REPORT = (ScreenError, AttributeError, KeyError, IndexError, TypeError, ValueError)
+"""What reading a phone's report raises when the report is not one: the phone misbehaved."""
 MAX_TEXT = 4_000
 """How much of a text the phone tells about an error (its message, its line) the judge
 keeps: enough to read, never so much that a report of it is the trouble."""

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from chatkit.blame import Blame, RemoteJournal
 from chatkit.engine.remote import (
+    NOT_A_REPORT,
     PhoneMisbehaved,
     PhoneRaised,
     blame_of,
@@ -72,7 +73,7 @@ from chatkit.engine.timelines.world import (
     world_data,
 )
 from chatkit.model import DeliveryError, ServerMessage, Status
-from chatkit.phone.screen import ScreenError, ScreenReader
+from chatkit.phone.screen import ScreenReader
 from chatkit.state import ChatState
 
 _ANSWERS = frozenset({EventKind.ACK, EventKind.TIME_OUT, EventKind.REFUSE, EventKind.RETRY_ACK})
@@ -369,7 +370,7 @@ class Run:
         """Read what the phone said; a report that is not one ends the exploration."""
         try:
             return read(data)
-        except (ScreenError, AttributeError, KeyError, IndexError, TypeError, ValueError) as error:
+        except NOT_A_REPORT as error:
             raise PhoneMisbehaved(f"the phone's report is not one: {error}") from None
 
     def _rebuild(self, events: tuple[Event, ...], memory: WatchMemory, base: Any) -> None:
