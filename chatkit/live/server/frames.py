@@ -41,6 +41,7 @@ import socketio  # type: ignore[import-untyped]
 from socketio import packet as sio_packet
 
 from chatkit.live.server.connections import AddressCounts, client_address
+from chatkit.live.server.engine_socket import LeanSocket
 from chatkit.live.server.errors import BadRequest, ChatError, TooLarge, UnknownEvent
 
 log = logging.getLogger("chatkit.live")
@@ -83,12 +84,14 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self._sign_in_due: dict[str, asyncio.TimerHandle] = {}
 
     async def _handle_eio_connect(self, eio_sid: str, environ: object) -> object:
-        """Refuse a session over its address's bound; give it ``sign_in_timeout_s`` to sign in."""
+        """Refuse a session over its address's bound; give it ``sign_in_timeout_s`` to sign in;
+        make its socket a `LeanSocket`, before it has read or written a frame."""
         address = client_address(environ)
         if self.open_sessions is not None and not self.open_sessions.add(eio_sid, address):
             log.info("refused a connection from %s: too many open", address)
             return False
         self._arm_sign_in(eio_sid)
+        LeanSocket.adopt(self.eio.sockets.get(eio_sid))
         return await super()._handle_eio_connect(eio_sid, environ)
 
     def expect_sign_in(self, sid: str) -> None:
