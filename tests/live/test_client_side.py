@@ -25,7 +25,6 @@ def test_importing_the_client_transports_loads_none_of_the_server() -> None:
     kit_modules = {name for name in loaded if name.startswith("chatkit.live.")}
     assert kit_modules == {
         "chatkit.live.client",
-        "chatkit.live.client.engine",
         "chatkit.live.client.transports",
         "chatkit.live.wire",
         "chatkit.live.wire.codec",

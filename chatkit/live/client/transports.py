@@ -23,7 +23,6 @@ from urllib.parse import quote
 import httpx
 import socketio  # type: ignore[import-untyped]
 
-from chatkit.live.client.engine import LeanClient
 from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, codec, message_from_wire
 from chatkit.model import TIMED_OUT, DeliveryError, ServerMessage
 
@@ -171,7 +170,7 @@ class SocketIOTransport:
         self._waiting: set[asyncio.Future[object]] = set()
         self._connected_before = False
         self._restoring: asyncio.Task[None] | None = None
-        self.sio = LeanClient(
+        self.sio = socketio.AsyncClient(
             reconnection=reconnection,
             reconnection_delay=reconnection_delay,
             reconnection_delay_max=max(1.0, reconnection_delay),
