@@ -148,6 +148,6 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
             try:
                 for queued in packets:
                     await ws.send(queued.encode())
-            except Exception:
+            except (Exception, asyncio.CancelledError):  # the WebSocket is gone: close it
                 break
         await ws.close()
