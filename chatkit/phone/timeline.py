@@ -19,7 +19,7 @@ is stepped again as soon as that is done.
 What the phone says is plain data: each server call, with its arguments and the screen
 at that moment; each send's first pause before it called the server, with the screen
 then; the screen after the event; where each send is; what ``reconcile`` raised; and a
-number for the state the judge cannot see (`chatkit.engine.timelines.canon.HiddenState`):
+number for the state the judge cannot see (`chatkit.engine.timelines.hidden.HiddenState`):
 equal numbers for equal hidden states, so the judge can merge the states it has seen.
 """
 
@@ -33,16 +33,9 @@ from typing import Any
 from chatkit.blame import Journal
 from chatkit.client import ChatClient
 from chatkit.engine.scripted import Connection, Request, ScriptedServer
-from chatkit.engine.timelines.canon import (
-    CHAT,
-    NOT_STARTED,
-    OTHER,
-    OTHER_CLIENT_ID,
-    REFUSAL,
-    USER,
-    HiddenState,
-    restore_shipped,
-)
+from chatkit.engine.timelines.canon import CHAT, OTHER, OTHER_CLIENT_ID, REFUSAL, USER
+from chatkit.engine.timelines.hidden import NOT_STARTED, HiddenState
+from chatkit.engine.timelines.shipped import restore_shipped
 from chatkit.engine.timelines.world import (
     BUSY,
     DONE,

@@ -13,7 +13,9 @@ respects causality, checking the design's rules after each step::
     result.raise_if_broken()        # the shortest ordering that breaks a rule, told
 
 `world.py` says what a world is and which orderings it allows, `run.py` drives one
-client through one ordering and checks it, `explore.py` walks all of them. The flow
+client through one ordering and checks it, `explore.py` walks all of them. A state is
+keyed twice over: what the judge sees (`canon.py`) and what only the phone can
+(`hidden.py`), which includes what a flow set on the classes it imports (`shipped.py`). The flow
 itself runs on a `Device`: a phone of its own when grading (`PhoneDevice`, with
 `chatkit.phone.timeline` on the phone's side), this process for the kit's own tests
 (`LocalDevice`).

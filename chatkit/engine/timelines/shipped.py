@@ -1,0 +1,89 @@
+"""The classes and functions a flow can import, as shipped, and putting them back after a run.
+
+A flow can set an attribute on a class it imports (a counter on `chatkit.Status`, say,
+or on ``uuid.UUID``). Every timeline starts from a fresh copy of the flow, but those
+classes are the phone's own, shared by every run: what one run set would outlive it.
+So their attributes are taken once, when this module loads and before any flow has run
+here; the phone's key reads what a run changed (`changes`), and the run puts them back
+when it ends (`restore_shipped`). Classes written in C cannot be changed at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Iterable
+from types import FunctionType, ModuleType
+
+import chatkit
+from chatkit.sandbox.policy import MODULES, allowed_names
+
+Shipped = tuple[object, dict[str, object]]
+"""A class or function, and its attributes as shipped."""
+
+_HEAP_TYPE = 1 << 9
+"""``Py_TPFLAGS_HEAPTYPE``: a class written in Python, whose attributes can be changed."""
+_MISSING = object()
+
+
+def _shipped() -> dict[int, Shipped]:
+    """The classes and functions a flow can import — chatkit's public names and the allowed
+    standard modules' — each with its attributes as they are now, by ``id``."""
+    places: list[tuple[ModuleType, Iterable[str]]] = [(chatkit, chatkit.__all__)]
+    for name in MODULES:
+        with contextlib.suppress(ImportError):
+            places.append((importlib.import_module(name), allowed_names(name)))
+    found: dict[int, Shipped] = {}
+    for module, names in places:
+        for name in names:
+            value = getattr(module, name, None)
+            if isinstance(value, FunctionType) or (
+                isinstance(value, type) and value.__flags__ & _HEAP_TYPE
+            ):
+                found[id(value)] = (value, dict(vars(value)))
+    return found
+
+
+_AS_SHIPPED = _shipped()
+_ORDER = {key: number for number, key in enumerate(_AS_SHIPPED)}
+_HANDED = frozenset(id(getattr(chatkit, name)) for name in chatkit.__all__) & _AS_SHIPPED.keys()
+"""chatkit's, whose objects every flow is handed (so it can reach them without an import)."""
+
+
+def restore_shipped(watched: Iterable[Shipped] | None = None) -> None:
+    """Put the classes and functions a flow can import back as shipped (those ``watched``,
+    a run's `HiddenState.reachable`; all by default)."""
+    for value, shipped in _AS_SHIPPED.values() if watched is None else watched:
+        now = vars(value)
+        if now == shipped:
+            continue
+        for name in [name for name in now if name not in shipped]:
+            if isinstance(value, type):
+                type.__delattr__(value, name)
+            else:
+                delattr(value, name)
+        for name, original in shipped.items():
+            if now.get(name, _MISSING) is not original:
+                if isinstance(value, type):
+                    type.__setattr__(value, name, original)
+                else:
+                    setattr(value, name, original)
+
+
+def within_reach(modules: Iterable[ModuleType]) -> list[Shipped]:
+    """The shipped classes and functions a flow's modules name, and chatkit's: the ones it
+    can have set something on, in one order for every run."""
+    named = {id(value) for module in modules for value in vars(module).values()}
+    reached = named.intersection(_AS_SHIPPED).union(_HANDED)
+    return [_AS_SHIPPED[key] for key in sorted(reached, key=_ORDER.__getitem__)]
+
+
+def changes(watched: list[Shipped]) -> tuple[object, ...]:
+    """What a flow set on the shipped classes and functions it can reach (nothing, mostly)."""
+    return tuple(
+        (getattr(value, "__qualname__", "?"), name, repr(now)[:200])
+        for value, shipped in watched
+        if vars(value) != shipped
+        for name, now in vars(value).items()
+        if shipped.get(name, _MISSING) is not now
+    )
