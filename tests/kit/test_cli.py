@@ -13,8 +13,8 @@ import io
 from pathlib import Path
 
 import pytest
+from grading_support import run_grader
 from rich.console import Console
-from test_grader import run_grader
 
 from chatkit.grading.cli import Selection, SelectionError, build_parser, pytest_keyword
 from chatkit.grading.families import FAMILIES, scenario_names

@@ -10,19 +10,15 @@ which is all the shipped starter's functions do.
 
 from __future__ import annotations
 
-import ast
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
+from grading_support import SOLUTION, crash, run_grader, scenario, write_stub
 from rich.console import Console
 
 from chatkit.engine.story import Step
@@ -37,9 +33,8 @@ from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade, scenarios_dir
 from chatkit.grading.summary import shortened
 from chatkit.grading.watch import watch_and_grade
-from chatkit.target import FUNCTIONS, kit_root
+from chatkit.target import kit_root
 
-SOLUTION = kit_root() / "solution" / "flow.py"
 NORMAL = ["normal flow"]
 SEND_STARTS = "    check_body(body)\n"
 RECONCILE_LOOKUP = "    message = state.get(incoming.client_id)\n"
@@ -57,41 +52,10 @@ def make_target(folder: Path, old: str = "", new: str = "", *, append: str = "")
     return folder
 
 
-def write_stub(folder: Path) -> Path:
-    """The solution with the bodies of send, reconcile and rollback not written yet."""
-    source = SOLUTION.read_text()
-    lines = source.splitlines()
-    functions = [
-        node
-        for node in ast.parse(source).body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in FUNCTIONS
-    ]
-    assert {node.name for node in functions} == set(FUNCTIONS)
-    for node in sorted(functions, key=lambda node: -node.lineno):
-        body = node.body[1:] if ast.get_docstring(node) else node.body
-        indent = " " * body[0].col_offset
-        stub = f'{indent}raise NotImplementedError("{node.name} is not written yet")'
-        lines[body[0].lineno - 1 : node.end_lineno] = [stub]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "flow.py").write_text("\n".join(lines) + "\n")
-    return folder
-
-
 @pytest.fixture
 def stub(tmp_path: Path) -> Path:
     """A flow whose three functions are not written yet, like the shipped starter."""
     return write_stub(tmp_path / "stub")
-
-
-def run_grader(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(kit_root() / "grader.py"), *args],
-        capture_output=True,
-        text=True,
-        cwd=kit_root(),
-        timeout=110,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "100"},
-    )
 
 
 def unwrapped(screen: str) -> str:
@@ -571,28 +535,10 @@ def test_watch_grades_again_after_a_change(tmp_path: Path) -> None:
     assert f"score this session: 100 → {scores[1]}" in shown[last_report:], "history under it"
 
 
-def scenario(family: str, name: str, outcome: Outcome = Outcome.PASSED, **fields: Any) -> Result:
-    """A result as the child reports it, for the screens' own tests."""
-    return Result(f"{family}::{name}", name, family, outcome, **fields)
-
-
 def screen(report: GradeReport, *, every_failure: bool = False) -> str:
     console = Console(record=True, width=100, file=io.StringIO())
     render(report, console, every_failure=every_failure)
     return console.export_text()
-
-
-def crash(family: str, name: str, line: int = 32) -> Result:
-    where = Location("mine/flow.py", line, "send", "check_body(bdy)")
-    return scenario(
-        family,
-        name,
-        Outcome.CRASHED,
-        error_type="NameError",
-        message="name 'bdy' is not defined",
-        location=where,
-        function="send",
-    )
 
 
 def test_family_tables_share_one_width() -> None:

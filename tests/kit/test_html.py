@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from browser import INSTALL, PHONE, Browser, chromium
-from test_grader import crash, run_grader, write_stub
+from grading_support import crash, run_grader, write_stub
 
 from chatkit.engine.story import SERVER
 from chatkit.grading.html_report import html_page

@@ -9,11 +9,11 @@ The core install itself, not editable and without extras, is run end to end by
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from grading_support import run_grader
 
 from chatkit import cli
 from chatkit.extras import run_needing_extras
@@ -115,14 +115,9 @@ def test_a_learner_copy_is_never_written_over_anything(tmp_path: Path) -> None:
 
 
 def run_grader_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "grader.py", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"COLUMNS": "100", "NO_COLOR": "1", "PATH": ""},
-    )
+    """The learner copy's own grader, run from it with nothing of this environment."""
+    env = {"COLUMNS": "100", "NO_COLOR": "1", "PATH": ""}
+    return run_grader(*args, cwd=folder, grader=folder / "grader.py", env=env)
 
 
 def test_in_a_learner_copy_the_grader_grades_the_starter_and_says_the_reference_is_absent(

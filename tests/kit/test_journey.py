@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from grading_support import run_grader, write_stub
 from mistakes import CLASS_TIMEOUT, MISTAKES, SOLUTION
 from rich.console import Console
-from test_grader import run_grader, write_stub
 
 from chatkit.grading.cli import main
 from chatkit.grading.hints import HintProgress

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from grading_support import run_grader
 
 from chatkit.grading.exports import exercism
 from chatkit.grading.runner import grade
@@ -147,14 +147,7 @@ def test_two_phones_share_nothing_a_flow_keeps(tmp_path: Path) -> None:
 
 def grader_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """The grader's command line, run from ``folder`` (a learner's own, say)."""
-    return subprocess.run(
-        [sys.executable, str(kit_root() / "grader.py"), *args],
-        capture_output=True,
-        text=True,
-        cwd=folder,
-        timeout=110,
-        env={**os.environ, "COLUMNS": "120", **env},
-    )
+    return run_grader(*args, cwd=folder, env={**os.environ, "COLUMNS": "120", **env})
 
 
 STUB = (kit_root() / "starter-code" / "flow.py").read_text()

@@ -573,6 +573,42 @@ MEMO_HOLDERS = {
         '    if key == "first":\n        check_body.memo_first = value\n'
         "    else:\n        check_body.memo_in_send = value\n"
     ),
+    "an object of Python's": (
+        "import types\n\n"
+        'MEMO = types.SimpleNamespace(first="", in_send=False)\n\n\n'
+        'def get(key):\n    return MEMO.first if key == "first" else MEMO.in_send\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        MEMO.first = value\n'
+        "    else:\n        MEMO.in_send = value\n"
+    ),
+    "deep inside containers": (
+        'MEMO = [[[[[{"first": "", "in_send": False}]]]]]\n\n\n'
+        "def get(key):\n    return MEMO[0][0][0][0][0][key]\n\n\n"
+        "def put(key, value):\n    MEMO[0][0][0][0][0][key] = value\n"
+    ),
+    "a partial's arguments": (
+        "import functools\n\n"
+        'MEMO = functools.partial(print, {"first": "", "in_send": False})\n\n\n'
+        "def get(key):\n    return MEMO.args[0][key]\n\n\n"
+        "def put(key, value):\n    MEMO.args[0][key] = value\n"
+    ),
+    "a suspended generator": (
+        "def _keeper():\n"
+        '    memo = {"first": "", "in_send": False}\n'
+        "    while True:\n        yield memo\n\n\n"
+        "KEEPER = _keeper()\n\n\n"
+        "def get(key):\n    return next(KEEPER)[key]\n\n\n"
+        "def put(key, value):\n    next(KEEPER)[key] = value\n"
+    ),
+    "a class made at run time": (
+        "import dataclasses\n\n"
+        'Memo = dataclasses.make_dataclass("Memo", [])\n'
+        'Memo.first, Memo.in_send = "", False\n\n\n'
+        'def get(key):\n    return Memo.first if key == "first" else Memo.in_send\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        Memo.first = value\n'
+        "    else:\n        Memo.in_send = value\n"
+    ),
 }
 HELPER_MEMO = MEMO_HOLDERS["a module dict"]
 
@@ -616,6 +652,66 @@ def test_state_kept_anywhere_in_the_flow_starts_afresh_and_is_not_merged_away(
         found[name] = (result.orderings, result.broken)
     assert found["holder"] == found["module dict"]
     assert found["holder"][1].keys() == {str(Rule.LOADING_AND_ERRORS)}, found
+
+
+# Another bug that needs the flow's memory of what came before: your own message is
+# shown twice when it is echoed for the second time after exactly one of Bob's. The
+# screen alone cannot tell that history from the others, so only states that keep it
+# apart (wherever the flow keeps it) find the bug; merging them away would hide it.
+HISTORY_HOLDERS = {
+    "a module list": "HISTORY = []\n\n\ndef history():\n    return HISTORY\n",
+    "an object of Python's": (
+        "import types\n\nBOX = types.SimpleNamespace(history=[])\n\n\n"
+        "def history():\n    return BOX.history\n"
+    ),
+    "deep inside containers": (
+        "BOX = [[[[[[]]]]]]\n\n\ndef history():\n    return BOX[0][0][0][0][0]\n"
+    ),
+    "a partial's arguments": (
+        "import functools\n\nBOX = functools.partial(print, [])\n\n\n"
+        "def history():\n    return BOX.args[0]\n"
+    ),
+    "a suspended generator": (
+        "def _keeper():\n    kept = []\n    while True:\n        yield kept\n\n\n"
+        "KEEPER = _keeper()\n\n\ndef history():\n    return next(KEEPER)\n"
+    ),
+    "a class made at run time": (
+        "import dataclasses\n\n"
+        'Box = dataclasses.make_dataclass("Box", [])\nBox.kept = []\n\n\n'
+        "def history():\n    return Box.kept\n"
+    ),
+}
+
+
+def flow_with_history(holder: str) -> str:
+    """The solution with the history bug, its history kept in ``holder``."""
+    return (
+        (KIT_TESTS.parent.parent / "solution" / "flow.py")
+        .read_text()
+        .replace("\n\nasync def send(", "\n\n" + HISTORY_HOLDERS[holder] + "\n\nasync def send(", 1)
+        .replace(
+            "    message = state.get(incoming.client_id)\n    if message is None:\n",
+            "    seen = history()\n"
+            "    mine = incoming.author == state.user\n"
+            '    if mine and seen.count("m") == 2 and "b" in seen and seen.index("b") == 1:\n'
+            "        state.add(Message.from_server(incoming))\n"
+            '    seen.append("m" if mine else "b")\n'
+            "    message = state.get(incoming.client_id)\n    if message is None:\n",
+        )
+    )
+
+
+@pytest.mark.parametrize("holder", list(HISTORY_HOLDERS)[1:])
+def test_history_kept_anywhere_keeps_states_apart(holder: str, tmp_path: Path) -> None:
+    found = {}
+    for where in ("a module list", holder):
+        folder = tmp_path / where.replace(" ", "_").replace("'", "")
+        folder.mkdir()
+        (folder / "flow.py").write_text(flow_with_history(where))
+        result = explore(flow_at(folder), ONE_MESSAGE)
+        found[where] = (result.orderings, result.broken)
+    assert found[holder] == found["a module list"]
+    assert found[holder][1].keys() == {str(Rule.EXACTLY_ONCE)}, found
 
 
 def _numbers(result: Exploration) -> tuple[object, ...]:

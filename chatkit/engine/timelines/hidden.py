@@ -14,29 +14,42 @@ import __future__
 
 import asyncio
 import os
-from collections import deque
-from collections.abc import Coroutine, Hashable, Sequence
-from datetime import datetime
+from collections import defaultdict, deque
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Sequence
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from enum import Enum
+from fractions import Fraction
+from functools import partial
 from pathlib import Path
+from random import Random
 from types import (
+    AsyncGeneratorType,
     BuiltinFunctionType,
     CellType,
+    ClassMethodDescriptorType,
     CodeType,
     CoroutineType,
     FrameType,
     FunctionType,
     GeneratorType,
+    GetSetDescriptorType,
+    MemberDescriptorType,
+    MethodDescriptorType,
     MethodType,
+    MethodWrapperType,
     ModuleType,
+    WrapperDescriptorType,
 )
 from typing import Any, Protocol
+from uuid import UUID
 
 from chatkit.client import ChatClient
 from chatkit.code_folder import CodeFolder
 from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.engine.timelines.canon import Names
-from chatkit.engine.timelines.shipped import Shipped, changes, within_reach
-from chatkit.model import Message, ServerMessage, Status
+from chatkit.engine.timelines.shipped import Shipped, changes, is_shipped, within_reach
+from chatkit.model import Message, Status
 from chatkit.protocols import Flow
 from chatkit.sandbox.device import device_modules
 from chatkit.state import Chat, ChatState
@@ -45,10 +58,40 @@ NOT_STARTED = object()
 """What a send waits on before it was first stepped."""
 
 _PLAIN: frozenset[type] = frozenset({type(None), bool, int, float, Status})
+_IMMUTABLE: frozenset[type] = frozenset(
+    {bytes, complex, range, Decimal, Fraction, date, time, timedelta, timezone, type(...)}
+)
+"""Values whose text says all they are (checked by exact type: a subclass may hold more)."""
+_KIT_OBJECTS = (ChatState, ChatClient, ScriptedServer, Request, Names)
+"""What the kit hands a flow, rendered by what it is: the judge's key covers what they hold."""
+_SUSPENDED: dict[type, Callable[[Any], FrameType | None]] = {
+    GeneratorType: lambda generator: generator.gi_frame,
+    CoroutineType: lambda coroutine: coroutine.cr_frame,
+    AsyncGeneratorType: lambda generator: generator.ag_frame,
+}
+_BUILT_IN: frozenset[type] = frozenset(
+    {
+        BuiltinFunctionType,
+        GetSetDescriptorType,
+        MemberDescriptorType,
+        WrapperDescriptorType,
+        MethodDescriptorType,
+        ClassMethodDescriptorType,
+        MethodWrapperType,
+        type(__future__.annotations),  # what ``from __future__ import annotations`` binds
+    }
+)
+"""Python's own functions and descriptors: the same in every run."""
 _KIT_CODE = CodeFolder(Path(__file__).resolve().parent.parent)
-_RENDER_DEPTH = 3
-_FEATURE = type(__future__.annotations)
-"""What ``from __future__ import annotations`` binds in a module."""
+_HEAP_TYPE = 1 << 9
+"""``Py_TPFLAGS_HEAPTYPE``: a class written in Python, whose attributes can be changed."""
+_BUDGET = 20_000
+"""The most values one key reads; a state bigger than that is one of its own."""
+_MAX_DEPTH = 100
+
+
+class Unreadable(Exception):
+    """The hidden state holds something its key cannot read faithfully."""
 
 
 class TaskLike(Protocol):
@@ -94,13 +137,24 @@ class HiddenState(Names):
         self._own: list[ModuleType] = []
         self._names: set[str] = set()
         self._reachable: list[Shipped] = []
-        """The shipped classes and functions the flow's modules can reach (`chatkit.engine.timelines.shipped.changes`)."""
+        self._budget = _BUDGET
+        self._numbers: dict[int, int] = {}
+        """Each object read for the key being made, by ``id``: its number, in reading order."""
+        self._kept: list[object] = []
+        """The shipped classes and functions the flow's modules can reach (`changes`)."""
 
     def key(self) -> Hashable:
-        """The hidden state, with the screen it refers to."""
+        """The hidden state, with the screen it refers to; a state of its own (never equal
+        to another) when something in it cannot be read."""
         chats, index, _ = self._screen(self.run.state, self.run.server)  # the judge has the server
-        tasks = tuple(self._task_key(task) for task in self.run.tasks if not task.done)
-        return (chats, index, tasks, self._flow_key())
+        self._budget, self._numbers, self._kept = _BUDGET, {}, []
+        try:
+            tasks = tuple(self._task_key(task) for task in self.run.tasks if not task.done)
+            return (chats, index, tasks, self._flow_key())
+        except (Unreadable, RecursionError):
+            return object()
+        finally:
+            self._numbers, self._kept = {}, []
 
     def _task_key(self, task: TaskLike) -> tuple[object, ...]:
         frames: list[tuple[CodeType, int, tuple[object, ...]]] = []
@@ -133,7 +187,7 @@ class HiddenState(Names):
     def _flow_key(self) -> tuple[object, ...]:
         """What the flow keeps at module level (a learner's own bookkeeping), wherever it
         keeps it: in the flow or a helper module of its own, as plain values, objects'
-        attributes, classes, functions' defaults and closures (a few levels deep).
+        attributes, classes, functions' defaults and closures, to the end.
 
         Every run starts with a fresh copy of the flow (`chatkit.phone.timeline`), so within
         a run these follow from its events alone.
@@ -144,38 +198,48 @@ class HiddenState(Names):
         return (*modules, *changes(self.reachable))
 
     def _namespace(self, namespace: dict[str, object], depth: int) -> tuple[object, ...]:
-        """Each name's value, but for what is the same in every run: Python's and the kit's
-        own classes, functions and modules (what a flow sets on them is read once, in
-        `chatkit.engine.timelines.shipped.changes`)."""
+        """Each name's value, but for what is the same in every run (`_static`)."""
         return tuple(
             (name, self._render(value, depth))
-            for name, value in namespace.items()
-            if not name.startswith("__") and not self._shipped(value)
+            for name, value in dict.items(namespace)
+            if type(name) is not str or not name.startswith("__") or name == "__dict__"
+            if not self._static(value)
         )
 
-    def _shipped(self, value: object) -> bool:
-        if isinstance(value, FunctionType):
-            return not self._learners_file(value.__code__.co_filename)
-        if isinstance(value, type):
-            return value.__module__ not in self._modules()
-        if isinstance(value, ModuleType):
+    def _static(self, value: object) -> bool:
+        """Python's and the kit's own functions and modules, C classes, and the classes a
+        flow imports (what it sets on those is read once, in
+        `chatkit.engine.timelines.shipped.changes`): the same in every run."""
+        kind = type(value)
+        if kind is FunctionType:
+            return not self._learners_file(value.__code__.co_filename)  # type: ignore[attr-defined]
+        if issubclass(kind, type):
+            return is_shipped(value) or not value.__flags__ & _HEAP_TYPE  # type: ignore[attr-defined]
+        if kind is ModuleType:
             return not self._learners_file(getattr(value, "__file__", None))
-        return isinstance(value, BuiltinFunctionType | _FEATURE)
+        if kind is classmethod or kind is staticmethod:
+            return self._static(value.__func__)  # type: ignore[attr-defined]
+        if kind is property:
+            parts = (value.fget, value.fset, value.fdel)  # type: ignore[attr-defined]
+            return all(part is None or self._static(part) for part in parts)
+        return kind in _BUILT_IN
 
     def _render(self, value: object, depth: int) -> object:
         """A hashable stand-in for ``value`` that is the same in every replay.
 
         A client id becomes the send it belongs to, a row its place on screen, the
-        state, client and server what they are; containers are rendered to a few
-        levels, anything else by its type.
+        state, client and server what they are. Everything else is read to the end:
+        containers, objects' attributes, classes, functions' closures and defaults,
+        suspended generators. An object met twice is written the second time as a
+        reference to the first, so two names for one list differ from two equal lists.
+        What cannot be read (or is too big to) makes the state one of its own
+        (`Unreadable`): never merged with another, so never wrongly.
         """
         kind = type(value)
         if kind is str:
             text: str = value  # type: ignore[assignment]  # checked just above
             canonical = self.sends.get(text)
-            if canonical is not None:
-                return ("id", canonical)
-            return text
+            return ("id", canonical) if canonical is not None else text
         if kind in _PLAIN:
             return value
         if kind is Message:
@@ -188,78 +252,119 @@ class HiddenState(Names):
             return token
         if kind is Chat:
             return ("chat", value.id)  # type: ignore[attr-defined]
-        if isinstance(value, str):
-            return self._render(str(value), depth)
-        if isinstance(value, Message):
-            return ("copy", self._row_key(value))
-        if isinstance(value, ServerMessage):
-            return ("server copy", self._rename(value.client_id))
-        if isinstance(value, ChatState | ChatClient | ScriptedServer | Request | Names):
-            return type(value).__qualname__
-        if isinstance(value, datetime):
-            return self._time(value)
-        if isinstance(value, asyncio.Future):
-            return ("future", value.done())
-        if isinstance(value, BaseException):
-            return (type(value).__qualname__, str(value))
-        if depth < _RENDER_DEPTH and not isinstance(value, _OPAQUE):
-            held = self._held(value, depth + 1)
-            if held is not None:
-                return held
-        if depth < _RENDER_DEPTH:
-            if isinstance(value, list | tuple):
-                items = (self._render(item, depth + 1) for item in value)
-                return (type(value).__qualname__, *items)
-            if isinstance(value, set | frozenset):
-                rendered = [repr(self._render(item, depth + 1)) for item in value]
-                return ("set", *sorted(rendered))
-            if isinstance(value, dict):
-                pairs = (
-                    (self._render(k, depth + 1), self._render(v, depth + 1))
-                    for k, v in value.items()
-                )
-                return ("dict", *pairs)
-        return type(value).__qualname__
+        if issubclass(kind, _KIT_OBJECTS):
+            return kind.__qualname__
+        if issubclass(kind, asyncio.AbstractEventLoop):
+            return "the event loop"
+        if kind is datetime:
+            return self._time(value)  # type: ignore[arg-type]
+        if kind is UUID:  # a client id kept as a UUID is the send it belongs to, too
+            text = str(value)
+            canonical = self.sends.get(value.hex) or self.sends.get(text)  # type: ignore[attr-defined]
+            return ("uuid", canonical or text)
+        if kind in _IMMUTABLE:
+            return (kind.__qualname__, repr(value))
+        self._budget -= 1
+        if self._budget < 0 or depth > _MAX_DEPTH:
+            raise Unreadable("too big or too deep to read")
+        number = self._numbers.get(id(value))
+        if number is not None:
+            return ("ref", number)
+        number = self._numbers[id(value)] = len(self._numbers)
+        self._kept.append(value)  # alive until the key is made: no other object takes its id
+        return ("#", number, self._contents(value, kind, depth + 1))
 
-    def _held(self, value: object, depth: int) -> object:
-        """What a learner's module, class, function or object holds (None for anything
-        else): the places a flow can keep state besides plain containers."""
-        if isinstance(value, ModuleType):
+    def _contents(self, value: Any, kind: type, depth: int) -> object:
+        """What an object holds (see `_render`), written with its type."""
+        render, name = self._render, f"{kind.__module__}.{kind.__qualname__}"
+        if kind is ModuleType:
             if not self._learners_file(getattr(value, "__file__", None)):
                 return ("module", value.__name__)
-            return ("module", value.__name__, *self._namespace(vars(value), depth))
-        if isinstance(value, FunctionType):
+            return ("module", value.__name__, self._namespace(vars(value), depth))
+        if kind is FunctionType:
             if not self._learners_file(value.__code__.co_filename):
-                return ("function", value.__qualname__)
-            cells = tuple(self._render(_cell(cell), depth) for cell in value.__closure__ or ())
-            return (
-                "function",
-                value.__qualname__,
-                self._render(value.__defaults__, depth),
-                self._render(value.__kwdefaults__, depth),
-                cells,
-                self._namespace(vars(value), depth),
+                return ("function", name, value.__qualname__)
+            cells = tuple(render(_cell(cell), depth) for cell in value.__closure__ or ())
+            defaults = (render(value.__defaults__, depth), render(value.__kwdefaults__, depth))
+            return ("function", value.__qualname__, defaults, cells, self._attributes(value, depth))
+        if kind is MethodType:
+            return ("method", render(value.__self__, depth), value.__func__.__qualname__)
+        if kind is classmethod or kind is staticmethod:
+            return (name, render(value.__func__, depth), self._attributes(value, depth))
+        if kind is property:
+            return (name, render((value.fget, value.fset, value.fdel), depth))
+        if issubclass(kind, type):
+            if self._static(value):
+                return ("class", value.__module__, value.__qualname__)
+            return ("class", value.__qualname__, self._namespace(dict(vars(value)), depth))
+        if kind in _SUSPENDED:
+            return ("suspended", *self._frame(_SUSPENDED[kind](value), depth))
+        if issubclass(kind, asyncio.Future):
+            return ("future", *self._future(value, depth))
+        if issubclass(kind, str):
+            return (name, str.__str__(value), self._attributes(value, depth))
+        if issubclass(kind, datetime):
+            return (name, self._time(value), self._attributes(value, depth))
+        if issubclass(kind, list | tuple | deque):
+            items = tuple(render(item, depth) for item in _items(value))
+            maxlen = value.maxlen if issubclass(kind, deque) else None
+            return (name, items, maxlen, self._attributes(value, depth))
+        if issubclass(kind, set | frozenset):
+            members = sorted(repr(render(item, depth)) for item in _items(value))
+            return (name, tuple(members), self._attributes(value, depth))
+        if issubclass(kind, dict):
+            pairs = tuple((render(k, depth), render(v, depth)) for k, v in dict.items(value))
+            factory = (
+                render(value.default_factory, depth) if issubclass(kind, defaultdict) else None
             )
-        if isinstance(value, MethodType):
-            return ("method", self._render(value.__self__, depth), value.__func__.__qualname__)
-        if isinstance(value, type):
-            if value.__module__ not in self._modules():
-                return ("class", value.__qualname__)
-            return ("class", value.__qualname__, *self._namespace(dict(vars(value)), depth))
-        kind = type(value)
-        if kind.__module__ in self._modules():  # an object of a learner's class
-            attributes = getattr(value, "__dict__", None)
-            slots = [name for name in getattr(kind, "__slots__", ()) if hasattr(value, name)]
-            held = dict(attributes) if type(attributes) is dict else {}
-            held.update((name, getattr(value, name)) for name in slots)
-            return (kind.__qualname__, *self._namespace(held, depth))
-        if isinstance(value, deque):
-            return ("deque", *(self._render(item, depth) for item in value))
-        if isinstance(value, asyncio.Lock | asyncio.Event | asyncio.Semaphore):
-            return (kind.__qualname__, repr(value).partition("[")[2])  # locked, waiters:1] …
-        if kind.__module__ == "itertools":  # a count() is a counter: its repr says where
-            return repr(value)
-        return None
+            return (name, pairs, factory, self._attributes(value, depth))
+        if issubclass(kind, bytearray):
+            return (name, bytes(value), self._attributes(value, depth))
+        if issubclass(kind, BaseException):
+            arguments = render(value.args, depth)
+            return (name, arguments, self._attributes(value, depth))
+        if issubclass(kind, Enum):
+            return (name, value.name, self._attributes(value, depth))
+        if issubclass(kind, partial):
+            parts = (value.func, value.args, value.keywords)
+            return (name, render(parts, depth), self._attributes(value, depth))
+        if issubclass(kind, asyncio.Lock | asyncio.Event | asyncio.Semaphore):
+            return (name, repr(value).partition("[")[2], self._attributes(value, depth))
+        if issubclass(kind, Random):
+            return (name, render(Random.getstate(value), depth), self._attributes(value, depth))
+        if _has_attributes(value, kind):
+            return (name, self._attributes(value, depth))
+        return (name, render(_reduced(value), depth))
+
+    def _attributes(self, value: object, depth: int) -> tuple[object, ...]:
+        """An object's own attributes: its ``__dict__`` and its slots."""
+        attributes = object.__getattribute__(value, "__dict__") if _has_dict(value) else None
+        held = dict(attributes) if isinstance(attributes, dict) else {}
+        for slot in _slots(type(value)):
+            try:
+                held[slot] = object.__getattribute__(value, slot)
+            except AttributeError:
+                continue
+        return self._namespace(held, depth) if held else ()
+
+    def _frame(self, frame: FrameType | None, depth: int) -> tuple[object, ...]:
+        """Where a generator or coroutine waits, and what its locals hold."""
+        if frame is None:
+            return ("finished",)
+        local = tuple((name, self._render(item, depth)) for name, item in frame.f_locals.items())
+        return (frame.f_code.co_qualname, frame.f_lasti, local)
+
+    def _future(self, future: asyncio.Future[Any], depth: int) -> tuple[object, ...]:
+        """A future's (or task's) outcome, and where a task's coroutine waits."""
+        task = self._render(future.get_coro(), depth) if isinstance(future, asyncio.Task) else None
+        if not future.done():
+            return ("waiting", task)
+        if future.cancelled():
+            return ("cancelled", task)
+        error = future.exception()
+        if error is not None:
+            return ("raised", self._render(error, depth), task)
+        return ("done", self._render(future.result(), depth), task)
 
     def _learners_file(self, source: object) -> bool:
         return type(source) is str and self._folder is not None and source.startswith(self._folder)
@@ -282,7 +387,7 @@ class HiddenState(Names):
     @property
     def reachable(self) -> list[Shipped]:
         """The shipped classes and functions this run's flow can reach, as shipped: all it
-        can have set something on (`chatkit.engine.timelines.shipped.restore_shipped` puts them back)."""
+        can have set something on (`restore_shipped` puts them back)."""
         self._learners  # noqa: B018  (brings them up to date)
         return self._reachable
 
@@ -302,8 +407,51 @@ def _cell(cell: CellType) -> object:
         return None
 
 
-_OPAQUE = (ChatState, ChatClient, ScriptedServer, Request, Names, Message, Chat, ServerMessage)
-"""Objects rendered by what they are (above), never by their attributes."""
+def _items(value: Any) -> Iterable[object]:
+    """A container's items as stored, whatever its class says its iterator is."""
+    bases: tuple[Any, ...] = (list, tuple, deque, set, frozenset)
+    for base in bases:
+        if isinstance(value, base):
+            items: Iterable[object] = base.__iter__(value)
+            return items
+    raise Unreadable(f"a {type(value).__qualname__} is not a container")
+
+
+def _has_dict(value: object) -> bool:
+    try:
+        object.__getattribute__(value, "__dict__")
+    except AttributeError:
+        return False
+    return True
+
+
+def _slots(kind: type) -> list[str]:
+    """Every slot a class and its bases declare, as stored (private names mangled)."""
+    names: list[str] = []
+    for cls in kind.__mro__:
+        declared = cls.__dict__.get("__slots__", ())
+        for slot in (declared,) if isinstance(declared, str) else declared:
+            if slot in ("__dict__", "__weakref__"):
+                continue
+            private = slot.startswith("__") and not slot.endswith("__")
+            names.append(f"_{cls.__name__.lstrip('_')}{slot}" if private else slot)
+    return names
+
+
+def _has_attributes(value: object, kind: type) -> bool:
+    return _has_dict(value) or bool(_slots(kind))
+
+
+def _reduced(value: object) -> object:
+    """What Python's own copy protocol says a C object holds (an iterator's position, say);
+    refused for a class of the flow's, whose answer could be anything."""
+    kind = type(value)
+    if kind.__flags__ & _HEAP_TYPE and not is_shipped(kind):
+        raise Unreadable(f"a {kind.__qualname__} holds what its key cannot read")
+    try:
+        return object.__reduce_ex__(value, 4)
+    except Exception as error:
+        raise Unreadable(f"a {kind.__qualname__} cannot be read: {error}") from None
 
 
 def _is_kit_code(code: CodeType) -> bool:

@@ -87,3 +87,8 @@ def changes(watched: list[Shipped]) -> tuple[object, ...]:
         for name, now in vars(value).items()
         if shipped.get(name, _MISSING) is not now
     )
+
+
+def is_shipped(value: object) -> bool:
+    """Whether ``value`` is one of the classes and functions a flow can import."""
+    return id(value) in _AS_SHIPPED
