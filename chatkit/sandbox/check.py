@@ -14,6 +14,7 @@ import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from string import Formatter
 
 from chatkit.sandbox.policy import (
     ALLOWED_DUNDERS,
@@ -24,6 +25,25 @@ from chatkit.sandbox.policy import (
 )
 
 _DUNDER = re.compile(r"__\w+__")
+_FIELD_START = re.compile(r"[^.\[]*")
+_FIELD_PART = re.compile(r"\.([^.\[]*)|\[[^\]]*\]")
+"""A format field after its first name: ``.attribute`` or ``[key]``, as str.format reads it."""
+_SELF_MATCHING = frozenset(
+    [
+        "bool",
+        "bytearray",
+        "bytes",
+        "dict",
+        "float",
+        "frozenset",
+        "int",
+        "list",
+        "set",
+        "str",
+        "tuple",
+    ]
+)
+"""Python's classes whose ``case int(x)`` binds the value itself, reading no attribute."""
 _FORMAT_DUNDER = re.compile(r"\{[^{}]*__\w+__")
 
 
@@ -249,11 +269,23 @@ class _Checker(ast.NodeVisitor):
 
     def visit_MatchClass(self, node: ast.MatchClass) -> None:
         """``case object(name=x)`` reads the subject's attribute ``name``, as ``.name`` does,
-        so each such name is checked as an attribute is."""
+        so each such name is checked as an attribute is. ``case Cls(x)`` reads the
+        attributes ``Cls.__match_args__`` names, which a class made at run time can make
+        anything: refused, but for Python's own values, which match themselves."""
         for attr in node.kwd_attrs:
             refused = _attribute_refusal(attr, own=False)
             if refused is not None:
                 self._refuse(node, refused)
+        cls = node.cls
+        matches_itself = (
+            isinstance(cls, ast.Name) and cls.id in _SELF_MATCHING and cls.id not in self.bound
+        )
+        if node.patterns and not (matches_itself and len(node.patterns) == 1):
+            self._refuse(
+                node,
+                "a class pattern with values in order reads attributes its class names at run "
+                "time; name each one (`case Message(status=Status.SENT)`)",
+            )
         self.generic_visit(node)
 
     def _is_own(self, base: ast.expr) -> bool:
@@ -264,8 +296,16 @@ class _Checker(ast.NodeVisitor):
 
     def visit_Constant(self, node: ast.Constant) -> None:
         text = node.value
-        if isinstance(text, str) and (_DUNDER.fullmatch(text) or _FORMAT_DUNDER.search(text)):
+        if not isinstance(text, str):
+            return
+        if _DUNDER.fullmatch(text) or _FORMAT_DUNDER.search(text):
             self._refuse(node, "a string that names Python's internals; a flow never needs one")
+            return
+        for attr in _format_attributes(text):
+            refused = _attribute_refusal(attr, own=False)
+            if refused is not None:
+                self._refuse(node, f"as a format field, {refused}")
+                return
 
 
 def _attribute_refusal(attr: str, *, own: bool) -> str | None:
@@ -281,6 +321,27 @@ def _attribute_refusal(attr: str, *, own: bool) -> str | None:
             "(`state.get`, `state.chat`, `message.status`, …)"
         )
     return None
+
+
+def _format_attributes(text: str, depth: int = 0) -> list[str]:
+    """The attributes ``text.format(…)`` would read: ``{0.name}`` reads ``name``, as
+    ``.name`` does (fields nested in a format spec too). None for text that is not a
+    format string."""
+    if "{" not in text or depth > 2:
+        return []
+    try:
+        fields = list(Formatter().parse(text))
+    except ValueError:  # not a format string: .format would refuse it too
+        return []
+    found: list[str] = []
+    for _, field, spec, _ in fields:
+        if field:
+            first = _FIELD_START.match(field)
+            rest = field[first.end() :] if first else ""
+            found += [part.group(1) for part in _FIELD_PART.finditer(rest) if part.group(1)]
+        if spec:
+            found += _format_attributes(spec, depth + 1)
+    return found
 
 
 def literal_getattr_name(call: ast.Call) -> str | None:

@@ -72,7 +72,9 @@ MODULES: dict[str, ModuleRule] = {
     "abc": _all_but(),
     "collections": _all_but(),
     "collections.abc": _all_but(),
-    "functools": _all_but("singledispatch", "singledispatchmethod"),  # evaluate annotations
+    "functools": _all_but(  # annotations evaluated; attributes copied by the names given
+        "singledispatch", "singledispatchmethod", "update_wrapper", "wraps"
+    ),
     "itertools": _all_but(),
     "operator": _all_but("attrgetter", "methodcaller"),  # attribute access by string
     "math": _all_but(),

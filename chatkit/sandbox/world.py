@@ -19,9 +19,12 @@ from __future__ import annotations
 import asyncio as _asyncio
 import base64
 import contextlib
+import dataclasses as _dataclasses
 import datetime as _dt
 import hashlib
 import importlib
+import inspect
+import keyword
 import random as _random
 import time as _time
 import types
@@ -174,13 +177,31 @@ class ScriptedWorld(World):
 
 def module_copy(name: str, overrides: dict[str, Any] | None = None) -> types.ModuleType:
     """A module that holds just the names of module ``name`` a flow may use: ``overrides``
-    where given (the scripted ones), the rest as they are."""
+    where given (the scripted ones), guarded stand-ins (`_GUARDED`), the rest as they are."""
     real = importlib.import_module(name)
-    overrides = overrides or {}
+    overrides = {**_GUARDED.get(name, {}), **(overrides or {})}
     module = types.ModuleType(name, real.__doc__)
     for attr in allowed_names(name):
         setattr(module, attr, overrides[attr] if attr in overrides else getattr(real, attr))
     return module
+
+
+def _named_fields_only(cls: Any = None, /, **options: Any) -> Any:
+    """``dataclasses.dataclass`` for a flow: every field must be a name. (Python writes each
+    field's name into the code it makes for the class and runs it, so a name made at run
+    time could be code.)"""
+
+    def make(target: Any) -> Any:
+        for field in inspect.get_annotations(target):
+            if type(field) is not str or not field.isidentifier() or keyword.iskeyword(field):
+                raise TypeError(f"a dataclass field must be a plain name, not {field!r}")
+        return _dataclasses.dataclass(target, **options)
+
+    return make if cls is None else make(cls)
+
+
+_GUARDED: dict[str, dict[str, Any]] = {"dataclasses": {"dataclass": _named_fields_only}}
+"""Names of allowed modules that a flow gets in a guarded form."""
 
 
 def _scripted_datetime(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:

@@ -18,6 +18,7 @@ from chatkit.grading.exports import exercism
 from chatkit.grading.results import Outcome
 from chatkit.grading.runner import grade
 from chatkit.grading.trust import kit_fingerprint, tampered
+from chatkit.sandbox.device import FlowCode
 from chatkit.target import kit_root
 
 pytestmark = pytest.mark.timeout(60)
@@ -129,6 +130,22 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         2,
         "Python's internals",
     ),
+    "copies attributes by names made at run time": (
+        "import functools\n\nfunctools.update_wrapper(print, print, assigned=(), updated=())\n",
+        3,
+        "may not use `functools.update_wrapper`",
+    ),
+    "reads the attributes a class names, in a match pattern": (
+        "from chatkit import check_body\n\n\nclass Peek:\n    pass\n\n\n"
+        "match check_body:\n    case Peek(found):\n        pass\n",
+        9,
+        "name each one",
+    ),
+    "walks the frames through a format field": (
+        'def probe():\n    yield\n\n\nCALLER = "{0.gi_frame.f_back}".format(probe())\n',
+        5,
+        "as a format field",
+    ),
 }
 """Each cheat: the code put before the stubs, the line it is refused at, and words of why."""
 
@@ -153,6 +170,20 @@ def test_a_cheat_is_refused_with_its_line(cheat: str, tmp_path: Path) -> None:
     assert report.score == 0 and report.exit_code == 2 and not report.results
     document = exercism(report)
     assert document["status"] == "error" and document["refused"] is True
+
+
+def test_a_dataclass_field_must_be_a_plain_name(tmp_path: Path) -> None:
+    """Python writes a dataclass's field names into code it runs, so a name made at run
+    time could be code: a flow's fields must be plain names (and plain ones still work)."""
+    made = '"_" * 2 + "annotations" + "_" * 2'
+    code = f"import dataclasses\n\nBox = dataclasses.dataclass(type('Box', (), {{{made}: {{'a=1': int}}}}))\n"
+    with pytest.raises(TypeError, match="a dataclass field must be a plain name"):
+        FlowCode(write_flow(tmp_path / "made", code + STUBS)).device()
+    plain = (
+        "from dataclasses import dataclass\n\n\n@dataclass(frozen=True)\nclass Box:\n    a: int\n"
+    )
+    flow = FlowCode(write_flow(tmp_path / "plain", plain + STUBS)).device()
+    assert flow.Box(1).a == 1  # type: ignore[attr-defined]
 
 
 def test_a_helper_module_is_checked_too(tmp_path: Path) -> None:
