@@ -65,6 +65,8 @@ ACCEPT_SLICE = 0.05
 """How often, while waiting for the child to join the channel, the grader looks whether
 it has ended instead (it cannot join then, and waiting on would only delay the error)."""
 PLUGIN_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+_OUTPUT_KEPT = 64 * 1024
+"""How much of a child's own output (pytest's, never a flow's) the grader keeps: its end."""
 PYTEST_TIMEOUT_EXIT = 1
 """Where there is no SIGALRM (Windows), pytest-timeout ends a scenario past its hard
 limit by ending the process with this status (``os._exit(1)``)."""
@@ -515,20 +517,22 @@ def _receive(connection: socket.socket, left: float, size: int = 65536) -> bytes
 
 
 def _drain_in_background(child: subprocess.Popen[bytes]) -> Callable[[], str]:
-    """Keep reading the child's output so it never blocks on a full pipe."""
+    """Keep reading the child's output so it never blocks on a full pipe, keeping only its
+    end (what says why it stopped): however much it writes, the grader's memory stays."""
     stream = child.stdout
     assert stream is not None
-    chunks: list[bytes] = []
+    tail = bytearray()
 
     def pump() -> None:
         for chunk in iter(lambda: stream.read(4096), b""):
-            chunks.append(chunk)
+            tail.extend(chunk)
+            del tail[:-_OUTPUT_KEPT]
 
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
 
     def output() -> str:
         thread.join(timeout=5)
-        return b"".join(chunks).decode(errors="replace")[-4000:]
+        return bytes(tail).decode(errors="replace")[-4000:]
 
     return output

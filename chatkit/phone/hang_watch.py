@@ -54,9 +54,14 @@ class HangWatch:
         folder: Path,
         limit: float = CALL_LIMIT_SECONDS,
         clock: Callable[[], float] | None = None,
+        swallowed: Callable[[str, FrameType], None] | None = None,
     ) -> None:
         self.folder = CodeFolder(folder)
         self.limit = limit
+        self._swallowed = swallowed
+        """Called (on the watch's thread) when the learner's code caught the stop and ran
+        on: the phone then ends itself at once, instead of the judge waiting out its time."""
+        self._last_trip: FrameType | None = None
         self._stop = threading.Event()
         self._main = threading.main_thread().ident
         self._thread = threading.Thread(target=self._watch, name="chatkit-hang-watch", daemon=True)
@@ -126,10 +131,23 @@ class HangWatch:
                 watched, since = stretch, now
                 continue
             if now - since > self.limit and self._main is not None:
-                self._tripped = stretch[0].f_code.co_name
+                frame = stretch[0]
+                if frame is self._last_trip and self._swallowed is not None:
+                    self._swallowed(self._swallowed_message(frame), frame)
+                    return
+                self._last_trip, self._tripped = frame, frame.f_code.co_name
                 _thread.interrupt_main(self._signal)
                 watched, since = None, now
         del watched
+        self._last_trip = None
+
+    def _swallowed_message(self, frame: FrameType) -> str:
+        where = _flow_function(frame, str(self.folder.path)) or frame.f_code.co_name
+        return (
+            f"{where} ran for more than {self.limit:g} s without returning or awaiting, and "
+            "when it was stopped it caught the stop and ran on: an `except BaseException:` "
+            "(or a bare `except:`) around a loop swallows it; catch `Exception` instead"
+        )
 
     def _learner_stretch(self) -> _Stretch | None:
         """The outermost frame of the learner's code on the main thread's stack, and the

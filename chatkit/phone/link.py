@@ -54,6 +54,8 @@ class PhoneTemplate:
                 [sys.executable, "-m", "chatkit.phone.template", str(target), str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # a phone speaks only on its line: whatever it
+                stderr=subprocess.DEVNULL,  # writes elsewhere must not pile up in the grader
                 cwd=HOME,
                 env=learner_environment(),
             )
@@ -88,6 +90,8 @@ class PhoneTemplate:
                     str(port),
                 ],
                 stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
                 cwd=HOME,
                 env=learner_environment(),
             )

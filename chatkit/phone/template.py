@@ -21,9 +21,10 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from chatkit.blame import load_failure
+from chatkit.blame import blame_frame, load_failure
 from chatkit.phone.errors import blame_data
 from chatkit.phone.frames import read_frame, write_frame
 from chatkit.phone.hang_watch import HangWatch
@@ -116,7 +117,15 @@ def _phone(
         phone = Phone(code, order["scenario"], order["device"], order["user"])
         check_shape(phone.client.flow, code.path)
         write_frame(channel, {"ready": True})
-        with HangWatch(code.folder):
+
+        def swallowed(message: str, frame: FrameType) -> None:
+            place = blame_frame(frame, str(code.folder))
+            fatal = {"type": "StuckInLearnerCode", "message": message, "where": blame_data(place)}
+            with contextlib.suppress(OSError):
+                write_frame(channel, {"events": [], "fatal": fatal})  # nothing more happened
+            os._exit(1)
+
+        with HangWatch(code.folder, swallowed=swallowed):
             serve(channel, phone)
     except BaseException as error:
         failure = load_failure(error, code.path)

@@ -720,6 +720,11 @@ BROKEN: dict[str, tuple[str, str]] = {
     ),
     "endless loop in send": (SEND, SEND + "    while True:\n        pass\n"),
     "endless loop in reconcile": (RECONCILE, "    while True:\n        pass\n" + RECONCILE),
+    "a loop that swallows the stop": (
+        SEND,
+        SEND + "    while True:\n        try:\n            while True:\n                pass\n"
+        "        except BaseException:\n            pass\n",
+    ),
     "time.sleep(30) in reconcile": (RECONCILE, "    time.sleep(30)\n" + RECONCILE),
     "awaits forever": (SEND, SEND + "    await asyncio.Event().wait()\n"),
     "3 GB allocation": (

@@ -93,6 +93,17 @@ def test_an_endless_loop_names_the_function_that_loops(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_a_loop_that_swallows_the_stop_ends_its_phone_at_once(tmp_path: Path) -> None:
+    """``except BaseException`` around a loop catches the hang watch's stop: the phone then
+    ends itself with a verdict that says so, instead of the judge waiting out each
+    scenario's time (which made a grading take minutes) and reporting a silent phone."""
+    report = graded("a loop that swallows the stop", tmp_path)
+    stopped = [r for r in failures(report) if "caught the stop and ran on" in r.message]
+    assert len(stopped) > 40 and {r.function for r in stopped} == {"send"}
+    assert not [r for r in failures(report) if "stopped answering" in r.message]
+
+
+@pytest.mark.timeout(60)
 def test_what_the_flow_prints_is_in_the_story_and_the_output(tmp_path: Path) -> None:
     flow = tmp_path / "flow.py"
     flow.write_text(

@@ -185,3 +185,45 @@ def test_a_report_that_is_not_one_ends_the_phones_turn(report: object) -> None:
         assert line.closed
 
     asyncio.run(start())
+
+
+COMPLAINER = """
+def complain():
+    try:
+        yield
+    finally:
+        raise ValueError("COMPLAINT " * 100_000)
+
+
+def make_noise():
+    for _ in range(20):
+        noisy = complain()
+        next(noisy)
+        del noisy  # Python writes 'Exception ignored in ...' to the real stderr
+"""
+
+
+def test_what_a_phone_writes_outside_its_line_never_reaches_the_grader(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A phone speaks only on its line. Python itself writes to a process's stderr (an
+    exception a generator's clean-up raised, say): a phone's goes nowhere, so a flow
+    cannot fill the grader's memory with it."""
+    flow = tmp_path / "flow.py"
+    flow.write_text(SOLUTION.read_text() + COMPLAINER)
+    original = "    check_body(body)\n"
+    flow.write_text(flow.read_text().replace(original, original + "    make_noise()\n", 1))
+
+    async def scenario() -> None:
+        template = PhoneTemplate(flow)
+        kit = Scenario(template, ScriptedWorld("noisy"))
+        try:
+            hi = await kit.send("hi")
+            await kit.ack(hi)
+        finally:
+            kit.close()
+            template.close()
+
+    asyncio.run(scenario())
+    said = capfd.readouterr()
+    assert "COMPLAINT" not in said.err + said.out
