@@ -24,6 +24,7 @@ from typing import Any
 
 from chatkit.limits import STARTUP_SECONDS
 from chatkit.phone.frames import WireError, read_frame, write_frame
+from chatkit.portable import fixed_addresses
 from chatkit.sandbox.confine import HOME, learner_environment
 
 REPORT_SECONDS = 5.0
@@ -50,15 +51,22 @@ class PhoneTemplate:
         self._process: subprocess.Popen[bytes] | None = None
         if not self.spawn:
             self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "chatkit.phone.template", str(target), str(theirs.fileno())],
-                pass_fds=[theirs.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,  # a phone speaks only on its line: whatever it
-                stderr=subprocess.DEVNULL,  # writes elsewhere must not pile up in the grader
-                cwd=HOME,
-                env=learner_environment(),
-            )
+            with fixed_addresses():
+                self._process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "chatkit.phone.template",
+                        str(target),
+                        str(theirs.fileno()),
+                    ],
+                    pass_fds=[theirs.fileno()],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,  # a phone speaks only on its line: whatever it
+                    stderr=subprocess.DEVNULL,  # writes elsewhere must not pile up in the grader
+                    cwd=HOME,
+                    env=learner_environment(),
+                )
             theirs.close()
         atexit.register(self.close)
 

@@ -273,9 +273,11 @@ def test_the_fingerprint_covers_the_kit_and_leaves_out_the_target() -> None:
 WEAK_IDS = {
     "clock": ("", "client_id or datetime.now(UTC).isoformat()"),
     "dice": ("import random\n", "client_id or str(random.randint(1, 99999))"),
+    "address": ("", "client_id or str(hash(object()) % 99991)"),
 }
-"""Ids from the clock and from random: each a weak id that a real clock or real chance
-would make grade differently from one run to the next."""
+"""Ids from the clock, from random and from where an object sits in memory: each a weak id
+that a real clock, real chance or a new layout would make grade differently from one run to
+the next."""
 
 
 @pytest.mark.parametrize("name", sorted(WEAK_IDS))
