@@ -140,3 +140,17 @@ def test_a_target_that_does_not_load_is_a_sentence_not_a_traceback(
     assert "Traceback" not in error
     with pytest.raises(CannotLoad, match="no target at 'nowhere'"):
         load_target("nowhere")
+
+
+def test_a_flow_the_grader_would_refuse_is_never_run_by_the_demo(tmp_path: Path) -> None:
+    """The demo runs a flow in its own process, so it first makes the grader's check:
+    a flow that reaches for Python's internals (here, another module's builtins) is
+    refused with its line, and none of it runs."""
+    ran = tmp_path / "ran"
+    (tmp_path / "flow.py").write_text(
+        "from chatkit import check_body\n\n"
+        f"check_body.__globals__['__builtins__']['open']({str(ran)!r}, 'w')\n"
+    )
+    with pytest.raises(CannotLoad, match=r"line 3: .* reaches into Python's internals"):
+        load_target(str(tmp_path))
+    assert not ran.exists()
