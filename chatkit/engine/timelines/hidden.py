@@ -202,7 +202,7 @@ class HiddenState(Names):
         return tuple(
             (name, self._render(value, depth))
             for name, value in dict.items(namespace)
-            if type(name) is not str or not name.startswith("__") or name == "__dict__"
+            if type(name) is not str or not name.startswith("__")
             if not self._static(value)
         )
 
