@@ -130,11 +130,13 @@ class HangWatch:
             if stretch is None or stretch != watched:
                 watched, since = stretch, now
                 continue
-            if now - since > self.limit and self._main is not None:
-                frame = stretch[0]
-                if frame is self._last_trip and self._swallowed is not None:
+            frame = stretch[0]
+            if frame is self._last_trip and self._swallowed is not None:
+                if now - since > _SWALLOWED_SECONDS:  # a stop unwinds at once: this one was caught
                     self._swallowed(self._swallowed_message(frame), frame)
                     return
+                continue
+            if now - since > self.limit and self._main is not None:
                 self._last_trip, self._tripped = frame, frame.f_code.co_name
                 _thread.interrupt_main(self._signal)
                 watched, since = None, now
@@ -165,6 +167,10 @@ class HangWatch:
             frame = frame.f_back
         return None if found is None else (found, found.f_back)
 
+
+_SWALLOWED_SECONDS = 2 * SAMPLE_SECONDS
+"""How long the stopped stretch may still run, on the main thread's clock, before the stop
+counts as caught: a stop that is not caught leaves the learner's code at once."""
 
 _Stretch = tuple[FrameType, FrameType | None]
 """One stretch of the learner's code: its outermost frame, and the frame running it."""
