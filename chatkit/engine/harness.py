@@ -271,14 +271,17 @@ class Scenario:
             self._stored(sending)
         self._step(f"the server stores all {len(sendings):,} messages", Kind.STORE, SERVER, SERVER)
 
-    def post(self, body: str, *, by: str = "bob") -> ServerMessage:
-        """Someone on another device sends ``body``; the server stores it (nobody told yet)."""
+    def post(self, body: str, *, by: str = "bob", chat: str | None = None) -> ServerMessage:
+        """Someone on another device sends ``body`` into ``chat`` (the scenario's chat unless
+        given); the server stores it (nobody told yet)."""
         self._device_ids += 1
-        message = self.server.post(self.chat_id, by, body, f"{by}-device-{self._device_ids}")
+        chat_id = chat or self.chat_id
+        message = self.server.post(chat_id, by, body, f"{by}-device-{self._device_ids}")
         sends = "you send" if by == "you" else f"{by} sends"
         device = " from your other device" if by == "you" else ""
+        where = "" if chat_id == self.chat_id else f" in {quote(chat_id)}"
         self._step(
-            f"{sends} {quote(body)}{device}; the server stores it as #{message.seq}",
+            f"{sends} {quote(body)}{where}{device}; the server stores it as #{message.seq}",
             Kind.POST,
             by,
             SERVER,
@@ -357,14 +360,20 @@ class Scenario:
     # Checking.
 
     def expect(
-        self, expected: list[str], *, user: str = "you", rule: Rule = Rule.EXACTLY_ONCE
+        self,
+        expected: list[str],
+        *,
+        user: str = "you",
+        rule: Rule = Rule.EXACTLY_ONCE,
+        chat: str | None = None,
     ) -> None:
-        """The timeline ``user`` sees must read ``expected``.
+        """The timeline ``user`` sees in ``chat`` (the scenario's chat unless given) must
+        read ``expected``.
 
         A line like ``"'hi' failed"`` accepts any reason; write the reason in
         brackets to require it.
         """
-        self.referee.expect(expected, user=user, rule=rule)
+        self.referee.expect(expected, user=user, rule=rule, chat=chat)
 
     def expect_returned_row(self, sending: Sending) -> None:
         """``send`` (or a retry) must hand back the very row it shows for this message."""

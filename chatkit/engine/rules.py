@@ -358,6 +358,8 @@ class RuleWatch:
         rows_by_id: dict[str, list[Message]] = {}
         for chat in self.state.chats.values():
             for row in chat.rows:
+                if row.chat_id != chat.id:
+                    self._wrong_chat(row, chat)
                 rows_by_id.setdefault(row.client_id, []).append(row)
 
         for rows in rows_by_id.values():
@@ -417,6 +419,18 @@ class RuleWatch:
         for chat in self.state.chats.values():
             self._check_chat_flags(chat.id)
 
+    def _wrong_chat(self, row: Message, chat: Chat) -> None:
+        """Rules 9 and 2: a row is shown in the chat its ``chat_id`` names, and no other."""
+        mine = row.client_id in self.sent_by_me
+        raise RuleBroken(
+            Rule.IDENTITY if mine else Rule.OTHERS,
+            f"{describe_row(self.state, row)} belongs to chat {row.chat_id!r}, but it is shown "
+            f"in chat {chat.id!r}; a message shows only in the chat it was sent to",
+            actual=describe_timeline(self.state, chat.id),
+            about=(chat,),
+            fields=("rows",),
+        )
+
     def _check_row(self, row: Message, truth: ServerMessage | None, retrying: str | None) -> None:
         before = self._last_status.get(row.client_id)
         now = row.status
@@ -440,6 +454,8 @@ class RuleWatch:
                 )
         self._last_status[row.client_id] = now
 
+        if now is not Status.SENT:
+            self._check_unconfirmed(row)
         if truth is not None and now is not Status.SENT:
             raise RuleBroken(
                 Rule.SERVER_TRUTH,
@@ -461,6 +477,19 @@ class RuleWatch:
                     about=(row,),
                     fields=("error", "status"),
                 )
+            if (row.body, row.author) != (truth.body, truth.author):
+                said = (
+                    ""
+                    if row.author == truth.author
+                    else f" by {row.author!r}, not {truth.author!r}"
+                )
+                raise RuleBroken(
+                    Rule.SERVER_TRUTH,
+                    f"the server stored {truth.body!r} (#{truth.seq}), but the screen shows "
+                    f"{row.body!r}{said}; show a message exactly as the server has it",
+                    about=(row,),
+                    fields=(*CREATED, "body", "author"),
+                )
             if (row.server_id, row.seq, row.created_at) != (truth.id, truth.seq, truth.created_at):
                 raise RuleBroken(
                     Rule.SERVER_TRUTH,
@@ -472,6 +501,28 @@ class RuleWatch:
         if now is Status.FAILED and not (row.error and row.error.strip()):
             raise RuleBroken(
                 Rule.KEEP_WORDS, f"{row.body!r} failed without a readable reason", about=(row,)
+            )
+
+    @staticmethod
+    def _check_unconfirmed(row: Message) -> None:
+        """Rules 1 and 7 for a row not confirmed yet: its time says its time zone, and a row
+        on its way (pending) tells no failure."""
+        if row.created_at.tzinfo is None:
+            raise RuleBroken(
+                Rule.INSTANT,
+                f"{row.body!r} was created at {row.created_at}, a time with no time zone: on "
+                "a phone in another zone it reads as another moment, and the server's times "
+                "all say theirs. Make created_at say its time zone",
+                about=(row,),
+                fields=(*CREATED, "created_at"),
+            )
+        if row.status is Status.PENDING and row.error is not None:
+            raise RuleBroken(
+                Rule.LOADING_AND_ERRORS,
+                f"{row.body!r} is pending (on its way again), but still shows the failure "
+                f"reason {row.error!r}; a message being sent has no failure to tell yet",
+                about=(row,),
+                fields=("error", "status"),
             )
 
     def _check_chat_flags(self, chat_id: str) -> None:
