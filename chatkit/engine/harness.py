@@ -180,6 +180,7 @@ class Scenario:
         row = self.state(failed.user).get(failed.client_id)
         sending.shown_as = "failed" if row is not None and row.status is Status.FAILED else None
         self.referee.retrying = failed.client_id
+        self.cast[failed.user].watch.resent(failed.client_id)
         try:
             text = f"{does(failed.user, 'retry')} {quote(failed.body)}"
             await self._begin(sending, client, {"do": "retry", "client_id": failed.client_id}, text)
@@ -454,6 +455,8 @@ class Scenario:
         )
         if failing_over:
             text += f"; {whose(sending.user)} client fails over to the {FALLBACK}"
+        elif kind is not Kind.ACK and sending.task.done() and answered is not None:
+            self.cast[sending.user].watch.failed(answered.client_id)
         self._step(text, kind, SERVER, sending.user, check=False)
         self.referee.raise_if_unfinished(sending, failing_over=failing_over)
         self.referee.check()

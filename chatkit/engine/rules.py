@@ -55,6 +55,9 @@ class Rule(enum.Enum):
         return f"rule {self.number}, {self.title}"
 
 
+BannerSeen = tuple[Status, str | None]
+"""A row as the banner last saw it: its status and failure reason."""
+
 STATUS_FIELDS = ("status", "error", "seq", "server_id", "created_at")
 """The fields of a row that confirming it or failing it changes."""
 
@@ -290,7 +293,8 @@ class WatchMemory:
     """What a `RuleWatch` carries from one check to the next, by client id.
 
     Each row's last status (to catch regressions), each chat's expected banner,
-    and the statuses the banner was last computed from. A driver that rebuilds a
+    and the status and failure reason of each row the banner was last computed from
+    (a row failed again for a new reason is a new failure). A driver that rebuilds a
     client by replaying events (the timeline explorer) saves it with
     `RuleWatch.memory` and hands it to the new watch with `RuleWatch.recall`.
     """
@@ -298,7 +302,7 @@ class WatchMemory:
     last_status: tuple[tuple[str, Status], ...] = ()
     banner: tuple[tuple[str, str | None], ...] = ()
     """Per chat id (chat ids are never renamed)."""
-    banner_status: tuple[tuple[str, Status], ...] = ()
+    banner_status: tuple[tuple[str, BannerSeen], ...] = ()
 
     def renamed(self, rename: Callable[[str], str]) -> WatchMemory:
         """The same memory with each client id passed through ``rename``, in sorted order."""
@@ -324,11 +328,22 @@ class RuleWatch:
     seen: dict[str, ServerMessage] = field(default_factory=dict)
     _last_status: dict[str, Status] = field(default_factory=dict)
     _banner: dict[str, str | None] = field(default_factory=dict)
-    _banner_status: dict[str, Status] = field(default_factory=dict)
+    _banner_status: dict[str, BannerSeen] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)
+    """Client ids whose send finished with a failure (refused, or timed out), and that
+    were not retried since: each must show as failed (or as sent, if the server had it)."""
 
     def sent(self, client_id: str) -> None:
         """This client sent a new message with this client id."""
         self.sent_by_me.add(client_id)
+
+    def failed(self, client_id: str) -> None:
+        """The send of this client id finished with a failure (``DeliveryError``)."""
+        self.refused.add(client_id)
+
+    def resent(self, client_id: str) -> None:
+        """The user retries this client id: it may show as pending again."""
+        self.refused.discard(client_id)
 
     def told(self, message: ServerMessage) -> None:
         """This client was given the server's copy of a message (ack, echo or history)."""
@@ -398,6 +413,19 @@ class RuleWatch:
                     f"the server's message {incoming.body!r} (#{incoming.seq}) was delivered "
                     "but is not on the screen",
                     actual=describe_timeline(self.state, incoming.chat_id),
+                )
+
+        for client_id in self.refused:
+            shown = rows_by_id.get(client_id)
+            if shown and shown[0].status is Status.PENDING:
+                body = shown[0].body
+                raise RuleBroken(
+                    Rule.KEEP_WORDS,
+                    f"the send of {body!r} failed and finished, but {body!r} is still shown as "
+                    "pending; a failure must turn that very message failed",
+                    actual=describe_timeline(self.state, shown[0].chat_id),
+                    about=(shown[0],),
+                    fields=("status",),
                 )
 
         for client_id, rows in rows_by_id.items():
@@ -561,11 +589,12 @@ class RuleWatch:
         banner = self._banner.get(chat_id)
         for row in mine:
             before = self._banner_status.get(row.client_id)
-            if before is not row.status:
+            now = (row.status, row.error)
+            if before != now:  # a new status, or failed again for another reason
                 if row.status is Status.FAILED:
                     banner = row.error
                 elif row.status is Status.SENT:
                     banner = None
-                self._banner_status[row.client_id] = row.status
+                self._banner_status[row.client_id] = now
         self._banner[chat_id] = banner
         return banner
