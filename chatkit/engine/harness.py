@@ -32,7 +32,7 @@ from chatkit.engine.timelines.device import PhoneDevice
 from chatkit.engine.timelines.explore import Exploration, explore_async
 from chatkit.engine.timelines.world import SmallWorld
 from chatkit.engine.words import does, quote, whose
-from chatkit.model import DeliveryError, InvalidMessage, ServerMessage, Status
+from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage, Status
 from chatkit.phone.link import PhoneTemplate
 from chatkit.sandbox import ScriptedClock, ScriptedWorld
 from chatkit.state import ChatState
@@ -327,6 +327,7 @@ class Scenario:
             sending,
             f"the server refuses {quote(sending.body)}{over(sending)}: {reason}",
             Kind.REFUSE,
+            reason,
         )
 
     async def time_out(self, sending: Sending) -> None:
@@ -337,6 +338,7 @@ class Scenario:
             f"{whose(sending.user)} client gives up waiting for {quote(sending.body)}"
             f"{over(sending)}",
             Kind.LOST,
+            TIMED_OUT,
         )
 
     async def echo(self, what: Sending | ServerMessage, *, to: str | None = None) -> None:
@@ -442,8 +444,12 @@ class Scenario:
 
     # What the phones tell.
 
-    async def _answered(self, sending: Sending, text: str, kind: Kind) -> None:
-        """After the server answered a send: it must finish, unless it failed over.
+    async def _answered(
+        self, sending: Sending, text: str, kind: Kind, reason: str | None = None
+    ) -> None:
+        """After the server answered a send: it must finish, unless it failed over. A
+        failure (``reason``) must then show on its row: that reason, unless a failover
+        client gave its own (both transports' reasons in one).
 
         A failover client whose primary failed is not done yet: it has sent the same
         message again over the fallback, and now waits there for the scenario's answer.
@@ -455,8 +461,9 @@ class Scenario:
         )
         if failing_over:
             text += f"; {whose(sending.user)} client fails over to the {FALLBACK}"
-        elif kind is not Kind.ACK and sending.task.done() and answered is not None:
-            self.cast[sending.user].watch.failed(answered.client_id)
+        elif reason is not None and sending.task.done() and answered is not None:
+            told = reason if sending.via is None else None
+            self.cast[sending.user].watch.failed(answered.client_id, told)
         self._step(text, kind, SERVER, sending.user, check=False)
         self.referee.raise_if_unfinished(sending, failing_over=failing_over)
         self.referee.check()

@@ -329,21 +329,23 @@ class RuleWatch:
     _last_status: dict[str, Status] = field(default_factory=dict)
     _banner: dict[str, str | None] = field(default_factory=dict)
     _banner_status: dict[str, BannerSeen] = field(default_factory=dict)
-    refused: set[str] = field(default_factory=set)
+    refused: dict[str, str | None] = field(default_factory=dict)
     """Client ids whose send finished with a failure (refused, or timed out), and that
-    were not retried since: each must show as failed (or as sent, if the server had it)."""
+    were not retried since, with the failure's reason (None: any reason will do): each
+    must show as failed with that reason (or as sent, if the server had it)."""
 
     def sent(self, client_id: str) -> None:
         """This client sent a new message with this client id."""
         self.sent_by_me.add(client_id)
 
-    def failed(self, client_id: str) -> None:
-        """The send of this client id finished with a failure (``DeliveryError``)."""
-        self.refused.add(client_id)
+    def failed(self, client_id: str, reason: str | None) -> None:
+        """The send of this client id finished with a failure (``DeliveryError``) for
+        ``reason`` (None when any reason will do)."""
+        self.refused[client_id] = reason
 
     def resent(self, client_id: str) -> None:
         """The user retries this client id: it may show as pending again."""
-        self.refused.discard(client_id)
+        self.refused.pop(client_id, None)
 
     def told(self, message: ServerMessage) -> None:
         """This client was given the server's copy of a message (ack, echo or history)."""
@@ -415,18 +417,8 @@ class RuleWatch:
                     actual=describe_timeline(self.state, incoming.chat_id),
                 )
 
-        for client_id in self.refused:
-            shown = rows_by_id.get(client_id)
-            if shown and shown[0].status is Status.PENDING:
-                body = shown[0].body
-                raise RuleBroken(
-                    Rule.KEEP_WORDS,
-                    f"the send of {body!r} failed and finished, but {body!r} is still shown as "
-                    "pending; a failure must turn that very message failed",
-                    actual=describe_timeline(self.state, shown[0].chat_id),
-                    about=(shown[0],),
-                    fields=("status",),
-                )
+        for client_id, reason in self.refused.items():
+            self._check_failed(rows_by_id.get(client_id), reason)
 
         for client_id, rows in rows_by_id.items():
             row = rows[0]
@@ -446,6 +438,30 @@ class RuleWatch:
 
         for chat in self.state.chats.values():
             self._check_chat_flags(chat.id)
+
+    def _check_failed(self, shown: list[Message] | None, reason: str | None) -> None:
+        """Rule 6 for a send that finished with a failure: its row is failed (or sent, if
+        the server had it after all), with the reason it failed for."""
+        if not shown:
+            return  # a row that is gone breaks rule 6 too, and says so
+        row = shown[0]
+        if row.status is Status.PENDING:
+            raise RuleBroken(
+                Rule.KEEP_WORDS,
+                f"the send of {row.body!r} failed and finished, but {row.body!r} is still "
+                "shown as pending; a failure must turn that very message failed",
+                actual=describe_timeline(self.state, row.chat_id),
+                about=(row,),
+                fields=("status",),
+            )
+        if row.status is Status.FAILED and reason is not None and row.error != reason:
+            raise RuleBroken(
+                Rule.KEEP_WORDS,
+                f"the send of {row.body!r} failed because {reason!r}, but the row says "
+                f"{row.error!r}; a failed message tells the reason its send failed for",
+                about=(row,),
+                fields=("error", "status"),
+            )
 
     def _wrong_chat(self, row: Message, chat: Chat) -> None:
         """Rules 9 and 2: a row is shown in the chat its ``chat_id`` names, and no other."""

@@ -64,7 +64,7 @@ def test_a_send_that_failed_must_not_stay_pending() -> None:
     second = sent_row(state, watch, "c2", "second")
     fail(state, second, "you are offline")
     state.chat("general").in_flight.add("c1")
-    watch.failed(first.client_id)
+    watch.failed(first.client_id, None)
     with pytest.raises(RuleBroken, match="'first' is still shown as pending") as broken:
         watch.check()
     assert broken.value.rule is Rule.KEEP_WORDS
@@ -111,3 +111,18 @@ def test_a_pending_row_tells_no_failure_and_says_its_time_zone() -> None:
     with pytest.raises(RuleBroken, match="no time zone") as broken:
         watch.check()
     assert broken.value.rule is Rule.INSTANT
+
+
+def test_a_failed_row_tells_the_reason_its_send_failed_for() -> None:
+    """A row that fails tells why its send failed: a flow that put a reason of its own
+    ("not delivered") once had its story name rule 3, the timeline's rule."""
+    state = ChatState("you")
+    watch = RuleWatch(state)
+    hi = sent_row(state, watch, "c1", "hi")
+    fail(state, hi, "not delivered")
+    watch.failed(hi.client_id, "message blocked")
+    with pytest.raises(RuleBroken, match="failed because 'message blocked'") as broken:
+        watch.check()
+    assert broken.value.rule is Rule.KEEP_WORDS
+    watch.failed(hi.client_id, None)  # a failover client's own reason: any will do
+    watch.check()
