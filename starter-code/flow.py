@@ -56,7 +56,7 @@ async def send(
     The user must see their message the moment they press enter, so put it on
     screen as ``pending`` *before* you await anything — the words exactly as typed. It needs a client id that
     no other message has — even two messages sent in the same instant — and a
-    ``created_at`` from the clock. While it travels, the chat should show
+    ``created_at`` from the clock, saying its time zone. While it travels, the chat should show
     "sending…".
 
     When the server answers with its copy, hand that copy to `reconcile`. When it

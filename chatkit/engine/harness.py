@@ -32,7 +32,7 @@ from chatkit.engine.timelines.device import PhoneDevice
 from chatkit.engine.timelines.explore import Exploration, explore_async
 from chatkit.engine.timelines.world import SmallWorld
 from chatkit.engine.words import does, quote, whose
-from chatkit.model import DeliveryError, InvalidMessage, ServerMessage, Status
+from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage, Status
 from chatkit.phone.link import PhoneTemplate
 from chatkit.sandbox import ScriptedClock, ScriptedWorld
 from chatkit.state import ChatState
@@ -180,6 +180,7 @@ class Scenario:
         row = self.state(failed.user).get(failed.client_id)
         sending.shown_as = "failed" if row is not None and row.status is Status.FAILED else None
         self.referee.retrying = failed.client_id
+        self.cast[failed.user].watch.resent(failed.client_id)
         try:
             text = f"{does(failed.user, 'retry')} {quote(failed.body)}"
             await self._begin(sending, client, {"do": "retry", "client_id": failed.client_id}, text)
@@ -271,14 +272,17 @@ class Scenario:
             self._stored(sending)
         self._step(f"the server stores all {len(sendings):,} messages", Kind.STORE, SERVER, SERVER)
 
-    def post(self, body: str, *, by: str = "bob") -> ServerMessage:
-        """Someone on another device sends ``body``; the server stores it (nobody told yet)."""
+    def post(self, body: str, *, by: str = "bob", chat: str | None = None) -> ServerMessage:
+        """Someone on another device sends ``body`` into ``chat`` (the scenario's chat unless
+        given); the server stores it (nobody told yet)."""
         self._device_ids += 1
-        message = self.server.post(self.chat_id, by, body, f"{by}-device-{self._device_ids}")
+        chat_id = chat or self.chat_id
+        message = self.server.post(chat_id, by, body, f"{by}-device-{self._device_ids}")
         sends = "you send" if by == "you" else f"{by} sends"
         device = " from your other device" if by == "you" else ""
+        where = "" if chat_id == self.chat_id else f" in {quote(chat_id)}"
         self._step(
-            f"{sends} {quote(body)}{device}; the server stores it as #{message.seq}",
+            f"{sends} {quote(body)}{where}{device}; the server stores it as #{message.seq}",
             Kind.POST,
             by,
             SERVER,
@@ -323,6 +327,7 @@ class Scenario:
             sending,
             f"the server refuses {quote(sending.body)}{over(sending)}: {reason}",
             Kind.REFUSE,
+            reason,
         )
 
     async def time_out(self, sending: Sending) -> None:
@@ -333,6 +338,7 @@ class Scenario:
             f"{whose(sending.user)} client gives up waiting for {quote(sending.body)}"
             f"{over(sending)}",
             Kind.LOST,
+            TIMED_OUT,
         )
 
     async def echo(self, what: Sending | ServerMessage, *, to: str | None = None) -> None:
@@ -357,14 +363,20 @@ class Scenario:
     # Checking.
 
     def expect(
-        self, expected: list[str], *, user: str = "you", rule: Rule = Rule.EXACTLY_ONCE
+        self,
+        expected: list[str],
+        *,
+        user: str = "you",
+        rule: Rule = Rule.EXACTLY_ONCE,
+        chat: str | None = None,
     ) -> None:
-        """The timeline ``user`` sees must read ``expected``.
+        """The timeline ``user`` sees in ``chat`` (the scenario's chat unless given) must
+        read ``expected``.
 
         A line like ``"'hi' failed"`` accepts any reason; write the reason in
         brackets to require it.
         """
-        self.referee.expect(expected, user=user, rule=rule)
+        self.referee.expect(expected, user=user, rule=rule, chat=chat)
 
     def expect_returned_row(self, sending: Sending) -> None:
         """``send`` (or a retry) must hand back the very row it shows for this message."""
@@ -432,8 +444,12 @@ class Scenario:
 
     # What the phones tell.
 
-    async def _answered(self, sending: Sending, text: str, kind: Kind) -> None:
-        """After the server answered a send: it must finish, unless it failed over.
+    async def _answered(
+        self, sending: Sending, text: str, kind: Kind, reason: str | None = None
+    ) -> None:
+        """After the server answered a send: it must finish, unless it failed over. A
+        failure (``reason``) must then show on its row: that reason, unless a failover
+        client gave its own (both transports' reasons in one).
 
         A failover client whose primary failed is not done yet: it has sent the same
         message again over the fallback, and now waits there for the scenario's answer.
@@ -445,6 +461,9 @@ class Scenario:
         )
         if failing_over:
             text += f"; {whose(sending.user)} client fails over to the {FALLBACK}"
+        elif reason is not None and sending.task.done() and answered is not None:
+            told = reason if sending.via is None else None
+            self.cast[sending.user].watch.failed(answered.client_id, told)
         self._step(text, kind, SERVER, sending.user, check=False)
         self.referee.raise_if_unfinished(sending, failing_over=failing_over)
         self.referee.check()

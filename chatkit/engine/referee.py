@@ -26,7 +26,7 @@ from chatkit.engine.rules import (
 )
 from chatkit.engine.scripted import Request
 from chatkit.engine.words import quote, whose
-from chatkit.model import DeliveryError
+from chatkit.model import DeliveryError, InvalidMessage, check_body
 from chatkit.state import ChatState
 
 
@@ -105,6 +105,15 @@ class Referee:
             )
             escaped.blame = sending.task.raised_at
             raise escaped
+        if isinstance(error, InvalidMessage) and may_be_sent(sending.body):
+            refused = RuleBroken(
+                Rule.BAD_INPUT,
+                f"send refused {quote(sending.body)} ({error}), but that message may be sent: "
+                f"it is not blank, and its {len(sending.body):,} characters are within the limit",
+                function="send",
+            )
+            refused.blame = sending.task.raised_at
+            raise refused
         if error is not None:
             raise error
 
@@ -173,14 +182,20 @@ class Referee:
         return broken
 
     def expect(
-        self, expected: list[str], *, user: str = "you", rule: Rule = Rule.EXACTLY_ONCE
+        self,
+        expected: list[str],
+        *,
+        user: str = "you",
+        rule: Rule = Rule.EXACTLY_ONCE,
+        chat: str | None = None,
     ) -> None:
-        """The timeline ``user`` sees must read ``expected``.
+        """The timeline ``user`` sees in ``chat`` (the scenario's chat unless given) must
+        read ``expected``.
 
         A line like ``"'hi' failed"`` accepts any reason; write the reason in
         brackets to require it.
         """
-        actual = describe_timeline(self.state(user), self.chat_id)
+        actual = describe_timeline(self.state(user), chat or self.chat_id)
         if len(actual) != len(expected) or not all(map(line_matches, expected, actual)):
             raise self.blame(
                 RuleBroken(
@@ -223,6 +238,15 @@ def snapshot(state: ChatState) -> tuple[list[str], dict[str, tuple[bool, str | N
     lines = [line for chat_id in state.chats for line in describe_timeline(state, chat_id)]
     flags = {chat.id: (chat.sending, chat.error) for chat in state.chats.values()}
     return lines, flags, len(state.messages)
+
+
+def may_be_sent(body: str) -> bool:
+    """True if the kit's own ``check_body`` accepts ``body``."""
+    try:
+        check_body(body)
+    except InvalidMessage:
+        return False
+    return True
 
 
 def line_matches(expected: str, actual: str) -> bool:

@@ -55,6 +55,9 @@ class Rule(enum.Enum):
         return f"rule {self.number}, {self.title}"
 
 
+BannerSeen = tuple[Status, str | None]
+"""A row as the banner last saw it: its status and failure reason."""
+
 STATUS_FIELDS = ("status", "error", "seq", "server_id", "created_at")
 """The fields of a row that confirming it or failing it changes."""
 
@@ -290,7 +293,8 @@ class WatchMemory:
     """What a `RuleWatch` carries from one check to the next, by client id.
 
     Each row's last status (to catch regressions), each chat's expected banner,
-    and the statuses the banner was last computed from. A driver that rebuilds a
+    and the status and failure reason of each row the banner was last computed from
+    (a row failed again for a new reason is a new failure). A driver that rebuilds a
     client by replaying events (the timeline explorer) saves it with
     `RuleWatch.memory` and hands it to the new watch with `RuleWatch.recall`.
     """
@@ -298,7 +302,7 @@ class WatchMemory:
     last_status: tuple[tuple[str, Status], ...] = ()
     banner: tuple[tuple[str, str | None], ...] = ()
     """Per chat id (chat ids are never renamed)."""
-    banner_status: tuple[tuple[str, Status], ...] = ()
+    banner_status: tuple[tuple[str, BannerSeen], ...] = ()
 
     def renamed(self, rename: Callable[[str], str]) -> WatchMemory:
         """The same memory with each client id passed through ``rename``, in sorted order."""
@@ -324,11 +328,24 @@ class RuleWatch:
     seen: dict[str, ServerMessage] = field(default_factory=dict)
     _last_status: dict[str, Status] = field(default_factory=dict)
     _banner: dict[str, str | None] = field(default_factory=dict)
-    _banner_status: dict[str, Status] = field(default_factory=dict)
+    _banner_status: dict[str, BannerSeen] = field(default_factory=dict)
+    refused: dict[str, str | None] = field(default_factory=dict)
+    """Client ids whose send finished with a failure (refused, or timed out), and that
+    were not retried since, with the failure's reason (None: any reason will do): each
+    must show as failed with that reason (or as sent, if the server had it)."""
 
     def sent(self, client_id: str) -> None:
         """This client sent a new message with this client id."""
         self.sent_by_me.add(client_id)
+
+    def failed(self, client_id: str, reason: str | None) -> None:
+        """The send of this client id finished with a failure (``DeliveryError``) for
+        ``reason`` (None when any reason will do)."""
+        self.refused[client_id] = reason
+
+    def resent(self, client_id: str) -> None:
+        """The user retries this client id: it may show as pending again."""
+        self.refused.pop(client_id, None)
 
     def told(self, message: ServerMessage) -> None:
         """This client was given the server's copy of a message (ack, echo or history)."""
@@ -358,6 +375,8 @@ class RuleWatch:
         rows_by_id: dict[str, list[Message]] = {}
         for chat in self.state.chats.values():
             for row in chat.rows:
+                if row.chat_id != chat.id:
+                    self._wrong_chat(row, chat)
                 rows_by_id.setdefault(row.client_id, []).append(row)
 
         for rows in rows_by_id.values():
@@ -398,6 +417,9 @@ class RuleWatch:
                     actual=describe_timeline(self.state, incoming.chat_id),
                 )
 
+        for client_id, reason in self.refused.items():
+            self._check_failed(rows_by_id.get(client_id), reason)
+
         for client_id, rows in rows_by_id.items():
             row = rows[0]
             try:
@@ -416,6 +438,42 @@ class RuleWatch:
 
         for chat in self.state.chats.values():
             self._check_chat_flags(chat.id)
+
+    def _check_failed(self, shown: list[Message] | None, reason: str | None) -> None:
+        """Rule 6 for a send that finished with a failure: its row is failed (or sent, if
+        the server had it after all), with the reason it failed for."""
+        if not shown:
+            return  # a row that is gone breaks rule 6 too, and says so
+        row = shown[0]
+        if row.status is Status.PENDING:
+            raise RuleBroken(
+                Rule.KEEP_WORDS,
+                f"the send of {row.body!r} failed and finished, but {row.body!r} is still "
+                "shown as pending; a failure must turn that very message failed",
+                actual=describe_timeline(self.state, row.chat_id),
+                about=(row,),
+                fields=("status",),
+            )
+        if row.status is Status.FAILED and reason is not None and row.error != reason:
+            raise RuleBroken(
+                Rule.KEEP_WORDS,
+                f"the send of {row.body!r} failed because {reason!r}, but the row says "
+                f"{row.error!r}; a failed message tells the reason its send failed for",
+                about=(row,),
+                fields=("error", "status"),
+            )
+
+    def _wrong_chat(self, row: Message, chat: Chat) -> None:
+        """Rules 9 and 2: a row is shown in the chat its ``chat_id`` names, and no other."""
+        mine = row.client_id in self.sent_by_me
+        raise RuleBroken(
+            Rule.IDENTITY if mine else Rule.OTHERS,
+            f"{describe_row(self.state, row)} belongs to chat {row.chat_id!r}, but it is shown "
+            f"in chat {chat.id!r}; a message shows only in the chat it was sent to",
+            actual=describe_timeline(self.state, chat.id),
+            about=(chat,),
+            fields=("rows",),
+        )
 
     def _check_row(self, row: Message, truth: ServerMessage | None, retrying: str | None) -> None:
         before = self._last_status.get(row.client_id)
@@ -440,6 +498,8 @@ class RuleWatch:
                 )
         self._last_status[row.client_id] = now
 
+        if now is not Status.SENT:
+            self._check_unconfirmed(row)
         if truth is not None and now is not Status.SENT:
             raise RuleBroken(
                 Rule.SERVER_TRUTH,
@@ -461,6 +521,19 @@ class RuleWatch:
                     about=(row,),
                     fields=("error", "status"),
                 )
+            if (row.body, row.author) != (truth.body, truth.author):
+                said = (
+                    ""
+                    if row.author == truth.author
+                    else f" by {row.author!r}, not {truth.author!r}"
+                )
+                raise RuleBroken(
+                    Rule.SERVER_TRUTH,
+                    f"the server stored {truth.body!r} (#{truth.seq}), but the screen shows "
+                    f"{row.body!r}{said}; show a message exactly as the server has it",
+                    about=(row,),
+                    fields=(*CREATED, "body", "author"),
+                )
             if (row.server_id, row.seq, row.created_at) != (truth.id, truth.seq, truth.created_at):
                 raise RuleBroken(
                     Rule.SERVER_TRUTH,
@@ -472,6 +545,28 @@ class RuleWatch:
         if now is Status.FAILED and not (row.error and row.error.strip()):
             raise RuleBroken(
                 Rule.KEEP_WORDS, f"{row.body!r} failed without a readable reason", about=(row,)
+            )
+
+    @staticmethod
+    def _check_unconfirmed(row: Message) -> None:
+        """Rules 1 and 7 for a row not confirmed yet: its time says its time zone, and a row
+        on its way (pending) tells no failure."""
+        if row.created_at.tzinfo is None:
+            raise RuleBroken(
+                Rule.INSTANT,
+                f"{row.body!r} was created at {row.created_at}, a time with no time zone: on "
+                "a phone in another zone it reads as another moment, and the server's times "
+                "all say theirs. Make created_at say its time zone",
+                about=(row,),
+                fields=(*CREATED, "created_at"),
+            )
+        if row.status is Status.PENDING and row.error is not None:
+            raise RuleBroken(
+                Rule.LOADING_AND_ERRORS,
+                f"{row.body!r} is pending (on its way again), but still shows the failure "
+                f"reason {row.error!r}; a message being sent has no failure to tell yet",
+                about=(row,),
+                fields=("error", "status"),
             )
 
     def _check_chat_flags(self, chat_id: str) -> None:
@@ -510,11 +605,12 @@ class RuleWatch:
         banner = self._banner.get(chat_id)
         for row in mine:
             before = self._banner_status.get(row.client_id)
-            if before is not row.status:
+            now = (row.status, row.error)
+            if before != now:  # a new status, or failed again for another reason
                 if row.status is Status.FAILED:
                     banner = row.error
                 elif row.status is Status.SENT:
                     banner = None
-                self._banner_status[row.client_id] = row.status
+                self._banner_status[row.client_id] = now
         self._banner[chat_id] = banner
         return banner

@@ -3,7 +3,8 @@
 A scale scenario asks whether one event costs the same on a chat of 1,000 messages
 and on one of 200,000. The phone builds each history once (kit rows, built directly)
 and runs the batches of events the judge asks for — Bob's new and repeated messages
-(``echoes``), or your own pending messages confirmed or rolled back (``own``) — with
+(``echoes``), Bob's older messages arriving late, each older than all the chat shows
+(``older``), or your own pending messages confirmed or rolled back (``own``) — with
 the collector paused. The judge times each batch from its side (the phone's word on
 its own speed is not asked for): its round trip, less that of an empty batch.
 
@@ -35,6 +36,9 @@ CHAT = "general"
 EPOCH = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 FIRST_NEW = 10_000_000
 """Numbers of new messages start here, past any history."""
+OLDER_TOP = 5_000_000
+"""In the ``older`` job the history's first message has this number, and the older
+messages that arrive late count down from the one below it."""
 LOOPING = 1_000
 """A line run this often in one event is a loop over the history."""
 
@@ -54,13 +58,14 @@ def server_copy(n: int, *, author: str = "bob", client_id: str | None = None) ->
     )
 
 
-def history_of(size: int) -> ChatState:
-    """Your client after scrolling through ``size`` confirmed messages of Bob's (built
-    directly, with the collector paused: building 200,000 rows is the slow part)."""
+def history_of(size: int, first: int = 1) -> ChatState:
+    """Your client after scrolling through ``size`` confirmed messages of Bob's, numbered
+    from ``first`` (built directly, with the collector paused: building 200,000 rows is
+    the slow part)."""
     state = ChatState("you")
     gc.disable()
     try:
-        for n in range(1, size + 1):
+        for n in range(first, first + size):
             state.add(Message(f"bob-{n}", CHAT, "bob", f"message {n}", EPOCH, Status.SENT, n, n))
     finally:
         gc.enable()
@@ -75,6 +80,7 @@ class ScaleBench:
         self.folder = folder
         self._states: dict[tuple[str, int], ChatState] = {}
         self._fresh = count(FIRST_NEW)
+        self._older = count(OLDER_TOP - 1, -1)
 
     def run(self, job: str, size: int, batch: int, only: str = "") -> None:
         """Build the history if need be, then run one batch of ``job``'s events on it, with
@@ -90,9 +96,12 @@ class ScaleBench:
     def events(self, job: str, size: int, batch: int, only: str = "") -> list[Event]:
         state = self._states.get((job, size))
         if state is None:
-            state = self._states[(job, size)] = history_of(size)
+            first = OLDER_TOP if job == "older" else 1
+            state = self._states[(job, size)] = history_of(size, first)
         if job == "echoes":
             return self._echoes(state, size, batch)
+        if job == "older":
+            return self._older_ones(state, batch)
         return self._own(state, batch, only)
 
     def _echoes(self, state: ChatState, size: int, batch: int) -> list[Event]:
@@ -102,6 +111,13 @@ class ScaleBench:
         news = [server_copy(next(self._fresh)) for _ in range(batch - len(repeats))]
         reconcile = self.flow.reconcile
         return [partial(reconcile, state, incoming) for incoming in (*news, *repeats)]
+
+    def _older_ones(self, state: ChatState, batch: int) -> list[Event]:
+        """Bob's messages from before the history, arriving late (a history page loaded on
+        a reconnect): each is older than every message the chat shows."""
+        older = [server_copy(next(self._older)) for _ in range(batch)]
+        reconcile = self.flow.reconcile
+        return [partial(reconcile, state, incoming) for incoming in older]
 
     def _own(self, state: ChatState, batch: int, only: str) -> list[Event]:
         """Your pending messages at the bottom: half acked, half rolled back (or ``only``)."""

@@ -630,6 +630,256 @@ WRONG: tuple[Mistake, ...] = (
             ),
         ),
     ),
+    Mistake(
+        "others_in_open_chat",
+        doc="""
+        Known wrong: someone else's message is put into the chat you last sent in.
+
+        The mistake: reconcile draws a new message into "the chat on screen", remembered
+        from the last send, instead of the chat the message names. Bob's message in another
+        chat shows up in the wrong one.
+
+        Meant to be caught by: concurrency (Bob writes in another chat after you send in one).
+        """,
+        edits=(
+            (
+                lines("", "", "async def send("),
+                lines("", "", "_open_chat: str | None = None", "", "", "async def send("),
+            ),
+            (
+                lines("    check_body(body)"),
+                lines(
+                    "    check_body(body)",
+                    "    global _open_chat",
+                    "    _open_chat = chat_id  # the chat on screen",
+                ),
+            ),
+            (
+                lines("        state.add(Message.from_server(incoming))"),
+                lines(
+                    "        row = Message.from_server(incoming)",
+                    "        # WRONG: drawn into the chat you last sent in, not the one it belongs to",
+                    "        state.chat(_open_chat or incoming.chat_id).rows.append(row)",
+                    "        state.messages[row.client_id] = row",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "dedup_by_seq_only",
+        doc="""
+        Known wrong: a message whose seq was already shown is taken for a repeat.
+
+        The mistake: seq looks like the server's unique number, but each chat numbers its
+        own messages from 1. Another chat's #1 is another message, and it is dropped.
+
+        Meant to be caught by: concurrency (Bob writes in another chat) and duplicates (the
+        same seq in two chats).
+        """,
+        edits=(
+            (
+                lines("", "", "async def send("),
+                lines("", "", "_by_seq: dict[int, str] = {}", "", "", "async def send("),
+            ),
+            (
+                lines("        state.add(Message.from_server(incoming))"),
+                lines(
+                    "        shown = _by_seq.get(incoming.seq)",
+                    "        if shown is not None and state.get(shown) is not None:",
+                    "            return  # WRONG: seq is per chat; another chat's #1 is another message",
+                    "        _by_seq[incoming.seq] = incoming.client_id",
+                    "        state.add(Message.from_server(incoming))",
+                ),
+            ),
+            (
+                lines("    message.confirm(incoming)"),
+                lines(
+                    "    message.confirm(incoming)",
+                    "    _by_seq[incoming.seq] = incoming.client_id",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "dedup_others_by_seq",
+        doc="""
+        Known wrong: other people's messages are told apart by their seq alone.
+
+        The mistake: a set of the seqs seen so far drops any new message whose seq is in
+        it, but seq is only unique within one chat, and a reload must show a message again.
+
+        Meant to be caught by: duplicates (the same seq in two chats; a reload twice).
+        """,
+        edits=(
+            (
+                lines("", "", "async def send("),
+                lines("", "", "_seen_seqs: set[int] = set()", "", "", "async def send("),
+            ),
+            (
+                lines("        state.add(Message.from_server(incoming))"),
+                lines(
+                    "        if incoming.seq in _seen_seqs:  # WRONG: seq is per chat",
+                    "            return",
+                    "        _seen_seqs.add(incoming.seq)",
+                    "        state.add(Message.from_server(incoming))",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "others_dedup_by_author_body",
+        doc="""
+        Known wrong: someone else's message with the same words as their last one is dropped.
+
+        The mistake: reconcile takes Bob's second "ok" for a repeat of his first, because
+        the author and the words are the same. They are two messages, with two client ids.
+
+        Meant to be caught by: duplicates (Bob says the same thing twice).
+        """,
+        edits=(
+            (
+                lines("", "", "async def send("),
+                lines(
+                    "", "", "_said: dict[tuple[str, str, str], str] = {}", "", "", "async def send("
+                ),
+            ),
+            (
+                lines("        state.add(Message.from_server(incoming))"),
+                lines(
+                    "        key = (incoming.chat_id, incoming.author, incoming.body)",
+                    "        earlier = _said.get(key)",
+                    "        if earlier is not None and state.get(earlier) is not None:",
+                    "            return  # WRONG: the same words do not make the same message",
+                    "        _said[key] = incoming.client_id",
+                    "        state.add(Message.from_server(incoming))",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "escape_incoming",
+        doc="""
+        Known wrong: other people's words are escaped for HTML before they are shown.
+
+        The mistake: the screen shows text, not HTML, so "a < b" turns into "a &lt; b". The
+        server's copy is the truth, every character of it.
+
+        Meant to be caught by: edge cases (everyone's words as the server stored them).
+        """,
+        edits=(
+            (
+                lines("        state.add(Message.from_server(incoming))"),
+                lines(
+                    "        row = Message.from_server(incoming)",
+                    "        # WRONG: escaping again: 'a < b' shows as 'a &lt; b'",
+                    '        row.body = incoming.body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")',
+                    "        state.add(row)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "length_in_bytes",
+        doc="""
+        Known wrong: the length limit is counted in bytes.
+
+        The mistake: the limit is 2,000 characters. In UTF-8 a Cyrillic letter takes two
+        bytes and an emoji four, so a message well within the limit is refused.
+
+        Meant to be caught by: edge cases (the limit counts characters, not bytes).
+        """,
+        edits=(
+            (lines("    Status,"), lines("    Status,", "    InvalidMessage,")),
+            (
+                lines("    check_body(body)"),
+                lines(
+                    "    check_body(body)",
+                    "    if len(body.encode()) > 2000:  # WRONG: the limit is characters, not bytes",
+                    '        raise InvalidMessage("a message can be at most 2000 characters")',
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "strip_before_check",
+        doc="""
+        Known wrong: the body is checked without the spaces around it, then sent with them.
+
+        The mistake: the limit is on what is sent, and the words are sent as typed, so a
+        message over the limit only by its spaces gets through.
+
+        Meant to be caught by: edge cases (spaces count towards the limit).
+        """,
+        edits=(
+            (
+                lines("    check_body(body)"),
+                lines("    check_body(body.strip())  # WRONG: the limit is on what is sent"),
+            ),
+        ),
+    ),
+    Mistake(
+        "retry_keeps_error",
+        doc="""
+        Known wrong: a retry puts the row back to pending but leaves its failure reason.
+
+        The mistake: the row says "sending" and "not delivered" at once while the retry
+        travels.
+
+        Meant to be caught by: edge cases and failure and rollback (every retry).
+        """,
+        edits=(
+            (
+                lines("        message.status, message.error = Status.PENDING, None"),
+                lines(
+                    "        message.status = Status.PENDING  # WRONG: the old failure reason stays on the row"
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "naive_datetime",
+        doc="""
+        Known wrong: a new message is stamped with the local time, without its time zone.
+
+        The mistake: ``datetime.now()`` reads the phone's wall clock and says nothing of its
+        zone: the same instant reads differently on every phone, and it cannot be set beside
+        the server's times.
+
+        Meant to be caught by: normal flow (every new message).
+        """,
+        edits=(
+            (
+                lines("            created_at=datetime.now(UTC),"),
+                lines("            created_at=datetime.now(),  # WRONG: naive local time"),
+            ),
+        ),
+    ),
+    Mistake(
+        "old_messages_walked_into_place",
+        doc="""
+        Known wrong: a new row is walked back, past every newer row, to its place in server order.
+
+        The mistake: a new message usually goes at the end, so this looks free; but an old
+        message arriving late walks past the whole history. The screen orders confirmed rows
+        by seq by itself: each event costs O(n) for nothing.
+
+        Meant to be caught by: scale (older messages on a long history), and nothing else.
+        """,
+        edits=(
+            (
+                lines("        state.add(Message.from_server(incoming))"),
+                lines(
+                    "        row = Message.from_server(incoming)",
+                    "        rows = state.chat(incoming.chat_id).rows",
+                    "        place = len(rows)  # WRONG: walks back past every newer row",
+                    "        while place and (rows[place - 1].seq is None or rows[place - 1].seq > incoming.seq):",
+                    "            place -= 1",
+                    "        rows.insert(place, row)",
+                    "        state.messages[row.client_id] = row",
+                ),
+            ),
+        ),
+    ),
 )
 """Plausible mistakes, each caught by the families its docstring names."""
 
@@ -750,9 +1000,10 @@ def broken_source(name: str) -> str:
     return source.replace("import uuid\n", BROKEN_IMPORTS + "import uuid\n", 1)
 
 
-CLASS_TIMEOUT = 300
+CLASS_TIMEOUT = 600
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class."""
+such test of a run waits while every mistake here is graded, as one class (34 flows:
+about three minutes on two quiet cores, more beside ``pytest -n 2``'s other worker)."""
 
 MISTAKES: dict[str, Mistake] = {mistake.name: mistake for mistake in (*WRONG, *SUBTLE)}
 

@@ -41,6 +41,16 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "sending_shown_a_turn_late": ("normal flow",),
     "failure_reason_kept_after_confirm": ("edge cases",),
     "words_tidied_before_sending": ("edge cases",),
+    "others_in_open_chat": ("concurrency",),
+    "dedup_by_seq_only": ("concurrency", "duplicates"),
+    "dedup_others_by_seq": ("duplicates",),
+    "others_dedup_by_author_body": ("duplicates",),
+    "escape_incoming": ("edge cases",),
+    "length_in_bytes": ("edge cases",),
+    "strip_before_check": ("edge cases",),
+    "retry_keeps_error": ("edge cases", "failure and rollback"),
+    "naive_datetime": ("normal flow",),
+    "old_messages_walked_into_place": ("scale",),
 }
 """Each wrong flow, and the families that must each fail at least one scenario on it."""
 
@@ -67,11 +77,21 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "sending_shown_a_turn_late": ({7}, {"send"}),
     "failure_reason_kept_after_confirm": ({5}, {"reconcile"}),
     "words_tidied_before_sending": ({6}, {"send"}),
+    "others_in_open_chat": ({9}, {"reconcile"}),
+    "dedup_by_seq_only": ({9}, {"reconcile"}),
+    "dedup_others_by_seq": ({9, 12}, {"reconcile"}),
+    "others_dedup_by_author_body": ({13}, {"reconcile"}),
+    "escape_incoming": ({5}, {"reconcile"}),
+    "length_in_bytes": ({11}, {"send"}),
+    "strip_before_check": ({11}, {"send"}),
+    "retry_keeps_error": ({7}, {"send"}),
+    "naive_datetime": ({1}, {"send"}),
+    "old_messages_walked_into_place": ({16}, {"reconcile"}),
 }
 """Each wrong flow: the rules its catching families must name, and the functions they must
 blame (the one the mistake is in), for every scenario of theirs that fails."""
 
-ONLY_CAUGHT_BY: dict[str, str] = {"linear_scan": "scale"}
+ONLY_CAUGHT_BY: dict[str, str] = {"linear_scan": "scale", "old_messages_walked_into_place": "scale"}
 """Wrong flows that are right in every other way: no other family may fail them."""
 
 

@@ -161,6 +161,20 @@ async def test_two_chats_at_once(kit: Scenario) -> None:
     )
 
 
+async def test_bob_writes_in_another_chat_after_you_send_in_this_one(kit: Scenario) -> None:
+    """You send "hi" in "general", and it is confirmed. Then Bob writes
+    "lunch?" in "random", another chat you are in. His message belongs to
+    "random": it shows there, not in the chat you just sent in. Each chat
+    numbers its own messages, so "lunch?" is #1 of "random" while "hi" is #1
+    of "general"."""
+    kit.client("you", chats=("random",))
+    hi = await kit.send("hi")
+    await kit.ack(hi)
+    await kit.echo(kit.post("lunch?", by="bob", chat="random"))
+    kit.expect(["'hi' sent #1"], rule=Rule.OTHERS)
+    kit.expect(["bob: 'lunch?' sent #1"], chat="random", rule=Rule.OTHERS)
+
+
 async def test_others_talk_while_your_messages_travel(kit: Scenario) -> None:
     """You send "a" and "b". While they travel, Bob's "x" is stored first, then
     yours, then Bob's "y" lands between them. Echoes and acks arrive in a

@@ -48,6 +48,28 @@ async def test_a_message_from_someone_else_echoed_twice(kit: Scenario) -> None:
     kit.expect(["bob: 'hello' sent #1"], rule=Rule.OTHERS)
 
 
+async def test_bob_says_the_same_thing_twice(kit: Scenario) -> None:
+    """Bob answers "ok" to one question, then "ok" to the next. Same words,
+    same author, but two messages: each has a client id of its own and a
+    number of its own. Both show."""
+    first = kit.post("ok", by="bob")
+    second = kit.post("ok", by="bob")
+    await kit.echo(first)
+    await kit.echo(second)
+    kit.expect(["bob: 'ok' sent #1", "bob: 'ok' sent #2"], rule=Rule.NO_TEXT_MATCHING)
+
+
+async def test_the_same_number_in_two_chats_is_two_messages(kit: Scenario) -> None:
+    """Bob writes "morning!" in "general" and Carol writes "stand-up in 5"
+    in "work". The server numbers each chat's messages from 1, so both are
+    #1 — of different chats. Two messages, one in each chat, both shown."""
+    kit.client("you", chats=("work",))
+    await kit.echo(kit.post("morning!", by="bob"))
+    await kit.echo(kit.post("stand-up in 5", by="carol", chat="work"))
+    kit.expect(["bob: 'morning!' sent #1"], rule=Rule.OTHERS)
+    kit.expect(["carol: 'stand-up in 5' sent #1"], chat="work", rule=Rule.OTHERS)
+
+
 async def test_backfill_after_reconnect_adds_nothing_you_have(kit: Scenario) -> None:
     """You sent "a" and "b", both confirmed. Your connection drops and comes
     back, and the client merges the chat's history from the server. Both

@@ -1,0 +1,128 @@
+"""The rule watch on hand-made screens: what it accepts and what it names.
+
+The scenarios exercise every rule through a real flow; these tests pin the watch's own
+reading of a screen where a flow that breaks the rule is hard to come by, or where its
+story once said something false.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chatkit.engine.rules import Rule, RuleBroken, RuleWatch
+from chatkit.model import Message, ServerMessage, Status
+from chatkit.state import ChatState
+
+WHEN = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+
+def sent_row(state: ChatState, watch: RuleWatch, client_id: str, body: str) -> Message:
+    """A pending row of yours, its send reaching the server."""
+    row = Message(client_id, "general", "you", body, WHEN)
+    state.add(row)
+    state.chat("general").in_flight.add(client_id)
+    watch.sent(client_id)
+    watch.check()
+    return row
+
+
+def fail(state: ChatState, row: Message, reason: str) -> None:
+    row.status, row.error = Status.FAILED, reason
+    chat = state.chat("general")
+    chat.in_flight.discard(row.client_id)
+    chat.error = reason
+
+
+def test_the_banner_follows_a_row_that_fails_again_for_another_reason() -> None:
+    """A row already failed that fails again with a new reason is the latest failure: the
+    banner must show the new reason (it once expected the old one, since the row's status
+    had not changed, and a flow's story said the banner should read a stale reason)."""
+    state = ChatState("you")
+    watch = RuleWatch(state)
+    first = sent_row(state, watch, "c1", "first")
+    second = sent_row(state, watch, "c2", "second")
+    fail(state, second, "you are offline")
+    watch.check()
+    fail(state, second, "no answer")
+    watch.check()  # the banner reads the latest failure: no rule broken
+    fail(state, first, "blocked")
+    watch.check()
+    state.chat("general").error = "no answer"
+    with pytest.raises(RuleBroken, match="should read 'blocked'") as broken:
+        watch.check()
+    assert broken.value.rule is Rule.LOADING_AND_ERRORS
+
+
+def test_a_send_that_failed_must_not_stay_pending() -> None:
+    """Once a send has finished with a failure, its row shows failed, not pending (a flow
+    that rolled back another row instead once had its story blame the banner)."""
+    state = ChatState("you")
+    watch = RuleWatch(state)
+    first = sent_row(state, watch, "c1", "first")
+    second = sent_row(state, watch, "c2", "second")
+    fail(state, second, "you are offline")
+    state.chat("general").in_flight.add("c1")
+    watch.failed(first.client_id, None)
+    with pytest.raises(RuleBroken, match="'first' is still shown as pending") as broken:
+        watch.check()
+    assert broken.value.rule is Rule.KEEP_WORDS
+    watch.resent(first.client_id)  # a retry: pending again, on purpose
+    watch.check()
+
+
+def test_a_row_sits_in_the_chat_it_names() -> None:
+    state = ChatState("you")
+    watch = RuleWatch(state)
+    lunch = ServerMessage(1, "random", 1, "bob-1", "bob", "lunch?", WHEN)
+    watch.told(lunch)
+    state.chat("random")
+    state.chat("general").rows.append(Message.from_server(lunch))
+    state.messages["bob-1"] = state.chat("general").rows[-1]
+    with pytest.raises(RuleBroken, match="belongs to chat 'random'") as broken:
+        watch.check()
+    assert broken.value.rule is Rule.OTHERS
+
+
+def test_a_sent_row_shows_the_servers_words() -> None:
+    state = ChatState("you")
+    watch = RuleWatch(state)
+    code = ServerMessage(1, "general", 1, "bob-1", "bob", "a < b", WHEN)
+    watch.told(code)
+    row = Message.from_server(code)
+    row.body = "a &lt; b"
+    state.add(row)
+    with pytest.raises(RuleBroken, match="the server stored 'a < b'") as broken:
+        watch.check()
+    assert broken.value.rule is Rule.SERVER_TRUTH
+
+
+def test_a_pending_row_tells_no_failure_and_says_its_time_zone() -> None:
+    state = ChatState("you")
+    watch = RuleWatch(state)
+    row = sent_row(state, watch, "c1", "hi")
+    row.error = "not delivered"
+    with pytest.raises(RuleBroken, match="still shows the failure reason") as broken:
+        watch.check()
+    assert broken.value.rule is Rule.LOADING_AND_ERRORS
+    row.error = None
+    row.created_at = WHEN.replace(tzinfo=None)
+    with pytest.raises(RuleBroken, match="no time zone") as broken:
+        watch.check()
+    assert broken.value.rule is Rule.INSTANT
+
+
+def test_a_failed_row_tells_the_reason_its_send_failed_for() -> None:
+    """A row that fails tells why its send failed: a flow that put a reason of its own
+    ("not delivered") once had its story name rule 3, the timeline's rule."""
+    state = ChatState("you")
+    watch = RuleWatch(state)
+    hi = sent_row(state, watch, "c1", "hi")
+    fail(state, hi, "not delivered")
+    watch.failed(hi.client_id, "message blocked")
+    with pytest.raises(RuleBroken, match="failed because 'message blocked'") as broken:
+        watch.check()
+    assert broken.value.rule is Rule.KEEP_WORDS
+    watch.failed(hi.client_id, None)  # a failover client's own reason: any will do
+    watch.check()
