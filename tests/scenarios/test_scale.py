@@ -193,6 +193,21 @@ def advice(hot: Blame | None, job: str = "") -> str:
     )
 
 
+def small_and_large(phone: RemotePhone, job: str) -> tuple[float, float]:
+    """The cost of one event of ``job`` on the short history and on the long one; the long
+    one measured only as closely as it takes to tell whether it is within the bound."""
+    small = best_cost_per_event(phone, job, SMALL, SMALL_BATCH)
+    large = best_cost_per_event(
+        phone,
+        job,
+        LARGE,
+        LARGE_BATCH,
+        stop_below=small * BOUND / 2,
+        stop_above=small * BOUND * 4,
+    )
+    return small, large
+
+
 @pytest.mark.budget(30)
 async def test_echoes_cost_the_same_with_a_long_history(
     kit: Scenario, record_property: RecordProperty
@@ -203,15 +218,7 @@ async def test_echoes_cost_the_same_with_a_long_history(
     repeat, must not get slower as the history grows: each event should cost
     about the same on both phones."""
     phone = kit.client()
-    small = best_cost_per_event(phone, "echoes", SMALL, SMALL_BATCH)
-    large = best_cost_per_event(
-        phone,
-        "echoes",
-        LARGE,
-        LARGE_BATCH,
-        stop_below=small * BOUND / 2,
-        stop_above=small * BOUND * 4,
-    )
+    small, large = small_and_large(phone, "echoes")
     for size in (SMALL, LARGE):
         seen = looks(phone, "echoes", size)
         if seen["rows"] <= size or seen["distinct"] != seen["rows"]:
@@ -232,15 +239,7 @@ async def test_older_messages_cost_the_same_with_a_long_history(
     slower as the history grows: the screen puts the rows in server order
     itself, so each event should cost about the same on both phones."""
     phone = kit.client()
-    small = best_cost_per_event(phone, "older", SMALL, SMALL_BATCH)
-    large = best_cost_per_event(
-        phone,
-        "older",
-        LARGE,
-        LARGE_BATCH,
-        stop_below=small * BOUND / 2,
-        stop_above=small * BOUND * 4,
-    )
+    small, large = small_and_large(phone, "older")
     for size in (SMALL, LARGE):
         seen = looks(phone, "older", size)
         if seen["rows"] <= size or seen["distinct"] != seen["rows"]:
@@ -258,15 +257,7 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(
     acks, half fail and are rolled back. Finding your pending row must not
     mean walking past every older message first."""
     phone = kit.client()
-    small = best_cost_per_event(phone, "own", SMALL, SMALL_BATCH)
-    large = best_cost_per_event(
-        phone,
-        "own",
-        LARGE,
-        LARGE_BATCH,
-        stop_below=small * BOUND / 2,
-        stop_above=small * BOUND * 4,
-    )
+    small, large = small_and_large(phone, "own")
     for size in (SMALL, LARGE):
         seen = looks(phone, "own", size)
         if seen["in_flight"] or seen["pending"]:
