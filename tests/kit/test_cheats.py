@@ -141,6 +141,11 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         9,
         "name each one",
     ),
+    "keeps state in the context every thread shares": (
+        "import decimal\n\ndecimal.getcontext().prec = 5\n",
+        3,
+        "may not use `decimal.getcontext`",
+    ),
     "walks the frames through a format field": (
         'def probe():\n    yield\n\n\nCALLER = "{0.gi_frame.f_back}".format(probe())\n',
         5,

@@ -689,6 +689,20 @@ HISTORY_HOLDERS = {
         'Box = dataclasses.make_dataclass("Box", [])\nBox.kept = []\n\n\n'
         "def history():\n    return Box.kept\n"
     ),
+    "a name with two underscores in front": (
+        "__KEPT = []\n\n\ndef history():\n    return __KEPT\n"
+    ),
+    "a cache": "import functools\n\n\n@functools.cache\ndef history():\n    return []\n",
+    "a closure a library function keeps": (
+        "import contextlib\n\n\ndef _make():\n    kept = []\n\n"
+        "    def keeper():\n        yield kept\n\n"
+        "    return contextlib.contextmanager(keeper)\n\n\nKEEPER = _make()\n\n\n"
+        "def history():\n    with KEEPER() as kept:\n        return kept\n"
+    ),
+    "an attribute set on a class of Python's": (
+        "import collections\n\nBOX = collections.Counter\nBOX.kept = []\n\n\n"
+        "def history():\n    return BOX.kept\n"
+    ),
 }
 
 

@@ -14,13 +14,13 @@ import __future__
 
 import asyncio
 import os
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from random import Random
 from types import (
@@ -82,6 +82,8 @@ _BUILT_IN: frozenset[type] = frozenset(
     }
 )
 """Python's own functions and descriptors: the same in every run."""
+_CACHED = type(cache(print))
+"""``functools.cache`` and ``lru_cache``'s wrapper."""
 _KIT_CODE = CodeFolder(Path(__file__).resolve().parent.parent)
 _HEAP_TYPE = 1 << 9
 """``Py_TPFLAGS_HEAPTYPE``: a class written in Python, whose attributes can be changed."""
@@ -195,14 +197,17 @@ class HiddenState(Names):
         modules = tuple(
             (module.__name__, self._namespace(vars(module), 0)) for module in self._learners
         )
-        return (*modules, *changes(self.reachable))
+        changed = tuple(
+            (owner, name, self._render(now, 0)) for owner, name, now in changes(self.reachable)
+        )
+        return (*modules, *changed)
 
     def _namespace(self, namespace: dict[str, object], depth: int) -> tuple[object, ...]:
         """Each name's value, but for what is the same in every run (`_static`)."""
         return tuple(
             (name, self._render(value, depth))
             for name, value in dict.items(namespace)
-            if type(name) is not str or not name.startswith("__")
+            if type(name) is not str or not (name.startswith("__") and name.endswith("__"))
             if not self._static(value)
         )
 
@@ -211,12 +216,17 @@ class HiddenState(Names):
         flow imports (what it sets on those is read once, in
         `chatkit.engine.timelines.shipped.changes`): the same in every run."""
         kind = type(value)
-        if kind is FunctionType:
-            return not self._learners_file(value.__code__.co_filename)  # type: ignore[attr-defined]
+        if kind is FunctionType:  # Python's and the kit's, but for a closure made at run time
+            code = value.__code__  # type: ignore[attr-defined]
+            return not self._learners_file(code.co_filename) and not value.__closure__  # type: ignore[attr-defined]
+        if kind is BuiltinFunctionType:  # a function, or a method of an object (a generator)
+            owner = value.__self__  # type: ignore[attr-defined]
+            return owner is None or type(owner) is ModuleType
         if issubclass(kind, type):
             return is_shipped(value) or not value.__flags__ & _HEAP_TYPE  # type: ignore[attr-defined]
-        if kind is ModuleType:
-            return not self._learners_file(getattr(value, "__file__", None))
+        if kind is ModuleType:  # Python's, but not the copies the flow's device made
+            learners = self._learners_file(getattr(value, "__file__", None))
+            return not learners and self._all_modules.get(value.__name__) is not value  # type: ignore[attr-defined]
         if kind is classmethod or kind is staticmethod:
             return self._static(value.__func__)  # type: ignore[attr-defined]
         if kind is property:
@@ -278,11 +288,17 @@ class HiddenState(Names):
         """What an object holds (see `_render`), written with its type."""
         render, name = self._render, f"{kind.__module__}.{kind.__qualname__}"
         if kind is ModuleType:
-            if not self._learners_file(getattr(value, "__file__", None)):
+            if self._static(value):
                 return ("module", value.__name__)
             return ("module", value.__name__, self._namespace(vars(value), depth))
+        if kind is BuiltinFunctionType:
+            return ("built-in method", value.__qualname__, render(value.__self__, depth))
+        if kind is _CACHED:  # functools.cache: what it keeps cannot be read
+            if value.cache_info().currsize:
+                raise Unreadable("a cache that holds values")
+            return (name, render(value.__wrapped__, depth))
         if kind is FunctionType:
-            if not self._learners_file(value.__code__.co_filename):
+            if self._static(value):
                 return ("function", name, value.__qualname__)
             cells = tuple(render(_cell(cell), depth) for cell in value.__closure__ or ())
             defaults = (render(value.__defaults__, depth), render(value.__kwdefaults__, depth))
@@ -309,11 +325,14 @@ class HiddenState(Names):
             items = tuple(render(item, depth) for item in _items(value))
             maxlen = value.maxlen if issubclass(kind, deque) else None
             return (name, items, maxlen, self._attributes(value, depth))
-        if issubclass(kind, set | frozenset):
-            members = sorted(repr(render(item, depth)) for item in _items(value))
-            return (name, tuple(members), self._attributes(value, depth))
+        if issubclass(kind, set | frozenset):  # in the order it iterates, which a flow sees
+            members = tuple(render(item, depth) for item in _items(value))
+            return (name, members, self._attributes(value, depth))
         if issubclass(kind, dict):
-            pairs = tuple((render(k, depth), render(v, depth)) for k, v in dict.items(value))
+            stored = (
+                OrderedDict.items(value) if issubclass(kind, OrderedDict) else dict.items(value)
+            )
+            pairs = tuple((render(k, depth), render(v, depth)) for k, v in stored)
             factory = (
                 render(value.default_factory, depth) if issubclass(kind, defaultdict) else None
             )

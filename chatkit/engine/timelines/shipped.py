@@ -78,15 +78,16 @@ def within_reach(modules: Iterable[ModuleType]) -> list[Shipped]:
     return [_AS_SHIPPED[key] for key in sorted(reached, key=_ORDER.__getitem__)]
 
 
-def changes(watched: list[Shipped]) -> tuple[object, ...]:
-    """What a flow set on the shipped classes and functions it can reach (nothing, mostly)."""
-    return tuple(
-        (getattr(value, "__qualname__", "?"), name, repr(now)[:200])
+def changes(watched: list[Shipped]) -> list[tuple[str, str, object]]:
+    """What a flow set on the shipped classes and functions it can reach (nothing, mostly):
+    each one's name, the attribute's name, and the value it holds now."""
+    return [
+        (getattr(value, "__qualname__", "?"), name, now)
         for value, shipped in watched
         if vars(value) != shipped
         for name, now in vars(value).items()
         if shipped.get(name, _MISSING) is not now
-    )
+    ]
 
 
 def is_shipped(value: object) -> bool:
