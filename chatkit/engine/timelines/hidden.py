@@ -48,7 +48,13 @@ from chatkit.client import ChatClient
 from chatkit.code_folder import CodeFolder
 from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.engine.timelines.canon import Names
-from chatkit.engine.timelines.shipped import Shipped, changes, is_shipped, within_reach
+from chatkit.engine.timelines.shipped import (
+    Shipped,
+    changes,
+    is_python_class,
+    is_shipped,
+    within_reach,
+)
 from chatkit.model import Message, Status
 from chatkit.protocols import Flow
 from chatkit.sandbox.device import device_modules
@@ -85,8 +91,6 @@ _BUILT_IN: frozenset[type] = frozenset(
 _CACHED = type(cache(print))
 """``functools.cache`` and ``lru_cache``'s wrapper."""
 _KIT_CODE = CodeFolder(Path(__file__).resolve().parent.parent)
-_HEAP_TYPE = 1 << 9
-"""``Py_TPFLAGS_HEAPTYPE``: a class written in Python, whose attributes can be changed."""
 _BUDGET = 20_000
 """The most values one key reads; a state bigger than that is one of its own."""
 _MAX_DEPTH = 100
@@ -223,7 +227,7 @@ class HiddenState(Names):
             owner = value.__self__  # type: ignore[attr-defined]
             return owner is None or type(owner) is ModuleType
         if issubclass(kind, type):
-            return is_shipped(value) or not value.__flags__ & _HEAP_TYPE  # type: ignore[attr-defined]
+            return is_shipped(value) or not is_python_class(value)  # type: ignore[arg-type]
         if kind is ModuleType:  # Python's, but not the copies the flow's device made
             learners = self._learners_file(getattr(value, "__file__", None))
             return not learners and self._all_modules.get(value.__name__) is not value  # type: ignore[attr-defined]
@@ -465,7 +469,7 @@ def _reduced(value: object) -> object:
     """What Python's own copy protocol says a C object holds (an iterator's position, say);
     refused for a class of the flow's, whose answer could be anything."""
     kind = type(value)
-    if kind.__flags__ & _HEAP_TYPE and not is_shipped(kind):
+    if is_python_class(kind) and not is_shipped(kind):
         raise Unreadable(f"a {kind.__qualname__} holds what its key cannot read")
     try:
         return object.__reduce_ex__(value, 4)

@@ -23,6 +23,13 @@ Shipped = tuple[object, dict[str, object]]
 
 _HEAP_TYPE = 1 << 9
 """``Py_TPFLAGS_HEAPTYPE``: a class written in Python, whose attributes can be changed."""
+
+
+def is_python_class(value: type) -> bool:
+    """Whether a class was written in Python (its attributes can change), not in C."""
+    return bool(value.__flags__ & _HEAP_TYPE)
+
+
 _MISSING = object()
 
 
@@ -38,7 +45,7 @@ def _shipped() -> dict[int, Shipped]:
         for name in names:
             value = getattr(module, name, None)
             if isinstance(value, FunctionType) or (
-                isinstance(value, type) and value.__flags__ & _HEAP_TYPE
+                isinstance(value, type) and is_python_class(value)
             ):
                 found[id(value)] = (value, dict(vars(value)))
     return found
