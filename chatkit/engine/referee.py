@@ -14,9 +14,11 @@ from chatkit.blame import CREATED
 from chatkit.engine.cast import FALLBACK, Cast, Sending
 from chatkit.engine.remote import Op, RemotePhone
 from chatkit.engine.rules import (
+    ID_SAMPLE,
     STATUS_FIELDS,
     Rule,
     RuleBroken,
+    check_id_room,
     check_new_id,
     check_pending_on_screen,
     check_reached_server,
@@ -42,6 +44,8 @@ class Referee:
         """Every client id a send has used so far, by any user, and the send that used it."""
         self._sendings: dict[int, Sending] = {}
         """Each op a phone runs for a send, by ``id``: the send it is."""
+        self._new_ids: dict[str, list[str]] = {}
+        """The first `ID_SAMPLE` new client ids of each user's phone, for `check_id_room`."""
 
     def bind(self, sending: Sending, op: Op) -> None:
         """``op`` is how its phone runs ``sending``."""
@@ -147,6 +151,11 @@ class Referee:
                 else f"{whose(earlier.user)} earlier message {quote(earlier.body)}"
             )
             check_new_id(sending.body, first, client_id=request.client_id, sender=sending.user)
+            sample = self._new_ids.setdefault(sending.user, [])
+            if len(sample) < ID_SAMPLE:
+                sample.append(request.client_id)
+                if len(sample) == ID_SAMPLE:
+                    check_id_room(sample)
         check_pending_on_screen(
             member.client.state, request.client_id, request.chat_id, sending.body, request.body
         )

@@ -9,6 +9,8 @@ server really stored and with what the client was shown before, and raises
 from __future__ import annotations
 
 import enum
+import math
+import string
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -245,6 +247,64 @@ def check_new_id(
                 if phones
                 else ""
             ),
+        )
+
+
+ID_SAMPLE = 8
+"""How many new ids of one phone `check_id_room` looks at together."""
+ID_BITS = 60
+"""The fewest bits of room a phone's ids must have: below it, ids drawn on millions of
+devices meet (8 hex digits give 32 bits: 77,000 ids make a clash more likely than not).
+A random 64-bit number written in decimal is counted at 63 bits."""
+ID_TAG = 16
+"""A start all of a phone's ids share, this long or longer, is a device's own random id."""
+_ALPHABETS = tuple(
+    frozenset(chars)
+    for chars in (
+        string.digits,
+        string.digits + "abcdef",
+        string.digits + "ABCDEF",
+        string.digits + string.ascii_lowercase,
+        string.digits + string.ascii_uppercase,
+        string.digits + string.ascii_letters,
+        string.digits + string.ascii_letters + "-_",
+        string.printable,
+    )
+)
+"""The usual alphabets of ids, smallest first (a union of chars fits the first that holds it)."""
+
+
+def id_room_bits(ids: list[str]) -> float:
+    """A generous estimate of how many different ids a phone's way of making them allows.
+
+    A short start the ids share (a name, a "msg-" tag) carries nothing and is left out;
+    a long one (`ID_TAG` characters or more) is taken for a random id of the device, a
+    way to make ids unique, and kept. What is measured is counted at its longest, in the
+    smallest usual alphabet that holds every character used. It overestimates (a
+    counter looks as roomy as random digits), so a phone whose ids it finds short has
+    too few of them, whatever its way of making them.
+    """
+    first, last = min(ids, default=""), max(ids, default="")  # they differ where all do
+    pairs = enumerate(zip(first, last, strict=False))
+    shared = next((k for k, (a, b) in pairs if a != b), len(first))
+    rests = [each[shared:] for each in ids] if shared < ID_TAG else ids
+    used = set("".join(rests))
+    alphabet = next((len(chars) for chars in _ALPHABETS if used <= chars), 2**16)
+    return max(map(len, rests), default=0) * math.log2(max(alphabet, 2))
+
+
+def check_id_room(ids: list[str]) -> None:
+    """Rule 10, across devices: a phone's new client ids have room for at least 2^`ID_BITS`
+    values, so ids made on all the devices that write to a chat never meet."""
+    bits = id_room_bits(ids)
+    if bits < ID_BITS:
+        raise RuleBroken(
+            Rule.UNIQUE_IDS,
+            f"your client ids look like {ids[0]!r} and {ids[1]!r}: that way of making them "
+            f"has room for about 2^{int(bits)} different ids. Every device that writes to "
+            "a chat makes ids, and two of them meeting makes the server take one message "
+            f"for another; an id needs room for 2^{ID_BITS} or more, like a random id of "
+            "16 hex digits or more",
         )
 
 

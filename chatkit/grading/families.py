@@ -33,7 +33,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("concurrency", 12, "many sends in flight, answers out of order"),
     Family("duplicates", 12, "double echoes, history backfills, identical bodies"),
     Family("edge cases", 12, "late acks, retries, bad input, a frozen clock"),
-    Family("scale", 10, "reconcile costs the same with 1k or 200k messages"),
+    Family("scale", 10, "every event costs the same with 1k or 200k messages"),
     Family(
         "all timelines",
         10,

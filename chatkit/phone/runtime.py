@@ -107,7 +107,7 @@ class Phone:
         self._requests = itertools.count(1)
         self._events: list[dict[str, object]] = []
         self._blamed = 0
-        self._bench = ScaleBench(flow, self.folder)
+        self._bench = ScaleBench(flow, self.folder, self.loop)
         self._explored: TimelineDevice | None = None
         """The flow's device for the explorer's timelines, once asked for."""
         self.emit: Callable[[dict[str, Any]], None] | None = None

@@ -4,8 +4,8 @@ A scale scenario asks whether one event costs the same on a chat of 1,000 messag
 and on one of 200,000. The phone builds each history once (kit rows, built directly)
 and runs the batches of events the judge asks for — Bob's new and repeated messages
 (``echoes``), Bob's older messages arriving late, each older than all the chat shows
-(``older``), or your own pending messages confirmed or rolled back (``own``) — with
-the collector paused. The judge times each batch from its side (the phone's word on
+(``older``), your own pending messages confirmed or rolled back (``own``), or your
+own messages sent, each acked at once (``sends``) — with the collector paused. The judge times each batch from its side (the phone's word on
 its own speed is not asked for): its round trip, less that of an empty batch.
 
 When a history turns out dearer, the judge asks the phone to trace one event on a
@@ -14,6 +14,7 @@ history of `TRACED` messages: the learner's line where the time goes comes back.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import linecache
 import sys
@@ -26,7 +27,7 @@ from itertools import count
 from types import FrameType
 from typing import Any
 
-from chatkit.blame import Blame
+from chatkit.blame import Blame, blame_frame
 from chatkit.code_folder import CodeFolder
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import Flow
@@ -72,12 +73,28 @@ def history_of(size: int, first: int = 1) -> ChatState:
     return state
 
 
+class InstantServer:
+    """A server that stores every message at once, numbered past any history: a send's
+    cost is then the flow's own."""
+
+    def __init__(self, numbers: count[int]) -> None:
+        self._numbers = numbers
+
+    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        n = next(self._numbers)
+        return ServerMessage(n, chat_id, n, client_id, "you", body, EPOCH + timedelta(seconds=n))
+
+    async def history(self, chat_id: str) -> list[ServerMessage]:
+        return []
+
+
 class ScaleBench:
     """One phone's histories, and the batches of events run on them."""
 
-    def __init__(self, flow: Flow, folder: str) -> None:
+    def __init__(self, flow: Flow, folder: str, loop: asyncio.AbstractEventLoop) -> None:
         self.flow = flow
         self.folder = folder
+        self._loop = loop
         self._states: dict[tuple[str, int], ChatState] = {}
         self._fresh = count(FIRST_NEW)
         self._older = count(OLDER_TOP - 1, -1)
@@ -102,6 +119,8 @@ class ScaleBench:
             return self._echoes(state, size, batch)
         if job == "older":
             return self._older_ones(state, batch)
+        if job == "sends":
+            return self._sends(state, batch)
         return self._own(state, batch, only)
 
     def _echoes(self, state: ChatState, size: int, batch: int) -> list[Event]:
@@ -135,6 +154,15 @@ class ScaleBench:
                 events.append(partial(self.flow.rollback, state, pending.client_id, "x"))
         return events
 
+    def _sends(self, state: ChatState, batch: int) -> list[Event]:
+        """Your new messages, each sent to a server that acks it at once."""
+        server = InstantServer(self._fresh)
+        bodies = [f"mine {next(self._fresh)}" for _ in range(batch)]
+        return [partial(self._send, state, server, body) for body in bodies]
+
+    def _send(self, state: ChatState, server: InstantServer, body: str) -> object:
+        return self._loop.run_until_complete(self.flow.send(state, server, CHAT, body))
+
     def check(self, job: str, size: int) -> dict[str, Any]:
         """What the history looks like now, for the judge's exactly-once and cleanup checks."""
         state = self._states[(job, size)]
@@ -151,11 +179,13 @@ class ScaleBench:
     def trace(self, job: str, size: int, only: str, function: str) -> Blame | None:
         """The learner's line where one event on a history of ``size`` spends most time."""
         event = self.events(job, size, 2 if job == "echoes" else 1, only)[0]
-        return hottest_line(event, function, CodeFolder(self.folder))
+        return hottest_line(event, function, self.folder)
 
 
-def hottest_line(event: Event, function: str, learners: CodeFolder) -> Blame | None:
-    """The line of the learner's code where one event spends most of its time.
+def hottest_line(event: Event, function: str, folder: str) -> Blame | None:
+    """The line of the learner's code where one event spends most of its time, blamed on
+    the innermost flow function around it (``reconcile``, when a ``send`` calls it), or
+    on ``function`` when none of the three is.
 
     A loop in Python over the history runs its lines thousands of times: the first
     (topmost) of the lines run most often is named, so the same code is always pointed
@@ -166,16 +196,25 @@ def hottest_line(event: Event, function: str, learners: CodeFolder) -> Blame | N
     spent: Counter[tuple[FrameType, int]] = Counter()
     runs: Counter[tuple[FrameType, int]] = Counter()
     places: dict[tuple[str, int], tuple[FrameType, int]] = {}
+    owners: dict[tuple[FrameType, int], str | None] = {}
+    """The flow function around each place, found when the place is first run."""
+    learners = CodeFolder(folder)
     last: list[Any] = [None, 0.0]
 
     def on_line(frame: FrameType, what: str, _: object) -> Callable[..., Any]:
         now = time.perf_counter()
         if last[0] is not None:
             spent[last[0]] += now - last[1]
-        where = (frame.f_code.co_filename, frame.f_lineno)
-        last[0] = places.setdefault(where, (frame, frame.f_lineno)) if what == "line" else None
-        if last[0] is not None:
-            runs[last[0]] += 1
+        last[0] = None
+        if what == "line":
+            where = (frame.f_code.co_filename, frame.f_lineno)
+            place = places.get(where)
+            if place is None:
+                place = places[where] = (frame, frame.f_lineno)
+                around = blame_frame(frame, folder)
+                owners[place] = around.function if around is not None else None
+            last[0] = place
+            runs[place] += 1
         last[1] = time.perf_counter()
         return on_line
 
@@ -195,7 +234,7 @@ def hottest_line(event: Event, function: str, learners: CodeFolder) -> Blame | N
     else:
         frame, line = max(spent, key=spent.__getitem__)
     return Blame(
-        function,
+        owners.get((frame, line)) or function,
         frame.f_code.co_filename,
         line,
         linecache.getline(frame.f_code.co_filename, line).strip(),

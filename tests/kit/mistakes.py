@@ -449,6 +449,24 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "ids_of_8_hex_digits",
+        doc="""
+        Known wrong: client ids are the first 8 hex digits of a uuid4.
+
+        The mistake: "a uuid is long, 8 digits are plenty". On one phone they are: 4 billion
+        ids, no clash in a day's messages. But every device that writes to a chat makes ids
+        from the same 4 billion, and among 77,000 of them two meet more often than not.
+
+        Meant to be caught by: concurrency (the room a phone's ids have).
+        """,
+        edits=(
+            (
+                lines("            client_id=client_id or uuid.uuid4().hex,"),
+                lines("            client_id=client_id or uuid.uuid4().hex[:8],  # WRONG: 32 bits"),
+            ),
+        ),
+    ),
+    Mistake(
         "new_id_after_two_retries",
         doc="""
         Known wrong: after two retries, send gives up on the message's id and starts afresh.
@@ -876,6 +894,64 @@ WRONG: tuple[Mistake, ...] = (
                     "            place -= 1",
                     "        rows.insert(place, row)",
                     "        state.messages[row.client_id] = row",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "old_messages_shifted_into_place",
+        doc="""
+        Known wrong: someone else's message is inserted at its place in server order.
+
+        The mistake: `bisect.insort` finds the place in a few steps, so this looks cheap;
+        but inserting into a list shifts every row after the place, and an old message
+        arriving late goes before the whole history. Each shift is fast (done in C), so
+        it costs only a few times more on a long history, and more again on a longer one.
+        The screen orders confirmed rows by seq by itself.
+
+        Meant to be caught by: scale (older messages on a long history), and nothing else.
+        """,
+        edits=(
+            (lines("import uuid"), lines("import bisect", "import uuid")),
+            (
+                lines("        state.add(Message.from_server(incoming))"),
+                lines(
+                    "        row = Message.from_server(incoming)",
+                    "        rows = state.chat(incoming.chat_id).rows  # WRONG: shifts the rows",
+                    "        bisect.insort(rows, row, key=lambda r: (r.seq is None, r.seq or 0))",
+                    "        state.messages[row.client_id] = row",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "new_id_checked_against_rows",
+        doc="""
+        Known wrong: a new client id is checked against every row of the chat before use.
+
+        The mistake: "just in case", `send` draws a fresh id again while it equals one
+        already on screen. A random id of 128 bits never meets another, so the check
+        finds nothing; but it walks the whole timeline for every message sent.
+
+        Meant to be caught by: scale (sends on a long history), and nothing else.
+        """,
+        edits=(
+            (
+                lines("            client_id=client_id or uuid.uuid4().hex,"),
+                lines("            client_id=client_id or fresh_id(chat),"),
+            ),
+            (
+                lines("def reconcile(state: ChatState, incoming: ServerMessage) -> None:"),
+                lines(
+                    "def fresh_id(chat) -> str:",
+                    "    taken = [row.client_id for row in chat.rows]  # WRONG: walks the timeline",
+                    "    new = uuid.uuid4().hex",
+                    "    while new in taken:",
+                    "        new = uuid.uuid4().hex",
+                    "    return new",
+                    "",
+                    "",
+                    "def reconcile(state: ChatState, incoming: ServerMessage) -> None:",
                 ),
             ),
         ),

@@ -7,11 +7,12 @@ story once said something false.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
 
-from chatkit.engine.rules import Rule, RuleBroken, RuleWatch
+from chatkit.engine.rules import ID_BITS, Rule, RuleBroken, RuleWatch, check_id_room, id_room_bits
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.state import ChatState
 
@@ -126,3 +127,41 @@ def test_a_failed_row_tells_the_reason_its_send_failed_for() -> None:
     assert broken.value.rule is Rule.KEEP_WORDS
     watch.failed(hi.client_id, None)  # a failover client's own reason: any will do
     watch.check()
+
+
+DEVICE = "9f86d081884c7d659a2feaa0c55ad015"
+"""A device's own random id, as a flow might draw once per phone."""
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [f"{n:032x}" for n in range(10**30, 10**30 + 8)],  # uuid4().hex-like, 128 bits
+        [f"{n:08x}-{n % 9999:04x}-1f0c-8a3b-0242ac120002" for n in range(10**9, 10**9 + 8)],
+        [str(random.Random(n).getrandbits(64)) for n in range(8)],  # 64 random bits, decimal
+        [f"{DEVICE}-{n}" for n in range(1, 9)],  # a device's random id and a counter
+        [f"you-{n:032x}" for n in range(10**30, 10**30 + 8)],  # a name, then a full id
+    ],
+    ids=["hex", "uuid1", "decimal", "device_and_counter", "named"],
+)
+def test_ids_with_room_for_every_device_pass(ids: list[str]) -> None:
+    assert id_room_bits(ids) >= ID_BITS
+    check_id_room(ids)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [f"{n:08x}" for n in range(3**19, 3**19 + 8)],  # uuid4().hex[:8]
+        [f"you-{n:08x}" for n in range(3**19, 3**19 + 8)],  # a name, then 8 hex digits
+        [f"{DEVICE[:8]}-{n}" for n in range(1, 9)],  # a short device id and a counter
+        [str(1000 + 7 * n) for n in range(8)],  # four random digits
+    ],
+    ids=["8_hex", "named_8_hex", "short_device", "4_digits"],
+)
+def test_ids_with_too_little_room_are_named(ids: list[str]) -> None:
+    """Ids that never meet on one phone, but would among millions of devices."""
+    with pytest.raises(RuleBroken) as broken:
+        check_id_room(ids)
+    assert broken.value.rule is Rule.UNIQUE_IDS
+    assert repr(ids[0]) in str(broken.value) and "2^60" in str(broken.value)

@@ -32,6 +32,7 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "id_numbered_ids": ("concurrency",),
     "ids_from_row_count": ("concurrency",),
     "short_random_ids": ("concurrency",),
+    "ids_of_8_hex_digits": ("concurrency",),
     "ids_from_own_count": ("duplicates",),
     "new_id_after_two_retries": ("edge cases",),
     "awaits_before_showing": ("normal flow",),
@@ -51,6 +52,8 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "retry_keeps_error": ("edge cases", "failure and rollback"),
     "naive_datetime": ("normal flow",),
     "old_messages_walked_into_place": ("scale",),
+    "old_messages_shifted_into_place": ("scale",),
+    "new_id_checked_against_rows": ("scale",),
 }
 """Each wrong flow, and the families that must each fail at least one scenario on it."""
 
@@ -68,6 +71,7 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "id_numbered_ids": ({10}, {"send"}),
     "ids_from_row_count": ({10}, {"send"}),
     "short_random_ids": ({10}, {"send"}),
+    "ids_of_8_hex_digits": ({10}, {"send"}),
     "ids_from_own_count": ({10}, {"send"}),
     "new_id_after_two_retries": ({8}, {"send"}),
     "awaits_before_showing": ({1}, {"send"}),
@@ -87,11 +91,18 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "retry_keeps_error": ({7}, {"send"}),
     "naive_datetime": ({1}, {"send"}),
     "old_messages_walked_into_place": ({16}, {"reconcile"}),
+    "old_messages_shifted_into_place": ({16}, {"reconcile"}),
+    "new_id_checked_against_rows": ({16}, {"send"}),
 }
 """Each wrong flow: the rules its catching families must name, and the functions they must
 blame (the one the mistake is in), for every scenario of theirs that fails."""
 
-ONLY_CAUGHT_BY: dict[str, str] = {"linear_scan": "scale", "old_messages_walked_into_place": "scale"}
+ONLY_CAUGHT_BY: dict[str, str] = {
+    "linear_scan": "scale",
+    "old_messages_walked_into_place": "scale",
+    "old_messages_shifted_into_place": "scale",
+    "new_id_checked_against_rows": "scale",
+}
 """Wrong flows that are right in every other way: no other family may fail them."""
 
 
