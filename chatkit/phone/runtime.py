@@ -187,9 +187,9 @@ class Phone:
         return self.loop.run_until_complete(step())
 
     def _scale(self, command: dict[str, Any]) -> object:
-        """A batch of the scale family's events (`chatkit.phone.scale`); the judge times it."""
-        self._bench.run(command["job"], command["size"], command["batch"], command["only"])
-        return None
+        """A batch of the scale family's events (`chatkit.phone.scale`); the judge times it.
+        The result: how many of its sends did not finish."""
+        return self._bench.run(command["job"], command["size"], command["batch"], command["only"])
 
     def _scale_check(self, command: dict[str, Any]) -> object:
         return self._bench.check(command["job"], command["size"])

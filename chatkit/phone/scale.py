@@ -28,7 +28,9 @@ from types import FrameType
 from typing import Any
 
 from chatkit.blame import Blame, blame_frame
+from chatkit.client import ServerView
 from chatkit.code_folder import CodeFolder
+from chatkit.limits import MAX_YIELDS
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import Flow
 from chatkit.state import ChatState
@@ -44,6 +46,8 @@ LOOPING = 1_000
 """A line run this often in one event is a loop over the history."""
 
 Event = Callable[[], object]
+STUCK = object()
+"""What an event that did not finish returns (a send waiting for what never comes)."""
 
 
 def server_copy(n: int, *, author: str = "bob", client_id: str | None = None) -> ServerMessage:
@@ -99,16 +103,19 @@ class ScaleBench:
         self._fresh = count(FIRST_NEW)
         self._older = count(OLDER_TOP - 1, -1)
 
-    def run(self, job: str, size: int, batch: int, only: str = "") -> None:
+    def run(self, job: str, size: int, batch: int, only: str = "") -> int:
         """Build the history if need be, then run one batch of ``job``'s events on it, with
-        the collector paused (a collection in one batch and not another is noise)."""
+        the collector paused (a collection in one batch and not another is noise). Returns
+        how many of its sends did not finish (`_send`)."""
         events = self.events(job, size, batch, only)
+        stuck = 0
         gc.disable()
         try:
             for event in events:
-                event()
+                stuck += event() is STUCK
         finally:
             gc.enable()
+        return stuck
 
     def events(self, job: str, size: int, batch: int, only: str = "") -> list[Event]:
         state = self._states.get((job, size))
@@ -156,12 +163,20 @@ class ScaleBench:
 
     def _sends(self, state: ChatState, batch: int) -> list[Event]:
         """Your new messages, each sent to a server that acks it at once."""
-        server = InstantServer(self._fresh)
+        server = ServerView(InstantServer(self._fresh))
         bodies = [f"mine {next(self._fresh)}" for _ in range(batch)]
         return [partial(self._send, state, server, body) for body in bodies]
 
-    def _send(self, state: ChatState, server: InstantServer, body: str) -> object:
-        return self._loop.run_until_complete(self.flow.send(state, server, CHAT, body))
+    def _send(self, state: ChatState, server: ServerView, body: str) -> object:
+        """One send, given the turns of the loop a scenario gives it (`MAX_YIELDS`): a send
+        still running then is stuck, cancelled and told as `STUCK` (waiting for it would
+        hang the phone); what it raised is raised."""
+        send = self._loop.create_task(self.flow.send(state, server, CHAT, body))
+        self._loop.run_until_complete(_finished(send))
+        if not send.done():
+            send.cancel()
+            return STUCK
+        return send.result()
 
     def check(self, job: str, size: int) -> dict[str, Any]:
         """What the history looks like now, for the judge's exactly-once and cleanup checks."""
@@ -180,6 +195,14 @@ class ScaleBench:
         """The learner's line where one event on a history of ``size`` spends most time."""
         event = self.events(job, size, 2 if job == "echoes" else 1, only)[0]
         return hottest_line(event, function, self.folder)
+
+
+async def _finished(task: asyncio.Task[Any]) -> None:
+    """Give ``task`` up to `MAX_YIELDS` turns of the loop to finish."""
+    for _ in range(MAX_YIELDS):
+        if task.done():
+            return
+        await asyncio.sleep(0)
 
 
 def hottest_line(event: Event, function: str, folder: str) -> Blame | None:

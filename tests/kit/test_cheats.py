@@ -286,6 +286,7 @@ the next."""
 
 
 @pytest.mark.parametrize("name", sorted(WEAK_IDS))
+@pytest.mark.timeout(180)  # two whole gradings, on a machine CI may share
 def test_the_same_code_gets_the_same_grade_every_time(name: str, tmp_path: Path) -> None:
     """The scripted clock and seeded chance make every run of the same code give the
     same results, byte for byte."""

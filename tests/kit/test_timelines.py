@@ -322,6 +322,7 @@ NOT_ABOUT_ORDERINGS = {
     "ids_from_row_count",  # … across two devices,
     "ids_from_own_count",  # … across two phones of one user,
     "short_random_ids",  # … in a burst of sends,
+    "ids_of_8_hex_digits",  # … among millions of devices,
     "new_id_after_two_retries",  # … or after more retries than a small world has
     "copy_returned_after_failure",  # what send returns is not on screen
     "created_at_read_at_import",  # wrong only when the clock moves between sends
@@ -335,6 +336,8 @@ NOT_ABOUT_ORDERINGS = {
     "others_dedup_by_author_body",  # wrong only when bob says the same thing twice
     "retry_keeps_error",  # wrong only in a retry, which the default world has not
     "old_messages_walked_into_place",  # slow, never wrong
+    "old_messages_shifted_into_place",  # … the same,
+    "new_id_checked_against_rows",  # … the same
 }
 
 
