@@ -11,6 +11,7 @@ import inspect
 from pathlib import Path
 
 from chatkit.protocols import Flow
+from chatkit.sandbox.check import is_link
 from chatkit.sandbox.device import FlowCode
 from chatkit.sandbox.world import LIVE, World
 
@@ -80,10 +81,11 @@ def resolve_target(spec: str) -> Path:
         )
     if path.is_dir():
         path = path / FLOW_FILE
-    if path.is_symlink():
+    if is_link(path):
+        where = "another file" if path.is_symlink() else "a file with another name (a hard link)"
         raise TargetError(
-            f"{display_path(path)} is a link to {display_path(path.resolve())}: the grader "
-            f"grades a {FLOW_FILE} of your own, not a link to another file"
+            f"{display_path(path)} is a link to {where}: the grader grades a {FLOW_FILE} of "
+            "your own, not a link to another file"
         )
     if not path.is_file():
         raise TargetError(

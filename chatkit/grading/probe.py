@@ -10,6 +10,7 @@ child does (`chatkit.sandbox.confine`), with nowhere to write.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -39,8 +40,11 @@ def main() -> None:
     limit_memory()
     confine_if_asked(path.resolve().parent, [])
     error = probe(path)
-    sys.stdout.write(json.dumps(None if error is None else asdict(error)) + "\n")
-    sys.stdout.flush()
+    verdict = json.dumps(None if error is None else asdict(error))
+    sys.stdout.flush()  # what the module printed first, then the verdict on a line of its own
+    os.write(1, f"\n{verdict}\n".encode())
+    # The last line is the verdict: no finaliser of the learner's may print after it.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -93,15 +93,24 @@ def is_helper(folder: Path, name: str) -> bool:
     if allowed_module(name) is not None or "." in name:
         return False
     path = folder / f"{name}.py"
-    return path.is_file() and not path.is_symlink()
+    return path.is_file() and not is_link(path)
+
+
+def is_link(path: Path) -> bool:
+    """Whether ``path`` is a link (symbolic or hard) to a file that has a name elsewhere:
+    through it, a phone confined to its folder would read what lies outside."""
+    try:
+        return path.is_symlink() or (path.is_file() and path.stat().st_nlink > 1)
+    except OSError:
+        return False
 
 
 def _linked_helper(folder: Path, name: str) -> str | None:
     """Why ``import name`` is refused when ``name.py`` beside flow.py is a link, else None."""
-    if "." not in name and (folder / f"{name}.py").is_symlink():
+    if "." not in name and is_link(folder / f"{name}.py"):
         return (
-            f"{name}.py is a link to a file elsewhere; a helper module must be a file of "
-            "your own beside flow.py"
+            f"{name}.py is a link to a file elsewhere (a symbolic or a hard link); a helper "
+            "module must be a file of your own beside flow.py"
         )
     return None
 

@@ -37,23 +37,57 @@ def target_with(tmp_path: Path, source: str, **helpers: str) -> str:
     return str(folder)
 
 
-def test_a_flow_that_is_a_link_to_the_reference_is_not_graded(tmp_path: Path) -> None:
+LINKS = {
+    "symbolic": lambda link, to: link.symlink_to(to),
+    "hard": lambda link, to: os.link(to, link),
+}
+"""Two ways to give a file beside flow.py a name elsewhere, each made by ``(link, to)``."""
+
+
+def elsewhere(tmp_path: Path) -> Path:
+    """A file outside the learner's folder: the reference, as a kit's copy of it would be."""
+    path = tmp_path / "kit" / "flow.py"
+    path.parent.mkdir()
+    path.write_text(SOLUTION)
+    return path
+
+
+@pytest.mark.parametrize("link", sorted(LINKS))
+def test_a_flow_that_is_a_link_to_the_reference_is_not_graded(link: str, tmp_path: Path) -> None:
     folder = tmp_path / "learner"
     folder.mkdir()
-    (folder / "flow.py").symlink_to(kit_root() / "solution" / "flow.py")
+    LINKS[link](folder / "flow.py", elsewhere(tmp_path))
     report = grade(str(folder))
     assert report.load_error is not None and report.score == 0
     assert "is a link" in report.load_error.message
 
 
-def test_a_helper_that_is_a_link_elsewhere_is_refused_and_never_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("link", sorted(LINKS))
+def test_a_helper_that_is_a_link_elsewhere_is_refused_and_never_read(
+    link: str, tmp_path: Path
+) -> None:
     """A linked helper could read any file the grader can (its text came back in the
     load error); it is refused by name before anything runs."""
     target = target_with(tmp_path, "import borrowed\n" + SOLUTION)
-    (Path(target) / "borrowed.py").symlink_to(kit_root() / "solution" / "flow.py")
+    LINKS[link](Path(target) / "borrowed.py", elsewhere(tmp_path))
     report = grade(target)
     assert report.load_error is not None and report.load_error.refused
     assert "borrowed.py is a link" in report.load_error.message
+
+
+def test_what_a_flow_prints_as_it_ends_is_not_taken_for_the_load_verdict(tmp_path: Path) -> None:
+    """The load check runs the module and writes its verdict as the last line; a finaliser
+    that printed after it once got a correct flow refused, in words the flow chose."""
+    late = (
+        "class _Late:\n    def __del__(self):\n"
+        '        print(\'{"message": "all fine", "error_type": "Note"}\', end=\'\')\n\n\n'
+        "_KEEP = [_Late()]\n"
+    )
+    source = SOLUTION.replace("\n\nasync def send(", f"\n\n{late}\n\nasync def send(", 1)
+    assert late in source
+    report = grade(target_with(tmp_path, source), families=["normal flow"])
+    assert report.load_error is None
+    assert report.score == 100
 
 
 def test_what_a_flow_prints_cannot_steer_the_teachers_terminal(tmp_path: Path) -> None:
