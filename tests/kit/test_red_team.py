@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def target_with(tmp_path: Path, source: str, **helpers: str) -> str:
     return str(folder)
 
 
-LINKS = {
+LINKS: dict[str, Callable[[Path, Path], None]] = {
     "symbolic": lambda link, to: link.symlink_to(to),
     "hard": lambda link, to: os.link(to, link),
 }
