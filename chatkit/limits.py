@@ -11,6 +11,10 @@ MAX_YIELDS = 200
 """How many turns of the event loop a step may take before a send counts as stuck
 (the scenario harness and the timeline explorer both wait this long)."""
 
+SLEEP_LIMIT = 1.0
+"""How many seconds a send may wait on the clock in all (``asyncio.sleep``): a debounce of
+a few hundredths is fine, but a user kept waiting for "sent" or "failed" is not."""
+
 SCENARIO_BUDGET_SECONDS = 2.0
 """How long one scenario may run, in seconds of the wall clock; ``@pytest.mark.budget(s)``
 changes it.

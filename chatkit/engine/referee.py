@@ -28,6 +28,7 @@ from chatkit.engine.rules import (
 )
 from chatkit.engine.scripted import Request
 from chatkit.engine.words import quote, whose
+from chatkit.limits import SLEEP_LIMIT
 from chatkit.model import DeliveryError, InvalidMessage, check_body
 from chatkit.state import ChatState
 
@@ -91,6 +92,21 @@ class Referee:
         if sending.broken is not None:
             raise sending.broken
         self.raise_if_crashed(sending)
+        self.raise_if_waited(sending)
+
+    def raise_if_waited(self, sending: Sending) -> None:
+        """Rule 15: a finished send did not keep its user waiting on the clock."""
+        task = sending.task
+        if task.done() and task.slept >= SLEEP_LIMIT:
+            waited = RuleBroken(
+                Rule.FINISHES,
+                f"the send of {quote(sending.body)} waited {task.slept:g} s on the clock "
+                "(asyncio.sleep) before it finished: the user waits that long to see it sent, "
+                "or failed. Wait for the server only: it says when a message is stored",
+                function="send",
+            )
+            waited.blame = task.slept_at
+            raise waited
 
     def raise_if_crashed(self, sending: Sending) -> None:
         if not sending.task.done():

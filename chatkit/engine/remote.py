@@ -15,6 +15,7 @@ showed when its send first gave up control, not on a later one.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -102,6 +103,10 @@ class Op:
     """The learner's line behind its latest server call."""
     raised_at: Blame | None = None
     """Where the error it ended with was raised."""
+    slept: float = 0.0
+    """How many seconds it waited on the clock (``asyncio.sleep``) in all."""
+    slept_at: Blame | None = None
+    """Where its longest wait on the clock was asked for."""
     requests: list[Request] = field(default_factory=list)
 
     def done(self) -> bool:
@@ -298,6 +303,9 @@ class RemotePhone:
             self._request(event, op)
         elif kind == "done" and op is not None:
             op.finished, op.state = True, "done"
+            slept = event.get("slept")
+            if isinstance(slept, int | float) and math.isfinite(slept):
+                op.slept, op.slept_at = float(slept), blame_of(event.get("slept_at"))
             if event.get("cancelled") is True:
                 op.was_cancelled = True
             elif "error" in event:

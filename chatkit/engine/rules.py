@@ -14,7 +14,7 @@ import string
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import datetime, timezone
 
 from chatkit.blame import CREATED, Blame
 from chatkit.model import Message, ServerMessage, Status
@@ -348,6 +348,11 @@ def describe_row(state: ChatState, row: Message) -> str:
     return text if row.author == state.user else f"{row.author}: {text}"
 
 
+def _clock_time(moment: object) -> str:
+    """A time of day as a clock shows it, to the microsecond (or what the value is)."""
+    return f"{moment:%H:%M:%S.%f}" if isinstance(moment, datetime) else repr(moment)
+
+
 @dataclass(frozen=True, slots=True)
 class WatchMemory:
     """What a `RuleWatch` carries from one check to the next, by client id.
@@ -393,10 +398,16 @@ class RuleWatch:
     """Client ids whose send finished with a failure (refused, or timed out), and that
     were not retried since, with the failure's reason (None: any reason will do): each
     must show as failed with that reason (or as sent, if the server had it)."""
+    _written: dict[str, datetime] = field(default_factory=dict)
+    """When each message this client sent was written: its ``created_at`` when its send
+    first reached the server. It keeps that time until the server's copy replaces it."""
 
     def sent(self, client_id: str) -> None:
-        """This client sent a new message with this client id."""
+        """This client sent a message with this client id (a new one, or a retry)."""
         self.sent_by_me.add(client_id)
+        row = self.state.get(client_id)
+        if row is not None and client_id not in self._written:
+            self._written[client_id] = row.created_at
 
     def failed(self, client_id: str, reason: str | None) -> None:
         """The send of this client id finished with a failure (``DeliveryError``) for
@@ -557,6 +568,19 @@ class RuleWatch:
                     fields=("status",),
                 )
         self._last_status[row.client_id] = now
+        written = self._written.get(row.client_id)
+        if now is not Status.SENT and written is not None and row.created_at != written:
+            failed = now is Status.FAILED
+            raise RuleBroken(
+                Rule.KEEP_WORDS if failed else Rule.IDEMPOTENT_RETRY,
+                f"{row.body!r} was written at {_clock_time(written)}, but its row now says "
+                f"{_clock_time(row.created_at)}; "
+                + ("a failed message" if failed else "a message sent again")
+                + " keeps the time it was written, until the server's copy gives it the "
+                "server's time",
+                about=(row,),
+                fields=("created_at",),
+            )
 
         if now is not Status.SENT:
             self._check_unconfirmed(row)

@@ -26,6 +26,7 @@ from chatkit.limits import STARTUP_SECONDS
 from chatkit.phone.frames import WireError, read_frame, write_frame
 from chatkit.portable import fixed_addresses
 from chatkit.sandbox.confine import HOME, learner_environment
+from chatkit.sandbox.world import DEVICE_TZ
 
 REPORT_SECONDS = 5.0
 """The longest the judge waits for one report (or a phone's first word)."""
@@ -65,7 +66,7 @@ class PhoneTemplate:
                     stdout=subprocess.DEVNULL,  # a phone speaks only on its line: whatever it
                     stderr=subprocess.DEVNULL,  # writes elsewhere must not pile up in the grader
                     cwd=HOME,
-                    env=learner_environment(),
+                    env=learner_environment({"TZ": DEVICE_TZ}),
                 )
             theirs.close()
         atexit.register(self.close)
@@ -101,7 +102,7 @@ class PhoneTemplate:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 cwd=HOME,
-                env=learner_environment(),
+                env=learner_environment({"TZ": DEVICE_TZ}),
             )
             assert process.stdin is not None
             process.stdin.write(f"{token}\n{order}\n".encode())

@@ -27,11 +27,11 @@ import itertools
 import socket
 import sys
 from collections.abc import Callable, Coroutine, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chatkit.blame import Journal, blame_frame, blame_suspended
+from chatkit.blame import Journal, blame_frame, blame_places, blame_suspended
 from chatkit.client import ChatClient
 from chatkit.failover import FailoverServer
 from chatkit.limits import MAX_YIELDS
@@ -42,6 +42,7 @@ from chatkit.phone.scale import ScaleBench
 from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.phone.timeline import TimelineDevice
 from chatkit.sandbox import FlowCode, ScriptedWorld
+from chatkit.sandbox.world import SLEPT, Place
 from chatkit.state import ChatState
 
 PRIMARY, FALLBACK = "primary", "fallback"
@@ -66,6 +67,8 @@ class _Op:
     """Whether it called ``server.send`` yet (a history load first does not count)."""
     told: bool = False
     """Whether its ``done`` was reported."""
+    slept: list[tuple[float, list[Place]]] = field(default_factory=list)
+    """Each scripted ``asyncio.sleep`` it asked for: how long, and who asked."""
 
 
 class _Line:
@@ -215,9 +218,11 @@ class Phone:
         """Start a send (or a reload) as a task; note where it first gives up control."""
         context = contextvars.copy_context()
         context.run(_current_op.set, number)
+        slept: list[tuple[float, list[Place]]] = []
+        context.run(SLEPT.set, slept)
         watched = _FirstPause(work, lambda: self._paused(number, work))
         task = self.loop.create_task(_await(watched), context=context)
-        op = self.ops[number] = _Op(number, task)
+        op = self.ops[number] = _Op(number, task, slept=slept)
         task.add_done_callback(lambda _: self._done(op))
 
     def _paused(self, number: int, work: Coroutine[Any, Any, Any]) -> None:
@@ -227,19 +232,33 @@ class Phone:
 
     def _done(self, op: _Op) -> None:
         task = op.task
+        waited = self._waited(op)
         if task.cancelled():
-            self._event("done", op=op.number, cancelled=True)
+            self._event("done", op=op.number, cancelled=True, **waited)
             return
         error = task.exception()
         if error is not None:
-            self._event("done", op=op.number, error=error_data(error, self.folder))
+            self._event("done", op=op.number, error=error_data(error, self.folder), **waited)
             error.__traceback__ = None  # frames hold the state: let them go
             return
         result = task.result()
         returned = self.screen.number(result)
         self._event(
-            "done", op=op.number, returned=returned if returned is not None else plain(result)
+            "done",
+            op=op.number,
+            returned=returned if returned is not None else plain(result),
+            **waited,
         )
+
+    def _waited(self, op: _Op) -> dict[str, object]:
+        """How long a finished send waited on the clock in all, and where its longest wait
+        was asked for (nothing, if it never slept)."""
+        if not op.slept:
+            return {}
+        longest = max(op.slept, key=lambda each: each[0])[1]
+        total = sum(delay for delay, _ in op.slept)
+        op.slept.clear()  # the frames hold the flow's locals: let them go
+        return {"slept": total, "slept_at": blame_data(blame_places(longest, self.folder))}
 
     async def request(self, call: str, via: str | None, **arguments: object) -> Any:
         """A call of the flow's to the server: tell the judge, then wait for its answer."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio as _asyncio
 import base64
 import contextlib
+import contextvars
 import dataclasses as _dataclasses
 import datetime as _dt
 import hashlib
@@ -26,6 +27,7 @@ import importlib
 import inspect
 import keyword
 import random as _random
+import sys
 import time as _time
 import types
 import uuid as _uuid
@@ -37,6 +39,31 @@ from chatkit.sandbox.policy import allowed_names
 
 CLOCK_START = _dt.datetime(2026, 3, 1, 12, 0, tzinfo=_dt.UTC)
 """The earliest a scenario's clock starts (see `ScriptedWorld.start`)."""
+
+DEVICE_ZONE = _dt.timezone(_dt.timedelta(hours=5, minutes=30), "IST")
+"""Where every scripted device lives: not UTC, and half an hour off the hour, so a time
+read as local and labelled UTC (or the other way round) is a different moment."""
+DEVICE_TZ = "IST-5:30"
+"""`DEVICE_ZONE` as the ``TZ`` of a phone's process (POSIX: hours west of UTC), for what
+reads the C library's local time (``datetime.astimezone()``, ``fromtimestamp``)."""
+
+Place = tuple[types.FrameType, int]
+"""A frame, and the line it was at."""
+SLEPT: contextvars.ContextVar[list[tuple[float, list[Place]]] | None] = contextvars.ContextVar(
+    "slept", default=None
+)
+"""Where a scripted ``asyncio.sleep`` notes how long it was asked to wait, and the stack
+that asked (outermost first): a phone gives each send a list of its own."""
+
+
+def _stack(frame: types.FrameType | None) -> list[Place]:
+    """The frames from ``frame`` outward, each at the line it is at now, outermost first."""
+    places: list[Place] = []
+    while frame is not None:
+        places.append((frame, frame.f_lineno))
+        frame = frame.f_back
+    return places[::-1]
+
 
 _UUID_EPOCH = 0x01B21DD213814000
 """100-ns intervals between the UUID epoch (1582) and the Unix epoch, as the standard says."""
@@ -159,9 +186,12 @@ class ScriptedWorld(World):
         self.output = Output()
 
     def start(self) -> _dt.datetime:
-        """Where this scenario's clock starts: a minute of the decade after `CLOCK_START`,
-        picked by the scenario's name — the same on every run, not the same everywhere."""
-        return CLOCK_START + _dt.timedelta(minutes=self.seed("clock") % (10 * 365 * 24 * 60))
+        """Where this scenario's clock starts: a moment of the decade after `CLOCK_START`,
+        picked by the scenario's name — the same on every run, not the same everywhere, and
+        never on a whole second (a time cut to the second is another time)."""
+        seed = self.seed("clock")
+        minute = _dt.timedelta(minutes=seed % (10 * 365 * 24 * 60))
+        return CLOCK_START + minute + _dt.timedelta(microseconds=1 + seed % 999_999)
 
     def seed(self, device: str) -> int:
         """The seed of ``device``'s generator: the same on every run, different per device."""
@@ -217,20 +247,20 @@ def _scripted_datetime(clock: ScriptedClock, rng: _random.Random) -> types.Modul
     class datetime(_dt.datetime, metaclass=_Real):  # it stands in for datetime.datetime
         @classmethod
         def now(cls, tz: _dt.tzinfo | None = None) -> _dt.datetime:  # type: ignore[override]
-            return clock.now.astimezone(tz) if tz is not None else clock.now.replace(tzinfo=None)
+            return clock.now.astimezone(tz or DEVICE_ZONE).replace(tzinfo=tz)
 
         @classmethod
         def utcnow(cls) -> _dt.datetime:  # type: ignore[override]
-            return clock.now.replace(tzinfo=None)
+            return clock.now.astimezone(_dt.UTC).replace(tzinfo=None)
 
         @classmethod
         def today(cls) -> _dt.datetime:  # type: ignore[override]
-            return clock.now.replace(tzinfo=None)
+            return cls.now()
 
     class date(_dt.date, metaclass=_Real):  # it stands in for datetime.date
         @classmethod
         def today(cls) -> _dt.date:  # type: ignore[override]
-            return clock.now.date()
+            return clock.now.astimezone(DEVICE_ZONE).date()
 
     for cls in (datetime, date):
         cls.__module__, cls.__qualname__ = "datetime", cls.__name__
@@ -255,8 +285,11 @@ def _scripted_time(clock: ScriptedClock, rng: _random.Random) -> types.ModuleTyp
     def gmtime(seconds: float | None = None) -> _time.struct_time:
         return _time.gmtime(now_or(seconds))
 
+    def localtime(seconds: float | None = None) -> _time.struct_time:
+        return _dt.datetime.fromtimestamp(now_or(seconds), DEVICE_ZONE).timetuple()
+
     def strftime(format: str, moment: _time.struct_time | None = None) -> str:
-        return _time.strftime(format, moment or gmtime())
+        return _time.strftime(format, moment or localtime())
 
     return module_copy(
         "time",
@@ -268,7 +301,7 @@ def _scripted_time(clock: ScriptedClock, rng: _random.Random) -> types.ModuleTyp
             "perf_counter": clock.elapsed,
             "perf_counter_ns": lambda: round(clock.elapsed() * 1e9),
             "gmtime": gmtime,
-            "localtime": gmtime,  # every device lives in UTC
+            "localtime": localtime,
             "strftime": strftime,
             "sleep": sleep,
         },
@@ -353,6 +386,9 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
     """
 
     async def sleep(delay: float, result: Any = None) -> Any:
+        slept = SLEPT.get()
+        if slept is not None and type(delay) in (int, float) and delay > 0:
+            slept.append((delay, _stack(sys._getframe(1))))
         await _asyncio.sleep(0)
         return result
 

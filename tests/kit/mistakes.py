@@ -467,6 +467,131 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "created_at_cut_to_seconds",
+        doc="""
+        Known wrong: a new message's created_at is the clock's time cut to the second.
+
+        The mistake: "nobody needs microseconds". But created_at says when the message was
+        written, and that is not a whole second: two messages a few milliseconds apart
+        look written at once, and the time is simply not the clock's.
+
+        Meant to be caught by: edge cases (created_at read from a clock that shows
+        microseconds).
+        """,
+        edits=(
+            (
+                lines("            created_at=datetime.now(UTC),"),
+                lines("            created_at=datetime.now(UTC).replace(microsecond=0),  # WRONG"),
+            ),
+        ),
+    ),
+    Mistake(
+        "local_time_labelled_utc",
+        doc="""
+        Known wrong: created_at is the phone's local time, labelled as UTC.
+
+        The mistake: `datetime.now()` reads the wall clock of the phone's time zone; putting
+        `tzinfo=UTC` on it does not convert it, it relabels it. On a phone outside UTC
+        every message is hours off.
+
+        Meant to be caught by: edge cases (the phones live in UTC+05:30).
+        """,
+        edits=(
+            (
+                lines("            created_at=datetime.now(UTC),"),
+                lines("            created_at=datetime.now().replace(tzinfo=UTC),  # WRONG"),
+            ),
+        ),
+    ),
+    Mistake(
+        "rollback_restamps_created_at",
+        doc="""
+        Known wrong: a failed message is stamped with the time it failed.
+
+        The mistake: rollback sets created_at to now, "so the user sees when it failed".
+        But created_at is when the message was written; the failure has its own reason
+        on the row, and the message keeps its time until the server's copy gives it one.
+
+        Meant to be caught by: failure and rollback (a time-out ten seconds later).
+        """,
+        edits=(
+            (
+                lines("    message.status, message.error = Status.FAILED, reason"),
+                lines(
+                    "    message.status, message.error = Status.FAILED, reason",
+                    "    message.created_at = datetime.now(UTC)  # WRONG: when it failed",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "retry_restamps_created_at",
+        doc="""
+        Known wrong: a retried message is stamped with the time of the retry.
+
+        The mistake: a retry sends the same message again (same id, same words); giving it
+        a new created_at makes it another message in all but name, written when the user
+        tapped retry.
+
+        Meant to be caught by: failure and rollback (a retry a minute later).
+        """,
+        edits=(
+            (
+                lines("        message.status, message.error = Status.PENDING, None"),
+                lines(
+                    "        message.status, message.error = Status.PENDING, None",
+                    "        message.created_at = datetime.now(UTC)  # WRONG: the retry's time",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "pending_retry_makes_a_new_row",
+        doc="""
+        Known wrong: a retry of a message still pending shows it again as a new row.
+
+        The mistake: `send` builds a new row unless it finds a failed or sent one; a retry
+        tapped twice, before the first came back, finds the row pending, and a second row
+        with the same client id appears.
+
+        Meant to be caught by: edge cases (retry tapped twice).
+        """,
+        edits=(
+            (
+                lines(
+                    "    message = state.get(client_id) if client_id is not None else None",
+                    "    if message is None:",
+                ),
+                lines(
+                    "    message = state.get(client_id) if client_id is not None else None",
+                    "    if message is None or message.status is Status.PENDING:  # WRONG",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "waits_on_the_clock_after_the_ack",
+        doc="""
+        Known wrong: after the ack, send sleeps a few seconds before confirming the row.
+
+        The mistake: "give the echo a chance to arrive first". Every scenario's answers come
+        in the right order regardless; but a real user watches "sending…" for five more
+        seconds after the server stored the message, on every message.
+
+        Meant to be caught by: normal flow (a send may wait on the clock a second at most).
+        """,
+        edits=(
+            (lines("import uuid"), lines("import asyncio", "import uuid")),
+            (
+                lines("        reconcile(state, stored)"),
+                lines(
+                    "        await asyncio.sleep(5)  # WRONG: the user waits for nothing",
+                    "        reconcile(state, stored)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "new_id_after_two_retries",
         doc="""
         Known wrong: after two retries, send gives up on the message's id and starts afresh.

@@ -325,7 +325,12 @@ NOT_ABOUT_ORDERINGS = {
     "ids_of_8_hex_digits",  # … among millions of devices,
     "new_id_after_two_retries",  # … or after more retries than a small world has
     "copy_returned_after_failure",  # what send returns is not on screen
-    "created_at_read_at_import",  # wrong only when the clock moves between sends
+    "created_at_read_at_import",  # wrong only when the clock moves between sends,
+    "rollback_restamps_created_at",  # … or between a send and its failure,
+    "retry_restamps_created_at",  # … or before a retry,
+    "created_at_cut_to_seconds",  # … or off a whole second,
+    "local_time_labelled_utc",  # wrong only on a phone outside UTC
+    "waits_on_the_clock_after_the_ack",  # a wait on the clock is no ordering
     "words_tidied_before_sending",  # wrong only for words with spaces around them
     "strip_before_check",  # … or past the length limit,
     "length_in_bytes",  # … or at it, in letters of more than one byte
@@ -334,7 +339,8 @@ NOT_ABOUT_ORDERINGS = {
     "dedup_by_seq_only",  # … the same way,
     "dedup_others_by_seq",  # … or on a reload, which the default world has not
     "others_dedup_by_author_body",  # wrong only when bob says the same thing twice
-    "retry_keeps_error",  # wrong only in a retry, which the default world has not
+    "retry_keeps_error",  # wrong only in a retry, which the default world has not,
+    "pending_retry_makes_a_new_row",  # … the same
     "old_messages_walked_into_place",  # slow, never wrong
     "old_messages_shifted_into_place",  # … the same,
     "new_id_checked_against_rows",  # … the same

@@ -103,6 +103,24 @@ async def test_retry_of_a_message_the_echo_already_confirmed(kit: Scenario) -> N
     kit.expect_returned_row(retry)
 
 
+async def test_retry_tapped_twice_shows_one_row(kit: Scenario) -> None:
+    """ "hi" was refused. You tap retry, and tap it again before anything comes
+    back (the button had not gone yet). "hi" goes back to pending once: one row,
+    with its one client id, whether the second tap sends it again or sees it is
+    already on its way. When the server answers, "hi" is sent #1, stored once."""
+    hi = await kit.send("hi")
+    await kit.refuse(hi, "you are offline")
+    first = await kit.retry(hi)
+    second = await kit.retry(hi)
+    kit.expect(["'hi' pending"], rule=Rule.EXACTLY_ONCE)
+    await kit.ack(first)
+    if second.request is not None:
+        await kit.ack(second)
+    kit.expect(["'hi' sent #1"], rule=Rule.EXACTLY_ONCE)
+    expect_stored_once(kit, hi)
+    kit.expect_flags(sending=False, error=None)
+
+
 async def test_the_echo_arrives_while_the_retry_travels(kit: Scenario) -> None:
     """ "hi" timed out and you retried it. While the retry is on its way, the
     echo of the original send arrives: "hi" is confirmed. Then the retry's ack

@@ -26,9 +26,11 @@ async def test_a_refused_send_stays_visible_as_failed(kit: Scenario) -> None:
 
 
 async def test_a_timed_out_send_stays_visible_as_failed(kit: Scenario) -> None:
-    """You send "hi" and no answer comes back in time, so your client stops
-    waiting. "hi" is marked failed with the time-out as its reason."""
+    """You send "hi" and no answer comes back in time: ten seconds later your
+    client stops waiting. "hi" is marked failed with the time-out as its reason,
+    and still shows the time you wrote it."""
     hi = await kit.send("hi")
+    kit.clock.tick(10)
     await kit.time_out(hi)
     kit.expect([f"'hi' failed ({TIMED_OUT})"], rule=Rule.KEEP_WORDS)
 
@@ -80,11 +82,13 @@ async def test_sending_stays_on_while_another_send_is_unsettled(kit: Scenario) -
 
 
 async def test_retry_after_a_failure_goes_through(kit: Scenario) -> None:
-    """ "hi" was refused. You tap retry: the same row goes back to pending (the
-    banner still tells you what went wrong last time), and when the ack
-    arrives it is sent #1 — one row all along, and the banner clears."""
+    """ "hi" was refused. A minute later you tap retry: the same row goes back
+    to pending, still showing when you wrote it (the banner still tells you what
+    went wrong last time), and when the ack arrives it is sent #1 — one row all
+    along, and the banner clears."""
     hi = await kit.send("hi")
     await kit.refuse(hi, "you are offline")
+    kit.clock.tick(60)
     again = await kit.retry(hi)
     kit.expect(["'hi' pending"])
     kit.expect_flags(sending=True, error="you are offline")
