@@ -32,6 +32,7 @@ from chatkit.client import ServerView
 from chatkit.code_folder import CodeFolder
 from chatkit.limits import MAX_YIELDS
 from chatkit.model import Message, ServerMessage, Status
+from chatkit.phone.kept import kept_values
 from chatkit.protocols import Flow
 from chatkit.state import ChatState
 
@@ -179,7 +180,8 @@ class ScaleBench:
         return send.result()
 
     def check(self, job: str, size: int) -> dict[str, Any]:
-        """What the history looks like now, for the judge's exactly-once and cleanup checks."""
+        """What the history looks like now, for the judge's exactly-once and cleanup checks,
+        and how much the flow keeps for itself besides (`kept_values`)."""
         state = self._states[(job, size)]
         chat = state.chat(CHAT)
         rows = chat.rows
@@ -189,6 +191,7 @@ class ScaleBench:
             "distinct": len({getattr(row, "client_id", None) for row in rows}),
             "in_flight": len(chat.in_flight),
             "pending": sum(getattr(row, "status", None) is Status.PENDING for row in mine),
+            "kept": kept_values(self.flow, self.folder),
         }
 
     def trace(self, job: str, size: int, only: str, function: str) -> Blame | None:

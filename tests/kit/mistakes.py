@@ -592,6 +592,32 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "ids_kept_at_module_level",
+        doc="""
+        Known wrong: every client id sent is also added to a set the module keeps.
+
+        The mistake: "to know my own messages later". The set is never emptied: it holds an
+        id for every message ever sent, long after each send settled, while the state
+        already knows every row. It is the leak rule 14 names, outside `in_flight`.
+
+        Meant to be caught by: scale (what a flow keeps, counted before and after 2,000
+        more sends), and nothing else.
+        """,
+        edits=(
+            (
+                lines("async def send("),
+                lines("MINE: set[str] = set()", "", "", "async def send("),
+            ),
+            (
+                lines("    chat.in_flight.add(message.client_id)"),
+                lines(
+                    "    chat.in_flight.add(message.client_id)",
+                    "    MINE.add(message.client_id)  # WRONG: never taken out",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "new_id_after_two_retries",
         doc="""
         Known wrong: after two retries, send gives up on the message's id and starts afresh.

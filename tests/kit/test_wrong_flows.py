@@ -39,6 +39,7 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "retry_restamps_created_at": ("failure and rollback",),
     "pending_retry_makes_a_new_row": ("edge cases",),
     "waits_on_the_clock_after_the_ack": ("normal flow",),
+    "ids_kept_at_module_level": ("scale",),
     "ids_from_own_count": ("duplicates",),
     "new_id_after_two_retries": ("edge cases",),
     "awaits_before_showing": ("normal flow",),
@@ -84,6 +85,7 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "retry_restamps_created_at": ({8}, {"send"}),
     "pending_retry_makes_a_new_row": ({3}, {"send"}),
     "waits_on_the_clock_after_the_ack": ({15}, {"send"}),
+    "ids_kept_at_module_level": ({14}, {"send"}),
     "ids_from_own_count": ({10}, {"send"}),
     "new_id_after_two_retries": ({8}, {"send"}),
     "awaits_before_showing": ({1}, {"send"}),
@@ -114,6 +116,7 @@ ONLY_CAUGHT_BY: dict[str, str] = {
     "old_messages_walked_into_place": "scale",
     "old_messages_shifted_into_place": "scale",
     "new_id_checked_against_rows": "scale",
+    "ids_kept_at_module_level": "scale",
 }
 """Wrong flows that are right in every other way: no other family may fail them."""
 

@@ -56,6 +56,8 @@ LONGER = 400_000
 GROWS = 1.5
 """A cost that grows with the history is at least this many times dearer on `LONGER`
 than on `LARGE` (a share of it doubles); a steady one stays near 1."""
+KEPT_BATCH = 2_000
+"""Messages sent and acked between two counts of what a flow keeps outside the state."""
 PATIENCE = 30.0
 """How long the judge waits for one batch (a scan of 200,000 rows, fifty times, included)."""
 
@@ -324,7 +326,9 @@ async def test_sends_cost_the_same_with_a_long_history(
     """You send messages in your chat with Bob, 1,000 messages long on one
     phone and 200,000 on another, and the server acks each one at once.
     Showing your message, and confirming it, must not get slower as the
-    history grows: a new message needs no look at the old ones."""
+    history grows: a new message needs no look at the old ones. And once a
+    message is settled, your flow keeps nothing of it outside the chat state:
+    thousands more messages later, what it holds has not grown."""
     phone = kit.client()
     first = {"do": "scale", "job": "sends", "size": SMALL, "batch": 1, "only": ""}
     if phone.job(first, PATIENCE).get("result") != 0:
@@ -341,4 +345,21 @@ async def test_sends_cost_the_same_with_a_long_history(
                 Rule.BOOKKEEPING,
                 "every message you sent was acked, yet some are still unsettled",
             )
+    expect_nothing_kept_per_message(phone)
     compare(phone, "send", small, large, record_property, "sends")
+
+
+def expect_nothing_kept_per_message(phone: RemotePhone) -> None:
+    """Rule 14: what the flow keeps outside the state does not grow with every message
+    sent and settled (counted by the phone, `chatkit.phone.kept`)."""
+    before = looks(phone, "sends", SMALL)["kept"]
+    phone.job({"do": "scale", "job": "sends", "size": SMALL, "batch": KEPT_BATCH, "only": ""})
+    grown = looks(phone, "sends", SMALL)["kept"] - before
+    if grown >= KEPT_BATCH // 2:
+        raise RuleBroken(
+            Rule.BOOKKEEPING,
+            f"after {KEPT_BATCH:,} more messages were sent and acked, what your flow keeps "
+            f"outside the chat state had grown by {grown:,} values: something (a set, a list "
+            "or a dict your module keeps?) holds on to every message for good. Once a send "
+            "is settled, keep nothing of it outside the state",
+        )
