@@ -462,8 +462,11 @@ class Scenario:
         if failing_over:
             text += f"; {whose(sending.user)} client fails over to the {FALLBACK}"
         elif reason is not None and sending.task.done() and answered is not None:
-            told = reason if sending.via is None else None
+            # A failover client, or a flow whose own time-out ran out, gives its own reason.
+            told = reason if sending.via is None and not sending.task.gave_up else None
             self.cast[sending.user].watch.failed(answered.client_id, told)
+            if sending.task.gave_up:
+                self.referee.own_time_out(sending)
         self._step(text, kind, SERVER, sending.user, check=False)
         self.referee.raise_if_unfinished(sending, failing_over=failing_over)
         self.referee.check()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from chatkit.blame import CREATED
 from chatkit.engine.cast import FALLBACK, Cast, Sending
-from chatkit.engine.remote import Op, RemotePhone
+from chatkit.engine.remote import Op, PhoneRaised, RemotePhone
 from chatkit.engine.rules import (
     ID_SAMPLE,
     STATUS_FIELDS,
@@ -29,7 +29,7 @@ from chatkit.engine.rules import (
 from chatkit.engine.scripted import Request
 from chatkit.engine.words import quote, whose
 from chatkit.limits import SLEEP_LIMIT
-from chatkit.model import DeliveryError, InvalidMessage, check_body
+from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, Status, check_body
 from chatkit.state import ChatState
 
 
@@ -45,6 +45,9 @@ class Referee:
         """Every client id a send has used so far, by any user, and the send that used it."""
         self._sendings: dict[int, Sending] = {}
         """Each op a phone runs for a send, by ``id``: the send it is."""
+        self._own_time_outs: set[str] = set()
+        """The reasons a flow gave when a time-out of its own ran out (for the server's
+        time-out): each reads as the time-out's reason in the scenario's expectations."""
         self._new_ids: dict[str, list[str]] = {}
         """The first `ID_SAMPLE` new client ids of each user's phone, for `check_id_room`."""
 
@@ -125,6 +128,16 @@ class Referee:
             )
             escaped.blame = sending.task.raised_at
             raise escaped
+        if sending.task.gave_up and isinstance(error, PhoneRaised) and error.kind == "TimeoutError":
+            gave_up = RuleBroken(
+                Rule.KEEP_WORDS,
+                "send let TimeoutError escape: your own time-out (asyncio.wait_for or "
+                "asyncio.timeout) ran out before the server answered. Catch it and roll back, "
+                "with a reason the user can read",
+                function="send",
+            )
+            gave_up.blame = sending.task.raised_at
+            raise gave_up
         if isinstance(error, InvalidMessage) and may_be_sent(sending.body):
             refused = RuleBroken(
                 Rule.BAD_INPUT,
@@ -221,6 +234,10 @@ class Referee:
         brackets to require it.
         """
         actual = describe_timeline(self.state(user), chat or self.chat_id)
+        for reason in self._own_time_outs:
+            actual = [
+                line.replace(f"failed ({reason})", f"failed ({TIMED_OUT})") for line in actual
+            ]
         if len(actual) != len(expected) or not all(map(line_matches, expected, actual)):
             raise self.blame(
                 RuleBroken(
@@ -228,6 +245,13 @@ class Referee:
                 ),
                 user,
             )
+
+    def own_time_out(self, sending: Sending) -> None:
+        """``sending`` failed because a time-out of its flow's own ran out when the server
+        gave up: whatever readable reason its row gives stands for the server's."""
+        row = self.state(sending.user).get(sending.retry_of or sending.client_id)
+        if row is not None and row.status is Status.FAILED and row.error and row.error.strip():
+            self._own_time_outs.add(row.error)
 
     def expect_returned_row(self, sending: Sending) -> None:
         """``send`` (or a retry) must hand back the very row it shows for this message:
@@ -245,7 +269,8 @@ class Referee:
     def expect_flags(self, *, sending: bool, error: str | None, user: str = "you") -> None:
         """The chat's "sending…" indicator and error banner must be as given."""
         chat = self.state(user).chat(self.chat_id)
-        if (chat.sending, chat.error) != (sending, error):
+        shown = TIMED_OUT if chat.error in self._own_time_outs else chat.error
+        if (chat.sending, shown) != (sending, error):
             raise self.blame(
                 RuleBroken(
                     Rule.LOADING_AND_ERRORS,

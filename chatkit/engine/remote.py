@@ -107,6 +107,8 @@ class Op:
     """How many seconds it waited on the clock (``asyncio.sleep``) in all."""
     slept_at: Blame | None = None
     """Where its longest wait on the clock was asked for."""
+    gave_up: bool = False
+    """Whether a time-out of its own ran out (the script's server gave up on its request)."""
     requests: list[Request] = field(default_factory=list)
 
     def done(self) -> bool:
@@ -306,6 +308,7 @@ class RemotePhone:
             slept = event.get("slept")
             if isinstance(slept, int | float) and math.isfinite(slept):
                 op.slept, op.slept_at = float(slept), blame_of(event.get("slept_at"))
+            op.gave_up = event.get("gave_up") is True
             if event.get("cancelled") is True:
                 op.was_cancelled = True
             elif "error" in event:

@@ -42,7 +42,7 @@ from chatkit.phone.scale import ScaleBench
 from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.phone.timeline import TimelineDevice
 from chatkit.sandbox import FlowCode, ScriptedWorld
-from chatkit.sandbox.world import SLEPT, Place
+from chatkit.sandbox.world import WAITS, Waits
 from chatkit.state import ChatState
 
 PRIMARY, FALLBACK = "primary", "fallback"
@@ -67,8 +67,8 @@ class _Op:
     """Whether it called ``server.send`` yet (a history load first does not count)."""
     told: bool = False
     """Whether its ``done`` was reported."""
-    slept: list[tuple[float, list[Place]]] = field(default_factory=list)
-    """Each scripted ``asyncio.sleep`` it asked for: how long, and who asked."""
+    waits: Waits = field(default_factory=Waits)
+    """What it did with the scripted clock: its sleeps, its own time-outs."""
 
 
 class _Line:
@@ -218,11 +218,11 @@ class Phone:
         """Start a send (or a reload) as a task; note where it first gives up control."""
         context = contextvars.copy_context()
         context.run(_current_op.set, number)
-        slept: list[tuple[float, list[Place]]] = []
-        context.run(SLEPT.set, slept)
+        waits = Waits()
+        context.run(WAITS.set, waits)
         watched = _FirstPause(work, lambda: self._paused(number, work))
         task = self.loop.create_task(_await(watched), context=context)
-        op = self.ops[number] = _Op(number, task, slept=slept)
+        op = self.ops[number] = _Op(number, task, waits=waits)
         task.add_done_callback(lambda _: self._done(op))
 
     def _paused(self, number: int, work: Coroutine[Any, Any, Any]) -> None:
@@ -251,14 +251,18 @@ class Phone:
         )
 
     def _waited(self, op: _Op) -> dict[str, object]:
-        """How long a finished send waited on the clock in all, and where its longest wait
-        was asked for (nothing, if it never slept)."""
-        if not op.slept:
-            return {}
-        longest = max(op.slept, key=lambda each: each[0])[1]
-        total = sum(delay for delay, _ in op.slept)
-        op.slept.clear()  # the frames hold the flow's locals: let them go
-        return {"slept": total, "slept_at": blame_data(blame_places(longest, self.folder))}
+        """What a finished send did with the clock: how long it slept in all, and where its
+        longest sleep was asked for; whether a time-out of its own ran out."""
+        waits = op.waits
+        told: dict[str, object] = {}
+        if waits.slept:
+            longest = max(waits.slept, key=lambda each: each[0])[1]
+            told["slept"] = sum(delay for delay, _ in waits.slept)
+            told["slept_at"] = blame_data(blame_places(longest, self.folder))
+            waits.slept.clear()  # the frames hold the flow's locals: let them go
+        if waits.gave_up:
+            told["gave_up"] = True
+        return told
 
     async def request(self, call: str, via: str | None, **arguments: object) -> Any:
         """A call of the flow's to the server: tell the judge, then wait for its answer."""

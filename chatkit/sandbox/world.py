@@ -31,10 +31,11 @@ import sys
 import time as _time
 import types
 import uuid as _uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from chatkit.limits import FLOOD_LIMIT, OUTPUT_LIMIT
+from chatkit.model import TIMED_OUT, DeliveryError
 from chatkit.sandbox.policy import allowed_names
 
 CLOCK_START = _dt.datetime(2026, 3, 1, 12, 0, tzinfo=_dt.UTC)
@@ -49,11 +50,21 @@ reads the C library's local time (``datetime.astimezone()``, ``fromtimestamp``).
 
 Place = tuple[types.FrameType, int]
 """A frame, and the line it was at."""
-SLEPT: contextvars.ContextVar[list[tuple[float, list[Place]]] | None] = contextvars.ContextVar(
-    "slept", default=None
-)
-"""Where a scripted ``asyncio.sleep`` notes how long it was asked to wait, and the stack
-that asked (outermost first): a phone gives each send a list of its own."""
+
+
+@_dataclasses.dataclass
+class Waits:
+    """What one send did with the scripted clock, for its phone to tell the judge."""
+
+    slept: list[tuple[float, list[Place]]] = _dataclasses.field(default_factory=list)
+    """Each ``asyncio.sleep`` it asked for: how long, and the stack that asked (outermost
+    first)."""
+    gave_up: bool = False
+    """Whether a time-out of its own ran out (``asyncio.wait_for``, ``asyncio.timeout``)."""
+
+
+WAITS: contextvars.ContextVar[Waits | None] = contextvars.ContextVar("waits", default=None)
+"""The `Waits` of the send running now: a phone gives each send its own."""
 
 
 def _stack(frame: types.FrameType | None) -> list[Place]:
@@ -378,34 +389,49 @@ def _scripted_secrets(clock: ScriptedClock, rng: _random.Random) -> types.Module
 
 
 def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
-    """asyncio without the real clock: a sleep is one turn of the loop, a time-out never fires.
+    """asyncio without the real clock: a sleep is one turn of the loop (its length noted in
+    the send's `Waits`), and a time-out runs out only when the script's server gives up.
 
     How many real microseconds a scenario takes depends on the machine, so a flow that
     waited for real time would pass on one computer and fail on another. In a scenario
-    only the script decides when the server answers, and when a client gives up.
+    only the script decides when the server answers, and when a client gives up: when it
+    times a request out, a flow's own ``wait_for`` or ``timeout`` around it runs out first
+    (``TimeoutError``), as a shorter limit would.
     """
 
     async def sleep(delay: float, result: Any = None) -> Any:
-        slept = SLEPT.get()
-        if slept is not None and type(delay) in (int, float) and delay > 0:
-            slept.append((delay, _stack(sys._getframe(1))))
+        waits = WAITS.get()
+        if waits is not None and type(delay) in (int, float) and delay > 0:
+            waits.slept.append((delay, _stack(sys._getframe(1))))
         await _asyncio.sleep(0)
         return result
 
     async def wait_for(awaitable: Any, timeout: float | None) -> Any:
-        return await awaitable
+        if timeout is None:
+            return await awaitable
+        async with limit(timeout):
+            return await awaitable
 
     async def wait(
         awaitables: Any, *, timeout: float | None = None, return_when: str = _asyncio.ALL_COMPLETED
     ) -> Any:
         return await _asyncio.wait(awaitables, return_when=return_when)
 
-    def timeout(delay: float | None) -> contextlib.AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
+    @contextlib.asynccontextmanager
+    async def limit(delay: float | None) -> AsyncIterator[None]:
+        try:
+            yield
+        except DeliveryError as error:
+            if delay is None or error.reason != TIMED_OUT:
+                raise
+            waits = WAITS.get()
+            if waits is not None:
+                waits.gave_up = True
+            raise TimeoutError from None  # the flow's own limit ran out first, as asyncio's would
 
     return module_copy(
         "asyncio",
-        {"sleep": sleep, "wait_for": wait_for, "wait": wait, "timeout": timeout},
+        {"sleep": sleep, "wait_for": wait_for, "wait": wait, "timeout": limit},
     )
 
 

@@ -618,6 +618,30 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "own_time_out_not_caught",
+        doc="""
+        Known wrong: send puts a time-out of its own around the server call, and does not
+        catch it.
+
+        The mistake: `asyncio.wait_for(..., 10)` raises `TimeoutError` when the server is
+        slower than that, not `DeliveryError`; the row stays pending, "sending…" never ends
+        and the error reaches the app. In a scenario, the flow's own time-out runs out when
+        the script's server gives up.
+
+        Meant to be caught by: failure and rollback (a time-out).
+        """,
+        edits=(
+            (lines("import uuid"), lines("import asyncio", "import uuid")),
+            (
+                lines("        stored = await server.send(chat_id, message.client_id, body)"),
+                lines(
+                    "        request = server.send(chat_id, message.client_id, body)",
+                    "        stored = await asyncio.wait_for(request, 10)  # WRONG: TimeoutError escapes",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "new_id_after_two_retries",
         doc="""
         Known wrong: after two retries, send gives up on the message's id and starts afresh.
