@@ -98,11 +98,12 @@ class Referee:
         self.raise_if_waited(sending)
 
     def raise_if_waited(self, sending: Sending) -> None:
-        """Rule 15: a finished send did not keep its user waiting on the clock."""
+        """Rule 7: a finished send did not keep its user waiting on the clock (looking at
+        "sending…" for a message the server already has, or for a failure already known)."""
         task = sending.task
         if task.done() and task.slept >= SLEEP_LIMIT:
             waited = RuleBroken(
-                Rule.FINISHES,
+                Rule.LOADING_AND_ERRORS,
                 f"the send of {quote(sending.body)} waited {task.slept:g} s on the clock "
                 "(asyncio.sleep) before it finished: the user waits that long to see it sent, "
                 "or failed. Wait for the server only: it says when a message is stored",

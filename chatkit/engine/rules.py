@@ -398,6 +398,8 @@ class RuleWatch:
     """Client ids whose send finished with a failure (refused, or timed out), and that
     were not retried since, with the failure's reason (None: any reason will do): each
     must show as failed with that reason (or as sent, if the server had it)."""
+    _resent: set[str] = field(default_factory=set)
+    """Client ids the user retried."""
     _written: dict[str, datetime] = field(default_factory=dict)
     """When each message this client sent was written: its ``created_at`` when its send
     first reached the server. It keeps that time until the server's copy replaces it."""
@@ -417,6 +419,7 @@ class RuleWatch:
     def resent(self, client_id: str) -> None:
         """The user retries this client id: it may show as pending again."""
         self.refused.pop(client_id, None)
+        self._resent.add(client_id)
 
     def told(self, message: ServerMessage) -> None:
         """This client was given the server's copy of a message (ack, echo or history)."""
@@ -568,22 +571,9 @@ class RuleWatch:
                     fields=("status",),
                 )
         self._last_status[row.client_id] = now
-        written = self._written.get(row.client_id)
-        if now is not Status.SENT and written is not None and row.created_at != written:
-            failed = now is Status.FAILED
-            raise RuleBroken(
-                Rule.KEEP_WORDS if failed else Rule.IDEMPOTENT_RETRY,
-                f"{row.body!r} was written at {_clock_time(written)}, but its row now says "
-                f"{_clock_time(row.created_at)}; "
-                + ("a failed message" if failed else "a message sent again")
-                + " keeps the time it was written, until the server's copy gives it the "
-                "server's time",
-                about=(row,),
-                fields=("created_at",),
-            )
-
         if now is not Status.SENT:
             self._check_unconfirmed(row)
+            self._check_written(row)
         if truth is not None and now is not Status.SENT:
             raise RuleBroken(
                 Rule.SERVER_TRUTH,
@@ -630,6 +620,27 @@ class RuleWatch:
             raise RuleBroken(
                 Rule.KEEP_WORDS, f"{row.body!r} failed without a readable reason", about=(row,)
             )
+
+    def _check_written(self, row: Message) -> None:
+        """Rules 6, 8 and 1: an unconfirmed message of this client's keeps the time it was
+        written (its ``created_at`` when it first reached the server), failed or retried."""
+        written = self._written.get(row.client_id)
+        if written is None or row.created_at == written:
+            return
+        if row.status is Status.FAILED:
+            rule, which = Rule.KEEP_WORDS, "a failed message"
+        elif row.client_id in self._resent:
+            rule, which = Rule.IDEMPOTENT_RETRY, "a message sent again"
+        else:
+            rule, which = Rule.INSTANT, "a message"
+        raise RuleBroken(
+            rule,
+            f"{row.body!r} was written at {_clock_time(written)}, but its row now says "
+            f"{_clock_time(row.created_at)}; {which} keeps the time it was written, until the "
+            "server's copy gives it the server's time",
+            about=(row,),
+            fields=("created_at",),
+        )
 
     @staticmethod
     def _check_unconfirmed(row: Message) -> None:

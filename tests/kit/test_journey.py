@@ -165,7 +165,7 @@ def test_start_here_the_story_and_hint_name_one_function(
     assert remembered == fix.function, "a bare `hint` helps with the same function"
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(CLASS_TIMEOUT)  # the first to ask grades the whole class of mistakes
 @pytest.mark.parametrize("mistake", MISTAKES)
 def test_with_a_bug_every_failure_names_a_function_and_a_line(
     mistake: str, graded_mistake: Callable[[str], GradeReport]

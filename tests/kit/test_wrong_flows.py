@@ -85,7 +85,7 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "rollback_restamps_created_at": ({6}, {"rollback"}),
     "retry_restamps_created_at": ({8}, {"send"}),
     "pending_retry_makes_a_new_row": ({3}, {"send"}),
-    "waits_on_the_clock_after_the_ack": ({15}, {"send"}),
+    "waits_on_the_clock_after_the_ack": ({7}, {"send"}),
     "ids_kept_at_module_level": ({14}, {"send"}),
     "own_time_out_not_caught": ({6}, {"send"}),
     "ids_from_own_count": ({10}, {"send"}),
