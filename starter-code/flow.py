@@ -26,8 +26,8 @@ Besides ``chatkit``, you may import a few standard modules — ``uuid``, ``datet
 ``asyncio``, ``random``, ``collections``, ``itertools``, ``dataclasses``, ``typing`` and
 the like — and helper modules of your own beside this file. The grader refuses
 anything that reaches files, the environment or the kit's insides, and names the line.
-In the scenarios every phone runs its own copy of this file, and the clock stands
-still until the scenario moves it.
+In the scenarios every phone runs its own copy of this file, lives in India's time
+zone (UTC+05:30), and its clock stands still until the scenario moves it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The clock and the chance a flow sees: scripted in a scenario, real on the live side.
 
-In a scenario the clock stands still until the scenario moves it, and every device
+In a scenario the clock stands still until the scenario moves it (never on a whole
+second), every device lives in UTC+05:30 (`DEVICE_ZONE`), and every device
 draws its random numbers from a generator seeded by the scenario's name and the
 device's. So a flow that builds ids from the clock or from `random` behaves the same
 on every run, and its score is the same on every run: a collision either always
@@ -10,8 +11,8 @@ the device's generator too, and 122 random bits never collide.)
 A flow gets these through the import gate (`chatkit.sandbox.device`): its
 ``datetime``, ``time``, ``random``, ``uuid``, ``secrets`` and ``asyncio`` are the scripted ones;
 the kit's own code keeps the real ones. Its ``asyncio`` waits for no real time
-either: a sleep is one turn of the event loop, and its own time-outs never fire —
-the scenario decides when a client gives up.
+either: a sleep is one turn of the event loop (how long it asked for is told to the
+judge), and its own time-outs run out only when the scenario's server gives up.
 """
 
 from __future__ import annotations

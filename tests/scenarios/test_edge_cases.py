@@ -6,7 +6,7 @@ input that must never be sent, two messages created in the very same instant, an
 bookkeeping that must be cleaned up once a send is settled.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -14,6 +14,7 @@ from chatkit import MAX_BODY_CHARS, InvalidMessage, Message
 from chatkit.engine.harness import Scenario, Sending
 from chatkit.engine.rules import Rule, RuleBroken
 from chatkit.model import TIMED_OUT
+from chatkit.sandbox.world import DEVICE_ZONE
 
 pytestmark = pytest.mark.family("edge cases")
 
@@ -302,8 +303,27 @@ def expect_created_at(row: Message, now: datetime) -> None:
     """The row was created when the clock read ``now`` (in any time zone)."""
     if row.created_at != now:
         raise RuleBroken(
-            Rule.INSTANT, f"{row.body!r} was created at {row.created_at}, but the clock read {now}"
+            Rule.INSTANT,
+            f"{row.body!r} was created at {row.created_at}, but the clock read {now}"
+            + _why_off(row.created_at, now),
         )
+
+
+def _why_off(created: object, now: datetime) -> str:
+    """What a created_at that is off by a second or less, or by the phone's time zone, is."""
+    if not isinstance(created, datetime) or created.tzinfo is None:
+        return ""
+    off = abs(created - now)
+    if off < timedelta(seconds=1):
+        return ": cut or rounded to the second, it is another time"
+    zone = DEVICE_ZONE.utcoffset(None)
+    if off == zone:
+        return (
+            f"; that is the phones' time zone ({DEVICE_ZONE.tzname(None)}, UTC+05:30) apart: a "
+            "local time labelled as UTC, or the other way round. datetime.now(UTC) reads the "
+            "clock in UTC"
+        )
+    return ""
 
 
 async def test_frozen_clock_sends_are_confirmed_once_each(kit: Scenario) -> None:
