@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio as _asyncio
 import base64
-import contextlib
 import contextvars
 import dataclasses as _dataclasses
 import datetime as _dt
@@ -32,7 +31,7 @@ import sys
 import time as _time
 import types
 import uuid as _uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from chatkit.limits import FLOOD_LIMIT, OUTPUT_LIMIT
@@ -389,6 +388,32 @@ def _scripted_secrets(clock: ScriptedClock, rng: _random.Random) -> types.Module
     )
 
 
+def _ran_out(error: DeliveryError) -> BaseException:
+    """What a flow's own time-out around a request raises when the server gave up on it:
+    ``TimeoutError``, as the flow's shorter limit would have (noted in the send's `Waits`);
+    any other refusal as it was."""
+    if error.reason != TIMED_OUT:
+        return error
+    waits = WAITS.get()
+    if waits is not None:
+        waits.gave_up = True
+    return TimeoutError()
+
+
+class _Limit:
+    """The scripted ``asyncio.timeout``: it runs out when the server gives up (`_ran_out`)."""
+
+    def __init__(self, delay: float | None) -> None:
+        self.delay = delay
+
+    async def __aenter__(self) -> _Limit:
+        return self
+
+    async def __aexit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if self.delay is not None and isinstance(error, DeliveryError):
+            raise _ran_out(error) from None
+
+
 def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
     """asyncio without the real clock: a sleep is one turn of the loop (its length noted in
     the send's `Waits`), and a time-out runs out only when the script's server gives up.
@@ -408,31 +433,19 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
         return result
 
     async def wait_for(awaitable: Any, timeout: float | None) -> Any:
-        if timeout is None:
+        try:
             return await awaitable
-        async with limit(timeout):
-            return await awaitable
+        except DeliveryError as error:
+            raise _ran_out(error) if timeout is not None else error from None
 
     async def wait(
         awaitables: Any, *, timeout: float | None = None, return_when: str = _asyncio.ALL_COMPLETED
     ) -> Any:
         return await _asyncio.wait(awaitables, return_when=return_when)
 
-    @contextlib.asynccontextmanager
-    async def limit(delay: float | None) -> AsyncIterator[None]:
-        try:
-            yield
-        except DeliveryError as error:
-            if delay is None or error.reason != TIMED_OUT:
-                raise
-            waits = WAITS.get()
-            if waits is not None:
-                waits.gave_up = True
-            raise TimeoutError from None  # the flow's own limit ran out first, as asyncio's would
-
     return module_copy(
         "asyncio",
-        {"sleep": sleep, "wait_for": wait_for, "wait": wait, "timeout": limit},
+        {"sleep": sleep, "wait_for": wait_for, "wait": wait, "timeout": _Limit},
     )
 
 
