@@ -256,8 +256,6 @@ ID_BITS = 60
 """The fewest bits of room a phone's ids must have: below it, ids drawn on millions of
 devices meet (8 hex digits give 32 bits: 77,000 ids make a clash more likely than not).
 A random 64-bit number written in decimal is counted at 63 bits."""
-ID_TAG = 16
-"""A start all of a phone's ids share, this long or longer, is a device's own random id."""
 _ALPHABETS = tuple(
     frozenset(chars)
     for chars in (
@@ -277,20 +275,26 @@ _ALPHABETS = tuple(
 def id_room_bits(ids: list[str]) -> float:
     """A generous estimate of how many different ids a phone's way of making them allows.
 
-    A short start the ids share (a name, a "msg-" tag) carries nothing and is left out;
-    a long one (`ID_TAG` characters or more) is taken for a random id of the device, a
-    way to make ids unique, and kept. What is measured is counted at its longest, in the
-    smallest usual alphabet that holds every character used. It overestimates (a
-    counter looks as roomy as random digits), so a phone whose ids it finds short has
-    too few of them, whatever its way of making them.
+    A start the ids share is a device's own random id when it could be one (room for
+    2^`ID_BITS` by itself, with a digit in it): a way to make ids unique, so it counts.
+    Otherwise it is a tag (a name, "msg-") and carries nothing. What is measured is
+    counted at its longest, in the smallest usual alphabet that holds every character
+    used. It overestimates (a counter looks as roomy as random digits), so a phone whose
+    ids it finds short has too few of them, whatever its way of making them.
     """
     first, last = min(ids, default=""), max(ids, default="")  # they differ where all do
     pairs = enumerate(zip(first, last, strict=False))
     shared = next((k for k, (a, b) in pairs if a != b), len(first))
-    rests = [each[shared:] for each in ids] if shared < ID_TAG else ids
-    used = set("".join(rests))
+    start = first[:shared]
+    device = _room([start]) >= ID_BITS and any(char.isdigit() for char in start)
+    return _room(ids if device else [each[shared:] for each in ids])
+
+
+def _room(texts: list[str]) -> float:
+    """Bits of room in ``texts``: the longest, in the smallest usual alphabet holding them all."""
+    used = set("".join(texts))
     alphabet = next((len(chars) for chars in _ALPHABETS if used <= chars), 2**16)
-    return max(map(len, rests), default=0) * math.log2(max(alphabet, 2))
+    return max(map(len, texts), default=0) * math.log2(max(alphabet, 2))
 
 
 def check_id_room(ids: list[str]) -> None:

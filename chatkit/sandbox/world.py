@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio as _asyncio
 import base64
+import contextlib
 import contextvars
 import dataclasses as _dataclasses
 import datetime as _dt
@@ -31,11 +32,12 @@ import sys
 import time as _time
 import types
 import uuid as _uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from chatkit.limits import FLOOD_LIMIT, OUTPUT_LIMIT
 from chatkit.model import TIMED_OUT, DeliveryError
+from chatkit.sandbox import caches
 from chatkit.sandbox.policy import allowed_names
 
 CLOCK_START = _dt.datetime(2026, 3, 1, 12, 0, tzinfo=_dt.UTC)
@@ -236,13 +238,39 @@ def _named_fields_only(cls: Any = None, /, **options: Any) -> Any:
         for field in inspect.get_annotations(target):
             if type(field) is not str or not field.isidentifier() or keyword.iskeyword(field):
                 raise TypeError(f"a dataclass field must be a plain name, not {field!r}")
-        return _dataclasses.dataclass(target, **options)
+        with _module_known(target.__module__, sys._getframe(1)):
+            return _dataclasses.dataclass(target, **options)
 
     return make if cls is None else make(cls)
 
 
-_GUARDED: dict[str, dict[str, Any]] = {"dataclasses": {"dataclass": _named_fields_only}}
-"""Names of allowed modules that a flow gets in a guarded form."""
+@contextlib.contextmanager
+def _module_known(name: str, frame: types.FrameType | None) -> Iterator[None]:
+    """``sys.modules[name]`` while a dataclass is made: with ``from __future__ import
+    annotations`` its fields' types are text, and ``dataclasses`` reads them in the module
+    the class names — which, for a device's own copy of a flow, ``sys.modules`` has not.
+    It stands for the module whose code is running in ``frame`` or around it."""
+    if name in sys.modules:
+        yield
+        return
+    module = types.ModuleType(name)
+    while frame is not None and frame.f_globals.get("__name__") != name:
+        frame = frame.f_back
+    if frame is not None:
+        module.__dict__.update(frame.f_globals)
+    sys.modules[name] = module
+    try:
+        yield
+    finally:
+        if sys.modules.get(name) is module:
+            del sys.modules[name]
+
+
+_GUARDED: dict[str, dict[str, Any]] = {
+    "dataclasses": {"dataclass": _named_fields_only},
+    "functools": {"cache": caches.cache, "lru_cache": caches.lru_cache},
+}
+"""Names of allowed modules that a flow gets in a guarded (or readable) form."""
 
 
 def _scripted_datetime(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
@@ -256,6 +284,11 @@ def _scripted_datetime(clock: ScriptedClock, rng: _random.Random) -> types.Modul
             return issubclass(subclass, cls.__bases__[0])
 
     class datetime(_dt.datetime, metaclass=_Real):  # it stands in for datetime.datetime
+        def __new__(cls, *args: Any, **kwargs: Any) -> _dt.datetime:  # type: ignore[misc]
+            """A real datetime, whichever constructor asks (``datetime(…)``, ``fromtimestamp``,
+            ``fromisoformat``…): a row holds the real class, never this stand-in."""
+            return _dt.datetime(*args, **kwargs)
+
         @classmethod
         def now(cls, tz: _dt.tzinfo | None = None) -> _dt.datetime:  # type: ignore[override]
             return clock.now.astimezone(tz or DEVICE_ZONE).replace(tzinfo=tz)
@@ -269,6 +302,9 @@ def _scripted_datetime(clock: ScriptedClock, rng: _random.Random) -> types.Modul
             return cls.now()
 
     class date(_dt.date, metaclass=_Real):  # it stands in for datetime.date
+        def __new__(cls, *args: Any, **kwargs: Any) -> _dt.date:  # type: ignore[misc]
+            return _dt.date(*args, **kwargs)
+
         @classmethod
         def today(cls) -> _dt.date:  # type: ignore[override]
             return clock.now.astimezone(DEVICE_ZONE).date()
@@ -401,17 +437,30 @@ def _ran_out(error: DeliveryError) -> BaseException:
 
 
 class _Limit:
-    """The scripted ``asyncio.timeout``: it runs out when the server gives up (`_ran_out`)."""
+    """The scripted ``asyncio.timeout``: it runs out when the server gives up (`_ran_out`),
+    and answers what asyncio's ``Timeout`` does (``expired``, ``when``, ``reschedule``)."""
 
     def __init__(self, delay: float | None) -> None:
         self.delay = delay
+        self._expired = False
+
+    def when(self) -> float | None:
+        return self.delay
+
+    def reschedule(self, when: float | None) -> None:
+        self.delay = when
+
+    def expired(self) -> bool:
+        return self._expired
 
     async def __aenter__(self) -> _Limit:
         return self
 
     async def __aexit__(self, kind: object, error: BaseException | None, trace: object) -> None:
         if self.delay is not None and isinstance(error, DeliveryError):
-            raise _ran_out(error) from None
+            ran_out = _ran_out(error)
+            self._expired = isinstance(ran_out, TimeoutError)
+            raise ran_out from None
 
 
 def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:

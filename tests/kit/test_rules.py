@@ -129,6 +129,11 @@ def test_a_failed_row_tells_the_reason_its_send_failed_for() -> None:
     watch.check()
 
 
+def bits(count: int, seed: int) -> int:
+    """``count`` random bits, the same on every run."""
+    return random.Random(seed).getrandbits(count)
+
+
 DEVICE = "9f86d081884c7d659a2feaa0c55ad015"
 """A device's own random id, as a flow might draw once per phone."""
 
@@ -138,11 +143,12 @@ DEVICE = "9f86d081884c7d659a2feaa0c55ad015"
     [
         [f"{n:032x}" for n in range(10**30, 10**30 + 8)],  # uuid4().hex-like, 128 bits
         [f"{n:08x}-{n % 9999:04x}-1f0c-8a3b-0242ac120002" for n in range(10**9, 10**9 + 8)],
-        [str(random.Random(n).getrandbits(64)) for n in range(8)],  # 64 random bits, decimal
+        [str(bits(64, n)) for n in range(8)],  # 64 random bits, in decimal
         [f"{DEVICE}-{n}" for n in range(1, 9)],  # a device's random id and a counter
+        [f"UhVHh82hRgHz.{n}" for n in range(1, 9)],  # … 72 random bits of it, url-safe
         [f"you-{n:032x}" for n in range(10**30, 10**30 + 8)],  # a name, then a full id
     ],
-    ids=["hex", "uuid1", "decimal", "device_and_counter", "named"],
+    ids=["hex", "uuid1", "decimal", "device_and_counter", "short_device_and_counter", "named"],
 )
 def test_ids_with_room_for_every_device_pass(ids: list[str]) -> None:
     assert id_room_bits(ids) >= ID_BITS
@@ -152,12 +158,13 @@ def test_ids_with_room_for_every_device_pass(ids: list[str]) -> None:
 @pytest.mark.parametrize(
     "ids",
     [
-        [f"{n:08x}" for n in range(3**19, 3**19 + 8)],  # uuid4().hex[:8]
-        [f"you-{n:08x}" for n in range(3**19, 3**19 + 8)],  # a name, then 8 hex digits
+        [f"{bits(32, n):08x}" for n in range(8)],  # uuid4().hex[:8]
+        [f"you-{bits(32, n):08x}" for n in range(8)],  # a name, then 8 hex digits
+        [f"general-you-{bits(32, n):08x}" for n in range(8)],  # … a longer name
         [f"{DEVICE[:8]}-{n}" for n in range(1, 9)],  # a short device id and a counter
         [str(1000 + 7 * n) for n in range(8)],  # four random digits
     ],
-    ids=["8_hex", "named_8_hex", "short_device", "4_digits"],
+    ids=["8_hex", "named_8_hex", "long_named_8_hex", "short_device", "4_digits"],
 )
 def test_ids_with_too_little_room_are_named(ids: list[str]) -> None:
     """Ids that never meet on one phone, but would among millions of devices."""

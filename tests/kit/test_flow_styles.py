@@ -1,0 +1,95 @@
+"""Correct flows written in styles the reference does not use get full marks.
+
+Each style below once lost points for the kit's sake, not the flow's: the phone's
+stand-ins for the standard library (its clock, its ``asyncio``, its ``functools``) or
+the sandbox's module copies behaved unlike the real thing. Each flow is the reference
+solution in that style, graded in the families where it went wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatkit.grading.runner import grade
+from chatkit.target import kit_root
+
+pytestmark = pytest.mark.timeout(120)
+
+SOLUTION = (kit_root() / "solution" / "flow.py").read_text()
+
+STYLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
+    "a dataclass, with the starter's future import": (
+        (
+            (
+                "\n\nasync def send(",
+                "\n\n@dataclass(frozen=True)\nclass Settings:\n    limit: int = 10\n\n\n"
+                "SETTINGS = Settings()\n\n\nasync def send(",
+            ),
+            ("import uuid\n", "import uuid\nfrom dataclasses import dataclass\n"),
+        ),
+        ("normal flow",),
+    ),
+    "created_at from a timestamp": (
+        (
+            ("import uuid\n", "import time\nimport uuid\n"),
+            (
+                "created_at=datetime.now(UTC),",
+                "created_at=datetime.fromtimestamp(time.time(), UTC),",
+            ),
+        ),
+        ("normal flow", "edge cases"),
+    ),
+    "its own time-out, asked whether it expired": (
+        (
+            ("import uuid\n", "import asyncio\nimport uuid\n"),
+            (
+                "        stored = await server.send(chat_id, message.client_id, body)\n"
+                "    except DeliveryError as error:\n"
+                "        rollback(state, message.client_id, error.reason)\n",
+                "        async with asyncio.timeout(10) as deadline:\n"
+                "            stored = await server.send(chat_id, message.client_id, body)\n"
+                "    except DeliveryError as error:\n"
+                "        rollback(state, message.client_id, error.reason)\n"
+                "    except TimeoutError:\n"
+                "        assert deadline.expired()\n"
+                "        rollback(state, message.client_id, 'no answer within 10 s')\n",
+            ),
+        ),
+        ("failure and rollback", "edge cases"),
+    ),
+    "a bounded cache": (
+        (
+            ("import uuid\n", "import functools\nimport uuid\n"),
+            (
+                "\n\nasync def send(",
+                "\n\n@functools.lru_cache(maxsize=64)\ndef label(chat_id: str) -> str:\n"
+                "    return chat_id.strip()\n\n\nasync def send(",
+            ),
+            ("    chat = state.chat(chat_id)\n", "    chat = state.chat(label(chat_id))\n"),
+        ),
+        ("all timelines",),
+    ),
+}
+"""Each style: its edits of the reference (each ``old`` found exactly once), and the
+families it once lost points in."""
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_a_correct_flow_in_another_style_gets_full_marks(style: str, tmp_path: Path) -> None:
+    edits, families = STYLES[style]
+    source = SOLUTION
+    for old, new in edits:
+        assert source.count(old) == 1, f"{style}: {old!r} is not in the solution once"
+        source = source.replace(old, new)
+    (tmp_path / "flow.py").write_text(source)
+    report = grade(str(tmp_path), families=list(families))
+    assert report.load_error is None, report.load_error
+    failed = [
+        f"{result.name}: {result.message[:200]}"
+        for result in report.results
+        if result.outcome.value != "passed"
+    ]
+    assert not failed, f"{style}: {failed}"
+    assert report.score == 100
