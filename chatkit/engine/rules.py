@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from chatkit.blame import CREATED, Blame
 from chatkit.model import Message, ServerMessage, Status
@@ -119,26 +120,42 @@ def check_state_shape(state: ChatState) -> None:
         for row in chat.rows:
             if type(row) is not Message:
                 raise StateShapeError(f"a row must be a Message, not a {kind_of(row)}")
-            if not _plain_row(row):
+            wrong = _wrong_field(row)
+            if wrong is not None:
+                name, must = wrong
+                row_name = f"the row {row.body!r}" if type(row.body) is str else "a row"
                 raise StateShapeError(
-                    f"the row {row.body!r} holds a value of the wrong kind: text must be str, "
-                    "the status a Status, the ids and seq int or None"
+                    f"{row_name} holds a {kind_of(getattr(row, name))} in {name}: it must be {must}"
                 )
 
 
-def _plain_row(row: Message) -> bool:
-    return (
-        type(row.client_id) is str
-        and type(row.chat_id) is str
-        and type(row.author) is str
-        and type(row.body) is str
-        and type(row.status) is Status
-        and type(row.created_at) in PLAIN_DATETIMES
-        and (row.created_at.tzinfo is None or type(row.created_at.tzinfo) is timezone)
-        and (row.server_id is None or type(row.server_id) is int)
-        and (row.seq is None or type(row.seq) is int)
-        and (row.error is None or type(row.error) is str)
-    )
+_ROW_FIELDS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("client_id", lambda value: type(value) is str, "a str"),
+    ("chat_id", lambda value: type(value) is str, "a str"),
+    ("author", lambda value: type(value) is str, "a str"),
+    ("body", lambda value: type(value) is str, "a str"),
+    ("status", lambda value: type(value) is Status, "a Status"),
+    (
+        "created_at",
+        lambda value: (
+            type(value) in PLAIN_DATETIMES
+            and (value.tzinfo is None or type(value.tzinfo) is timezone)
+        ),
+        "a plain datetime, its zone a datetime.timezone (UTC, say)",
+    ),
+    ("server_id", lambda value: value is None or type(value) is int, "an int or None"),
+    ("seq", lambda value: value is None or type(value) is int, "an int or None"),
+    ("error", lambda value: value is None or type(value) is str, "a str or None"),
+)
+"""Each field of a row, what holds for a value of the right kind, and what that kind is."""
+
+
+def _wrong_field(row: Message) -> tuple[str, str] | None:
+    """The first field of ``row`` holding a value of the wrong kind, and what it must be."""
+    for name, plain, must in _ROW_FIELDS:
+        if not plain(getattr(row, name)):
+            return name, must
+    return None
 
 
 def check_shown_before_first_await(

@@ -12,7 +12,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chatkit.engine.rules import ID_BITS, Rule, RuleBroken, RuleWatch, check_id_room, id_room_bits
+from chatkit.engine.rules import (
+    ID_BITS,
+    Rule,
+    RuleBroken,
+    RuleWatch,
+    StateShapeError,
+    check_id_room,
+    check_state_shape,
+    id_room_bits,
+)
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.state import ChatState
 
@@ -172,3 +181,14 @@ def test_ids_with_too_little_room_are_named(ids: list[str]) -> None:
         check_id_room(ids)
     assert broken.value.rule is Rule.UNIQUE_IDS
     assert repr(ids[0]) in str(broken.value) and "2^60" in str(broken.value)
+
+
+def test_a_row_of_the_wrong_kind_names_the_field_and_its_kind() -> None:
+    """A value of the wrong kind is named with its field and the kind it must be (once the
+    message listed every kind, and not the field at fault)."""
+    state = ChatState("you")
+    row = Message("c1", "general", "you", "hi", WHEN)
+    row.seq = "3"  # type: ignore[assignment]
+    state.add(row)
+    with pytest.raises(StateShapeError, match="'hi' holds a str in seq: it must be an int or None"):
+        check_state_shape(state)
