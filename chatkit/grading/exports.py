@@ -30,7 +30,8 @@ def failure_text(result: TestResult) -> str:
     """A failure as plain text: verdict, story, expected and actual, where to read."""
     if result.outcome is Outcome.PASSED:
         return ""
-    lines = [f"{result.outcome.value}: {result.rule + ': ' if result.rule else ''}{result.message}"]
+    what = result.rule or (result.error_type if result.outcome is Outcome.CRASHED else None)
+    lines = [f"{result.outcome.value}: {what + ': ' if what else ''}{result.message}"]
     if result.location is not None:
         where = result.location
         lines.append(f"at {where.file}, line {where.line}, in {where.function}: {where.code}")

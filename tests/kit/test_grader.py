@@ -24,7 +24,7 @@ from rich.console import Console
 from chatkit.engine.story import Step
 from chatkit.grading import runner
 from chatkit.grading.compare import render_comparison
-from chatkit.grading.exports import exercism
+from chatkit.grading.exports import exercism, failure_text
 from chatkit.grading.families import scenario_names
 from chatkit.grading.hints import STATE_FILE, parse_hints
 from chatkit.grading.report import render, summary_line
@@ -318,6 +318,12 @@ def test_exercism_json_has_the_v3_fields(tmp_path: Path, stub: Path) -> None:
         assert test["status"] in {"pass", "fail", "error"}
         assert isinstance(test["task_id"], int) and test["task_id"] >= 1
         assert test["status"] == "pass" or "read: hints.md" in test["message"]
+
+
+def test_a_crash_in_the_exported_message_names_its_exception() -> None:
+    """A KeyError's text is only the key: the message says which exception it was."""
+    crashed = crash("normal flow", "one message")
+    assert failure_text(crashed).startswith("crashed: NameError: name 'bdy' is not defined")
 
 
 def test_exercism_json_reports_a_load_error(tmp_path: Path) -> None:
