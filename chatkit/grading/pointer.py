@@ -12,6 +12,7 @@ row, the loop that walks the timeline.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,6 +38,10 @@ def _calls(*names: str) -> Finder:
 
 def _keyword(*names: str) -> Finder:
     return lambda node: isinstance(node, ast.keyword) and node.arg in names
+
+
+def _name(*names: str) -> Finder:
+    return lambda node: isinstance(node, ast.Name) and node.id in names
 
 
 def _attribute(*names: str) -> Finder:
@@ -73,6 +78,10 @@ WHERE: dict[Rule, tuple[Finder, ...]] = {
 """Per rule, what to look for in the named function, best first; else its first line."""
 
 
+KEPT_IN = re.compile(r"your module's (\w+) \(")
+"""How scale's check of what a flow keeps names the module-level name (`_name` finds it)."""
+
+
 def likely_line(file: Path, function: str, rule: Rule | None, detail: str = "") -> Location | None:
     """The line of ``function`` in ``file`` that ``rule`` is most about, or its first line.
 
@@ -100,6 +109,9 @@ def likely_line(file: Path, function: str, rule: Rule | None, detail: str = "") 
     finders = WHERE.get(rule, ()) if rule is not None else ()
     if rule is Rule.INSTANT and "created at" in detail:
         finders = (_keyword("created_at"), *finders)
+    kept = KEPT_IN.search(detail) if rule is Rule.BOOKKEEPING else None
+    if kept is not None:  # what a module-level name keeps: where the function uses it
+        finders = (_name(kept[1]), *finders)
     for finder in finders:
         found = [n for n in _inside(node) if finder(n)]
         if found:

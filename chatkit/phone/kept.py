@@ -29,29 +29,39 @@ _CONTAINERS: tuple[Any, ...] = (list, tuple, set, frozenset, deque)
 """Containers read through their own type's iterator."""
 
 
-def kept_values(flow: object, folder: str) -> int:
-    """How many values the flow's own modules (those in ``folder``) hold, all the way down:
-    each container counts its items, each of the flow's objects its attributes."""
+def kept_values(flow: object, folder: str) -> dict[str, int]:
+    """How many values the flow's own modules (those in ``folder``) hold, all the way down,
+    by the module-level name that holds them (``flow.SEEN``): each container counts its
+    items, each of the flow's objects its attributes. A value two names reach counts for
+    the first, in the order of their names."""
     prefix = CodeFolder(folder).prefix
-    own = [
-        module
-        for module in device_modules(flow).values()
-        if str(getattr(module, "__file__", None) or "").startswith(prefix)
-    ]
-    stack: list[object] = [
-        value for module in own for name, value in vars(module).items() if not name.startswith("__")
-    ]
+    roots = sorted(
+        (
+            (f"{module_name}.{name}", value)
+            for module_name, module in device_modules(flow).items()
+            if str(getattr(module, "__file__", None) or "").startswith(prefix)
+            for name, value in vars(module).items()
+            if not name.startswith("__")
+        ),
+        key=lambda root: root[0],
+    )
     seen: set[int] = set()
-    count = 0
-    while stack and count < BUDGET:
-        value = stack.pop()
-        if id(value) in seen:
-            continue
-        seen.add(id(value))
-        parts = _parts(value)
-        count += len(parts)
-        stack += parts
-    return min(count, BUDGET)
+    kept: dict[str, int] = {}
+    budget = BUDGET
+    for root, value in roots:
+        count, stack = 0, [value]
+        while stack and count < budget:
+            value = stack.pop()
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            parts = _parts(value)
+            count += len(parts)
+            stack += parts
+        budget -= count
+        if count:
+            kept[root] = count
+    return kept
 
 
 def _parts(value: Any) -> list[object]:

@@ -120,6 +120,7 @@ class Phone:
             "scale": self._scale,
             "scale_check": self._scale_check,
             "scale_trace": self._scale_trace,
+            "scale_kept": lambda command: self._bench.kept(),
         }
 
     # The commands.

@@ -180,8 +180,7 @@ class ScaleBench:
         return send.result()
 
     def check(self, job: str, size: int) -> dict[str, Any]:
-        """What the history looks like now, for the judge's exactly-once and cleanup checks,
-        and how much the flow keeps for itself besides (`kept_values`)."""
+        """What the history looks like now, for the judge's exactly-once and cleanup checks."""
         state = self._states[(job, size)]
         chat = state.chat(CHAT)
         rows = chat.rows
@@ -191,8 +190,12 @@ class ScaleBench:
             "distinct": len({getattr(row, "client_id", None) for row in rows}),
             "in_flight": len(chat.in_flight),
             "pending": sum(getattr(row, "status", None) is Status.PENDING for row in mine),
-            "kept": kept_values(self.flow, self.folder),
         }
+
+    def kept(self) -> dict[str, int]:
+        """What the flow keeps for itself, outside the state, by the name that holds it
+        (`kept_values`)."""
+        return kept_values(self.flow, self.folder)
 
     def trace(self, job: str, size: int, only: str, function: str) -> Blame | None:
         """The learner's line where one event on a history of ``size`` spends most time."""
