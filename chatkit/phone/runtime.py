@@ -120,7 +120,7 @@ class Phone:
             "scale": self._scale,
             "scale_check": self._scale_check,
             "scale_trace": self._scale_trace,
-            "scale_kept": lambda command: self._bench.kept(),
+            "scale_kept": self._scale_kept,
         }
 
     # The commands.
@@ -197,6 +197,9 @@ class Phone:
 
     def _scale_check(self, command: dict[str, Any]) -> object:
         return self._bench.check(command["job"], command["size"])
+
+    def _scale_kept(self, command: dict[str, Any]) -> object:
+        return self._bench.kept()
 
     def _scale_trace(self, command: dict[str, Any]) -> object:
         where = self._bench.trace(

@@ -5,11 +5,13 @@ and on one of 200,000. The phone builds each history once (kit rows, built direc
 and runs the batches of events the judge asks for — Bob's new and repeated messages
 (``echoes``), Bob's older messages arriving late, each older than all the chat shows
 (``older``), your own pending messages confirmed or rolled back (``own``), or your
-own messages sent, each acked at once (``sends``) — with the collector paused. The judge times each batch from its side (the phone's word on
-its own speed is not asked for): its round trip, less that of an empty batch.
+own messages sent, each acked at once (``sends``) — with the collector paused. The
+judge times each batch from its side (the phone's word on its own speed is not asked
+for): its round trip, less that of an empty batch.
 
 When a history turns out dearer, the judge asks the phone to trace one event on a
-history of `TRACED` messages: the learner's line where the time goes comes back.
+history of `TRACED` messages: the learner's line where the time goes comes back. And
+it asks what the flow keeps outside the state (`chatkit.phone.kept`), by name.
 """
 
 from __future__ import annotations
