@@ -10,11 +10,12 @@ running the flow there again). The phone keeps its own copy of the scripted serv
 this, so a replay costs no round trips either; the judge keeps the real one and checks
 the phone's screen against it.
 
-A send is a coroutine the phone steps by hand (``coro.send(None)``) until it is
-finished or waits on its own server request — the "quiet" point a scenario reaches by
-letting its event loop run, thousands of times a second without scheduling anything.
-A send that awaits something else (``asyncio.sleep(0)``, a lock another send releases)
-is stepped again as soon as that is done.
+Each send is an asyncio task on the run's own loop (`chatkit.phone.stepped_loop`), which
+runs only when the run steps it: after each event, until every send and every task the
+flow started waits on the server or is finished — the "quiet" point a scenario reaches by
+letting its event loop run, thousands of times a second without scheduling anything. A
+send that awaits something else (``asyncio.sleep(0)``, a lock another send releases, a
+task of its own) goes on as soon as that is done.
 
 What the phone says is plain data: each server call, with its arguments and the screen
 at that moment; each send's first pause before it called the server, with the screen
@@ -26,7 +27,8 @@ equal numbers for equal hidden states, so the judge can merge the states it has 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Hashable
+import contextvars
+from collections.abc import Callable, Coroutine, Generator, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,7 @@ from chatkit.limits import MAX_YIELDS
 from chatkit.model import Message, ServerMessage
 from chatkit.phone.errors import blame_changes, error_data
 from chatkit.phone.screen import ScreenWriter, plain
+from chatkit.phone.stepped_loop import SteppedLoop
 from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.state import ChatState
@@ -60,27 +63,99 @@ _ANSWERED = frozenset(
 
 
 class _Task:
-    """One call of the flow's `send` (a first send or a retry), stepped by hand."""
+    """One call of the flow's `send` (a first send or a retry): an asyncio task on the run's
+    loop, as in a scenario, each of whose steps the run sees (`_Stepped`).
 
-    __slots__ = ("coro", "done", "error", "request", "retry", "send", "waiting")
+    It runs in a context of its own, as an asyncio task does, and the tasks it starts
+    inherit it: a request made by any of them is this send's (`_SENDING`).
+    """
+
+    __slots__ = (
+        "context",
+        "coro",
+        "done",
+        "error",
+        "request",
+        "retry",
+        "runner",
+        "send",
+        "waiting",
+    )
 
     def __init__(self, send: int, retry: bool, coro: Coroutine[Any, Any, Message]) -> None:
         self.send = send
         self.retry = retry
         self.coro = coro
+        self.context = contextvars.copy_context()
+        self.context.run(_SENDING.set, self)
         self.waiting: object = NOT_STARTED
+        """What it awaits: a future, None after a bare yield (a turn of the loop)."""
         self.done = False
         self.error: BaseException | None = None
         self.request: Request | None = None
+        self.runner: asyncio.Task[None] | None = None
+
+    @property
+    def runnable(self) -> bool:
+        """Not started, after a bare yield, or waiting on a future that is now done."""
+        waiting = self.waiting
+        return (
+            waiting is None
+            or waiting is NOT_STARTED
+            or (isinstance(waiting, asyncio.Future) and waiting.done())
+        )
 
     @property
     def where(self) -> str:
+        """Where it stands once the run settled: a send that cannot move while its request
+        waits for the server's answer waits on the server, whether it awaits that answer
+        itself or through a task of its own."""
         if self.done:
             return DONE
         request = self.request
-        if request is not None and self.waiting is request.answer and not request.answered:
+        if request is not None and not request.answered and not self.runnable:
             return ON_SERVER
         return BUSY
+
+
+class _Stepped:
+    """Awaits a send's coroutine one step at a time, noting in its `_Task` what it waits on,
+    and calling ``paused`` with the rows shown before it ran when it first gives up control."""
+
+    def __init__(self, task: _Task, paused: Callable[[_Task, int], None], shown: Callable[[], int]):
+        self.task = task
+        self.paused = paused
+        self.shown = shown
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        task, coro = self.task, self.task.coro
+        shown_before = self.shown()
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            try:
+                yielded = coro.throw(thrown) if thrown is not None else coro.send(sent)
+            except StopIteration:
+                task.done = True
+                return
+            except (Exception, asyncio.CancelledError) as error:
+                task.done, task.error = True, error
+                return
+            first, task.waiting = task.waiting is NOT_STARTED, yielded
+            if first:
+                self.paused(task, shown_before)
+            try:
+                sent, thrown = (yield yielded), None
+            except BaseException as error:  # what the loop throws in (a cancel, a bad yield)
+                sent, thrown = None, error
+
+
+async def _await(stepped: _Stepped) -> None:
+    await stepped
+
+
+_SENDING: contextvars.ContextVar[_Task | None] = contextvars.ContextVar("sending", default=None)
+"""The send whose code (or task) is running: the one a request to the server belongs to."""
 
 
 class _Hooks:
@@ -121,6 +196,8 @@ class DeviceRun:
         self.flow = flow
         self.world = world
         self.journal = journal
+        self.loop = SteppedLoop()
+        """The loop the flow finds running: the tasks it starts wait there to be stepped."""
         self.server = ScriptedServer()
         self._hooks = _Hooks(self)
         self.server.on_request = self._hooks.on_request
@@ -132,13 +209,10 @@ class DeviceRun:
         self.read_history = False
         count = len(world.sends)
         self.tasks: list[_Task] = []
-        self._live: list[_Task] = []
-        """The tasks not done yet (`_settle` drops the finished ones)."""
         self._firsts: list[_Task | None] = [None] * count
         self._retries: list[_Task | None] = [None] * count
         self._stored: list[ServerMessage | None] = [None] * count
         self._posted: ServerMessage | None = None
-        self._driving: _Task | None = None
         self._events: list[dict[str, object]] | None = None
         """What the current step reports as it happens; None while replaying."""
         self._blamed = 0
@@ -150,6 +224,7 @@ class DeviceRun:
         request's error holds a traceback whose frames hold the request.
         """
         self._hooks.run = None
+        self.loop.close()
         for task in self.tasks:
             request = task.request
             if request is not None and request.answer.done() and not request.answer.cancelled():
@@ -228,8 +303,17 @@ class DeviceRun:
             return self._posted is not None
         return True
 
+    @property
+    def spawned(self) -> list[asyncio.Task[Any]]:
+        """The tasks the flow started that are not done."""
+        return [task for task in self.loop.started if not task.done()]
+
     def apply(self, event: Event) -> BaseException | None:
         """Apply one event; what the flow's ``reconcile`` raised, if it did."""
+        with self.loop.running():
+            return self._apply(event)
+
+    def _apply(self, event: Event) -> BaseException | None:
         kind, index = event.kind, event.send
         if kind is EventKind.SEND:
             plan = self.world.sends[index]
@@ -275,43 +359,22 @@ class DeviceRun:
     def _start(self, index: int, retry: bool, coro: Coroutine[Any, Any, Message]) -> _Task:
         task = _Task(index, retry, coro)
         self.tasks.append(task)
-        self._live.append(task)
+        stepped = _Stepped(task, self._paused, lambda: len(self.state.messages))
+        task.runner = asyncio.Task(_await(stepped), loop=self.loop, context=task.context)
         return task
 
     def _settle(self) -> None:
-        """Step every send that can move, until none can (or `MAX_YIELDS` rounds)."""
-        live = self._live
+        """Run every send and every task the flow started that can move, until none can (or
+        `MAX_YIELDS` turns of the loop)."""
         for _ in range(MAX_YIELDS):
-            moved = False
-            for task in live:
-                waiting = task.waiting  # not started, a bare yield, or a future now done:
-                if (
-                    waiting is None
-                    or waiting is NOT_STARTED
-                    or (isinstance(waiting, asyncio.Future) and waiting.done())
-                ):
-                    self._resume(task)
-                    moved = True
-            if not moved:
+            if not self.loop.run_queued():
                 return
-            if any(task.done for task in live):
-                live[:] = [task for task in live if not task.done]
 
-    def _resume(self, task: _Task) -> None:
-        first = task.waiting is NOT_STARTED
-        shown_before = len(self.state.messages)
-        self._driving = task
-        try:
-            task.waiting = task.coro.send(None)
-        except StopIteration:
-            task.done = True
-        except Exception as error:
-            task.done = True
-            task.error = error
-        finally:
-            self._driving = None
+    def _paused(self, task: _Task, shown_before: int) -> None:
+        """A send gave up control for the first time: if it had not reached the server yet,
+        the judge checks what it showed by then (rule 1)."""
         events = self._events
-        if first and events is not None and not task.done and task.request is None:
+        if events is not None and task.request is None:
             events.append(
                 {
                     "e": "paused",
@@ -330,7 +393,7 @@ class DeviceRun:
         return task.request
 
     def _on_request(self, request: Request) -> None:
-        task = self._driving
+        task = _SENDING.get()
         if task is None:
             return
         task.request = request

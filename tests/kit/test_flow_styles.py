@@ -71,6 +71,41 @@ STYLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         ),
         ("all timelines",),
     ),
+    "the request sent in a task group, its failures caught with except*": (
+        (
+            ("import uuid\n", "import asyncio\nimport uuid\n"),
+            (
+                "        stored = await server.send(chat_id, message.client_id, body)\n"
+                "    except DeliveryError as error:\n"
+                "        rollback(state, message.client_id, error.reason)\n",
+                "        async with asyncio.TaskGroup() as group:\n"
+                "            sending = group.create_task(\n"
+                "                server.send(chat_id, message.client_id, body)\n"
+                "            )\n"
+                "        stored = sending.result()\n"
+                "    except* DeliveryError as errors:\n"
+                "        rollback(state, message.client_id, errors.exceptions[0].reason)\n",
+            ),
+        ),
+        ("all timelines", "failure and rollback"),
+    ),
+    **{
+        f"the request awaited through {how}": (
+            (
+                ("import uuid\n", "import asyncio\nimport uuid\n"),
+                (
+                    "stored = await server.send(chat_id, message.client_id, body)",
+                    f"stored = {awaited}",
+                ),
+            ),
+            ("all timelines",),
+        )
+        for how, awaited in (
+            ("a task", "await asyncio.create_task(server.send(chat_id, message.client_id, body))"),
+            ("gather", "(await asyncio.gather(server.send(chat_id, message.client_id, body)))[0]"),
+            ("shield", "await asyncio.shield(server.send(chat_id, message.client_id, body))"),
+        )
+    },
 }
 """Each style: its edits of the reference (each ``old`` found exactly once), and the
 families it once lost points in."""

@@ -747,6 +747,43 @@ def test_history_kept_anywhere_keeps_states_apart(holder: str, tmp_path: Path) -
     assert found[holder][1].keys() == {str(Rule.EXACTLY_ONCE)}, found
 
 
+THROUGH_TASKS = {
+    "a task": "await asyncio.create_task(server.send(chat_id, message.client_id, body))",
+    "gather": "(await asyncio.gather(server.send(chat_id, message.client_id, body)))[0]",
+    "shield": "await asyncio.shield(server.send(chat_id, message.client_id, body))",
+}
+
+
+@pytest.mark.parametrize("how", THROUGH_TASKS)
+def test_a_send_through_a_task_of_the_flows_is_explored_like_one_it_awaits(
+    how: str, tmp_path: Path
+) -> None:
+    """The tasks a flow starts run where its sends are stepped, their requests are their
+    send's: the solution keeps every rule, and the history bug is found in the same
+    timelines, whether the request is awaited directly or through a task."""
+    found = {}
+    for name, edit in (("awaited", None), ("through", THROUGH_TASKS[how])):
+        for bug in (False, True):
+            folder = tmp_path / f"{name}_{bug}"
+            folder.mkdir()
+            source = (
+                flow_with_history("a module list")
+                if bug
+                else (KIT_TESTS.parent.parent / "solution" / "flow.py").read_text()
+            )
+            if edit is not None:
+                source = source.replace("import uuid\n", "import asyncio\nimport uuid\n").replace(
+                    "await server.send(chat_id, message.client_id, body)", edit
+                )
+            (folder / "flow.py").write_text(source)
+            result = explore(flow_at(folder), ONE_MESSAGE)
+            found[name, bug] = (result.orderings, result.broken)
+    assert found["through", False] == found["awaited", False]
+    assert found["through", False][1] == {}
+    assert found["through", True] == found["awaited", True]
+    assert found["through", True][1].keys() == {str(Rule.EXACTLY_ONCE)}, found
+
+
 def _numbers(result: Exploration) -> tuple[object, ...]:
     """Everything an exploration found, but the time it took."""
     return (

@@ -119,6 +119,11 @@ class DeviceParts(Protocol):
     @property
     def tasks(self) -> Sequence[TaskLike]: ...
 
+    @property
+    def spawned(self) -> Sequence[asyncio.Task[Any]]:
+        """The tasks the flow started that are not done."""
+        ...
+
 
 class HiddenState(Names):
     """What decides a run's future that only the phone can see, rendered the same in every
@@ -156,15 +161,25 @@ class HiddenState(Names):
         self._budget, self._numbers, self._kept = _BUDGET, {}, []
         try:
             tasks = tuple(self._task_key(task) for task in self.run.tasks if not task.done)
-            return (chats, index, tasks, self._flow_key())
+            spawned = tuple(self._suspended(task.get_coro()) for task in self.run.spawned)
+            return (chats, index, tasks, spawned, self._flow_key())
         except (Unreadable, RecursionError):
             return object()
         finally:
             self._numbers, self._kept = {}, []
 
     def _task_key(self, task: TaskLike) -> tuple[object, ...]:
+        waiting = task.waiting
+        if isinstance(waiting, asyncio.Future):
+            waiting = ("future", waiting.done())
+        elif waiting is not None and waiting is not NOT_STARTED:
+            waiting = type(waiting).__qualname__
+        return (waiting, self._suspended(task.coro))
+
+    def _suspended(self, awaited: object) -> tuple[object, ...]:
+        """Where a coroutine (and what it awaits) is suspended, and what the flow's frames
+        on the way hold."""
         frames: list[tuple[CodeType, int, tuple[object, ...]]] = []
-        awaited: object = task.coro
         render = self._render
         while True:
             kind = type(awaited)
@@ -183,12 +198,7 @@ class HiddenState(Names):
             if not _is_kit_code(code):  # the kit's own frames hold no news
                 local = tuple((name, render(value, 0)) for name, value in frame.f_locals.items())
                 frames.append((code, frame.f_lasti, local))
-        waiting = task.waiting
-        if isinstance(waiting, asyncio.Future):
-            waiting = ("future", waiting.done())
-        elif waiting is not None and waiting is not NOT_STARTED:
-            waiting = type(waiting).__qualname__
-        return (waiting, tuple(frames))
+        return tuple(frames)
 
     def _flow_key(self) -> tuple[object, ...]:
         """What the flow keeps at module level (a learner's own bookkeeping), wherever it
@@ -353,8 +363,8 @@ class HiddenState(Names):
             return (name, render(parts, depth), self._attributes(value, depth))
         if issubclass(kind, asyncio.Lock | asyncio.Event | asyncio.Semaphore):
             return (name, repr(value).partition("[")[2], self._attributes(value, depth))
-        if issubclass(kind, Random):
-            return (name, render(Random.getstate(value), depth), self._attributes(value, depth))
+        if issubclass(kind, Random):  # its state is plain numbers: kept as it is, unwalked
+            return (name, Random.getstate(value), self._attributes(value, depth))
         if _has_attributes(value, kind):
             return (name, self._attributes(value, depth))
         return (name, render(_reduced(value), depth))
