@@ -109,7 +109,7 @@ def grade(
         return report
     before = kit_fingerprint(path.parent)  # before anything of the learner's runs, probe included
     _write_bytecode()
-    report.load_error = refusal(check_target(path)) or _probe(path)
+    report.load_error = refusal(check_target(path))
     if report.load_error is None:
         paths = [*(list(tests) or [scenarios_dir()]), *hidden]
         left_out = lanes(paths) if side_by_side else [[]]
@@ -127,9 +127,40 @@ def grade(
             )
             for ignore in left_out
         ]
-        report.results = _execute(runs)
+        report.load_error, report.results = _probe_beside(path, runs, together)
     report.load_error = tampered(before, kit_fingerprint(path.parent)) or report.load_error
     return report
+
+
+def _probe_beside(
+    path: Path, runs: list[_Run], together: _Together
+) -> tuple[LoadError | None, list[TestResult]]:
+    """Probe the flow (`_probe`) while the children start: their start-up takes longer than
+    the probe, so a flow that loads is graded as soon as it would be without one. Nothing
+    the children find is told until the probe passed; when it does not, they are stopped
+    and what they found is dropped: the report is the load error alone."""
+    verdict: list[LoadError | None] = []
+
+    def probe() -> None:
+        error = _probe(path)
+        verdict.append(error)
+        if error is None:
+            together.open()
+        else:
+            for run in runs:
+                run.stop()
+
+    prober = threading.Thread(target=probe, name="probe", daemon=True)
+    prober.start()
+    try:
+        results = _execute(runs)
+    except GraderError:
+        prober.join()
+        if verdict[0] is None:
+            raise
+        results = []
+    prober.join()
+    return (verdict[0], []) if verdict[0] is not None else (None, results)
 
 
 def _write_bytecode() -> None:
@@ -191,7 +222,8 @@ def _execute(runs: list[_Run]) -> list[TestResult]:
 
 class _Together:
     """The callbacks of one grading run by several children: each result is told as it
-    comes (one at a time), the number of scenarios once every child has collected."""
+    comes (one at a time), the number of scenarios once every child has collected; nothing
+    before the flow is known to load (`open`)."""
 
     def __init__(
         self,
@@ -204,18 +236,36 @@ class _Together:
         self._on_result = on_result
         self._on_collected = on_collected
         self._lock = threading.Lock()
+        self._held: list[Callable[[], None]] | None = []
+        """What is yet to be told, until `open`."""
+
+    def open(self) -> None:
+        """The flow loads: tell what came so far, and from now on all as it comes."""
+        with self._lock:
+            held, self._held = self._held or [], None
+            for tell in held:
+                tell()
 
     def result(self, result: TestResult) -> None:
-        if self._on_result is not None:
-            with self._lock:
-                self._on_result(result)
+        on_result = self._on_result
+        if on_result is not None:
+            self._tell(lambda: on_result(result))
 
     def collected(self, count: int) -> None:
         with self._lock:
             self._total += count
             self._waiting -= 1
-            if self._waiting == 0 and self._on_collected is not None:
-                self._on_collected(self._total)
+            total, on_collected = self._total, self._on_collected
+            if self._waiting != 0 or on_collected is None:
+                return
+        self._tell(lambda: on_collected(total))
+
+    def _tell(self, tell: Callable[[], None]) -> None:
+        with self._lock:
+            if self._held is not None:
+                self._held.append(tell)
+            else:
+                tell()
 
 
 def _probe(path: Path) -> LoadError | None:
@@ -294,6 +344,8 @@ class _Run:
     def _child(self) -> None:
         with _ResultsChannel() as channel, scratch_folder() as scratch:
             child = self.child = self._start(channel.address, scratch)
+            if self.stopped:  # stopped while it started (`stop` found no child to kill)
+                kill_child(child)
             output = _drain_in_background(child)
             try:
                 ending = self._listen(channel, child)

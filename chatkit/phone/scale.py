@@ -73,8 +73,12 @@ def history_of(size: int, first: int = 1) -> ChatState:
     state = ChatState("you")
     gc.disable()
     try:
-        for n in range(first, first + size):
-            state.add(Message(f"bob-{n}", CHAT, "bob", f"message {n}", EPOCH, Status.SENT, n, n))
+        rows = [
+            Message(f"bob-{n}", CHAT, "bob", f"message {n}", EPOCH, Status.SENT, n, n)
+            for n in range(first, first + size)
+        ]
+        state.chat(CHAT).rows.extend(rows)  # what `ChatState.add` does, row after row
+        state.messages.update((row.client_id, row) for row in rows)
     finally:
         gc.enable()
     return state

@@ -133,6 +133,17 @@ def test_exit_at_import_is_a_load_error(tmp_path: Path) -> None:
     assert report.load_error is not None and "sys.exit(4)" in report.load_error.message
 
 
+def test_a_flow_that_does_not_load_is_told_as_that_alone(tmp_path: Path) -> None:
+    """The scenarios start while the import is probed; when the flow does not load, none
+    of what they found is told or kept: the report is the load error alone."""
+    target = make_target(tmp_path / "raises", append="\nraise RuntimeError('at import')\n")
+    told: list[object] = []
+    report = grade(str(target), on_result=told.append, on_collected=told.append)
+    assert report.load_error is not None and "at import" in report.load_error.message
+    assert report.results == [] and told == []
+    assert report.exit_code == 2
+
+
 def test_missing_function_is_a_load_error(tmp_path: Path) -> None:
     target = make_target(tmp_path / "partial", "def rollback(", "def roll_back(")
     report = grade(str(target))

@@ -784,6 +784,30 @@ def test_a_send_through_a_task_of_the_flows_is_explored_like_one_it_awaits(
     assert found["through", True][1].keys() == {str(Rule.EXACTLY_ONCE)}, found
 
 
+def test_a_send_in_a_task_group_is_merged_like_one_that_awaits(tmp_path: Path) -> None:
+    """A task group holds its parent task, the send itself: read as that send, so the
+    states merge as the reference's do (read as a task, each was a state of its own)."""
+    source = (
+        (KIT_TESTS.parent.parent / "solution" / "flow.py")
+        .read_text()
+        .replace("import uuid\n", "import asyncio\nimport uuid\n")
+        .replace(
+            "        stored = await server.send(chat_id, message.client_id, body)\n"
+            "    except DeliveryError as error:\n"
+            "        rollback(state, message.client_id, error.reason)\n",
+            "        async with asyncio.TaskGroup() as group:\n"
+            "            sending = group.create_task(server.send(chat_id, message.client_id, body))\n"
+            "        stored = sending.result()\n"
+            "    except* DeliveryError as errors:\n"
+            "        rollback(state, message.client_id, errors.exceptions[0].reason)\n",
+        )
+    )
+    (tmp_path / "flow.py").write_text(source)
+    grouped, awaited = explore(flow_at(tmp_path), ONE_MESSAGE), explore(SOLUTION, ONE_MESSAGE)
+    assert grouped.broken == {}
+    assert (grouped.orderings, grouped.states) == (awaited.orderings, awaited.states)
+
+
 def _numbers(result: Exploration) -> tuple[object, ...]:
     """Everything an exploration found, but the time it took."""
     return (

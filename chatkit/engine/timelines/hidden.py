@@ -107,6 +107,12 @@ class TaskLike(Protocol):
     waiting: object
     coro: Coroutine[Any, Any, Message]
 
+    @property
+    def runner(self) -> object:
+        """The asyncio task that runs it: what a flow holds of it (a task group's parent)
+        is this send, whose state `_task_key` reads."""
+        ...
+
 
 class DeviceParts(Protocol):
     """What the phone's key reads of its run (`chatkit.phone.timeline.DeviceRun`)."""
@@ -159,6 +165,8 @@ class HiddenState(Names):
         to another) when something in it cannot be read."""
         chats, index, _ = self._screen(self.run.state, self.run.server)  # the judge has the server
         self._budget, self._numbers, self._kept = _BUDGET, {}, []
+        for number, task in enumerate(self.run.tasks):
+            self._tokens.setdefault(id(task.runner), f"send {number}")
         try:
             tasks = tuple(self._task_key(task) for task in self.run.tasks if not task.done)
             spawned = tuple(self._suspended(task.get_coro()) for task in self.run.spawned)
