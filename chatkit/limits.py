@@ -11,9 +11,10 @@ MAX_YIELDS = 200
 """How many turns of the event loop a step may take before a send counts as stuck
 (the scenario harness and the timeline explorer both wait this long)."""
 
-SLEEP_LIMIT = 1.0
+SLEEP_LIMIT = 0.25
 """How many seconds a send may wait on the clock in all (``asyncio.sleep``): a debounce of
-a few hundredths is fine, but a user kept waiting for "sent" or "failed" is not."""
+a few hundredths is fine, but a user kept waiting for "sent" or "failed" is not (a quarter
+of a second is already a visible stall, on every message)."""
 
 SCENARIO_BUDGET_SECONDS = 2.0
 """How long one scenario may run, in seconds of the wall clock; ``@pytest.mark.budget(s)``

@@ -292,26 +292,65 @@ _ALPHABETS = tuple(
 def id_room_bits(ids: list[str]) -> float:
     """A generous estimate of how many different ids a phone's way of making them allows.
 
-    A start the ids share is a device's own random id when it could be one (room for
-    2^`ID_BITS` by itself, with a digit in it): a way to make ids unique, so it counts.
-    Otherwise it is a tag (a name, "msg-") and carries nothing. What is measured is
-    counted at its longest, in the smallest usual alphabet that holds every character
-    used. It overestimates (a counter looks as roomy as random digits), so a phone whose
-    ids it finds short has too few of them, whatever its way of making them.
+    What the ids share (a start, an end, or, in ids of one length, any run of places) is a
+    device's own random id when it could be one (room for 2^`ID_BITS` by itself, with a
+    digit in it): a way to make ids unique, so it counts. Otherwise it is a tag (a name,
+    "msg-", the chat's id) and carries nothing. What varies is counted at its longest (in
+    ids of one length, the places that vary), in the smallest usual alphabet that holds
+    every character used there. It overestimates (a counter looks as roomy as random
+    digits), so a phone whose ids it finds short has too few of them, whatever its way of
+    making them.
     """
-    first, last = min(ids, default=""), max(ids, default="")  # they differ where all do
+    if len(ids) > 1 and len(set(map(len, ids))) == 1:
+        return _room_by_place(ids)
+    start = _shared_start(ids)
+    rest = [each[len(start) :] for each in ids]
+    end = _shared_start([each[::-1] for each in rest])[::-1]
+    varying = [each[: len(each) - len(end)] for each in rest]
+    return _room(varying) + _device_room([start, end])
+
+
+def _room_by_place(ids: list[str]) -> float:
+    """`id_room_bits` of ids of one length: the places that vary, and the runs of places
+    that do not."""
+    varying: list[tuple[str, ...]] = []
+    runs: list[str] = []
+    run = ""
+    for column in zip(*ids, strict=True):
+        if len(set(column)) > 1:
+            varying.append(column)
+            runs.append(run)
+            run = ""
+        else:
+            run += column[0]
+    chars = "".join("".join(column) for column in varying)
+    return len(varying) * _bits_per_char(chars) + _device_room([*runs, run])
+
+
+def _device_room(parts: list[str]) -> float:
+    """The room of the shared parts that could be a device's own random id."""
+    return sum(_room([part]) for part in parts if _could_be_a_device(part))
+
+
+def _shared_start(texts: list[str]) -> str:
+    first, last = min(texts, default=""), max(texts, default="")  # they differ where all do
     pairs = enumerate(zip(first, last, strict=False))
-    shared = next((k for k, (a, b) in pairs if a != b), len(first))
-    start = first[:shared]
-    device = _room([start]) >= ID_BITS and any(char.isdigit() for char in start)
-    return _room(ids if device else [each[shared:] for each in ids])
+    return first[: next((k for k, (a, b) in pairs if a != b), len(first))]
+
+
+def _could_be_a_device(part: str) -> bool:
+    return _room([part]) >= ID_BITS and any(char.isdigit() for char in part)
 
 
 def _room(texts: list[str]) -> float:
     """Bits of room in ``texts``: the longest, in the smallest usual alphabet holding them all."""
-    used = set("".join(texts))
-    alphabet = next((len(chars) for chars in _ALPHABETS if used <= chars), 2**16)
-    return max(map(len, texts), default=0) * math.log2(max(alphabet, 2))
+    return max(map(len, texts), default=0) * _bits_per_char("".join(texts))
+
+
+def _bits_per_char(chars: str) -> float:
+    """The bits of one character of the smallest usual alphabet holding all of ``chars``."""
+    alphabet = next((len(usual) for usual in _ALPHABETS if set(chars) <= usual), 2**16)
+    return math.log2(max(alphabet, 2))
 
 
 def check_id_room(ids: list[str]) -> None:
@@ -424,6 +463,9 @@ class RuleWatch:
     _written: dict[str, datetime] = field(default_factory=dict)
     """When each message this client sent was written: its ``created_at`` when its send
     first reached the server. It keeps that time until the server's copy replaces it."""
+    _typed: dict[str, str] = field(default_factory=dict)
+    """The words of each message this client sent, as typed: its row keeps them until the
+    server's copy confirms them."""
 
     def sent(self, client_id: str) -> None:
         """This client sent a message with this client id (a new one, or a retry)."""
@@ -431,6 +473,7 @@ class RuleWatch:
         row = self.state.get(client_id)
         if row is not None and client_id not in self._written:
             self._written[client_id] = row.created_at
+            self._typed[client_id] = row.body
 
     def failed(self, client_id: str, reason: str | None) -> None:
         """The send of this client id finished with a failure (``DeliveryError``) for
@@ -643,8 +686,18 @@ class RuleWatch:
             )
 
     def _check_written(self, row: Message) -> None:
-        """Rules 6, 8 and 1: an unconfirmed message of this client's keeps the time it was
-        written (its ``created_at`` when it first reached the server), failed or retried."""
+        """Rules 6, 8 and 1: an unconfirmed message of this client's keeps the words typed
+        and the time it was written (its ``created_at`` when it first reached the server),
+        failed or retried."""
+        typed = self._typed.get(row.client_id)
+        if typed is not None and row.body != typed:
+            raise RuleBroken(
+                Rule.KEEP_WORDS,
+                f"you typed {typed!r}, but the row now shows {row.body!r}; a message keeps the "
+                "words as typed, failed or sent again, until the server's copy confirms them",
+                about=(row,),
+                fields=("body",),
+            )
         written = self._written.get(row.client_id)
         if written is None or row.created_at == written:
             return

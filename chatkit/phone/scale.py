@@ -33,7 +33,7 @@ from chatkit.blame import Blame, blame_frame
 from chatkit.client import ServerView
 from chatkit.code_folder import CodeFolder
 from chatkit.limits import MAX_YIELDS
-from chatkit.model import Message, ServerMessage, Status
+from chatkit.model import DeliveryError, Message, ServerMessage, Status
 from chatkit.phone.kept import kept_values
 from chatkit.protocols import Flow
 from chatkit.state import ChatState
@@ -49,6 +49,8 @@ LOOPING = 1_000
 """A line run this often in one event is a loop over the history."""
 
 Event = Callable[[], object]
+_TURN = {"echoes": 2, "own": 2, "sends": 5}
+"""How many events one turn of each job has (`ScaleBench.trace` traces one turn)."""
 STUCK = object()
 """What an event that did not finish returns (a send waiting for what never comes)."""
 
@@ -85,13 +87,24 @@ def history_of(size: int, first: int = 1) -> ChatState:
 
 
 class InstantServer:
-    """A server that stores every message at once, numbered past any history: a send's
-    cost is then the flow's own."""
+    """A server that answers every message at once, numbered past any history: a send's
+    cost is then the flow's own. It stores each message, but for the words it is told to
+    refuse the first time (`refuse_once`)."""
 
     def __init__(self, numbers: count[int]) -> None:
         self._numbers = numbers
+        self.refuse_once: set[str] = set()
+        self.client_ids: dict[str, str] = {}
+        """The client id each message was sent with, by its words."""
 
     async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        self.client_ids[body] = client_id
+        if body in self.refuse_once:
+            self.refuse_once.discard(body)
+            raise DeliveryError("the server is busy")
+        return self.stored(chat_id, client_id, body)
+
+    def stored(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
         n = next(self._numbers)
         return ServerMessage(n, chat_id, n, client_id, "you", body, EPOCH + timedelta(seconds=n))
 
@@ -169,16 +182,40 @@ class ScaleBench:
         return events
 
     def _sends(self, state: ChatState, batch: int) -> list[Event]:
-        """Your new messages, each sent to a server that acks it at once."""
-        server = ServerView(InstantServer(self._fresh))
-        bodies = [f"mine {next(self._fresh)}" for _ in range(batch)]
-        return [partial(self._send, state, server, body) for body in bodies]
+        """Your new messages, sent to a server that answers each at once, in turns: one is
+        acked; one is refused, and retried (and acked); one is refused, and then its echo
+        arrives late (the server had it after all). Each send, retry and echo is an event."""
+        server = InstantServer(self._fresh)
+        view = ServerView(server)
+        events: list[Event] = []
+        while len(events) < batch:
+            acked, retried, echoed = (f"mine {next(self._fresh)}" for _ in range(3))
+            server.refuse_once |= {retried, echoed}
+            events += [
+                partial(self._send, state, view, acked),
+                partial(self._send, state, view, retried),
+                partial(self._retry, state, view, server, retried),
+                partial(self._send, state, view, echoed),
+                partial(self._late_echo, state, server, echoed),
+            ]
+        return events[:batch]
 
-    def _send(self, state: ChatState, server: ServerView, body: str) -> object:
-        """One send, given the turns of the loop a scenario gives it (`MAX_YIELDS`): a send
-        still running then is stuck, cancelled and told as `STUCK` (waiting for it would
-        hang the phone); what it raised is raised."""
-        send = self._loop.create_task(self.flow.send(state, server, CHAT, body))
+    def _retry(
+        self, state: ChatState, view: ServerView, server: InstantServer, body: str
+    ) -> object:
+        return self._send(state, view, body, server.client_ids[body])
+
+    def _late_echo(self, state: ChatState, server: InstantServer, body: str) -> None:
+        self.flow.reconcile(state, server.stored(CHAT, server.client_ids[body], body))
+
+    def _send(
+        self, state: ChatState, server: ServerView, body: str, client_id: str | None = None
+    ) -> object:
+        """One send (a retry, with ``client_id``), given the turns of the loop a scenario
+        gives it (`MAX_YIELDS`): a send still running then is stuck, cancelled and told as
+        `STUCK` (waiting for it would hang the phone); what it raised is raised."""
+        sending = self.flow.send(state, server, CHAT, body, client_id=client_id)
+        send = self._loop.create_task(sending)
         self._loop.run_until_complete(_finished(send))
         if not send.done():
             send.cancel()
@@ -204,9 +241,11 @@ class ScaleBench:
         return kept_values(self.flow, self.folder)
 
     def trace(self, job: str, size: int, only: str, function: str) -> Blame | None:
-        """The learner's line where one event on a history of ``size`` spends most time."""
-        event = self.events(job, size, 2 if job == "echoes" else 1, only)[0]
-        return hottest_line(event, function, self.folder)
+        """The learner's line where the events of one turn of ``job`` (a new message and a
+        repeat; an ack or a failure; a send, a retry, a late echo…) on a history of ``size``
+        spend most time."""
+        events = self.events(job, size, _TURN.get(job, 1), only)
+        return hottest_line(lambda: [event() for event in events], function, self.folder)
 
 
 async def _finished(task: asyncio.Task[Any]) -> None:

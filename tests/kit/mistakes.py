@@ -467,6 +467,28 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "ids_of_8_hex_digits_then_the_chat",
+        doc="""
+        Known wrong: client ids are 8 hex digits of a uuid4, then the chat's id.
+
+        The mistake: "the chat makes it unique". The server already tells messages apart
+        by chat, so the chat's id adds nothing: inside one chat, every device that writes
+        to it draws from the same 4 billion ids, and among 77,000 of them two meet more
+        often than not.
+
+        Meant to be caught by: concurrency (the room a phone's ids have).
+        """,
+        edits=(
+            (
+                lines("            client_id=client_id or uuid.uuid4().hex,"),
+                lines(
+                    '            client_id=client_id or f"{uuid.uuid4().hex[:8]}-{chat_id}",'
+                    "  # WRONG: 32 bits"
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "created_at_cut_to_seconds",
         doc="""
         Known wrong: a new message's created_at is the clock's time cut to the second.
@@ -572,20 +594,21 @@ WRONG: tuple[Mistake, ...] = (
     Mistake(
         "waits_on_the_clock_after_the_ack",
         doc="""
-        Known wrong: after the ack, send sleeps a few seconds before confirming the row.
+        Known wrong: after the ack, send sleeps half a second before confirming the row.
 
         The mistake: "give the echo a chance to arrive first". Every scenario's answers come
-        in the right order regardless; but a real user watches "sending…" for five more
-        seconds after the server stored the message, on every message.
+        in the right order regardless; but a real user watches "sending…" for half a second
+        more after the server stored the message, on every message.
 
-        Meant to be caught by: normal flow (a send may wait on the clock a second at most).
+        Meant to be caught by: normal flow (a send may wait on the clock a quarter of a
+        second at most).
         """,
         edits=(
             (lines("import uuid"), lines("import asyncio", "import uuid")),
             (
                 lines("        reconcile(state, stored)"),
                 lines(
-                    "        await asyncio.sleep(5)  # WRONG: the user waits for nothing",
+                    "        await asyncio.sleep(0.5)  # WRONG: the user waits for nothing",
                     "        reconcile(state, stored)",
                 ),
             ),
@@ -771,6 +794,48 @@ WRONG: tuple[Mistake, ...] = (
                 lines(
                     "    check_body(body)",
                     "    body = body.strip()  # WRONG: the user's words are theirs",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "rollback_tidies_the_words",
+        doc="""
+        Known wrong: rollback trims the spaces around a failed message's words.
+
+        The mistake: "a failed message is the flow's to tidy". It is still the user's
+        message, to be retried as it is: the row must keep the words exactly as typed.
+
+        Meant to be caught by: failure and rollback (a failed message keeps its words).
+        """,
+        edits=(
+            (
+                lines("    message.status, message.error = Status.FAILED, reason"),
+                lines(
+                    "    message.status, message.error = Status.FAILED, reason",
+                    "    message.body = message.body.strip()  # WRONG: the words are the user's",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "retry_tidies_the_words",
+        doc="""
+        Known wrong: a retry trims the spaces around the words before sending them again.
+
+        The mistake: "the first try went wrong, so clean the message up". The retry must
+        send the same words: the server may already have stored them, and the user sees
+        them as they typed them.
+
+        Meant to be caught by: failure and rollback (a retry sends the words as typed).
+        """,
+        edits=(
+            (
+                lines("    check_body(body)"),
+                lines(
+                    "    check_body(body)",
+                    "    if client_id is not None:",
+                    "        body = body.strip()  # WRONG: the retry must send the same words",
                 ),
             ),
         ),
@@ -1095,6 +1160,57 @@ WRONG: tuple[Mistake, ...] = (
                     "        rows = state.chat(incoming.chat_id).rows  # WRONG: shifts the rows",
                     "        bisect.insort(rows, row, key=lambda r: (r.seq is None, r.seq or 0))",
                     "        state.messages[row.client_id] = row",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "retry_walks_to_its_row",
+        doc="""
+        Known wrong: a retry finds its row by walking the chat's rows.
+
+        The mistake: "a retry is rare, a loop will do". Every retry then walks the whole
+        timeline to the failed row at its bottom, when the state's index by client id
+        finds it at once.
+
+        Meant to be caught by: scale (sends on a long history, with retries), and nothing else.
+        """,
+        edits=(
+            (
+                lines("    message = state.get(client_id) if client_id is not None else None"),
+                lines(
+                    "    message = next(  # WRONG: walks the timeline",
+                    "        (row for row in chat.rows if row.client_id == client_id), None",
+                    "    )",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "late_confirmation_moves_the_row",
+        doc="""
+        Known wrong: a failed row confirmed late is moved to the bottom of the chat's rows.
+
+        The mistake: "it is sent now, so put it after the others". The screen already
+        shows confirmed rows in server order; taking the row out of the list and putting
+        it back walks and shifts the whole timeline, for every late confirmation.
+
+        Meant to be caught by: scale (sends on a long history, with late echoes), and
+        nothing else.
+        """,
+        edits=(
+            (
+                lines(
+                    "    message.confirm(incoming)",
+                    "    chat = state.chat(message.chat_id)",
+                ),
+                lines(
+                    "    was_failed = message.status is Status.FAILED",
+                    "    message.confirm(incoming)",
+                    "    chat = state.chat(message.chat_id)",
+                    "    if was_failed:  # WRONG: walks and shifts the timeline",
+                    "        chat.rows.remove(message)",
+                    "        chat.rows.append(message)",
                 ),
             ),
         ),

@@ -138,6 +138,21 @@ def test_a_failed_row_tells_the_reason_its_send_failed_for() -> None:
     watch.check()
 
 
+def test_an_unconfirmed_row_keeps_the_words_typed() -> None:
+    """Failed or on its way again, a row shows the words as typed until the server's copy
+    confirms them: a rollback that tidied them up once went unseen."""
+    state = ChatState("you")
+    watch = RuleWatch(state)
+    hi = sent_row(state, watch, "c1", " hi ")
+    fail(state, hi, "you are offline")
+    watch.failed(hi.client_id, "you are offline")
+    watch.check()
+    hi.body = "hi"
+    with pytest.raises(RuleBroken, match="you typed ' hi ', but the row now shows 'hi'") as broken:
+        watch.check()
+    assert broken.value.rule is Rule.KEEP_WORDS
+
+
 def bits(count: int, seed: int) -> int:
     """``count`` random bits, the same on every run."""
     return random.Random(seed).getrandbits(count)
@@ -172,8 +187,20 @@ def test_ids_with_room_for_every_device_pass(ids: list[str]) -> None:
         [f"general-you-{bits(32, n):08x}" for n in range(8)],  # … a longer name
         [f"{DEVICE[:8]}-{n}" for n in range(1, 9)],  # a short device id and a counter
         [str(1000 + 7 * n) for n in range(8)],  # four random digits
+        [f"{bits(32, n):08x}-general" for n in range(8)],  # 8 hex digits, then the chat
+        [f"{bits(32, n):08x}@you" for n in range(8)],  # … then the user
+        [f"a{bits(32, n):08x}-general-{n}" for n in range(8)],  # a tag on either side
     ],
-    ids=["8_hex", "named_8_hex", "long_named_8_hex", "short_device", "4_digits"],
+    ids=[
+        "8_hex",
+        "named_8_hex",
+        "long_named_8_hex",
+        "short_device",
+        "4_digits",
+        "8_hex_then_chat",
+        "8_hex_then_user",
+        "tags_around",
+    ],
 )
 def test_ids_with_too_little_room_are_named(ids: list[str]) -> None:
     """Ids that never meet on one phone, but would among millions of devices."""

@@ -33,6 +33,7 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "ids_from_row_count": ("concurrency",),
     "short_random_ids": ("concurrency",),
     "ids_of_8_hex_digits": ("concurrency",),
+    "ids_of_8_hex_digits_then_the_chat": ("concurrency",),
     "created_at_cut_to_seconds": ("edge cases",),
     "local_time_labelled_utc": ("edge cases",),
     "rollback_restamps_created_at": ("failure and rollback",),
@@ -50,6 +51,8 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "sending_shown_a_turn_late": ("normal flow",),
     "failure_reason_kept_after_confirm": ("edge cases",),
     "words_tidied_before_sending": ("edge cases",),
+    "rollback_tidies_the_words": ("failure and rollback",),
+    "retry_tidies_the_words": ("failure and rollback",),
     "others_in_open_chat": ("concurrency",),
     "dedup_by_seq_only": ("concurrency", "duplicates"),
     "dedup_others_by_seq": ("duplicates",),
@@ -62,6 +65,8 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "old_messages_walked_into_place": ("scale",),
     "old_messages_shifted_into_place": ("scale",),
     "new_id_checked_against_rows": ("scale",),
+    "retry_walks_to_its_row": ("scale",),
+    "late_confirmation_moves_the_row": ("scale",),
 }
 """Each wrong flow, and the families that must each fail at least one scenario on it."""
 
@@ -80,6 +85,7 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "ids_from_row_count": ({10}, {"send"}),
     "short_random_ids": ({10}, {"send"}),
     "ids_of_8_hex_digits": ({10}, {"send"}),
+    "ids_of_8_hex_digits_then_the_chat": ({10}, {"send"}),
     "created_at_cut_to_seconds": ({1}, {"send"}),
     "local_time_labelled_utc": ({1}, {"send"}),
     "rollback_restamps_created_at": ({6}, {"rollback"}),
@@ -97,6 +103,8 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "sending_shown_a_turn_late": ({7}, {"send"}),
     "failure_reason_kept_after_confirm": ({5}, {"reconcile"}),
     "words_tidied_before_sending": ({6}, {"send"}),
+    "rollback_tidies_the_words": ({6}, {"rollback"}),
+    "retry_tidies_the_words": ({6}, {"send"}),
     "others_in_open_chat": ({9}, {"reconcile"}),
     "dedup_by_seq_only": ({9}, {"reconcile"}),
     "dedup_others_by_seq": ({9, 12}, {"reconcile"}),
@@ -109,6 +117,8 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "old_messages_walked_into_place": ({16}, {"reconcile"}),
     "old_messages_shifted_into_place": ({16}, {"reconcile"}),
     "new_id_checked_against_rows": ({16}, {"send"}),
+    "retry_walks_to_its_row": ({16}, {"send"}),
+    "late_confirmation_moves_the_row": ({16}, {"reconcile"}),
 }
 """Each wrong flow: the rules its catching families must name, and the functions they must
 blame (the one the mistake is in), for every scenario of theirs that fails."""
@@ -118,6 +128,8 @@ ONLY_CAUGHT_BY: dict[str, str] = {
     "old_messages_walked_into_place": "scale",
     "old_messages_shifted_into_place": "scale",
     "new_id_checked_against_rows": "scale",
+    "retry_walks_to_its_row": "scale",
+    "late_confirmation_moves_the_row": "scale",
     "ids_kept_at_module_level": "scale",
 }
 """Wrong flows that are right in every other way: no other family may fail them."""

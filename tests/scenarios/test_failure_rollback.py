@@ -97,6 +97,20 @@ async def test_retry_after_a_failure_goes_through(kit: Scenario) -> None:
     kit.expect_flags(sending=False, error=None)
 
 
+async def test_a_failed_message_and_its_retry_keep_your_words_as_typed(kit: Scenario) -> None:
+    """You type "  see you\nat 5 ", spaces around it and a line break inside, and it is
+    refused. The failed row keeps your words exactly as you typed them, and so does the
+    retry: the server gets the same words, and confirms them as sent."""
+    words = "  see you\nat 5 "
+    hi = await kit.send(words)
+    await kit.refuse(hi, "you are offline")
+    kit.expect([f"{words!r} failed (you are offline)"])
+    again = await kit.retry(hi)
+    kit.expect([f"{words!r} pending"])
+    await kit.ack(again)
+    kit.expect([f"{words!r} sent #1"])
+
+
 async def test_a_retry_that_fails_again_keeps_one_failed_row(kit: Scenario) -> None:
     """ "hi" fails, you retry, and it fails again for another reason. There is
     still one "hi" on screen, failed, and it shows the newest reason."""
