@@ -80,9 +80,13 @@ class Referee:
             raise sending.broken
         if sending.request is None:
             self.raise_if_crashed(sending)
-            check_reached_server(
-                sending.body, finished=sending.task.done(), shown_as=sending.shown_as
-            )
+            try:
+                check_reached_server(
+                    sending.body, finished=sending.task.done(), shown_as=sending.shown_as
+                )
+            except RuleBroken as broken:  # a send stuck short of the server: where it waits
+                broken.blame = broken.blame or sending.task.paused_at
+                raise
 
     def raise_if_unfinished(self, sending: Sending, *, failing_over: bool = False) -> None:
         """Once the server answered: the send finished (or failed over), broke no rule on its

@@ -183,6 +183,23 @@ def test_send_that_never_returns_is_timed_out_quickly(tmp_path: Path) -> None:
             assert result.outcome in {Outcome.TIMED_OUT, Outcome.PASSED}
 
 
+def test_a_send_stuck_short_of_the_server_is_shown_where_it_waits(tmp_path: Path) -> None:
+    """Fifty sends at a time may reach the server; in a burst of 2,000 the 51st waits for
+    a turn and never calls server.send. The story points at the line it waits on (it once
+    pointed at the line of server.send, which that send never reached)."""
+    call = "        stored = await server.send(chat_id, message.client_id, body)\n"
+    target = make_target(
+        tmp_path / "limited",
+        call,
+        "        async with LIMIT:\n    " + call,
+        append="\n\nimport asyncio\n\nLIMIT = asyncio.Semaphore(50)\n",
+    )
+    report = grade(str(target), keyword="burst_of_two_thousand")
+    (stuck,) = report.results
+    assert stuck.outcome is Outcome.TIMED_OUT and "never called server.send" in stuck.message
+    assert stuck.location is not None and stuck.location.code == "async with LIMIT:"
+
+
 def test_busy_loop_is_stopped_and_the_rest_still_graded(tmp_path: Path) -> None:
     target = make_target(tmp_path / "spins", SEND_STARTS, "    while True:\n        pass\n")
     report = grade(str(target), families=NORMAL)
