@@ -112,6 +112,38 @@ class InstantServer:
         return []
 
 
+class HeldServer:
+    """A server that holds every message it is sent until it is told to answer it."""
+
+    def __init__(self, numbers: count[int], loop: asyncio.AbstractEventLoop) -> None:
+        self._numbers = numbers
+        self._loop = loop
+        self.held: dict[str, tuple[str, asyncio.Future[ServerMessage]]] = {}
+        """Each message waiting for its answer, by its words: its client id, and the answer."""
+
+    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        answer: asyncio.Future[ServerMessage] = self._loop.create_future()
+        self.held[body] = (client_id, answer)
+        return await answer
+
+    async def history(self, chat_id: str) -> list[ServerMessage]:
+        return []
+
+    def answer(self, body: str, ack: bool) -> bool:
+        """Ack (or fail) the message with these words; False if it never came."""
+        held = self.held.pop(body, None)
+        if held is None:
+            return False
+        client_id, answer = held
+        if ack:
+            n = next(self._numbers)
+            stored = ServerMessage(n, CHAT, n, client_id, "you", body, EPOCH + timedelta(seconds=n))
+            answer.set_result(stored)
+        else:
+            answer.set_exception(DeliveryError("x"))
+        return True
+
+
 class ScaleBench:
     """One phone's histories, and the batches of events run on them."""
 
@@ -166,20 +198,37 @@ class ScaleBench:
         return [partial(reconcile, state, incoming) for incoming in older]
 
     def _own(self, state: ChatState, batch: int, only: str) -> list[Event]:
-        """Your pending messages at the bottom: half acked, half rolled back (or ``only``)."""
-        chat = state.chat(CHAT)
-        events: list[Event] = []
-        for k in range(batch):
-            n = next(self._fresh)
-            pending = Message(f"you-{n}", CHAT, "you", f"mine {n}", EPOCH)
-            state.add(pending)
-            chat.in_flight.add(pending.client_id)
-            if only == "reconcile" or (k % 2 and only != "rollback"):
-                copy = server_copy(n, author="you", client_id=pending.client_id)
-                events.append(partial(self.flow.reconcile, state, copy))
-            else:
-                events.append(partial(self.flow.rollback, state, pending.client_id, "x"))
-        return events
+        """Your messages, sent by your flow to a server that holds them: each waits, pending
+        at the bottom, until its event answers it, half with an ack, half with a failure
+        (or all with ``only``'s: ``reconcile`` acks, ``rollback`` fails). The flow's own
+        send takes the answer from there, as in a scenario."""
+        server = HeldServer(self._fresh, self._loop)
+        view = ServerView(server)
+        bodies = [f"mine {next(self._fresh)}" for _ in range(batch)]
+        sends = [self._loop.create_task(self.flow.send(state, view, CHAT, body)) for body in bodies]
+        self._loop.run_until_complete(_reached(server, len(bodies)))
+        return [
+            partial(
+                self._answer,
+                server,
+                body,
+                send,
+                only == "reconcile" or (k % 2 == 1 and only != "rollback"),
+            )
+            for k, (body, send) in enumerate(zip(bodies, sends, strict=True))
+        ]
+
+    def _answer(self, server: HeldServer, body: str, send: asyncio.Task[Any], ack: bool) -> object:
+        """The server answers one held message; its send is given the turns of the loop a
+        scenario gives it (`MAX_YIELDS`) to take the answer, or told as `STUCK`."""
+        if not server.answer(body, ack):
+            send.cancel()
+            return STUCK  # it never reached the server
+        self._loop.run_until_complete(_finished(send))
+        if not send.done():
+            send.cancel()
+            return STUCK
+        return send.result()
 
     def _sends(self, state: ChatState, batch: int) -> list[Event]:
         """Your new messages, sent to a server that answers each at once, in turns: one is
@@ -246,6 +295,14 @@ class ScaleBench:
         spend most time."""
         events = self.events(job, size, _TURN.get(job, 1), only)
         return hottest_line(lambda: [event() for event in events], function, self.folder)
+
+
+async def _reached(server: HeldServer, count: int) -> None:
+    """Give the sends up to `MAX_YIELDS` turns of the loop to reach ``server``."""
+    for _ in range(MAX_YIELDS):
+        if len(server.held) >= count:
+            return
+        await asyncio.sleep(0)
 
 
 async def _finished(task: asyncio.Task[Any]) -> None:

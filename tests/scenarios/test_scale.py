@@ -292,10 +292,11 @@ async def test_older_messages_cost_the_same_with_a_long_history(
 async def test_acks_and_failures_cost_the_same_with_a_long_history(
     kit: Scenario, record_property: RecordProperty
 ) -> None:
-    """Your own messages are pending at the bottom of a chat with 1,000
-    messages, and of one with 200,000. Half of them are confirmed by their
-    acks, half fail and are rolled back. Finding your pending row must not
-    mean walking past every older message first."""
+    """You send messages in a chat with 1,000 messages, and in one with
+    200,000, and the server holds them: each waits, pending at the bottom.
+    Then half are confirmed by their acks, half fail and are rolled back.
+    Finding your pending row must not mean walking past every older message
+    first."""
     phone = kit.client()
     small, large = small_and_large(phone, "own")
     for size in (SMALL, LARGE):
