@@ -41,7 +41,7 @@ class Sending:
     stored: ServerMessage | None = None
     shown_as: str | None = "new"
     """How its message showed when it was sent: ``"new"``, ``"failed"`` (a retry of a failed
-    one), or None (a retry of one already confirmed: it need not reach the server)."""
+    one), or None (a retry of one on its way or confirmed: it need not reach the server)."""
     broken: RuleBroken | None = None
     """A rule this send broke as it reached the server, raised by the harness, not in the send."""
 

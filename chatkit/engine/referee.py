@@ -44,6 +44,8 @@ class Referee:
         self._client_ids: dict[str, Sending] = {}
         """Every client id a send has used so far, by any user, and the send that used it."""
         self._sendings: dict[int, Sending] = {}
+        self._returns_checked: set[int] = set()
+        """The sends whose returned row was checked (`_check_returned`), by their op's ``id``."""
         """Each op a phone runs for a send, by ``id``: the send it is."""
         self._own_time_outs: set[str] = set()
         """The reasons a flow gave when a time-out of its own ran out (for the server's
@@ -177,6 +179,14 @@ class Referee:
         member = self.cast[sending.user]
         if sending.retry_of is not None:
             check_retry_id(sending.body, request.client_id, sending.retry_of)
+            row = member.client.state.get(request.client_id)
+            if row is not None and row.status is Status.SENT:
+                raise RuleBroken(
+                    Rule.IDEMPOTENT_RETRY,
+                    f"the retry of {quote(sending.body)} sent it again, but it was already "
+                    "confirmed: sent is final, so a retry of a confirmed message has nothing "
+                    "to send",
+                )
         else:
             earlier = self._client_ids.get(request.client_id)
             first = (
@@ -199,7 +209,8 @@ class Referee:
     # After each step.
 
     def check(self) -> None:
-        """Every rule, on every phone's screen."""
+        """Every rule, on every phone's screen; and what each send that just finished
+        handed back."""
         for _, member in self.cast:
             try:
                 member.watch.check(retrying=self.retrying)
@@ -207,6 +218,19 @@ class Referee:
                 if broken.about:
                     self.blame(broken)
                 raise
+        self._check_returned()
+
+    def _check_returned(self) -> None:
+        """Rule 2 for every send (a retry's too) that finished without raising: it handed
+        back the row it shows. Checked once, as it finishes."""
+        for key, sending in self._sendings.items():
+            task = sending.task
+            if key in self._returns_checked or not task.done():
+                continue
+            self._returns_checked.add(key)
+            reached = sending.retry_of is not None or sending.request is not None
+            if reached and not task.cancelled() and task.exception() is None:
+                self.expect_returned_row(sending)
 
     def blame(self, broken: RuleBroken, user: str = "you") -> RuleBroken:
         """Say where the learner's code made the change that broke the rule, if it can tell.
@@ -289,10 +313,18 @@ class Referee:
             )
 
 
-def snapshot(state: ChatState) -> tuple[list[str], dict[str, tuple[bool, str | None]], int]:
-    lines = [line for chat_id in state.chats for line in describe_timeline(state, chat_id)]
-    flags = {chat.id: (chat.sending, chat.error) for chat in state.chats.values()}
-    return lines, flags, len(state.messages)
+def snapshot(state: ChatState) -> tuple[list[str], int]:
+    """What the screen shows, every chat's rows and flags, as lines; and how many rows the
+    index holds. A chat that shows nothing (``state.chat`` makes one, empty, when asked for
+    a chat it has not seen) is no change from none."""
+    lines = []
+    for chat in state.chats.values():
+        lines += describe_timeline(state, chat.id)
+        if chat.sending:
+            lines.append(f"[{chat.id}: sending…]")
+        if chat.error is not None:
+            lines.append(f"[{chat.id}: banner {chat.error!r}]")
+    return lines, len(state.messages)
 
 
 def may_be_sent(body: str) -> bool:

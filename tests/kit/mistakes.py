@@ -841,6 +841,123 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "retry_returns_nothing",
+        doc="""
+        Known wrong: a retry hands back None instead of the row it shows.
+
+        The mistake: "the caller already has the row". Whoever taps retry follows the row
+        send returns, like after any send; None leaves them with nothing to follow.
+
+        Meant to be caught by: failure and rollback (send returns its row, retries too).
+        """,
+        edits=(
+            (
+                lines(
+                    "        reconcile(state, stored)",
+                    "    return message",
+                ),
+                lines(
+                    "        reconcile(state, stored)",
+                    "    return message if client_id is None else None  # WRONG: a retry's row too",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "rollback_in_the_open_chat",
+        doc="""
+        Known wrong: rollback marks the failure in the chat last sent into.
+
+        The mistake: "the failure is where the user is looking". But a send can fail long
+        after the user went on to another chat: its "sending…" and its banner belong to the
+        chat the message is in.
+
+        Meant to be caught by: concurrency (a failure in the chat you left).
+        """,
+        edits=(
+            (
+                lines("    check_body(body)", "    chat = state.chat(chat_id)"),
+                lines(
+                    "    check_body(body)",
+                    "    chat = state.chat(chat_id)",
+                    "    OPEN[:] = [chat_id]",
+                ),
+            ),
+            (
+                lines("def reconcile(state: ChatState, incoming: ServerMessage) -> None:"),
+                lines(
+                    "OPEN: list[str] = []",
+                    '"""The chat the user last sent into."""',
+                    "",
+                    "",
+                    "def reconcile(state: ChatState, incoming: ServerMessage) -> None:",
+                ),
+            ),
+            (
+                lines(
+                    "    chat = state.chat(message.chat_id)",
+                    "    chat.in_flight.discard(client_id)",
+                ),
+                lines(
+                    "    chat = state.chat(OPEN[0] if OPEN else message.chat_id)  # WRONG: its own chat",
+                    "    chat.in_flight.discard(client_id)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "stale_retry_clears_the_banner",
+        doc="""
+        Known wrong: a retry of a message already confirmed clears the chat's banner.
+
+        The mistake: "the retry went fine, so all is well". Nothing was sent: the banner
+        tells of another message that really failed, and must stay until a send gets through.
+
+        Meant to be caught by: edge cases (a stale retry leaves the banner of a real failure).
+        """,
+        edits=(
+            (
+                lines(
+                    "    elif message.status is Status.SENT:",
+                    "        return message  # a retry of something the server already confirmed",
+                ),
+                lines(
+                    "    elif message.status is Status.SENT:",
+                    "        chat.error = None  # WRONG: another message's failure still stands",
+                    "        return message",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "blank_checked_by_hand",
+        doc="""
+        Known wrong: send refuses a blank message by its own test, spaces and newlines only.
+
+        The mistake: "blank means spaces". A tab, a no-break space or a wide space is blank
+        too: the row shows nothing, and the server stores an empty-looking message.
+        `check_body` knows every kind of space.
+
+        Meant to be caught by: edge cases (a whitespace-only message is refused).
+        """,
+        edits=(
+            (
+                lines("    check_body(body)", "    chat = state.chat(chat_id)"),
+                lines(
+                    '    if not body.strip(" \\n"):  # WRONG: a tab or a no-break space is blank too',
+                    '        raise InvalidMessage("a message cannot be empty")',
+                    "    if len(body) > MAX_BODY_CHARS:",
+                    '        raise InvalidMessage("a message is too long")',
+                    "    chat = state.chat(chat_id)",
+                ),
+            ),
+            (
+                lines("    DeliveryError,"),
+                lines("    MAX_BODY_CHARS,", "    DeliveryError,", "    InvalidMessage,"),
+            ),
+        ),
+    ),
+    Mistake(
         "copy_returned_after_failure",
         doc="""
         Known wrong: after a rollback, send hands back a copy of the failed row.

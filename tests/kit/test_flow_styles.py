@@ -59,6 +59,42 @@ STYLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         ),
         ("failure and rollback", "edge cases"),
     ),
+    "the chat looked up before the words are checked": (
+        (
+            (
+                "    check_body(body)\n    chat = state.chat(chat_id)\n",
+                "    chat = state.chat(chat_id)\n    check_body(body)\n",
+            ),
+        ),
+        ("edge cases",),
+    ),
+    "a second tap waits for the attempt on its way": (
+        (
+            ("import uuid\n", "import asyncio\nimport uuid\n"),
+            (
+                "        return message  # a retry of something the server already confirmed\n",
+                "        return message  # a retry of something the server already confirmed\n"
+                "    elif message.client_id in ON_ITS_WAY:\n"
+                "        await ON_ITS_WAY[message.client_id].wait()\n"
+                "        return message\n",
+            ),
+            (
+                "    chat.in_flight.add(message.client_id)\n\n    try:\n",
+                "    chat.in_flight.add(message.client_id)\n"
+                "    done = ON_ITS_WAY[message.client_id] = asyncio.Event()\n\n    try:\n",
+            ),
+            (
+                "        reconcile(state, stored)\n    return message\n",
+                "        reconcile(state, stored)\n"
+                "    finally:\n"
+                "        del ON_ITS_WAY[message.client_id]\n"
+                "        done.set()\n"
+                "    return message\n\n\n"
+                "ON_ITS_WAY: dict[str, asyncio.Event] = {}\n",
+            ),
+        ),
+        ("edge cases",),
+    ),
     "a bounded cache": (
         (
             ("import uuid\n", "import functools\nimport uuid\n"),

@@ -161,6 +161,28 @@ async def test_two_chats_at_once(kit: Scenario) -> None:
     )
 
 
+async def test_a_failure_in_the_chat_you_left(kit: Scenario) -> None:
+    """You send "report is ready" in "work", then go back to "general" and send
+    "hi". The send in "work" fails while you write in "general": the failure
+    belongs to "work". Its row fails there, its "sending…" goes off there and
+    its banner shows there; "general" still shows "hi" on its way, no banner."""
+    report = await kit.send("report is ready", chat="work")
+    hi = await kit.send("hi")
+    await kit.refuse(report, "no access to this chat")
+    expect_chat(
+        kit,
+        "work",
+        ["'report is ready' failed (no access to this chat)"],
+        sending=False,
+        error="no access to this chat",
+    )
+    kit.expect(["'hi' pending"])
+    kit.expect_flags(sending=True, error=None)
+    await kit.ack(hi)
+    kit.expect(["'hi' sent #1"])
+    kit.expect_flags(sending=False, error=None)
+
+
 async def test_bob_writes_in_another_chat_after_you_send_in_this_one(kit: Scenario) -> None:
     """You send "hi" in "general", and it is confirmed. Then Bob writes
     "lunch?" in "random", another chat you are in. His message belongs to

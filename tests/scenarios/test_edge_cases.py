@@ -104,6 +104,22 @@ async def test_retry_of_a_message_the_echo_already_confirmed(kit: Scenario) -> N
     kit.expect_returned_row(retry)
 
 
+async def test_a_stale_retry_leaves_the_banner_of_a_real_failure(kit: Scenario) -> None:
+    """ "hi" timed out, and its late echo then confirmed it. Next "ok" is refused,
+    and the banner says why. Now you tap the retry button "hi" still showed a
+    moment ago: "hi" is sent, so there is nothing to do. The banner still tells
+    of "ok", which really failed and waits for its own retry."""
+    hi = await kit.send("hi")
+    kit.store(hi)
+    await kit.time_out(hi)
+    await kit.echo(hi)
+    ok = await kit.send("ok")
+    await kit.refuse(ok, "slow down")
+    await kit.retry(hi)
+    kit.expect(["'hi' sent #1", "'ok' failed (slow down)"])
+    kit.expect_flags(sending=False, error="slow down")
+
+
 async def test_retry_tapped_twice_shows_one_row(kit: Scenario) -> None:
     """ "hi" was refused. You tap retry, and tap it again before anything comes
     back (the button had not gone yet). "hi" goes back to pending once: one row,
@@ -187,9 +203,12 @@ async def test_an_empty_message_is_refused(kit: Scenario) -> None:
 
 
 async def test_a_whitespace_only_message_is_refused(kit: Scenario) -> None:
-    """You type three spaces and a newline and press enter. That is empty too:
-    refused with InvalidMessage, nothing shown, nothing sent."""
-    await kit.send_invalid("   \n")
+    """You type three spaces and a newline and press enter; then a tab, a line
+    break as Windows writes it, two no-break spaces, a wide space from a
+    Japanese keyboard. Every one is empty too: refused with InvalidMessage,
+    nothing shown, nothing sent."""
+    for blank in ("   \n", "\t", "\r\n", "\u00a0\u00a0", "\u3000"):
+        await kit.send_invalid(blank)
     kit.expect([], rule=Rule.BAD_INPUT)
     if kit.server.requests:
         raise RuleBroken(Rule.BAD_INPUT, "a blank message should never reach the server")
