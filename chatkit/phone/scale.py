@@ -221,9 +221,11 @@ class ScaleBench:
     def _answer(self, server: HeldServer, body: str, send: asyncio.Task[Any], ack: bool) -> object:
         """The server answers one held message; its send is given the turns of the loop a
         scenario gives it (`MAX_YIELDS`) to take the answer, or told as `STUCK`."""
-        if not server.answer(body, ack):
+        if not server.answer(body, ack):  # it never reached the server
+            if send.done():
+                send.result()  # what it raised, raised
             send.cancel()
-            return STUCK  # it never reached the server
+            return STUCK
         self._loop.run_until_complete(_finished(send))
         if not send.done():
             send.cancel()

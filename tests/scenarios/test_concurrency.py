@@ -131,6 +131,18 @@ async def test_a_failure_after_the_successes_keeps_the_banner(kit: Scenario) -> 
     kit.expect_flags(sending=False, error="slow down")
 
 
+def expect_report_failed(kit: Scenario) -> None:
+    """The "work" chat after "report is ready" was refused there: the row failed, the
+    chat's banner telling why, and nothing on its way."""
+    expect_chat(
+        kit,
+        "work",
+        ["'report is ready' failed (no access to this chat)"],
+        sending=False,
+        error="no access to this chat",
+    )
+
+
 async def test_two_chats_at_once(kit: Scenario) -> None:
     """You have two chats open, "general" and "work", and send into both. The
     send in "work" fails; the one in "general" succeeds. Each chat keeps its
@@ -141,24 +153,12 @@ async def test_two_chats_at_once(kit: Scenario) -> None:
     expect_chat(kit, "work", ["'report is ready' pending"], sending=True, error=None)
     kit.expect(["'hi' pending"])
     await kit.refuse(report, "no access to this chat")
-    expect_chat(
-        kit,
-        "work",
-        ["'report is ready' failed (no access to this chat)"],
-        sending=False,
-        error="no access to this chat",
-    )
+    expect_report_failed(kit)
     kit.expect_flags(sending=True, error=None)
     await kit.ack(hi)
     kit.expect(["'hi' sent #1"])
     kit.expect_flags(sending=False, error=None)
-    expect_chat(
-        kit,
-        "work",
-        ["'report is ready' failed (no access to this chat)"],
-        sending=False,
-        error="no access to this chat",
-    )
+    expect_report_failed(kit)
 
 
 async def test_a_failure_in_the_chat_you_left(kit: Scenario) -> None:
@@ -169,13 +169,7 @@ async def test_a_failure_in_the_chat_you_left(kit: Scenario) -> None:
     report = await kit.send("report is ready", chat="work")
     hi = await kit.send("hi")
     await kit.refuse(report, "no access to this chat")
-    expect_chat(
-        kit,
-        "work",
-        ["'report is ready' failed (no access to this chat)"],
-        sending=False,
-        error="no access to this chat",
-    )
+    expect_report_failed(kit)
     kit.expect(["'hi' pending"])
     kit.expect_flags(sending=True, error=None)
     await kit.ack(hi)

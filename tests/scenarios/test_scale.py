@@ -298,6 +298,13 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(
     Finding your pending row must not mean walking past every older message
     first."""
     phone = kit.client()
+    first = {"do": "scale", "job": "own", "size": SMALL, "batch": 2, "only": ""}
+    if phone.job(first, PATIENCE).get("result") != 0:
+        raise RuleBroken(
+            Rule.FINISHES,
+            "your message did not reach the server, or its send did not finish once the "
+            "server answered",
+        )
     small, large = small_and_large(phone, "own")
     for size in (SMALL, LARGE):
         seen = looks(phone, "own", size)
