@@ -192,8 +192,13 @@ class Phone:
 
     def _scale(self, command: dict[str, Any]) -> object:
         """A batch of the scale family's events (`chatkit.phone.scale`); the judge times it.
-        The result: how many of its sends did not finish."""
-        return self._bench.run(command["job"], command["size"], command["batch"], command["only"])
+        The result: how many of its sends did not finish. With ``prepare``, the batch's
+        events are only made, ready for the next command to run."""
+        bench, batch = self._bench, (command["job"], command["size"], command["batch"])
+        if command.get("prepare") is True:
+            bench.prepare(*batch, command["only"])
+            return 0
+        return bench.run(*batch, command["only"])
 
     def _scale_check(self, command: dict[str, Any]) -> object:
         return self._bench.check(command["job"], command["size"])

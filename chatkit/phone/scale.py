@@ -154,12 +154,21 @@ class ScaleBench:
         self._states: dict[tuple[str, int], ChatState] = {}
         self._fresh = count(FIRST_NEW)
         self._older = count(OLDER_TOP - 1, -1)
+        self._ready: dict[tuple[str, int, int, str], list[Event]] = {}
+        """The events `prepare` made for the next batch of each job."""
+
+    def prepare(self, job: str, size: int, batch: int, only: str = "") -> None:
+        """Make the events of the next batch of ``job`` (build the history if need be; send
+        the messages its acks and failures answer): the judge times only their running."""
+        self._ready[(job, size, batch, only)] = self.events(job, size, batch, only)
 
     def run(self, job: str, size: int, batch: int, only: str = "") -> int:
-        """Build the history if need be, then run one batch of ``job``'s events on it, with
-        the collector paused (a collection in one batch and not another is noise). Returns
-        how many of its sends did not finish (`_send`)."""
-        events = self.events(job, size, batch, only)
+        """Run one batch of ``job``'s events (those `prepare` made, or made now), with the
+        collector paused (a collection in one batch and not another is noise). Returns how
+        many of its sends did not finish (`_send`)."""
+        events = self._ready.pop((job, size, batch, only), None)
+        if events is None:
+            events = self.events(job, size, batch, only)
         stuck = 0
         gc.disable()
         try:

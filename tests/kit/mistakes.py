@@ -1488,8 +1488,8 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 600
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (34 flows:
-about three minutes on two quiet cores, more beside ``pytest -n 2``'s other worker)."""
+such test of a run waits while every mistake here is graded, as one class (54 flows:
+about four minutes on two quiet cores, more beside ``pytest -n 2``'s other worker)."""
 
 MISTAKES: dict[str, Mistake] = {mistake.name: mistake for mistake in (*WRONG, *SUBTLE)}
 
