@@ -1,8 +1,9 @@
 """How long a class of 30 takes to grade, and whether each grade is a single grading's.
 
-The class: every known-wrong and subtle flow of ``tests/kit/mistakes.py``, the starter,
-the solution, a flow that hangs (an endless loop in ``send``) and one the grader refuses
-(it imports ``os``), topped up to 30 with learners' whole copies of the kit. It is graded
+The class: the starter, the solution, a flow that hangs (an endless loop in ``send``), one
+the grader refuses (it imports ``os``), and known-wrong and subtle flows of
+``tests/kit/mistakes.py`` to make 30, four of them handed in as a learner's whole copy of
+the kit. It is graded
 once by the class grader, on every core, and timed (the goal: under 45 s on two cores).
 Then each folder is graded again on its own, one after the other, and its exercism
 results compared with the class's: they must be equal, every one.
@@ -31,24 +32,31 @@ sys.path.insert(0, str(kit_root() / "tests" / "kit"))
 from mistakes import MISTAKES, broken_source, flow_source  # the flows live beside the tests
 
 CLASS_SIZE = 30
+KIT_COPIES = 4
+"""How many of the class hand in their whole copy of the kit instead of a flow."""
 GOAL_SECONDS = 45.0
 
 
 def write_class(root: Path) -> list[Submission]:
     """The 30 folders of the class, as a teacher would collect them."""
     solution = (kit_root() / "solution" / "flow.py").read_text()
-    flows = {name: flow_source(mistake) for name, mistake in MISTAKES.items()}
-    flows["starter"] = (kit_root() / "starter-code" / "flow.py").read_text()
-    flows["solution"] = solution
-    flows["hangs"] = broken_source("endless loop in send")
-    flows["refused"] = "import os\n" + solution
-    copies = sorted(MISTAKES)[: CLASS_SIZE - len(flows)]
+    flows = {
+        "starter": (kit_root() / "starter-code" / "flow.py").read_text(),
+        "solution": solution,
+        "hangs": broken_source("endless loop in send"),
+        "refused": "import os\n" + solution,
+    }
+    mistakes = sorted(MISTAKES)[: CLASS_SIZE - len(flows)]
+    copies = mistakes[:KIT_COPIES]
+    flows |= {name: flow_source(MISTAKES[name]) for name in mistakes[KIT_COPIES:]}
     for name, source in flows.items():
         (root / name).mkdir()
         (root / name / "flow.py").write_text(source)
     for name in copies:  # a learner's whole kit copy: the flow in starter-code/
         (root / f"kit-copy-{name}" / "starter-code").mkdir(parents=True)
-        (root / f"kit-copy-{name}" / "starter-code" / "flow.py").write_text(flows[name])
+        (root / f"kit-copy-{name}" / "starter-code" / "flow.py").write_text(
+            flow_source(MISTAKES[name])
+        )
     return class_submissions(root)
 
 
