@@ -462,20 +462,17 @@ class RuleWatch:
     must show as failed with that reason (or as sent, if the server had it)."""
     _resent: set[str] = field(default_factory=set)
     """Client ids the user retried."""
-    _written: dict[str, datetime] = field(default_factory=dict)
-    """When each message this client sent was written: its ``created_at`` when its send
-    first reached the server. It keeps that time until the server's copy replaces it."""
-    _typed: dict[str, str] = field(default_factory=dict)
-    """The words of each message this client sent, as typed: its row keeps them until the
-    server's copy confirms them."""
+    _written: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    """Each message this client sent as it was written: its words and its ``created_at``
+    when its send first reached the server. Its row keeps both until the server's copy
+    replaces them."""
 
     def sent(self, client_id: str) -> None:
         """This client sent a message with this client id (a new one, or a retry)."""
         self.sent_by_me.add(client_id)
         row = self.state.get(client_id)
         if row is not None and client_id not in self._written:
-            self._written[client_id] = row.created_at
-            self._typed[client_id] = row.body
+            self._written[client_id] = (row.body, row.created_at)
 
     def failed(self, client_id: str, reason: str | None) -> None:
         """The send of this client id finished with a failure (``DeliveryError``) for
@@ -691,8 +688,10 @@ class RuleWatch:
         """Rules 6, 8 and 1: an unconfirmed message of this client's keeps the words typed
         and the time it was written (its ``created_at`` when it first reached the server),
         failed or retried."""
-        typed = self._typed.get(row.client_id)
-        if typed is not None and row.body != typed:
+        if row.client_id not in self._written:
+            return
+        typed, written = self._written[row.client_id]
+        if row.body != typed:
             raise RuleBroken(
                 Rule.KEEP_WORDS,
                 f"you typed {typed!r}, but the row now shows {row.body!r}; a message keeps the "
@@ -700,8 +699,7 @@ class RuleWatch:
                 about=(row,),
                 fields=("body",),
             )
-        written = self._written.get(row.client_id)
-        if written is None or row.created_at == written:
+        if row.created_at == written:
             return
         if row.status is Status.FAILED:
             rule, which = Rule.KEEP_WORDS, "a failed message"

@@ -55,7 +55,9 @@ STUCK = object()
 """What an event that did not finish returns (a send waiting for what never comes)."""
 
 
-def server_copy(n: int, *, author: str = "bob", client_id: str | None = None) -> ServerMessage:
+def server_copy(
+    n: int, *, author: str = "bob", client_id: str | None = None, body: str | None = None
+) -> ServerMessage:
     """The server's message number ``n`` of the chat."""
     return ServerMessage(
         id=n,
@@ -63,7 +65,7 @@ def server_copy(n: int, *, author: str = "bob", client_id: str | None = None) ->
         seq=n,
         client_id=client_id or f"{author}-{n}",
         author=author,
-        body=f"message {n}",
+        body=body or f"message {n}",
         created_at=EPOCH + timedelta(seconds=n),
     )
 
@@ -102,11 +104,10 @@ class InstantServer:
         if body in self.refuse_once:
             self.refuse_once.discard(body)
             raise DeliveryError("the server is busy")
-        return self.stored(chat_id, client_id, body)
+        return self.stored(client_id, body)
 
-    def stored(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
-        n = next(self._numbers)
-        return ServerMessage(n, chat_id, n, client_id, "you", body, EPOCH + timedelta(seconds=n))
+    def stored(self, client_id: str, body: str) -> ServerMessage:
+        return server_copy(next(self._numbers), author="you", client_id=client_id, body=body)
 
     async def history(self, chat_id: str) -> list[ServerMessage]:
         return []
@@ -136,9 +137,9 @@ class HeldServer:
             return False
         client_id, answer = held
         if ack:
-            n = next(self._numbers)
-            stored = ServerMessage(n, CHAT, n, client_id, "you", body, EPOCH + timedelta(seconds=n))
-            answer.set_result(stored)
+            answer.set_result(
+                server_copy(next(self._numbers), author="you", client_id=client_id, body=body)
+            )
         else:
             answer.set_exception(DeliveryError("x"))
         return True
@@ -266,7 +267,7 @@ class ScaleBench:
         return self._send(state, view, body, server.client_ids[body])
 
     def _late_echo(self, state: ChatState, server: InstantServer, body: str) -> None:
-        self.flow.reconcile(state, server.stored(CHAT, server.client_ids[body], body))
+        self.flow.reconcile(state, server.stored(server.client_ids[body], body))
 
     def _send(
         self, state: ChatState, server: ServerView, body: str, client_id: str | None = None
