@@ -226,15 +226,20 @@ def check_pending_on_screen(
             f"when {body!r} reached the server it was not on screen as pending; "
             "show it before you await the server",
         )
-    if row.body != body:
+    check_typed(row, body, "show the user's words exactly as typed", fields=CREATED)
+    check_sending_shown(chat, row)
+
+
+def check_typed(row: Message, typed: str, advice: str, *, fields: tuple[str, ...]) -> None:
+    """Rule 6: ``row`` shows the words typed (``advice`` says what to do when it does not;
+    ``fields`` are those whose change the story blames)."""
+    if row.body != typed:
         raise RuleBroken(
             Rule.KEEP_WORDS,
-            f"you typed {body!r}, but the screen shows {row.body!r}; show the user's words "
-            "exactly as typed",
+            f"you typed {typed!r}, but the row shows {row.body!r}; {advice}",
             about=(row,),
-            fields=CREATED,
+            fields=fields,
         )
-    check_sending_shown(chat, row)
 
 
 def check_new_id(
@@ -691,14 +696,13 @@ class RuleWatch:
         if row.client_id not in self._written:
             return
         typed, written = self._written[row.client_id]
-        if row.body != typed:
-            raise RuleBroken(
-                Rule.KEEP_WORDS,
-                f"you typed {typed!r}, but the row now shows {row.body!r}; a message keeps the "
-                "words as typed, failed or sent again, until the server's copy confirms them",
-                about=(row,),
-                fields=("body",),
-            )
+        check_typed(
+            row,
+            typed,
+            "a message keeps the words as typed, failed or sent again, until the server's "
+            "copy confirms them",
+            fields=("body",),
+        )
         if row.created_at == written:
             return
         if row.status is Status.FAILED:

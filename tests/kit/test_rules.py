@@ -148,7 +148,7 @@ def test_an_unconfirmed_row_keeps_the_words_typed() -> None:
     watch.failed(hi.client_id, "you are offline")
     watch.check()
     hi.body = "hi"
-    with pytest.raises(RuleBroken, match="you typed ' hi ', but the row now shows 'hi'") as broken:
+    with pytest.raises(RuleBroken, match="you typed ' hi ', but the row shows 'hi'") as broken:
         watch.check()
     assert broken.value.rule is Rule.KEEP_WORDS
 
