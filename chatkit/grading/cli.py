@@ -385,7 +385,7 @@ def _show(
     if nothing is not None:
         console.print(nothing)
     elif args.quiet:
-        console.print(summary_line(report, partial=partial))
+        console.print(summary_line(report, partial=partial), soft_wrap=True)  # one line in a log
     else:
         render(
             report,

@@ -3,6 +3,8 @@
 It turns each scenario's outcome into a `TestResult` and sends it, one JSON line at
 a time, over the results channel the parent named (``CHATKIT_RESULTS``). Sending as it
 goes means the parent keeps every finished result even if it has to kill this process.
+Which scenario to run next it asks the parent on the same channel: two children side
+by side take them from one list.
 
 Once the scenarios are collected, the process confines itself (`chatkit.sandbox.confine`)
 before the first one loads the learner's flow.
@@ -13,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import inspect
+import json
 import logging
 import os
 import socket
 from collections.abc import Generator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -35,6 +39,7 @@ from chatkit.grading.results import (
     Collected,
     Finished,
     Location,
+    Next,
     Outcome,
     Planned,
     Started,
@@ -47,6 +52,8 @@ from chatkit.sandbox.confine import confine_if_asked
 from chatkit.target import display_path
 
 _channel: socket.socket | None = None
+_answers: BinaryIO | None = None
+"""The parent's answers on the channel, a line each."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,11 +64,12 @@ def pytest_configure(config: pytest.Config) -> None:
     it is collected — seconds of a grading, for a log nobody reads (each scenario reports
     the learner's error itself).
     """
-    global _channel
+    global _channel, _answers
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     address = os.environ.pop(RESULTS_CHANNEL, None)
     if address is not None:
         _channel = join_results_channel(address)
+        _answers = _channel.makefile("rb")
 
 
 def _emit(message: ChildMessage) -> None:
@@ -127,6 +135,42 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         for item in session.items
     ]
     _emit(Collected(planned, list(_broken_files)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """Run the scenarios the parent hands out, one at a time, until it has none left.
+
+    Each is asked for before the one in hand runs: pytest tears a scenario's fixtures
+    down knowing which runs next. Without a parent (or when collection failed, or only
+    collecting), pytest's own loop runs.
+    """
+    if _channel is None or session.testsfailed or session.config.option.collectonly:
+        return None
+    items = {item.nodeid: item for item in session.items}
+    current = _next_item(items)
+    while current is not None:
+        following = _next_item(items)
+        current.config.hook.pytest_runtest_protocol(item=current, nextitem=following)
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
+        current = following
+    return True
+
+
+def _next_item(items: dict[str, pytest.Item]) -> pytest.Item | None:
+    """The scenario the parent hands out next; None when none is left (or it hung up)."""
+    _emit(Next())
+    assert _answers is not None
+    answer = _answers.readline()
+    nodeid = json.loads(answer) if answer else None
+    if nodeid is None:
+        return None
+    if nodeid not in items:
+        raise pytest.UsageError(f"the grader handed out {nodeid!r}, which was not collected")
+    return items[nodeid]
 
 
 def pytest_runtest_logstart(nodeid: str) -> None:

@@ -36,15 +36,18 @@ def probe(path: Path) -> LoadError | None:
 
 
 def main() -> None:
+    # What writes the verdict is held here before the learner's module runs: it may change
+    # this module's names (its own code never can, but Python's may be led to), not these.
+    dumps, as_dict, flush, write, leave = json.dumps, asdict, sys.stdout.flush, os.write, os._exit
     path = Path(sys.argv[1])
     limit_memory()
     confine_if_asked(path.resolve().parent, [])
     error = probe(path)
-    verdict = json.dumps(None if error is None else asdict(error))
-    sys.stdout.flush()  # what the module printed first, then the verdict on a line of its own
-    os.write(1, f"\n{verdict}\n".encode())
+    verdict = dumps(None if error is None else as_dict(error))
+    flush()  # what the module printed first, then the verdict on a line of its own
+    write(1, f"\n{verdict}\n".encode())
     # The last line is the verdict: no finaliser of the learner's may print after it.
-    os._exit(0)
+    leave(0)
 
 
 if __name__ == "__main__":

@@ -117,10 +117,10 @@ def render(
 
 
 def plain_console() -> Console:
-    """The grader's console: nothing it prints is read as rich markup, so a learner's message
-    in square brackets (``[link=…]``) is shown as written; the kit's own styles are given as
-    `Text` styles, never as markup."""
-    return Console(highlight=False, markup=False)
+    """The grader's console: nothing it prints is read as rich markup or emoji codes, so a
+    learner's message in square brackets (``[link=…]``) or colons (``:white_check_mark:``)
+    is shown as written; the kit's own styles are given as `Text` styles, never as markup."""
+    return Console(highlight=False, markup=False, emoji=False)
 
 
 def summary_line(report: GradeReport, *, partial: Sequence[str] = ()) -> str:
@@ -128,7 +128,7 @@ def summary_line(report: GradeReport, *, partial: Sequence[str] = ()) -> str:
     say what it graded, family by family, rather than a score that is not the grade."""
     error = report.load_error
     if error is not None:
-        first = error.message.splitlines()[0] if error.message else ""
+        first = " ".join(error.message.split("\n", 1)[0].split())  # one line, whatever it holds
         if error.refused and error.location is not None:
             where = error.location
             first = f"{where.file}, line {where.line}: {where.code}"

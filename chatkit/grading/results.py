@@ -29,12 +29,13 @@ class Outcome(enum.StrEnum):
 
 _CONTROLS = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-    "\ud800-\udfff]"
+    "\ud800-\udfff\ufffe\uffff]"
 )
 """Characters that would steer a terminal or reorder text rather than be read: C0 and C1
 controls but tab and newline (ESC starts a terminal escape, CR overwrites a line),
-the line separators, and the bidirectional marks and overrides; and lone surrogates,
-which no terminal or file can even be given (writing one raises)."""
+the line separators, and the bidirectional marks and overrides; lone surrogates,
+which no terminal or file can even be given (writing one raises); and the two
+non-characters XML refuses (U+FFFE, U+FFFF), which made a JUnit file unreadable."""
 
 
 def escape_controls(text: str) -> str:
@@ -224,7 +225,13 @@ class Finished:
     result: TestResult
 
 
-ChildMessage = Collected | Started | Finished
+@dataclass(frozen=True, slots=True)
+class Next:
+    """The child is ready for its next scenario: the parent answers with its node id, as a
+    JSON line (``null`` when none is left)."""
+
+
+ChildMessage = Collected | Started | Finished | Next
 
 
 def encode(message: ChildMessage) -> str:
@@ -237,6 +244,8 @@ def encode(message: ChildMessage) -> str:
             return json.dumps({"kind": "started", "nodeid": nodeid})
         case Finished(result):
             return json.dumps({"kind": "finished", "result": result.to_json()})
+        case Next():
+            return json.dumps({"kind": "next"})
 
 
 def decode(line: bytes | str) -> ChildMessage:
@@ -250,4 +259,6 @@ def decode(line: bytes | str) -> ChildMessage:
             return Started(data["nodeid"])
         case "finished":
             return Finished(TestResult.from_json(data["result"]))
+        case "next":
+            return Next()
     raise ValueError(f"not a message from the grader's child: {data['kind']!r}")

@@ -26,9 +26,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from chatkit.grading.families import family_named, scenario_files
+from chatkit.grading.families import family_named
 from chatkit.grading.results import (
     FAMILY_FILTER,
     HIDDEN_FOLDERS,
@@ -37,6 +36,7 @@ from chatkit.grading.results import (
     GradeReport,
     LoadError,
     Location,
+    Next,
     Outcome,
     Planned,
     Started,
@@ -95,9 +95,9 @@ def grade(
 
     ``hidden`` adds a teacher's scenario files or folders whose results are marked hidden:
     they count in the score, and `chatkit.grading.visibility` keeps them from the learner.
-    ``side_by_side`` runs the heavy families' scenarios in a child of their own beside the
-    others' (`lanes`): for one grading on a machine with a core to spare, not for many
-    gradings at once, which already keep every core busy.
+    ``side_by_side`` runs two children that take the scenarios from one list (`_Queue`),
+    the heavy families' first: for one grading on a machine with a core to spare, not for
+    many gradings at once, which already keep every core busy.
     """
     try:
         path = resolve_target(target)
@@ -112,8 +112,9 @@ def grade(
     report.load_error = refusal(check_target(path))
     if report.load_error is None:
         paths = [*(list(tests) or [scenarios_dir()]), *hidden]
-        left_out = lanes(paths) if side_by_side else [[]]
-        together = _Together(len(left_out), on_result, on_collected)
+        children = 2 if side_by_side and available_cores() >= 2 else 1
+        together = _Together(children, on_result, on_collected)
+        queue = _Queue()
         runs = [
             _Run(
                 path,
@@ -122,10 +123,10 @@ def grade(
                 paths,
                 together.result,
                 together.collected,
+                queue,
                 hidden=[folder.resolve() for folder in hidden],
-                ignore=ignore,
             )
-            for ignore in left_out
+            for _ in range(children)
         ]
         report.load_error, report.results = _probe_beside(path, runs, together)
     report.load_error = tampered(before, kit_fingerprint(path.parent)) or report.load_error
@@ -171,22 +172,6 @@ def _write_bytecode() -> None:
     compileall.compile_dir(kit_root() / "chatkit", quiet=2)
 
 
-def lanes(paths: Sequence[Path]) -> list[list[Path]]:
-    """What each child running side by side leaves out of ``paths``: one grades the heavy
-    families' files (`chatkit.grading.families.Family.heavy`), the other the rest, at the
-    same time. One child, leaving nothing out, when there is no core to spare, when either
-    would have nothing to grade, or when a path is not a file or folder the split can read.
-    """
-    if available_cores() < 2 or not all(path.is_dir() or path.suffix == ".py" for path in paths):
-        return [[]]
-    heavy: list[Path] = []
-    light: list[Path] = []
-    for file, families in scenario_files(paths).items():
-        is_heavy = any(family_named(name).heavy for name in families)
-        (heavy if is_heavy else light).append(file)
-    return [light, heavy] if heavy and light else [[]]
-
-
 def available_cores() -> int:
     """The cores this process may run on (fewer than the machine's in a limited container)."""
     if hasattr(os, "sched_getaffinity"):
@@ -195,7 +180,7 @@ def available_cores() -> int:
 
 
 def _execute(runs: list[_Run]) -> list[TestResult]:
-    """Run each `_Run` in a thread of its own; their results, in the order of their files.
+    """Run each `_Run` in a thread of its own; their results, in the order collected.
 
     If one fails (or the grader is stopped), the others' children are stopped too.
     """
@@ -210,20 +195,15 @@ def _execute(runs: list[_Run]) -> list[TestResult]:
             for run in runs:
                 run.stop()
             raise
-    files = [Path(file).resolve() for file in scenario_files(runs[0].tests)]
-    rank = {file: number for number, file in enumerate(files)}
-    placed = [
-        (rank.get(Path(run.collected[result.nodeid].file).resolve(), len(rank)), result)
-        for run in runs
-        for result in run.ordered()
-    ]
-    return [result for _, result in sorted(placed, key=lambda pair: pair[0])]
+    found = {nodeid: result for run in runs for nodeid, result in run.results.items()}
+    order = {nodeid: None for run in runs for nodeid in run.collected}
+    return [found[nodeid] for nodeid in order if nodeid in found]
 
 
 class _Together:
     """The callbacks of one grading run by several children: each result is told as it
-    comes (one at a time), the number of scenarios once every child has collected; nothing
-    before the flow is known to load (`open`)."""
+    comes (one at a time), the number of scenarios once every child has collected (they
+    collect the same list); nothing before the flow is known to load (`open`)."""
 
     def __init__(
         self,
@@ -253,7 +233,7 @@ class _Together:
 
     def collected(self, count: int) -> None:
         with self._lock:
-            self._total += count
+            self._total = max(self._total, count)
             self._waiting -= 1
             total, on_collected = self._total, self._on_collected
             if self._waiting != 0 or on_collected is None:
@@ -286,24 +266,80 @@ def _probe(path: Path) -> LoadError | None:
         )
     lines = done.stdout.strip().splitlines()
     try:
-        answer: dict[str, Any] | None = escaped(json.loads(lines[-1])) if lines else {}
-    except json.JSONDecodeError:
+        answer: object = escaped(json.loads(lines[-1])) if lines else {}
+    except (json.JSONDecodeError, RecursionError):
         answer = {}
     if answer is None:
         return None
     if not answer:
         return LoadError(f"importing {path.name} ended the process (exit status {done.returncode})")
-    location = answer.get("location")
-    return LoadError(
-        message=answer["message"],
-        error_type=answer.get("error_type"),
-        location=Location(**location) if location else None,
+    return _load_error(answer) or LoadError(
+        f"importing {path.name} left an answer the grader cannot read: did your module "
+        "change what Python prints or how?"
     )
+
+
+def _load_error(answer: object) -> LoadError | None:
+    """The probe's verdict, read field by field; None if it is not one (what the probe
+    writes, the learner's module ran just before: it is read as the wire is)."""
+    if type(answer) is not dict:
+        return None
+    message, error_type, place = (
+        answer.get(name) for name in ("message", "error_type", "location")
+    )
+    if type(message) is not str or not (error_type is None or type(error_type) is str):
+        return None
+    location = None
+    if place is not None:
+        if type(place) is not dict:
+            return None
+        file, line, function, code = (
+            place.get(name) for name in ("file", "line", "function", "code")
+        )
+        if not (type(file) is type(function) is type(code) is str and type(line) is int):
+            return None
+        location = Location(file, line, function, code)
+    return LoadError(message=message, error_type=error_type, location=location)
+
+
+class _Queue:
+    """The scenarios of one grading, handed out one at a time to the children that run
+    them, the heavy families' first: two children side by side each take the next when
+    they are ready, so neither idles while the other has much left. A scenario handed to
+    a child that ended before finishing it goes back to the front."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[str] = []
+        self._known: set[str] = set()
+
+    def fill(self, tests: list[Planned]) -> None:
+        """Queue what a child collected, unless it was queued already (every child collects
+        the same scenarios; one started again leaves out what it finished)."""
+        with self._lock:
+            new = [test for test in tests if test.nodeid not in self._known]
+            self._known.update(test.nodeid for test in new)
+            new.sort(key=lambda test: not family_named(test.family).heavy)  # stable
+            self._waiting += [test.nodeid for test in new]
+
+    def take(self) -> str | None:
+        """The next scenario to run, or None: all are handed out."""
+        with self._lock:
+            return self._waiting.pop(0) if self._waiting else None
+
+    def give_back(self, nodeids: Sequence[str]) -> None:
+        with self._lock:
+            self._waiting[:0] = nodeids
+
+    def left(self) -> bool:
+        with self._lock:
+            return bool(self._waiting)
 
 
 @dataclass
 class _Run:
-    """One grading run, possibly over several child processes."""
+    """One lane of a grading: a child process at a time, each taking scenarios from the
+    grading's `_Queue` until it is empty (a child that dies or hangs is followed by another)."""
 
     path: Path
     families: Sequence[str]
@@ -311,22 +347,23 @@ class _Run:
     tests: list[Path]
     on_result: Callable[[TestResult], None] | None
     on_collected: Callable[[int], None] | None
+    queue: _Queue
     hidden: list[Path] = field(default_factory=list)
     """The teacher's hidden scenario files or folders: the child marks their results."""
-    ignore: list[Path] = field(default_factory=list)
-    """Scenario files left to another child running beside this one (`lanes`)."""
     collected: dict[str, Planned] = field(default_factory=dict)
     results: dict[str, TestResult] = field(default_factory=dict)
+    handed: list[str] = field(default_factory=list)
+    """The scenarios the child running now was handed."""
     timeout_method: str = field(default_factory=timeout_method)
     child: subprocess.Popen[bytes] | None = None
     """The child running now, if one is."""
     stopped: bool = False
 
     def execute(self) -> list[TestResult]:
-        self._child()
-        while len(self.results) < len(self.collected) and not self.stopped:
+        while not self.stopped:
             finished = len(self.results)
-            self._child()
+            if self._child().walked or not self.queue.left():
+                break
             if len(self.results) == finished:
                 raise GraderError("a fresh child process made no progress on the scenarios left")
         return self.ordered()
@@ -341,7 +378,8 @@ class _Run:
         if self.child is not None:
             kill_child(self.child)
 
-    def _child(self) -> None:
+    def _child(self) -> _Ending:
+        self.handed = []
         with _ResultsChannel() as channel, scratch_folder() as scratch:
             child = self.child = self._start(channel.address, scratch)
             if self.stopped:  # stopped while it started (`stop` found no child to kill)
@@ -362,6 +400,8 @@ class _Run:
             )
         if ending.running is not None:
             self._record_lost(ending.running, child.returncode, killed=ending.overdue)
+        self.queue.give_back([nodeid for nodeid in self.handed if nodeid not in self.results])
+        return ending
 
     def _listen(self, channel: _ResultsChannel, child: subprocess.Popen[bytes]) -> _Ending:
         """Wait for the child to join the channel, then follow its results."""
@@ -389,8 +429,6 @@ class _Run:
         ]  # fmt: skip
         if self.keyword:
             command += ["-k", self.keyword]
-        for file in self.ignore:
-            command += ["--ignore", str(file)]
         for nodeid in self.results:
             command += ["--deselect", nodeid]
         env = {
@@ -437,7 +475,15 @@ class _Run:
                                 "a scenario file could not be loaded:\n" + "\n\n".join(broken_files)
                             )
                         self._collect(tests)
+                        self.queue.fill(tests)
                         deadline = time.monotonic() + STARTUP_SECONDS
+                    case Next():
+                        nodeid = self.queue.take()
+                        if nodeid is None:
+                            ending.walked = True
+                        else:
+                            self.handed.append(nodeid)
+                        connection.sendall(json.dumps(nodeid).encode() + b"\n")
                     case Started(nodeid):
                         ending.running = nodeid
                         budget = self.collected[nodeid].budget
@@ -495,6 +541,8 @@ class _Ending:
     running: str | None = None
     """The scenario it was in the middle of, if any."""
     saw_collection: bool = False
+    walked: bool = False
+    """It asked for the next scenario when none was left (so it ran all it was handed)."""
     overdue: bool = False
     """Silent past its deadline (at start, or in a scenario): the grader kills it."""
 

@@ -6,20 +6,33 @@ every message: rule 14 names the leak a real client shipped, a set that only gro
 scale family counts what the flow's modules hold, sends a few thousand messages more,
 and counts again.
 
-The count reads containers and objects through the built-in types' own methods, never
-through the flow's (a ``__len__`` or ``__iter__`` of its own would tell what it likes);
-the kit's objects (rows, the state) and modules, classes and plain values count nothing.
+The count reads containers and objects as stored (`chatkit.held`), never through the
+flow's own methods (a ``__len__`` or ``__iter__`` of its own would tell what it likes).
+The states the flow is handed count nothing, and nor do modules, plain values and the
+classes a flow imports; every other object counts what it holds, the kit's too (a `Chat`
+the flow made itself is a set of ids like any other).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from functools import _lru_cache_wrapper
-from types import CellType, FunctionType, ModuleType
+from collections.abc import Iterable
+from functools import _lru_cache_wrapper, partial
+from types import (
+    AsyncGeneratorType,
+    CoroutineType,
+    FrameType,
+    FunctionType,
+    GeneratorType,
+    MethodType,
+    ModuleType,
+)
 from typing import Any
 
 from chatkit.code_folder import CodeFolder
+from chatkit.held import cell_contents, own_attributes
 from chatkit.sandbox.device import device_modules
+from chatkit.state import ChatState
 
 BUDGET = 1_000_000
 """The count stops here: far past what a steady flow keeps, and quick to reach."""
@@ -27,25 +40,37 @@ _PLAIN = (str, bytes, int, float, complex, bool, type(None))
 """Values that hold nothing else."""
 _CONTAINERS: tuple[Any, ...] = (list, tuple, set, frozenset, deque)
 """Containers read through their own type's iterator."""
+_SUSPENDED: dict[type, str] = {
+    GeneratorType: "gi_frame",
+    CoroutineType: "cr_frame",
+    AsyncGeneratorType: "ag_frame",
+}
 
 
-def kept_values(flow: object, folder: str) -> dict[str, int]:
+def kept_values(flow: object, folder: str, handed: Iterable[ChatState] = ()) -> dict[str, int]:
     """How many values the flow's own modules (those in ``folder``) hold, all the way down,
-    by the module-level name that holds them (``flow.SEEN``): each container counts its
-    items, each of the flow's objects its attributes. A value two names reach counts for
-    the first, in the order of their names."""
+    by the module-level name that holds them (``flow.SEEN``, ``flow.__seen``): each container
+    counts its items, each object its attributes (the kit's too), each of the flow's classes
+    and functions what they keep. The states the flow was ``handed``, and what they hold,
+    count nothing: keeping them is a flow's job. A value two names reach counts for the
+    first, in the order of their names."""
     prefix = CodeFolder(folder).prefix
+    own = {
+        module_name: module
+        for module_name, module in device_modules(flow).items()
+        if str(getattr(module, "__file__", None) or "").startswith(prefix)
+    }
+    builtins = vars(flow).get("__builtins__")
     roots = sorted(
         (
             (f"{module_name}.{name}", value)
-            for module_name, module in device_modules(flow).items()
-            if str(getattr(module, "__file__", None) or "").startswith(prefix)
+            for module_name, module in own.items()
             for name, value in vars(module).items()
-            if not name.startswith("__")
+            if value is not builtins
         ),
         key=lambda root: root[0],
     )
-    seen: set[int] = set()
+    seen = _state_parts(handed)
     kept: dict[str, int] = {}
     budget = BUDGET
     for root, value in roots:
@@ -55,7 +80,7 @@ def kept_values(flow: object, folder: str) -> dict[str, int]:
             if id(value) in seen:
                 continue
             seen.add(id(value))
-            parts = _parts(value)
+            parts = _parts(value, own)
             count += len(parts)
             stack += parts
         budget -= count
@@ -64,13 +89,24 @@ def kept_values(flow: object, folder: str) -> dict[str, int]:
     return kept
 
 
-def _parts(value: Any) -> list[object]:
+def _state_parts(states: Iterable[ChatState]) -> set[int]:
+    """The states a flow was handed and the containers they hold, by ``id``."""
+    ids: set[int] = set()
+    for state in states:
+        ids.update((id(state), id(state.chats), id(state.messages)))
+        for chat in state.chats.values():
+            ids.update((id(chat), id(chat.rows), id(chat.in_flight)))
+    return ids
+
+
+def _parts(value: Any, own: dict[str, ModuleType]) -> list[object]:
     """What ``value`` holds, read without running any code of the flow's."""
     kind = type(value)
-    if kind in _PLAIN or isinstance(value, ModuleType | type):
+    if kind in _PLAIN or kind is ModuleType:
         return []
-    if kind.__module__.startswith("chatkit"):
-        return []  # the kit's objects: the state and its rows are what a flow should keep
+    if isinstance(value, type):  # the flow's own classes keep what is set on them
+        mine = own.get(type.__getattribute__(value, "__module__")) is not None
+        return list(dict(type.__dict__["__dict__"].__get__(value)).values()) if mine else []
     mro = kind.__mro__
     if dict in mro:
         items: dict[object, object] = dict.copy(value)
@@ -81,17 +117,24 @@ def _parts(value: Any) -> list[object]:
     if kind is _lru_cache_wrapper:  # functools.cache: what it remembers is out of sight
         return [None] * value.cache_info().currsize
     if kind is FunctionType:
-        cells = [_cell(cell) for cell in value.__closure__ or ()]
-        return [*(value.__defaults__ or ()), *(value.__kwdefaults__ or {}).values(), *cells]
-    try:
-        attributes = object.__getattribute__(value, "__dict__")
-    except AttributeError:
-        return []
-    return [attributes] if type(attributes) is dict else []
-
-
-def _cell(cell: CellType) -> object:
-    try:
-        return cell.cell_contents
-    except ValueError:  # a cell not filled yet
-        return None
+        cells = [cell_contents(cell) for cell in value.__closure__ or ()]
+        defaults = [*(value.__defaults__ or ()), *(value.__kwdefaults__ or {}).values()]
+        return [*defaults, *cells, *own_attributes(value).values()]
+    if kind is MethodType:
+        return [value.__self__, value.__func__]
+    if kind is staticmethod or kind is classmethod:
+        return [value.__func__, *own_attributes(value).values()]
+    if kind is property:
+        return [value.fget, value.fset, value.fdel]
+    if issubclass(kind, partial):
+        return [
+            value.func,
+            *value.args,
+            *value.keywords.values(),
+            *own_attributes(value).values(),
+        ]
+    frame_name = _SUSPENDED.get(kind)
+    if frame_name is not None:  # a generator keeps its locals
+        frame: FrameType | None = getattr(value, frame_name)
+        return list(frame.f_locals.values()) if frame is not None else []
+    return list(own_attributes(value).values())

@@ -299,7 +299,7 @@ class ScaleBench:
     def kept(self) -> dict[str, int]:
         """What the flow keeps for itself, outside the state, by the name that holds it
         (`kept_values`)."""
-        return kept_values(self.flow, self.folder)
+        return kept_values(self.flow, self.folder, self._states.values())
 
     def trace(self, job: str, size: int, only: str, function: str) -> Blame | None:
         """The learner's line where the events of one turn of ``job`` (a new message and a

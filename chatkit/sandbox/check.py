@@ -20,6 +20,7 @@ from chatkit.sandbox.policy import (
     ALLOWED_DUNDERS,
     FORBIDDEN_BUILTINS,
     INTROSPECTION_ATTRIBUTES,
+    SHARED_STATE_ATTRIBUTES,
     allowed_module,
     name_allowed,
 )
@@ -324,6 +325,8 @@ def _attribute_refusal(attr: str, *, own: bool) -> str | None:
         return f"`.{attr}` reaches into Python's internals; a flow never needs it"
     if attr in INTROSPECTION_ATTRIBUTES:
         return f"`.{attr}` reaches the code around your flow; a flow never needs it"
+    if attr in SHARED_STATE_ATTRIBUTES:
+        return f"`.{attr}` changes Python's own classes, outside your flow; a flow never needs it"
     if attr.startswith("_") and not own:
         return (
             f"`.{attr}` is private to the kit or Python; use the public names "

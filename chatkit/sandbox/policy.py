@@ -68,7 +68,7 @@ MODULES: dict[str, ModuleRule] = {
     ),
     "typing": _all_but("get_type_hints", "ForwardRef"),  # both evaluate strings as code
     "dataclasses": _all_but(),
-    "enum": _all_but(),
+    "enum": _all_but("global_enum"),  # writes an enum's members into any loaded module
     "abc": _all_but(),
     "collections": _all_but(),
     "collections.abc": _all_but(),
@@ -125,6 +125,10 @@ INTROSPECTION_ATTRIBUTES = _words(
     "get_stack print_stack get_coro get_context"
 )
 """Attributes that lead from an object to the frames and event loop of the code around it."""
+
+SHARED_STATE_ATTRIBUTES = _words("register")
+"""Attributes that change what Python's own classes answer for every program in the
+process (``collections.abc.Sized.register(Box)``): state kept outside the flow."""
 
 
 def allowed_module(name: str) -> ModuleRule | None:

@@ -615,6 +615,58 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "ids_kept_under_a_private_name",
+        doc="""
+        Known wrong: every client id sent is also added to a set with a private name.
+
+        The mistake: the set of `ids_kept_at_module_level`, named ``__mine`` "because
+        nobody else should touch it". A name with underscores is still a name the module
+        holds: the set grows with every message, as rule 14 says it must not.
+
+        Meant to be caught by: scale (what a flow keeps, by any name), and nothing else.
+        """,
+        edits=(
+            (
+                lines("async def send("),
+                lines("__mine: set[str] = set()", "", "", "async def send("),
+            ),
+            (
+                lines("    chat.in_flight.add(message.client_id)"),
+                lines(
+                    "    chat.in_flight.add(message.client_id)",
+                    "    __mine.add(message.client_id)  # WRONG: never taken out",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "ids_kept_in_a_chat_of_its_own",
+        doc="""
+        Known wrong: every client id sent is also kept in a `Chat` the module made.
+
+        The mistake: "the kit's own class, so it must be fine". Its ``in_flight`` set is
+        only emptied for the chats of the state; this one nobody settles, so it holds an
+        id for every message ever sent: rule 14's leak, in a kit object.
+
+        Meant to be caught by: scale (what a flow keeps, the kit's objects too), and
+        nothing else.
+        """,
+        edits=(
+            (
+                lines("async def send("),
+                lines('MINE = Chat("every message I sent")', "", "", "async def send("),
+            ),
+            (
+                lines("    chat.in_flight.add(message.client_id)"),
+                lines(
+                    "    chat.in_flight.add(message.client_id)",
+                    "    MINE.in_flight.add(message.client_id)  # WRONG: never taken out",
+                ),
+            ),
+            (lines("from chatkit import ("), lines("from chatkit import (", "    Chat,")),
+        ),
+    ),
+    Mistake(
         "ids_kept_at_module_level",
         doc="""
         Known wrong: every client id sent is also added to a set the module keeps.
@@ -1488,7 +1540,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 600
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (54 flows:
+such test of a run waits while every mistake here is graded, as one class (56 flows:
 about four minutes on two quiet cores, more beside ``pytest -n 2``'s other worker)."""
 
 MISTAKES: dict[str, Mistake] = {mistake.name: mistake for mistake in (*WRONG, *SUBTLE)}

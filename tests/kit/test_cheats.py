@@ -146,6 +146,17 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         3,
         "may not use `decimal.getcontext`",
     ),
+    "writes names into a module of the phone's, through an enum": (
+        'import enum\n\nBench = enum.Enum("Bench", [("ScaleBench", 1)], module="chatkit.phone.runtime")\n'
+        "enum.global_enum(Bench)\n",
+        4,
+        "may not use `enum.global_enum`",
+    ),
+    "changes what Python's own classes answer, by registering with them": (
+        "from collections.abc import Sized\n\n\nclass Box:\n    pass\n\n\nSized.register(Box)\n",
+        8,
+        "changes Python's own classes",
+    ),
     "walks the frames through a format field": (
         'def probe():\n    yield\n\n\nCALLER = "{0.gi_frame.f_back}".format(probe())\n',
         5,

@@ -27,8 +27,8 @@ from chatkit.grading.compare import render_comparison
 from chatkit.grading.exports import exercism, failure_text
 from chatkit.grading.families import scenario_names
 from chatkit.grading.hints import STATE_FILE, parse_hints
-from chatkit.grading.report import render, summary_line
-from chatkit.grading.results import GradeReport, LoadError, Location, Outcome
+from chatkit.grading.report import plain_console, render, summary_line
+from chatkit.grading.results import GradeReport, LoadError, Location, Outcome, Planned
 from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade, scenarios_dir
 from chatkit.grading.summary import shortened
@@ -259,25 +259,19 @@ HEAVY_AND_LIGHT = {
 }
 
 
-def test_a_heavy_family_gets_a_child_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "available_cores", lambda: 2)
-    heavy_child_skips, light_child_skips = runner.lanes([scenarios_dir()])
-    assert [file.name for file in light_child_skips] == ["test_all_timelines.py"]
-    assert "test_normal_flow.py" in {file.name for file in heavy_child_skips}
-    files = list(scenarios_dir().glob("test_*.py"))
-    assert len(light_child_skips) + len(heavy_child_skips) == len(files)
+def planned(nodeid: str, family: str) -> Planned:
+    return Planned(nodeid, nodeid, family, 1.0, False, "test_x.py")
 
 
-def test_one_child_when_there_is_nothing_to_split(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(runner, "available_cores", lambda: 2)
-    light = scenario_folder(tmp_path, {"test_a.py": ("greetings", "async def test_a(kit): ...\n")})
-    assert runner.lanes([light]) == [[]], "no heavy family"
-    one = scenarios_dir() / "test_all_timelines.py::test_one_message_in_every_order"
-    assert runner.lanes([scenarios_dir(), Path(one)]) == [[]], "a path the split cannot read"
-    monkeypatch.setattr(runner, "available_cores", lambda: 1)
-    assert runner.lanes([scenarios_dir()]) == [[]], "no core to spare"
+def test_the_heavy_families_are_handed_out_first_and_what_is_given_back_next() -> None:
+    queue = runner._Queue()
+    queue.fill([planned("a", "greetings"), planned("b", "all timelines"), planned("c", "x")])
+    queue.fill([planned("c", "x"), planned("d", "greetings")])  # a second child's: c is known
+    first, second = queue.take(), queue.take()
+    assert (first, second) == ("b", "a"), "the heavy family first, then in collected order"
+    queue.give_back(["a"])  # its child ended before finishing it
+    assert [queue.take() for _ in range(4)] == ["a", "c", "d", None]
+    assert not queue.left()
 
 
 def test_side_by_side_grades_as_one_child_does(
@@ -285,7 +279,6 @@ def test_side_by_side_grades_as_one_child_does(
 ) -> None:
     monkeypatch.setattr(runner, "available_cores", lambda: 2)
     folder = scenario_folder(tmp_path, HEAVY_AND_LIGHT)
-    assert len(runner.lanes([folder])) == 2
     totals: list[int] = []
     heard: list[str] = []
     beside = grade(
@@ -391,6 +384,40 @@ def test_a_partial_run_says_its_share_of_the_points_not_a_score(tmp_path: Path) 
 def test_a_whole_run_says_its_score() -> None:
     report = GradeReport("mine", "mine/flow.py", [scenario("normal flow", "test_one")])
     assert summary_line(report) == "mine: 100/100 (1 of 1 scenario pass)"
+
+
+def test_a_load_errors_summary_is_one_line_whatever_its_text_holds() -> None:
+    """A learner's message padded to wrap, with a verdict of its own after the padding and
+    an emoji code, stays on the one line that says the flow did not load, as written."""
+    forged = "almost there" + " " * 150 + "mine: 100/100 (98 of 98 scenarios pass) :tada:"
+    report = GradeReport("mine", "mine/flow.py", load_error=LoadError(forged + "\nmore"))
+    line = summary_line(report)
+    assert line.startswith("mine: your code could not be loaded: almost there mine: 100/100")
+    console, printed = plain_console(), io.StringIO()
+    console.file, console.width = printed, 80
+    console.print(line, soft_wrap=True)  # as --quiet prints it
+    assert printed.getvalue().count("\n") == 1 and ":tada:" in printed.getvalue()
+
+
+@pytest.mark.parametrize(
+    "verdict",
+    [
+        [1],
+        "loaded",
+        {"message": 1},
+        {"message": "x", "error_type": ["E"]},
+        {"message": "x", "location": {"file": "flow.py", "line": "7", "function": "f", "code": ""}},
+        {"message": "x", "location": [1]},
+    ],
+)
+def test_a_probe_verdict_that_is_not_one_is_not_read_as_one(verdict: object) -> None:
+    assert runner._load_error(verdict) is None
+
+
+def test_a_probe_verdict_is_read_field_by_field() -> None:
+    where = {"file": "flow.py", "line": 7, "function": "send", "code": "x = 1"}
+    error = runner._load_error({"message": "boom", "error_type": "ValueError", "location": where})
+    assert error == LoadError("boom", "ValueError", Location("flow.py", 7, "send", "x = 1"))
 
 
 def test_keyword_selects_scenarios() -> None:

@@ -13,6 +13,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from grading_support import run_grader
@@ -204,14 +205,18 @@ def test_a_module_beside_the_flow_named_like_pythons_own_never_runs(
 
 
 def test_a_lone_surrogate_in_a_flows_error_is_shown_not_a_crash(tmp_path: Path) -> None:
-    """Text no terminal can be given (a lone surrogate) is written out, like a control
-    character: the grader says why the flow did not load and ends as it should."""
-    target = Path(target_with(tmp_path, 'raise ValueError("\\ud800 and on")\n'))
-    for args in (["--quiet"], [], ["--json", str(tmp_path / "out.json")]):
+    """Text no terminal can be given (a lone surrogate), or no XML file can hold (U+FFFF),
+    is written out, like a control character: the grader says why the flow did not load,
+    ends as it should, and its JUnit file is still XML."""
+    target = Path(target_with(tmp_path, 'raise ValueError("\\ud800 and \\uffff on")\n'))
+    junit = tmp_path / "out.xml"
+    for args in (["--quiet"], [], ["--json", str(tmp_path / "out.json"), "--junit", str(junit)]):
         done = grader_in(tmp_path, "--target", str(target), *args)
         assert done.returncode == 2, done.stdout + done.stderr
         assert "Traceback" not in done.stderr
-    assert "\\\\ud800 and on" in (tmp_path / "out.json").read_text()
+    assert "\\\\ud800 and \\\\uffff on" in (tmp_path / "out.json").read_text()
+    written = ElementTree.parse(junit).getroot()  # raises if it is not XML
+    assert any("uffff on" in text for text in written.itertext())
 
 
 def test_rich_markup_in_a_flows_text_is_shown_as_written(tmp_path: Path) -> None:

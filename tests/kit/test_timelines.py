@@ -354,6 +354,8 @@ NOT_ABOUT_ORDERINGS = {
     "old_messages_shifted_into_place",  # … the same,
     "new_id_checked_against_rows",  # … the same,
     "ids_kept_at_module_level",  # a leak, never wrong on screen
+    "ids_kept_under_a_private_name",  # … the same,
+    "ids_kept_in_a_chat_of_its_own",  # … the same
 }
 
 
@@ -636,6 +638,21 @@ MEMO_HOLDERS = {
         "def put(key, value):\n"
         '    if key == "first":\n        Memo.first = value\n'
         "    else:\n        Memo.in_send = value\n"
+    ),
+    "an object's __doc__": (
+        "class Memo:\n    pass\n\n\nMEMO = Memo()\n"
+        'MEMO.__doc__ = {"first": "", "in_send": False}\n\n\n'
+        "def get(key):\n    return MEMO.__doc__[key]\n\n\n"
+        "def put(key, value):\n    MEMO.__doc__[key] = value\n"
+    ),
+    "the module's __doc__": (
+        "def _memo():\n"
+        '    first, _, in_send = __doc__.partition("memo:")[2].partition("|")\n'
+        '    return {"first": first, "in_send": in_send == "yes"}\n\n\n'
+        "def get(key):\n    return _memo()[key]\n\n\n"
+        "def put(key, value):\n    global __doc__\n    memo = _memo()\n    memo[key] = value\n"
+        '    kept = "yes" if memo["in_send"] else ""\n'
+        "    __doc__ = f\"{__doc__.partition('memo:')[0]}memo:{memo['first']}|{kept}\"\n"
     ),
 }
 HELPER_MEMO = MEMO_HOLDERS["a module dict"]

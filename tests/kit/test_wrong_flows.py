@@ -41,6 +41,8 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "pending_retry_makes_a_new_row": ("edge cases",),
     "waits_on_the_clock_after_the_ack": ("normal flow",),
     "ids_kept_at_module_level": ("scale",),
+    "ids_kept_under_a_private_name": ("scale",),
+    "ids_kept_in_a_chat_of_its_own": ("scale",),
     "own_time_out_not_caught": ("failure and rollback",),
     "ids_from_own_count": ("duplicates",),
     "new_id_after_two_retries": ("edge cases",),
@@ -97,6 +99,8 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "pending_retry_makes_a_new_row": ({3}, {"send"}),
     "waits_on_the_clock_after_the_ack": ({7}, {"send"}),
     "ids_kept_at_module_level": ({14}, {"send"}),
+    "ids_kept_under_a_private_name": ({14}, {"send"}),
+    "ids_kept_in_a_chat_of_its_own": ({14}, {"send"}),
     "own_time_out_not_caught": ({6}, {"send"}),
     "ids_from_own_count": ({10}, {"send"}),
     "new_id_after_two_retries": ({8}, {"send"}),
@@ -139,6 +143,8 @@ ONLY_CAUGHT_BY: dict[str, str] = {
     "retry_walks_to_its_row": "scale",
     "late_confirmation_moves_the_row": "scale",
     "ids_kept_at_module_level": "scale",
+    "ids_kept_under_a_private_name": "scale",
+    "ids_kept_in_a_chat_of_its_own": "scale",
 }
 """Wrong flows that are right in every other way: no other family may fail them."""
 

@@ -26,7 +26,6 @@ from random import Random
 from types import (
     AsyncGeneratorType,
     BuiltinFunctionType,
-    CellType,
     ClassMethodDescriptorType,
     CodeType,
     CoroutineType,
@@ -55,6 +54,7 @@ from chatkit.engine.timelines.shipped import (
     is_shipped,
     within_reach,
 )
+from chatkit.held import cell_contents, has_dict, own_attributes, slot_names
 from chatkit.model import Message, Status
 from chatkit.protocols import Flow
 from chatkit.sandbox.device import device_modules
@@ -146,6 +146,8 @@ class HiddenState(Names):
             id(run.client.view): "the server",
             id(run.server): "the scripted server",
         }
+        self._builtins = vars(run.flow).get("__builtins__")
+        """The built-ins the device gave the flow's modules: the same in every run."""
         home = getattr(run.flow, "__file__", None)
         self._folder = os.path.dirname(home) + os.sep if type(home) is str else None
         """The learner's folder: their modules, classes and functions are those from it."""
@@ -225,12 +227,13 @@ class HiddenState(Names):
         return (*modules, *changed)
 
     def _namespace(self, namespace: dict[str, object], depth: int) -> tuple[object, ...]:
-        """Each name's value, but for what is the same in every run (`_static`)."""
+        """Each name's value, but for what is the same in every run (`_static`). Every
+        name: a flow may write ``__doc__`` and ``__name__``, and a name it builds at run time
+        can be any name (``SimpleNamespace(**{name: …})``)."""
         return tuple(
             (name, self._render(value, depth))
             for name, value in dict.items(namespace)
-            if type(name) is not str or not (name.startswith("__") and name.endswith("__"))
-            if not self._static(value)
+            if value is not self._builtins and not self._static(value)
         )
 
     def _static(self, value: object) -> bool:
@@ -322,7 +325,7 @@ class HiddenState(Names):
         if kind is FunctionType:
             if self._static(value):
                 return ("function", name, value.__qualname__)
-            cells = tuple(render(_cell(cell), depth) for cell in value.__closure__ or ())
+            cells = tuple(render(cell_contents(cell), depth) for cell in value.__closure__ or ())
             defaults = (render(value.__defaults__, depth), render(value.__kwdefaults__, depth))
             return ("function", value.__qualname__, defaults, cells, self._attributes(value, depth))
         if kind is MethodType:
@@ -379,13 +382,7 @@ class HiddenState(Names):
 
     def _attributes(self, value: object, depth: int) -> tuple[object, ...]:
         """An object's own attributes: its ``__dict__`` and its slots."""
-        attributes = object.__getattribute__(value, "__dict__") if _has_dict(value) else None
-        held = dict(attributes) if isinstance(attributes, dict) else {}
-        for slot in _slots(type(value)):
-            try:
-                held[slot] = object.__getattribute__(value, slot)
-            except AttributeError:
-                continue
+        held = own_attributes(value)
         return self._namespace(held, depth) if held else ()
 
     def _frame(self, frame: FrameType | None, depth: int) -> tuple[object, ...]:
@@ -441,13 +438,6 @@ class HiddenState(Names):
         )
 
 
-def _cell(cell: CellType) -> object:
-    try:
-        return cell.cell_contents
-    except ValueError:  # a cell not filled in yet
-        return None
-
-
 def _items(value: Any) -> Iterable[object]:
     """A container's items as stored, whatever its class says its iterator is."""
     bases: tuple[Any, ...] = (list, tuple, deque, set, frozenset)
@@ -458,29 +448,8 @@ def _items(value: Any) -> Iterable[object]:
     raise Unreadable(f"a {type(value).__qualname__} is not a container")
 
 
-def _has_dict(value: object) -> bool:
-    try:
-        object.__getattribute__(value, "__dict__")
-    except AttributeError:
-        return False
-    return True
-
-
-def _slots(kind: type) -> list[str]:
-    """Every slot a class and its bases declare, as stored (private names mangled)."""
-    names: list[str] = []
-    for cls in kind.__mro__:
-        declared = cls.__dict__.get("__slots__", ())
-        for slot in (declared,) if isinstance(declared, str) else declared:
-            if slot in ("__dict__", "__weakref__"):
-                continue
-            private = slot.startswith("__") and not slot.endswith("__")
-            names.append(f"_{cls.__name__.lstrip('_')}{slot}" if private else slot)
-    return names
-
-
 def _has_attributes(value: object, kind: type) -> bool:
-    return _has_dict(value) or bool(_slots(kind))
+    return has_dict(value) or bool(slot_names(kind))
 
 
 def _reduced(value: object) -> object:
