@@ -25,7 +25,7 @@ from mistakes import broken_source
 from chatkit import portable
 from chatkit.grading import runner
 from chatkit.grading.results import Outcome, Planned
-from chatkit.grading.runner import _ResultsChannel, _Run, grade, join_results_channel
+from chatkit.grading.runner import _Queue, _ResultsChannel, _Run, grade, join_results_channel
 from chatkit.phone.hang_watch import HangWatch, StuckInLearnerCode
 
 LOOPS = "def send():\n    while True:\n        pass\n"
@@ -185,7 +185,7 @@ def test_a_child_the_grader_kills_is_recorded_and_the_rest_graded(
 def test_a_lost_scenario_is_told_by_who_ended_the_child(
     method: str, returncode: int, killed: bool, outcome: Outcome
 ) -> None:
-    run = _Run(Path("flow.py"), (), None, [], None, None, timeout_method=method)
+    run = _Run(Path("flow.py"), (), None, [], None, None, _Queue(), timeout_method=method)
     run.collected["t"] = Planned("t", "t", "normal flow", 0.5)
     run._record_lost("t", returncode, killed=killed)
     assert run.results["t"].outcome is outcome
