@@ -31,10 +31,18 @@ def has_dict(value: object) -> bool:
     return True
 
 
+def instance_dict(value: object) -> dict[str, object] | None:
+    """An object's ``__dict__`` itself (not a copy), or None if it has none that is a dict."""
+    try:
+        attributes = object.__getattribute__(value, "__dict__")
+    except AttributeError:
+        return None
+    return attributes if type(attributes) is dict else None
+
+
 def own_attributes(value: object) -> dict[str, object]:
     """An object's own attributes: its ``__dict__`` and its filled slots."""
-    attributes = object.__getattribute__(value, "__dict__") if has_dict(value) else None
-    held = dict(attributes) if isinstance(attributes, dict) else {}
+    held = dict(instance_dict(value) or {})
     for slot in slot_names(type(value)):
         try:
             held[slot] = object.__getattribute__(value, slot)

@@ -66,7 +66,12 @@ MODULES: dict[str, ModuleRule] = {
     "secrets": _only(
         "token_bytes token_hex token_urlsafe randbelow randbits choice compare_digest SystemRandom"
     ),
-    "typing": _all_but("get_type_hints", "ForwardRef"),  # both evaluate strings as code
+    "typing": _all_but(
+        "get_type_hints",  # evaluates strings as code, as ForwardRef does
+        "ForwardRef",
+        "get_overloads",  # reads a registry every program in the process shares
+        "clear_overloads",
+    ),
     "dataclasses": _all_but(),
     "enum": _all_but("global_enum"),  # writes an enum's members into any loaded module
     "abc": _all_but(),

@@ -639,6 +639,23 @@ MEMO_HOLDERS = {
         '    if key == "first":\n        Memo.first = value\n'
         "    else:\n        Memo.in_send = value\n"
     ),
+    "a kit enum's member": (
+        'def get(key):\n    if key == "first":\n'
+        '        return getattr(Status.SENT, "memo_first", "")\n'
+        '    return getattr(Status.SENT, "memo_in_send", False)\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        Status.SENT.memo_first = value\n'
+        "    else:\n        Status.SENT.memo_in_send = value\n"
+    ),
+    "an object Python ships": (
+        "import dataclasses\n\n\n"
+        'def get(key):\n    if key == "first":\n'
+        '        return getattr(dataclasses.MISSING, "memo_first", "")\n'
+        '    return getattr(dataclasses.MISSING, "memo_in_send", False)\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        dataclasses.MISSING.memo_first = value\n'
+        "    else:\n        dataclasses.MISSING.memo_in_send = value\n"
+    ),
     "an object's __doc__": (
         "class Memo:\n    pass\n\n\nMEMO = Memo()\n"
         'MEMO.__doc__ = {"first": "", "in_send": False}\n\n\n'

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import FunctionType, ModuleType
 
 import chatkit
+from chatkit.held import instance_dict
 from chatkit.sandbox.policy import MODULES, allowed_names
 
 Shipped = tuple[object, dict[str, object]]
@@ -35,7 +36,9 @@ _MISSING = object()
 
 def _shipped() -> dict[int, Shipped]:
     """The classes and functions a flow can import — chatkit's public names and the allowed
-    standard modules' — each with its attributes as they are now, by ``id``."""
+    standard modules' — and the objects with attributes of their own among those names and
+    on those classes (`dataclasses.MISSING`, an enum's members), each with its attributes as
+    they are now, by ``id``."""
     places: list[tuple[ModuleType, Iterable[str]]] = [(chatkit, chatkit.__all__)]
     for name in MODULES:
         with contextlib.suppress(ImportError):
@@ -48,7 +51,28 @@ def _shipped() -> dict[int, Shipped]:
                 isinstance(value, type) and is_python_class(value)
             ):
                 found[id(value)] = (value, dict(vars(value)))
+                if isinstance(value, type):
+                    for held in vars(value).values():
+                        _OWNER.setdefault(id(held), id(value))
+                        _keep_object(held, found)
+            else:
+                _keep_object(value, found)
     return found
+
+
+_OWNER: dict[int, int] = {}
+"""For an object kept on a shipped class (an enum's member), the class's ``id``: a flow
+that reaches the class reaches it."""
+
+
+def _keep_object(value: object, found: dict[int, Shipped]) -> None:
+    """Keep ``value`` if it is an object (not a class, function or module) whose own
+    attributes a flow could change: one with a ``__dict__``."""
+    if isinstance(value, type | FunctionType | ModuleType) or id(value) in found:
+        return
+    attributes = instance_dict(value)
+    if attributes is not None:
+        found[id(value)] = (value, dict(attributes))
 
 
 _AS_SHIPPED = _shipped()
@@ -57,12 +81,25 @@ _HANDED = frozenset(id(getattr(chatkit, name)) for name in chatkit.__all__) & _A
 """chatkit's, whose objects every flow is handed (so it can reach them without an import)."""
 
 
+def _attributes(value: object) -> Mapping[str, object]:
+    """What a shipped class, function or object holds now (not a copy)."""
+    if isinstance(value, type | FunctionType):
+        return vars(value)
+    return instance_dict(value) or {}
+
+
 def restore_shipped(watched: Iterable[Shipped] | None = None) -> None:
-    """Put the classes and functions a flow can import back as shipped (those ``watched``,
-    a run's `HiddenState.reachable`; all by default)."""
+    """Put the classes, functions and objects a flow can import back as shipped (those
+    ``watched``, a run's `HiddenState.reachable`; all by default)."""
     for value, shipped in _AS_SHIPPED.values() if watched is None else watched:
-        now = vars(value)
+        now = _attributes(value)
         if now == shipped:
+            continue
+        if not isinstance(value, type | FunctionType):
+            attributes = instance_dict(value)
+            if attributes is not None:
+                attributes.clear()
+                attributes.update(shipped)
             continue
         for name in [name for name in now if name not in shipped]:
             if isinstance(value, type):
@@ -78,23 +115,31 @@ def restore_shipped(watched: Iterable[Shipped] | None = None) -> None:
 
 
 def within_reach(modules: Iterable[ModuleType]) -> list[Shipped]:
-    """The shipped classes and functions a flow's modules name, and chatkit's: the ones it
-    can have set something on, in one order for every run."""
+    """The shipped classes, functions and objects a flow's modules name, and chatkit's, and
+    the objects kept on those classes: the ones it can have set something on, in one order
+    for every run."""
     named = {id(value) for module in modules for value in vars(module).values()}
     reached = named.intersection(_AS_SHIPPED).union(_HANDED)
+    reached |= {held for held, owner in _OWNER.items() if owner in reached} & _AS_SHIPPED.keys()
     return [_AS_SHIPPED[key] for key in sorted(reached, key=_ORDER.__getitem__)]
 
 
 def changes(watched: list[Shipped]) -> list[tuple[str, str, object]]:
-    """What a flow set on the shipped classes and functions it can reach (nothing, mostly):
-    each one's name, the attribute's name, and the value it holds now."""
-    return [
-        (getattr(value, "__qualname__", "?"), name, now)
-        for value, shipped in watched
-        if vars(value) != shipped
-        for name, now in vars(value).items()
-        if shipped.get(name, _MISSING) is not now
-    ]
+    """What a flow set on the shipped classes, functions and objects it can reach (nothing,
+    mostly): each one's name, the attribute's name, and the value it holds now."""
+    found: list[tuple[str, str, object]] = []
+    for value, shipped in watched:
+        now = _attributes(value)
+        if now == shipped:
+            continue
+        label = getattr(value, "__qualname__", None) or f"a {type(value).__qualname__}"
+        found += [
+            (str(label), name, held)
+            for name, held in now.items()
+            if shipped.get(name, _MISSING) is not held
+        ]
+        found += [(str(label), name, "deleted") for name in shipped if name not in now]
+    return found
 
 
 def is_shipped(value: object) -> bool:
