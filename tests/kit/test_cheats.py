@@ -157,6 +157,11 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         8,
         "changes Python's own classes",
     ),
+    "reads a registry every program in the process shares": (
+        "import typing\n\nSEEN = typing.get_overloads(print)\n",
+        3,
+        "may not use `typing.get_overloads`",
+    ),
     "walks the frames through a format field": (
         'def probe():\n    yield\n\n\nCALLER = "{0.gi_frame.f_back}".format(probe())\n',
         5,
