@@ -716,6 +716,57 @@ def test_state_kept_anywhere_in_the_flow_starts_afresh_and_is_not_merged_away(
     assert found["holder"][1].keys() == {str(Rule.LOADING_AND_ERRORS)}, found
 
 
+# Module-level names a correct flow may well have, each with what Python's own machinery
+# keeps on it (a dataclass's fields, a named tuple's annotations as forward references, an
+# abstract class's cache): the explorer reads them all, and merges the states as it merges
+# the solution's.
+KEPT_BY_PYTHON = {
+    "a dataclass with a factory": (
+        "from dataclasses import dataclass, field",
+        "@dataclass\nclass Book:\n    limit: int = 10\n"
+        "    seen: list[str] = field(default_factory=list)\n\n\nBOOK = Book()\n",
+    ),
+    "a dataclass with slots": (
+        "from dataclasses import dataclass",
+        "@dataclass(slots=True, frozen=True)\nclass Book:\n    limit: int = 10\n\n\nBOOK = Book()\n",
+    ),
+    "a named tuple": (
+        "from typing import NamedTuple",
+        "class Point(NamedTuple):\n    x: int = 1\n\n\nORIGIN = Point()\n",
+    ),
+    "a typed dict": ("from typing import TypedDict", "class Row(TypedDict):\n    body: str\n"),
+    "an enum": ("import enum", "class Mode(enum.Enum):\n    FAST = 1\n\n\nMODE = Mode.FAST\n"),
+    "an abstract class": (
+        "import abc",
+        "class Base(abc.ABC):\n    @abc.abstractmethod\n    def name(self) -> str: ...\n\n\n"
+        "class Impl(Base):\n    def name(self) -> str:\n        return 'impl'\n\n\nIMPL = Impl()\n",
+    ),
+    "a protocol": (
+        "from typing import Protocol",
+        "class Named(Protocol):\n    def name(self) -> str: ...\n",
+    ),
+    "a class with methods of Python's names": (
+        "import uuid",
+        "class Box:\n    def __init__(self) -> None:\n        self.items: list[str] = []\n\n"
+        "    def __len__(self) -> int:\n        return len(self.items)\n\n\nBOX = Box()\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("kept", KEPT_BY_PYTHON)
+def test_what_python_keeps_on_a_flows_names_is_read_and_merged(kept: str, tmp_path: Path) -> None:
+    imports, code = KEPT_BY_PYTHON[kept]
+    source = (
+        (KIT_TESTS.parent.parent / "solution" / "flow.py")
+        .read_text()
+        .replace("import uuid\n", f"import uuid\n{imports}\n", 1)
+        .replace("\n\nasync def send(", f"\n\n{code}\n\nasync def send(", 1)
+    )
+    (tmp_path / "flow.py").write_text(source)
+    result = explore(flow_at(tmp_path), ONE_MESSAGE)
+    assert result.ok and result.states == explore(SOLUTION, ONE_MESSAGE).states
+
+
 # Another bug that needs the flow's memory of what came before: your own message is
 # shown twice when it is echoed for the second time after exactly one of Bob's. The
 # screen alone cannot tell that history from the others, so only states that keep it

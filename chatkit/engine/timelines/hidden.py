@@ -12,7 +12,9 @@ phone numbers what it renders: equal numbers for equal hidden states.
 from __future__ import annotations
 import __future__
 
+import abc
 import asyncio
+import gc
 import os
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Sequence
@@ -33,6 +35,7 @@ from types import (
     FunctionType,
     GeneratorType,
     GetSetDescriptorType,
+    MappingProxyType,
     MemberDescriptorType,
     MethodDescriptorType,
     MethodType,
@@ -88,6 +91,8 @@ _BUILT_IN: frozenset[type] = frozenset(
     }
 )
 """Python's own functions and descriptors: the same in every run."""
+_ABC_DATA = type(abc.ABC._abc_impl)  # type: ignore[attr-defined]
+"""What ``abc`` keeps on each abstract class (its registry and caches), written in C."""
 _CACHED = type(cache(print))
 """``functools.cache`` and ``lru_cache``'s wrapper."""
 _KIT_CODE = CodeFolder(Path(__file__).resolve().parent.parent)
@@ -299,6 +304,11 @@ class HiddenState(Names):
             return ("uuid", canonical or text)
         if kind in _IMMUTABLE:
             return (kind.__qualname__, repr(value))
+        if kind is CodeType:  # made from the same source in every run (a flow cannot compile)
+            code: CodeType = value  # type: ignore[assignment]
+            return ("code", code.co_filename, code.co_firstlineno, code.co_qualname, code.co_code)
+        if kind is _ABC_DATA:  # what an ABC has cached: a flow cannot register with one
+            return "an ABC's cache"
         self._budget -= 1
         if self._budget < 0 or depth > _MAX_DEPTH:
             raise Unreadable("too big or too deep to read")
@@ -362,6 +372,14 @@ class HiddenState(Names):
                 render(value.default_factory, depth) if issubclass(kind, defaultdict) else None
             )
             return (name, pairs, factory, self._attributes(value, depth))
+        if kind is MappingProxyType:  # a class's namespace, or a dataclass field's metadata
+            (mapping,) = gc.get_referents(value)  # what it shows, read without its own code
+            if type(mapping) is not dict:
+                raise Unreadable("a read-only view of a mapping of the flow's own")
+            return (
+                name,
+                tuple((render(k, depth), render(v, depth)) for k, v in dict.items(mapping)),
+            )
         if issubclass(kind, bytearray):
             return (name, bytes(value), self._attributes(value, depth))
         if issubclass(kind, BaseException):
