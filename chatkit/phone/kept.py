@@ -8,13 +8,15 @@ and counts again.
 
 The count reads containers and objects as stored (`chatkit.held`), never through the
 flow's own methods (a ``__len__`` or ``__iter__`` of its own would tell what it likes).
-The states the flow is handed count nothing, and nor do modules, plain values and the
-classes a flow imports; every other object counts what it holds, the kit's too (a `Chat`
-the flow made itself is a set of ids like any other).
+The states the flow is handed count nothing, and nor do modules, plain values, the
+classes a flow imports and the kit's machinery (the server it is handed, event loops);
+every other object counts what it holds, the kit's data too (a `Chat` the flow made
+itself is a set of ids like any other).
 """
 
 from __future__ import annotations
 
+from asyncio import AbstractEventLoop
 from collections import deque
 from collections.abc import Iterable
 from functools import _lru_cache_wrapper, partial
@@ -31,8 +33,9 @@ from typing import Any
 
 from chatkit.code_folder import CodeFolder
 from chatkit.held import cell_contents, own_attributes
+from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
 from chatkit.sandbox.device import device_modules
-from chatkit.state import ChatState
+from chatkit.state import Chat, ChatState
 
 BUDGET = 1_000_000
 """The count stops here: far past what a steady flow keeps, and quick to reach."""
@@ -40,6 +43,8 @@ _PLAIN = (str, bytes, int, float, complex, bool, type(None))
 """Values that hold nothing else."""
 _CONTAINERS: tuple[Any, ...] = (list, tuple, set, frozenset, deque)
 """Containers read through their own type's iterator."""
+_KIT_DATA = (Chat, ChatState, Message, ServerMessage, DeliveryError, InvalidMessage)
+"""The kit's classes a flow can make things of (and keep what it likes in)."""
 _SUSPENDED: dict[type, str] = {
     GeneratorType: "gi_frame",
     CoroutineType: "cr_frame",
@@ -107,6 +112,10 @@ def _parts(value: Any, own: dict[str, ModuleType]) -> list[object]:
     if isinstance(value, type):  # the flow's own classes keep what is set on them
         mine = own.get(type.__getattribute__(value, "__module__")) is not None
         return list(dict(type.__dict__["__dict__"].__get__(value)).values()) if mine else []
+    if kind.__module__.startswith("chatkit") and not issubclass(kind, _KIT_DATA):
+        return []  # the server it was handed, the clients: the kit's, not what the flow keeps
+    if isinstance(value, AbstractEventLoop):
+        return []  # what a lock or a queue of the flow's runs on
     mro = kind.__mro__
     if dict in mro:
         items: dict[object, object] = dict.copy(value)

@@ -95,6 +95,22 @@ STYLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         ),
         ("edge cases",),
     ),
+    "what it was handed, and a lock, kept at module level": (
+        (
+            ("import uuid\n", "import asyncio\nimport uuid\n"),
+            (
+                "\n\nasync def send(",
+                "\n\nLOCK = asyncio.Lock()\nLAST: list[object] = []\n\n\nasync def send(",
+            ),
+            (
+                "    chat.in_flight.add(message.client_id)\n",
+                "    chat.in_flight.add(message.client_id)\n"
+                "    LAST[:] = [state, server, chat, message]  # the latest only\n"
+                "    async with LOCK:\n        pass\n",
+            ),
+        ),
+        ("scale",),
+    ),
     "a bounded cache": (
         (
             ("import uuid\n", "import functools\nimport uuid\n"),
