@@ -90,7 +90,7 @@ def write_csv(grades: Sequence[LearnerGrade], path: Path) -> None:
             error = grade.report.load_error
             writer.writerow(
                 [
-                    grade.learner,
+                    spreadsheet_text(grade.learner),
                     grade.report.score,
                     *(f"{points[f]:.2f}" if f in points else "" for f in families),
                     grade.report.passed,
@@ -99,9 +99,19 @@ def write_csv(grades: Sequence[LearnerGrade], path: Path) -> None:
                     grade.count(Outcome.CRASHED),
                     grade.count(Outcome.TIMED_OUT),
                     f"{grade.seconds:.1f}",
-                    " ".join(error.message.split()) if error else "",
+                    spreadsheet_text(" ".join(error.message.split())) if error else "",
                 ]
             )
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""How a cell a spreadsheet would run as a formula starts (``=HYPERLINK(…)``)."""
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never runs it: a folder's name or a flow's error
+    that starts like a formula gets a leading ``'``, which spreadsheets read as "text"."""
+    return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
 def summary_json(summary: ClassSummary) -> dict[str, Any]:

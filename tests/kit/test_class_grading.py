@@ -20,6 +20,7 @@ import pytest
 from mistakes import MISTAKES, flow_source
 
 from chatkit.grading import class_grading
+from chatkit.grading.class_files import spreadsheet_text
 from chatkit.grading.class_grading import Status, grade_class
 from chatkit.grading.results import GradeReport
 from chatkit.grading.saved import load_report, report_to_json
@@ -210,3 +211,9 @@ def test_the_learners_flow_is_found_wherever_a_submission_keeps_it(tmp_path: Pat
     found = {s.learner: s.target for s in class_submissions(tmp_path)}
     assert list(found) == ["copy", "nested", "top", "two"]
     assert found["two"] == tmp_path / "two"
+
+
+@pytest.mark.parametrize("text", ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tx"])
+def test_text_a_spreadsheet_would_run_is_written_as_text(text: str) -> None:
+    assert spreadsheet_text(text) == "'" + text
+    assert spreadsheet_text("ada") == "ada" and spreadsheet_text("a=b") == "a=b"
