@@ -851,6 +851,28 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "windows_line_breaks_tidied",
+        doc="""
+        Known wrong: send turns Windows line breaks (``\\r\\n``) into ``\\n`` before showing
+        and sending the words.
+
+        The mistake: "the same line break, only tidier". The words are the user's as
+        typed, every character of them (rule 6): the server stores them as sent, and
+        another device shows them as stored.
+
+        Meant to be caught by: edge cases (the words are shown and sent exactly as typed).
+        """,
+        edits=(
+            (
+                lines("    check_body(body)"),
+                lines(
+                    "    check_body(body)",
+                    '    body = body.replace("\\r\\n", "\\n")  # WRONG: the words are the user\'s',
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "rollback_tidies_the_words",
         doc="""
         Known wrong: rollback trims the spaces around a failed message's words.
@@ -1540,7 +1562,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 600
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (56 flows:
+such test of a run waits while every mistake here is graded, as one class (57 flows:
 about four minutes on two quiet cores, more beside ``pytest -n 2``'s other worker)."""
 
 MISTAKES: dict[str, Mistake] = {mistake.name: mistake for mistake in (*WRONG, *SUBTLE)}

@@ -338,6 +338,7 @@ NOT_ABOUT_ORDERINGS = {
     "words_tidied_before_sending",  # wrong only for words with spaces around them
     "rollback_tidies_the_words",  # … the same way,
     "retry_tidies_the_words",  # … the same way,
+    "windows_line_breaks_tidied",  # … or with a Windows line break,
     "strip_before_check",  # … or past the length limit,
     "blank_checked_by_hand",  # … or for blank words,
     "length_in_bytes",  # … or at it, in letters of more than one byte

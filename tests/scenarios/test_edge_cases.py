@@ -254,12 +254,14 @@ async def test_spaces_count_towards_the_limit(kit: Scenario) -> None:
 
 
 async def test_everyones_words_are_shown_as_the_server_stored_them(kit: Scenario) -> None:
-    """Bob pastes a line of code: if a < b && c > d: print("it's done") 🎉.
-    You answer <3 & "thanks" 🙏. The server stores every character as it was
-    sent, and every screen shows it that way: nothing escaped, nothing added
-    or dropped, on your phone and on Bob's."""
-    code = """if a < b && c > d: print("it's done") 🎉"""
-    thanks = """<3 & "thanks" 🙏"""
+    """Bob pastes two lines of code from his Windows laptop, the second indented
+    with a tab: if a < b && c > d: / print("it's done") 🎉. You answer <3 &
+    "thanks" 🙏 café, its é typed as e and an accent. The server stores every
+    character as it was sent, and every screen shows it that way: nothing
+    escaped, nothing added, dropped or tidied (not the Windows line break, not
+    the tab, not the accent), on your phone and on Bob's."""
+    code = """if a < b && c > d:\r\n\tprint("it's done") 🎉"""
+    thanks = """<3 & "thanks" 🙏 cafe\u0301"""
     his = await kit.send(code, by="bob")
     kit.store(his)
     await kit.echo(his)
@@ -274,13 +276,20 @@ async def test_everyones_words_are_shown_as_the_server_stored_them(kit: Scenario
 
 async def test_the_words_are_shown_and_sent_exactly_as_typed(kit: Scenario) -> None:
     """You type "  see you at 5 :)  " with spaces around it, and "ok\nbye" on two
-    lines. Both are yours, exactly as typed: shown, sent and confirmed with every
-    space and line break kept."""
+    lines. Then you paste a shopping list from a Windows app: "milk\r\n\teggs\n",
+    with a Windows line break, a tab and a line break at the end. Each is yours,
+    exactly as typed: shown, sent and confirmed with every space, tab and line
+    break kept."""
     spaced = await kit.send("  see you at 5 :)  ")
     two_lines = await kit.send("ok\nbye")
+    pasted = await kit.send("milk\r\n\teggs\n")
     await kit.ack(spaced)
     await kit.ack(two_lines)
-    kit.expect(["'  see you at 5 :)  ' sent #1", "'ok\\nbye' sent #2"], rule=Rule.KEEP_WORDS)
+    await kit.ack(pasted)
+    kit.expect(
+        ["'  see you at 5 :)  ' sent #1", "'ok\\nbye' sent #2", "'milk\\r\\n\\teggs\\n' sent #3"],
+        rule=Rule.KEEP_WORDS,
+    )
 
 
 async def test_bad_input_leaves_the_chat_as_it_was(kit: Scenario) -> None:
