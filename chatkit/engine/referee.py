@@ -105,8 +105,19 @@ class Referee:
 
     def raise_if_waited(self, sending: Sending) -> None:
         """Rule 7: a finished send did not keep its user waiting on the clock (looking at
-        "sending…" for a message the server already has, or for a failure already known)."""
+        "sending…" for a message the server already has, or for a failure already known):
+        not at all once the server answered, and not more than a moment in all."""
         task = sending.task
+        if task.done() and task.slept_after_answer > 0:
+            waited = RuleBroken(
+                Rule.LOADING_AND_ERRORS,
+                f"the send of {quote(sending.body)} waited {task.slept_after_answer:g} s on the "
+                "clock (asyncio.sleep) after the server had answered it: the user waits that "
+                "long for news the phone already has. Once the server answers, show it",
+                function="send",
+            )
+            waited.blame = task.slept_after_answer_at
+            raise waited
         if task.done() and task.slept >= SLEEP_LIMIT:
             waited = RuleBroken(
                 Rule.LOADING_AND_ERRORS,

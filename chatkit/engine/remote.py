@@ -107,6 +107,10 @@ class Op:
     """How many seconds it waited on the clock (``asyncio.sleep``) in all."""
     slept_at: Blame | None = None
     """Where its longest wait on the clock was asked for."""
+    slept_after_answer: float = 0.0
+    """How many of those seconds it waited once the server had answered it."""
+    slept_after_answer_at: Blame | None = None
+    """Where the first of those waits was asked for."""
     gave_up: bool = False
     """Whether a time-out of its own ran out (the script's server gave up on its request)."""
     requests: list[Request] = field(default_factory=list)
@@ -308,6 +312,10 @@ class RemotePhone:
             slept = event.get("slept")
             if isinstance(slept, int | float) and math.isfinite(slept):
                 op.slept, op.slept_at = float(slept), blame_of(event.get("slept_at"))
+            after = event.get("slept_after_answer")
+            if isinstance(after, int | float) and math.isfinite(after):
+                op.slept_after_answer = float(after)
+                op.slept_after_answer_at = blame_of(event.get("slept_after_answer_at"))
             op.gave_up = event.get("gave_up") is True
             if event.get("cancelled") is True:
                 op.was_cancelled = True

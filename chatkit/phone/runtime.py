@@ -268,7 +268,12 @@ class Phone:
             longest = max(waits.slept, key=lambda each: each[0])[1]
             told["slept"] = sum(delay for delay, _ in waits.slept)
             told["slept_at"] = blame_data(blame_places(longest, self.folder))
-            waits.slept.clear()  # the frames hold the flow's locals: let them go
+        if waits.after_answer:
+            told["slept_after_answer"] = sum(delay for delay, _ in waits.after_answer)
+            first = waits.after_answer[0][1]
+            told["slept_after_answer_at"] = blame_data(blame_places(first, self.folder))
+        waits.slept.clear()  # the frames hold the flow's locals: let them go
+        waits.after_answer.clear()
         if waits.gave_up:
             told["gave_up"] = True
         return told
@@ -294,6 +299,8 @@ class Phone:
         try:
             return await future
         finally:
+            if op is not None and future.done() and not future.cancelled():
+                op.waits.answered = True
             if op is not None and op.waiting == number:
                 op.waiting = None
 

@@ -63,6 +63,10 @@ class Waits:
     first)."""
     gave_up: bool = False
     """Whether a time-out of its own ran out (``asyncio.wait_for``, ``asyncio.timeout``)."""
+    answered: bool = False
+    """Whether the server has answered one of its requests."""
+    after_answer: list[tuple[float, list[Place]]] = _dataclasses.field(default_factory=list)
+    """Each sleep asked for once the server had answered: news the user is kept from."""
 
 
 WAITS: contextvars.ContextVar[Waits | None] = contextvars.ContextVar("waits", default=None)
@@ -477,7 +481,10 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
     async def sleep(delay: float, result: Any = None) -> Any:
         waits = WAITS.get()
         if waits is not None and type(delay) in (int, float) and delay > 0:
-            waits.slept.append((delay, _stack(sys._getframe(1))))
+            asked = (delay, _stack(sys._getframe(1)))
+            waits.slept.append(asked)
+            if waits.answered:
+                waits.after_answer.append(asked)
         await _asyncio.sleep(0)
         return result
 
