@@ -53,6 +53,17 @@ class Referee:
         self._new_ids: dict[str, list[str]] = {}
         """The first `ID_SAMPLE` new client ids of each user's phone, for `check_id_room`."""
 
+    def _check_id_rooms(self) -> None:
+        """Rule 10's room, for each phone with a full sample of new ids, against the other
+        phones' ids: checked again as theirs come, since what two phones' ids both have
+        is no device's own."""
+        for owner, sample in self._new_ids.items():
+            if len(sample) == ID_SAMPLE:
+                others = [
+                    each for who, ids in self._new_ids.items() if who != owner for each in ids
+                ]
+                check_id_room(sample, others)
+
     def bind(self, sending: Sending, op: Op) -> None:
         """``op`` is how its phone runs ``sending``."""
         sending.task = op
@@ -209,8 +220,7 @@ class Referee:
             sample = self._new_ids.setdefault(sending.user, [])
             if len(sample) < ID_SAMPLE:
                 sample.append(request.client_id)
-                if len(sample) == ID_SAMPLE:
-                    check_id_room(sample)
+                self._check_id_rooms()
         check_pending_on_screen(
             member.client.state, request.client_id, request.chat_id, sending.body, request.body
         )

@@ -12,7 +12,7 @@ import enum
 import math
 import string
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -294,42 +294,60 @@ _ALPHABETS = tuple(
 """The usual alphabets of ids, smallest first (a union of chars fits the first that holds it)."""
 
 
-def id_room_bits(ids: list[str]) -> float:
+def id_room_bits(ids: list[str], others: Sequence[str] = ()) -> float:
     """A generous estimate of how many different ids a phone's way of making them allows.
 
     What the ids share (a start, an end, or, in ids of one length, any run of places) is a
     device's own random id when it could be one (room for 2^`ID_BITS` by itself, with a
-    digit in it): a way to make ids unique, so it counts. Otherwise it is a tag (a name,
-    "msg-", the chat's id) and carries nothing. What varies is counted at its longest (in
-    ids of one length, the places that vary), in the smallest usual alphabet that holds
-    every character used there. It overestimates (a counter looks as roomy as random
-    digits), so a phone whose ids it finds short has too few of them, whatever its way of
-    making them.
+    digit in it) and no other phone's ids (``others``) have it in the same place: a way to
+    make ids unique, so it counts. Otherwise it is a tag (a name, "msg-", the chat's id, a
+    constant written in the flow, the time on a frozen clock) and carries nothing. What
+    varies is counted at its longest (in ids of one length, the places that vary), in the
+    smallest usual alphabet that holds every character used there. It overestimates (a
+    counter looks as roomy as random digits), so a phone whose ids it finds short has too
+    few of them, whatever its way of making them.
     """
     if len(ids) > 1 and len(set(map(len, ids))) == 1:
-        return _room_by_place(ids)
+        return _room_by_place(ids, others)
     start = _shared_start(ids)
     rest = [each[len(start) :] for each in ids]
     end = _shared_start([each[::-1] for each in rest])[::-1]
     varying = [each[: len(each) - len(end)] for each in rest]
-    return _room(varying) + _device_room([start, end])
+    mine = [
+        part
+        for part, elsewhere in (
+            (start, any(other.startswith(start) for other in others)),
+            (end, any(other.endswith(end) for other in others)),
+        )
+        if part and not elsewhere
+    ]
+    return _room(varying) + _device_room(mine)
 
 
-def _room_by_place(ids: list[str]) -> float:
+def _room_by_place(ids: list[str], others: Sequence[str]) -> float:
     """`id_room_bits` of ids of one length: the places that vary, and the runs of places
-    that do not."""
+    that do not (but for those another phone's ids of that length have too)."""
+    same_length = [other for other in others if len(other) == len(ids[0])]
     varying: list[tuple[str, ...]] = []
     runs: list[str] = []
-    run = ""
-    for column in zip(*ids, strict=True):
+    run, run_start = "", 0
+    for place, column in enumerate(zip(*ids, strict=True)):
         if len(set(column)) > 1:
             varying.append(column)
-            runs.append(run)
-            run = ""
+            runs.append(_own_run(run, run_start, same_length))
+            run, run_start = "", place + 1
         else:
             run += column[0]
+    runs.append(_own_run(run, run_start, same_length))
     chars = "".join("".join(column) for column in varying)
-    return len(varying) * _bits_per_char(chars) + _device_room([*runs, run])
+    return len(varying) * _bits_per_char(chars) + _device_room(runs)
+
+
+def _own_run(run: str, start: int, others: list[str]) -> str:
+    """``run`` (from place ``start``), or nothing if another phone's id has it there too."""
+    if any(other[start : start + len(run)] == run for other in others):
+        return ""
+    return run
 
 
 def _device_room(parts: list[str]) -> float:
@@ -358,10 +376,11 @@ def _bits_per_char(chars: str) -> float:
     return math.log2(max(alphabet, 2))
 
 
-def check_id_room(ids: list[str]) -> None:
+def check_id_room(ids: list[str], others: Sequence[str] = ()) -> None:
     """Rule 10, across devices: a phone's new client ids have room for at least 2^`ID_BITS`
-    values, so ids made on all the devices that write to a chat never meet."""
-    bits = id_room_bits(ids)
+    values, so ids made on all the devices that write to a chat never meet. ``others``:
+    the new ids other phones made, to tell a device's own id from a constant."""
+    bits = id_room_bits(ids, others)
     if bits < ID_BITS:
         raise RuleBroken(
             Rule.UNIQUE_IDS,

@@ -210,6 +210,34 @@ def test_ids_with_too_little_room_are_named(ids: list[str]) -> None:
     assert repr(ids[0]) in str(broken.value) and "2^60" in str(broken.value)
 
 
+FROZEN = "1765000000123456789"
+"""time.time_ns() on a frozen clock: the same on every phone."""
+
+
+@pytest.mark.parametrize(
+    ("ids", "bobs"),
+    [
+        ([f"{DEVICE}-{bits(32, n):08x}" for n in range(8)], f"{DEVICE}-{bits(32, 99):08x}"),
+        ([f"{FROZEN}-{bits(28, n)}" for n in range(8)], f"{FROZEN}-{bits(28, 99)}"),
+        ([f"{bits(28, n):07x}.{DEVICE}" for n in range(8)], f"{bits(28, 99):07x}.{DEVICE}"),
+    ],
+    ids=["constant_then_8_hex", "frozen_time_then_28_bits", "28_bits_then_constant"],
+)
+def test_what_another_phones_ids_share_is_no_devices_own(ids: list[str], bobs: str) -> None:
+    """A part every phone's ids have (a constant written in the flow, the time on a frozen
+    clock) looks like a device's own id on one phone; beside another phone's, it is not."""
+    assert id_room_bits(ids) >= ID_BITS, "alone, the shared part could be the device's"
+    with pytest.raises(RuleBroken) as broken:
+        check_id_room(ids, [bobs])
+    assert broken.value.rule is Rule.UNIQUE_IDS
+
+
+def test_a_device_id_of_each_phones_own_still_counts_beside_another_phone() -> None:
+    other_device = "0" + DEVICE[1:]
+    ids = [f"{DEVICE}-{n}" for n in range(1, 9)]
+    check_id_room(ids, [f"{other_device}-1", f"{other_device}-2"])
+
+
 def test_a_row_of_the_wrong_kind_names_the_field_and_its_kind() -> None:
     """A value of the wrong kind is named with its field and the kind it must be (once the
     message listed every kind, and not the field at fault)."""

@@ -309,12 +309,16 @@ async def test_bad_input_leaves_the_chat_as_it_was(kit: Scenario) -> None:
 
 async def test_many_sends_in_one_frozen_instant_get_unique_ids(kit: Scenario) -> None:
     """The clock is frozen (as in a test, or on a device whose clock ticks
-    coarsely) and you send twenty messages in the very same instant. Each still
-    gets a client id of its own — an id made from the time would repeat — and
-    each row's created_at is that frozen instant, read from the clock. A minute
-    later the clock moves on, and the next message is created at the new time."""
+    coarsely) and you send twenty messages in the very same instant; so does
+    Bob, once, on his phone. Each still gets a client id of its own, with room
+    for every device's: an id made from the time would repeat, and what every
+    copy of the flow puts in its ids (the time, a name written in the code)
+    tells no device from another. Each row's created_at is that frozen instant,
+    read from the clock. A minute later the clock moves on, and the next message
+    is created at the new time."""
     frozen = kit.clock.now  # the scenario's clock moves only when the scenario moves it
     sends = [await kit.send(f"tap {n}") for n in range(1, 21)]
+    sends.append(await kit.send("same here", by="bob"))
     ids = {sending.client_id for sending in sends}
     if len(ids) != len(sends):
         raise RuleBroken(Rule.UNIQUE_IDS, f"{len(sends)} messages share {len(ids)} client ids")
