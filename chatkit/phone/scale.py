@@ -5,7 +5,7 @@ and on one of 200,000. The phone builds each history once (kit rows, built direc
 and runs the batches of events the judge asks for — Bob's new and repeated messages
 (``echoes``), Bob's older messages arriving late, each older than all the chat shows
 (``older``), your own pending messages confirmed or rolled back (``own``), or your
-own messages sent, each acked at once (``sends``) — with the collector paused. The
+own messages sent, each answered at once (``sends``) — with the collector paused. The
 judge times each batch from its side (the phone's word on its own speed is not asked
 for): its round trip, less that of an empty batch.
 
@@ -49,7 +49,7 @@ LOOPING = 1_000
 """A line run this often in one event is a loop over the history."""
 
 Event = Callable[[], object]
-_TURN = {"echoes": 2, "own": 2, "sends": 5}
+_TURN = {"echoes": 2, "own": 2, "sends": 6}
 """How many events one turn of each job has (`ScaleBench.trace` traces one turn)."""
 STUCK = object()
 """What an event that did not finish returns (a send waiting for what never comes)."""
@@ -245,19 +245,21 @@ class ScaleBench:
     def _sends(self, state: ChatState, batch: int) -> list[Event]:
         """Your new messages, sent to a server that answers each at once, in turns: one is
         acked; one is refused, and retried (and acked); one is refused, and then its echo
-        arrives late (the server had it after all). Each send, retry and echo is an event."""
+        arrives late (the server had it after all); one is refused, and left failed. Each
+        send, retry and echo is an event."""
         server = InstantServer(self._fresh)
         view = ServerView(server)
         events: list[Event] = []
         while len(events) < batch:
-            acked, retried, echoed = (f"mine {next(self._fresh)}" for _ in range(3))
-            server.refuse_once |= {retried, echoed}
+            acked, retried, echoed, left = (f"mine {next(self._fresh)}" for _ in range(4))
+            server.refuse_once |= {retried, echoed, left}
             events += [
                 partial(self._send, state, view, acked),
                 partial(self._send, state, view, retried),
                 partial(self._retry, state, view, server, retried),
                 partial(self._send, state, view, echoed),
                 partial(self._late_echo, state, server, echoed),
+                partial(self._send, state, view, left),
             ]
         return events[:batch]
 

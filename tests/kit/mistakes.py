@@ -615,6 +615,40 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "unsettled_kept_after_failure",
+        doc="""
+        Known wrong: a module dict of unsettled sends is emptied when a message is
+        confirmed, never when it fails.
+
+        The mistake: "a failed message may still be retried, so keep it handy". Its row is
+        in the state already, words and all; the dict keeps an entry of every message
+        that ever failed: rule 14's leak, on the failure path only.
+
+        Meant to be caught by: scale (what a flow keeps, counted after sends that fail
+        too), and nothing else.
+        """,
+        edits=(
+            (
+                lines("async def send("),
+                lines("UNSETTLED: dict[str, str] = {}", "", "", "async def send("),
+            ),
+            (
+                lines("    chat.in_flight.add(message.client_id)"),
+                lines(
+                    "    chat.in_flight.add(message.client_id)",
+                    "    UNSETTLED[message.client_id] = body",
+                ),
+            ),
+            (
+                lines("    chat.in_flight.discard(message.client_id)"),
+                lines(
+                    "    chat.in_flight.discard(message.client_id)",
+                    "    UNSETTLED.pop(message.client_id, None)  # WRONG: a failure keeps it",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "ids_kept_under_a_private_name",
         doc="""
         Known wrong: every client id sent is also added to a set with a private name.
@@ -1562,7 +1596,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 600
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (57 flows:
+such test of a run waits while every mistake here is graded, as one class (58 flows:
 about four minutes on two quiet cores, more beside ``pytest -n 2``'s other worker)."""
 
 MISTAKES: dict[str, Mistake] = {mistake.name: mistake for mistake in (*WRONG, *SUBTLE)}

@@ -356,6 +356,7 @@ NOT_ABOUT_ORDERINGS = {
     "new_id_checked_against_rows",  # … the same,
     "ids_kept_at_module_level",  # a leak, never wrong on screen
     "ids_kept_under_a_private_name",  # … the same,
+    "unsettled_kept_after_failure",  # … the same,
     "ids_kept_in_a_chat_of_its_own",  # … the same
 }
 
