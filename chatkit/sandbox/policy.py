@@ -47,7 +47,7 @@ MODULES: dict[str, ModuleRule] = {
     "asyncio": _only(
         "sleep Lock Event Condition Semaphore BoundedSemaphore Queue LifoQueue "
         "PriorityQueue QueueEmpty QueueFull wait_for timeout shield gather wait "
-        "create_task TaskGroup CancelledError TimeoutError InvalidStateError "
+        "create_task ensure_future TaskGroup CancelledError TimeoutError InvalidStateError "
         "iscoroutine iscoroutinefunction FIRST_COMPLETED FIRST_EXCEPTION ALL_COMPLETED "
         "Task Future"  # for type hints; what leads from them to the loop is refused by name
     ),

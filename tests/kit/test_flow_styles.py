@@ -154,6 +154,10 @@ STYLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         )
         for how, awaited in (
             ("a task", "await asyncio.create_task(server.send(chat_id, message.client_id, body))"),
+            (
+                "ensure_future",
+                "await asyncio.ensure_future(server.send(chat_id, message.client_id, body))",
+            ),
             ("gather", "(await asyncio.gather(server.send(chat_id, message.client_id, body)))[0]"),
             ("shield", "await asyncio.shield(server.send(chat_id, message.client_id, body))"),
         )
