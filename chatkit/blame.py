@@ -229,12 +229,14 @@ class RemoteJournal:
         self._writes[(key, field)] = (count, blame)
 
     def latest(self, targets: Iterable[object], fields: tuple[str, ...]) -> Blame | None:
-        """The most recent of the learner's changes to any of these fields of ``targets``."""
+        """The most recent of the learner's changes to any of these fields of ``targets``,
+        or to their making: a row made with a field's value, and never changed since, has
+        it from the line that made it."""
         found = [
             self._writes[(key, field)]
             for target in targets
             if (key := self._key(target)) is not None
-            for field in fields
+            for field in (*fields, *CREATED)
             if (key, field) in self._writes
         ]
         return max(found, key=lambda write: write[0])[1] if found else None

@@ -10,6 +10,8 @@ own expectations (``kit.expect``, ``kit.expect_flags``) are checked here too.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from chatkit.blame import CREATED
 from chatkit.engine.cast import FALLBACK, Cast, Sending
 from chatkit.engine.remote import Op, PhoneRaised, RemotePhone
@@ -18,6 +20,7 @@ from chatkit.engine.rules import (
     STATUS_FIELDS,
     Rule,
     RuleBroken,
+    StateShapeError,
     check_id_room,
     check_new_id,
     check_pending_on_screen,
@@ -30,7 +33,10 @@ from chatkit.engine.scripted import Request
 from chatkit.engine.words import quote, whose
 from chatkit.limits import SLEEP_LIMIT
 from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, Status, check_body
-from chatkit.state import ChatState
+from chatkit.state import Chat, ChatState
+
+Blamed = TypeVar("Blamed", RuleBroken, StateShapeError)
+"""What the referee can blame on a line: a broken rule, or a state of the wrong shape."""
 
 
 class Referee:
@@ -239,6 +245,10 @@ class Referee:
                 if broken.about:
                     self.blame(broken)
                 raise
+            except StateShapeError as wrong:
+                if wrong.about:
+                    self.blame(wrong)
+                raise
         self._check_returned()
 
     def _check_returned(self) -> None:
@@ -253,14 +263,14 @@ class Referee:
             if reached and not task.cancelled() and task.exception() is None:
                 self.expect_returned_row(sending)
 
-    def blame(self, broken: RuleBroken, user: str = "you") -> RuleBroken:
+    def blame(self, broken: Blamed, user: str = "you") -> Blamed:
         """Say where the learner's code made the change that broke the rule, if it can tell.
 
         The change is the last one the learner's code made to what the rule is about; for
         a rule about a whole timeline, the last change to any row of ``user``'s chat.
         """
         if broken.blame is None:
-            chat = self.state(user).chat(self.chat_id)
+            chat: Chat = self.state(user).chat(self.chat_id)
             about = broken.about or (chat, *chat.rows)
             fields = broken.fields if broken.about else (*STATUS_FIELDS, *CREATED, "rows")
             for member in (self.cast[user], *(member for _, member in self.cast)):

@@ -101,7 +101,16 @@ class StateShapeError(TypeError):
 
     The checks read the state as plain rows, sets and strings; a look-alike (a list
     subclass, a row of another class) could tell them something other than the truth.
+    Like `RuleBroken`, it says which row or chat holds it, for the harness to blame.
     """
+
+    def __init__(
+        self, detail: str, *, about: tuple[object, ...] = (), fields: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(detail)
+        self.about = about
+        self.fields = fields
+        self.blame: Blame | None = None
 
 
 def check_state_shape(state: ChatState) -> None:
@@ -116,16 +125,24 @@ def check_state_shape(state: ChatState) -> None:
                 "each chat must stay a Chat, with a plain list of rows and a plain set in_flight"
             )
         if chat.error is not None and type(chat.error) is not str:
-            raise StateShapeError("a chat's error banner must be text or None")
+            raise StateShapeError(
+                "a chat's error banner must be text or None", about=(chat,), fields=("error",)
+            )
         for row in chat.rows:
             if type(row) is not Message:
-                raise StateShapeError(f"a row must be a Message, not a {kind_of(row)}")
+                raise StateShapeError(
+                    f"a row must be a Message, not a {kind_of(row)}",
+                    about=(chat,),
+                    fields=("rows",),
+                )
             wrong = _wrong_field(row)
             if wrong is not None:
                 name, must = wrong
                 row_name = f"the row {row.body!r}" if type(row.body) is str else "a row"
                 raise StateShapeError(
-                    f"{row_name} holds a {kind_of(getattr(row, name))} in {name}: it must be {must}"
+                    f"{row_name} holds a {kind_of(getattr(row, name))} in {name}: it must be {must}",
+                    about=(row,),
+                    fields=(name,),
                 )
 
 
@@ -695,13 +712,20 @@ class RuleWatch:
                     about=(row,),
                     fields=(*CREATED, "body", "author"),
                 )
-            if (row.server_id, row.seq, row.created_at) != (truth.id, truth.seq, truth.created_at):
+            shown = {"id": row.server_id, "seq": row.seq, "created_at": row.created_at}
+            stored = {"id": truth.id, "seq": truth.seq, "created_at": truth.created_at}
+            if shown != stored:
+                differ = [name for name in shown if shown[name] != stored[name]]
                 raise RuleBroken(
                     Rule.SERVER_TRUTH,
                     f"{row.body!r} is sent but does not carry the server's id, sequence number "
-                    f"and timestamp (has id={row.server_id}, seq={row.seq}; "
-                    f"the server said id={truth.id}, seq={truth.seq})",
+                    "and timestamp (has "
+                    + ", ".join(f"{name}={shown[name]}" for name in differ)
+                    + "; the server said "
+                    + ", ".join(f"{name}={stored[name]}" for name in differ)
+                    + ")",
                     about=(row,),
+                    fields=("server_id", "seq", "created_at"),
                 )
         if now is Status.FAILED and not (row.error and row.error.strip()):
             raise RuleBroken(

@@ -29,7 +29,7 @@ from chatkit.blame import Blame, blame_traceback
 from chatkit.engine.harness import Scenario
 from chatkit.engine.pytest_plugin import ScenarioTimedOut, budget_of
 from chatkit.engine.remote import PhoneRaised
-from chatkit.engine.rules import Rule, RuleBroken
+from chatkit.engine.rules import Rule, RuleBroken, StateShapeError
 from chatkit.engine.story import Step
 from chatkit.grading.pointer import likely_line
 from chatkit.grading.results import (
@@ -252,6 +252,8 @@ def _explain(
     _point_at(result, _where(excinfo, target.parent))
     if isinstance(error, PhoneRaised):
         _explain_phone(result, error)
+    elif isinstance(error, StateShapeError):
+        _point_at(result, error.blame)
     elif isinstance(error, RuleBroken):
         result.rule = str(error.rule)
         result.message, result.expected, result.actual = error.detail, error.expected, error.actual

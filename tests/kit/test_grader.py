@@ -200,6 +200,22 @@ def test_a_send_stuck_short_of_the_server_is_shown_where_it_waits(tmp_path: Path
     assert stuck.location is not None and stuck.location.code == "async with LIMIT:"
 
 
+def test_a_value_of_the_wrong_kind_in_the_state_is_shown_where_it_was_put(
+    tmp_path: Path,
+) -> None:
+    """A status written as the text "failed": the report names the field and points at
+    the line of rollback that wrote it (it once named no line at all)."""
+    wrote = "    message.status, message.error = Status.FAILED, reason\n"
+    target = make_target(
+        tmp_path / "text_status", wrote, '    message.status, message.error = "failed", reason\n'
+    )
+    report = grade(str(target), keyword="refused_send_stays_visible")
+    (wrong,) = report.results
+    assert wrong.error_type == "StateShapeError" and "in status" in wrong.message
+    assert wrong.function == "rollback"
+    assert wrong.location is not None and '"failed"' in wrong.location.code
+
+
 def test_busy_loop_is_stopped_and_the_rest_still_graded(tmp_path: Path) -> None:
     target = make_target(tmp_path / "spins", SEND_STARTS, "    while True:\n        pass\n")
     report = grade(str(target), families=NORMAL)

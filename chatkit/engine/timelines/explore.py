@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from chatkit.blame import RemoteJournal
-from chatkit.engine.rules import Rule, RuleBroken, WatchMemory
+from chatkit.engine.rules import Rule, RuleBroken, StateShapeError, WatchMemory
 from chatkit.engine.story import Step
 from chatkit.engine.timelines.canon import USER
 from chatkit.engine.timelines.device import LocalDevice
@@ -505,7 +505,7 @@ def _tell(device: Device, world: SmallWorld, events: tuple[Event, ...]) -> Story
 def _blame(failure: Failure, journal: RemoteJournal) -> None:
     """Say which of the learner's functions made the change that broke the rule."""
     error = failure.error
-    if isinstance(error, RuleBroken) and error.blame is None and error.about:
+    if isinstance(error, RuleBroken | StateShapeError) and error.blame is None and error.about:
         error.blame = journal.latest(error.about, error.fields)
 
 
