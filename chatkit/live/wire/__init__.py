@@ -44,9 +44,12 @@ def ms_to_datetime(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
+_MILLISECOND = timedelta(milliseconds=1)
+
+
 def datetime_to_ms(moment: datetime) -> int:
     """Milliseconds since the epoch of an aware datetime (the inverse of `ms_to_datetime`)."""
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
+    return (moment - _EPOCH) // _MILLISECOND
 
 
 def now_ms() -> int:
