@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from chatkit.model import TIMED_OUT, DeliveryError, ServerMessage
 
 SERVER_EPOCH = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-"""The scripted server's clock starts here and moves one second per stored message."""
+"""The scripted server's clock starts here and moves one second per two stored messages:
+a real server stores many messages within one tick of its clock, so two messages with the
+same author, words and time are still two messages."""
 
 CLIENT_ID_TAKEN = "that client id is already used by another user's message"
 """The refusal for a client id another user already stored (the live server answers 409)."""
@@ -81,7 +83,7 @@ class ScriptedServer:
             client_id=client_id,
             author=author,
             body=body,
-            created_at=SERVER_EPOCH + timedelta(seconds=self._next_id),
+            created_at=SERVER_EPOCH + timedelta(seconds=(self._next_id - 1) // 2),
         )
         self._next_id += 1
         history.append(message)

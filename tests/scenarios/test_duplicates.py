@@ -49,9 +49,10 @@ async def test_a_message_from_someone_else_echoed_twice(kit: Scenario) -> None:
 
 
 async def test_bob_says_the_same_thing_twice(kit: Scenario) -> None:
-    """Bob answers "ok" to one question, then "ok" to the next. Same words,
-    same author, but two messages: each has a client id of its own and a
-    number of its own. Both show."""
+    """Bob answers "ok" to one question, then "ok" to the next, quickly: the
+    server stores both within the same second. Same words, same author, same
+    time, but two messages: each has a client id of its own and a number of
+    its own. Both show."""
     first = kit.post("ok", by="bob")
     second = kit.post("ok", by="bob")
     await kit.echo(first)
