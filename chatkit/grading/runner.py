@@ -274,8 +274,8 @@ def _probe(path: Path) -> LoadError | None:
     if not answer:
         return LoadError(f"importing {path.name} ended the process (exit status {done.returncode})")
     return _load_error(answer) or LoadError(
-        f"importing {path.name} left an answer the grader cannot read: did your module "
-        "change what Python prints or how?"
+        f"importing {path.name} did not end with an answer the grader can read: something "
+        "in your module changed how Python itself works, which a flow never needs"
     )
 
 
