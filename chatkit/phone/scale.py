@@ -33,7 +33,7 @@ from chatkit.blame import Blame, blame_frame
 from chatkit.client import ServerView
 from chatkit.code_folder import CodeFolder
 from chatkit.limits import MAX_YIELDS
-from chatkit.model import DeliveryError, Message, ServerMessage, Status
+from chatkit.model import TIMED_OUT, DeliveryError, Message, ServerMessage, Status
 from chatkit.phone.kept import kept_values
 from chatkit.protocols import Flow
 from chatkit.state import ChatState
@@ -121,6 +121,7 @@ class HeldServer:
         self._loop = loop
         self.held: dict[str, tuple[str, asyncio.Future[ServerMessage]]] = {}
         """Each message waiting for its answer, by its words: its client id, and the answer."""
+        self._failed = 0
 
     async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
         answer: asyncio.Future[ServerMessage] = self._loop.create_future()
@@ -140,8 +141,9 @@ class HeldServer:
             answer.set_result(
                 server_copy(next(self._numbers), author="you", client_id=client_id, body=body)
             )
-        else:
-            answer.set_exception(DeliveryError("x"))
+        else:  # refused, or (every other one) timed out: a flow's own time-out runs out then
+            self._failed += 1
+            answer.set_exception(DeliveryError(TIMED_OUT if self._failed % 2 == 0 else "x"))
         return True
 
 
@@ -210,7 +212,8 @@ class ScaleBench:
     def _own(self, state: ChatState, batch: int, only: str) -> list[Event]:
         """Your messages, sent by your flow to a server that holds them: each waits, pending
         at the bottom, until its event answers it, half with an ack, half with a failure
-        (or all with ``only``'s: ``reconcile`` acks, ``rollback`` fails). The flow's own
+        (refused, or timed out) (or all with ``only``'s: ``reconcile`` acks, ``rollback``
+        fails). The flow's own
         send takes the answer from there, as in a scenario."""
         server = HeldServer(self._fresh, self._loop)
         view = ServerView(server)

@@ -301,7 +301,8 @@ async def test_acks_and_failures_cost_the_same_with_a_long_history(
 ) -> None:
     """You send messages in a chat with 1,000 messages, and in one with
     200,000, and the server holds them: each waits, pending at the bottom.
-    Then half are confirmed by their acks, half fail and are rolled back.
+    Then half are confirmed by their acks, half fail (refused, or timed out)
+    and are rolled back.
     Finding your pending row must not mean walking past every older message
     first."""
     phone = kit.client()
