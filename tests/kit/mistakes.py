@@ -615,6 +615,39 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "time_out_walks_to_its_row",
+        doc="""
+        Known wrong: send's own time-out finds the row it gives up on by walking the
+        timeline.
+
+        The mistake: "a time-out is rare, so it may be slow". It is as common as a bad
+        network, and the row is one ``state.get`` away: walking every row makes each
+        time-out cost more as the chat grows (rule 16).
+
+        Meant to be caught by: scale (time-outs are timed too), and nothing else.
+        """,
+        edits=(
+            (lines("import uuid"), lines("import asyncio", "import uuid")),
+            (
+                lines(
+                    "        stored = await server.send(chat_id, message.client_id, body)",
+                    "    except DeliveryError as error:",
+                    "        rollback(state, message.client_id, error.reason)",
+                ),
+                lines(
+                    "        stored = await asyncio.wait_for(",
+                    "            server.send(chat_id, message.client_id, body), 10",
+                    "        )",
+                    "    except DeliveryError as error:",
+                    "        rollback(state, message.client_id, error.reason)",
+                    "    except TimeoutError:",
+                    "        mine = [r for r in chat.rows if r.client_id == message.client_id]  # WRONG",
+                    '        rollback(state, mine[0].client_id, "no answer within 10 s")',
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "unsettled_kept_after_failure",
         doc="""
         Known wrong: a module dict of unsettled sends is emptied when a message is
@@ -1596,7 +1629,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 600
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (58 flows:
+such test of a run waits while every mistake here is graded, as one class (59 flows:
 about four minutes on two quiet cores, more beside ``pytest -n 2``'s other worker)."""
 
 MISTAKES: dict[str, Mistake] = {mistake.name: mistake for mistake in (*WRONG, *SUBTLE)}

@@ -43,6 +43,7 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "ids_kept_at_module_level": ("scale",),
     "ids_kept_under_a_private_name": ("scale",),
     "unsettled_kept_after_failure": ("scale",),
+    "time_out_walks_to_its_row": ("scale",),
     "ids_kept_in_a_chat_of_its_own": ("scale",),
     "own_time_out_not_caught": ("failure and rollback",),
     "ids_from_own_count": ("duplicates",),
@@ -103,6 +104,7 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "ids_kept_at_module_level": ({14}, {"send"}),
     "ids_kept_under_a_private_name": ({14}, {"send"}),
     "unsettled_kept_after_failure": ({14}, {"send"}),
+    "time_out_walks_to_its_row": ({16}, {"send"}),
     "ids_kept_in_a_chat_of_its_own": ({14}, {"send"}),
     "own_time_out_not_caught": ({6}, {"send"}),
     "ids_from_own_count": ({10}, {"send"}),
@@ -149,6 +151,7 @@ ONLY_CAUGHT_BY: dict[str, str] = {
     "ids_kept_at_module_level": "scale",
     "ids_kept_under_a_private_name": "scale",
     "unsettled_kept_after_failure": "scale",
+    "time_out_walks_to_its_row": "scale",
     "ids_kept_in_a_chat_of_its_own": "scale",
 }
 """Wrong flows that are right in every other way: no other family may fail them."""
