@@ -131,16 +131,20 @@ class HeldServer:
     async def history(self, chat_id: str) -> list[ServerMessage]:
         return []
 
-    def answer(self, body: str, ack: bool) -> bool:
-        """Ack (or fail) the message with these words; False if it never came."""
+    def answer(
+        self, body: str, ack: bool, echo: Callable[[ServerMessage], object] | None = None
+    ) -> bool:
+        """Ack (or fail) the message with these words, its stored copy handed to ``echo``
+        first if given (the echo beat the ack); False if it never came."""
         held = self.held.pop(body, None)
         if held is None:
             return False
         client_id, answer = held
         if ack:
-            answer.set_result(
-                server_copy(next(self._numbers), author="you", client_id=client_id, body=body)
-            )
+            stored = server_copy(next(self._numbers), author="you", client_id=client_id, body=body)
+            if echo is not None:
+                echo(stored)
+            answer.set_result(stored)
         else:  # refused, or (every other one) timed out: a flow's own time-out runs out then
             self._failed += 1
             answer.set_exception(DeliveryError(TIMED_OUT if self._failed % 2 == 0 else "x"))
@@ -211,10 +215,10 @@ class ScaleBench:
 
     def _own(self, state: ChatState, batch: int, only: str) -> list[Event]:
         """Your messages, sent by your flow to a server that holds them: each waits, pending
-        at the bottom, until its event answers it, half with an ack, half with a failure
-        (refused, or timed out) (or all with ``only``'s: ``reconcile`` acks, ``rollback``
-        fails). The flow's own
-        send takes the answer from there, as in a scenario."""
+        at the bottom, until its event answers it, half with an ack (every other one after
+        its echo), half with a failure (refused, or timed out); or all with ``only``'s:
+        ``reconcile`` acks, ``rollback`` fails. The flow's own send takes the answer from
+        there, as in a scenario."""
         server = HeldServer(self._fresh, self._loop)
         view = ServerView(server)
         bodies = [f"mine {next(self._fresh)}" for _ in range(batch)]
@@ -227,14 +231,23 @@ class ScaleBench:
                 body,
                 send,
                 only == "reconcile" or (k % 2 == 1 and only != "rollback"),
+                partial(self.flow.reconcile, state) if k % 4 == 3 else None,
             )
             for k, (body, send) in enumerate(zip(bodies, sends, strict=True))
         ]
 
-    def _answer(self, server: HeldServer, body: str, send: asyncio.Task[Any], ack: bool) -> object:
-        """The server answers one held message; its send is given the turns of the loop a
-        scenario gives it (`MAX_YIELDS`) to take the answer, or told as `STUCK`."""
-        if not server.answer(body, ack):  # it never reached the server
+    def _answer(
+        self,
+        server: HeldServer,
+        body: str,
+        send: asyncio.Task[Any],
+        ack: bool,
+        echo: Callable[[ServerMessage], object] | None,
+    ) -> object:
+        """The server answers one held message (an ack after ``echo`` when given); its send
+        is given the turns of the loop a scenario gives it (`MAX_YIELDS`) to take the
+        answer, or told as `STUCK`."""
+        if not server.answer(body, ack, echo):  # it never reached the server
             if send.done():
                 send.result()  # what it raised, raised
             send.cancel()
