@@ -49,7 +49,7 @@ LOOPING = 1_000
 """A line run this often in one event is a loop over the history."""
 
 Event = Callable[[], object]
-_TURN = {"echoes": 2, "own": 2, "sends": 6}
+_TURN = {"echoes": 2, "own": 4, "sends": 6}
 """How many events one turn of each job has (`ScaleBench.trace` traces one turn)."""
 STUCK = object()
 """What an event that did not finish returns (a send waiting for what never comes)."""

@@ -615,6 +615,31 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "echo_first_rebuilds_the_rows",
+        doc="""
+        Known wrong: when the echo beat the ack, send rebuilds the chat's rows to drop any
+        copy the echo might have left.
+
+        The mistake: "the echo may have added the message twice". It did not, since
+        reconcile finds the row by its client id; and rebuilding walks every row, so each
+        echo that wins the race costs more as the chat grows (rule 16).
+
+        Meant to be caught by: scale (acks after their echo are timed too), and nothing
+        else.
+        """,
+        edits=(
+            (
+                lines("    else:", "        reconcile(state, stored)"),
+                lines(
+                    "    else:",
+                    "        if message.status is Status.SENT:  # the echo beat the ack",
+                    "            chat.rows[:] = [r for r in chat.rows if r is message or r.client_id != message.client_id]  # WRONG",
+                    "        reconcile(state, stored)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "time_out_walks_to_its_row",
         doc="""
         Known wrong: send's own time-out finds the row it gives up on by walking the
@@ -1629,7 +1654,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 600
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (59 flows:
+such test of a run waits while every mistake here is graded, as one class (60 flows:
 about four minutes on two quiet cores, more beside ``pytest -n 2``'s other worker)."""
 
 MISTAKES: dict[str, Mistake] = {mistake.name: mistake for mistake in (*WRONG, *SUBTLE)}
