@@ -49,7 +49,7 @@ LOOPING = 1_000
 """A line run this often in one event is a loop over the history."""
 
 Event = Callable[[], object]
-_TURN = {"echoes": 2, "own": 4, "sends": 6}
+_TURN = {"echoes": 2, "own": 4, "sends": 7}
 """How many events one turn of each job has (`ScaleBench.trace` traces one turn)."""
 STUCK = object()
 """What an event that did not finish returns (a send waiting for what never comes)."""
@@ -70,14 +70,29 @@ def server_copy(
     )
 
 
-def history_of(size: int, first: int = 1) -> ChatState:
+BUSY = "the server is busy"
+"""Why the scale family's servers refuse a message."""
+OLD_FAILED = 20
+"""Your failed messages at the start of the ``sends`` job's history, retried now and then."""
+
+
+def old_failed(k: int) -> tuple[str, str]:
+    """The client id and words of your ``k``-th old failed message."""
+    return f"old-mine-{k}", f"old mine {k}"
+
+
+def history_of(size: int, first: int = 1, failed: int = 0) -> ChatState:
     """Your client after scrolling through ``size`` confirmed messages of Bob's, numbered
-    from ``first`` (built directly, with the collector paused: building 200,000 rows is
-    the slow part)."""
+    from ``first``, after ``failed`` of your own that failed long ago (built directly, with
+    the collector paused: building 200,000 rows is the slow part)."""
     state = ChatState("you")
     gc.disable()
     try:
         rows = [
+            Message(client_id, CHAT, "you", body, EPOCH, Status.FAILED, error=BUSY)
+            for client_id, body in map(old_failed, range(failed))
+        ]
+        rows += [
             Message(f"bob-{n}", CHAT, "bob", f"message {n}", EPOCH, Status.SENT, n, n)
             for n in range(first, first + size)
         ]
@@ -96,14 +111,17 @@ class InstantServer:
     def __init__(self, numbers: count[int]) -> None:
         self._numbers = numbers
         self.refuse_once: set[str] = set()
+        self.refuse_always: set[str] = set()
         self.client_ids: dict[str, str] = {}
         """The client id each message was sent with, by its words."""
 
     async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
         self.client_ids[body] = client_id
+        if body in self.refuse_always:
+            raise DeliveryError(BUSY)
         if body in self.refuse_once:
             self.refuse_once.discard(body)
-            raise DeliveryError("the server is busy")
+            raise DeliveryError(BUSY)
         return self.stored(client_id, body)
 
     def stored(self, client_id: str, body: str) -> ServerMessage:
@@ -160,6 +178,8 @@ class ScaleBench:
         self._loop = loop
         self._states: dict[tuple[str, int], ChatState] = {}
         self._fresh = count(FIRST_NEW)
+        self._old = count()
+        """Which old failed message the ``sends`` job retries next."""
         self._older = count(OLDER_TOP - 1, -1)
         self._ready: dict[tuple[str, int, int, str], list[Event]] = {}
         """The events `prepare` made for the next batch of each job."""
@@ -189,7 +209,8 @@ class ScaleBench:
         state = self._states.get((job, size))
         if state is None:
             first = OLDER_TOP if job == "older" else 1
-            state = self._states[(job, size)] = history_of(size, first)
+            failed = OLD_FAILED if job == "sends" else 0
+            state = self._states[(job, size)] = history_of(size, first, failed)
         if job == "echoes":
             return self._echoes(state, size, batch)
         if job == "older":
@@ -261,12 +282,16 @@ class ScaleBench:
     def _sends(self, state: ChatState, batch: int) -> list[Event]:
         """Your new messages, sent to a server that answers each at once, in turns: one is
         acked; one is refused, and retried (and acked); one is refused, and then its echo
-        arrives late (the server had it after all); one is refused, and left failed. Each
-        send, retry and echo is an event."""
+        arrives late (the server had it after all); one is refused, and left failed. And
+        one of your messages that failed long ago, at the start of the history, is retried
+        and refused again. Each send, retry and echo is an event."""
         server = InstantServer(self._fresh)
+        server.refuse_always |= {body for _, body in map(old_failed, range(OLD_FAILED))}
         view = ServerView(server)
         events: list[Event] = []
         while len(events) < batch:
+            client_id, body = old_failed(next(self._old) % OLD_FAILED)
+            events.append(partial(self._send, state, view, body, client_id))
             acked, retried, echoed, left = (f"mine {next(self._fresh)}" for _ in range(4))
             server.refuse_once |= {retried, echoed, left}
             events += [

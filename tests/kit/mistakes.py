@@ -615,6 +615,31 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "retry_looks_from_the_bottom",
+        doc="""
+        Known wrong: a retry looks for its row from the bottom of the chat up.
+
+        The mistake: "a failed message is near the bottom, where it was just sent". Not
+        one that failed long ago and is retried today: looking from the bottom walks
+        every row after it, more as the chat grows (rule 16). ``state.get`` finds it at
+        once, wherever it is.
+
+        Meant to be caught by: scale (old failed messages are retried too), and nothing
+        else.
+        """,
+        edits=(
+            (
+                lines("    message = state.get(client_id) if client_id is not None else None"),
+                lines(
+                    "    message = None",
+                    "    if client_id is not None:  # WRONG: walks every row after it",
+                    "        found = (r for r in reversed(chat.rows) if r.client_id == client_id)",
+                    "        message = next(found, None)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "echo_first_rebuilds_the_rows",
         doc="""
         Known wrong: when the echo beat the ack, send rebuilds the chat's rows to drop any
@@ -1654,7 +1679,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 600
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (60 flows:
+such test of a run waits while every mistake here is graded, as one class (61 flows:
 about four minutes on two quiet cores, more beside ``pytest -n 2``'s other worker)."""
 
 MISTAKES: dict[str, Mistake] = {mistake.name: mistake for mistake in (*WRONG, *SUBTLE)}

@@ -355,6 +355,7 @@ NOT_ABOUT_ORDERINGS = {
     "old_messages_shifted_into_place",  # … the same,
     "new_id_checked_against_rows",  # … the same,
     "time_out_walks_to_its_row",  # … the same,
+    "retry_looks_from_the_bottom",  # … the same,
     "echo_first_rebuilds_the_rows",  # … the same,
     "ids_kept_at_module_level",  # a leak, never wrong on screen
     "ids_kept_under_a_private_name",  # … the same,

@@ -44,6 +44,7 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "ids_kept_under_a_private_name": ("scale",),
     "unsettled_kept_after_failure": ("scale",),
     "time_out_walks_to_its_row": ("scale",),
+    "retry_looks_from_the_bottom": ("scale",),
     "echo_first_rebuilds_the_rows": ("scale",),
     "ids_kept_in_a_chat_of_its_own": ("scale",),
     "own_time_out_not_caught": ("failure and rollback",),
@@ -106,6 +107,7 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "ids_kept_under_a_private_name": ({14}, {"send"}),
     "unsettled_kept_after_failure": ({14}, {"send"}),
     "time_out_walks_to_its_row": ({16}, {"send"}),
+    "retry_looks_from_the_bottom": ({16}, {"send"}),
     "echo_first_rebuilds_the_rows": ({16}, {"send"}),
     "ids_kept_in_a_chat_of_its_own": ({14}, {"send"}),
     "own_time_out_not_caught": ({6}, {"send"}),
@@ -154,6 +156,7 @@ ONLY_CAUGHT_BY: dict[str, str] = {
     "ids_kept_under_a_private_name": "scale",
     "unsettled_kept_after_failure": "scale",
     "time_out_walks_to_its_row": "scale",
+    "retry_looks_from_the_bottom": "scale",
     "echo_first_rebuilds_the_rows": "scale",
     "ids_kept_in_a_chat_of_its_own": "scale",
 }

@@ -57,8 +57,9 @@ GROWS = 1.5
 """A cost that grows with the history is at least this many times dearer on `LONGER`
 than on `LARGE` (a share of it doubles); a steady one stays near 1."""
 KEPT_BATCH = 2_000
-"""Sends, retries and echoes (`chatkit.phone.scale`'s ``sends`` job: 1,333 messages, 333 of
-them left failed) between two counts of what a flow keeps outside the state."""
+"""Sends, retries and echoes (`chatkit.phone.scale`'s ``sends`` job: about 1,140 new
+messages, 285 of them left failed) between two counts of what a flow keeps outside the
+state."""
 KEPT_GROWTH = KEPT_BATCH // 10
 """Values a flow may gain between the two counts: fewer than one for each message left
 failed, far more than a bounded cache (already full) gains."""
@@ -345,9 +346,11 @@ async def test_sends_cost_the_same_with_a_long_history(
     phone and 200,000 on another, and the server answers each one at once: it
     acks one; refuses the next, which you retry and it acks; refuses a third,
     whose echo then arrives late (the server had it after all); and refuses a
-    fourth, which you leave failed. Showing, retrying, confirming and failing
-    your messages must not get slower as the history grows: none of it needs a
-    look at the old ones. And once a message is settled, sent or failed, your
+    fourth, which you leave failed. Now and then you also retry one of your
+    messages that failed long ago, at the top of the history, and it is
+    refused again. Showing, retrying, confirming and failing your messages must
+    not get slower as the history grows: none of it needs a look at the old
+    ones. And once a message is settled, sent or failed, your
     flow keeps nothing of it outside the chat state: thousands more messages
     later, what it holds has not grown."""
     phone = kit.client()
