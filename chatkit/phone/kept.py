@@ -55,8 +55,8 @@ _SUSPENDED: dict[type, str] = {
 def kept_values(flow: object, folder: str, handed: Iterable[ChatState] = ()) -> dict[str, int]:
     """How many values the flow's own modules (those in ``folder``) hold, all the way down,
     by the module-level name that holds them (``flow.SEEN``, ``flow.__seen``): each container
-    counts its items, each object its attributes (the kit's too), each of the flow's classes
-    and functions what they keep. The states the flow was ``handed``, and what they hold,
+    counts its items, each object its attributes (the kit's data too), each of the flow's
+    classes and functions what they keep. The states the flow was ``handed``, and what they hold,
     count nothing: keeping them is a flow's job. A value two names reach counts for the
     first, in the order of their names."""
     prefix = CodeFolder(folder).prefix
