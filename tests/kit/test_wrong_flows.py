@@ -89,7 +89,7 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "rollback_fails_sent": ({4}, {"rollback"}),
     "status_regresses": ({4}, {"send"}),
     "timestamp_ids": ({10}, {"send"}),
-    "linear_scan": ({16}, {"reconcile", "rollback"}),  # both walk the timeline
+    "linear_scan": ({16}, {"send", "reconcile", "rollback"}),  # all three walk the timeline
     "sending_never_cleared": ({14}, {"reconcile", "rollback"}),  # both forget in_flight
     "module_counter_ids": ({10}, {"send"}),
     "id_numbered_ids": ({10}, {"send"}),
