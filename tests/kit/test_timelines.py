@@ -661,6 +661,18 @@ MEMO_HOLDERS = {
         '    if key == "first":\n        dataclasses.MISSING.memo_first = value\n'
         "    else:\n        dataclasses.MISSING.memo_in_send = value\n"
     ),
+    "a look-alike in place of a kit class's attribute": (
+        "import uuid\n\n\n"
+        "class Memo:\n    def __init__(self):\n"
+        '        self.first = ""\n        self.in_send = False\n\n'
+        "    def __eq__(self, other):\n        return True\n\n\n"
+        "uuid.UUID.urn = Memo()\n\n\n"
+        "def get(key):\n    memo = uuid.UUID.urn\n"
+        '    return memo.first if key == "first" else memo.in_send\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        uuid.UUID.urn.first = value\n'
+        "    else:\n        uuid.UUID.urn.in_send = value\n"
+    ),
     "an object's __doc__": (
         "class Memo:\n    pass\n\n\nMEMO = Memo()\n"
         'MEMO.__doc__ = {"first": "", "in_send": False}\n\n\n'

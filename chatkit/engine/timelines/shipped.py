@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import operator
 from collections.abc import Iterable, Mapping
 from types import FunctionType, ModuleType
 
@@ -88,12 +89,21 @@ def _attributes(value: object) -> Mapping[str, object]:
     return instance_dict(value) or {}
 
 
+def _as_shipped(now: Mapping[str, object], shipped: dict[str, object]) -> bool:
+    """Whether ``now`` holds the very objects ``shipped`` does, under the same names. By
+    identity, not ``==``: an object of the flow's that says it equals what it replaced
+    is still a change (and state the key must read)."""
+    return now.keys() == shipped.keys() and all(
+        map(operator.is_, (now[name] for name in shipped), shipped.values())
+    )
+
+
 def restore_shipped(watched: Iterable[Shipped] | None = None) -> None:
     """Put the classes, functions and objects a flow can import back as shipped (those
     ``watched``, a run's `HiddenState.reachable`; all by default)."""
     for value, shipped in _AS_SHIPPED.values() if watched is None else watched:
         now = _attributes(value)
-        if now == shipped:
+        if _as_shipped(now, shipped):
             continue
         if not isinstance(value, type | FunctionType):
             attributes = instance_dict(value)
@@ -130,7 +140,7 @@ def changes(watched: list[Shipped]) -> list[tuple[str, str, object]]:
     found: list[tuple[str, str, object]] = []
     for value, shipped in watched:
         now = _attributes(value)
-        if now == shipped:
+        if _as_shipped(now, shipped):
             continue
         label = getattr(value, "__qualname__", None) or f"a {type(value).__qualname__}"
         found += [
