@@ -161,11 +161,15 @@ class HiddenState(Names):
         self._own: list[ModuleType] = []
         self._names: set[str] = set()
         self._reachable: list[Shipped] = []
+        """The shipped classes and functions the flow's modules can reach (`changes`)."""
         self._budget = _BUDGET
         self._numbers: dict[int, int] = {}
         """Each object read for the key being made, by ``id``: its number, in reading order."""
         self._kept: list[object] = []
-        """The shipped classes and functions the flow's modules can reach (`changes`)."""
+        """What the key being made has read, alive until it is made (`_render`)."""
+        self._known_static: dict[int, object] = {}
+        """What `_static` found static, by ``id`` (kept alive here: no other object takes
+        one of these identities)."""
 
     def key(self) -> Hashable:
         """The hidden state, with the screen it refers to; a state of its own (never equal
@@ -244,7 +248,20 @@ class HiddenState(Names):
     def _static(self, value: object) -> bool:
         """Python's and the kit's own functions and modules, C classes, and the classes a
         flow imports (what it sets on those is read once, in
-        `chatkit.engine.timelines.shipped.changes`): the same in every run."""
+        `chatkit.engine.timelines.shipped.changes`): the same in every run.
+
+        What is static stays so (an object's code, closure and class never change), so
+        each one found is remembered for the run — but a module: it is the flow's own
+        copy or not by what the flow has imported so far.
+        """
+        if self._known_static.get(id(value), self) is value:
+            return True
+        static = self._is_static(value)
+        if static and type(value) is not ModuleType:
+            self._known_static[id(value)] = value
+        return static
+
+    def _is_static(self, value: object) -> bool:
         kind = type(value)
         if kind is FunctionType:  # Python's and the kit's, but for a closure made at run time
             code = value.__code__  # type: ignore[attr-defined]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import operator
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from types import FunctionType, ModuleType
 
 import chatkit
@@ -76,8 +76,30 @@ def _keep_object(value: object, found: dict[int, Shipped]) -> None:
         found[id(value)] = (value, dict(attributes))
 
 
+def _fingerprint(attributes: Mapping[str, object]) -> tuple[int, ...]:
+    """The identities of an object's attribute names and values, in their order: equal
+    only when it holds the very same objects (an object of the flow's that says it
+    equals what it replaced is still a change, and state the key must read)."""
+    return (*map(id, attributes), *map(id, attributes.values()))
+
+
 _AS_SHIPPED = _shipped()
+_FINGERPRINTS = {key: _fingerprint(shipped) for key, (_, shipped) in _AS_SHIPPED.items()}
+"""Each shipped object's `_fingerprint` as shipped (its attributes are kept alive in
+`_AS_SHIPPED`, so no other object can take one of these identities)."""
 _ORDER = {key: number for number, key in enumerate(_AS_SHIPPED)}
+
+
+def _held_by_owner() -> dict[int, list[int]]:
+    """The reverse of `_OWNER`: the shipped objects each shipped class keeps, by ``id``."""
+    held_by: dict[int, list[int]] = {}
+    for held, owner in _OWNER.items():
+        if held in _AS_SHIPPED:
+            held_by.setdefault(owner, []).append(held)
+    return held_by
+
+
+_HELD = _held_by_owner()
 _HANDED = frozenset(id(getattr(chatkit, name)) for name in chatkit.__all__) & _AS_SHIPPED.keys()
 """chatkit's, whose objects every flow is handed (so it can reach them without an import)."""
 
@@ -89,13 +111,9 @@ def _attributes(value: object) -> Mapping[str, object]:
     return instance_dict(value) or {}
 
 
-def _as_shipped(now: Mapping[str, object], shipped: dict[str, object]) -> bool:
-    """Whether ``now`` holds the very objects ``shipped`` does, under the same names. By
-    identity, not ``==``: an object of the flow's that says it equals what it replaced
-    is still a change (and state the key must read)."""
-    return now.keys() == shipped.keys() and all(
-        map(operator.is_, (now[name] for name in shipped), shipped.values())
-    )
+def _as_shipped(value: object, now: Mapping[str, object]) -> bool:
+    """Whether a shipped object holds what it was shipped with, by identity."""
+    return _fingerprint(now) == _FINGERPRINTS[id(value)]
 
 
 def restore_shipped(watched: Iterable[Shipped] | None = None) -> None:
@@ -103,7 +121,7 @@ def restore_shipped(watched: Iterable[Shipped] | None = None) -> None:
     ``watched``, a run's `HiddenState.reachable`; all by default)."""
     for value, shipped in _AS_SHIPPED.values() if watched is None else watched:
         now = _attributes(value)
-        if _as_shipped(now, shipped):
+        if _as_shipped(value, now):
             continue
         if not isinstance(value, type | FunctionType):
             attributes = instance_dict(value)
@@ -128,9 +146,9 @@ def within_reach(modules: Iterable[ModuleType]) -> list[Shipped]:
     """The shipped classes, functions and objects a flow's modules name, and chatkit's, and
     the objects kept on those classes: the ones it can have set something on, in one order
     for every run."""
-    named = {id(value) for module in modules for value in vars(module).values()}
+    named = set(map(id, chain.from_iterable(vars(module).values() for module in modules)))
     reached = named.intersection(_AS_SHIPPED).union(_HANDED)
-    reached |= {held for held, owner in _OWNER.items() if owner in reached} & _AS_SHIPPED.keys()
+    reached.update(*(_HELD[owner] for owner in reached.intersection(_HELD)))
     return [_AS_SHIPPED[key] for key in sorted(reached, key=_ORDER.__getitem__)]
 
 
@@ -140,7 +158,7 @@ def changes(watched: list[Shipped]) -> list[tuple[str, str, object]]:
     found: list[tuple[str, str, object]] = []
     for value, shipped in watched:
         now = _attributes(value)
-        if _as_shipped(now, shipped):
+        if _as_shipped(value, now):
             continue
         label = getattr(value, "__qualname__", None) or f"a {type(value).__qualname__}"
         found += [
