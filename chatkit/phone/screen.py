@@ -141,6 +141,30 @@ class ScreenWriter:
         self._touched[id(target)] = target
 
     def diff(self, *, everything: bool = True) -> dict[str, Any]:
+        """What changed since the last diff (`_diff`).
+
+        A diff cut short — by a flow's object that raised as it was read, or by a flow
+        calling the server at the very edge of its stack — was never sent, so nothing it
+        had noted as written may stand: the next diff writes the whole screen again.
+        """
+        try:
+            return self._diff(everything)
+        except BaseException:
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        """Forget what the judge was last sent (but not the rows' numbers): the next diff
+        writes every chat, row and index entry again."""
+        self._rows = {key: (number, row, None) for key, (number, row, _) in self._rows.items()}
+        self._last.clear()
+        self._row_lists.clear()
+        self._flat.clear()
+        self._index_ids = None
+        self._order = []
+        self._shape = None
+
+    def _diff(self, everything: bool) -> dict[str, Any]:
         """What changed since the last diff.
 
         With ``everything`` off — a moment within a command, such as a send reaching the

@@ -27,6 +27,7 @@ import hashlib
 import importlib
 import inspect
 import keyword
+import math as _math
 import random as _random
 import sys
 import time as _time
@@ -467,6 +468,22 @@ class _Limit:
             raise ran_out from None
 
 
+FOREVER = 1e9
+"""The seconds a sleep that never ends is told as (a finite number: the judge takes no
+other)."""
+
+
+def _seconds(delay: object) -> float:
+    """How long a sleep asked for, in seconds, whatever kind of number it was given as
+    (a ``Fraction``, a ``bool``, a ``Decimal`` wait as long as their value); `FOREVER`
+    at most."""
+    try:
+        seconds = float(delay)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return FOREVER
+    return min(seconds, FOREVER) if _math.isfinite(seconds) else FOREVER
+
+
 def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
     """asyncio without the real clock: a sleep is one turn of the loop (its length noted in
     the send's `Waits`), and a time-out runs out only when the script's server gives up.
@@ -480,8 +497,8 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
 
     async def sleep(delay: float, result: Any = None) -> Any:
         waits = WAITS.get()
-        if waits is not None and type(delay) in (int, float) and delay > 0:
-            asked = (delay, _stack(sys._getframe(1)))
+        if waits is not None and not delay <= 0:  # asyncio's own test: more is a real wait
+            asked = (_seconds(delay), _stack(sys._getframe(1)))
             waits.slept.append(asked)
             if waits.answered:
                 waits.after_answer.append(asked)

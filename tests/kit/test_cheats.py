@@ -337,17 +337,24 @@ def test_waiting_for_real_time_cannot_make_a_grade_depend_on_the_machine(tmp_pat
     assert report.load_error is None and report.score == 100, report.load_error
 
 
+@pytest.mark.parametrize(
+    "delay", ["0.2", "Fraction(1, 5)", "True", "Decimal('0.2')", "float('inf')", "float('nan')"]
+)
 def test_a_wait_on_the_clock_once_the_server_answered_keeps_the_user_from_news(
-    tmp_path: Path,
+    delay: str, tmp_path: Path
 ) -> None:
     """A fifth of a second, under the moment a send may wait in all, between the ack and
     showing it: the phone has the news and keeps it from the user (rule 7), wherever in
-    the send the wait is asked for."""
-    source = solution_with("import asyncio\n").replace(
+    the send the wait is asked for — and whatever kind of number it is asked for in, as
+    asyncio waits for any of them."""
+    imports = "import asyncio\nfrom decimal import Decimal\nfrom fractions import Fraction\n"
+    source = solution_with(imports).replace(
         "    else:\n        reconcile(state, stored)\n",
-        "    else:\n        await asyncio.sleep(0.2)\n        reconcile(state, stored)\n",
+        f"    else:\n        await asyncio.sleep({delay})\n        reconcile(state, stored)\n",
     )
     report = grade(str(write_flow(tmp_path, source)), families=["normal flow"])
     failed = [result for result in report.results if result.outcome is not Outcome.PASSED]
     assert failed and all("after the server had answered" in r.message for r in failed)
-    assert all(r.location is not None and "asyncio.sleep(0.2)" in r.location.code for r in failed)
+    assert all(
+        r.location is not None and f"asyncio.sleep({delay})" in r.location.code for r in failed
+    )

@@ -86,6 +86,43 @@ def test_the_judges_mirror_follows_the_phones_screen_diff_by_diff() -> None:
         assert sorted(reader.state.messages) == sorted(phone.messages)
 
 
+def test_a_diff_cut_short_leaves_nothing_out_of_the_next() -> None:
+    """A diff can stop half-way: a flow's object raised as it was read, or the flow called
+    the server at the edge of its stack. What it had noted as written was never sent, so
+    the next diff must bring the mirror to the phone's screen all the same."""
+
+    class Raises(str):
+        def __eq__(self, other: object) -> bool:
+            raise RuntimeError("compared")
+
+        __hash__ = str.__hash__
+
+    phone, reader = ChatState("you"), ScreenReader("you")
+    writer = ScreenWriter(phone)
+    first, second = phone.chat("first"), phone.chat("second")
+    hi = Message("a", "first", "you", "hi", CLOCK.now)
+    phone.add(hi)
+    second.in_flight.add("x")
+    reader.apply(writer.diff())
+
+    first.error = "offline"  # read before the second chat, whose in-flight set raises
+    hi.error = "offline"
+    writer.touched(hi)
+    phone.add(Message("b", "first", "you", "ok", CLOCK.now))
+    second.in_flight = {Raises("x")}
+    with pytest.raises(RuntimeError, match="compared"):
+        writer.diff(everything=False)
+    second.in_flight = {"x"}
+
+    for everything in (False, True):
+        reader.apply(writer.diff(everything=everything))
+        mirror = reader.state.chat("first")
+        assert mirror.error == "offline"
+        assert [row.describe() for row in mirror.rows] == [row.describe() for row in first.rows]
+        assert [row.error for row in mirror.rows] == ["offline", None]
+        assert sorted(reader.state.messages) == ["a", "b"]
+
+
 def test_a_value_that_is_not_plain_reaches_the_mirror_as_what_it_is() -> None:
     class Always(str):
         def __eq__(self, other: object) -> bool:

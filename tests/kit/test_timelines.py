@@ -673,6 +673,17 @@ MEMO_HOLDERS = {
         '    if key == "first":\n        uuid.UUID.urn.first = value\n'
         "    else:\n        uuid.UUID.urn.in_send = value\n"
     ),
+    "numbers that are equal but not the same": (
+        'MEMO = {"first": None, "in_send": 1}\n'
+        'AS_NUMBER = {"": None, "ack": True, "echo": 1}\n\n\n'
+        "def get(key):\n"
+        "    value = MEMO[key]\n"
+        '    if key == "first":\n'
+        '        return "" if value is None else "ack" if value is True else "echo"\n'
+        "    return type(value) is float\n\n\n"
+        "def put(key, value):\n"
+        '    MEMO[key] = AS_NUMBER[value] if key == "first" else 1.0 if value else 1\n'
+    ),
     "an object's __doc__": (
         "class Memo:\n    pass\n\n\nMEMO = Memo()\n"
         'MEMO.__doc__ = {"first": "", "in_send": False}\n\n\n'

@@ -66,7 +66,9 @@ from chatkit.state import Chat, ChatState
 NOT_STARTED = object()
 """What a send waits on before it was first stepped."""
 
-_PLAIN: frozenset[type] = frozenset({type(None), bool, int, float, Status})
+_PLAIN: frozenset[type] = frozenset({type(None), int})
+"""Values written as they are: no other value in a key equals one of them (``True == 1``
+and ``1.0 == 1``, so those are written with their type, see `_render`)."""
 _IMMUTABLE: frozenset[type] = frozenset(
     {bytes, complex, range, Decimal, Fraction, date, time, timedelta, timezone, type(...)}
 )
@@ -299,6 +301,10 @@ class HiddenState(Names):
             return ("id", canonical) if canonical is not None else text
         if kind in _PLAIN:
             return value
+        if kind is bool or kind is Status:
+            return (kind.__qualname__, value)  # a flag is not a count, nor SENT the text "sent"
+        if kind is float:
+            return ("float", repr(value))  # 1.0 is not 1, -0.0 not 0.0
         if kind is Message:
             position = self._positions.get(id(value))
             if position is not None:
