@@ -122,6 +122,8 @@ class ScreenWriter:
         self._flat: dict[int, tuple[list[object], list[object]]] = {}
         """Each chat's rows' fields, flat, as last compared (`_check_fields`)."""
         self._shape: str | None = None
+        self._cut_short = False
+        """Whether the last diff stopped half-way (`diff`)."""
 
     def number(self, row: object) -> int | None:
         """The number a row object was written under, or None if it never was."""
@@ -147,11 +149,12 @@ class ScreenWriter:
         calling the server at the very edge of its stack — was never sent, so nothing it
         had noted as written may stand: the next diff writes the whole screen again.
         """
-        try:
-            return self._diff(everything)
-        except BaseException:
+        if self._cut_short:  # no handler for this: it could itself be cut short
             self._forget()
-            raise
+        self._cut_short = True
+        written = self._diff(everything)
+        self._cut_short = False
+        return written
 
     def _forget(self) -> None:
         """Forget what the judge was last sent (but not the rows' numbers): the next diff
