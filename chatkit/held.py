@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from types import CellType
 
+_HEAP_TYPE = 1 << 9
+"""``Py_TPFLAGS_HEAPTYPE``: a class written in Python, whose attributes can be changed."""
+
+
+def is_python_class(value: type) -> bool:
+    """Whether a class was written in Python (its attributes can change), not in C."""
+    return bool(value.__flags__ & _HEAP_TYPE)
+
 
 def slot_names(kind: type) -> list[str]:
     """Every slot a class and its bases declare, as stored (private names mangled)."""

@@ -16,23 +16,26 @@ itself is a set of ids like any other).
 
 from __future__ import annotations
 
+import sys
 from asyncio import AbstractEventLoop
 from collections import deque
 from collections.abc import Iterable
 from functools import _lru_cache_wrapper, partial
 from types import (
     AsyncGeneratorType,
+    BuiltinFunctionType,
     CoroutineType,
     FrameType,
     FunctionType,
     GeneratorType,
     MethodType,
+    MethodWrapperType,
     ModuleType,
 )
 from typing import Any
 
 from chatkit.code_folder import CodeFolder
-from chatkit.held import cell_contents, own_attributes
+from chatkit.held import cell_contents, is_python_class, own_attributes
 from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
 from chatkit.sandbox.device import device_modules
 from chatkit.state import Chat, ChatState
@@ -45,6 +48,8 @@ _CONTAINERS: tuple[Any, ...] = (list, tuple, set, frozenset, deque)
 """Containers read through their own type's iterator."""
 _KIT_DATA = (Chat, ChatState, Message, ServerMessage, DeliveryError, InvalidMessage)
 """The kit's classes a flow can make things of (and keep what it likes in)."""
+_BOUND = (BuiltinFunctionType, MethodWrapperType)
+"""A built-in method bound to an object (``seen.add``), which holds it."""
 _SUSPENDED: dict[type, str] = {
     GeneratorType: "gi_frame",
     CoroutineType: "cr_frame",
@@ -112,17 +117,19 @@ def _parts(value: Any, own: dict[str, ModuleType]) -> list[object]:
     if isinstance(value, type):  # the flow's own classes keep what is set on them
         mine = own.get(type.__getattribute__(value, "__module__")) is not None
         return list(dict(type.__dict__["__dict__"].__get__(value)).values()) if mine else []
-    if kind.__module__.startswith("chatkit") and not issubclass(kind, _KIT_DATA):
+    if _is_kit_class(kind) and not issubclass(kind, _KIT_DATA):
         return []  # the server it was handed, the clients: the kit's, not what the flow keeps
     if isinstance(value, AbstractEventLoop):
         return []  # what a lock or a queue of the flow's runs on
     mro = kind.__mro__
     if dict in mro:
         items: dict[object, object] = dict.copy(value)
-        return [*items.keys(), *items.values()]
+        return [*items.keys(), *items.values(), *own_attributes(value).values()]
     for container in _CONTAINERS:
         if container in mro:
-            return list(container.__iter__(value))
+            return [*container.__iter__(value), *own_attributes(value).values()]
+    if kind in _BOUND:  # ``seen.add``: the set it adds to
+        return [value.__self__]
     if kind is _lru_cache_wrapper:  # functools.cache: what it remembers is out of sight
         return [None] * value.cache_info().currsize
     if kind is FunctionType:
@@ -146,4 +153,28 @@ def _parts(value: Any, own: dict[str, ModuleType]) -> list[object]:
     if frame_name is not None:  # a generator keeps its locals
         frame: FrameType | None = getattr(value, frame_name)
         return list(frame.f_locals.values()) if frame is not None else []
+    if not is_python_class(kind):  # a C object (an ``itertools.repeat``): what it would copy
+        return _reduced(value)
     return list(own_attributes(value).values())
+
+
+def _reduced(value: object) -> list[object]:
+    """What Python's own copy protocol says a C object holds: nothing, if it cannot say."""
+    try:
+        return [object.__reduce_ex__(value, 4)]
+    except Exception:
+        return []
+
+
+def _is_kit_class(kind: type) -> bool:
+    """Whether ``kind`` is one of the kit's own classes: found, under its name, in the kit
+    module it names (a class of the flow's cannot pass for one by its module's name)."""
+    module_name = type.__dict__["__module__"].__get__(kind)
+    if type(module_name) is not str or module_name.partition(".")[0] != "chatkit":
+        return False
+    found: object = sys.modules.get(module_name)
+    for part in type.__dict__["__qualname__"].__get__(kind).split("."):
+        if found is None:
+            return False
+        found = vars(found).get(part) if isinstance(found, ModuleType | type) else None
+    return found is kind

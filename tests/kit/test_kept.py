@@ -47,10 +47,30 @@ LEAKS = {
         "class Book:\n    pass\n\n\nBOOK = Book()\nBOOK.__doc__ = []\n\n\n"
         "def keep(x):\n    BOOK.__doc__.append(x)\n"
     ),
+    "an iterator of Python's": (
+        "import itertools\n\nBOOK = itertools.repeat(set())\n\n\n"
+        "def keep(x):\n    next(BOOK).add(x)\n"
+    ),
+    "a bound method": "KEEP = set().add\n\n\ndef keep(x):\n    KEEP(x)\n",
+    "a dict's own attribute": (
+        "class Notes(dict):\n    pass\n\n\nNOTES = Notes()\nNOTES.seen = set()\n\n\n"
+        "def keep(x):\n    NOTES.seen.add(x)\n"
+    ),
+    "a class that names a kit module": (
+        'class Book:\n    __module__ = "chatkit.state"\n\n'
+        "    def __init__(self):\n        self.seen = set()\n\n\n"
+        "BOOK = Book()\n\n\ndef keep(x):\n    BOOK.seen.add(x)\n"
+    ),
+    "a helper named like the kit": (
+        "import chatkitbox\n\nBOX = chatkitbox.Box()\n\n\ndef keep(x):\n    BOX.seen.add(x)\n"
+    ),
 }
+HELPER = "class Box:\n    def __init__(self):\n        self.seen = set()\n"
+"""``chatkitbox.py``, a helper of the flow's whose name starts like the kit's."""
 
 
 def flow_keeping(tmp_path: Path, holder: str) -> object:
+    (tmp_path / "chatkitbox.py").write_text(HELPER)
     (tmp_path / "flow.py").write_text(
         SOLUTION.replace("\n\nasync def send(", f"\n\n{holder}\n\nasync def send(", 1)
     )

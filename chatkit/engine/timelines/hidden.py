@@ -53,11 +53,10 @@ from chatkit.engine.timelines.canon import Names
 from chatkit.engine.timelines.shipped import (
     Shipped,
     changes,
-    is_python_class,
     is_shipped,
     within_reach,
 )
-from chatkit.held import cell_contents, has_dict, own_attributes, slot_names
+from chatkit.held import cell_contents, has_dict, is_python_class, own_attributes, slot_names
 from chatkit.model import Message, Status
 from chatkit.protocols import Flow
 from chatkit.sandbox.device import device_modules

@@ -17,20 +17,11 @@ from itertools import chain
 from types import FunctionType, ModuleType
 
 import chatkit
-from chatkit.held import instance_dict
+from chatkit.held import instance_dict, is_python_class
 from chatkit.sandbox.policy import MODULES, allowed_names
 
 Shipped = tuple[object, dict[str, object]]
 """A class or function, and its attributes as shipped."""
-
-_HEAP_TYPE = 1 << 9
-"""``Py_TPFLAGS_HEAPTYPE``: a class written in Python, whose attributes can be changed."""
-
-
-def is_python_class(value: type) -> bool:
-    """Whether a class was written in Python (its attributes can change), not in C."""
-    return bool(value.__flags__ & _HEAP_TYPE)
-
 
 _MISSING = object()
 
