@@ -129,7 +129,7 @@ def summary_line(report: GradeReport, *, partial: Sequence[str] = ()) -> str:
     error = report.load_error
     if error is not None:
         first = " ".join(error.message.split("\n", 1)[0].split())  # one line, whatever it holds
-        if error.refused and error.location is not None:
+        if error.refused and error.location is not None and error.location.code:
             where = error.location
             first = f"{where.file}, line {where.line}: {where.code}"
         return f"{report.target}: {load_error_title(error).lower()}: {first}"

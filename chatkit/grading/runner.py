@@ -44,7 +44,7 @@ from chatkit.grading.results import (
     decode,
     escaped,
 )
-from chatkit.grading.trust import kit_fingerprint, misplaced, refusal, tampered
+from chatkit.grading.trust import kit_fingerprint, misplaced, refusal, tampered, uncheckable
 from chatkit.limits import (
     HARD_LIMIT_GRACE,
     KILL_GRACE,
@@ -52,7 +52,7 @@ from chatkit.limits import (
     STARTUP_SECONDS,
 )
 from chatkit.portable import child_options, kill_child, timeout_method
-from chatkit.sandbox import check_target
+from chatkit.sandbox import Uncheckable, check_target
 from chatkit.sandbox.confine import HOME, child_environment, learner_environment, scratch_folder
 from chatkit.target import TargetError, kit_root, resolve_target
 
@@ -109,7 +109,10 @@ def grade(
         return report
     before = kit_fingerprint(path.parent)  # before anything of the learner's runs, probe included
     _write_bytecode()
-    report.load_error = refusal(check_target(path))
+    try:
+        report.load_error = refusal(check_target(path))
+    except Uncheckable as error:
+        report.load_error = uncheckable(error)
     if report.load_error is None:
         paths = [*(list(tests) or [scenarios_dir()]), *hidden]
         children = 2 if side_by_side and available_cores() >= 2 else 1

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from chatkit.grading.results import LoadError, Location
 from chatkit.kit_files import kit_files
-from chatkit.sandbox import Violation
+from chatkit.sandbox import Uncheckable, Violation
 from chatkit.sandbox.policy import module_list
 from chatkit.target import display_path, kit_root
 
@@ -39,6 +39,18 @@ def refusal(violations: list[Violation]) -> LoadError | None:
     )
     location = Location(display_path(first.file), first.line, first.function, first.code)
     return LoadError(message, error_type="Grade refused", location=location, refused=True)
+
+
+def uncheckable(error: Uncheckable) -> LoadError:
+    """The refusal for a flow too big, or nested too deeply, for the check to read."""
+    where = f"{display_path(error.path)}" + (f", line {error.line}" if error.line else "")
+    return LoadError(
+        f"{where}: {error.why}. The grader checks every line before it runs any, so it "
+        "grades only code it can read through.",
+        error_type="Grade refused",
+        location=Location(display_path(error.path), error.line, "<module>", ""),
+        refused=True,
+    )
 
 
 KIT_OWN = ("chatkit", "tests")

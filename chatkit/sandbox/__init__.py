@@ -1,7 +1,7 @@
 """What the learner's code may touch, and the scripted world it runs in.
 
-The grader runs learner code beside the checks, so a score is only worth what the
-learner's code cannot reach. Three parts keep it honest:
+A flow runs on phones of its own, but what it may touch there is kept small and its
+runs the same every time. Three parts see to it:
 
 - `chatkit.sandbox.check` reads the source before anything runs and refuses, with
   the line, whatever a flow has no business doing (files, the environment, frames,
@@ -16,7 +16,7 @@ code where the system allows (Linux: `chatkit.sandbox.landlock` for files,
 `chatkit.sandbox.seccomp` for sockets, processes and signals).
 """
 
-from chatkit.sandbox.check import Violation, check_target
+from chatkit.sandbox.check import Uncheckable, Violation, check_target
 from chatkit.sandbox.device import FlowCode
 from chatkit.sandbox.world import LIVE, ScriptedClock, ScriptedWorld, World
 
@@ -25,6 +25,7 @@ __all__ = [
     "FlowCode",
     "ScriptedClock",
     "ScriptedWorld",
+    "Uncheckable",
     "Violation",
     "World",
     "check_target",

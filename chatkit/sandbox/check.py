@@ -1,16 +1,18 @@
 """Read a flow's source, before any of it runs, and refuse what a flow may not do.
 
-The grader runs the learner's code in the same process as the checks, so it only
-runs code that keeps to `chatkit.sandbox.policy`: the kit's public names, a short
-list of harmless standard modules, and no way around them (no ``__dunder__``
-attributes, no frames, no private attributes of what the kit hands over, no
-builtins that open files or run strings). The import gate enforces the same list
-at run time; this check exists so a learner hears about it at once, with the line.
+A flow runs on phones of its own, which only the judge's events drive, and it keeps to
+`chatkit.sandbox.policy`: the kit's public names, a short list of harmless standard
+modules, and no way around them (no ``__dunder__`` attributes, no frames, no private
+attributes of what the kit hands over, no builtins that open files or run strings). The
+import gate enforces the same list at run time; this check exists so a learner hears
+about it at once, with the line. It reads each file as Python does (`read_source`), and
+refuses, before parsing, files far bigger than a flow could need.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,30 +64,83 @@ class Violation:
     """What is wrong, written for the learner."""
 
 
+MAX_SOURCE_BYTES = 4_000_000
+"""The most source a flow and its helpers may have in all. A flow is a few hundred lines;
+parsing many megabytes would cost the grader seconds and gigabytes before any verdict."""
+
+
+def read_source(path: Path) -> str:
+    """A module's text as Python reads it: UTF-8 unless a coding line says otherwise, a
+    byte-order mark dropped, line ends made ``\\n``. Raises `SyntaxError` or
+    `UnicodeDecodeError` where Python's import would fail."""
+    return importlib.util.decode_source(path.read_bytes())
+
+
+class Uncheckable(Exception):
+    """A flow too big, or nested too deeply, for the check to read: refused before any of
+    it runs."""
+
+    def __init__(self, path: Path, line: int, why: str) -> None:
+        super().__init__(why)
+        self.path, self.line, self.why = path, line, why
+
+
 def check_target(flow_file: Path) -> list[Violation]:
     """Check ``flow.py`` and every helper module it imports from its own folder.
 
-    A file that does not parse is left to the import probe, which reports the
-    syntax error with its line.
+    A file that does not parse, or cannot be read as text, is left to the import probe,
+    which reports the error with its line, as Python would. Raises `Uncheckable` for
+    source far bigger, or nested far deeper, than a flow could need.
     """
     folder = flow_file.parent
     pending, seen = [flow_file.resolve()], set[Path]()
     violations: list[Violation] = []
+    size = 0
     while pending:
         path = pending.pop()
         if path in seen:
             continue
         seen.add(path)
-        source = path.read_text(encoding="utf-8", errors="replace")
+        size += path.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            raise Uncheckable(
+                path,
+                0,
+                f"your flow and its helpers come to more than {MAX_SOURCE_BYTES // 1_000_000} MB "
+                "of source; a flow needs a few hundred lines",
+            )
         try:
+            source = read_source(path)
             tree = ast.parse(source, filename=str(path))
-        except SyntaxError:
+        except (SyntaxError, UnicodeDecodeError):
             continue
+        except (RecursionError, MemoryError):
+            raise Uncheckable(path, 0, _TOO_DEEP) from None
         checker = _Checker(path, source.splitlines(), folder)
-        checker.check(tree)
+        try:
+            checker.check(tree)
+        except RecursionError as error:
+            raise Uncheckable(path, _line_of(error), _TOO_DEEP) from None
         violations += checker.violations
         pending += [folder / f"{name}.py" for name in checker.helpers]
     return sorted(violations, key=lambda v: (str(v.file), v.line))
+
+
+_TOO_DEEP = (
+    "an expression nested too deeply to check (hundreds of parts in one, say); "
+    "split it into smaller ones"
+)
+
+
+def _line_of(error: RecursionError) -> int:
+    """The line of the deepest node the check was reading when it ran out of stack."""
+    frame, line = error.__traceback__, 0
+    while frame is not None:
+        node = frame.tb_frame.f_locals.get("node")
+        if isinstance(node, ast.AST):
+            line = getattr(node, "lineno", line)
+        frame = frame.tb_next
+    return line
 
 
 def is_helper(folder: Path, name: str) -> bool:

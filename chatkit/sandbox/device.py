@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chatkit.protocols import Flow
-from chatkit.sandbox.check import getattr_names, is_helper
+from chatkit.sandbox.check import getattr_names, is_helper, read_source
 from chatkit.sandbox.policy import FORBIDDEN_BUILTINS, allowed_module, module_list
 from chatkit.sandbox.world import LIVE, World, module_copy
 
@@ -48,7 +48,7 @@ class FlowCode:
     def code(self, path: Path) -> types.CodeType:
         compiled = self._compiled.get(path)
         if compiled is None:
-            source = path.read_text(encoding="utf-8")
+            source = read_source(path)
             tree = ast.parse(source, str(path))
             self.getattr_names |= getattr_names(tree)
             compiled = self._compiled[path] = compile(tree, str(path), "exec", dont_inherit=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from chatkit.blame import LoadFailure, load_failure
 from chatkit.live.server.settings import DEFAULT_PORT
 from chatkit.protocols import Flow
-from chatkit.sandbox import check_target
+from chatkit.sandbox import Uncheckable, check_target
 from chatkit.target import TargetError, display_path, load_flow, resolve_target
 from chatkit.tui.credentials import (
     ADMIN_TOKEN_ENV,
@@ -56,7 +56,10 @@ def load(spec: str, copies: int = 1) -> tuple[Path, list[Flow]]:
         path = resolve_target(spec)
     except TargetError as error:
         raise CannotLoad(str(error)) from None
-    refused = check_target(path)
+    try:
+        refused = check_target(path)
+    except Uncheckable as error:
+        raise CannotLoad(f"{display_path(error.path)}: {error.why}") from None
     if refused:  # the same check the grader makes: the demo runs the flow in this process
         first = refused[0]
         raise CannotLoad(

@@ -117,3 +117,41 @@ def test_what_the_flow_prints_is_in_the_story_and_the_output(tmp_path: Path) -> 
     assert result.output == "sending 'hi'\n"
     assert result.story[0].printed == "sending 'hi'\n"
     assert exercism(report)["tests"][0]["output"] == "sending 'hi'\n"
+
+
+SOLUTION = Path(__file__).resolve().parents[2] / "solution" / "flow.py"
+
+
+@pytest.mark.timeout(60)
+def test_an_expression_too_deep_to_check_is_refused_with_its_line(tmp_path: Path) -> None:
+    """Hundreds of parts in one expression: the check cannot read that far down, so the
+    grade is refused, with the line, and the grader does not crash."""
+    deep = "DEEP = " + "+".join(["1"] * 600) + "\n"
+    (tmp_path / "flow.py").write_text(SOLUTION.read_text() + "\n" + deep)
+    report = grade(str(tmp_path / "flow.py"))
+    error = report.load_error
+    assert error is not None and error.refused and report.exit_code == 2
+    assert "nested too deeply to check" in error.message
+    assert error.location is not None and error.location.line > 80
+
+
+@pytest.mark.timeout(60)
+def test_a_flow_far_bigger_than_a_flow_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """Megabytes of source would cost the grader seconds and gigabytes to parse."""
+    filler = "".join(f"V{n} = [1, 1, 1, 1]\n" for n in range(250_000))
+    (tmp_path / "flow.py").write_text(SOLUTION.read_text() + filler)
+    report = grade(str(tmp_path / "flow.py"))
+    error = report.load_error
+    assert error is not None and error.refused and "MB of source" in error.message
+
+
+def test_a_flow_in_the_encoding_its_coding_line_names_is_read_as_python_reads_it(
+    tmp_path: Path,
+) -> None:
+    """The check and the phones read a file as Python's import does: a coding line, a
+    byte-order mark, Windows line ends."""
+    source = "# -*- coding: latin-1 -*-\n# café\n" + SOLUTION.read_text()
+    (tmp_path / "flow.py").write_bytes(source.replace("\n", "\r\n").encode("latin-1"))
+    report = grade(str(tmp_path / "flow.py"), families=["normal flow"])
+    assert report.load_error is None, report.load_error
+    assert report.results and report.score == 100
