@@ -33,7 +33,11 @@ class PhoneGone(WireError):
 
 def write_frame(channel: socket.socket, value: object) -> None:
     """Send one value (plain JSON data) as a frame."""
-    data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (``chr(0xD800)``): sent as U+FFFD, as shown
+        data = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
     if len(data) > MAX_FRAME:
         raise WireError(f"a frame of {len(data):,} bytes is over the limit")
     channel.sendall(len(data).to_bytes(_LENGTH, "big") + data)

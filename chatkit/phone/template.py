@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 from chatkit.blame import blame_frame, load_failure
 from chatkit.phone.errors import blame_data
 from chatkit.phone.frames import read_frame, write_frame
-from chatkit.phone.hang_watch import HangWatch
+from chatkit.phone.hang_watch import HangWatch, StuckInLearnerCode
 from chatkit.phone.runtime import Phone, serve
 from chatkit.portable import limit_memory
 from chatkit.sandbox import FlowCode
@@ -114,21 +115,26 @@ def _phone(
             order = read_frame(channel)
         if compiled_error is not None:
             raise compiled_error
-        phone = Phone(code, order["scenario"], order["device"], order["user"])
-        check_shape(phone.client.flow, code.path)
-        write_frame(channel, {"ready": True})
+        ready = False
 
         def swallowed(message: str, frame: FrameType) -> None:
             place = blame_frame(frame, str(code.folder))
-            fatal = {"type": "StuckInLearnerCode", "message": message, "where": blame_data(place)}
+            stuck = {"type": "StuckInLearnerCode", "message": message, "where": blame_data(place)}
+            told = {"events": [], "fatal": stuck} if ready else {"load": stuck}
             with contextlib.suppress(OSError):
-                write_frame(channel, {"events": [], "fatal": fatal})  # nothing more happened
+                write_frame(channel, told)  # nothing more happened
             os._exit(1)
 
-        with HangWatch(code.folder, swallowed=swallowed):
+        with HangWatch(code.folder, swallowed=swallowed):  # the flow's own lines run from here
+            phone = Phone(code, order["scenario"], order["device"], order["user"])
+            check_shape(phone.client.flow, code.path)
+            write_frame(channel, {"ready": True})
+            ready = True
             serve(channel, phone)
     except BaseException as error:
         failure = load_failure(error, code.path)
+        if isinstance(error, StuckInLearnerCode):  # not the flow's own sys.exit
+            failure = replace(failure, message=f"while it was being imported, {error.code}")
         with contextlib.suppress(OSError):
             write_frame(
                 channel,

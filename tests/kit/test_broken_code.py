@@ -155,3 +155,42 @@ def test_a_flow_in_the_encoding_its_coding_line_names_is_read_as_python_reads_it
     report = grade(str(tmp_path / "flow.py"), families=["normal flow"])
     assert report.load_error is None, report.load_error
     assert report.results and report.score == 100
+
+
+@pytest.mark.timeout(60)
+def test_a_lone_surrogate_in_what_the_flow_prints_is_shown_not_a_broken_phone(
+    tmp_path: Path,
+) -> None:
+    """``chr(0xD800)`` is a string Python can hold but no file can: the phone sends it as
+    the replacement character, and the grading goes on."""
+    source = SOLUTION.read_text().replace(
+        "    check_body(body)\n", "    check_body(body)\n    print('debug ' + chr(0xD800))\n", 1
+    )
+    (tmp_path / "flow.py").write_text(source)
+    report = grade(str(tmp_path / "flow.py"), families=["normal flow"])
+    assert report.load_error is None, report.load_error
+    assert report.results and report.score == 100
+    assert any("debug \ufffd" in result.output for result in report.results)
+
+
+@pytest.mark.timeout(60)
+def test_a_loop_as_a_phone_imports_the_flow_is_stopped_at_its_line(tmp_path: Path) -> None:
+    """A loop at module level that ends only when the clock moves: the import probe's
+    clock does, a phone's stands still. The phone stops it as it stops a loop in send,
+    and says where."""
+    source = (
+        SOLUTION.read_text()
+        .replace("import uuid\n", "import time\nimport uuid\n", 1)
+        .replace(
+            "\n\nasync def send(",
+            "\n\n_FIRST = time.time_ns()\nwhile time.time_ns() == _FIRST:\n    pass\n\n\n"
+            "async def send(",
+            1,
+        )
+    )
+    (tmp_path / "flow.py").write_text(source)
+    report = grade(str(tmp_path / "flow.py"), families=["normal flow"])
+    assert report.load_error is None, report.load_error
+    stuck = failures(report)
+    assert stuck and all("while it was being imported" in r.message for r in stuck)
+    assert all(r.location is not None and "while time.time_ns()" in r.location.code for r in stuck)
