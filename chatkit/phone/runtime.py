@@ -42,7 +42,7 @@ from chatkit.phone.scale import ScaleBench
 from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.phone.timeline import TimelineDevice
 from chatkit.sandbox import FlowCode, ScriptedWorld
-from chatkit.sandbox.world import WAITS, Waits
+from chatkit.sandbox.world import WAITS, Place, Waits
 from chatkit.state import ChatState
 
 PRIMARY, FALLBACK = "primary", "fallback"
@@ -69,6 +69,20 @@ class _Op:
     """Whether its ``done`` was reported."""
     waits: Waits = field(default_factory=Waits)
     """What it did with the scripted clock: its sleeps, its own time-outs."""
+
+
+@dataclass(eq=False)
+class _Unsent(Waits):
+    """The clock waits of the flow's code outside any send: a task it started as its module
+    loaded, say. One while a send the server has answered is unfinished keeps that send's
+    news from its user as surely as a wait in the send itself, and counts as one."""
+
+    ops: dict[int, _Op] = field(default_factory=dict)
+
+    def note(self, asked: tuple[float, list[Place]]) -> None:
+        for op in self.ops.values():
+            if op.waits.answered and not op.task.done():
+                op.waits.note(asked)
 
 
 class _Line:
@@ -100,12 +114,13 @@ class Phone:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         self.loop.set_exception_handler(lambda loop, context: None)  # the judge is told instead
+        self.ops: dict[int, _Op] = {}
+        WAITS.set(_Unsent(ops=self.ops))  # each send's own context replaces it (`_start`)
         with self.journal.recording():
             flow = code.device(self.world, device)
         self.state = ChatState(user)
         self.client = ChatClient(flow, self.state, _Line(self, None))
         self.screen = self.journal.screen = ScreenWriter(self.state)
-        self.ops: dict[int, _Op] = {}
         self.answers: dict[int, asyncio.Future[Any]] = {}
         self._requests = itertools.count(1)
         self._events: list[dict[str, object]] = []

@@ -69,6 +69,12 @@ class Waits:
     after_answer: list[tuple[float, list[Place]]] = _dataclasses.field(default_factory=list)
     """Each sleep asked for once the server had answered: news the user is kept from."""
 
+    def note(self, asked: tuple[float, list[Place]]) -> None:
+        """A sleep the send asked for: how long, and the stack that asked."""
+        self.slept.append(asked)
+        if self.answered:
+            self.after_answer.append(asked)
+
 
 WAITS: contextvars.ContextVar[Waits | None] = contextvars.ContextVar("waits", default=None)
 """The `Waits` of the send running now: a phone gives each send its own."""
@@ -498,10 +504,7 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
     async def sleep(delay: float, result: Any = None) -> Any:
         waits = WAITS.get()
         if waits is not None and not delay <= 0:  # asyncio's own test: more is a real wait
-            asked = (_seconds(delay), _stack(sys._getframe(1)))
-            waits.slept.append(asked)
-            if waits.answered:
-                waits.after_answer.append(asked)
+            waits.note((_seconds(delay), _stack(sys._getframe(1))))
         await _asyncio.sleep(0)
         return result
 

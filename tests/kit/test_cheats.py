@@ -337,6 +337,44 @@ def test_waiting_for_real_time_cannot_make_a_grade_depend_on_the_machine(tmp_pat
     assert report.load_error is None and report.score == 100, report.load_error
 
 
+WORKER = """
+PAUSES = asyncio.Queue()
+
+
+async def pauser():
+    while True:
+        delay, done = await PAUSES.get()
+        await asyncio.sleep(delay)
+        done.set()
+
+
+WORKER = asyncio.ensure_future(pauser())
+
+
+async def pause(delay):
+    done = asyncio.Event()
+    PAUSES.put_nowait((delay, done))
+    await done.wait()
+"""
+
+
+def test_a_wait_in_a_task_of_the_flows_own_keeps_the_user_from_news_too(tmp_path: Path) -> None:
+    """The same fifth of a second, asked for by a task the flow started as it loaded, which
+    the send waits on: outside the send, but the send's news waits all the same."""
+    source = (
+        solution_with("import asyncio\n")
+        .replace("\n\nasync def send(", "\n" + WORKER + "\n\nasync def send(", 1)
+        .replace(
+            "    else:\n        reconcile(state, stored)\n",
+            "    else:\n        await pause(0.2)\n        reconcile(state, stored)\n",
+        )
+    )
+    report = grade(str(write_flow(tmp_path, source)), families=["normal flow"])
+    failed = [result for result in report.results if result.outcome is not Outcome.PASSED]
+    assert failed and all("after the server had answered" in r.message for r in failed)
+    assert all(r.location is not None and "asyncio.sleep(delay)" in r.location.code for r in failed)
+
+
 @pytest.mark.parametrize(
     "delay", ["0.2", "Fraction(1, 5)", "True", "Decimal('0.2')", "float('inf')", "float('nan')"]
 )
