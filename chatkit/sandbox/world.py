@@ -447,6 +447,13 @@ def _ran_out(error: DeliveryError) -> BaseException:
     return TimeoutError()
 
 
+def _no_time(limit: object) -> bool:
+    """Whether a time-out gives no time at all (zero, or less): asyncio's own test, and
+    then asyncio's own outcome (it runs out at once, whatever the machine), not the
+    script's."""
+    return limit is not None and limit <= 0  # type: ignore[operator]
+
+
 class _Limit:
     """The scripted ``asyncio.timeout``: it runs out when the server gives up (`_ran_out`),
     and answers what asyncio's ``Timeout`` does (``expired``, ``when``, ``reschedule``)."""
@@ -498,7 +505,8 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
     waited for real time would pass on one computer and fail on another. In a scenario
     only the script decides when the server answers, and when a client gives up: when it
     times a request out, a flow's own ``wait_for`` or ``timeout`` around it runs out first
-    (``TimeoutError``), as a shorter limit would.
+    (``TimeoutError``), as a shorter limit would. A limit of no time at all (zero or less)
+    runs out at once, as it does everywhere.
     """
 
     async def sleep(delay: float, result: Any = None) -> Any:
@@ -509,6 +517,8 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
         return result
 
     async def wait_for(awaitable: Any, timeout: float | None) -> Any:
+        if _no_time(timeout):
+            return await _asyncio.wait_for(awaitable, 0)
         try:
             return await awaitable
         except DeliveryError as error:
@@ -517,11 +527,16 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
     async def wait(
         awaitables: Any, *, timeout: float | None = None, return_when: str = _asyncio.ALL_COMPLETED
     ) -> Any:
+        if _no_time(timeout):
+            return await _asyncio.wait(awaitables, timeout=0, return_when=return_when)
         return await _asyncio.wait(awaitables, return_when=return_when)
+
+    def timeout(delay: float | None) -> Any:
+        return _asyncio.timeout(0) if _no_time(delay) else _Limit(delay)
 
     return module_copy(
         "asyncio",
-        {"sleep": sleep, "wait_for": wait_for, "wait": wait, "timeout": _Limit},
+        {"sleep": sleep, "wait_for": wait_for, "wait": wait, "timeout": timeout},
     )
 
 

@@ -337,6 +337,43 @@ def test_waiting_for_real_time_cannot_make_a_grade_depend_on_the_machine(tmp_pat
     assert report.load_error is None and report.score == 100, report.load_error
 
 
+LIMITED = {
+    "wait_for": "async def limited(call):\n    return await asyncio.wait_for(call, LIMIT)\n",
+    "timeout": (
+        "async def limited(call):\n"
+        "    async with asyncio.timeout(LIMIT):\n        return await call\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("how", LIMITED)
+def test_a_time_out_of_no_time_at_all_runs_out_at_once_as_everywhere(
+    how: str, tmp_path: Path
+) -> None:
+    """``timedelta(seconds=10).microseconds`` is 0, not ten million: a limit of no time at all
+    runs out before any answer on every machine, so every send fails at once."""
+    limit = "LIMIT = timedelta(seconds=10).microseconds / 1e6\n\n\n"
+    limited = "limited(server.send(chat_id, message.client_id, body))"
+    source = (
+        solution_with("import asyncio\nfrom datetime import timedelta\n")
+        .replace("\n\nasync def send(", f"\n\n{limit}{LIMITED[how]}\n\nasync def send(", 1)
+        .replace(
+            "        stored = await server.send(chat_id, message.client_id, body)\n",
+            f"        stored = await {limited}\n",
+        )
+        .replace(
+            "    else:\n        reconcile(state, stored)\n",
+            "    except TimeoutError:\n"
+            "        rollback(state, message.client_id, 'no answer in time')\n"
+            "    else:\n        reconcile(state, stored)\n",
+        )
+    )
+    report = grade(str(write_flow(tmp_path, source)), families=["normal flow"])
+    assert report.load_error is None, report.load_error
+    failed = [result for result in report.results if result.outcome is not Outcome.PASSED]
+    assert len(failed) >= len(report.results) // 2
+
+
 WORKER = """
 PAUSES = asyncio.Queue()
 
