@@ -20,9 +20,12 @@ from string import Formatter
 
 from chatkit.sandbox.policy import (
     ALLOWED_DUNDERS,
+    DECLARED_DUNDERS,
     FORBIDDEN_BUILTINS,
     INTROSPECTION_ATTRIBUTES,
+    PUBLIC_UNDERSCORED,
     SHARED_STATE_ATTRIBUTES,
+    WHY_NOT,
     allowed_module,
     name_allowed,
 )
@@ -185,6 +188,8 @@ class _Checker(ast.NodeVisitor):
         """Names bound to a standard module or the kit, and which module."""
         self.imported: set[str] = set()
         """Names bound by ``from … import``, of the kit or the standard library."""
+        self.classes: set[str] = set()
+        """The classes this file defines."""
         self.bound: set[str] = set()
         """Every name the file binds anywhere (a flow may name its own ``input``)."""
         self._module_bases: set[int] = set()
@@ -212,8 +217,11 @@ class _Checker(ast.NodeVisitor):
     def _note_binding(self, node: ast.AST) -> None:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             self.bound.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             self.bound.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            self.bound.add(node.name)
+            self.classes.add(node.name)
         elif isinstance(node, ast.arg):
             self.bound.add(node.arg)
         elif isinstance(node, ast.ExceptHandler) and node.name:
@@ -231,7 +239,7 @@ class _Checker(ast.NodeVisitor):
                 self.helpers.add(name)
                 self.helper_names.add(alias.asname or name)
             elif allowed_module(name) is None:
-                self._refuse(node, _not_allowed(name))
+                self._refuse(node, _not_allowed(name, self.folder))
             elif "." in name and alias.asname is None:
                 self._refuse(node, f"write `from {name} import …` (or `import {name} as …`)")
             else:
@@ -252,7 +260,7 @@ class _Checker(ast.NodeVisitor):
             self.helpers.add(module)
             return
         if allowed_module(module) is None:
-            self._refuse(node, _not_allowed(module))
+            self._refuse(node, _not_allowed(module, self.folder))
             return
         for alias in node.names:
             if alias.name == "*":
@@ -265,7 +273,11 @@ class _Checker(ast.NodeVisitor):
     # Names and attributes.
 
     def visit_Name(self, node: ast.Name) -> None:
-        if _DUNDER.fullmatch(node.id) and node.id not in ALLOWED_DUNDERS:
+        if (
+            _DUNDER.fullmatch(node.id)
+            and node.id not in ALLOWED_DUNDERS
+            and node.id not in DECLARED_DUNDERS
+        ):
             self._refuse(
                 node, f"`{node.id}` reaches into Python's internals; a flow never needs it"
             )
@@ -354,16 +366,19 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _is_own(self, base: ast.expr) -> bool:
-        """``self._x``, ``cls._x`` or ``helpers._x``: the learner's own private names."""
+        """``self._x``, ``cls._x``, ``helpers._x`` or ``Stats._x`` (a class of this file's
+        own, by a name nothing else binds): the learner's own private names."""
         return isinstance(base, ast.Name) and (
-            base.id in {"self", "cls"} or base.id in self.helper_names
+            base.id in {"self", "cls"}
+            or base.id in self.helper_names
+            or (base.id in self.classes and base.id not in self.imported)
         )
 
     def visit_Constant(self, node: ast.Constant) -> None:
         text = node.value
         if not isinstance(text, str):
             return
-        if _DUNDER.fullmatch(text) or _FORMAT_DUNDER.search(text):
+        if (_DUNDER.fullmatch(text) and text != "__main__") or _FORMAT_DUNDER.search(text):
             self._refuse(node, "a string that names Python's internals; a flow never needs one")
             return
         for attr in _format_attributes(text):
@@ -382,7 +397,7 @@ def _attribute_refusal(attr: str, *, own: bool) -> str | None:
         return f"`.{attr}` reaches the code around your flow; a flow never needs it"
     if attr in SHARED_STATE_ATTRIBUTES:
         return f"`.{attr}` changes Python's own classes, outside your flow; a flow never needs it"
-    if attr.startswith("_") and not own:
+    if attr.startswith("_") and not own and attr not in PUBLIC_UNDERSCORED:
         return (
             f"`.{attr}` is private to the kit or Python; use the public names "
             "(`state.get`, `state.chat`, `message.status`, …)"
@@ -438,11 +453,17 @@ def _literal_text(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
-def _not_allowed(module: str) -> str:
+def _not_allowed(module: str, folder: Path) -> str:
     if module == "chatkit" or module.startswith("chatkit."):
         return (
             f"`{module}` is the kit's inside: import what you need from `chatkit` itself "
             "(`from chatkit import ChatState, Message, …`)"
+        )
+    package, _, rest = module.partition(".")
+    if (folder / package).is_dir():
+        return (
+            f"`{module}` is in a folder of yours: a helper module must be a file right beside "
+            f"flow.py (`{rest.rpartition('.')[2] or package}.py`), not in a folder"
         )
     return f"a flow may not import `{module}`"
 
@@ -450,7 +471,7 @@ def _not_allowed(module: str) -> str:
 def _name_not_allowed(module: str, name: str) -> str:
     if module == "chatkit":
         return f"`{name}` is not one of chatkit's public names (see `chatkit.__all__`)"
-    return f"a flow may not use `{module}.{name}`"
+    return WHY_NOT.get((module, name), f"a flow may not use `{module}.{name}`")
 
 
 def _forbidden_builtin(name: str) -> str:

@@ -124,6 +124,23 @@ The import gate takes them out of a flow's builtins; ``__import__`` it replaces.
 ALLOWED_DUNDERS = frozenset({"__init__", "__post_init__", "__name__", "__doc__"})
 """The only ``__dunder__`` names a flow may write (``super().__init__(…)``, ``__name__``)."""
 
+DECLARED_DUNDERS = frozenset({"__all__", "__slots__"})
+"""``__dunder__`` names a module or a class may declare, as plain names (``__all__ = […]``,
+``__slots__ = ()``): they say what a module exports, what a class's objects hold."""
+
+PUBLIC_UNDERSCORED = frozenset({"_replace", "_asdict", "_fields", "_field_defaults", "_make"})
+"""A named tuple's public methods, written with an underscore so a field cannot take
+their names (``row._replace(tries=2)``)."""
+
+WHY_NOT: dict[tuple[str, str], str] = {
+    (module, name): (
+        f"`{module}.{name}` copies attributes by names chosen as it runs, a way around this "
+        "check; write the decorator without it (the function it returns works the same)"
+    )
+    for module, name in (("functools", "wraps"), ("functools", "update_wrapper"))
+}
+"""Why a name of an allowed module is not allowed, where the reason is not plain."""
+
 INTROSPECTION_ATTRIBUTES = _words(
     "f_back f_globals f_locals f_builtins f_code f_trace tb_frame tb_next gi_frame gi_code "
     "gi_yieldfrom cr_frame cr_code cr_await cr_origin ag_frame ag_code ag_await get_loop "

@@ -31,6 +31,29 @@ STYLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         ),
         ("normal flow",),
     ),
+    "ordinary Python the check once refused": (
+        (
+            (
+                "\n\nasync def send(",
+                '\n\n__all__ = ["send", "reconcile", "rollback"]\n\n\n'
+                "class Attempt(NamedTuple):\n    tries: int = 0\n\n\n"
+                "class _Stats:\n    __slots__ = ()\n    _sent = 0\n\n\n"
+                "async def send(",
+            ),
+            (
+                "    chat.in_flight.add(message.client_id)\n",
+                "    chat.in_flight.add(message.client_id)\n"
+                "    _Stats._sent = Attempt()._replace(tries=_Stats._sent + 1).tries\n",
+            ),
+            ("import uuid\n", "import uuid\nfrom typing import NamedTuple\n"),
+            (
+                "    chat.error = reason\n",
+                "    chat.error = reason\n\n\n"
+                'if __name__ == "__main__":\n    print("run the grader instead")\n',
+            ),
+        ),
+        ("normal flow",),
+    ),
     "created_at from a timestamp": (
         (
             ("import uuid\n", "import time\nimport uuid\n"),
