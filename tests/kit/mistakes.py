@@ -1293,6 +1293,41 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "seen_lately_skipped",
+        doc="""
+        Known wrong: a message seen lately is skipped, even when a reload brings it back.
+
+        The mistake: reconcile keeps the last 500 client ids it showed and drops any message
+        whose id is among them. After a reload replaces the chat, the server's list brings
+        those messages again, and they vanish.
+
+        Meant to be caught by: duplicates (a reload after an echo).
+        """,
+        edits=(
+            (lines("import uuid"), lines("import uuid", "from collections import deque")),
+            (
+                lines("", "", "async def send("),
+                lines(
+                    "",
+                    "",
+                    "_seen_lately: deque[str] = deque(maxlen=500)",
+                    "",
+                    "",
+                    "async def send(",
+                ),
+            ),
+            (
+                lines("        state.add(Message.from_server(incoming))"),
+                lines(
+                    "        if incoming.client_id in _seen_lately:  # WRONG: a reload shows it again",
+                    "            return",
+                    "        _seen_lately.append(incoming.client_id)",
+                    "        state.add(Message.from_server(incoming))",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "others_dedup_by_author_body",
         doc="""
         Known wrong: someone else's message with the same words as their last one is dropped.

@@ -347,7 +347,8 @@ NOT_ABOUT_ORDERINGS = {
     "rollback_in_the_open_chat",  # … the same way,
     "stale_retry_clears_the_banner",  # a world retries only what shows failed
     "dedup_by_seq_only",  # … the same way,
-    "dedup_others_by_seq",  # … or on a reload, which the default world has not
+    "dedup_others_by_seq",  # … or on a reload, which the default world has not,
+    "seen_lately_skipped",  # … the same
     "others_dedup_by_author_body",  # wrong only when bob says the same thing twice
     "retry_keeps_error",  # wrong only in a retry, which the default world has not,
     "pending_retry_makes_a_new_row",  # … the same

@@ -136,6 +136,16 @@ async def test_resync_keeps_pending_and_failed_messages_once(kit: Scenario) -> N
     kit.expect_flags(sending=True, error="you are offline")
 
 
+async def test_resync_after_an_echo_keeps_the_message(kit: Scenario) -> None:
+    """Bob's "hello" reached you by its echo. Then you reload the chat: the server's
+    list replaces your confirmed rows, and "hello" is in it, so it shows again, once.
+    Remembering that you saw it already must not make it vanish now."""
+    kit.client()
+    await kit.echo(kit.post("hello", by="bob"))
+    await kit.resync()
+    kit.expect(["bob: 'hello' sent #1"], rule=Rule.RESYNC)
+
+
 async def test_resync_confirms_a_pending_message_the_server_has(kit: Scenario) -> None:
     """Your "hi" is pending, but the server already stored it. You reload the
     chat: the server's list includes "hi" with your client id, so your pending
