@@ -7,23 +7,36 @@ learner's `send`, `reconcile` and `rollback`, and nothing else.
 
 from __future__ import annotations
 
-from chatkit.model import Message, ServerMessage, Status
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from chatkit.model import Message, Sealed, ServerMessage, Status, seal
 from chatkit.protocols import ChatServer, Flow
 from chatkit.state import ChatState
 
 
-class ServerView:
+@seal
+class ServerView(metaclass=Sealed):
     """What a flow is handed as its server: ``send`` and ``history``, and nothing else.
 
     The flow never needs more, and handing it the server object itself would hand it
-    whatever that object can reach.
+    whatever that object can reach. Neither it nor its class can be changed: what a flow
+    kept on it would be kept where nothing reads it.
     """
 
     __slots__ = ("history", "send")
+    send: Callable[..., Coroutine[Any, Any, ServerMessage]]
+    history: Callable[..., Coroutine[Any, Any, list[ServerMessage]]]
 
     def __init__(self, server: ChatServer) -> None:
-        self.send = server.send
-        self.history = server.history
+        object.__setattr__(self, "send", server.send)
+        object.__setattr__(self, "history", server.history)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("the server a flow is handed cannot be changed")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("the server a flow is handed cannot be changed")
 
     def __repr__(self) -> str:
         return "<chat server>"

@@ -9,7 +9,8 @@ and counts again.
 The count reads containers and objects as stored (`chatkit.held`), never through the
 flow's own methods (a ``__len__`` or ``__iter__`` of its own would tell what it likes).
 The states the flow is handed count nothing, and nor do modules, plain values, the
-classes a flow imports and the kit's machinery (the server it is handed, event loops);
+classes a flow imports (but what it set on them) and the kit's machinery (the server it is
+handed, event loops);
 every other object counts what it holds, the kit's data too (a `Chat` the flow made
 itself is a set of ids like any other).
 """
@@ -35,6 +36,7 @@ from types import (
 from typing import Any
 
 from chatkit.code_folder import CodeFolder
+from chatkit.engine.timelines.shipped import changes, within_reach
 from chatkit.held import cell_contents, is_python_class, own_attributes
 from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
 from chatkit.sandbox.device import device_modules
@@ -80,6 +82,9 @@ def kept_values(flow: object, folder: str, handed: Iterable[ChatState] = ()) -> 
         ),
         key=lambda root: root[0],
     )
+    # and what it set on the classes it imports (``collections.Counter.seen = set()``)
+    reach = within_reach(device_modules(flow).values())
+    roots += [(f"{owner}.{name}", value) for owner, name, value in changes(reach)]
     seen = _state_parts(handed)
     kept: dict[str, int] = {}
     budget = BUDGET

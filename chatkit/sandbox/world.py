@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from chatkit.limits import FLOOD_LIMIT, OUTPUT_LIMIT
-from chatkit.model import TIMED_OUT, DeliveryError
+from chatkit.model import TIMED_OUT, DeliveryError, Sealed, seal
 from chatkit.sandbox import caches
 from chatkit.sandbox.policy import allowed_names
 
@@ -454,9 +454,11 @@ def _no_time(limit: object) -> bool:
     return limit is not None and limit <= 0  # type: ignore[operator]
 
 
-class _Limit:
+@seal
+class _Limit(metaclass=Sealed):
     """The scripted ``asyncio.timeout``: it runs out when the server gives up (`_ran_out`),
-    and answers what asyncio's ``Timeout`` does (``expired``, ``when``, ``reschedule``)."""
+    and answers what asyncio's ``Timeout`` does (``expired``, ``when``, ``reschedule``).
+    Its class cannot be changed: every run of a flow shares it."""
 
     def __init__(self, delay: float | None) -> None:
         self.delay = delay

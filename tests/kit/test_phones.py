@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from chatkit.client import ServerView
 from chatkit.engine.harness import Scenario
 from chatkit.engine.remote import PhoneMisbehaved, RemotePhone
 from chatkit.engine.scripted import ScriptedServer
-from chatkit.model import Message
+from chatkit.model import DeliveryError, Message, ServerMessage
 from chatkit.phone.link import PhoneTemplate
 from chatkit.phone.screen import ScreenError, ScreenReader, ScreenWriter, Unplain
 from chatkit.sandbox import ScriptedWorld
@@ -121,6 +122,26 @@ def test_a_diff_cut_short_leaves_nothing_out_of_the_next() -> None:
         assert [row.describe() for row in mirror.rows] == [row.describe() for row in first.rows]
         assert [row.error for row in mirror.rows] == ["offline", None]
         assert sorted(reader.state.messages) == ["a", "b"]
+
+
+def test_the_server_a_flow_is_handed_keeps_nothing_of_the_flows() -> None:
+    """The key names the server a flow is handed as "the server": what a flow could keep
+    on it (or on its class, which every run shares) nothing would read, so nothing can."""
+
+    class Server:
+        async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+            raise DeliveryError("offline")
+
+        async def history(self, chat_id: str) -> list[ServerMessage]:
+            return []
+
+    view = ServerView(Server())
+    with pytest.raises(AttributeError):
+        view.send = Server().send
+    with pytest.raises(AttributeError):
+        del view.history
+    with pytest.raises(TypeError):
+        setattr(ServerView, "kept", 1)  # noqa: B010 (mypy knows there is no such attribute)
 
 
 def test_a_value_that_is_not_plain_reaches_the_mirror_as_what_it_is() -> None:

@@ -601,6 +601,15 @@ MEMO_HOLDERS = {
         '    if key == "first":\n        uuid.UUID.memo_first = value\n'
         "    else:\n        uuid.UUID.memo_in_send = value\n"
     ),
+    "a base class of a class of Python's": (
+        "import asyncio\n\n\n"
+        "def get(key):\n    base = asyncio.Lock.mro()[1]\n"
+        '    if key == "first":\n        return getattr(base, "memo_first", "")\n'
+        '    return getattr(base, "memo_in_send", False)\n\n\n'
+        "def put(key, value):\n    base = asyncio.Lock.mro()[1]\n"
+        '    if key == "first":\n        base.memo_first = value\n'
+        "    else:\n        base.memo_in_send = value\n"
+    ),
     "a kit function": (
         'def get(key):\n    if key == "first":\n'
         '        return getattr(check_body, "memo_first", "")\n'

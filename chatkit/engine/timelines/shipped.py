@@ -42,14 +42,37 @@ def _shipped() -> dict[int, Shipped]:
             if isinstance(value, FunctionType) or (
                 isinstance(value, type) and is_python_class(value)
             ):
-                found[id(value)] = (value, dict(vars(value)))
-                if isinstance(value, type):
-                    for held in vars(value).values():
-                        _OWNER.setdefault(id(held), id(value))
-                        _keep_object(held, found)
+                _keep_class_or_function(value, found)
             else:
                 _keep_object(value, found)
+        # the classes its functions hand out (``type(asyncio.timeout(1))``) under any name
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and is_python_class(value):
+                _keep_class_or_function(value, found)
+                _BY_MODULE.setdefault(module.__name__, []).append(id(value))
     return found
+
+
+def _keep_class_or_function(value: type | FunctionType, found: dict[int, Shipped]) -> None:
+    """Keep a class (and the Python classes it is made from: ``.mro()`` reaches them) or a
+    function, and the objects a class holds."""
+    if id(value) in found:
+        return
+    found[id(value)] = (value, dict(vars(value)))
+    if not isinstance(value, type):
+        return
+    for held in vars(value).values():
+        _OWNER.setdefault(id(held), id(value))
+        _keep_object(held, found)
+    for base in value.__mro__[1:]:
+        if is_python_class(base):
+            _OWNER.setdefault(id(base), id(value))
+            _keep_class_or_function(base, found)
+
+
+_BY_MODULE: dict[str, list[int]] = {}
+"""Every Python class in each allowed module, by ``id``, under whatever name: a flow that
+imports the module can reach them through what its functions return."""
 
 
 _OWNER: dict[int, int] = {}
@@ -137,9 +160,12 @@ def within_reach(modules: Iterable[ModuleType]) -> list[Shipped]:
     """The shipped classes, functions and objects a flow's modules name, and chatkit's, and
     the objects kept on those classes: the ones it can have set something on, in one order
     for every run."""
+    modules = list(modules)
     named = set(map(id, chain.from_iterable(vars(module).values() for module in modules)))
     reached = named.intersection(_AS_SHIPPED).union(_HANDED)
-    reached.update(*(_HELD[owner] for owner in reached.intersection(_HELD)))
+    reached.update(*(_BY_MODULE.get(module.__name__, ()) for module in modules))
+    while held := set().union(*(_HELD[owner] for owner in reached.intersection(_HELD))) - reached:
+        reached |= held  # a base class's objects too
     return [_AS_SHIPPED[key] for key in sorted(reached, key=_ORDER.__getitem__)]
 
 
