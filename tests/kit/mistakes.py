@@ -1293,6 +1293,27 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "rollback_only_while_pending",
+        doc="""
+        Known wrong: a refusal of a message already shown failed is ignored.
+
+        The mistake: rollback undoes only a pending row. Retry tapped twice, and both
+        attempts refused: the second refusal is dropped, so the row and the banner keep
+        the older reason.
+
+        Meant to be caught by: edge cases (retry tapped twice and refused again).
+        """,
+        edits=(
+            (
+                lines("    if message is None or message.status is Status.SENT:"),
+                lines(
+                    "    if message is None or message.status is not Status.PENDING:"
+                    "  # WRONG: failed is news too"
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "seen_lately_skipped",
         doc="""
         Known wrong: a message seen lately is skipped, even when a reload brings it back.

@@ -351,6 +351,7 @@ NOT_ABOUT_ORDERINGS = {
     "seen_lately_skipped",  # … the same
     "others_dedup_by_author_body",  # wrong only when bob says the same thing twice
     "retry_keeps_error",  # wrong only in a retry, which the default world has not,
+    "rollback_only_while_pending",  # … refused twice,
     "pending_retry_makes_a_new_row",  # … the same
     "old_messages_walked_into_place",  # slow, never wrong
     "old_messages_shifted_into_place",  # … the same,

@@ -138,6 +138,26 @@ async def test_retry_tapped_twice_shows_one_row(kit: Scenario) -> None:
     kit.expect_flags(sending=False, error=None)
 
 
+async def test_retry_tapped_twice_and_refused_again_shows_the_newest_reason(
+    kit: Scenario,
+) -> None:
+    """ "hi" was refused. You tap retry twice, and the server refuses it again: "still
+    offline", and, if the second tap sent it too, "server busy" after that. "hi" ends
+    failed, once, with the newest reason, and so does the banner: a refusal of a message
+    already shown failed is news all the same."""
+    hi = await kit.send("hi")
+    await kit.refuse(hi, "you are offline")
+    first = await kit.retry(hi)
+    second = await kit.retry(hi)
+    await kit.refuse(first, "still offline")
+    newest = "still offline"
+    if second.request is not None:
+        await kit.refuse(second, "server busy")
+        newest = "server busy"
+    kit.expect([f"'hi' failed ({newest})"], rule=Rule.KEEP_WORDS)
+    kit.expect_flags(sending=False, error=newest)
+
+
 async def test_the_echo_arrives_while_the_retry_travels(kit: Scenario) -> None:
     """ "hi" timed out and you retried it. While the retry is on its way, the
     echo of the original send arrives: "hi" is confirmed. Then the retry's ack
