@@ -807,6 +807,17 @@ class RuleWatch:
                 about=(chat, *mine),
                 fields=("in_flight", *STATUS_FIELDS),
             )
+        missing = pending - chat.in_flight
+        if missing:
+            bodies = sorted(repr(row.body) for row in mine if row.client_id in missing)
+            raise RuleBroken(
+                Rule.LOADING_AND_ERRORS,
+                f"{', '.join(bodies)} is pending, but in_flight no longer holds it: the chat "
+                "stops saying sending… when another send settles. Add each send's client id "
+                "to in_flight, and take out only its own",
+                about=(chat,),
+                fields=("in_flight",),
+            )
         expected = self._expected_banner(chat_id, mine)
         if chat.error != expected:
             raise RuleBroken(
