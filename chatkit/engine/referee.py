@@ -68,7 +68,14 @@ class Referee:
                 others = [
                     each for who, ids in self._new_ids.items() if who != owner for each in ids
                 ]
-                check_id_room(sample, others)
+                try:
+                    check_id_room(sample, others)
+                except RuleBroken as broken:  # to blame: where its last id was made
+                    row = self.state(owner).get(sample[-1])
+                    if row is not None:
+                        broken.about, broken.fields = (row,), CREATED
+                        self.blame(broken, owner)
+                    raise
 
     def bind(self, sending: Sending, op: Op) -> None:
         """``op`` is how its phone runs ``sending``."""
@@ -200,7 +207,7 @@ class Referee:
         try:
             self._check_request(sending, request)
         except RuleBroken as broken:
-            broken.blame = op.called_at
+            broken.blame = broken.blame or op.called_at
             sending.broken = broken
 
     def _check_request(self, sending: Sending, request: Request) -> None:

@@ -20,7 +20,7 @@ async def test_every_event_and_endpoint_survives_the_fuzz_set(start_server: Serv
         label.split(".")[0].split(" ")[0] for label, _ in fuzz.socketio_cases()
     }
     kinds = ("answered frame", "look-alike chat", "host header", "admin token near miss")
-    for kind in (*kinds, "polling body"):
+    for kind in (*kinds, "polling body", "JSONP poll", "connect auth"):
         assert report.cases[kind] > 0, f"no {kind} case ran"
     assert not report.failures, "\n".join(report.failures[:20])
     assert "Traceback" not in server.log.read_text()

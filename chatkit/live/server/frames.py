@@ -56,8 +56,13 @@ RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "*"})
 (a forged ``disconnect`` event signed a connection out; ``*`` called the catch-all
 handler without the event's name)."""
 
-_HEAD = re.compile(r"^(?P<type>\d)(?:(?P<namespace>/[^,]{0,64}),)?(?P<id>\d{1,12})?")
-"""The start of a Socket.IO packet: its type, namespace and ack id, read without decoding."""
+_HEAD = re.compile(r"^(?P<type>\d)(?:(?P<namespace>/[^,]{0,64}),)?(?P<id>\d+)?")
+"""The start of a Socket.IO packet: its type, namespace and ack id (all its digits, as
+python-socketio reads it: an answer under a cut-off id would reach no one, or someone
+else), read without decoding."""
+_ACK_DIGITS = 4000
+"""The longest ack id answered as an ack (Python reads no longer number as text); a
+frame with a longer one is answered with an ``error`` event."""
 
 
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
@@ -99,6 +104,14 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         again, as a new one gets: signing out does not leave a stranger's connection open."""
         eio_sid = self.manager.eio_sid_from_sid(sid, "/")
         if eio_sid is not None:
+            self._arm_sign_in(eio_sid)
+
+    def keep_sign_in_deadline(self, sid: str) -> None:
+        """A connection that joined the namespace not signed in keeps the deadline it has;
+        one whose deadline passed while it was signed in (it left and joined again) gets a
+        new one: leaving and joining is no way to stay open as a stranger."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is not None and eio_sid not in self._sign_in_due:
             self._arm_sign_in(eio_sid)
 
     def _arm_sign_in(self, eio_sid: str) -> None:
@@ -197,7 +210,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         """Answer a refused frame: as its ack if it asked for one, else with an error event."""
         head = _HEAD.match(data)
         namespace = (head["namespace"] if head else None) or "/"
-        ack_id = int(head["id"]) if head and head["id"] and head["type"] == "2" else None
+        digits = head["id"] if head and head["type"] == "2" else None
+        ack_id = int(digits) if digits and len(digits) <= _ACK_DIGITS else None
         await self._answer(eio_sid, namespace, ack_id, error)
 
     async def _answer(
@@ -304,6 +318,27 @@ ENGINE_IO_TYPES = frozenset("0123456")
 """The first character of every Engine.IO packet (open, close, ping, pong, message...)."""
 
 
+def is_engine_io(path: str) -> bool:
+    """Whether a request is Engine.IO's: it answers ``/socket.io`` as ``/socket.io/``, so
+    every guard in front of it must take both for its own."""
+    return path == "/socket.io" or path.startswith("/socket.io/")
+
+
+def _asks_for_jsonp(scope: Scope) -> bool:
+    """Whether a polling request asks to be answered as a script (``j=`` in its query):
+    script tags send no ``Origin``, so such answers get past the origin check."""
+    query = scope.get("query_string", b"")
+    return any(part.startswith(b"j=") for part in query.split(b"&"))
+
+
+async def _refuse_request(send: Send, error: ChatError) -> None:
+    """Answer an HTTP request with ``error``, as JSON."""
+    answer = json.dumps(error.to_json()).encode()
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer})
+
+
 class FrameGuard:
     """ASGI middleware: answer a WebSocket text frame that is no Engine.IO packet with an
     ``error`` event, and keep it from Engine.IO, so the connection lives on; answer a
@@ -314,7 +349,10 @@ class FrameGuard:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        polling = scope["type"] == "http" and scope["path"].startswith("/socket.io/")
+        polling = scope["type"] == "http" and is_engine_io(scope["path"])
+        if polling and _asks_for_jsonp(scope):
+            await _refuse_request(send, BadRequest("JSONP polling is not served"))
+            return
         if polling and scope["method"] == "POST":
             await self._polling_post(scope, receive, send)
             return
@@ -369,10 +407,7 @@ class FrameGuard:
                 break
         if error is not None:
             log.info("refused a polling body: %s", error.reason)
-            answer = json.dumps(error.to_json()).encode()
-            headers = [(b"content-type", b"application/json")]
-            await send({"type": "http.response.start", "status": error.status, "headers": headers})
-            await send({"type": "http.response.body", "body": answer})
+            await _refuse_request(send, error)
             return
         whole: Message = {"type": "http.request", "body": bytes(body), "more_body": False}
         replayed = False

@@ -42,7 +42,7 @@ from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -134,6 +134,8 @@ class _Api:
                 return await endpoint(request)
             except ChatError as error:
                 return JSONResponse(error.to_json(), status_code=error.status)
+            except ClientDisconnect:  # nobody is left to answer, and nothing went wrong here
+                return Response(status_code=499)
             except Exception:
                 log.exception("%s %s failed", request.method, request.url.path)
                 return JSONResponse(INTERNAL_ERROR, status_code=500)
@@ -298,7 +300,7 @@ class _Api:
             ) from None
         try:
             payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except ValueError:  # not JSON, not UTF-8, or a number too long to read
             raise BadRequest("the request body is not valid JSON") from None
         except RecursionError:
             raise BadRequest("the request body is nested too deeply") from None

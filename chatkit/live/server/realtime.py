@@ -255,11 +255,15 @@ class Realtime:
         if self.fanout.degraded:
             await self.sio.emit(EVENT_DELIVERY, delivery_notice(degraded=True), to=sid)
         if token is None:
+            self.sio.keep_sign_in_deadline(sid)
             return
         try:
             session = await self.sessions.by_token(token, address)
-        except ChatError:
-            return  # a stale token, or too many: the connection signs in by hand
+        except ChatError:  # a stale token, or too many: the connection signs in by hand
+            self.sio.keep_sign_in_deadline(sid)
+            return
+        if sid not in self._addresses:  # it closed while the token was looked up
+            return
         self.sessions.bind(sid, session)
         for chat_id in session.rooms:
             await self._enter(sid, chat_id)
@@ -316,6 +320,8 @@ class Realtime:
             session, token = await self.sessions.login(request.user, request.password, address)
         if current is not None and current.user != session.user:
             raise BadRequest(f"this connection is signed in as {current.user!r}; log out first")
+        if sid not in self._addresses:  # it closed while the password was checked
+            raise BadRequest("this connection closed before it was signed in")
         previous = self.sessions.bind(sid, session)
         if previous is not None and previous is not session:  # switched sessions: its rooms go
             for chat_id in previous.rooms - session.rooms:

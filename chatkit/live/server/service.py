@@ -18,8 +18,9 @@ it: every refusal reads the same as for a chat that does not exist.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -88,12 +89,12 @@ class ChatService:
     async def join(self, session: Session, chat_id: str) -> None:
         """Listen to a chat; a public one makes you a member, a private one needs you to be."""
         if chat_id not in session.account.chats:
-            self._check_room_for(session)
-            if not chat_id.startswith(PRIVATE_PREFIX):
-                await self.sessions.store.add_member(chat_id, session.user)
-            elif not await self.sessions.store.take_invite(chat_id, session.user):
-                raise not_member(chat_id)
-            session.account.chats.add(chat_id)
+            with self._room_for(session):
+                if not chat_id.startswith(PRIVATE_PREFIX):
+                    await self.sessions.store.add_member(chat_id, session.user)
+                elif not await self.sessions.store.take_invite(chat_id, session.user):
+                    raise not_member(chat_id)
+                session.account.chats.add(chat_id)
         await self._listen(session, chat_id)
 
     async def leave(self, session: Session, chat_id: str) -> None:
@@ -131,9 +132,9 @@ class ChatService:
 
     async def create_chat(self, session: Session) -> PrivateChat:
         """A new private chat, with its creator in it and listening."""
-        self._check_room_for(session)
-        chat = await self.sessions.store.create_private_chat(session.user)
-        session.account.chats.add(chat.chat_id)
+        with self._room_for(session):
+            chat = await self.sessions.store.create_private_chat(session.user)
+            session.account.chats.add(chat.chat_id)
         await self._listen(session, chat.chat_id)
         return chat
 
@@ -178,11 +179,11 @@ class ChatService:
 
     async def accept_invite(self, session: Session, code: str) -> str:
         """Join the private chat an invite code opens; its id."""
-        self._check_room_for(session)
-        chat_id = await self.sessions.store.redeem_invite(code, session.user)
-        if chat_id is None:
-            raise NotFound("this invite code opens no chat (it may have been replaced)")
-        session.account.chats.add(chat_id)
+        with self._room_for(session):
+            chat_id = await self.sessions.store.redeem_invite(code, session.user)
+            if chat_id is None:
+                raise NotFound("this invite code opens no chat (it may have been replaced)")
+            session.account.chats.add(chat_id)
         await self._listen(session, chat_id)
         return chat_id
 
@@ -191,10 +192,17 @@ class ChatService:
         if self.rooms is not None:
             await self.rooms.enter(session, chat_id)
 
-    def _check_room_for(self, session: Session) -> None:
-        limit = self.settings.max_chats_per_session
-        if len(session.account.chats) >= limit:
+    @contextlib.contextmanager
+    def _room_for(self, session: Session) -> Iterator[None]:
+        """Hold a place for one more chat of ``session``'s account while it is joined."""
+        account, limit = session.account, self.settings.max_chats_per_session
+        if len(account.chats) + account.joining >= limit:
             raise BadRequest(f"one person can be in at most {limit} chats; leave one first")
+        account.joining += 1
+        try:
+            yield
+        finally:
+            account.joining -= 1
 
     async def send(self, session: Session, request: SendRequest, via: Via) -> SendResult:
         """Store a message once, broadcast it to its room, and say how to answer the sender.

@@ -32,7 +32,7 @@ are the user's, on every device.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from chatkit.live.server.errors import NotMember, NotRegistered, Unavailable
@@ -63,6 +63,9 @@ class Account:
     """When ``chats`` was read from the database (monotonic seconds)."""
     sessions: int = 0
     """How many of this user's sessions are cached (the account is dropped with the last)."""
+    joining: int = 0
+    """Chats being joined, made or entered by invite right now: they count against the
+    limit before they are in ``chats``, so joins at once cannot pass it together."""
 
 
 @dataclass(eq=False)
@@ -115,6 +118,8 @@ class SessionRegistry:
         """The budgets, by account and by address: a new session or connection resets none."""
         self._checking = 0
         """Password checks under way (`Limits.max_checks` bounds them)."""
+        self._checking_from: Counter[str] = Counter()
+        """The password checks running now, by the address that asked."""
         self.max_cached = max_cached
         self.ttl_s = ttl_s
         self.recheck_s = recheck_s
@@ -136,14 +141,22 @@ class SessionRegistry:
         """
         if self._checking >= self.limits.max_checks:
             raise Unavailable("the server is busy checking passwords; try again in a moment")
+        if self._checking_from[address] >= max(1, self.limits.max_checks // 4):
+            raise Unavailable(  # one address never takes every check the server can run
+                "too many passwords from this address are being checked; try again in a moment"
+            )
         self.limits.attempts.charge(address)
         budget, key = self.limits.guess_budget(user, address)
         budget.charge(key)
         self._checking += 1
+        self._checking_from[address] += 1
         try:
             right = await self.store.check_password(user, password)
         finally:
             self._checking -= 1
+            self._checking_from[address] -= 1
+            if not self._checking_from[address]:
+                del self._checking_from[address]
         if not right:
             raise NotRegistered(WRONG_LOGIN)
         budget.refund(key)
@@ -154,8 +167,8 @@ class SessionRegistry:
     async def find(self, token: object) -> Session | None:
         """The session a token names, or None (unknown, expired or signed out, by any
         process on the database: the row is read every time)."""
-        if not isinstance(token, str) or not token:
-            return None
+        if not isinstance(token, str) or not token or not token.isascii() or len(token) > 256:
+            return None  # no token this server made (they are short and plain ASCII)
         key = token_digest(token)
         found = await self.store.session(key)
         cached = self._by_key.get(key)

@@ -26,11 +26,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from chatkit.live.server.connections import ConnectionGate, refusal_bytes
 from chatkit.live.server.errors import TooSlow
-from chatkit.live.server.frames import ASGIApp, Message, Receive, Scope, Send
+from chatkit.live.server.frames import ASGIApp, Message, Receive, Scope, Send, is_engine_io
 
 log = logging.getLogger("chatkit.live")
 
-ENGINE_IO_PATH = "/socket.io/"
 TOO_MANY = "too many connections are open from this address (or in all); close some first"
 
 
@@ -89,7 +88,7 @@ class PollingDeadline:
         self.poll_s = poll_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(ENGINE_IO_PATH):
+        if scope["type"] != "http" or not is_engine_io(scope["path"]):
             await self.app(scope, receive, send)
             return
         started = False

@@ -319,6 +319,10 @@ ROUTES: dict[str, tuple[str, ...]] = {
 """Every route, and the methods it takes: those get every body, the others one."""
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 POLLING = "/socket.io/?EIO=4&transport=polling"
+POLLING_PATHS = (POLLING, "/socket.io?EIO=4&transport=polling")
+"""Engine.IO answers its path with the slash and without: every guard must hold on both."""
+CONNECT_AUTH = ['{"token":"\\ud800"}', '{"token":"' + "x" * 5_000 + '"}', '{"token":5}']
+"""Socket.IO CONNECT packets with auth data no server made: each connects, not signed in."""
 _OWN_FORMAT = ("/health", "/socket.io/")
 """Routes whose refusals are not the API's JSON: Engine.IO answers in its own protocol."""
 BODIES: list[bytes] = [
@@ -332,6 +336,7 @@ BODIES: list[bytes] = [
     b'{"a":' * DEEP + b"1" + b"}" * DEEP,
     b'{"body": "' + b"x" * 70_000 + b'"}',
     b"[" * 200_000 + b"]" * 200_000,
+    b'{"user": "alice", "password": "x", "n": ' + b"1" * 5_000 + b"}",
 ]
 
 
@@ -512,20 +517,49 @@ async def fuzz_names_and_tokens(url: str, token: str, admin_token: str, report: 
 
 
 def fuzz_polling(port: int, report: Report) -> None:
-    """Every polling body is answered (never a 5xx, never left hanging)."""
-    for body in POLLING_BODIES:
-        report.cases["polling body"] += 1
-        label = f"polling POST {_short(body)}"
-        try:
-            status, opened = _raw_request(port, "GET", POLLING, b"")
-            sid = json.loads(opened[1:])["sid"]
-            status, _ = _raw_request(port, "POST", f"{POLLING}&sid={sid}", body)
-        except (OSError, ValueError, KeyError) as error:
-            report.fail(label, f"no answer ({type(error).__name__})")
-            continue
+    """Every polling body is answered (never a 5xx, never left hanging), on Engine.IO's
+    path with its slash and without; and no poll is answered as a script (JSONP)."""
+    for path in POLLING_PATHS:
+        for body in POLLING_BODIES:
+            report.cases["polling body"] += 1
+            label = f"polling POST {path[:10]} {_short(body)}"
+            try:
+                status, opened = _raw_request(port, "GET", path, b"")
+                sid = json.loads(opened[1:])["sid"]
+                status, _ = _raw_request(port, "POST", f"{path}&sid={sid}", body)
+            except (OSError, ValueError, KeyError) as error:
+                report.fail(label, f"no answer ({type(error).__name__})")
+                continue
+            report.answers[f"HTTP {status}"] += 1
+            if status >= 500:
+                report.fail(label, f"HTTP {status}")
+        report.cases["JSONP poll"] += 1
+        status, _ = _raw_request(port, "GET", f"{path}&j=0", b"")
         report.answers[f"HTTP {status}"] += 1
-        if status >= 500:
-            report.fail(label, f"HTTP {status}")
+        if status != 400:
+            report.fail(f"JSONP GET {path[:10]}", f"HTTP {status}, not refused")
+
+
+async def fuzz_connect_auth(url: str, report: Report) -> None:
+    """A CONNECT with a token no server made is answered: connected, not signed in."""
+    for auth in CONNECT_AUTH:
+        report.cases["connect auth"] += 1
+        connection = _Connection(url)
+        try:
+            connection.ws = await websockets.asyncio.client.connect(
+                connection.url, max_size=None, compression=None, ping_interval=None
+            )
+            await connection.frame()  # engine.io open
+            await connection.ws.send("40" + auth)
+            answer = await connection.frame()
+        except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as error:
+            report.fail(f"connect with {_short(auth)}", f"no answer ({type(error).__name__})")
+            continue
+        finally:
+            await connection.close()
+        report.answers["connected" if answer.startswith("40") else answer[:2]] += 1
+        if not answer.startswith("40"):
+            report.fail(f"connect with {_short(auth)}", f"answered {answer[:40]!r}")
 
 
 def fuzz_hosts(port: int, admin_token: str, report: Report) -> None:
@@ -628,6 +662,7 @@ async def run(server: ServerProcess) -> Report:
     await fuzz_names_and_tokens(server.url, token, server.admin_token, report)
     await asyncio.to_thread(fuzz_hosts, server.port, server.admin_token, report)
     await asyncio.to_thread(fuzz_polling, server.port, report)
+    await fuzz_connect_auth(server.url, report)
     after = _Connection(server.url)
     await after.open({"user": user, "password": password})
     try:
