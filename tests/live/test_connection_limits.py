@@ -9,6 +9,7 @@ import http.client
 import json
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import websockets.asyncio.client
@@ -21,6 +22,10 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
 PER_ADDRESS = 256
 """`ServerSettings.max_connections_per_address`, the default these tests run with."""
+CHAT_LIMIT = 100
+"""`ServerSettings.max_chats_per_session`."""
+BURST = 40
+"""Sign-ins at once from one address: more than the server's 32 password checks."""
 
 
 def health(server: ServerProcess, source: str) -> int:
@@ -199,3 +204,49 @@ def test_engine_io_sessions_are_counted_per_address_and_in_all() -> None:
     counts.remove("a")
     counts.remove("a")  # twice: the second is a no-op
     assert counts.add("e", "192.0.2.3") and not counts.add("f", "192.0.2.1")
+
+
+async def test_joins_at_once_do_not_pass_the_chat_limit_together(
+    start_server: ServerFactory,
+) -> None:
+    """Each join checks the limit, then waits for the database: sent all at once, without
+    waiting for answers, they still stop at the limit (`ServerSettings.max_chats_per_session`)."""
+    server = start_server("--rate", "0")
+    password = server.account("bob")
+    bob = await RawSocket(server.url).connect()
+    try:
+        assert (await bob.call("login", {"user": "bob", "password": password}))["ok"]
+        for number in range(CHAT_LIMIT + 20):
+            await bob.send_raw(f'42{1000 + number}["join",{{"chat_id":"c{number}"}}]')
+        answers = [await bob.frame() for _ in range(CHAT_LIMIT + 20)]
+        assert sum('"ok":true' in answer for answer in answers) == CHAT_LIMIT
+        again = await bob.call("login", {"user": "bob", "password": password})
+        assert isinstance(again["chats"], list) and len(again["chats"]) == CHAT_LIMIT
+    finally:
+        await bob.close()
+
+
+def test_one_address_cannot_take_every_password_check(start_server: ServerFactory) -> None:
+    """A burst of sign-ins from one address keeps at most a quarter of the server's
+    password checks busy: someone signing in from elsewhere meanwhile is not told busy."""
+    server = start_server("--rate", "0")
+    password = server.account("alice")
+
+    def sign_in(user: str, secret: str, source: str) -> int:
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", server.port, timeout=WAIT_S, source_address=(source, 0)
+        )
+        try:
+            body = json.dumps({"user": user, "password": secret}).encode()
+            connection.request("POST", "/api/login", body=body)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(BURST) as pool:
+        burst = [
+            pool.submit(sign_in, f"ghost{n}", "wrong password", "127.0.0.1") for n in range(BURST)
+        ]
+        assert sign_in("alice", password, "127.0.0.2") == 200  # while the burst runs
+        statuses = {future.result() for future in burst}
+    assert statuses <= {401, 503}, statuses
