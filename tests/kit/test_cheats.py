@@ -133,7 +133,7 @@ REFUSED: dict[str, tuple[str, int, str]] = {
     "copies attributes by names made at run time": (
         "import functools\n\nfunctools.update_wrapper(print, print, assigned=(), updated=())\n",
         3,
-        "may not use `functools.update_wrapper`",
+        "`functools.update_wrapper` copies attributes by names chosen as it runs",
     ),
     "reads the attributes a class names, in a match pattern": (
         "from chatkit import check_body\n\n\nclass Peek:\n    pass\n\n\n"

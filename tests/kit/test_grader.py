@@ -391,7 +391,7 @@ def test_a_partial_run_says_its_share_of_the_points_not_a_score(tmp_path: Path) 
     assert done.returncode == 1
     text = unwrapped(done.stdout)
     assert re.search(
-        r"duplicates: \d+ of 16 scenarios \(this family is 12 of the 100 points\)", text
+        r"duplicates: \d+ of 17 scenarios \(this family is 12 of the 100 points\)", text
     )
     assert "/ 100" not in text and "/100" not in text, "no score out of 100 for a part"
     assert "A part of the grade" in text
