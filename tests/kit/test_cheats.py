@@ -412,9 +412,7 @@ def test_a_wait_in_a_task_of_the_flows_own_keeps_the_user_from_news_too(tmp_path
     assert all(r.location is not None and "asyncio.sleep(delay)" in r.location.code for r in failed)
 
 
-@pytest.mark.parametrize(
-    "delay", ["0.2", "Fraction(1, 5)", "True", "Decimal('0.2')", "float('inf')", "float('nan')"]
-)
+@pytest.mark.parametrize("delay", ["0.2", "Fraction(1, 5)", "True", "float('nan')"])
 def test_a_wait_on_the_clock_once_the_server_answered_keeps_the_user_from_news(
     delay: str, tmp_path: Path
 ) -> None:
@@ -422,7 +420,7 @@ def test_a_wait_on_the_clock_once_the_server_answered_keeps_the_user_from_news(
     showing it: the phone has the news and keeps it from the user (rule 7), wherever in
     the send the wait is asked for — and whatever kind of number it is asked for in, as
     asyncio waits for any of them."""
-    imports = "import asyncio\nfrom decimal import Decimal\nfrom fractions import Fraction\n"
+    imports = "import asyncio\nfrom fractions import Fraction\n"
     source = solution_with(imports).replace(
         "    else:\n        reconcile(state, stored)\n",
         f"    else:\n        await asyncio.sleep({delay})\n        reconcile(state, stored)\n",

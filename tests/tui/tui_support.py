@@ -91,8 +91,9 @@ def paste(app: App[Any], text: str) -> None:
 
 
 def statuses(pane: ChatPane, body: str) -> list[Status | None]:
-    """The status of each row showing ``body``, in screen order."""
-    return [row.status for row in pane.rows_for(body)]
+    """The status each row showing ``body`` was last drawn with, in screen order: what the
+    screen shows, which the message's own status can be a frame ahead of."""
+    return [row.shown[-1] if row.shown else None for row in pane.rows_for(body)]
 
 
 def connected(pane: ChatPane) -> bool:
