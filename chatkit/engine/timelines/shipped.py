@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import operator
 from collections.abc import Iterable, Mapping
 from itertools import chain
 from types import FunctionType, ModuleType
@@ -90,17 +91,12 @@ def _keep_object(value: object, found: dict[int, Shipped]) -> None:
         found[id(value)] = (value, dict(attributes))
 
 
-def _fingerprint(attributes: Mapping[str, object]) -> tuple[int, ...]:
-    """The identities of an object's attribute names and values, in their order: equal
-    only when it holds the very same objects (an object of the flow's that says it
-    equals what it replaced is still a change, and state the key must read)."""
-    return (*map(id, attributes), *map(id, attributes.values()))
-
-
 _AS_SHIPPED = _shipped()
-_FINGERPRINTS = {key: _fingerprint(shipped) for key, (_, shipped) in _AS_SHIPPED.items()}
-"""Each shipped object's `_fingerprint` as shipped (its attributes are kept alive in
-`_AS_SHIPPED`, so no other object can take one of these identities)."""
+_IN_ORDER = {
+    key: (tuple(shipped), tuple(shipped.values())) for key, (_, shipped) in _AS_SHIPPED.items()
+}
+"""Each shipped object's attribute names and values, in their order (kept alive in
+`_AS_SHIPPED`, so no other object can take one of their identities)."""
 _ORDER = {key: number for number, key in enumerate(_AS_SHIPPED)}
 
 
@@ -126,8 +122,15 @@ def _attributes(value: object) -> Mapping[str, object]:
 
 
 def _as_shipped(value: object, now: Mapping[str, object]) -> bool:
-    """Whether a shipped object holds what it was shipped with, by identity."""
-    return _fingerprint(now) == _FINGERPRINTS[id(value)]
+    """Whether a shipped object holds the very objects it was shipped with, under the same
+    names: by identity, in C, never by ``==`` (an object of the flow's that says it equals
+    what it replaced is still a change, and state the key must read)."""
+    names, values = _IN_ORDER[id(value)]
+    return (
+        len(now) == len(names)
+        and all(map(operator.is_, now, names))
+        and all(map(operator.is_, now.values(), values))
+    )
 
 
 def restore_shipped(watched: Iterable[Shipped] | None = None) -> None:
