@@ -70,8 +70,8 @@ class Referee:
                 ]
                 try:
                     check_id_room(sample, others)
-                except RuleBroken as broken:  # to blame: where its last id was made
-                    row = self.state(owner).get(sample[-1])
+                except RuleBroken as broken:  # to blame: where its first id was made, if told yet
+                    row = self.state(owner).get(sample[0])
                     if row is not None:
                         broken.about, broken.fields = (row,), CREATED
                         self.blame(broken, owner)
