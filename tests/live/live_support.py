@@ -191,6 +191,11 @@ class Member:
         except TimeoutError:
             raise AssertionError(f"{self.user}: timed out waiting until {what}") from None
 
+    @property
+    def repeats(self) -> int:
+        """Messages a server delivered to this member again (its transport dropped them)."""
+        return self.socket.heard.repeats
+
     def timeline(self, chat_id: str) -> list[Message]:
         return self.state.timeline(chat_id)
 

@@ -64,6 +64,7 @@ async def test_failover_over_real_transports_never_duplicates(start_server: Serv
             rows = member.timeline("general")
             assert [(r.seq, r.body) for r in rows] == [(1, "hi"), (2, "again"), (3, "lost")]
             assert len({e.client_id for e in member.echoes}) == 3, "an echo came twice"
+            assert member.repeats == 0, "the server delivered a message again"
         history = await bob.socket.history("general")
         assert [(m.seq, m.body) for m in history] == [(1, "hi"), (2, "again"), (3, "lost")]
     finally:

@@ -268,6 +268,7 @@ async def outage(
             assert set(counts) == every
             twice = [client_id for client_id, n in counts.items() if n > 1]
             assert not twice, f"{member.user} heard {len(twice)} message(s) more than once"
+            assert member.repeats == 0, f"a server delivered {member.user} a message again"
             await member.until("told it is back", told_last(cluster, member, degraded=False))
             assert cluster.told[member.user][0] is True
 
@@ -336,6 +337,7 @@ async def test_messages_whose_publish_failed_reach_the_others_later_once(
         late = await alice.send("general", "after the pause")
         await bob.until("the next one is in", hears_all(bob, {late.client_id}), WAIT_S)
         assert max(heard(bob).values()) == 1
+        assert bob.repeats == 0, "a server delivered a message again"
         assert told == [], "the link held: nobody is told delivery is degraded"
     finally:
         admin.close()

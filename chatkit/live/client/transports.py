@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 import socketio  # type: ignore[import-untyped]
 
+from chatkit.live.client.heard import HeardSeqs
 from chatkit.live.wire import EVENT_FAULTS, EVENT_MESSAGE, EVENT_TYPING, codec, message_from_wire
 from chatkit.model import TIMED_OUT, DeliveryError, ServerMessage
 
@@ -121,7 +122,8 @@ class SocketIOTransport:
     Realtime messages (``message``; wire it to `chatkit.client.ChatClient.receive`)
     are handed over one event-loop turn after they arrive, which keeps them in wire
     order relative to acks: an echo that arrived before its ack reaches the flow
-    before the ack does, and one that arrived after, after.
+    before the ack does, and one that arrived after, after. A message heard again
+    after a change of server is handed over once (`chatkit.live.client.heard`).
 
     A send waits at most ``ack_timeout`` seconds for its ack; signing in and rejoining,
     ``connect_timeout``, like the connection itself. When the connection
@@ -167,6 +169,8 @@ class SocketIOTransport:
         self.password = password
         self.token = token
         self.chats: set[str] = set()
+        self.heard = HeardSeqs()
+        """The seqs handed on lately; its ``repeats`` counts the messages the servers sent again."""
         self._waiting: set[asyncio.Future[object]] = set()
         self._connected_before = False
         self._restoring: asyncio.Task[None] | None = None
@@ -508,6 +512,8 @@ class SocketIOTransport:
             message = message_from_wire(data)
         except ValueError as error:
             log.warning("ignored a malformed message from the server: %s", error)
+            return
+        if not self.heard.first(message.chat_id, message.seq):
             return
         if self.listeners.message is not None:
             asyncio.get_running_loop().call_soon(self.listeners.message, message)
