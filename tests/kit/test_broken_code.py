@@ -194,3 +194,34 @@ def test_a_loop_as_a_phone_imports_the_flow_is_stopped_at_its_line(tmp_path: Pat
     stuck = failures(report)
     assert stuck and all("while it was being imported" in r.message for r in stuck)
     assert all(r.location is not None and "while time.time_ns()" in r.location.code for r in stuck)
+
+
+@pytest.mark.timeout(60)
+def test_an_exception_that_cannot_say_what_it_is_is_still_named_with_its_function(
+    tmp_path: Path,
+) -> None:
+    """An exception of the flow's own whose ``__str__`` raises: the phone tells it
+    without running that code, so the verdict is the raise in ``reconcile``, not a send
+    that never finished or a phone that stopped answering."""
+    source = (
+        SOLUTION.read_text()
+        .replace(
+            "\n\nasync def send(",
+            "\n\nclass Mute(Exception):\n    def __str__(self) -> str:\n        raise Mute('x')\n"
+            "\n\nasync def send(",
+            1,
+        )
+        .replace(
+            "    message = state.get(incoming.client_id)\n",
+            "    message = state.get(incoming.client_id)\n    raise Mute('lost for words')\n",
+            1,
+        )
+    )
+    (tmp_path / "flow.py").write_text(source)
+    report = grade(str(tmp_path / "flow.py"), families=["normal flow"])
+    assert report.load_error is None, report.load_error
+    raised = failures(report)
+    assert raised and all(r.outcome is Outcome.CRASHED for r in raised)
+    for result in raised:
+        assert result.error_type == "Mute" and result.function == "reconcile"
+        assert "lost for words" in result.message
