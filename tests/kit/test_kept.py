@@ -66,6 +66,14 @@ LEAKS = {
         "import collections\n\ncollections.Counter.kept_by_a_test = set()\n\n\n"
         "def keep(x):\n    collections.Counter.kept_by_a_test.add(x)\n"
     ),
+    "a kit class's method": (
+        "from chatkit import Message\n\nMessage.confirm.kept_by_a_test = set()\n\n\n"
+        "def keep(x):\n    Message.confirm.kept_by_a_test.add(x)\n"
+    ),
+    "a kit function's __doc__": (
+        "from chatkit import check_body\n\ncheck_body.__doc__ = set()\n\n\n"
+        "def keep(x):\n    check_body.__doc__.add(x)\n"
+    ),
     "a helper named like the kit": (
         "import chatkitbox\n\nBOX = chatkitbox.Box()\n\n\ndef keep(x):\n    BOX.seen.add(x)\n"
     ),

@@ -619,6 +619,44 @@ MEMO_HOLDERS = {
         '    if key == "first":\n        check_body.memo_first = value\n'
         "    else:\n        check_body.memo_in_send = value\n"
     ),
+    "a kit class's method": (
+        'def get(key):\n    if key == "first":\n'
+        '        return getattr(Message.confirm, "memo_first", "")\n'
+        '    return getattr(Message.confirm, "memo_in_send", False)\n\n\n'
+        "def put(key, value):\n"
+        '    if key == "first":\n        Message.confirm.memo_first = value\n'
+        "    else:\n        Message.confirm.memo_in_send = value\n"
+    ),
+    "a method of a class of Python's": (
+        "import collections\n\n\n"
+        "def get(key):\n    method = collections.Counter.most_common\n"
+        '    if key == "first":\n        return getattr(method, "memo_first", "")\n'
+        '    return getattr(method, "memo_in_send", False)\n\n\n'
+        "def put(key, value):\n    method = collections.Counter.most_common\n"
+        '    if key == "first":\n        method.memo_first = value\n'
+        "    else:\n        method.memo_in_send = value\n"
+    ),
+    "a kit function's __doc__": (
+        "def get(key):\n    memo = check_body.__doc__\n"
+        '    default = "" if key == "first" else False\n'
+        "    return memo.get(key, default) if type(memo) is dict else default\n\n\n"
+        "def put(key, value):\n    memo = check_body.__doc__\n"
+        "    memo = dict(memo) if type(memo) is dict else {}\n"
+        "    memo[key] = value\n    check_body.__doc__ = memo\n"
+    ),
+    "the __name__ of a class of Python's": (
+        "import collections\n\n\n"
+        "def get(key):\n"
+        '    for part in collections.Counter.__name__.split("|")[1:]:\n'
+        '        name, _, value = part.partition("=")\n'
+        "        if name == key:\n"
+        '            return value if key == "first" else value == "True"\n'
+        '    return "" if key == "first" else False\n\n\n'
+        "def put(key, value):\n"
+        '    parts = collections.Counter.__name__.split("|")\n'
+        '    kept = [part for part in parts if not part.startswith(key + "=")]\n'
+        '    collections.Counter.__name__ = "|".join([*kept, f"{key}={value}"])\n'
+    ),
     "an object of Python's": (
         "import types\n\n"
         'MEMO = types.SimpleNamespace(first="", in_send=False)\n\n\n'

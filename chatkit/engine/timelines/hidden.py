@@ -50,12 +50,7 @@ from chatkit.client import ChatClient
 from chatkit.code_folder import CodeFolder
 from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.engine.timelines.canon import Names
-from chatkit.engine.timelines.shipped import (
-    Shipped,
-    changes,
-    is_shipped,
-    within_reach,
-)
+from chatkit.engine.timelines.shipped import Watched, changes, is_shipped, within_reach
 from chatkit.held import cell_contents, has_dict, is_python_class, own_attributes, slot_names
 from chatkit.model import Message, Status
 from chatkit.protocols import Flow
@@ -161,7 +156,7 @@ class HiddenState(Names):
         self._counted = -1
         self._own: list[ModuleType] = []
         self._names: set[str] = set()
-        self._reachable: list[Shipped] = []
+        self._reachable = Watched([])
         """The shipped classes and functions the flow's modules can reach (`changes`)."""
         self._budget = _BUDGET
         self._numbers: dict[int, int] = {}
@@ -463,7 +458,7 @@ class HiddenState(Names):
         return self._own
 
     @property
-    def reachable(self) -> list[Shipped]:
+    def reachable(self) -> Watched:
         """The shipped classes and functions this run's flow can reach, as shipped: all it
         can have set something on (`restore_shipped` puts them back)."""
         self._learners  # noqa: B018  (brings them up to date)

@@ -1,7 +1,8 @@
 """The classes and functions a flow can import, as shipped, and putting them back after a run.
 
 A flow can set an attribute on a class it imports (a counter on `chatkit.Status`, say,
-or on ``uuid.UUID``). Every timeline starts from a fresh copy of the flow, but those
+or on ``uuid.UUID``), on one of its methods (``Message.confirm.seen``), or give one a new
+``__name__`` or ``__doc__``. Every timeline starts from a fresh copy of the flow, but those
 classes are the phone's own, shared by every run: what one run set would outlive it.
 So their attributes are taken once, when this module loads and before any flow has run
 here; the phone's key reads what a run changed (`changes`), and the run puts them back
@@ -13,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 from types import FunctionType, ModuleType
 
@@ -25,6 +26,10 @@ Shipped = tuple[object, dict[str, object]]
 """A class or function, and its attributes as shipped."""
 
 _MISSING = object()
+_VALUES = operator.methodcaller("values")
+_CLASS_NAME = type.__dict__["__name__"]
+_FUNCTION_NAME = FunctionType.__dict__["__name__"]
+_FUNCTION_DOC = FunctionType.__dict__["__doc__"]
 
 
 def _shipped() -> dict[int, Shipped]:
@@ -63,12 +68,27 @@ def _keep_class_or_function(value: type | FunctionType, found: dict[int, Shipped
     if not isinstance(value, type):
         return
     for held in vars(value).values():
+        for function in _functions_in(held):  # ``Message.confirm.seen = …`` is a change too
+            _OWNER.setdefault(id(function), id(value))
+            _keep_class_or_function(function, found)
         _OWNER.setdefault(id(held), id(value))
         _keep_object(held, found)
     for base in value.__mro__[1:]:
         if is_python_class(base):
             _OWNER.setdefault(id(base), id(value))
             _keep_class_or_function(base, found)
+
+
+def _functions_in(held: object) -> list[FunctionType]:
+    """The Python functions a class attribute is, or wraps (a method, a static or class
+    method, a property's getter and setter): a flow reaches each through the class."""
+    if isinstance(held, staticmethod | classmethod):
+        inner: list[object] = [held.__func__]
+    elif isinstance(held, property):
+        inner = [held.fget, held.fset, held.fdel]
+    else:
+        inner = [held]
+    return [function for function in inner if isinstance(function, FunctionType)]
 
 
 _BY_MODULE: dict[str, list[int]] = {}
@@ -114,11 +134,39 @@ _HANDED = frozenset(id(getattr(chatkit, name)) for name in chatkit.__all__) & _A
 """chatkit's, whose objects every flow is handed (so it can reach them without an import)."""
 
 
-def _attributes(value: object) -> Mapping[str, object]:
-    """What a shipped class, function or object holds now (not a copy)."""
+def _view(value: object) -> Mapping[str, object]:
+    """What a shipped class, function or object holds: a live view, not a copy (the same
+    object for as long as the value lives, since a flow cannot write ``__dict__``)."""
     if isinstance(value, type | FunctionType):
         return vars(value)
-    return instance_dict(value) or {}
+    attributes = instance_dict(value)
+    return {} if attributes is None else attributes
+
+
+_VIEWS = {key: _view(value) for key, (value, _) in _AS_SHIPPED.items()}
+_NAMES = {
+    key: (_CLASS_NAME.__get__(value), _MISSING)
+    if isinstance(value, type)
+    else (_FUNCTION_NAME.__get__(value), _FUNCTION_DOC.__get__(value))
+    for key, (value, _) in _AS_SHIPPED.items()
+    if isinstance(value, type | FunctionType)
+}
+"""Each shipped class's ``__name__``, and each function's ``__name__`` and ``__doc__``:
+not in their ``__dict__``, and a flow may write them."""
+
+
+def _named_as_shipped(value: object) -> list[tuple[str, object, object]]:
+    """The names a class or function holds apart from its ``__dict__`` that differ from
+    how it was shipped: (name, now, as shipped)."""
+    if isinstance(value, type):
+        name, doc, now = _NAMES[id(value)] + (_CLASS_NAME.__get__(value),)
+        return [] if now is name else [("__name__", now, name)]
+    if not isinstance(value, FunctionType):
+        return []
+    name, doc = _NAMES[id(value)]
+    told = [("__name__", _FUNCTION_NAME.__get__(value), name)]
+    told.append(("__doc__", _FUNCTION_DOC.__get__(value), doc))
+    return [(field, now, shipped) for field, now, shipped in told if now is not shipped]
 
 
 def _as_shipped(value: object, now: Mapping[str, object]) -> bool:
@@ -133,11 +181,18 @@ def _as_shipped(value: object, now: Mapping[str, object]) -> bool:
     )
 
 
-def restore_shipped(watched: Iterable[Shipped] | None = None) -> None:
+def restore_shipped(watched: Watched | None = None) -> None:
     """Put the classes, functions and objects a flow can import back as shipped (those
     ``watched``, a run's `HiddenState.reachable`; all by default)."""
+    if watched is not None and watched.unchanged():
+        return
     for value, shipped in _AS_SHIPPED.values() if watched is None else watched:
-        now = _attributes(value)
+        for field, _, original in _named_as_shipped(value):
+            if isinstance(value, type):
+                type.__setattr__(value, field, original)
+            else:
+                setattr(value, field, original)
+        now = _VIEWS[id(value)]
         if _as_shipped(value, now):
             continue
         if not isinstance(value, type | FunctionType):
@@ -159,7 +214,59 @@ def restore_shipped(watched: Iterable[Shipped] | None = None) -> None:
                     setattr(value, name, original)
 
 
-def within_reach(modules: Iterable[ModuleType]) -> list[Shipped]:
+class Watched:
+    """The shipped classes, functions and objects one flow can reach (`within_reach`), in
+    one order for every run, with what checking them takes made once: a flow's key asks
+    whether any changed at every step, and almost always none did."""
+
+    def __init__(self, items: list[Shipped]) -> None:
+        self.items = items
+        self._empty = tuple(_VIEWS[id(value)] for value, shipped in items if not shipped)
+        full = [(_VIEWS[id(value)], shipped) for value, shipped in items if shipped]
+        self._full = tuple(view for view, _ in full)
+        self._full_sizes = [len(shipped) for _, shipped in full]
+        self._full_names = tuple(chain.from_iterable(shipped for _, shipped in full))
+        self._full_values = tuple(chain.from_iterable(shipped.values() for _, shipped in full))
+        self._classes = tuple(value for value, _ in items if isinstance(value, type))
+        self._class_names = tuple(_NAMES[id(kind)][0] for kind in self._classes)
+        self._functions = tuple(value for value, _ in items if isinstance(value, FunctionType))
+        self._function_names = tuple(_NAMES[id(function)][0] for function in self._functions)
+        self._function_docs = tuple(_NAMES[id(function)][1] for function in self._functions)
+
+    def __iter__(self) -> Iterator[Shipped]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def unchanged(self) -> bool:
+        """Whether every one holds what it was shipped with (by identity, mostly in C)."""
+        return (
+            not any(map(len, self._empty))
+            and list(map(len, self._full)) == self._full_sizes
+            and all(map(operator.is_, chain.from_iterable(self._full), self._full_names))
+            and all(
+                map(
+                    operator.is_,
+                    chain.from_iterable(map(_VALUES, self._full)),
+                    self._full_values,
+                )
+            )
+            and all(map(operator.is_, map(_CLASS_NAME.__get__, self._classes), self._class_names))
+            and all(
+                map(
+                    operator.is_,
+                    map(_FUNCTION_NAME.__get__, self._functions),
+                    self._function_names,
+                )
+            )
+            and all(
+                map(operator.is_, map(_FUNCTION_DOC.__get__, self._functions), self._function_docs)
+            )
+        )
+
+
+def within_reach(modules: Iterable[ModuleType]) -> Watched:
     """The shipped classes, functions and objects a flow's modules name, and chatkit's, and
     the objects kept on those classes: the ones it can have set something on, in one order
     for every run."""
@@ -169,18 +276,31 @@ def within_reach(modules: Iterable[ModuleType]) -> list[Shipped]:
     reached.update(*(_BY_MODULE.get(module.__name__, ()) for module in modules))
     while held := set().union(*(_HELD[owner] for owner in reached.intersection(_HELD))) - reached:
         reached |= held  # a base class's objects too
-    return [_AS_SHIPPED[key] for key in sorted(reached, key=_ORDER.__getitem__)]
+    key = frozenset(reached)
+    watched = _WATCHED.get(key)
+    if watched is None:
+        order = sorted(reached, key=_ORDER.__getitem__)
+        watched = _WATCHED[key] = Watched([_AS_SHIPPED[each] for each in order])
+    return watched
 
 
-def changes(watched: list[Shipped]) -> list[tuple[str, str, object]]:
+_WATCHED: dict[frozenset[int], Watched] = {}
+"""Each set of shipped objects reached, made ready to check once (every run of a flow
+reaches the same ones)."""
+
+
+def changes(watched: Watched) -> list[tuple[str, str, object]]:
     """What a flow set on the shipped classes, functions and objects it can reach (nothing,
     mostly): each one's name, the attribute's name, and the value it holds now."""
+    if watched.unchanged():
+        return []
     found: list[tuple[str, str, object]] = []
     for value, shipped in watched:
-        now = _attributes(value)
+        label = getattr(value, "__qualname__", None) or f"a {type(value).__qualname__}"
+        found += [(str(label), field, now) for field, now, _ in _named_as_shipped(value)]
+        now = _VIEWS[id(value)]
         if _as_shipped(value, now):
             continue
-        label = getattr(value, "__qualname__", None) or f"a {type(value).__qualname__}"
         found += [
             (str(label), name, held)
             for name, held in now.items()
