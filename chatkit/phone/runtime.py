@@ -40,6 +40,7 @@ from chatkit.phone.errors import blame_changes, blame_data, error_data
 from chatkit.phone.frames import PhoneGone, read_frame, write_frame
 from chatkit.phone.scale import ScaleBench
 from chatkit.phone.screen import ScreenWriter, plain
+from chatkit.phone.task_names import numbered_tasks
 from chatkit.phone.timeline import TimelineDevice
 from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.sandbox.world import WAITS, Place, Waits
@@ -112,6 +113,7 @@ class Phone:
         sys.stdout = self.world.output  # the flow keeps Python's own print; its output lands here
         self.journal = _Journal(code.folder)
         self.loop = asyncio.new_event_loop()
+        self.loop.set_task_factory(numbered_tasks())
         asyncio.set_event_loop(self.loop)
         self.loop.set_exception_handler(lambda loop, context: None)  # the judge is told instead
         self.ops: dict[int, _Op] = {}

@@ -52,6 +52,7 @@ from chatkit.model import Message, ServerMessage
 from chatkit.phone.errors import blame_changes, error_data
 from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.phone.stepped_loop import SteppedLoop
+from chatkit.phone.task_names import numbered_tasks
 from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.state import ChatState
@@ -198,6 +199,7 @@ class DeviceRun:
         self.journal = journal
         self.loop = SteppedLoop()
         """The loop the flow finds running: the tasks it starts wait there to be stepped."""
+        self.loop.set_task_factory(numbered_tasks())
         self.server = ScriptedServer()
         self._hooks = _Hooks(self)
         self.server.on_request = self._hooks.on_request

@@ -17,8 +17,11 @@ with the line; this gate is what holds at run time whatever the source looks lik
 from __future__ import annotations
 
 import ast
+import asyncio
 import builtins
+import contextlib
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +59,29 @@ class FlowCode:
 
     def device(self, world: World = LIVE, name: str = "you") -> Flow:
         """A fresh copy of the flow for the device ``name``, in ``world``."""
-        module = _Device(self, world, name).run(FLOW_MODULE, self.path)
+        with _as_a_phone_loads():
+            module = _Device(self, world, name).run(FLOW_MODULE, self.path)
         flow: Flow = module  # a module type-checks as a Flow: ModuleType allows any attribute
         return flow
+
+
+@contextlib.contextmanager
+def _as_a_phone_loads() -> Iterator[None]:
+    """Load a copy of the flow as every phone does: no event loop running or set.
+
+    A scenario's phone loads its flow before its loop runs; the explorer loads a fresh
+    copy for each timeline while its own loop runs; the terminal client, inside its app.
+    The flow's module code must not tell them apart: a task started at import fails
+    everywhere, as it does in an app that imports the flow before it starts."""
+    running = asyncio.events._get_running_loop()
+    policy = asyncio.get_event_loop_policy()
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop_policy(None)  # a fresh one: no loop set in it
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop_policy(policy)
+        asyncio.events._set_running_loop(running)
 
 
 def device_modules(flow: object) -> dict[str, types.ModuleType]:

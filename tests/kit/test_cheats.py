@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from mistakes import MISTAKES, flow_source
 
 from chatkit.grading.exports import exercism
 from chatkit.grading.results import Outcome
@@ -431,3 +432,47 @@ def test_a_wait_on_the_clock_once_the_server_answered_keeps_the_user_from_news(
     assert all(
         r.location is not None and f"asyncio.sleep({delay})" in r.location.code for r in failed
     )
+
+
+# Two ways a flow could tell the all-timelines explorer from a scenario's phone, each
+# turning a bug only the explorer catches off while it looks: every copy of the flow
+# loads as a phone does (no loop running), and its tasks are numbered from the first.
+EXPLORER_DETECTORS = {
+    "a task started as the flow loads": (
+        "async def _probe():\n    return None\n\n\n"
+        "def _loop_running():\n    probe = _probe()\n    try:\n        asyncio.create_task(probe)\n"
+        "    except RuntimeError:\n        probe.close()\n        return False\n"
+        "    return True\n\n\nLOOP_RUNNING = _loop_running()\n\n\n"
+        "def _explored():\n    return LOOP_RUNNING\n",
+        "",
+    ),
+    "the number in a task's name": (
+        "NUMBERS = []\n\n\ndef _explored():\n    return any(n > 50 for n in NUMBERS)\n",
+        "    probe = asyncio.create_task(asyncio.sleep(0))\n"
+        '    NUMBERS.append(int(probe.get_name().rpartition("-")[2]))\n'
+        "    await probe\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("detector", EXPLORER_DETECTORS)
+def test_a_flow_cannot_tell_the_explorer_from_a_scenario(detector: str, tmp_path: Path) -> None:
+    sink = flow_source(MISTAKES["failed_rows_sink"])
+    at_load, in_send = EXPLORER_DETECTORS[detector]
+    hidden = (
+        sink.replace("import uuid\n", "import asyncio\nimport uuid\n", 1)
+        .replace("\n\nasync def send(", f"\n\n{at_load}\n\nasync def send(", 1)
+        .replace(
+            "    try:\n        stored = await", f"{in_send}    try:\n        stored = await", 1
+        )
+        .replace("        while place and", "        while not _explored() and place and", 1)
+    )
+    scores = {}
+    for name, source in (("plain", sink), ("hidden", hidden)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "flow.py").write_text(source)
+        report = grade(str(tmp_path / name / "flow.py"), families=["all timelines"])
+        assert report.load_error is None, report.load_error
+        scores[name] = [r.outcome for r in report.results]
+    assert Outcome.FAILED in scores["plain"]
+    assert scores["hidden"] == scores["plain"]
