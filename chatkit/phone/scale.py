@@ -153,19 +153,22 @@ class HeldServer:
         self, body: str, ack: bool, echo: Callable[[ServerMessage], object] | None = None
     ) -> bool:
         """Ack (or fail) the message with these words, its stored copy handed to ``echo``
-        first if given (the echo beat the ack); False if it never came."""
+        first if given (the echo beat the ack, or a failure: the server had it, and its
+        answer was lost); False if it never came."""
         held = self.held.pop(body, None)
         if held is None:
             return False
         client_id, answer = held
-        if ack:
+        if ack or echo is not None:
             stored = server_copy(next(self._numbers), author="you", client_id=client_id, body=body)
             if echo is not None:
                 echo(stored)
+        if ack:
             answer.set_result(stored)
         else:  # refused, or (every other one) timed out: a flow's own time-out runs out then
             self._failed += 1
-            answer.set_exception(DeliveryError(TIMED_OUT if self._failed % 2 == 0 else "x"))
+            timed_out = echo is not None or self._failed % 2 == 0
+            answer.set_exception(DeliveryError(TIMED_OUT if timed_out else "x"))
         return True
 
 
@@ -237,9 +240,9 @@ class ScaleBench:
     def _own(self, state: ChatState, batch: int, only: str) -> list[Event]:
         """Your messages, sent by your flow to a server that holds them: each waits, pending
         at the bottom, until its event answers it, half with an ack (every other one after
-        its echo), half with a failure (refused, or timed out); or all with ``only``'s:
-        ``reconcile`` acks, ``rollback`` fails. The flow's own send takes the answer from
-        there, as in a scenario."""
+        its echo), half with a failure (refused, or timed out, every other one after its
+        echo); or all with ``only``'s, and no echo: ``reconcile`` acks, ``rollback`` fails.
+        The flow's own send takes the answer from there, as in a scenario."""
         server = HeldServer(self._fresh, self._loop)
         view = ServerView(server)
         bodies = [f"mine {next(self._fresh)}" for _ in range(batch)]
@@ -252,7 +255,7 @@ class ScaleBench:
                 body,
                 send,
                 only == "reconcile" or (k % 2 == 1 and only != "rollback"),
-                partial(self.flow.reconcile, state) if k % 4 == 3 else None,
+                partial(self.flow.reconcile, state) if k % 4 in (0, 3) and not only else None,
             )
             for k, (body, send) in enumerate(zip(bodies, sends, strict=True))
         ]

@@ -810,6 +810,77 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "others_ids_kept",
+        doc="""
+        Known wrong: reconcile adds the id of every message from someone else to a set the
+        module keeps.
+
+        The mistake: "to notify about each one once". The set is never emptied: it grows
+        with every message anyone else sends, while the state already shows each one once.
+
+        Meant to be caught by: scale (what a flow keeps, counted before and after 2,000 of
+        Bob's messages), and nothing else.
+        """,
+        edits=(
+            (
+                lines("def reconcile(state: ChatState, incoming: ServerMessage) -> None:"),
+                lines(
+                    "NOTIFIED: set[str] = set()",
+                    "",
+                    "",
+                    "def reconcile(state: ChatState, incoming: ServerMessage) -> None:",
+                ),
+            ),
+            (
+                lines("        state.add(Message.from_server(incoming))"),
+                lines(
+                    "        NOTIFIED.add(incoming.client_id)  # WRONG: never taken out",
+                    "        state.add(Message.from_server(incoming))",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
+        "echo_first_ids_kept",
+        doc="""
+        Known wrong: reconcile remembers the ids whose echo beat the ack, and send forgets
+        each one when its ack comes.
+
+        The mistake: an ack that never comes (the echo came, then the send timed out) leaves
+        its id in the set for good.
+
+        Meant to be caught by: scale (what a flow keeps, counted before and after 1,000 acks
+        and failures, half of them after their echo), and nothing else.
+        """,
+        edits=(
+            (
+                lines("def reconcile(state: ChatState, incoming: ServerMessage) -> None:"),
+                lines(
+                    "ECHO_FIRST: set[str] = set()",
+                    "",
+                    "",
+                    "def reconcile(state: ChatState, incoming: ServerMessage) -> None:",
+                ),
+            ),
+            (
+                lines("    else:", "        reconcile(state, stored)"),
+                lines(
+                    "    else:",
+                    "        reconcile(state, stored)",
+                    "        ECHO_FIRST.discard(message.client_id)",
+                ),
+            ),
+            (
+                lines("    message.confirm(incoming)"),
+                lines(
+                    "    if message.client_id in state.chat(message.chat_id).in_flight:",
+                    "        ECHO_FIRST.add(message.client_id)  # WRONG: forgotten only at the ack",
+                    "    message.confirm(incoming)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "own_time_out_not_caught",
         doc="""
         Known wrong: send puts a time-out of its own around the server call, and does not
@@ -1314,6 +1385,28 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "ack_only_while_pending",
+        doc="""
+        Known wrong: an ack reaches reconcile only while its row is still pending.
+
+        The mistake: send hands the server's answer to reconcile only if the row still
+        shows pending. Retry tapped twice: the first retry is refused (the row turns
+        failed), the second is stored; its ack is dropped, and a message the server has
+        stays failed.
+
+        Meant to be caught by: edge cases (retry tapped twice, refused, then stored).
+        """,
+        edits=(
+            (
+                lines("    else:", "        reconcile(state, stored)"),
+                lines(
+                    "    elif message.status is Status.PENDING:  # WRONG: a failed row's ack is news",
+                    "        reconcile(state, stored)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "seen_lately_skipped",
         doc="""
         Known wrong: a message seen lately is skipped, even when a reload brings it back.
@@ -1735,7 +1828,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 900
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (61 flows:
+such test of a run waits while every mistake here is graded, as one class (66 flows:
 about five minutes on two quiet cores, more beside ``pytest -n 2``'s other worker). A
 guard against a hang, not a speed test: a machine busy with other work must not fail it."""
 

@@ -352,6 +352,7 @@ NOT_ABOUT_ORDERINGS = {
     "others_dedup_by_author_body",  # wrong only when bob says the same thing twice
     "retry_keeps_error",  # wrong only in a retry, which the default world has not,
     "rollback_only_while_pending",  # … refused twice,
+    "ack_only_while_pending",  # … the same,
     "pending_retry_makes_a_new_row",  # … the same
     "old_messages_walked_into_place",  # slow, never wrong
     "old_messages_shifted_into_place",  # … the same,
@@ -360,6 +361,8 @@ NOT_ABOUT_ORDERINGS = {
     "retry_looks_from_the_bottom",  # … the same,
     "echo_first_rebuilds_the_rows",  # … the same,
     "ids_kept_at_module_level",  # a leak, never wrong on screen
+    "others_ids_kept",  # … the same,
+    "echo_first_ids_kept",  # … the same,
     "ids_kept_under_a_private_name",  # … the same,
     "unsettled_kept_after_failure",  # … the same,
     "ids_kept_in_a_chat_of_its_own",  # … the same

@@ -158,6 +158,26 @@ async def test_retry_tapped_twice_and_refused_again_shows_the_newest_reason(
     kit.expect_flags(sending=False, error=newest)
 
 
+async def test_retry_tapped_twice_refused_then_stored_ends_sent(kit: Scenario) -> None:
+    """ "hi" was refused. You tap retry twice; the server refuses the first retry ("still
+    offline") and stores the second. Whatever came back before, a message the server
+    stored is sent: "hi" ends sent #1, once, and the banner goes. (If the second tap did
+    not send "hi" again, nothing was stored: it ends failed with the newest reason.)"""
+    hi = await kit.send("hi")
+    await kit.refuse(hi, "you are offline")
+    first = await kit.retry(hi)
+    second = await kit.retry(hi)
+    await kit.refuse(first, "still offline")
+    if second.request is None:
+        kit.expect(["'hi' failed (still offline)"], rule=Rule.KEEP_WORDS)
+        kit.expect_flags(sending=False, error="still offline")
+        return
+    await kit.ack(second)
+    kit.expect(["'hi' sent #1"], rule=Rule.SERVER_TRUTH)
+    expect_stored_once(kit, hi)
+    kit.expect_flags(sending=False, error=None)
+
+
 async def test_the_echo_arrives_while_the_retry_travels(kit: Scenario) -> None:
     """ "hi" timed out and you retried it. While the retry is on its way, the
     echo of the original send arrives: "hi" is confirmed. Then the retry's ack
