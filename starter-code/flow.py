@@ -96,7 +96,8 @@ def rollback(state: ChatState, client_id: str, reason: str) -> None:
     """Undo a send that did not get through — without losing the user's words.
 
     The row stays on screen, marked ``failed`` with ``reason``, so the user can
-    read what went wrong and retry. The chat's banner shows the reason. But if
+    read what went wrong and retry. The chat's banner (``chat.error``) shows the
+    reason, word for word: the app around it adds its own wording. But if
     the server already confirmed this message (its echo beat the failure), the
     message got through: leave it alone.
 

@@ -273,7 +273,9 @@ def check_new_id(
     if earlier is not None:
         which = "the client id" if client_id is None else f"client id {client_id!r}"
         sent = (
-            f"{body!r} was sent with" if sender == "you" else f"{sender}'s phone sent {body!r} with"
+            f"{body!r} was sent with"
+            if sender == "you"
+            else f"{_phone_of(sender)} sent {body!r} with"
         )
         phones = sender != "you" or not earlier.startswith("your")
         raise RuleBroken(
@@ -841,3 +843,8 @@ class RuleWatch:
                 self._banner_status[row.client_id] = now
         self._banner[chat_id] = banner
         return banner
+
+
+def _phone_of(sender: str) -> str:
+    """Whose phone sent a message, as the story says it: "bob's phone", "your new phone"."""
+    return sender if sender.endswith("phone") else f"{sender}'s phone"

@@ -26,6 +26,7 @@ from chatkit.sandbox.policy import (
     PUBLIC_UNDERSCORED,
     SHARED_STATE_ATTRIBUTES,
     WHY_NOT,
+    WHY_NOT_MODULE,
     allowed_module,
     name_allowed,
 )
@@ -465,7 +466,8 @@ def _not_allowed(module: str, folder: Path) -> str:
             f"`{module}` is in a folder of yours: a helper module must be a file right beside "
             f"flow.py (`{rest.rpartition('.')[2] or package}.py`), not in a folder"
         )
-    return f"a flow may not import `{module}`"
+    why = WHY_NOT_MODULE.get(package)
+    return f"a flow may not import `{module}`" + (f": {why}" if why else "")
 
 
 def _name_not_allowed(module: str, name: str) -> str:

@@ -132,14 +132,68 @@ PUBLIC_UNDERSCORED = frozenset({"_replace", "_asdict", "_fields", "_field_defaul
 """A named tuple's public methods, written with an underscore so a field cannot take
 their names (``row._replace(tries=2)``)."""
 
+_LOOP = (
+    "hands out the event loop the kit runs your phone on; wait with `asyncio.sleep`, "
+    "`asyncio.wait_for` or `asyncio.timeout`, and start a task with `asyncio.create_task`"
+)
 WHY_NOT: dict[tuple[str, str], str] = {
-    (module, name): (
-        f"`{module}.{name}` copies attributes by names chosen as it runs, a way around this "
-        "check; write the decorator without it (the function it returns works the same)"
-    )
-    for module, name in (("functools", "wraps"), ("functools", "update_wrapper"))
+    **{
+        (module, name): (
+            f"`{module}.{name}` copies attributes by names chosen as it runs, a way around "
+            "this check; write the decorator without it (the function it returns works the "
+            "same)"
+        )
+        for module, name in (("functools", "wraps"), ("functools", "update_wrapper"))
+    },
+    **{
+        ("operator", name): (
+            f"`operator.{name}` reaches attributes by names written as text, a way around "
+            "this check; write a lambda instead (`lambda row: row.status`)"
+        )
+        for name in ("attrgetter", "methodcaller")
+    },
+    **{
+        ("functools", name): (
+            f"`functools.{name}` reads type hints as code; choose with `isinstance` or "
+            "`match` instead"
+        )
+        for name in ("singledispatch", "singledispatchmethod")
+    },
+    **{
+        ("asyncio", name): f"`asyncio.{name}` {_LOOP}"
+        for name in (
+            "get_running_loop",
+            "get_event_loop",
+            "new_event_loop",
+            "set_event_loop",
+            "run",
+            "current_task",
+            "all_tasks",
+            "Runner",
+        )
+    },
 }
 """Why a name of an allowed module is not allowed, where the reason is not plain."""
+
+WHY_NOT_MODULE: dict[str, str] = {
+    "logging": (
+        "it writes to files and the terminal behind the app's back; use `print()`: what "
+        "your code prints shows in its story"
+    ),
+    **dict.fromkeys(
+        ("os", "sys", "pathlib", "shutil", "io", "tempfile", "glob"),
+        "a phone's flow has no business with files, the environment or the interpreter",
+    ),
+    **dict.fromkeys(
+        ("subprocess", "socket", "threading", "multiprocessing", "signal", "ssl", "http", "urllib"),
+        "a flow talks to the chat only through the `server` it is handed",
+    ),
+    **dict.fromkeys(
+        ("inspect", "gc", "importlib", "builtins", "ctypes", "types", "pickle", "marshal"),
+        "it reaches Python's and the kit's insides, which a flow must not touch",
+    ),
+}
+"""Why a module a learner might reach for may not be imported, in one short reason."""
 
 INTROSPECTION_ATTRIBUTES = _words(
     "f_back f_globals f_locals f_builtins f_code f_trace tb_frame tb_next gi_frame gi_code "

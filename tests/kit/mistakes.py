@@ -1407,6 +1407,27 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "id_and_seq_swapped",
+        doc="""
+        Known wrong: a confirmed row takes the server's id as its seq, and its seq as its id.
+
+        The mistake: confirming by hand, with the two numbers the wrong way round. While the
+        server holds one chat they are the same number; with two chats they are not.
+
+        Meant to be caught by: normal flow (the confirmed row takes its id and time from the
+        server, after messages of another chat), and concurrency (a burst across chats).
+        """,
+        edits=(
+            (
+                lines("    message.confirm(incoming)"),
+                lines(
+                    "    message.confirm(incoming)",
+                    "    message.server_id, message.seq = incoming.seq, incoming.id  # WRONG: swapped",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "seen_lately_skipped",
         doc="""
         Known wrong: a message seen lately is skipped, even when a reload brings it back.
@@ -1828,7 +1849,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 900
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (66 flows:
+such test of a run waits while every mistake here is graded, as one class (67 flows:
 about five minutes on two quiet cores, more beside ``pytest -n 2``'s other worker). A
 guard against a hang, not a speed test: a machine busy with other work must not fail it."""
 

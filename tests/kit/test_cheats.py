@@ -131,6 +131,21 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         2,
         "Python's internals",
     ),
+    "reaches attributes by names written as text": (
+        'import operator\n\nSTATUS = operator.attrgetter("status")\n',
+        3,
+        "`operator.attrgetter` reaches attributes by names written as text",
+    ),
+    "asks for the loop the phone runs on": (
+        "import asyncio\n\nLOOP = asyncio.get_running_loop\n",
+        3,
+        "`asyncio.get_running_loop` hands out the event loop the kit runs your phone on",
+    ),
+    "logs instead of printing": (
+        "import logging\n",
+        1,
+        "a flow may not import `logging`: it writes to files and the terminal",
+    ),
     "copies attributes by names made at run time": (
         "import functools\n\nfunctools.update_wrapper(print, print, assigned=(), updated=())\n",
         3,

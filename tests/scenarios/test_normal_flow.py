@@ -40,7 +40,11 @@ async def test_ack_then_echo_shows_it_once(kit: Scenario) -> None:
 async def test_confirmed_message_takes_its_id_and_time_from_the_server(kit: Scenario) -> None:
     """Your client stamped "hi" with its own clock when you pressed enter, and
     it had no server id yet. Once the ack arrives the server is the truth: the
-    row now carries the server's id, its sequence number and its timestamp."""
+    row now carries the server's id, its sequence number and its timestamp. (The
+    server already holds two messages of another chat, so its id for "hi", #3, is
+    not its place in this chat, 1: each goes in its own field.)"""
+    kit.post("standup at 10", by="bob", chat="random")
+    kit.post("ok", by="bob", chat="random")
     hi = await kit.send("hi")
     stored = await kit.ack(hi)
     row = kit.state().get(stored.client_id)
