@@ -13,6 +13,11 @@ A flow gets these through the import gate (`chatkit.sandbox.device`): its
 the kit's own code keeps the real ones. Its ``asyncio`` waits for no real time
 either: a sleep is one turn of the event loop (how long it asked for is told to the
 judge), and its own time-outs run out only when the scenario's server gives up.
+
+On the live side (`LIVE`) a flow gets the very same stand-ins, fed by the real clock,
+the machine's own time zone, real waits and a generator seeded from the system's
+entropy: what a flow can look at of them (their types, names, what they print as) is
+the same graded and live, so it cannot behave one way only while it is graded.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import importlib
 import inspect
 import keyword
 import math as _math
+import os
 import random as _random
 import sys
 import time as _time
@@ -102,11 +108,17 @@ class, hence the tuple)."""
 class ScriptedClock:
     """A scenario's clock: it reads the same until the scenario moves it.
 
+    ``zone`` is where the device lives (``None``: the machine's own zone); ``live`` says
+    the clock is the real one (`LiveClock`), whose time-outs and sleeps are real too.
+
     It speaks freezegun's language (``tick``, ``move_to``), and a scenario may also use
     freezegun itself: while a ``freeze_time`` is active, the flow's clock reads freezegun's
     frozen time, so ``with freeze_time("2026-05-01 09:00") as frozen: ... frozen.tick()``
     does what its author expects.
     """
+
+    live = False
+    zone: _dt.tzinfo | None = DEVICE_ZONE
 
     def __init__(self, start: _dt.datetime = CLOCK_START) -> None:
         self.start = start
@@ -134,6 +146,32 @@ class ScriptedClock:
     def elapsed(self) -> float:
         """Seconds since the clock started: what ``time.monotonic()`` reads."""
         return (self.now - self.start).total_seconds()
+
+
+class LiveClock(ScriptedClock):
+    """The real clock, read through the same stand-ins as a scenario's: the machine's time
+    and zone, and ``monotonic`` counted from when the flow was loaded."""
+
+    live = True
+    zone = None
+
+    def __init__(self) -> None:
+        super().__init__(_REAL_DATETIME[0].now(_dt.UTC))
+        self._began = _time.monotonic()
+
+    @property
+    def now(self) -> _dt.datetime:
+        return _REAL_DATETIME[0].now(_dt.UTC)
+
+    def elapsed(self) -> float:
+        return _time.monotonic() - self._began
+
+
+def _stand_in(function: Callable[..., Any], module: str, name: str) -> Callable[..., Any]:
+    """Name a stand-in as the function it stands in for (``time.time``, ``uuid.uuid4``):
+    what it prints as is the same graded and live."""
+    function.__module__, function.__name__, function.__qualname__ = module, name, name
+    return function
 
 
 class OutputFlood(BaseException):
@@ -197,8 +235,19 @@ class World:
         return None
 
 
-LIVE = World()
-"""The live side's world: the real clock and real randomness."""
+class LiveWorld(World):
+    """The live side's world: the stand-ins a scenario's devices get, fed by the real
+    clock and zone, real waits, and a generator seeded from the system's entropy."""
+
+    def module(self, name: str, device: str) -> types.ModuleType | None:
+        build = _SCRIPTED.get(name)
+        if build is None:
+            return None
+        return build(LiveClock(), _random.Random(int.from_bytes(os.urandom(32), "big")))
+
+
+LIVE: World = LiveWorld()
+"""The live side's world: the real clock and real randomness, behind the same stand-ins."""
 
 
 class ScriptedWorld(World):
@@ -302,7 +351,7 @@ def _scripted_datetime(clock: ScriptedClock, rng: _random.Random) -> types.Modul
 
         @classmethod
         def now(cls, tz: _dt.tzinfo | None = None) -> _dt.datetime:  # type: ignore[override]
-            return clock.now.astimezone(tz or DEVICE_ZONE).replace(tzinfo=tz)
+            return clock.now.astimezone(tz or clock.zone).replace(tzinfo=tz)
 
         @classmethod
         def utcnow(cls) -> _dt.datetime:  # type: ignore[override]
@@ -318,7 +367,7 @@ def _scripted_datetime(clock: ScriptedClock, rng: _random.Random) -> types.Modul
 
         @classmethod
         def today(cls) -> _dt.date:  # type: ignore[override]
-            return clock.now.astimezone(DEVICE_ZONE).date()
+            return clock.now.astimezone(clock.zone).date()
 
     for cls in (datetime, date):
         cls.__module__, cls.__qualname__ = "datetime", cls.__name__
@@ -344,25 +393,39 @@ def _scripted_time(clock: ScriptedClock, rng: _random.Random) -> types.ModuleTyp
         return _time.gmtime(now_or(seconds))
 
     def localtime(seconds: float | None = None) -> _time.struct_time:
-        return _dt.datetime.fromtimestamp(now_or(seconds), DEVICE_ZONE).timetuple()
+        if clock.zone is None:
+            return _time.localtime(now_or(seconds))
+        return _dt.datetime.fromtimestamp(now_or(seconds), clock.zone).timetuple()
 
     def strftime(format: str, moment: _time.struct_time | None = None) -> str:
         return _time.strftime(format, moment or localtime())
 
+    def time() -> float:
+        return clock.timestamp()
+
+    def elapsed() -> float:
+        return clock.elapsed()
+
+    def time_ns() -> int:
+        return round(clock.timestamp() * 1e9)
+
+    def elapsed_ns() -> int:
+        return round(clock.elapsed() * 1e9)
+
+    functions: dict[str, Callable[..., Any]] = {
+        "time": time,
+        "time_ns": time_ns,
+        "monotonic": elapsed,
+        "monotonic_ns": elapsed_ns,
+        "perf_counter": elapsed,
+        "perf_counter_ns": elapsed_ns,
+        "gmtime": gmtime,
+        "localtime": localtime,
+        "strftime": strftime,
+        "sleep": sleep,
+    }
     return module_copy(
-        "time",
-        {
-            "time": clock.timestamp,
-            "time_ns": lambda: round(clock.timestamp() * 1e9),
-            "monotonic": clock.elapsed,
-            "monotonic_ns": lambda: round(clock.elapsed() * 1e9),
-            "perf_counter": clock.elapsed,
-            "perf_counter_ns": lambda: round(clock.elapsed() * 1e9),
-            "gmtime": gmtime,
-            "localtime": localtime,
-            "strftime": strftime,
-            "sleep": sleep,
-        },
+        "time", {name: _stand_in(function, "time", name) for name, function in functions.items()}
     )
 
 
@@ -410,7 +473,10 @@ def _scripted_uuid(clock: ScriptedClock, rng: _random.Random) -> types.ModuleTyp
         )
         return _uuid.UUID(fields=fields, version=1)
 
-    return module_copy("uuid", {"uuid4": uuid4, "uuid1": uuid1})
+    return module_copy(
+        "uuid",
+        {"uuid4": _stand_in(uuid4, "uuid", "uuid4"), "uuid1": _stand_in(uuid1, "uuid", "uuid1")},
+    )
 
 
 def _scripted_secrets(clock: ScriptedClock, rng: _random.Random) -> types.ModuleType:
@@ -421,12 +487,15 @@ def _scripted_secrets(clock: ScriptedClock, rng: _random.Random) -> types.Module
     def token_urlsafe(count: int = 32) -> str:
         return base64.urlsafe_b64encode(token_bytes(count)).rstrip(b"=").decode("ascii")
 
+    def token_hex(count: int = 32) -> str:
+        return token_bytes(count).hex()
+
     return module_copy(
         "secrets",
         {
-            "token_bytes": token_bytes,
-            "token_hex": lambda count=32: token_bytes(count).hex(),
-            "token_urlsafe": token_urlsafe,
+            "token_bytes": _stand_in(token_bytes, "secrets", "token_bytes"),
+            "token_hex": _stand_in(token_hex, "secrets", "token_hex"),
+            "token_urlsafe": _stand_in(token_urlsafe, "secrets", "token_urlsafe"),
             "randbelow": rng.randrange,
             "randbits": rng.getrandbits,
             "choice": rng.choice,
@@ -456,28 +525,36 @@ def _no_time(limit: object) -> bool:
 
 @seal
 class _Limit(metaclass=Sealed):
-    """The scripted ``asyncio.timeout``: it runs out when the server gives up (`_ran_out`),
-    and answers what asyncio's ``Timeout`` does (``expired``, ``when``, ``reschedule``).
-    Its class cannot be changed: every run of a flow shares it."""
+    """The flow's ``asyncio.timeout``: in a scenario it runs out when the server gives up
+    (`_ran_out`); live, it is asyncio's own (``real``). Either way it answers what asyncio's
+    ``Timeout`` does (``expired``, ``when``, ``reschedule``), and it is the same class graded
+    and live. Its class cannot be changed: every run of a flow shares it."""
 
-    def __init__(self, delay: float | None) -> None:
+    def __init__(self, delay: float | None, real: Any = None) -> None:
         self.delay = delay
         self._expired = False
+        self._real = real
 
     def when(self) -> float | None:
-        return self.delay
+        return self.delay if self._real is None else self._real.when()
 
     def reschedule(self, when: float | None) -> None:
+        if self._real is not None:
+            self._real.reschedule(when)
         self.delay = when
 
     def expired(self) -> bool:
-        return self._expired
+        return self._expired if self._real is None else self._real.expired()
 
     async def __aenter__(self) -> _Limit:
+        if self._real is not None:
+            await self._real.__aenter__()
         return self
 
     async def __aexit__(self, kind: object, error: BaseException | None, trace: object) -> None:
-        if self.delay is not None and isinstance(error, DeliveryError):
+        if self._real is not None:
+            await self._real.__aexit__(kind, error, trace)
+        elif self.delay is not None and isinstance(error, DeliveryError):
             ran_out = _ran_out(error)
             self._expired = isinstance(ran_out, TimeoutError)
             raise ran_out from None
@@ -512,6 +589,8 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
     """
 
     async def sleep(delay: float, result: Any = None) -> Any:
+        if clock.live:
+            return await _asyncio.sleep(delay, result)
         waits = WAITS.get()
         if waits is not None and not delay <= 0:  # asyncio's own test: more is a real wait
             waits.note((_seconds(delay), _stack(sys._getframe(1))))
@@ -519,8 +598,8 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
         return result
 
     async def wait_for(awaitable: Any, timeout: float | None) -> Any:
-        if _no_time(timeout):
-            return await _asyncio.wait_for(awaitable, 0)
+        if clock.live or _no_time(timeout):
+            return await _asyncio.wait_for(awaitable, timeout)
         try:
             return await awaitable
         except DeliveryError as error:
@@ -529,16 +608,24 @@ def _scripted_asyncio(clock: ScriptedClock, rng: _random.Random) -> types.Module
     async def wait(
         awaitables: Any, *, timeout: float | None = None, return_when: str = _asyncio.ALL_COMPLETED
     ) -> Any:
-        if _no_time(timeout):
-            return await _asyncio.wait(awaitables, timeout=0, return_when=return_when)
+        if clock.live or _no_time(timeout):
+            return await _asyncio.wait(awaitables, timeout=timeout, return_when=return_when)
         return await _asyncio.wait(awaitables, return_when=return_when)
 
     def timeout(delay: float | None) -> Any:
-        return _asyncio.timeout(0) if _no_time(delay) else _Limit(delay)
+        if clock.live or _no_time(delay):
+            return _Limit(delay, _asyncio.timeout(delay))
+        return _Limit(delay)
 
+    functions: dict[str, Callable[..., Any]] = {
+        "sleep": sleep,
+        "wait_for": wait_for,
+        "wait": wait,
+        "timeout": timeout,
+    }
     return module_copy(
         "asyncio",
-        {"sleep": sleep, "wait_for": wait_for, "wait": wait, "timeout": timeout},
+        {name: _stand_in(function, "asyncio", name) for name, function in functions.items()},
     )
 
 

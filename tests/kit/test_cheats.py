@@ -9,7 +9,9 @@ past both — look-alike state, a patched kit class — still earns no passing s
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from chatkit.grading.results import Outcome
 from chatkit.grading.runner import grade
 from chatkit.grading.trust import kit_fingerprint, tampered
 from chatkit.sandbox.device import FlowCode
+from chatkit.sandbox.world import LIVE, ScriptedWorld
 from chatkit.target import kit_root
 
 pytestmark = pytest.mark.timeout(60)
@@ -491,3 +494,33 @@ def test_a_flow_cannot_tell_the_explorer_from_a_scenario(detector: str, tmp_path
         scores[name] = [r.outcome for r in report.results]
     assert Outcome.FAILED in scores["plain"]
     assert scores["hidden"] == scores["plain"]
+
+
+LOOKS = """
+import asyncio, datetime, random, secrets, time, uuid
+
+
+async def looks():
+    things = [
+        datetime.datetime, datetime.date, time.time, time.monotonic, time.sleep,
+        time.localtime, uuid.uuid4, uuid.uuid1, asyncio.sleep, asyncio.wait_for,
+        asyncio.wait, asyncio.timeout, asyncio.timeout(1), random.random, random.Random,
+        secrets.token_hex, secrets.randbelow, secrets.SystemRandom,
+    ]
+    return [(repr(thing), repr(type(thing)), repr(type(type(thing)))) for thing in things]
+"""
+
+
+def test_a_flow_finds_the_same_clock_and_chance_graded_and_live(tmp_path: Path) -> None:
+    """What a flow can look at of its ``datetime``, ``time``, ``uuid``, ``asyncio``,
+    ``random`` and ``secrets`` (their types, what they print as) is the same in a scenario
+    and on the live side: a flow cannot behave one way only while it is graded."""
+    (tmp_path / "flow.py").write_text(LOOKS)
+    code = FlowCode(tmp_path / "flow.py")
+    seen = []
+    for world in (LIVE, ScriptedWorld("a scenario")):
+        looked = asyncio.run(code.device(world).looks())  # type: ignore[attr-defined]
+        seen.append(
+            [tuple(re.sub(r" at 0x[0-9a-f]+", "", text) for text in each) for each in looked]
+        )
+    assert seen[0] == seen[1]
