@@ -118,9 +118,18 @@ class Referee:
         """Once the server answered: the send finished (or failed over), broke no rule on its
         way and raised nothing."""
         if not sending.task.done() and not failing_over:
+            again = [request for request in sending.task.requests if not request.answered]
             raise RuleBroken(
                 Rule.FINISHES,
-                f"the server answered, but the send of {quote(sending.body)} did not finish",
+                f"the server answered, but the send of {quote(sending.body)} did not finish"
+                + (
+                    ": it sent the message again by itself, and waits for an answer this "
+                    "scenario never gives. Settle the send with the answer it got (roll back a "
+                    "failure); sending again is the user's retry to tap"
+                    if again
+                    else ""
+                ),
+                blame=sending.task.called_at if again else None,
             )
         if sending.broken is not None:
             raise sending.broken

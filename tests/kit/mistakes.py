@@ -1428,6 +1428,30 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "retries_by_itself",
+        doc="""
+        Known wrong: send tries the server once more by itself before it rolls back.
+
+        The mistake: "a quiet retry, so the user never sees a failure". The send then
+        waits for a second answer instead of settling with the one it got: a refusal or a
+        time-out leaves "sending…" up, and the message pending, until that answer comes.
+        Sending again is the user's retry to tap.
+
+        Meant to be caught by: failure and rollback (every send finishes).
+        """,
+        edits=(
+            (
+                lines("        stored = await server.send(chat_id, message.client_id, body)"),
+                lines(
+                    "        try:",
+                    "            stored = await server.send(chat_id, message.client_id, body)",
+                    "        except DeliveryError:  # WRONG: settle with the answer you got",
+                    "            stored = await server.send(chat_id, message.client_id, body)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "seen_lately_skipped",
         doc="""
         Known wrong: a message seen lately is skipped, even when a reload brings it back.
@@ -1849,7 +1873,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 900
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (67 flows:
+such test of a run waits while every mistake here is graded, as one class (68 flows:
 about five minutes on two quiet cores, more beside ``pytest -n 2``'s other worker). A
 guard against a hang, not a speed test: a machine busy with other work must not fail it."""
 

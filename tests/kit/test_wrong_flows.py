@@ -72,6 +72,7 @@ CATCHERS: dict[str, tuple[str, ...]] = {
     "seen_lately_skipped": ("duplicates",),
     "rollback_only_while_pending": ("edge cases",),
     "ack_only_while_pending": ("edge cases",),
+    "retries_by_itself": ("failure and rollback", "edge cases"),
     "id_and_seq_swapped": ("normal flow", "concurrency"),
     "others_dedup_by_author_body": ("duplicates",),
     "escape_incoming": ("edge cases",),
@@ -142,6 +143,7 @@ BLAMED: dict[str, tuple[set[int], set[str]]] = {
     "rollback_only_while_pending": ({6, 7}, {"rollback"}),
     # the row's last change was rollback's; send's guard made none when the ack came
     "ack_only_while_pending": ({5}, {"rollback"}),
+    "retries_by_itself": ({15}, {"send"}),
     "id_and_seq_swapped": ({5}, {"reconcile"}),
     "others_dedup_by_author_body": ({13}, {"reconcile"}),
     "escape_incoming": ({5}, {"reconcile"}),
