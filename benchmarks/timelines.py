@@ -242,7 +242,7 @@ def strategies(flow: Flow, runs: int) -> None:
 
 def deep_copy_verdict(flow: Flow) -> str:
     async def attempt() -> str:
-        run = DeviceRun(flow, world_of_size(DEFAULT_SIZE), None)
+        run = DeviceRun(lambda loop: flow, world_of_size(DEFAULT_SIZE), None)
         run.apply(
             next(
                 event

@@ -31,7 +31,7 @@ from chatkit.engine.pytest_plugin import ScenarioTimedOut, budget_of
 from chatkit.engine.remote import PhoneRaised
 from chatkit.engine.rules import Rule, RuleBroken, StateShapeError
 from chatkit.engine.story import Step
-from chatkit.grading.pointer import likely_line
+from chatkit.grading.pointer import keeping_function, likely_line
 from chatkit.grading.results import (
     FAMILY_FILTER,
     HIDDEN_FOLDERS,
@@ -261,6 +261,8 @@ def _explain(
         result.location, result.function = None, None
         _point_at(result, error.blame)
         result.function = result.function or error.function or error.rule.function
+        if result.location is None and error.rule is Rule.BOOKKEEPING:  # where it keeps
+            result.function = keeping_function(target, error.detail) or result.function
         if result.location is None:  # nothing of the learner's changed it: read the function
             result.location = likely_line(target, result.function, error.rule, error.detail)
     elif isinstance(error, ScenarioTimedOut) or (

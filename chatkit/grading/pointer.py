@@ -82,6 +82,42 @@ KEPT_IN = re.compile(r"your module's (\w+) \(")
 """How scale's check of what a flow keeps names the module-level name (`_name` finds it)."""
 
 
+GROWS = frozenset({"add", "append", "appendleft", "extend", "insert", "update", "setdefault"})
+"""Methods that make a container hold more."""
+FLOW_FUNCTIONS = ("send", "reconcile", "rollback")
+
+
+def keeping_function(file: Path, detail: str) -> str | None:
+    """For rule 14, the flow function that adds to the module-level name the check named
+    (``NOTIFIED.add(…)``, ``SEEN[key] = …``): where the keeping happens, wherever it is
+    let go. None when none of them does, or the file cannot be read."""
+    kept = KEPT_IN.search(detail)
+    if kept is None:
+        return None
+    try:
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    functions = {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    holder = _name(kept[1])
+    for name in FLOW_FUNCTIONS:
+        for node in ast.walk(functions[name]) if name in functions else ():
+            grows = (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in GROWS
+                and holder(node.func.value)
+            )
+            stores = isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
+            if grows or (stores and holder(node.value)):  # type: ignore[attr-defined]
+                return name
+    return None
+
+
 def likely_line(file: Path, function: str, rule: Rule | None, detail: str = "") -> Location | None:
     """The line of ``function`` in ``file`` that ``rule`` is most about, or its first line.
 

@@ -119,7 +119,7 @@ class Phone:
         self.ops: dict[int, _Op] = {}
         WAITS.set(_Unsent(ops=self.ops))  # each send's own context replaces it (`_start`)
         with self.journal.recording():
-            flow = code.device(self.world, device)
+            flow = code.device(self.world, device, self.loop)
         self.state = ChatState(user)
         self.client = ChatClient(flow, self.state, _Line(self, None))
         self.screen = self.journal.screen = ScreenWriter(self.state)
@@ -195,7 +195,9 @@ class Phone:
         explores, the phone runs its flow and says what it did."""
         if self._explored is None:
             code, world, name = self._code, self.world, self._device
-            self._explored = TimelineDevice(lambda: code.device(world, name), self.folder)
+            self._explored = TimelineDevice(
+                lambda loop: code.device(world, name, loop), self.folder
+            )
         device = self._explored
 
         def emit(report: dict[str, object]) -> None:

@@ -241,24 +241,21 @@ class ScaleBench:
         """Your messages, sent by your flow to a server that holds them: each waits, pending
         at the bottom, until its event answers it, half with an ack (every other one after
         its echo), half with a failure (refused, or timed out, every other one after its
-        echo); or all with ``only``'s, and no echo: ``reconcile`` acks, ``rollback`` fails.
+        echo); or all with ``only``'s: ``reconcile`` acks (every other one after its echo),
+        ``rollback`` fails (none after its echo).
         The flow's own send takes the answer from there, as in a scenario."""
         server = HeldServer(self._fresh, self._loop)
         view = ServerView(server)
         bodies = [f"mine {next(self._fresh)}" for _ in range(batch)]
         sends = [self._loop.create_task(self.flow.send(state, view, CHAT, body)) for body in bodies]
         self._loop.run_until_complete(_reached(server, len(bodies)))
-        return [
-            partial(
-                self._answer,
-                server,
-                body,
-                send,
-                only == "reconcile" or (k % 2 == 1 and only != "rollback"),
-                partial(self.flow.reconcile, state) if k % 4 in (0, 3) and not only else None,
-            )
-            for k, (body, send) in enumerate(zip(bodies, sends, strict=True))
-        ]
+        events: list[Event] = []
+        for k, (body, send) in enumerate(zip(bodies, sends, strict=True)):
+            ack = only == "reconcile" or (k % 2 == 1 and only != "rollback")
+            echo_first = k % 4 == 3 if ack else (k % 4 == 0 and not only)
+            echo = partial(self.flow.reconcile, state) if echo_first else None
+            events.append(partial(self._answer, server, body, send, ack, echo))
+        return events
 
     def _answer(
         self,

@@ -193,18 +193,21 @@ class _Connection(Connection):
 class DeviceRun:
     """A fresh client and its own copy of the scripted server, driven one `Event` at a time."""
 
-    def __init__(self, flow: Flow, world: SmallWorld, journal: Journal | None) -> None:
-        self.flow = flow
-        self.world = world
-        self.journal = journal
+    def __init__(
+        self, fresh: Callable[[SteppedLoop], Flow], world: SmallWorld, journal: Journal | None
+    ) -> None:
         self.loop = SteppedLoop()
         """The loop the flow finds running: the tasks it starts wait there to be stepped."""
         self.loop.set_task_factory(numbered_tasks())
+        self.flow = fresh(self.loop)
+        """A fresh copy of the flow, loaded with `loop` as its loop."""
+        self.world = world
+        self.journal = journal
         self.server = ScriptedServer()
         self._hooks = _Hooks(self)
         self.server.on_request = self._hooks.on_request
         self.state = ChatState(USER)
-        self.client = ChatClient(flow, self.state, _Connection(self.server, USER, self._hooks))
+        self.client = ChatClient(self.flow, self.state, _Connection(self.server, USER, self._hooks))
         self.server.join(CHAT, USER, self._hooks.deliver)
         self.screen = ScreenWriter(self.state)
         self.hidden = HiddenState(self)
@@ -433,7 +436,7 @@ class TimelineDevice:
     raised. Whatever it ran ahead that the judge does not want is thrown away.
     """
 
-    def __init__(self, fresh: Callable[[], Flow], folder: str) -> None:
+    def __init__(self, fresh: Callable[[SteppedLoop], Flow], folder: str) -> None:
         self.fresh = fresh
         self.folder = folder
         self.world: tuple[object, SmallWorld] | None = None
@@ -459,7 +462,7 @@ class TimelineDevice:
         if replay is not None or self.run is None:
             self._end_run()
             journal = Journal(Path(self.folder)) if command.get("blame") is True else None
-            self.run = DeviceRun(self.fresh(), world, journal)
+            self.run = DeviceRun(self.fresh, world, journal)
             self._consumed = _events(replay or [])
             report["base"] = self.run.replay(self._consumed)
         ahead = _events(command.get("then", [])) if emit is not None else []
@@ -512,9 +515,9 @@ class TimelineDevice:
         the flow itself."""
         source = getattr(flow, "__file__", None)
         if type(source) is not str:
-            return cls(lambda: flow, ".")
+            return cls(lambda loop: flow, ".")
         code, world = FlowCode(Path(source)), ScriptedWorld("timelines")
-        return cls(lambda: code.device(world), str(code.folder))
+        return cls(lambda loop: code.device(world, loop=loop), str(code.folder))
 
     def close(self) -> None:
         self._end_run()

@@ -57,30 +57,42 @@ class FlowCode:
             compiled = self._compiled[path] = compile(tree, str(path), "exec", dont_inherit=True)
         return compiled
 
-    def device(self, world: World = LIVE, name: str = "you") -> Flow:
-        """A fresh copy of the flow for the device ``name``, in ``world``."""
-        with _as_a_phone_loads():
+    def device(
+        self,
+        world: World = LIVE,
+        name: str = "you",
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> Flow:
+        """A fresh copy of the flow for the device ``name``, in ``world``, whose tasks run on
+        ``loop`` (the one running now, if not given)."""
+        with _as_a_phone_loads(loop):
             module = _Device(self, world, name).run(FLOW_MODULE, self.path)
         flow: Flow = module  # a module type-checks as a Flow: ModuleType allows any attribute
         return flow
 
 
 @contextlib.contextmanager
-def _as_a_phone_loads() -> Iterator[None]:
-    """Load a copy of the flow as every phone does: no event loop running or set.
+def _as_a_phone_loads(loop: asyncio.AbstractEventLoop | None) -> Iterator[None]:
+    """Load a copy of the flow as a phone does: as an app imports it before its event loop
+    starts. ``loop`` (else the one running now) is the current loop; none is running.
 
     A scenario's phone loads its flow before its loop runs; the explorer loads a fresh
-    copy for each timeline while its own loop runs; the terminal client, inside its app.
-    The flow's module code must not tell them apart: a task started at import fails
-    everywhere, as it does in an app that imports the flow before it starts."""
+    copy for each timeline while the phone's own loop runs; the terminal client, inside
+    its app. The flow's module code must not tell them apart: a task it starts as it
+    loads (``asyncio.ensure_future``) waits on the loop its sends will run on, and one it
+    starts only where a loop is running (``asyncio.create_task``) fails everywhere."""
     running = asyncio.events._get_running_loop()
-    policy = asyncio.get_event_loop_policy()
+    saved = asyncio.get_event_loop_policy()
+    current = loop or running
+    policy = asyncio.DefaultEventLoopPolicy()
+    asyncio.set_event_loop_policy(policy)  # a fresh one, whatever was set in the old
+    if current is not None:
+        policy.set_event_loop(current)
     asyncio.events._set_running_loop(None)
-    asyncio.set_event_loop_policy(None)  # a fresh one: no loop set in it
     try:
         yield
     finally:
-        asyncio.set_event_loop_policy(policy)
+        asyncio.set_event_loop_policy(saved)
         asyncio.events._set_running_loop(running)
 
 

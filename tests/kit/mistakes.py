@@ -1400,8 +1400,9 @@ WRONG: tuple[Mistake, ...] = (
             (
                 lines("    else:", "        reconcile(state, stored)"),
                 lines(
-                    "    elif message.status is Status.PENDING:  # WRONG: a failed row's ack is news",
-                    "        reconcile(state, stored)",
+                    "    else:",
+                    "        if message.status is Status.PENDING:  # WRONG: a failed row's ack is news",
+                    "            reconcile(state, stored)",
                 ),
             ),
         ),
