@@ -26,7 +26,7 @@ from chatkit.grading.class_grading import LearnerGrade, default_jobs, grade_clas
 from chatkit.grading.exports import exercism
 from chatkit.grading.runner import grade
 from chatkit.grading.submissions import Submission, class_submissions
-from chatkit.target import kit_root
+from chatkit.kit_home import kit_root
 
 sys.path.insert(0, str(kit_root() / "tests" / "kit"))
 from mistakes import MISTAKES, broken_source, flow_source  # the flows live beside the tests

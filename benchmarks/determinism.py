@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chatkit.target import kit_root
+from chatkit.kit_home import kit_root
 
 sys.path.insert(0, str(kit_root() / "tests" / "kit"))
 from mistakes import write_all  # the mistakes live beside the kit's tests

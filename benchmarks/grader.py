@@ -22,8 +22,9 @@ import time
 from datetime import UTC, datetime
 
 from chatkit import ChatState, Message, ServerMessage
+from chatkit.kit_home import kit_root
 from chatkit.phone.link import PhoneTemplate
-from chatkit.target import kit_root, load_flow, resolve_target
+from chatkit.target import load_flow, resolve_target
 
 RUNS = 5
 EVENTS = 200_000

@@ -36,7 +36,6 @@ import sys
 import time
 
 from chatkit.engine.remote import RemotePhone
-from chatkit.engine.scripted import ScriptedServer
 from chatkit.engine.timelines import (
     DEFAULT_SIZE,
     FULL,
@@ -53,12 +52,14 @@ from chatkit.engine.timelines import (
     space,
     world_of_size,
 )
-from chatkit.engine.timelines.world import EventKind
+from chatkit.kit_home import kit_root
 from chatkit.phone.link import PhoneTemplate
 from chatkit.phone.timeline import DeviceRun
 from chatkit.protocols import Flow
 from chatkit.sandbox import ScriptedWorld
-from chatkit.target import kit_root, load_flow, resolve_target
+from chatkit.script.server import ScriptedServer
+from chatkit.script.small_world import EventKind
+from chatkit.target import load_flow, resolve_target
 
 GOAL_ORDERINGS = 10_000
 GOAL_RATE = 20_000

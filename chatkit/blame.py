@@ -22,9 +22,10 @@ from pathlib import Path
 from types import CodeType, FrameType, TracebackType
 
 from chatkit.code_folder import CodeFolder
+from chatkit.kit_home import TargetError
 from chatkit.model import Message
 from chatkit.state import Chat
-from chatkit.target import FUNCTIONS, TargetError
+from chatkit.target import FUNCTIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from chatkit.extras import run_needing_extras
 from chatkit.grading import cli as grading_cli
 from chatkit.grading.teacher_cli import add_teacher_commands
+from chatkit.kit_home import NotInKit
 from chatkit.learner_copy import add_classroom_command
 from chatkit.live.accounts_cli import add_accounts_command
 from chatkit.live.cli import add_serve_command
-from chatkit.target import NotInKit
 from chatkit.tui.cli import add_tui_commands
 
 

@@ -1,6 +1,6 @@
 """What an object holds, read as stored, without running any code of its own class.
 
-The phone reads what a flow keeps (`chatkit.engine.timelines.hidden` for the explorer's
+The phone reads what a flow keeps (`chatkit.phone.hidden` for the explorer's
 key, `chatkit.phone.kept` for rule 14's count) through the built-in types' own methods:
 a flow's ``__getattr__``, ``__len__`` or ``__iter__`` could answer what it likes.
 """

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chatkit.kit_files import kit_files
-from chatkit.target import kit_root
+from chatkit.kit_home import kit_root
 
 LEFT_OUT = (
     "solution",

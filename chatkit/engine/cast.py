@@ -14,11 +14,11 @@ from datetime import datetime
 
 from chatkit.engine.remote import Hooks, Op, RemotePhone
 from chatkit.engine.rules import Rule, RuleBroken, RuleWatch
-from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.limits import MAX_YIELDS
 from chatkit.model import ServerMessage
 from chatkit.phone.link import PhoneTemplate
 from chatkit.sandbox import ScriptedWorld
+from chatkit.script.server import Request, ScriptedServer
 
 PRIMARY, FALLBACK = "primary", "fallback"
 """The names of a failover client's two transports, as the story says them."""

@@ -26,15 +26,15 @@ from chatkit.engine.cast import FALLBACK, PRIMARY, Cast, Member, Sending, is_qui
 from chatkit.engine.referee import Referee, snapshot
 from chatkit.engine.remote import Op, RemotePhone
 from chatkit.engine.rules import Rule, RuleBroken
-from chatkit.engine.scripted import Request, ScriptedServer
 from chatkit.engine.story import SERVER, Kind, Step, screen
 from chatkit.engine.timelines.device import PhoneDevice
 from chatkit.engine.timelines.explore import Exploration, explore_async
-from chatkit.engine.timelines.world import SmallWorld
 from chatkit.engine.words import does, quote, whose
 from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage, Status
 from chatkit.phone.link import PhoneTemplate
 from chatkit.sandbox import ScriptedClock, ScriptedWorld
+from chatkit.script.server import Request, ScriptedServer
+from chatkit.script.small_world import SmallWorld
 from chatkit.state import ChatState
 
 __all__ = ["DEFAULT_CHAT", "FALLBACK", "PRIMARY", "Scenario", "Sending"]

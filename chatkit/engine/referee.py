@@ -29,10 +29,10 @@ from chatkit.engine.rules import (
     check_shown_before_first_await,
     describe_timeline,
 )
-from chatkit.engine.scripted import Request
 from chatkit.engine.words import quote, whose
 from chatkit.limits import SLEEP_LIMIT
 from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, Status, check_body
+from chatkit.script.server import Request
 from chatkit.state import Chat, ChatState
 
 Blamed = TypeVar("Blamed", RuleBroken, StateShapeError)

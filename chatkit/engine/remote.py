@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chatkit.blame import Blame, RemoteJournal
-from chatkit.engine.scripted import CLIENT_ID_TAKEN, Request, ScriptedServer
 from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage
 from chatkit.phone.frames import WireError
 from chatkit.phone.link import REPORT_SECONDS, PhoneLink
 from chatkit.phone.screen import ScreenError, ScreenReader
+from chatkit.script.server import CLIENT_ID_TAKEN, Request, ScriptedServer
 from chatkit.state import ChatState
 
 

@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from chatkit.target import kit_root
+from chatkit.kit_home import kit_root
 
 KIT_FILES = ("chatkit", "tests/scenarios", "grader.py", "pyproject.toml", "README.md", "LICENSE")
 """What ``pip install`` and the grader read (the package names its readme and licence)."""

@@ -30,7 +30,8 @@ from chatkit.grading.runner import GraderError, grade, scenarios_dir
 from chatkit.grading.summary import next_fix, partial_lines
 from chatkit.grading.teacher_cli import add_grader_arguments, add_tests_argument, after_grading
 from chatkit.grading.watch import watch_and_grade
-from chatkit.target import NotInKit, TargetError, resolve_target
+from chatkit.kit_home import NotInKit, TargetError
+from chatkit.target import resolve_target
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatkit.target import kit_root
+from chatkit.kit_home import kit_root
 
 STATE_FILE = ".chatkit-hints.json"
 

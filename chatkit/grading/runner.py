@@ -45,6 +45,7 @@ from chatkit.grading.results import (
     escaped,
 )
 from chatkit.grading.trust import kit_fingerprint, misplaced, refusal, tampered, uncheckable
+from chatkit.kit_home import TargetError, kit_root
 from chatkit.limits import (
     HARD_LIMIT_GRACE,
     KILL_GRACE,
@@ -54,7 +55,7 @@ from chatkit.limits import (
 from chatkit.portable import child_options, kill_child, timeout_method
 from chatkit.sandbox import Uncheckable, check_target
 from chatkit.sandbox.confine import HOME, child_environment, learner_environment, scratch_folder
-from chatkit.target import TargetError, kit_root, resolve_target
+from chatkit.target import resolve_target
 
 RESULTS_CHANNEL = "CHATKIT_RESULTS"
 """Names, in the child's environment, where it sends its results: ``port:token`` on loopback."""

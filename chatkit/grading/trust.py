@@ -12,9 +12,10 @@ from pathlib import Path
 
 from chatkit.grading.results import LoadError, Location
 from chatkit.kit_files import kit_files
+from chatkit.kit_home import kit_root
 from chatkit.sandbox import Uncheckable, Violation
 from chatkit.sandbox.policy import module_list
-from chatkit.target import display_path, kit_root
+from chatkit.target import display_path
 
 SHOWN_VIOLATIONS = 8
 

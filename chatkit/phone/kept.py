@@ -36,9 +36,9 @@ from types import (
 from typing import Any
 
 from chatkit.code_folder import CodeFolder
-from chatkit.engine.timelines.shipped import changes, within_reach
 from chatkit.held import cell_contents, is_python_class, own_attributes
 from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
+from chatkit.phone.shipped import changes, within_reach
 from chatkit.sandbox.device import device_modules
 from chatkit.state import Chat, ChatState
 

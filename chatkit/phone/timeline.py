@@ -20,7 +20,7 @@ task of its own) goes on as soon as that is done.
 What the phone says is plain data: each server call, with its arguments and the screen
 at that moment; each send's first pause before it called the server, with the screen
 then; the screen after the event; where each send is; what ``reconcile`` raised; and a
-number for the state the judge cannot see (`chatkit.engine.timelines.hidden.HiddenState`):
+number for the state the judge cannot see (`chatkit.phone.hidden.HiddenState`):
 equal numbers for equal hidden states, so the judge can merge the states it has seen.
 """
 
@@ -34,11 +34,19 @@ from typing import Any
 
 from chatkit.blame import Journal
 from chatkit.client import ChatClient
-from chatkit.engine.scripted import Connection, Request, ScriptedServer
-from chatkit.engine.timelines.canon import CHAT, OTHER, OTHER_CLIENT_ID, REFUSAL, USER
-from chatkit.engine.timelines.hidden import NOT_STARTED, HiddenState
-from chatkit.engine.timelines.shipped import restore_shipped
-from chatkit.engine.timelines.world import (
+from chatkit.limits import MAX_YIELDS
+from chatkit.model import Message, ServerMessage
+from chatkit.phone.errors import blame_changes, error_data
+from chatkit.phone.hidden import NOT_STARTED, HiddenState
+from chatkit.phone.screen import ScreenWriter, plain
+from chatkit.phone.shipped import restore_shipped
+from chatkit.phone.stepped_loop import SteppedLoop
+from chatkit.phone.task_names import numbered_tasks
+from chatkit.protocols import Flow
+from chatkit.sandbox import FlowCode, ScriptedWorld
+from chatkit.script.names import CHAT, OTHER, OTHER_CLIENT_ID, REFUSAL, USER
+from chatkit.script.server import Connection, Request, ScriptedServer
+from chatkit.script.small_world import (
     BUSY,
     DONE,
     ON_SERVER,
@@ -47,14 +55,6 @@ from chatkit.engine.timelines.world import (
     SmallWorld,
     world_from,
 )
-from chatkit.limits import MAX_YIELDS
-from chatkit.model import Message, ServerMessage
-from chatkit.phone.errors import blame_changes, error_data
-from chatkit.phone.screen import ScreenWriter, plain
-from chatkit.phone.stepped_loop import SteppedLoop
-from chatkit.phone.task_names import numbered_tasks
-from chatkit.protocols import Flow
-from chatkit.sandbox import FlowCode, ScriptedWorld
 from chatkit.state import ChatState
 
 _ANSWERED = frozenset(

@@ -35,9 +35,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from chatkit.kit_home import NotInKit, kit_root
 from chatkit.portable import FORCE_FALLBACK, fallback_forced
 from chatkit.sandbox import landlock, seccomp
-from chatkit.target import NotInKit, kit_root
 
 __all__ = [
     "HOME",

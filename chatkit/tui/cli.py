@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chatkit.blame import LoadFailure, load_failure
+from chatkit.kit_home import TargetError
 from chatkit.live.server.settings import DEFAULT_PORT
 from chatkit.protocols import Flow
 from chatkit.sandbox import Uncheckable, check_target
-from chatkit.target import TargetError, display_path, load_flow, resolve_target
+from chatkit.target import display_path, load_flow, resolve_target
 from chatkit.tui.credentials import (
     ADMIN_TOKEN_ENV,
     PASSWORD_ENV,

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from chatkit.kit_home import kit_root
 from chatkit.model import Status
-from chatkit.target import kit_root
 from chatkit.tui.cli import load
 from chatkit.tui.demo import USERS, DemoApp
 from chatkit.tui.embedded import EmbeddedServer

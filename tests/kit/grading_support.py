@@ -13,7 +13,8 @@ from typing import Any
 
 from chatkit.grading.results import Location, Outcome
 from chatkit.grading.results import TestResult as Result
-from chatkit.target import FUNCTIONS, kit_root
+from chatkit.kit_home import kit_root
+from chatkit.target import FUNCTIONS
 
 SOLUTION = kit_root() / "solution" / "flow.py"
 GRADER_TIMEOUT = 110

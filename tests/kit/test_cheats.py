@@ -21,9 +21,9 @@ from chatkit.grading.exports import exercism
 from chatkit.grading.results import Outcome
 from chatkit.grading.runner import grade
 from chatkit.grading.trust import kit_fingerprint, tampered
+from chatkit.kit_home import kit_root
 from chatkit.sandbox.device import FlowCode
 from chatkit.sandbox.world import LIVE, ScriptedWorld
-from chatkit.target import kit_root
 
 pytestmark = pytest.mark.timeout(60)
 """Each test grades a flow through the real grader: seconds, more on a busy machine."""

@@ -25,7 +25,7 @@ from chatkit.grading.class_grading import Status, grade_class
 from chatkit.grading.results import GradeReport
 from chatkit.grading.saved import load_report, report_to_json
 from chatkit.grading.submissions import Submission, class_submissions, flow_in
-from chatkit.target import kit_root
+from chatkit.kit_home import kit_root
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -25,9 +25,9 @@ import pytest
 from chatkit.grading import runner
 from chatkit.grading.results import Outcome
 from chatkit.grading.runner import grade
+from chatkit.kit_home import kit_root
 from chatkit.sandbox import confine, landlock, seccomp
 from chatkit.sandbox.confine import confinement_notice, phone_rules
-from chatkit.target import kit_root
 
 KIT = kit_root()
 SOLUTION = (KIT / "solution" / "flow.py").read_text()

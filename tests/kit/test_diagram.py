@@ -36,7 +36,7 @@ from chatkit.grading.report import failure_panel, humanize
 from chatkit.grading.results import GradeReport, Outcome
 from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade
-from chatkit.target import kit_root
+from chatkit.kit_home import kit_root
 
 pytestmark = pytest.mark.timeout(CLASS_TIMEOUT)
 

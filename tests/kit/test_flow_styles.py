@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chatkit.grading.runner import grade
-from chatkit.target import kit_root
+from chatkit.kit_home import kit_root
 
 pytestmark = pytest.mark.timeout(120)
 

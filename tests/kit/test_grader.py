@@ -33,7 +33,7 @@ from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade, scenarios_dir
 from chatkit.grading.summary import shortened
 from chatkit.grading.watch import watch_and_grade
-from chatkit.target import kit_root
+from chatkit.kit_home import kit_root
 
 NORMAL = ["normal flow"]
 SEND_STARTS = "    check_body(body)\n"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from mistakes import MISTAKES, flow_source
 
-from chatkit.target import kit_root
+from chatkit.kit_home import kit_root
 
 pytestmark = pytest.mark.timeout(180)
 

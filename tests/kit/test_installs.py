@@ -18,8 +18,9 @@ from grading_support import run_grader
 from chatkit import cli
 from chatkit.extras import run_needing_extras
 from chatkit.grading.runner import GraderError, grade
+from chatkit.kit_home import NotInKit, kit_root
 from chatkit.learner_copy import CopyError, learner_readme, write_learner_copy
-from chatkit.target import NotInKit, kit_root, resolve_target
+from chatkit.target import resolve_target
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -44,7 +45,7 @@ def test_outside_a_kit_every_command_says_where_to_run_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """As after ``pip install .``: the package lives in site-packages, far from any kit."""
-    monkeypatch.setattr("chatkit.target.PACKAGE_HOME", tmp_path / "site-packages")
+    monkeypatch.setattr("chatkit.kit_home.PACKAGE_HOME", tmp_path / "site-packages")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(NotInKit, match="cd into it"):
         kit_root()

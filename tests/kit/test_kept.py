@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from chatkit import ChatState
-from chatkit.engine.timelines.shipped import restore_shipped
+from chatkit.kit_home import kit_root
 from chatkit.phone.kept import kept_values
-from chatkit.target import kit_root, load_flow
+from chatkit.phone.shipped import restore_shipped
+from chatkit.target import load_flow
 
 SOLUTION = (kit_root() / "solution" / "flow.py").read_text()
 SENDS = 300

@@ -17,11 +17,11 @@ import pytest
 from chatkit.client import ServerView
 from chatkit.engine.harness import Scenario
 from chatkit.engine.remote import PhoneMisbehaved, RemotePhone
-from chatkit.engine.scripted import ScriptedServer
 from chatkit.model import DeliveryError, Message, ServerMessage
 from chatkit.phone.link import PhoneTemplate
 from chatkit.phone.screen import ScreenError, ScreenReader, ScreenWriter, Unplain
 from chatkit.sandbox import ScriptedWorld
+from chatkit.script.server import ScriptedServer
 from chatkit.state import ChatState
 
 KIT = Path(__file__).resolve().parents[2]

@@ -21,9 +21,9 @@ from grading_support import run_grader
 from chatkit.grading.exports import exercism
 from chatkit.grading.runner import grade
 from chatkit.grading.trust import misplaced
+from chatkit.kit_home import kit_root
 from chatkit.portable import memory_capped
 from chatkit.sandbox.confine import learner_environment
-from chatkit.target import kit_root
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -24,13 +24,14 @@ import websockets.asyncio.client
 
 from chatkit.client import ChatClient
 from chatkit.failover import Failover, FailoverServer
+from chatkit.kit_home import TargetError
 from chatkit.live.client.transports import HttpTransport, SocketIOTransport
 from chatkit.live.server.cluster.secret import new_secret_file
 from chatkit.live.tools import process
 from chatkit.model import Message, ServerMessage, Status
 from chatkit.protocols import ChatServer, Flow
 from chatkit.state import ChatState
-from chatkit.target import TargetError, load_flow, resolve_target
+from chatkit.target import load_flow, resolve_target
 
 WAIT_S = 10.0
 """The longest a test waits for something it expects over loopback."""

@@ -37,7 +37,7 @@ from chatkit.engine.timelines.explore import (
     verdict,
 )
 from chatkit.engine.timelines.run import Device, Failure, ReplayDiverged, Run
-from chatkit.engine.timelines.world import (
+from chatkit.script.small_world import (
     DEFAULT_SIZE,
     ONE_MESSAGE,
     SERVER_ONLY,

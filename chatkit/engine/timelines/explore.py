@@ -11,7 +11,7 @@ is reused instead of explored again.
 
 Every ordering is still accounted for: when a rule breaks, or a state is reused,
 the number of complete orderings that continue from there is added to what was
-checked (`chatkit.engine.timelines.world.Space.completions`). `Exploration.orderings` is
+checked (`chatkit.script.small_world.Space.completions`). `Exploration.orderings` is
 that total — every complete ordering of the world; `Exploration.executed` counts
 those that were actually run event by event to their end.
 
@@ -40,10 +40,11 @@ from typing import TypeVar
 from chatkit.blame import RemoteJournal
 from chatkit.engine.rules import Rule, RuleBroken, StateShapeError, WatchMemory
 from chatkit.engine.story import Step
-from chatkit.engine.timelines.canon import USER
 from chatkit.engine.timelines.device import LocalDevice
 from chatkit.engine.timelines.run import Device, Failure, Run
-from chatkit.engine.timelines.world import (
+from chatkit.protocols import Flow
+from chatkit.script.names import USER
+from chatkit.script.small_world import (
     DEFAULT_SIZE,
     SERVER_ONLY,
     Event,
@@ -52,7 +53,6 @@ from chatkit.engine.timelines.world import (
     space,
     world_of_size,
 )
-from chatkit.protocols import Flow
 
 YIELD_EVERY = 500
 """How many checked events the async explorer runs between two turns of the event loop."""

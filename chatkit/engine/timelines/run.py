@@ -51,18 +51,14 @@ from chatkit.engine.rules import (
     check_shown_before_first_await,
     check_state_shape,
 )
-from chatkit.engine.scripted import CLIENT_ID_TAKEN, Request, ScriptedServer
 from chatkit.engine.story import SERVER, screen
 from chatkit.engine.story import Kind as StepKind
-from chatkit.engine.timelines.canon import (
-    CHAT,
-    OTHER,
-    OTHER_CLIENT_ID,
-    REFUSAL,
-    USER,
-    CanonicalState,
-)
-from chatkit.engine.timelines.world import (
+from chatkit.engine.timelines.canon import CanonicalState
+from chatkit.model import DeliveryError, ServerMessage, Status
+from chatkit.phone.screen import ScreenReader
+from chatkit.script.names import CHAT, OTHER, OTHER_CLIENT_ID, REFUSAL, USER
+from chatkit.script.server import CLIENT_ID_TAKEN, Request, ScriptedServer
+from chatkit.script.small_world import (
     BUSY,
     DONE,
     ON_SERVER,
@@ -72,8 +68,6 @@ from chatkit.engine.timelines.world import (
     SmallWorld,
     world_data,
 )
-from chatkit.model import DeliveryError, ServerMessage, Status
-from chatkit.phone.screen import ScreenReader
 from chatkit.state import ChatState
 
 _ANSWERS = frozenset({EventKind.ACK, EventKind.TIME_OUT, EventKind.REFUSE, EventKind.RETRY_ACK})

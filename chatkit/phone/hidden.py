@@ -4,7 +4,7 @@ The judge's key (`chatkit.engine.timelines.canon.CanonicalState`) covers what th
 showed and the server stored. The rest lives on the phone: where each unfinished send is
 suspended and what its locals point at, and what the flow keeps in its modules — values,
 objects, classes, functions' defaults and closures, and what it set on the shipped classes
-it can reach (`chatkit.engine.timelines.shipped`). `HiddenState` renders all of it with
+it can reach (`chatkit.phone.shipped`). `HiddenState` renders all of it with
 the same names as the judge's key (client ids as sends, rows as places on screen), and the
 phone numbers what it renders: equal numbers for equal hidden states.
 """
@@ -48,13 +48,13 @@ from uuid import UUID
 
 from chatkit.client import ChatClient
 from chatkit.code_folder import CodeFolder
-from chatkit.engine.scripted import Request, ScriptedServer
-from chatkit.engine.timelines.canon import Names
-from chatkit.engine.timelines.shipped import Watched, changes, is_shipped, within_reach
 from chatkit.held import cell_contents, has_dict, is_python_class, own_attributes, slot_names
 from chatkit.model import Message, Status
+from chatkit.phone.shipped import Watched, changes, is_shipped, within_reach
 from chatkit.protocols import Flow
 from chatkit.sandbox.device import device_modules
+from chatkit.script.names import Names
+from chatkit.script.server import Request, ScriptedServer
 from chatkit.state import Chat, ChatState
 
 NOT_STARTED = object()
@@ -244,7 +244,7 @@ class HiddenState(Names):
     def _static(self, value: object) -> bool:
         """Python's and the kit's own functions and modules, C classes, and the classes a
         flow imports (what it sets on those is read once, in
-        `chatkit.engine.timelines.shipped.changes`): the same in every run.
+        `chatkit.phone.shipped.changes`): the same in every run.
 
         What is static stays so (an object's code, closure and class never change), so
         each one found is remembered for the run — but a module: it is the flow's own
