@@ -7,9 +7,6 @@ learner's `send`, `reconcile` and `rollback`, and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
 from chatkit.model import Message, Sealed, ServerMessage, Status, seal
 from chatkit.protocols import ChatServer, Flow
 from chatkit.state import ChatState
@@ -24,13 +21,22 @@ class ServerView(metaclass=Sealed):
     kept on it would be kept where nothing reads it.
     """
 
-    __slots__ = ("history", "send")
-    send: Callable[..., Coroutine[Any, Any, ServerMessage]]
-    history: Callable[..., Coroutine[Any, Any, list[ServerMessage]]]
+    __slots__ = ("_server",)
+    _server: ChatServer
 
     def __init__(self, server: ChatServer) -> None:
-        object.__setattr__(self, "send", server.send)
-        object.__setattr__(self, "history", server.history)
+        object.__setattr__(self, "_server", server)
+
+    async def send(self, chat_id: str, client_id: str, body: str) -> ServerMessage:
+        """Deliver a message; the server's stored copy, or `DeliveryError` saying why not.
+
+        The same method whatever the server behind it (a scenario's, the explorer's, the
+        live one): what a flow can see of it tells it nothing of where it runs."""
+        return await self._server.send(chat_id, client_id, body)
+
+    async def history(self, chat_id: str) -> list[ServerMessage]:
+        """The chat's stored messages, oldest first."""
+        return await self._server.history(chat_id)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("the server a flow is handed cannot be changed")

@@ -16,6 +16,7 @@ import abc
 import asyncio
 import gc
 import os
+import struct
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
@@ -52,7 +53,7 @@ from chatkit.held import cell_contents, has_dict, is_python_class, own_attribute
 from chatkit.model import Message, Status
 from chatkit.phone.shipped import Watched, changes, is_shipped, within_reach
 from chatkit.protocols import Flow
-from chatkit.sandbox.device import device_modules
+from chatkit.sandbox.device import device_modules, ids_given
 from chatkit.script.names import Names
 from chatkit.script.server import Request, ScriptedServer
 from chatkit.state import Chat, ChatState
@@ -229,7 +230,7 @@ class HiddenState(Names):
         changed = tuple(
             (owner, name, self._render(now, 0)) for owner, name, now in changes(self.reachable)
         )
-        return (*modules, *changed)
+        return (*modules, *changed, ("ids given", ids_given(self.run.flow)))
 
     def _namespace(self, namespace: dict[str, object], depth: int) -> tuple[object, ...]:
         """Each name's value, but for what is the same in every run (`_static`). Every
@@ -298,7 +299,7 @@ class HiddenState(Names):
         if kind is bool or kind is Status:
             return (kind.__qualname__, value)  # a flag is not a count, nor SENT the text "sent"
         if kind is float:
-            return ("float", repr(value))  # 1.0 is not 1, -0.0 not 0.0
+            return ("float", struct.pack("<d", value))  # every bit: 1.0 is not 1, nor -nan nan
         if kind is Message:
             position = self._positions.get(id(value))
             if position is not None:
@@ -314,7 +315,7 @@ class HiddenState(Names):
         if issubclass(kind, asyncio.AbstractEventLoop):
             return "the event loop"
         if kind is datetime:
-            return self._time(value)  # type: ignore[arg-type]
+            return self._moment(value, depth)  # type: ignore[arg-type]
         if kind is UUID:  # a client id kept as a UUID is the send it belongs to, too
             text = str(value)
             canonical = self.sends.get(value.hex) or self.sends.get(text)  # type: ignore[attr-defined]
@@ -335,6 +336,15 @@ class HiddenState(Names):
         number = self._numbers[id(value)] = len(self._numbers)
         self._kept.append(value)  # alive until the key is made: no other object takes its id
         return ("#", number, self._contents(value, kind, depth + 1))
+
+    def _moment(self, moment: datetime, depth: int) -> object:
+        """A time a flow keeps: the server message it stamps, or the time itself, to the
+        microsecond, fold and zone (read as stored: no code of its class or zone runs)."""
+        server = self._time(moment)
+        if server != "the client's clock":
+            return server
+        state = datetime.__reduce_ex__(moment, 4)[1]
+        return ("time", state[0], self._render(state[1] if len(state) > 1 else None, depth))
 
     def _contents(self, value: Any, kind: type, depth: int) -> object:
         """What an object holds (see `_render`), written with its type."""
@@ -372,7 +382,7 @@ class HiddenState(Names):
         if issubclass(kind, str):
             return (name, str.__str__(value), self._attributes(value, depth))
         if issubclass(kind, datetime):
-            return (name, self._time(value), self._attributes(value, depth))
+            return (name, self._moment(value, depth), self._attributes(value, depth))
         if issubclass(kind, list | tuple | deque):
             items = tuple(render(item, depth) for item in _items(value))
             maxlen = value.maxlen if issubclass(kind, deque) else None

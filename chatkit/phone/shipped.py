@@ -51,11 +51,15 @@ def _shipped() -> dict[int, Shipped]:
                 _keep_class_or_function(value, found)
             else:
                 _keep_object(value, found)
-        # the classes its functions hand out (``type(asyncio.timeout(1))``) under any name
+        # the classes its functions hand out (``type(asyncio.timeout(1))``) under any name,
+        # and those its aliases stand for (``typing.Callable[…].x = …`` sets it on
+        # ``collections.abc.Callable``)
         for value in list(vars(module).values()):
-            if isinstance(value, type) and is_python_class(value):
-                _keep_class_or_function(value, found)
-                _BY_MODULE.setdefault(module.__name__, []).append(id(value))
+            origin = getattr(value, "__origin__", None)
+            for kind in (value, origin):
+                if isinstance(kind, type) and is_python_class(kind):
+                    _keep_class_or_function(kind, found)
+                    _BY_MODULE.setdefault(module.__name__, []).append(id(kind))
     return found
 
 

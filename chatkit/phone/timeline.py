@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 from collections.abc import Callable, Coroutine, Generator, Hashable
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from chatkit.phone.stepped_loop import SteppedLoop
 from chatkit.phone.task_names import numbered_tasks
 from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedWorld
+from chatkit.sandbox.world import Output
 from chatkit.script.names import CHAT, OTHER, OTHER_CLIENT_ID, REFUSAL, USER
 from chatkit.script.server import Connection, Request, ScriptedServer
 from chatkit.script.small_world import (
@@ -439,6 +441,8 @@ class TimelineDevice:
     def __init__(self, fresh: Callable[[SteppedLoop], Flow], folder: str) -> None:
         self.fresh = fresh
         self.folder = folder
+        self._output = Output()
+        """What the current run's flow printed (`handle`)."""
         self.world: tuple[object, SmallWorld] | None = None
         """The world being explored, as the judge sent it and as read."""
         self.run: DeviceRun | None = None
@@ -455,16 +459,33 @@ class TimelineDevice:
         emit: Callable[[dict[str, object]], None] | None = None,
     ) -> dict[str, object]:
         """One step of a timeline, after a replay if the command asks for one (a replay names
-        its world); with ``emit``, the steps of ``then`` too, each report but the last emitted."""
+        its world); with ``emit``, the steps of ``then`` too, each report but the last emitted.
+
+        What the flow prints goes to its run's own output, as a scenario's phone's goes to
+        its scenario's: no run of the thousands one phone explores fills another's."""
+        saved = sys.stdout
+        try:
+            return self._handle(command, emit)
+        finally:
+            sys.stdout = saved
+
+    def _handle(
+        self,
+        command: dict[str, Any],
+        emit: Callable[[dict[str, object]], None] | None,
+    ) -> dict[str, object]:
         world = self._world(command.get("world"))
         report: dict[str, object] = {}
         replay = command.get("replay")
         if replay is not None or self.run is None:
             self._end_run()
             journal = Journal(Path(self.folder)) if command.get("blame") is True else None
+            self._output = Output()
+            sys.stdout = self._output
             self.run = DeviceRun(self.fresh, world, journal)
             self._consumed = _events(replay or [])
             report["base"] = self.run.replay(self._consumed)
+        sys.stdout = self._output
         ahead = _events(command.get("then", [])) if emit is not None else []
         step, seen = self._step(_event(command["step"]), _events(command.get("before", [])))
         report |= step

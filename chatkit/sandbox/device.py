@@ -100,13 +100,25 @@ def device_modules(flow: object) -> dict[str, types.ModuleType]:
     """Every module a device's flow has run or been given, by name (live: it grows as the
     flow imports); the learner's are those from its folder. Just the flow for a module made
     some other way."""
+    device = _device_of(flow)
+    if device is not None:
+        return device.modules
+    return {flow.__name__: flow} if isinstance(flow, types.ModuleType) else {}
+
+
+def ids_given(flow: object) -> int:
+    """How many numbers the device's ``id`` has handed out: what the next one will be
+    (`_Device.id`), state of the flow's like any it keeps. 0 for a flow made some other way."""
+    device = _device_of(flow)
+    return 0 if device is None else len(device._ids)
+
+
+def _device_of(flow: object) -> _Device | None:
     namespace = vars(flow) if isinstance(flow, types.ModuleType) else {}
     imports = namespace.get("__builtins__", {})
     gate = imports.get("__import__") if isinstance(imports, dict) else None
     device = getattr(gate, "__self__", None)
-    if isinstance(device, _Device):
-        return device.modules
-    return {flow.__name__: flow} if isinstance(flow, types.ModuleType) else {}
+    return device if isinstance(device, _Device) else None
 
 
 _ALLOWED_BUILTINS = {

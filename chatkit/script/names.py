@@ -7,11 +7,14 @@ them. The judge's key (`chatkit.engine.timelines.canon`) and the phone's
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from chatkit.model import Message
 from chatkit.script.server import ScriptedServer
 from chatkit.state import ChatState
+
+_PLAIN_ZONES = (type(None), timezone)
+"""The zones whose offsets Python itself works out (no code of a flow's runs)."""
 
 USER = "you"
 OTHER = "bob"
@@ -83,5 +86,10 @@ class Names:
         )
 
     def _time(self, moment: datetime) -> object:
-        """A server message's id if ``moment`` is its timestamp, else the client's clock."""
+        """A server message's id if ``moment`` is its timestamp, else the client's clock.
+
+        Only a plain datetime, in UTC or a fixed zone, is looked up: hashing anything else
+        would run its class's code, or its zone's."""
+        if type(moment) is not datetime or type(moment.tzinfo) not in _PLAIN_ZONES:
+            return "the client's clock"
         return self._times.get(moment, "the client's clock")

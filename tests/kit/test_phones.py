@@ -137,7 +137,7 @@ def test_the_server_a_flow_is_handed_keeps_nothing_of_the_flows() -> None:
 
     view = ServerView(Server())
     with pytest.raises(AttributeError):
-        view.send = Server().send
+        view.send = Server().send  # type: ignore[method-assign]
     with pytest.raises(AttributeError):
         del view.history
     with pytest.raises(TypeError):
