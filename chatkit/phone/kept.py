@@ -18,7 +18,7 @@ itself is a set of ids like any other).
 from __future__ import annotations
 
 import sys
-from asyncio import AbstractEventLoop
+from asyncio import AbstractEventLoop, Future, Task
 from collections import deque
 from collections.abc import Iterable
 from functools import _lru_cache_wrapper, partial
@@ -154,6 +154,11 @@ def _parts(value: Any, own: dict[str, ModuleType]) -> list[object]:
             *value.keywords.values(),
             *own_attributes(value).values(),
         ]
+    if isinstance(value, Future):  # a task keeps its coroutine; a future, what it hands back
+        held: list[object] = [value.get_coro()] if isinstance(value, Task) else []
+        if value.done() and not value.cancelled() and value.exception() is None:
+            held.append(value.result())
+        return held
     frame_name = _SUSPENDED.get(kind)
     if frame_name is not None:  # a generator keeps its locals
         frame: FrameType | None = getattr(value, frame_name)

@@ -68,11 +68,18 @@ def kind_of(value: object) -> str:
 # The phone's side.
 
 
+MAX_WHOLE = 2**63
+"""The largest whole number (either side of zero) a row's field crosses the wire as: a
+server's ids and seqs are far smaller, and a number longer than JSON may write is not one."""
+
+
 def plain(value: object) -> object:
     """One value as the wire carries it: text, whole number, None, or ``{"$": type}``."""
     kind = type(value)
-    if value is None or kind is int:
+    if value is None:
         return value
+    if kind is int:
+        return value if -MAX_WHOLE <= value <= MAX_WHOLE else {"$": "number too long to read"}  # type: ignore[operator]
     if kind is str:
         return value if len(value) <= MAX_TEXT else {"$": "str"}  # type: ignore[arg-type]
     return {"$": kind.__name__}

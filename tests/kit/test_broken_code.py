@@ -225,3 +225,26 @@ def test_an_exception_that_cannot_say_what_it_is_is_still_named_with_its_functio
     for result in raised:
         assert result.error_type == "Mute" and result.function == "reconcile"
         assert "lost for words" in result.message
+
+
+@pytest.mark.timeout(60)
+def test_a_number_too_long_to_write_is_named_with_its_line_in_every_family(tmp_path: Path) -> None:
+    """A row's server id 5,000 digits long cannot cross the wire as a number: it crosses as
+    what it is, and the verdict is the shape of the state, at the line, in the scenarios
+    and in "all timelines" alike (not a phone that broke its protocol)."""
+    source = SOLUTION.read_text().replace(
+        "    chat.in_flight.add(message.client_id)\n",
+        "    chat.in_flight.add(message.client_id)\n    message.server_id = 10**5000\n",
+        1,
+    )
+    (tmp_path / "flow.py").write_text(source)
+    report = grade(str(tmp_path / "flow.py"), families=["normal flow", "all timelines"])
+    assert report.load_error is None, report.load_error
+    stopped = failures(report)
+    assert {r.nodeid.split("::")[0] for r in stopped} == {
+        "tests/scenarios/test_normal_flow.py",
+        "tests/scenarios/test_all_timelines.py",
+    }
+    for result in stopped:
+        assert result.error_type == "StateShapeError", result.message
+        assert "too long" in result.message

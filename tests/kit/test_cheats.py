@@ -464,6 +464,16 @@ EXPLORER_DETECTORS = {
         "def _explored():\n    return LOOP_RUNNING\n",
         "",
     ),
+    "what the server it is handed prints as": (
+        'SEEN = []\n\n\ndef _explored():\n    return any("Connection" in s for s in SEEN)\n',
+        "    SEEN.append(repr(server.send))\n",
+    ),
+    "output that fills up over many copies": (
+        "def _flooded():\n    try:\n        print('x' * 600_000)\n"
+        "    except BaseException:\n        return True\n    return False\n\n\n"
+        "FLOODED = _flooded()\n\n\ndef _explored():\n    return FLOODED\n",
+        "",
+    ),
     "the number in a task's name": (
         "NUMBERS = []\n\n\ndef _explored():\n    return any(n > 50 for n in NUMBERS)\n",
         "    probe = asyncio.create_task(asyncio.sleep(0))\n"

@@ -8,7 +8,9 @@ count grows with it; a holder that keeps only the latest does not grow.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,6 +108,31 @@ def test_a_holder_that_only_grows_is_counted_wherever_it_is(leak: str, tmp_path:
         assert total(flow, tmp_path, state) - before >= SENDS
     finally:
         restore_shipped()  # Python's classes are this process's: put them back as shipped
+
+
+TASK_HOLDER = (
+    "import asyncio\n\nINBOX = asyncio.Queue()\n\n\n"
+    "async def _keeper():\n    mine = set()\n    while True:\n"
+    "        mine.add(await INBOX.get())\n\n\n"
+    "KEEPER = asyncio.ensure_future(_keeper())\n\n\n"
+    "def keep(x):\n    INBOX.put_nowait(x)\n"
+)
+"""A set that only grows, held by nothing but a local of a task the flow started."""
+
+
+def test_what_a_task_of_the_flows_keeps_in_its_locals_is_counted(tmp_path: Path) -> None:
+    async def keep_many() -> None:
+        flow: Any = flow_keeping(tmp_path, TASK_HOLDER)
+        state = ChatState("you")
+        before = total(flow, tmp_path, state)
+        for number in range(SENDS):
+            flow.keep(f"id-{number}")
+        while not flow.INBOX.empty():
+            await asyncio.sleep(0)
+        assert total(flow, tmp_path, state) - before >= SENDS
+        flow.KEEPER.cancel()
+
+    asyncio.run(keep_many())
 
 
 def test_what_the_flow_was_handed_and_the_latest_only_count_nothing_more(tmp_path: Path) -> None:

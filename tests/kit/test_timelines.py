@@ -661,6 +661,38 @@ MEMO_HOLDERS = {
         '    kept = [part for part in parts if not part.startswith(key + "=")]\n'
         '    collections.Counter.__name__ = "|".join([*kept, f"{key}={value}"])\n'
     ),
+    "the signs of nans": (
+        "import math\n\nSIGNS = [math.nan, math.nan, math.nan]\n\n\n"
+        "def get(key):\n    below = [math.copysign(1.0, x) < 0 for x in SIGNS]\n"
+        '    if key == "first":\n'
+        '        return "ack" if below[0] else "echo" if below[1] else ""\n'
+        "    return below[2]\n\n\n"
+        "def put(key, value):\n"
+        '    if key == "first":\n'
+        '        SIGNS[0] = -math.nan if value == "ack" else math.nan\n'
+        '        SIGNS[1] = -math.nan if value == "echo" else math.nan\n'
+        "    else:\n        SIGNS[2] = -math.nan if value else math.nan\n"
+    ),
+    "the microseconds of a time": (
+        "MEMO = {\n"
+        '    "first": datetime(2000, 1, 1, tzinfo=UTC),\n'
+        '    "in_send": datetime(2000, 1, 1, tzinfo=UTC),\n}\n'
+        'CODES = ["", "ack", "echo"]\n\n\n'
+        "def get(key):\n    n = MEMO[key].microsecond\n"
+        '    return CODES[n] if key == "first" else n == 1\n\n\n'
+        "def put(key, value):\n"
+        '    n = CODES.index(value) if key == "first" else int(value)\n'
+        "    MEMO[key] = MEMO[key].replace(microsecond=n)\n"
+    ),
+    "a typing alias": (
+        "import typing\n\n\n"
+        "def get(key):\n    alias = typing.Callable[[int], str]\n"
+        '    if key == "first":\n        return getattr(alias, "memo_first", "")\n'
+        '    return getattr(alias, "memo_in_send", False)\n\n\n'
+        "def put(key, value):\n    alias = typing.Callable[[int], str]\n"
+        '    if key == "first":\n        alias.memo_first = value\n'
+        "    else:\n        alias.memo_in_send = value\n"
+    ),
     "an object of Python's": (
         "import types\n\n"
         'MEMO = types.SimpleNamespace(first="", in_send=False)\n\n\n'

@@ -43,6 +43,7 @@ from chatkit.engine.rules import (
     Rule,
     RuleBroken,
     RuleWatch,
+    StateShapeError,
     WatchMemory,
     check_new_id,
     check_pending_on_screen,
@@ -364,6 +365,8 @@ class Run:
         """Read what the phone said; a report that is not one ends the exploration."""
         try:
             return read(data)
+        except StateShapeError:  # a report, of a screen that is not one: the flow's doing
+            raise
         except NOT_A_REPORT as error:
             raise PhoneMisbehaved(f"the phone's report is not one: {error}") from None
 
