@@ -49,7 +49,7 @@ LOOPING = 1_000
 """A line run this often in one event is a loop over the history."""
 
 Event = Callable[[], object]
-_TURN = {"echoes": 2, "own": 4, "sends": 7}
+_TURN = {"echoes": 2, "own": 4, "sends": 8}
 """How many events one turn of each job has (`ScaleBench.trace` traces one turn)."""
 STUCK = object()
 """What an event that did not finish returns (a send waiting for what never comes)."""
@@ -281,7 +281,8 @@ class ScaleBench:
 
     def _sends(self, state: ChatState, batch: int) -> list[Event]:
         """Your new messages, sent to a server that answers each at once, in turns: one is
-        acked; one is refused, and retried (and acked); one is refused, and then its echo
+        acked, and retry is tapped on it again (it is already sent: nothing to do); one is
+        refused, and retried (and acked); one is refused, and then its echo
         arrives late (the server had it after all); one is refused, and left failed. And
         one of your messages that failed long ago, at the start of the history, is retried
         and refused again. Each send, retry and echo is an event."""
@@ -296,6 +297,7 @@ class ScaleBench:
             server.refuse_once |= {retried, echoed, left}
             events += [
                 partial(self._send, state, view, acked),
+                partial(self._retry, state, view, server, acked),
                 partial(self._send, state, view, retried),
                 partial(self._retry, state, view, server, retried),
                 partial(self._send, state, view, echoed),

@@ -881,6 +881,47 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "stale_retry_kept",
+        doc="""
+        Known wrong: send notes each message on its way in a dict the module keeps, before it
+        looks whether the message was sent already.
+
+        The mistake: settling takes the entry out again, but a retry tapped on a message
+        already sent returns at once, and its entry stays for good.
+
+        Meant to be caught by: scale (what a flow keeps, counted before and after 2,000 more
+        sends, retries and echoes, a retry of a sent message among them), and nothing else.
+        """,
+        edits=(
+            (
+                lines("async def send("),
+                lines("ON_ITS_WAY: dict[str, Message] = {}", "", "", "async def send("),
+            ),
+            (
+                lines("    elif message.status is Status.SENT:"),
+                lines(
+                    "    ON_ITS_WAY[message.client_id] = message  # WRONG: before the check",
+                    "    if message.status is Status.SENT:",
+                ),
+            ),
+            (
+                lines(
+                    "    return message",
+                    "",
+                    "",
+                    "def reconcile(state: ChatState, incoming: ServerMessage) -> None:",
+                ),
+                lines(
+                    "    ON_ITS_WAY.pop(message.client_id, None)",
+                    "    return message",
+                    "",
+                    "",
+                    "def reconcile(state: ChatState, incoming: ServerMessage) -> None:",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "own_time_out_not_caught",
         doc="""
         Known wrong: send puts a time-out of its own around the server call, and does not
@@ -1874,7 +1915,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 900
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (68 flows:
+such test of a run waits while every mistake here is graded, as one class (69 flows:
 about five minutes on two quiet cores, more beside ``pytest -n 2``'s other worker). A
 guard against a hang, not a speed test: a machine busy with other work must not fail it."""
 

@@ -57,8 +57,8 @@ GROWS = 1.5
 """A cost that grows with the history is at least this many times dearer on `LONGER`
 than on `LARGE` (a share of it doubles); a steady one stays near 1."""
 KEPT_BATCH = 2_000
-"""Sends, retries and echoes (`chatkit.phone.scale`'s ``sends`` job: about 1,140 new
-messages, 285 of them left failed) between two counts of what a flow keeps outside the
+"""Sends, retries and echoes (`chatkit.phone.scale`'s ``sends`` job: about 1,000 new
+messages, 250 of them left failed) between two counts of what a flow keeps outside the
 state."""
 KEPT_JOBS = (
     ("sends", KEPT_BATCH, "sends, retries and echoes"),
@@ -349,7 +349,7 @@ async def test_sends_cost_the_same_with_a_long_history(
 ) -> None:
     """You send messages in your chat with Bob, 1,000 messages long on one
     phone and 200,000 on another, and the server answers each one at once: it
-    acks one; refuses the next, which you retry and it acks; refuses a third,
+    acks one (and you tap retry on it again, which changes nothing); refuses the next, which you retry and it acks; refuses a third,
     whose echo then arrives late (the server had it after all); and refuses a
     fourth, which you leave failed. Now and then you also retry one of your
     messages that failed long ago, at the top of the history, and it is
