@@ -54,7 +54,7 @@ from chatkit.model import Message, Status
 from chatkit.phone.shipped import Watched, changes, is_shipped, within_reach
 from chatkit.protocols import Flow
 from chatkit.sandbox.device import device_modules, ids_given
-from chatkit.script.names import Names
+from chatkit.script.names import CLIENT_CLOCK, Names
 from chatkit.script.server import Request, ScriptedServer
 from chatkit.state import Chat, ChatState
 
@@ -341,7 +341,7 @@ class HiddenState(Names):
         """A time a flow keeps: the server message it stamps, or the time itself, to the
         microsecond, fold and zone (read as stored: no code of its class or zone runs)."""
         server = self._time(moment)
-        if server != "the client's clock":
+        if server != CLIENT_CLOCK:
             return server
         state = datetime.__reduce_ex__(moment, 4)[1]
         return ("time", state[0], self._render(state[1] if len(state) > 1 else None, depth))

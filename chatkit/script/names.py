@@ -16,6 +16,9 @@ from chatkit.state import ChatState
 _PLAIN_ZONES = (type(None), timezone)
 """The zones whose offsets Python itself works out (no code of a flow's runs)."""
 
+CLIENT_CLOCK = "the client's clock"
+"""How a key writes a time no server message carries: one the client stamped itself."""
+
 USER = "you"
 OTHER = "bob"
 CHAT = "general"
@@ -91,5 +94,5 @@ class Names:
         Only a plain datetime, in UTC or a fixed zone, is looked up: hashing anything else
         would run its class's code, or its zone's."""
         if type(moment) is not datetime or type(moment.tzinfo) not in _PLAIN_ZONES:
-            return "the client's clock"
-        return self._times.get(moment, "the client's clock")
+            return CLIENT_CLOCK
+        return self._times.get(moment, CLIENT_CLOCK)
