@@ -125,6 +125,28 @@ async def test_store_is_idempotent_ordered_paged_and_durable(tmp_path: Path) -> 
         await reopened.close()
 
 
+async def test_closing_the_store_answers_every_append_queued_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store = SQLiteStore(path, batch_max=8)
+    await store.open()
+    # gather starts each in turn: every append is queued before close begins
+    closing = store.close()
+    appended = await asyncio.gather(
+        *(store.append("general", f"c{n}", "you", f"m{n}") for n in range(50)), closing
+    )
+    assert [a.message.seq for a in appended[:-1] if a is not None] == list(range(1, 51))
+    with pytest.raises(StoreError, match="not open"):
+        await store.append("general", "late", "you", "after closing")
+
+    reopened = SQLiteStore(path)
+    await reopened.open()
+    try:
+        stored = await reopened.page("general", after=0, limit=100)
+        assert [m.client_id for m in stored.messages] == [f"c{n}" for n in range(50)]
+    finally:
+        await reopened.close()
+
+
 async def test_a_message_the_database_refuses_fails_alone_in_its_batch(tmp_path: Path) -> None:
     # The server checks bodies before they reach the store; here one that SQLite cannot
     # encode (a lone surrogate) reaches it anyway, in the same commit batch as others.
