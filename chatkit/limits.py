@@ -49,3 +49,6 @@ OUTPUT_LIMIT = 64 * 1024
 """How much of what a flow prints one scenario keeps; the rest is counted, not kept."""
 FLOOD_LIMIT = 1024 * 1024
 """Printing more than this in one scenario stops it: nobody reads a megabyte of prints."""
+
+ENDING_SECONDS = 1.0
+"""How long a phone whose line closed is given to end, when the judge asks how it ended."""

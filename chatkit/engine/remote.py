@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from chatkit.blame import Blame, RemoteJournal
 from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage
-from chatkit.phone.frames import WireError
+from chatkit.phone.frames import PhoneGone, WireError
 from chatkit.phone.link import REPORT_SECONDS, PhoneLink
 from chatkit.phone.screen import ScreenError, ScreenReader
 from chatkit.script.server import CLIENT_ID_TAKEN, Request, ScriptedServer
@@ -268,6 +268,8 @@ class RemotePhone:
     def _read(self, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:
             return read()
+        except PhoneGone as error:
+            raise PhoneMisbehaved(f"the phone ended without a report ({error})") from None
         except WireError as error:
             raise PhoneMisbehaved(
                 f"the phone stopped answering ({error}); it ran for more than its time "

@@ -15,21 +15,47 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from chatkit.limits import STARTUP_SECONDS
-from chatkit.phone.frames import WireError, read_frame, write_frame
+from chatkit.limits import ENDING_SECONDS, STARTUP_SECONDS
+from chatkit.phone.frames import PhoneGone, WireError, read_frame, write_frame
 from chatkit.portable import fixed_addresses
 from chatkit.sandbox.confine import HOME, learner_environment
 from chatkit.sandbox.world import DEVICE_TZ
 
 REPORT_SECONDS = 5.0
 """The longest the judge waits for one report (or a phone's first word)."""
+
+
+def how_it_ended(code: int | str | None) -> str:
+    """How a phone that closed its line without a word ended, in words: its exit code, or
+    minus the signal that ended it (as `subprocess` gives them), "running" or anything
+    else (not known). The signal tells a crash from a kill."""
+    if code == "running":
+        return "it was still running"
+    if type(code) is not int:
+        return "how it ended is not known"
+    if code >= 0:
+        return f"it exited with status {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    return f"it was ended by {name}{_SIGNALS.get(name, '')}"
+
+
+_SIGNALS = {
+    "SIGKILL": " (from outside: the machine's memory may have run out)",
+    "SIGSEGV": " (the interpreter crashed)",
+    "SIGABRT": " (the interpreter gave up)",
+    "SIGXCPU": " (it used up its processor time)",
+}
 
 
 def can_fork() -> bool:
@@ -118,6 +144,20 @@ class PhoneTemplate:
                     return PhoneLink(mine, process.pid, self)
                 mine.close()
 
+    def ended(self, pid: int) -> str:
+        """How phone ``pid`` ended, in words (asked after its line closed)."""
+        process = self._processes.get(pid)
+        if process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=ENDING_SECONDS)
+            return how_it_ended("running" if process.returncode is None else process.returncode)
+        try:
+            self._control.send(json.dumps({"do": "ended", "pid": pid}).encode())
+            said = json.loads(self._control.recv(4096))
+        except (OSError, ValueError, AttributeError):
+            return "how it ended is not known"
+        return how_it_ended(said.get("status") if type(said) is dict else None)
+
     def kill(self, pid: int) -> None:
         process = self._processes.pop(pid, None)
         if process is not None:
@@ -161,14 +201,15 @@ class PhoneLink:
         try:
             write_frame(self.channel, command)
         except OSError as error:
-            self.close()
-            raise WireError(f"the phone is gone: {error}") from None
+            self._gone(f"the phone is gone: {error}")
         return self.read(seconds)
 
     def read(self, seconds: float = REPORT_SECONDS) -> dict[str, Any]:
         """The phone's next report (of a command that answers in several), within ``seconds``."""
         try:
             report = read_frame(self.channel, time.monotonic() + seconds)
+        except PhoneGone as error:
+            self._gone(str(error))
         except WireError:
             self.close()
             raise
@@ -176,6 +217,12 @@ class PhoneLink:
             self.close()
             raise WireError("the phone's report is not a mapping")
         return report
+
+    def _gone(self, why: str) -> NoReturn:
+        """The phone's line broke: say how its process ended (before it is killed)."""
+        ended = self.template.ended(self.pid)
+        self.close()
+        raise PhoneGone(f"{why}; {ended}")
 
     def close(self) -> None:
         """Hang up; a phone that does not end by itself is killed."""

@@ -7,9 +7,10 @@ them. For each phone the judge hands it one end of a fresh socket pair; the temp
 forks, and the child confines itself (`chatkit.sandbox.confine`), caps its memory,
 runs its own copy of the flow and answers the judge on that socket.
 
-The template is the phones' parent, so it is the one that can stop them: the judge
-asks it to kill a phone that stopped answering. It reaps its children as it goes, so a
-pid it kills is always one of its own.
+The template is the phones' parent, so it is the one that can stop them and see how
+they ended: the judge asks it to kill a phone that stopped answering, and how one whose
+line closed ended (a crash, or a kill from outside). It reaps its children as it goes,
+so a pid it kills is always one of its own.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import os
 import signal
 import socket
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from chatkit.blame import blame_frame, load_failure
+from chatkit.limits import ENDING_SECONDS
 from chatkit.phone.errors import blame_data
 from chatkit.phone.frames import read_frame, write_frame
 from chatkit.phone.hang_watch import HangWatch, StuckInLearnerCode
@@ -58,6 +61,7 @@ def main(target: Path, control: socket.socket) -> None:
     code, compiled_error = _compiled(target)
     confinement = Confinement(code.folder, [], None)
     children: set[int] = set()
+    ended: dict[int, int | str] = {}
 
     def fork_ahead() -> tuple[int, socket.socket]:
         mine, theirs = socket.socketpair()
@@ -79,12 +83,16 @@ def main(target: Path, control: socket.socket) -> None:
                 return
             if not data:
                 return
-            _reap(children)
+            _reap(children, ended)
             order: dict[str, Any] = json.loads(data)
             if order["do"] == "kill":
                 if order["pid"] in children:
                     os.kill(order["pid"], signal.SIGKILL)
                 control.send(b"{}")
+                continue
+            if order["do"] == "ended":
+                status = _ended(order["pid"], children, ended)
+                control.send(json.dumps({"status": status}).encode())
                 continue
             pid, line = ready
             socket.send_fds(control, [json.dumps({"pid": pid}).encode()], [line.fileno()])
@@ -151,14 +159,36 @@ def _phone(
         os._exit(status)
 
 
-def _reap(children: set[int]) -> None:
+KEEP_ENDED = 1024
+"""How many ended phones the template remembers the end of."""
+
+
+def _reap(children: set[int], ended: dict[int, int | str]) -> None:
+    """Wait for every phone that has ended, and keep how the latest ones ended."""
     for pid in list(children):
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
+            done, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            done = pid
+            done, status = pid, None
         if done:
             children.discard(pid)
+            ended[pid] = "unknown" if status is None else os.waitstatus_to_exitcode(status)
+            if len(ended) > KEEP_ENDED:
+                del ended[next(iter(ended))]
+
+
+def _ended(pid: int, children: set[int], ended: dict[int, int | str]) -> int | str:
+    """How phone ``pid`` ended: its exit code, or minus the signal that ended it (as
+    `subprocess` says it), "running" or "unknown". A phone that closed its line is on
+    its way out: it gets a moment."""
+    deadline = time.monotonic() + ENDING_SECONDS
+    while pid in children and time.monotonic() < deadline:
+        _reap(children, ended)
+        if pid in children:
+            time.sleep(0.01)
+    if pid in children:
+        return "running"
+    return ended.get(pid, "unknown")
 
 
 def one_phone(target: Path, port: int) -> None:

@@ -100,7 +100,8 @@ def test_a_loop_that_swallows_the_stop_ends_its_phone_at_once(tmp_path: Path) ->
     report = graded("a loop that swallows the stop", tmp_path)
     stopped = [r for r in failures(report) if "caught the stop and ran on" in r.message]
     assert len(stopped) > 40 and {r.function for r in stopped} == {"send"}
-    assert not [r for r in failures(report) if "stopped answering" in r.message]
+    silent = ("stopped answering", "ended without a report")
+    assert not [r for r in failures(report) if any(word in r.message for word in silent)]
 
 
 @pytest.mark.timeout(60)

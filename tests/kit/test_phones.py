@@ -9,6 +9,9 @@ fork, phones are interpreters of their own, and a scenario runs the same.
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from chatkit.client import ServerView
 from chatkit.engine.harness import Scenario
 from chatkit.engine.remote import PhoneMisbehaved, RemotePhone
 from chatkit.model import DeliveryError, Message, ServerMessage
+from chatkit.phone.frames import PhoneGone
 from chatkit.phone.link import PhoneTemplate
 from chatkit.phone.screen import ScreenError, ScreenReader, ScreenWriter, Unplain
 from chatkit.sandbox import ScriptedWorld
@@ -285,3 +289,29 @@ def test_what_a_phone_writes_outside_its_line_never_reaches_the_grader(
     asyncio.run(scenario())
     said = capfd.readouterr()
     assert "COMPLAINT" not in said.err + said.out
+
+
+@pytest.mark.parametrize("spawn", [False, True], ids=["forked", "spawned"])
+@pytest.mark.parametrize(
+    ("sign", "said"),
+    [
+        (signal.SIGSEGV, "it was ended by SIGSEGV (the interpreter crashed)"),
+        (signal.SIGKILL, "it was ended by SIGKILL (from outside"),
+    ],
+)
+def test_a_phone_that_ends_without_a_word_is_reported_with_how_it_ended(
+    spawn: bool, sign: signal.Signals, said: str
+) -> None:
+    """A phone's process that ends without a report (a crash, a kill from outside) leaves
+    the judge a closed line; the report then says how the process ended, so a failure
+    seen once on a busy machine can be told apart from a flow that hangs."""
+    template = PhoneTemplate(SOLUTION, spawn=spawn)
+    try:
+        link = template.phone("a scenario", "phone", "you")
+        assert link.hello() == {"ready": True}
+        os.kill(link.pid, sign)
+        with pytest.raises(PhoneGone, match=re.escape(said)):
+            link.read()
+        assert link.closed
+    finally:
+        template.close()
