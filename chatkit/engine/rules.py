@@ -626,10 +626,11 @@ class RuleWatch:
             return  # a row that is gone breaks rule 6 too, and says so
         row = shown[0]
         if row.status is Status.PENDING:
+            why = f" (the server said {reason!r})" if reason is not None else ""
             raise RuleBroken(
                 Rule.KEEP_WORDS,
-                f"the send of {row.body!r} failed and finished, but {row.body!r} is still "
-                "shown as pending; a failure must turn that very message failed",
+                f"the send of {row.body!r} failed{why}, but {row.body!r} is still shown as "
+                "pending; a failure must turn that very message failed",
                 actual=describe_timeline(self.state, row.chat_id),
                 about=(row,),
                 fields=("status",),
