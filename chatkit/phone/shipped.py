@@ -148,26 +148,31 @@ def _view(value: object) -> Mapping[str, object]:
 
 
 _VIEWS = {key: _view(value) for key, (value, _) in _AS_SHIPPED.items()}
-_NAMES = {
-    key: (_CLASS_NAME.__get__(value), _MISSING)
-    if isinstance(value, type)
-    else (_FUNCTION_NAME.__get__(value), _FUNCTION_DOC.__get__(value))
+_CLASS_NAMES = {
+    key: _CLASS_NAME.__get__(value)
     for key, (value, _) in _AS_SHIPPED.items()
-    if isinstance(value, type | FunctionType)
+    if isinstance(value, type)
 }
-"""Each shipped class's ``__name__``, and each function's ``__name__`` and ``__doc__``:
-not in their ``__dict__``, and a flow may write them."""
+"""Each shipped class's ``__name__``: not in its ``__dict__``, and a flow may write it."""
+
+_FUNCTION_NAMES = {
+    key: (_FUNCTION_NAME.__get__(value), _FUNCTION_DOC.__get__(value))
+    for key, (value, _) in _AS_SHIPPED.items()
+    if isinstance(value, FunctionType)
+}
+"""Each shipped function's ``__name__`` and ``__doc__``: not in its ``__dict__``, and a
+flow may write them."""
 
 
 def _named_as_shipped(value: object) -> list[tuple[str, object, object]]:
     """The names a class or function holds apart from its ``__dict__`` that differ from
     how it was shipped: (name, now, as shipped)."""
     if isinstance(value, type):
-        name, doc, now = _NAMES[id(value)] + (_CLASS_NAME.__get__(value),)
+        name, now = _CLASS_NAMES[id(value)], _CLASS_NAME.__get__(value)
         return [] if now is name else [("__name__", now, name)]
     if not isinstance(value, FunctionType):
         return []
-    name, doc = _NAMES[id(value)]
+    name, doc = _FUNCTION_NAMES[id(value)]
     told = [("__name__", _FUNCTION_NAME.__get__(value), name)]
     told.append(("__doc__", _FUNCTION_DOC.__get__(value), doc))
     return [(field, now, shipped) for field, now, shipped in told if now is not shipped]
@@ -232,10 +237,11 @@ class Watched:
         self._full_names = tuple(chain.from_iterable(shipped for _, shipped in full))
         self._full_values = tuple(chain.from_iterable(shipped.values() for _, shipped in full))
         self._classes = tuple(value for value, _ in items if isinstance(value, type))
-        self._class_names = tuple(_NAMES[id(kind)][0] for kind in self._classes)
+        self._class_names = tuple(_CLASS_NAMES[id(kind)] for kind in self._classes)
         self._functions = tuple(value for value, _ in items if isinstance(value, FunctionType))
-        self._function_names = tuple(_NAMES[id(function)][0] for function in self._functions)
-        self._function_docs = tuple(_NAMES[id(function)][1] for function in self._functions)
+        names_and_docs = [_FUNCTION_NAMES[id(function)] for function in self._functions]
+        self._function_names = tuple(name for name, _ in names_and_docs)
+        self._function_docs = tuple(doc for _, doc in names_and_docs)
 
     def __iter__(self) -> Iterator[Shipped]:
         return iter(self.items)
