@@ -297,6 +297,11 @@ ID_BITS = 60
 """The fewest bits of room a phone's ids must have: below it, ids drawn on millions of
 devices meet (8 hex digits give 32 bits: 77,000 ids make a clash more likely than not).
 A random 64-bit number written in decimal is counted at 63 bits."""
+
+DEVICE_BITS = 40
+"""The fewest bits of room a part every id of one phone shares needs to count as that
+device's own id (drawn once, like `uuid.uuid1`'s 48-bit node): it then tells this phone's
+ids from every other device's, and what varies only has to tell the phone's own apart."""
 _ALPHABETS = tuple(
     frozenset(chars)
     for chars in (
@@ -317,8 +322,8 @@ def id_room_bits(ids: list[str], others: Sequence[str] = ()) -> float:
     """A generous estimate of how many different ids a phone's way of making them allows.
 
     What the ids share (a start, an end, or, in ids of one length, any run of places) is a
-    device's own random id when it could be one (room for 2^`ID_BITS` by itself, with a
-    digit in it) and no other phone's ids (``others``) have it in the same place: a way to
+    device's own random id when it could be one (room for 2^`DEVICE_BITS` by itself, with
+    a digit in it) and no other phone's ids (``others``) have it in the same place: a way to
     make ids unique, so it counts. Otherwise it is a tag (a name, "msg-", the chat's id, a
     constant written in the flow, the time on a frozen clock) and carries nothing. What
     varies is counted at its longest (in ids of one length, the places that vary), in the
@@ -381,7 +386,7 @@ def _shared_start(texts: list[str]) -> str:
 
 
 def _could_be_a_device(part: str) -> bool:
-    return _room([part]) >= ID_BITS and any(char.isdigit() for char in part)
+    return _room([part]) >= DEVICE_BITS and any(char.isdigit() for char in part)
 
 
 def _room(texts: list[str]) -> float:

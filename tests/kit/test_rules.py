@@ -8,6 +8,7 @@ story once said something false.
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -230,6 +231,37 @@ def test_what_another_phones_ids_share_is_no_devices_own(ids: list[str], bobs: s
     with pytest.raises(RuleBroken) as broken:
         check_id_room(ids, [bobs])
     assert broken.value.rule is Rule.UNIQUE_IDS
+
+
+def frozen_uuid1(node: int, seed: int) -> list[str]:
+    """`uuid.uuid1` on a frozen clock, as a phone makes it: each id a tick after the last,
+    a random clock sequence each, and the device's own 48-bit node."""
+    rng = random.Random(seed)
+    stamp = 0x1F0C8A3B_2C4D5E6F
+    return [
+        uuid.UUID(
+            fields=(
+                (stamp + n) & 0xFFFFFFFF,
+                ((stamp + n) >> 32) & 0xFFFF,
+                ((stamp + n) >> 48) & 0x0FFF,
+                rng.getrandbits(6),
+                rng.getrandbits(8),
+                node,
+            ),
+            version=1,
+        ).hex
+        for n in range(8)
+    ]
+
+
+def test_uuid1_on_a_frozen_clock_counts_its_node_as_the_devices_own() -> None:
+    """What varies from one uuid1 to the next on a frozen clock is a tick and a clock
+    sequence; what tells devices apart is the node. Beside another device's uuid1s (the same
+    ticks, another node) they have room enough; beside a phone with the same node, not."""
+    mine, bobs = frozen_uuid1(0x9F86D081884D, 1), frozen_uuid1(0x1B4F0E9851B1, 2)
+    check_id_room(mine, bobs)
+    with pytest.raises(RuleBroken):
+        check_id_room(mine, frozen_uuid1(0x9F86D081884D, 3))
 
 
 def test_a_device_id_of_each_phones_own_still_counts_beside_another_phone() -> None:
