@@ -19,10 +19,9 @@ import os
 import struct
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from enum import Enum
-from fractions import Fraction
 from functools import cache, partial
 from pathlib import Path
 from random import Random
@@ -42,6 +41,7 @@ from types import (
     MethodType,
     MethodWrapperType,
     ModuleType,
+    SimpleNamespace,
     WrapperDescriptorType,
 )
 from typing import Any, Protocol
@@ -64,10 +64,24 @@ NOT_STARTED = object()
 _PLAIN: frozenset[type] = frozenset({type(None), int})
 """Values written as they are: no other value in a key equals one of them (``True == 1``
 and ``1.0 == 1``, so those are written with their type, see `_render`)."""
-_IMMUTABLE: frozenset[type] = frozenset(
-    {bytes, complex, range, Decimal, Fraction, date, time, timedelta, timezone, type(...)}
-)
-"""Values whose text says all they are (checked by exact type: a subclass may hold more)."""
+_IMMUTABLE: frozenset[type] = frozenset({bytes, range, Decimal, date, timedelta, type(...)})
+"""Values whose text says all they are, written by C code that runs nothing of the flow's
+(checked by exact type: a subclass may hold more). Not a time nor a zone: their text is
+their zone's or offset's, which may be a class of the flow's."""
+_AS_PLAIN: dict[type, Callable[[Any], object]] = {
+    int: int.__int__,
+    float: float.__float__,
+    complex: complex.__getnewargs__,  # type: ignore[attr-defined]
+    bytes: bytes.__getnewargs__,
+    Decimal: Decimal.__str__,
+    date: lambda value: date.__reduce__(value)[1],
+    time: lambda value: time.__reduce_ex__(value, 4)[1],
+    timedelta: lambda value: timedelta.__reduce__(value)[1],
+}
+"""For each built-in class of values a flow's class may extend, what an object of it holds
+as that value, read by the built-in class's own C code (the flow's methods never run)."""
+_STATE_IN_ATTRIBUTES: frozenset[type] = frozenset({object, SimpleNamespace, tzinfo})
+"""Built-in classes that keep nothing of their own beyond the attributes."""
 _KIT_OBJECTS = (ChatState, ChatClient, ScriptedServer, Request, Names)
 """What the kit hands a flow, rendered by what it is: the judge's key covers what they hold."""
 _SUSPENDED: dict[type, Callable[[Any], FrameType | None]] = {
@@ -157,7 +171,7 @@ class HiddenState(Names):
         self._counted = -1
         self._own: list[ModuleType] = []
         self._names: set[str] = set()
-        self._reachable = Watched([])
+        self._reachable = Watched([], [])
         """The shipped classes and functions the flow's modules can reach (`changes`)."""
         self._budget = _BUDGET
         self._numbers: dict[int, int] = {}
@@ -300,6 +314,8 @@ class HiddenState(Names):
             return (kind.__qualname__, value)  # a flag is not a count, nor SENT the text "sent"
         if kind is float:
             return ("float", struct.pack("<d", value))  # every bit: 1.0 is not 1, nor -nan nan
+        if kind is complex:
+            return ("complex", struct.pack("<dd", value.real, value.imag))  # type: ignore[attr-defined]
         if kind is Message:
             position = self._positions.get(id(value))
             if position is not None:
@@ -322,6 +338,10 @@ class HiddenState(Names):
             return ("uuid", canonical or text)
         if kind in _IMMUTABLE:
             return (kind.__qualname__, repr(value))
+        if kind is time:  # the clock time, and its zone read as an object
+            return ("clock time", self._render(_AS_PLAIN[time](value), depth))
+        if kind is timezone:  # its offset and name, read as objects
+            return ("timezone", self._render(timezone.__getinitargs__(value), depth))  # type: ignore[attr-defined]
         if kind is CodeType:  # made from the same source in every run (a flow cannot compile)
             code: CodeType = value  # type: ignore[assignment]
             return ("code", code.co_filename, code.co_firstlineno, code.co_qualname, code.co_code)
@@ -417,10 +437,15 @@ class HiddenState(Names):
         if issubclass(kind, partial):
             parts = (value.func, value.args, value.keywords)
             return (name, render(parts, depth), self._attributes(value, depth))
-        if issubclass(kind, asyncio.Lock | asyncio.Event | asyncio.Semaphore):
-            return (name, repr(value).partition("[")[2], self._attributes(value, depth))
         if issubclass(kind, Random):  # its state is plain numbers: kept as it is, unwalked
             return (name, Random.getstate(value), self._attributes(value, depth))
+        if is_python_class(kind):
+            built_in = _built_in_base(kind)
+            if built_in in _AS_PLAIN:  # ``class Tally(int)``: its number, and its attributes
+                plain = _AS_PLAIN[built_in](value)
+                return (name, render(plain, depth), self._attributes(value, depth))
+            if built_in not in _STATE_IN_ATTRIBUTES:
+                raise Unreadable(f"a {kind.__qualname__} holds what its key cannot read")
         if _has_attributes(value, kind):
             return (name, self._attributes(value, depth))
         return (name, render(_reduced(value), depth))
@@ -491,6 +516,12 @@ def _items(value: Any) -> Iterable[object]:
             items: Iterable[object] = base.__iter__(value)
             return items
     raise Unreadable(f"a {type(value).__qualname__} is not a container")
+
+
+def _built_in_base(kind: type) -> type:
+    """The class written in C that a Python class extends (``object``, or ``int`` for
+    ``class Tally(int)``): what it keeps apart from its attributes."""
+    return next(base for base in kind.__mro__ if not is_python_class(base))
 
 
 def _has_attributes(value: object, kind: type) -> bool:

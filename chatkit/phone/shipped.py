@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import operator
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 from types import FunctionType, ModuleType
+from typing import Any, cast
 
 import chatkit
 from chatkit.held import instance_dict, is_python_class
@@ -49,6 +51,8 @@ def _shipped() -> dict[int, Shipped]:
                 isinstance(value, type) and is_python_class(value)
             ):
                 _keep_class_or_function(value, found)
+            elif _keep_contents(value, f"{module.__name__}.{name}"):
+                _BY_MODULE.setdefault(module.__name__, []).append(id(value))
             else:
                 _keep_object(value, found)
         # the classes its functions hand out (``type(asyncio.timeout(1))``) under any name,
@@ -69,6 +73,9 @@ def _keep_class_or_function(value: type | FunctionType, found: dict[int, Shipped
     if id(value) in found:
         return
     found[id(value)] = (value, dict(vars(value)))
+    for name, held in vars(value).items():
+        if _keep_contents(held, f"{value.__qualname__}.{name}"):
+            _OWNER.setdefault(id(held), id(value))
     if not isinstance(value, type):
         return
     for held in vars(value).values():
@@ -113,6 +120,79 @@ def _keep_object(value: object, found: dict[int, Shipped]) -> None:
     attributes = instance_dict(value)
     if attributes is not None:
         found[id(value)] = (value, dict(attributes))
+        for name, held in attributes.items():
+            if _keep_contents(held, f"a {type(value).__qualname__}.{name}"):
+                _OWNER.setdefault(id(held), id(value))
+
+
+CONTAINERS = (list, dict, set, deque, bytearray)
+"""The kinds of container a flow could write into, found among what it can import."""
+_PLAIN_KINDS = (dict, list, set, deque)
+"""Containers of exactly these kinds are checked all together, in C (`Watched`)."""
+
+
+def _keep_contents(value: object, label: str) -> bool:
+    """Keep a container a flow can reach (``typing.EXCLUDED_ATTRIBUTES``, a class's dict
+    of constants) with what it holds now; True if ``value`` is one."""
+    if not isinstance(value, CONTAINERS):
+        return False
+    if id(value) not in _CONTENTS:
+        _CONTENTS[id(value)] = (value, label, *_holding(value))
+    return True
+
+
+def _holding(container: Any) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """What a container holds, as stored (no method of a subclass runs): its items, or a
+    mapping's keys and values."""
+    if isinstance(container, dict):
+        return tuple(dict.keys(container)), tuple(dict.values(container))
+    if isinstance(container, bytearray):
+        return (bytes(container),), ()
+    if isinstance(container, set):
+        return tuple(set.__iter__(container)), ()
+    if isinstance(container, deque):
+        return tuple(deque.__iter__(container)), ()
+    return tuple(list.__iter__(container)), ()
+
+
+Contents = tuple[object, str, tuple[object, ...], tuple[object, ...]]
+"""A shipped container, where it is, and what it held as shipped (items, or keys and values)."""
+
+_CONTENTS: dict[int, Contents] = {}
+"""Every shipped container, by ``id``."""
+
+
+def _holds_as_shipped(contents: Contents) -> bool:
+    """Whether a shipped container holds the very objects it was shipped with, in order."""
+    container, _, items, values = contents
+    now_items, now_values = _holding(container)
+    return (
+        len(now_items) == len(items)
+        and all(map(operator.is_, now_items, items))
+        and all(map(operator.is_, now_values, values))
+        if not isinstance(container, bytearray)
+        else now_items == items
+    )
+
+
+def _put_back(contents: Contents) -> None:
+    """Fill a shipped container again with what it was shipped with."""
+    container: Any = contents[0]
+    items, values = contents[2], contents[3]
+    if isinstance(container, dict):
+        dict.clear(container)
+        dict.update(container, zip(items, values, strict=True))
+    elif isinstance(container, bytearray):
+        container[:] = cast(bytes, items[0])
+    elif isinstance(container, set):
+        set.clear(container)
+        set.update(container, items)
+    elif isinstance(container, deque):
+        deque.clear(container)
+        deque.extend(container, items)
+    else:
+        list.clear(container)
+        list.extend(container, items)
 
 
 _AS_SHIPPED = _shipped()
@@ -122,6 +202,9 @@ _IN_ORDER = {
 """Each shipped object's attribute names and values, in their order (kept alive in
 `_AS_SHIPPED`, so no other object can take one of their identities)."""
 _ORDER = {key: number for number, key in enumerate(_AS_SHIPPED)}
+_CONTENTS_ORDER = {key: number for number, key in enumerate(_CONTENTS)}
+_CONTAINED = [(held, owner) for held, owner in _OWNER.items() if held in _CONTENTS]
+"""Each container kept on a shipped class, function or object, and that one's ``id``."""
 
 
 def _held_by_owner() -> dict[int, list[int]]:
@@ -195,6 +278,9 @@ def restore_shipped(watched: Watched | None = None) -> None:
     ``watched``, a run's `HiddenState.reachable`; all by default)."""
     if watched is not None and watched.unchanged():
         return
+    for contents in _CONTENTS.values() if watched is None else watched.contents:
+        if not _holds_as_shipped(contents):
+            _put_back(contents)
     for value, shipped in _AS_SHIPPED.values() if watched is None else watched:
         for field, _, original in _named_as_shipped(value):
             if isinstance(value, type):
@@ -228,8 +314,20 @@ class Watched:
     one order for every run, with what checking them takes made once: a flow's key asks
     whether any changed at every step, and almost always none did."""
 
-    def __init__(self, items: list[Shipped]) -> None:
+    def __init__(self, items: list[Shipped], contents: list[Contents]) -> None:
         self.items = items
+        self.contents = contents
+        dicts = [each for each in contents if type(each[0]) is dict]
+        rows = [each for each in contents if type(each[0]) in (list, set, deque)]
+        # checked in C, all together; the rest (a dict's subclass, a bytearray) one by one
+        self._dicts: tuple[Any, ...] = tuple(container for container, *_ in dicts)
+        self._dict_sizes = [len(keys) for _, _, keys, _ in dicts]
+        self._dict_keys = tuple(chain.from_iterable(keys for _, _, keys, _ in dicts))
+        self._dict_values = tuple(chain.from_iterable(values for *_, values in dicts))
+        self._rows: tuple[Any, ...] = tuple(container for container, *_ in rows)
+        self._row_sizes = [len(items) for _, _, items, _ in rows]
+        self._row_items = tuple(chain.from_iterable(items for _, _, items, _ in rows))
+        self._other_contents = [each for each in contents if type(each[0]) not in _PLAIN_KINDS]
         self._empty = tuple(_VIEWS[id(value)] for value, shipped in items if not shipped)
         full = [(_VIEWS[id(value)], shipped) for value, shipped in items if shipped]
         self._full = tuple(view for view, _ in full)
@@ -252,7 +350,19 @@ class Watched:
     def unchanged(self) -> bool:
         """Whether every one holds what it was shipped with (by identity, mostly in C)."""
         return (
-            not any(map(len, self._empty))
+            list(map(len, self._dicts)) == self._dict_sizes
+            and all(map(operator.is_, chain.from_iterable(self._dicts), self._dict_keys))
+            and all(
+                map(
+                    operator.is_,
+                    chain.from_iterable(map(_VALUES, self._dicts)),
+                    self._dict_values,
+                )
+            )
+            and list(map(len, self._rows)) == self._row_sizes
+            and all(map(operator.is_, chain.from_iterable(self._rows), self._row_items))
+            and all(map(_holds_as_shipped, self._other_contents))
+            and not any(map(len, self._empty))
             and list(map(len, self._full)) == self._full_sizes
             and all(map(operator.is_, chain.from_iterable(self._full), self._full_names))
             and all(
@@ -286,11 +396,16 @@ def within_reach(modules: Iterable[ModuleType]) -> Watched:
     reached.update(*(_BY_MODULE.get(module.__name__, ()) for module in modules))
     while held := set().union(*(_HELD[owner] for owner in reached.intersection(_HELD))) - reached:
         reached |= held  # a base class's objects too
-    key = frozenset(reached)
+    contents = {each for each in reached if each in _CONTENTS}
+    contents.update(held for held, owner in _CONTAINED if owner in reached)
+    key = frozenset(reached | contents)
     watched = _WATCHED.get(key)
     if watched is None:
-        order = sorted(reached, key=_ORDER.__getitem__)
-        watched = _WATCHED[key] = Watched([_AS_SHIPPED[each] for each in order])
+        order = sorted(reached - contents, key=_ORDER.__getitem__)
+        watched = _WATCHED[key] = Watched(
+            [_AS_SHIPPED[each] for each in order],
+            [_CONTENTS[each] for each in sorted(contents, key=_CONTENTS_ORDER.__getitem__)],
+        )
     return watched
 
 
@@ -304,7 +419,12 @@ def changes(watched: Watched) -> list[tuple[str, str, object]]:
     mostly): each one's name, the attribute's name, and the value it holds now."""
     if watched.unchanged():
         return []
-    found: list[tuple[str, str, object]] = []
+    found: list[tuple[str, str, object]] = [
+        (label, "holds", container)
+        for contents in watched.contents
+        if not _holds_as_shipped(contents)
+        for container, label, _, _ in (contents,)
+    ]
     for value, shipped in watched:
         label = getattr(value, "__qualname__", None) or f"a {type(value).__qualname__}"
         found += [(str(label), field, now) for field, now, _ in _named_as_shipped(value)]

@@ -474,6 +474,23 @@ EXPLORER_DETECTORS = {
         "FLOODED = _flooded()\n\n\ndef _explored():\n    return FLOODED\n",
         "",
     ),
+    "a zone that says when it is printed": (
+        "from datetime import time as _time, tzinfo as _tzinfo\n\nPRINTED = []\n\n\n"
+        "class _Zone(_tzinfo):\n"
+        "    def utcoffset(self, when):\n        return None\n\n"
+        "    def __repr__(self):\n        PRINTED.append(1)\n        return 'zone'\n\n\n"
+        "AT_MIDNIGHT = _time(0, tzinfo=_Zone())\n\n\n"
+        "def _explored():\n    return bool(PRINTED)\n",
+        "",
+    ),
+    "a lock that says when it is printed": (
+        "PRINTED = []\n\n\n"
+        "class _Lock(asyncio.Lock):\n"
+        "    def __repr__(self):\n        PRINTED.append(1)\n        return 'lock'\n\n\n"
+        "LOCK = _Lock()\n\n\n"
+        "def _explored():\n    return bool(PRINTED)\n",
+        "",
+    ),
     "the number in a task's name": (
         "NUMBERS = []\n\n\ndef _explored():\n    return any(n > 50 for n in NUMBERS)\n",
         "    probe = asyncio.create_task(asyncio.sleep(0))\n"

@@ -685,6 +685,45 @@ MEMO_HOLDERS = {
         '    n = CODES.index(value) if key == "first" else int(value)\n'
         "    MEMO[key] = MEMO[key].replace(microsecond=n)\n"
     ),
+    "the number of an int of the flow's class": (
+        "class Tally(int):\n    pass\n\n\n"
+        'MEMO = {"first": Tally(0), "in_send": Tally(0)}\n'
+        'CODES = ["", "ack", "echo"]\n\n\n'
+        "def get(key):\n    n = int(MEMO[key])\n"
+        '    return CODES[n] if key == "first" else n == 1\n\n\n'
+        "def put(key, value):\n"
+        '    MEMO[key] = Tally(CODES.index(value) if key == "first" else int(value))\n'
+    ),
+    "the signs of complex nans": (
+        "import math\n\nSIGNS = [complex(math.nan, 0)] * 3\n\n\n"
+        "def get(key):\n    below = [math.copysign(1.0, x.real) < 0 for x in SIGNS]\n"
+        '    if key == "first":\n'
+        '        return "ack" if below[0] else "echo" if below[1] else ""\n'
+        "    return below[2]\n\n\n"
+        "def _signed(negative):\n    return complex(-math.nan if negative else math.nan, 0)\n\n\n"
+        "def put(key, value):\n"
+        '    if key == "first":\n'
+        '        SIGNS[0] = _signed(value == "ack")\n'
+        '        SIGNS[1] = _signed(value == "echo")\n'
+        "    else:\n        SIGNS[2] = _signed(value)\n"
+    ),
+    "a dict on a class Python ships": (
+        "import textwrap\n\nKEPT = textwrap.TextWrapper.unicode_whitespace_trans\n\n\n"
+        'def get(key):\n    return KEPT.get(key, "" if key == "first" else False)\n\n\n'
+        "def put(key, value):\n    KEPT[key] = value\n"
+    ),
+    "a list a module Python ships": (
+        "import typing\n\n\n"
+        "def get(key):\n"
+        "    for kept in typing.EXCLUDED_ATTRIBUTES:\n"
+        "        if type(kept) is tuple and kept[0] == key:\n"
+        "            return kept[1]\n"
+        '    return "" if key == "first" else False\n\n\n'
+        "def put(key, value):\n"
+        "    kept = typing.EXCLUDED_ATTRIBUTES\n"
+        "    kept[:] = [k for k in kept if not (type(k) is tuple and k[0] == key)]\n"
+        "    kept.append((key, value))\n"
+    ),
     "a typing alias": (
         "import typing\n\n\n"
         "def get(key):\n    alias = typing.Callable[[int], str]\n"
