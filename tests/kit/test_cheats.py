@@ -320,15 +320,23 @@ that a real clock, real chance or a new layout would make grade differently from
 the next."""
 
 
+WHERE_IDS_MATTER = ["normal flow", "concurrency", "duplicates", "all timelines"]
+"""The families whose verdicts a weak id decides (the whole grading's sameness is measured
+by ``benchmarks/determinism.py``, twenty gradings of each flow)."""
+
+
 @pytest.mark.parametrize("name", sorted(WEAK_IDS))
-@pytest.mark.timeout(180)  # two whole gradings, on a machine CI may share
+@pytest.mark.timeout(180)  # two gradings, on a machine CI may share
 def test_the_same_code_gets_the_same_grade_every_time(name: str, tmp_path: Path) -> None:
     """The scripted clock and seeded chance make every run of the same code give the
     same results, byte for byte."""
     imports, weak_id = WEAK_IDS[name]
     source = solution_with(imports).replace("client_id or uuid.uuid4().hex", weak_id)
     path = write_flow(tmp_path / name, source)
-    runs = {json.dumps(exercism(grade(str(path))), sort_keys=True) for _ in range(2)}
+    runs = {
+        json.dumps(exercism(grade(str(path), families=WHERE_IDS_MATTER)), sort_keys=True)
+        for _ in range(2)
+    }
     assert len(runs) == 1, f"{name}: two gradings differ"
     assert json.loads(runs.pop())["score"] < 100, f"{name}: a weak id scored 100"
 
@@ -500,8 +508,24 @@ EXPLORER_DETECTORS = {
 }
 
 
+@pytest.fixture(scope="module")
+def sink_explored(tmp_path_factory: pytest.TempPathFactory) -> list[Outcome]:
+    """The outcomes of "all timelines" for a flow with a mistake only the explorer finds."""
+    folder = tmp_path_factory.mktemp("sink")
+    (folder / "flow.py").write_text(flow_source(MISTAKES["failed_rows_sink"]))
+    report = grade(str(folder / "flow.py"), families=["all timelines"])
+    assert report.load_error is None, report.load_error
+    outcomes = [r.outcome for r in report.results]
+    assert Outcome.FAILED in outcomes
+    return outcomes
+
+
 @pytest.mark.parametrize("detector", EXPLORER_DETECTORS)
-def test_a_flow_cannot_tell_the_explorer_from_a_scenario(detector: str, tmp_path: Path) -> None:
+def test_a_flow_cannot_tell_the_explorer_from_a_scenario(
+    detector: str, tmp_path: Path, sink_explored: list[Outcome]
+) -> None:
+    """The same mistake, switched off when the flow believes it is explored, is found the
+    same: nothing it can look at tells the explorer from a scenario."""
     sink = flow_source(MISTAKES["failed_rows_sink"])
     at_load, in_send = EXPLORER_DETECTORS[detector]
     hidden = (
@@ -512,15 +536,10 @@ def test_a_flow_cannot_tell_the_explorer_from_a_scenario(detector: str, tmp_path
         )
         .replace("        while place and", "        while not _explored() and place and", 1)
     )
-    scores = {}
-    for name, source in (("plain", sink), ("hidden", hidden)):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "flow.py").write_text(source)
-        report = grade(str(tmp_path / name / "flow.py"), families=["all timelines"])
-        assert report.load_error is None, report.load_error
-        scores[name] = [r.outcome for r in report.results]
-    assert Outcome.FAILED in scores["plain"]
-    assert scores["hidden"] == scores["plain"]
+    (tmp_path / "flow.py").write_text(hidden)
+    report = grade(str(tmp_path / "flow.py"), families=["all timelines"])
+    assert report.load_error is None, report.load_error
+    assert [r.outcome for r in report.results] == sink_explored
 
 
 LOOKS = """
