@@ -191,6 +191,9 @@ class _Checker(ast.NodeVisitor):
         """Names bound by ``from … import``, of the kit or the standard library."""
         self.classes: set[str] = set()
         """The classes this file defines."""
+        self.private: set[str] = set()
+        """The private attribute names this file gives its own classes and objects (a
+        dataclass's ``_id``, ``self._seen = …``): its own, wherever it reads them."""
         self.bound: set[str] = set()
         """Every name the file binds anywhere (a flow may name its own ``input``)."""
         self._module_bases: set[int] = set()
@@ -223,6 +226,15 @@ class _Checker(ast.NodeVisitor):
         elif isinstance(node, ast.ClassDef):
             self.bound.add(node.name)
             self.classes.add(node.name)
+            self.private.update(name for name in _class_names(node) if _private(name))
+        elif (
+            isinstance(node, ast.Attribute)
+            and not isinstance(node.ctx, ast.Load)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in {"self", "cls"}
+            and _private(node.attr)
+        ):
+            self.private.add(node.attr)
         elif isinstance(node, ast.arg):
             self.bound.add(node.arg)
         elif isinstance(node, ast.ExceptHandler) and node.name:
@@ -306,7 +318,7 @@ class _Checker(ast.NodeVisitor):
                 self._refuse(node, f"a flow may not change `{module}.{attr}`")
             elif not name_allowed(module, attr):
                 self._refuse(node, _name_not_allowed(module, attr))
-        elif (refused := _attribute_refusal(attr, own=self._is_own(base))) is not None:
+        elif (refused := _attribute_refusal(attr, own=self._is_own(base, attr))) is not None:
             self._refuse(node, refused)
         elif attr in ("format", "format_map") and not _literal_text(base):
             self._refuse(
@@ -340,7 +352,9 @@ class _Checker(ast.NodeVisitor):
                     self._module_bases.add(id(base))
                     if not name_allowed(self.modules[base.id], name):
                         self._refuse(node, _name_not_allowed(self.modules[base.id], name))
-                elif (refused := _attribute_refusal(name, own=self._is_own(base))) is not None:
+                elif (
+                    refused := _attribute_refusal(name, own=self._is_own(base, name))
+                ) is not None:
                     self._refuse(node, refused)
                 self._literal_getattrs.add(id(function))
         self.generic_visit(node)
@@ -366,9 +380,12 @@ class _Checker(ast.NodeVisitor):
             )
         self.generic_visit(node)
 
-    def _is_own(self, base: ast.expr) -> bool:
+    def _is_own(self, base: ast.expr, attr: str) -> bool:
         """``self._x``, ``cls._x``, ``helpers._x`` or ``Stats._x`` (a class of this file's
-        own, by a name nothing else binds): the learner's own private names."""
+        own, by a name nothing else binds), or ``note._x`` for an ``_x`` this file gives
+        its own classes or objects: the learner's own private names."""
+        if attr in self.private:
+            return True
         return isinstance(base, ast.Name) and (
             base.id in {"self", "cls"}
             or base.id in self.helper_names
@@ -398,12 +415,30 @@ def _attribute_refusal(attr: str, *, own: bool) -> str | None:
         return f"`.{attr}` reaches the code around your flow; a flow never needs it"
     if attr in SHARED_STATE_ATTRIBUTES:
         return f"`.{attr}` changes Python's own classes, outside your flow; a flow never needs it"
-    if attr.startswith("_") and not own and attr not in PUBLIC_UNDERSCORED:
+    if _private(attr) and not own and attr not in PUBLIC_UNDERSCORED:
         return (
             f"`.{attr}` is private to the kit or Python; use the public names "
             "(`state.get`, `state.chat`, `message.status`, …)"
         )
     return None
+
+
+def _private(name: str) -> bool:
+    """A private name (``_seen``), not a ``__dunder__`` (those have rules of their own)."""
+    return name.startswith("_") and not _DUNDER.fullmatch(name)
+
+
+def _class_names(node: ast.ClassDef) -> list[str]:
+    """The names a class's body gives its objects: fields, values and methods."""
+    names: list[str] = []
+    for statement in node.body:
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            names.append(statement.target.id)
+        elif isinstance(statement, ast.Assign):
+            names += [target.id for target in statement.targets if isinstance(target, ast.Name)]
+        elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.append(statement.name)
+    return names
 
 
 def _format_attributes(text: str, depth: int = 0) -> list[str]:

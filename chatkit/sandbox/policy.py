@@ -124,9 +124,10 @@ The import gate takes them out of a flow's builtins; ``__import__`` it replaces.
 ALLOWED_DUNDERS = frozenset({"__init__", "__post_init__", "__name__", "__doc__"})
 """The only ``__dunder__`` names a flow may write (``super().__init__(…)``, ``__name__``)."""
 
-DECLARED_DUNDERS = frozenset({"__all__", "__slots__"})
+DECLARED_DUNDERS = frozenset({"__all__", "__slots__", "__author__", "__version__"})
 """``__dunder__`` names a module or a class may declare, as plain names (``__all__ = […]``,
-``__slots__ = ()``): they say what a module exports, what a class's objects hold."""
+``__slots__ = ()``, ``__author__ = "Priya"``): they say what a module exports, what a
+class's objects hold, who wrote it."""
 
 PUBLIC_UNDERSCORED = frozenset({"_replace", "_asdict", "_fields", "_field_defaults", "_make"})
 """A named tuple's public methods, written with an underscore so a field cannot take
