@@ -39,6 +39,7 @@ from chatkit.code_folder import CodeFolder
 from chatkit.held import cell_contents, is_python_class, own_attributes
 from chatkit.model import DeliveryError, InvalidMessage, Message, ServerMessage
 from chatkit.phone.shipped import changes, within_reach
+from chatkit.sandbox.caches import Cached
 from chatkit.sandbox.device import device_modules
 from chatkit.state import Chat, ChatState
 
@@ -48,8 +49,9 @@ _PLAIN = (str, bytes, int, float, complex, bool, type(None))
 """Values that hold nothing else."""
 _CONTAINERS: tuple[Any, ...] = (list, tuple, set, frozenset, deque)
 """Containers read through their own type's iterator."""
-_KIT_DATA = (Chat, ChatState, Message, ServerMessage, DeliveryError, InvalidMessage)
-"""The kit's classes a flow can make things of (and keep what it likes in)."""
+_KIT_DATA = (Chat, ChatState, Message, ServerMessage, DeliveryError, InvalidMessage, Cached)
+"""The kit's classes a flow can make things of (and keep what it likes in): a
+``functools.cache`` of the flow's too, which remembers what it is called with."""
 _BOUND = (BuiltinFunctionType, MethodWrapperType)
 """A built-in method bound to an object (``seen.add``), which holds it."""
 _SUSPENDED: dict[type, str] = {

@@ -810,6 +810,43 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "ids_kept_in_a_cache",
+        doc="""
+        Known wrong: every client id sent goes through a ``functools.cache``.
+
+        The mistake: "a cache makes the lookup fast". A cache with no bound remembers
+        every call it ever had: one entry for every message ever sent, long after each
+        send settled. It is the leak rule 14 names, kept where the flow cannot see it.
+
+        Meant to be caught by: scale (what a flow keeps, counted before and after 2,000
+        more sends), and nothing else.
+        """,
+        edits=(
+            (
+                lines("import uuid"),
+                lines("import functools", "import uuid"),
+            ),
+            (
+                lines("async def send("),
+                lines(
+                    "@functools.cache",
+                    "def mine(client_id: str) -> bool:",
+                    "    return True",
+                    "",
+                    "",
+                    "async def send(",
+                ),
+            ),
+            (
+                lines("    chat.in_flight.add(message.client_id)"),
+                lines(
+                    "    chat.in_flight.add(message.client_id)",
+                    "    mine(message.client_id)  # WRONG: remembered for ever",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "others_ids_kept",
         doc="""
         Known wrong: reconcile adds the id of every message from someone else to a set the
@@ -1915,7 +1952,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 900
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (69 flows:
+such test of a run waits while every mistake here is graded, as one class (70 flows:
 about five minutes on two quiet cores, more beside ``pytest -n 2``'s other worker). A
 guard against a hang, not a speed test: a machine busy with other work must not fail it."""
 

@@ -362,6 +362,7 @@ NOT_ABOUT_ORDERINGS = {
     "retry_looks_from_the_bottom",  # … the same,
     "echo_first_rebuilds_the_rows",  # … the same,
     "ids_kept_at_module_level",  # a leak, never wrong on screen
+    "ids_kept_in_a_cache",  # … the same,
     "stale_retry_kept",  # … the same,
     "others_ids_kept",  # … the same,
     "echo_first_ids_kept",  # … the same,
