@@ -45,6 +45,7 @@ from chatkit.grading.results import (
     Started,
     TestResult,
     encode,
+    out_of_time,
 )
 from chatkit.grading.runner import RESULTS_CHANNEL, join_results_channel
 from chatkit.limits import MEMORY_LIMIT
@@ -269,7 +270,9 @@ def _explain(
         excinfo.typename == "Failed" and str(error).startswith("Timeout")
     ):
         result.outcome = Outcome.TIMED_OUT
-        result.message = "the scenario did not finish in time: something waits or loops forever"
+        result.message = out_of_time(
+            result.family, "the scenario did not finish in time: something waits or loops forever"
+        )
     elif isinstance(error, MemoryError):
         result.message = (
             f"your code asked for more memory than a flow may use ({MEMORY_LIMIT // 2**30} GiB); "

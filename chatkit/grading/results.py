@@ -38,6 +38,23 @@ which no terminal or file can even be given (writing one raises); and the two
 non-characters XML refuses (U+FFFE, U+FFFF), which made a JUnit file unreadable."""
 
 
+EXPLORED = "all timelines"
+"""The family the timeline explorer grades: it never waits, so its time-outs are slowness."""
+
+
+def out_of_time(family: str, message: str) -> str:
+    """What a scenario stopped at its time limit tells: ``message``, but for the
+    explorer's, which cannot hang (a send that waits for ever is told by rule 15)."""
+    if family != EXPLORED:
+        return message
+    return (
+        "the explorer ran out of time before it had checked every timeline. At every step it "
+        "compares all your flow keeps outside the chat state: a lot of it (big objects, "
+        "caches, a helper module's data) makes each step dear. Or the machine was busy: "
+        "grade again when it is quiet"
+    )
+
+
 def escape_controls(text: str) -> str:
     """``text`` with every steering character written out (``\\x1b``, ``\\u202e``), so what
     the learner's code printed or raised is read, never obeyed, wherever it is shown."""

@@ -43,6 +43,7 @@ from chatkit.grading.results import (
     TestResult,
     decode,
     escaped,
+    out_of_time,
 )
 from chatkit.grading.trust import kit_fingerprint, misplaced, refusal, tampered, uncheckable
 from chatkit.kit_home import TargetError, kit_root
@@ -529,7 +530,10 @@ class _Run:
                 outcome=Outcome.TIMED_OUT if timed_out else Outcome.CRASHED,
                 hidden=test.hidden,
                 message=(
-                    "the scenario hung and had to be stopped: something loops or waits forever"
+                    out_of_time(
+                        test.family,
+                        "the scenario hung and had to be stopped: something loops or waits forever",
+                    )
                     if timed_out
                     else f"the process running your code ended (exit status {returncode}) in the "
                     "middle of this scenario; does your code call sys.exit or os._exit?"

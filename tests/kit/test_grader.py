@@ -28,7 +28,7 @@ from chatkit.grading.exports import exercism, failure_text
 from chatkit.grading.families import scenario_names
 from chatkit.grading.hints import STATE_FILE, parse_hints
 from chatkit.grading.report import plain_console, render, summary_line
-from chatkit.grading.results import GradeReport, LoadError, Location, Outcome, Planned
+from chatkit.grading.results import GradeReport, LoadError, Location, Outcome, Planned, out_of_time
 from chatkit.grading.results import TestResult as Result
 from chatkit.grading.runner import grade, scenarios_dir
 from chatkit.grading.summary import shortened
@@ -753,3 +753,12 @@ def test_a_long_story_is_told_by_its_start_and_its_end_on_one_screen() -> None:
 )
 def test_only_long_quoted_values_are_cut(said: str, shown: str) -> None:
     assert shortened(said) == shown
+
+
+def test_a_time_out_in_all_timelines_says_the_explorer_was_slow_not_that_the_flow_hung() -> None:
+    """The explorer never waits (a send that waits for ever breaks rule 15 at once), so
+    running out of time there is slowness: a busy machine, or a heavy state to compare."""
+    hung = "the scenario hung and had to be stopped: something loops or waits forever"
+    assert out_of_time("concurrency", hung) == hung
+    slow = out_of_time("all timelines", hung)
+    assert "explorer ran out of time" in slow and "busy" in slow and "forever" not in slow
