@@ -25,7 +25,7 @@ from collections.abc import Callable
 from chatkit.engine.cast import FALLBACK, PRIMARY, Cast, Member, Sending, is_quiet, over
 from chatkit.engine.referee import Referee, snapshot
 from chatkit.engine.remote import Op, RemotePhone
-from chatkit.engine.rules import Rule, RuleBroken
+from chatkit.engine.rules import Rule, RuleBroken, returned_early
 from chatkit.engine.story import SERVER, Kind, Step, screen
 from chatkit.engine.timelines.device import PhoneDevice
 from chatkit.engine.timelines.explore import Exploration, explore_async
@@ -455,7 +455,11 @@ class Scenario:
         message again over the fallback, and now waits there for the scenario's answer.
         """
         answered = sending.request
+        returned = sending.task.done() and sending.task.error is None and not sending.task.gave_up
         await self.settle()
+        if returned and answered is not None:
+            self._step(text, kind, SERVER, sending.user, check=False)
+            raise returned_early(sending.body)
         failing_over = (
             not sending.task.done() and sending.via == FALLBACK and sending.request is not answered
         )

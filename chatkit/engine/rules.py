@@ -416,6 +416,23 @@ def check_id_room(ids: list[str], others: Sequence[str] = ()) -> None:
         )
 
 
+RETURNED_EARLY = "returned before the server answered"
+"""How the check of a send that left its delivery to a task of its own begins to say so
+(`chatkit.grading.pointer` points at the ``return`` for it)."""
+
+
+def returned_early(body: str) -> RuleBroken:
+    """A send that returned while its message was still on its way: the ack or failure that
+    then arrives has no send to turn the row sent or failed."""
+    return RuleBroken(
+        Rule.FINISHES,
+        f"send {RETURNED_EARLY} {body!r}: it must wait for the answer, then confirm "
+        "the row or roll it back itself. A task left to finish the delivery is not the send "
+        "finishing: whatever awaits send learns nothing of whether the message got through",
+        function="send",
+    )
+
+
 def check_retry_id(body: str, used: str, failed: str | None) -> None:
     """Rule 8: a retry reuses the failed message's client id."""
     if used != failed:

@@ -29,7 +29,7 @@ from chatkit.blame import Blame, blame_traceback
 from chatkit.engine.harness import Scenario
 from chatkit.engine.pytest_plugin import ScenarioTimedOut, budget_of
 from chatkit.engine.remote import PhoneRaised
-from chatkit.engine.rules import Rule, RuleBroken, StateShapeError
+from chatkit.engine.rules import RETURNED_EARLY, Rule, RuleBroken, StateShapeError
 from chatkit.engine.story import Step
 from chatkit.grading.pointer import keeping_function, likely_line
 from chatkit.grading.results import (
@@ -258,7 +258,8 @@ def _explain(
     elif isinstance(error, RuleBroken):
         result.rule = str(error.rule)
         result.message, result.expected, result.actual = error.detail, error.expected, error.actual
-        result.outcome = Outcome.TIMED_OUT if error.rule is Rule.FINISHES else Outcome.FAILED
+        stuck = error.rule is Rule.FINISHES and RETURNED_EARLY not in error.detail
+        result.outcome = Outcome.TIMED_OUT if stuck else Outcome.FAILED  # not done, or too soon
         result.location, result.function = None, None
         _point_at(result, error.blame)
         result.function = result.function or error.function or error.rule.function

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from chatkit.engine.rules import Rule
+from chatkit.engine.rules import RETURNED_EARLY, Rule
 from chatkit.grading.results import Location
 from chatkit.target import display_path
 
@@ -145,6 +145,8 @@ def likely_line(file: Path, function: str, rule: Rule | None, detail: str = "") 
     finders = WHERE.get(rule, ()) if rule is not None else ()
     if rule is Rule.INSTANT and "created at" in detail:
         finders = (_keyword("created_at"), *finders)
+    if rule is Rule.FINISHES and RETURNED_EARLY in detail:  # the return that comes too soon
+        finders = (RETURNS,)
     kept = KEPT_IN.search(detail) if rule is Rule.BOOKKEEPING else None
     if kept is not None:  # what a module-level name keeps: where the function uses it
         finders = (_name(kept[1]), *finders)

@@ -847,6 +847,55 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "delivery_left_to_a_task",
+        doc="""
+        Known wrong: send starts a task that delivers the message, and returns at once.
+
+        The mistake: "the screen should not wait for the network". It already does not:
+        the row shows before the first await. Returning before the server answered leaves
+        the send's result saying nothing of the delivery, and the task no one awaits.
+
+        Meant to be caught by: normal flow and all timelines (and most families: the
+        answer of every send arrives after send returned), told as a send that returned
+        before the server answered, at its ``return``.
+        """,
+        edits=(
+            (
+                lines("import uuid"),
+                lines("import asyncio", "import uuid"),
+            ),
+            (
+                lines(
+                    "    try:",
+                    "        stored = await server.send(chat_id, message.client_id, body)",
+                    "    except DeliveryError as error:",
+                    "        rollback(state, message.client_id, error.reason)",
+                    "    else:",
+                    "        reconcile(state, stored)",
+                    "    return message",
+                ),
+                lines(
+                    "    DELIVERING.add(asyncio.create_task(deliver(state, server, message, body)))",
+                    "    return message  # WRONG: before the server answered",
+                    "",
+                    "",
+                    "DELIVERING: set[asyncio.Task[None]] = set()",
+                    "",
+                    "",
+                    "async def deliver(",
+                    "    state: ChatState, server: ChatServer, message: Message, body: str",
+                    ") -> None:",
+                    "    try:",
+                    "        stored = await server.send(message.chat_id, message.client_id, body)",
+                    "    except DeliveryError as error:",
+                    "        rollback(state, message.client_id, error.reason)",
+                    "    else:",
+                    "        reconcile(state, stored)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "others_ids_kept",
         doc="""
         Known wrong: reconcile adds the id of every message from someone else to a set the
@@ -1952,7 +2001,7 @@ def broken_source(name: str) -> str:
 
 CLASS_TIMEOUT = 900
 """The time limit of a test that reads ``graded_mistake`` (``conftest.py``): the first
-such test of a run waits while every mistake here is graded, as one class (70 flows:
+such test of a run waits while every mistake here is graded, as one class (71 flows:
 about five minutes on two quiet cores, more beside ``pytest -n 2``'s other worker). A
 guard against a hang, not a speed test: a machine busy with other work must not fail it."""
 

@@ -51,6 +51,7 @@ from chatkit.engine.rules import (
     check_retry_id,
     check_shown_before_first_await,
     check_state_shape,
+    returned_early,
 )
 from chatkit.engine.story import SERVER, screen
 from chatkit.engine.story import Kind as StepKind
@@ -590,6 +591,14 @@ class Run:
                         "has not answered it); a message fails only when its own send fails",
                     )
             elif row.status is Status.PENDING:
+                if any(
+                    task is not None
+                    and task.done
+                    and task.request is not None
+                    and not task.request.answered
+                    for task in (first, retry)
+                ):
+                    raise returned_early(body)
                 raise RuleBroken(
                     Rule.KEEP_WORDS,
                     f"{body!r} still shows pending, but its send is over and the server never "
