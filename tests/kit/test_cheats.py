@@ -320,9 +320,10 @@ that a real clock, real chance or a new layout would make grade differently from
 the next."""
 
 
-WHERE_IDS_MATTER = ["normal flow", "concurrency", "duplicates", "all timelines"]
-"""The families whose verdicts a weak id decides (the whole grading's sameness is measured
-by ``benchmarks/determinism.py``, twenty gradings of each flow)."""
+WHERE_IDS_MATTER = ["normal flow", "concurrency", "duplicates"]
+"""Families whose verdicts a weak id decides (the whole grading's sameness is measured by
+``benchmarks/determinism.py``, twenty gradings of each flow; the explorer's, by
+``test_timelines.py``)."""
 
 
 @pytest.mark.parametrize("name", sorted(WEAK_IDS))
