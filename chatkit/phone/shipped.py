@@ -319,21 +319,23 @@ class Watched:
         self.contents = contents
         dicts = [each for each in contents if type(each[0]) is dict]
         rows = [each for each in contents if type(each[0]) in (list, set, deque)]
-        # checked in C, all together; the rest (a dict's subclass, a bytearray) one by one
-        self._dicts: tuple[Any, ...] = tuple(container for container, *_ in dicts)
-        self._dict_sizes = [len(keys) for _, _, keys, _ in dicts]
-        self._dict_keys = tuple(chain.from_iterable(keys for _, _, keys, _ in dicts))
-        self._dict_values = tuple(chain.from_iterable(values for *_, values in dicts))
+        # checked in C, all together (a dict with the attributes, below); the rest (a dict's
+        # subclass, a bytearray) one by one
         self._rows: tuple[Any, ...] = tuple(container for container, *_ in rows)
         self._row_sizes = [len(items) for _, _, items, _ in rows]
         self._row_items = tuple(chain.from_iterable(items for _, _, items, _ in rows))
         self._other_contents = [each for each in contents if type(each[0]) not in _PLAIN_KINDS]
         self._empty = tuple(_VIEWS[id(value)] for value, shipped in items if not shipped)
-        full = [(_VIEWS[id(value)], shipped) for value, shipped in items if shipped]
-        self._full = tuple(view for view, _ in full)
-        self._full_sizes = [len(shipped) for _, shipped in full]
-        self._full_names = tuple(chain.from_iterable(shipped for _, shipped in full))
-        self._full_values = tuple(chain.from_iterable(shipped.values() for _, shipped in full))
+        full: list[tuple[Any, tuple[object, ...], tuple[object, ...]]] = [
+            (_VIEWS[id(value)], tuple(shipped), tuple(shipped.values()))
+            for value, shipped in items
+            if shipped
+        ]
+        full += [(container, keys, values) for container, _, keys, values in dicts]
+        self._full = tuple(mapping for mapping, _, _ in full)
+        self._full_sizes = [len(names) for _, names, _ in full]
+        self._full_names = tuple(chain.from_iterable(names for _, names, _ in full))
+        self._full_values = tuple(chain.from_iterable(values for _, _, values in full))
         self._classes = tuple(value for value, _ in items if isinstance(value, type))
         self._class_names = tuple(_CLASS_NAMES[id(kind)] for kind in self._classes)
         self._functions = tuple(value for value, _ in items if isinstance(value, FunctionType))
@@ -350,16 +352,7 @@ class Watched:
     def unchanged(self) -> bool:
         """Whether every one holds what it was shipped with (by identity, mostly in C)."""
         return (
-            list(map(len, self._dicts)) == self._dict_sizes
-            and all(map(operator.is_, chain.from_iterable(self._dicts), self._dict_keys))
-            and all(
-                map(
-                    operator.is_,
-                    chain.from_iterable(map(_VALUES, self._dicts)),
-                    self._dict_values,
-                )
-            )
-            and list(map(len, self._rows)) == self._row_sizes
+            list(map(len, self._rows)) == self._row_sizes
             and all(map(operator.is_, chain.from_iterable(self._rows), self._row_items))
             and all(map(_holds_as_shipped, self._other_contents))
             and not any(map(len, self._empty))
