@@ -384,27 +384,32 @@ def within_reach(modules: Iterable[ModuleType]) -> Watched:
     the objects kept on those classes: the ones it can have set something on, in one order
     for every run."""
     modules = list(modules)
-    named = set(map(id, chain.from_iterable(vars(module).values() for module in modules)))
-    reached = named.intersection(_AS_SHIPPED).union(_HANDED)
-    reached.update(*(_BY_MODULE.get(module.__name__, ()) for module in modules))
-    while held := set().union(*(_HELD[owner] for owner in reached.intersection(_HELD))) - reached:
-        reached |= held  # a base class's objects too
-    contents = {each for each in reached if each in _CONTENTS}
-    contents.update(held for held, owner in _CONTAINED if owner in reached)
-    key = frozenset(reached | contents)
-    watched = _WATCHED.get(key)
+    named = map(id, chain.from_iterable(vars(module).values() for module in modules))
+    shipped_names = frozenset(filter(_AS_SHIPPED.__contains__, named))  # a few of thousands
+    seen = (shipped_names, frozenset(module.__name__ for module in modules))
+    watched = _WATCHED.get(seen)
     if watched is None:
-        order = sorted(reached - contents, key=_ORDER.__getitem__)
-        watched = _WATCHED[key] = Watched(
-            [_AS_SHIPPED[each] for each in order],
-            [_CONTENTS[each] for each in sorted(contents, key=_CONTENTS_ORDER.__getitem__)],
-        )
+        watched = _WATCHED[seen] = _watched(*seen)
     return watched
 
 
-_WATCHED: dict[frozenset[int], Watched] = {}
-"""Each set of shipped objects reached, made ready to check once (every run of a flow
-reaches the same ones)."""
+_WATCHED: dict[tuple[frozenset[int], frozenset[str]], Watched] = {}
+"""What `within_reach` found for each set of shipped objects named and of modules (every
+run of a flow names the same ones): made ready to check once."""
+
+
+def _watched(named: frozenset[int], modules: frozenset[str]) -> Watched:
+    reached = set(named)
+    reached.update(_HANDED, *(_BY_MODULE.get(name, ()) for name in modules))
+    while held := set().union(*(_HELD[owner] for owner in reached if owner in _HELD)) - reached:
+        reached |= held  # a base class's objects too
+    contents = {each for each in reached if each in _CONTENTS}
+    contents.update(held for held, owner in _CONTAINED if owner in reached)
+    order = sorted(reached - contents, key=_ORDER.__getitem__)
+    return Watched(
+        [_AS_SHIPPED[each] for each in order],
+        [_CONTENTS[each] for each in sorted(contents, key=_CONTENTS_ORDER.__getitem__)],
+    )
 
 
 def changes(watched: Watched) -> list[tuple[str, str, object]]:
