@@ -43,6 +43,7 @@ from chatkit.phone.screen import ScreenWriter, plain
 from chatkit.phone.task_names import numbered_tasks
 from chatkit.phone.timeline import TimelineDevice
 from chatkit.sandbox import FlowCode, ScriptedWorld
+from chatkit.sandbox.shared_caches import forget_shared_caches
 from chatkit.sandbox.world import WAITS, Place, Waits
 from chatkit.state import ChatState
 
@@ -156,6 +157,7 @@ class Phone:
             with self.journal.recording():
                 self._do(command, report)
                 self.loop.run_until_complete(self._settle())
+            forget_shared_caches()  # as a timeline's step does (`chatkit.sandbox.shared_caches`)
         except BaseException as error:
             report["fatal"] = error_data(error, self.folder)
         report["events"], self._events = self._events, []
@@ -170,6 +172,7 @@ class Phone:
         if do == "batch":
             for each in command["commands"]:
                 self._do(each, report)
+                forget_shared_caches()
         elif do == "send":
             self._start(command["op"], self.client.send(command["chat_id"], command["body"]))
         elif do == "retry":

@@ -45,6 +45,7 @@ from chatkit.phone.stepped_loop import SteppedLoop
 from chatkit.phone.task_names import numbered_tasks
 from chatkit.protocols import Flow
 from chatkit.sandbox import FlowCode, ScriptedWorld
+from chatkit.sandbox.shared_caches import forget_shared_caches
 from chatkit.sandbox.world import Output
 from chatkit.script.names import CHAT, OTHER, OTHER_CLIENT_ID, REFUSAL, USER
 from chatkit.script.server import Connection, Request, ScriptedServer
@@ -316,9 +317,14 @@ class DeviceRun:
         return [task for task in self.loop.started if not task.done()]
 
     def apply(self, event: Event) -> BaseException | None:
-        """Apply one event; what the flow's ``reconcile`` raised, if it did."""
-        with self.loop.running():
-            return self._apply(event)
+        """Apply one event; what the flow's ``reconcile`` raised, if it did. Then what the
+        standard library cached for the process is forgotten, as after a scenario's event:
+        it carries nothing from one step to the next that the key cannot read."""
+        try:
+            with self.loop.running():
+                return self._apply(event)
+        finally:
+            forget_shared_caches()
 
     def _apply(self, event: Event) -> BaseException | None:
         kind, index = event.kind, event.send

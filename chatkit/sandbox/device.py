@@ -28,6 +28,7 @@ from typing import Any
 from chatkit.protocols import Flow
 from chatkit.sandbox.check import getattr_names, is_helper, read_source
 from chatkit.sandbox.policy import FORBIDDEN_BUILTINS, allowed_module, module_list
+from chatkit.sandbox.shared_caches import forget_shared_caches
 from chatkit.sandbox.world import LIVE, World, module_copy
 
 FIRST_ID = 0x7F3A_2C00_0000
@@ -65,6 +66,7 @@ class FlowCode:
     ) -> Flow:
         """A fresh copy of the flow for the device ``name``, in ``world``, whose tasks run on
         ``loop`` (the one running now, if not given)."""
+        forget_shared_caches()  # every copy starts from the same process: no copy is first
         with _as_a_phone_loads(loop):
             module = _Device(self, world, name).run(FLOW_MODULE, self.path)
         flow: Flow = module  # a module type-checks as a Flow: ModuleType allows any attribute

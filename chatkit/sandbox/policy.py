@@ -74,7 +74,7 @@ MODULES: dict[str, ModuleRule] = {
     ),
     "dataclasses": _all_but(),
     "enum": _all_but("global_enum"),  # writes an enum's members into any loaded module
-    "abc": _all_but(),
+    "abc": _all_but("get_cache_token"),  # counts what every program in the process registers
     "collections": _all_but(),
     "collections.abc": _all_but(),
     "functools": _all_but(  # annotations evaluated; attributes copied by the names given
@@ -160,6 +160,10 @@ WHY_NOT: dict[tuple[str, str], str] = {
         )
         for name in ("singledispatch", "singledispatchmethod")
     },
+    ("abc", "get_cache_token"): (
+        "`abc.get_cache_token` counts the classes every program in the process has "
+        "registered with an ABC, not your phone's; check a class with `isinstance` instead"
+    ),
     **{
         ("asyncio", name): f"`asyncio.{name}` {_LOOP}"
         for name in (

@@ -165,6 +165,11 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         3,
         "may not use `decimal.getcontext`",
     ),
+    "counts what every program in the process registered": (
+        "import abc\n\nTOKEN = abc.get_cache_token()\n",
+        3,
+        "`abc.get_cache_token` counts the classes every program in the process has registered",
+    ),
     "writes names into a module of the phone's, through an enum": (
         'import enum\n\nBench = enum.Enum("Bench", [("ScaleBench", 1)], module="chatkit.phone.runtime")\n'
         "enum.global_enum(Bench)\n",
@@ -498,6 +503,15 @@ EXPLORER_DETECTORS = {
         "    def __repr__(self):\n        PRINTED.append(1)\n        return 'lock'\n\n\n"
         "LOCK = _Lock()\n\n\n"
         "def _explored():\n    return bool(PRINTED)\n",
+        "",
+    ),
+    "an alias typing kept for the process": (
+        "def _copy_before():\n    import typing\n    from decimal import Decimal\n\n"
+        '    if str(typing.get_args(typing.Literal[Decimal("1")])[0]) == "1.0":\n'
+        "        return True\n    for number in range(400):\n        typing.Literal[number]\n"
+        '    typing.Literal[Decimal("1.0")]\n    return False\n\n\n'
+        "COPY_BEFORE = _copy_before()\n\n\n"
+        "def _explored():\n    return COPY_BEFORE\n",
         "",
     ),
     "the number in a task's name": (
