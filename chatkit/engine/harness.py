@@ -455,9 +455,8 @@ class Scenario:
         message again over the fallback, and now waits there for the scenario's answer.
         """
         answered = sending.request
-        returned = sending.task.done() and sending.task.error is None and not sending.task.gave_up
         await self.settle()
-        if returned and answered is not None:
+        if sending.task.pending_at_return and answered is not None:
             self._step(text, kind, SERVER, sending.user, check=False)
             raise returned_early(sending.body)
         failing_over = (

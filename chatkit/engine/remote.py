@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chatkit.blame import Blame, RemoteJournal
-from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage
+from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, Message, ServerMessage, Status
 from chatkit.phone.frames import PhoneGone, WireError
 from chatkit.phone.link import REPORT_SECONDS, PhoneLink
 from chatkit.phone.screen import ScreenError, ScreenReader
@@ -113,6 +113,8 @@ class Op:
     """Where the first of those waits was asked for."""
     gave_up: bool = False
     """Whether a time-out of its own ran out (the script's server gave up on its request)."""
+    pending_at_return: bool = False
+    """Whether its message still showed pending the moment it returned (rule 15)."""
     requests: list[Request] = field(default_factory=list)
 
     def done(self) -> bool:
@@ -309,6 +311,10 @@ class RemotePhone:
             self.hooks.paused(self, op, shown_before)
         elif kind == "request":
             self._request(event, op)
+        elif kind == "returned" and op is not None:
+            number = event.get("row")
+            row = self.screen.row(number) if type(number) is int else None
+            op.pending_at_return = isinstance(row, Message) and row.status is Status.PENDING
         elif kind == "done" and op is not None:
             op.finished, op.state = True, "done"
             slept = event.get("slept")

@@ -416,19 +416,21 @@ def check_id_room(ids: list[str], others: Sequence[str] = ()) -> None:
         )
 
 
-RETURNED_EARLY = "returned before the server answered"
-"""How the check of a send that left its delivery to a task of its own begins to say so
-(`chatkit.grading.pointer` points at the ``return`` for it)."""
+RETURNED_EARLY = "returned while its message still showed pending"
+"""How the check of a send that left its message's settling to later (to the answer it
+did not wait for, or to a task of its own) begins to say so (`chatkit.grading.pointer`
+points at the ``return`` for it)."""
 
 
 def returned_early(body: str) -> RuleBroken:
-    """A send that returned while its message was still on its way: the ack or failure that
-    then arrives has no send to turn the row sent or failed."""
+    """A send that returned while its row still showed pending, though it called the
+    server: whatever awaits it gets a row that says nothing of the delivery."""
     return RuleBroken(
         Rule.FINISHES,
-        f"send {RETURNED_EARLY} {body!r}: it must wait for the answer, then confirm "
-        "the row or roll it back itself. A task left to finish the delivery is not the send "
-        "finishing: whatever awaits send learns nothing of whether the message got through",
+        f"send {RETURNED_EARLY} ({body!r}): by the time it returns, the row must show sent "
+        "or failed. Wait for the server's answer, then confirm the row or roll it back in "
+        "send itself. A task left to finish the delivery is not the send finishing: "
+        "whatever awaits send learns nothing of whether the message got through",
         function="send",
     )
 

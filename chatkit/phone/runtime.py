@@ -236,6 +236,8 @@ class Phone:
 
     def _answer(self, command: dict[str, Any]) -> None:
         future = self.answers.pop(command["request"])
+        if future.done():  # the flow cancelled the request: the answer lands nowhere
+            return
         if "ack" in command:
             future.set_result(server_message(command["ack"]))
         elif "history" in command:
@@ -251,7 +253,9 @@ class Phone:
         context.run(_current_op.set, number)
         waits = Waits()
         context.run(WAITS.set, waits)
-        watched = _FirstPause(work, lambda: self._paused(number, work))
+        watched = _FirstPause(
+            work, lambda: self._paused(number, work), lambda row: self._returned(number, row)
+        )
         task = self.loop.create_task(_await(watched), context=context)
         op = self.ops[number] = _Op(number, task, waits=waits)
         task.add_done_callback(lambda _: self._done(op))
@@ -260,6 +264,14 @@ class Phone:
         op = self.ops.get(number)
         if op is not None and not op.sent:
             self._event("paused", op=number, where=blame_data(blame_suspended(work, self.folder)))
+
+    def _returned(self, number: int, result: object) -> None:
+        """A send returned ``result``: the screen at that moment, and which row it returned
+        (what the row shows then is rule 15's)."""
+        screen = self.screen.diff(everything=False)
+        self._events.append(
+            {"e": "returned", "op": number, "screen": screen, "row": self.screen.number(result)}
+        )
 
     def _done(self, op: _Op) -> None:
         task = op.task
@@ -365,15 +377,23 @@ class _Journal(Journal):
 
 
 class _FirstPause:
-    """Awaits a coroutine, calling ``on_pause`` the first time it gives up control.
+    """Awaits a coroutine, calling ``on_pause`` the first time it gives up control, and
+    ``on_return`` the moment it returns.
 
-    At that very moment, before anything else runs, the send's message must be on
-    screen (rule 1): the phone writes the screen right there.
+    At the first pause, before anything else runs, the send's message must be on screen
+    (rule 1); when it returns, its row must be settled (rule 15: a task of the flow's that
+    settles it later has not run yet). The phone writes the screen right there.
     """
 
-    def __init__(self, work: Coroutine[Any, Any, Any], on_pause: Any) -> None:
+    def __init__(
+        self,
+        work: Coroutine[Any, Any, Any],
+        on_pause: Callable[[], None],
+        on_return: Callable[[object], None],
+    ) -> None:
         self.work = work
         self.on_pause = on_pause
+        self.on_return = on_return
 
     def __await__(self) -> Generator[Any, Any, Any]:
         work, paused = self.work, False
@@ -383,6 +403,7 @@ class _FirstPause:
             try:
                 yielded = work.throw(thrown) if thrown is not None else work.send(sent)
             except StopIteration as stop:
+                self.on_return(stop.value)
                 return stop.value
             if not paused:
                 paused = True

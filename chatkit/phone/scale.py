@@ -163,6 +163,8 @@ class HeldServer:
             stored = server_copy(next(self._numbers), author="you", client_id=client_id, body=body)
             if echo is not None:
                 echo(stored)
+        if answer.done():  # the flow cancelled the request: the answer lands nowhere
+            return True
         if ack:
             answer.set_result(stored)
         else:  # refused, or (every other one) timed out: a flow's own time-out runs out then

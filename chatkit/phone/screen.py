@@ -202,7 +202,7 @@ class ScreenWriter:
             encoded = self._chat(chat, rows, everything)
             if encoded:
                 changed[chat_id] = encoded
-        added_entries = self._index_added(index, everything)
+        added_entries = self._index_added(index)
         if added_entries is None:
             return {"shape": "an index keyed by something other than text"}
         if added_entries:
@@ -223,25 +223,13 @@ class ScreenWriter:
         return out
 
     def _index_added(
-        self, index: dict[Any, Any], everything: bool
+        self, index: dict[Any, Any]
     ) -> tuple[int, list[tuple[str, object]]] | tuple[()] | None:
         """The index entries to write: ``(0, all)`` when it changed other than at its end,
         ``(start, new ones)`` when entries were only added, ``()`` when nothing changed;
-        None when a key is not text."""
+        None when a key is not text. Always checked against every entry: a flow may have
+        taken one out and put two in, at any moment of a command."""
         known = self._index_ids
-        count = len(index)
-        if known is not None and known[0] is index and not everything:
-            keys, objects = known[1], known[2]
-            if count == len(keys):
-                return ()
-            if count > len(keys):
-                start = len(keys)
-                entries = list(islice(index.items(), start, None))
-                if set(map(type, (key for key, _ in entries))) - {str}:
-                    return None
-                keys.extend(key for key, _ in entries)
-                objects.extend(id(row) for _, row in entries)
-                return start, entries
         keys_now, objects_now = list(index), list(map(id, index.values()))
         if known is not None and known[0] is index and (keys_now, objects_now) == known[1:]:
             return ()
@@ -295,17 +283,9 @@ class ScreenWriter:
         self, key: int, shown: list[Any], rows: list[list[object]], everything: bool
     ) -> dict[str, object]:
         """A chat's row numbers: the whole list, only the rows added at its end, or nothing
-        when it did not change."""
+        when it did not change (checked against every row, in C: a flow may have taken one
+        out and put two in at any moment of a command)."""
         known = self._row_lists.get(key)
-        if known is not None and known[0] is shown and not everything:
-            size = len(known[1])
-            if len(shown) == size:
-                return {}
-            if len(shown) > size and (not size or id(shown[size - 1]) == known[1][-1]):
-                numbers = [self._write(row, rows) for row in shown[size:]]
-                known[1].extend(map(id, shown[size:]))
-                known[2].extend(numbers)
-                return {"added": numbers, "from": size}
         ids = list(map(id, shown))
         start = 0
         if known is not None and known[0] is shown and ids[: len(known[1])] == known[1]:

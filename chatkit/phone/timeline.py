@@ -124,11 +124,19 @@ class _Task:
 
 class _Stepped:
     """Awaits a send's coroutine one step at a time, noting in its `_Task` what it waits on,
-    and calling ``paused`` with the rows shown before it ran when it first gives up control."""
+    calling ``paused`` with the rows shown before it ran when it first gives up control, and
+    ``returned`` the moment it returns (what its row shows then is rule 15's)."""
 
-    def __init__(self, task: _Task, paused: Callable[[_Task, int], None], shown: Callable[[], int]):
+    def __init__(
+        self,
+        task: _Task,
+        paused: Callable[[_Task, int], None],
+        returned: Callable[[_Task, object], None],
+        shown: Callable[[], int],
+    ):
         self.task = task
         self.paused = paused
+        self.returned = returned
         self.shown = shown
 
     def __await__(self) -> Generator[Any, Any, None]:
@@ -139,8 +147,9 @@ class _Stepped:
         while True:
             try:
                 yielded = coro.throw(thrown) if thrown is not None else coro.send(sent)
-            except StopIteration:
+            except StopIteration as stop:
                 task.done = True
+                self.returned(task, stop.value)
                 return
             except (Exception, asyncio.CancelledError) as error:
                 task.done, task.error = True, error
@@ -372,7 +381,7 @@ class DeviceRun:
     def _start(self, index: int, retry: bool, coro: Coroutine[Any, Any, Message]) -> _Task:
         task = _Task(index, retry, coro)
         self.tasks.append(task)
-        stepped = _Stepped(task, self._paused, lambda: len(self.state.messages))
+        stepped = _Stepped(task, self._paused, self._returned, lambda: len(self.state.messages))
         task.runner = asyncio.Task(_await(stepped), loop=self.loop, context=task.context)
         return task
 
@@ -394,6 +403,21 @@ class DeviceRun:
                     "attempt": self.tasks.index(task),
                     "shown_before": shown_before,
                     "screen": self.screen.diff(),
+                }
+            )
+
+    def _returned(self, task: _Task, result: object) -> None:
+        """A send returned ``result``: the screen at that moment, and which row it returned
+        (what the row shows then is rule 15's)."""
+        events = self._events
+        if events is not None:
+            screen = self.screen.diff()
+            events.append(
+                {
+                    "e": "returned",
+                    "attempt": self.tasks.index(task),
+                    "screen": screen,
+                    "row": self.screen.number(result),
                 }
             )
 

@@ -91,18 +91,22 @@ class ScriptedServer:
         return message
 
     def ack(self, request: Request) -> ServerMessage:
-        """Store the message if it is not yet, and answer the sender with it."""
+        """Store the message if it is not yet, and answer the sender with it (an answer the
+        flow stopped waiting for, by cancelling the request, lands nowhere)."""
         message = self.store(request)
-        request.answer.set_result(message)
+        if not request.answer.done():
+            request.answer.set_result(message)
         return message
 
     def refuse(self, request: Request, reason: str) -> None:
         """Answer the sender with a refusal; nothing is stored."""
-        request.answer.set_exception(DeliveryError(reason))
+        if not request.answer.done():
+            request.answer.set_exception(DeliveryError(reason))
 
     def time_out(self, request: Request) -> None:
         """The sender stops waiting (its ack was lost, or is only late)."""
-        request.answer.set_exception(DeliveryError(TIMED_OUT))
+        if not request.answer.done():
+            request.answer.set_exception(DeliveryError(TIMED_OUT))
 
     def echo(self, message: ServerMessage, to: str | None = None) -> None:
         """Broadcast a stored message to the chat's members (or to one user only)."""

@@ -896,6 +896,45 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "settled_by_a_task",
+        doc="""
+        Known wrong: after the server answered, send starts a task that confirms the row,
+        and returns the row still pending.
+
+        The mistake: "reconcile can happen in the background". By the time send returns,
+        its row must show sent or failed: whatever awaits send gets a pending row, though
+        the server already answered.
+
+        Meant to be caught by: normal flow and all timelines, told as a send that returned
+        while its message still showed pending, at its ``return``.
+        """,
+        edits=(
+            (
+                lines("import uuid"),
+                lines("import asyncio", "import uuid"),
+            ),
+            (
+                lines(
+                    "    else:",
+                    "        reconcile(state, stored)",
+                    "    return message",
+                ),
+                lines(
+                    "    else:",
+                    "        SETTLING.add(asyncio.create_task(settle(state, stored)))",
+                    "    return message  # WRONG: still pending",
+                    "",
+                    "",
+                    "SETTLING: set[asyncio.Task[None]] = set()",
+                    "",
+                    "",
+                    "async def settle(state: ChatState, stored: ServerMessage) -> None:",
+                    "    reconcile(state, stored)",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "others_ids_kept",
         doc="""
         Known wrong: reconcile adds the id of every message from someone else to a set the

@@ -54,6 +54,39 @@ STYLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         ),
         ("normal flow",),
     ),
+    "returns once its echo confirmed it, before the ack": (
+        (
+            ("import uuid\n", "import asyncio\nimport uuid\n"),
+            (
+                "    try:\n        stored = await server.send(chat_id, message.client_id, body)\n"
+                "    except DeliveryError as error:\n"
+                "        rollback(state, message.client_id, error.reason)\n"
+                "    else:\n        reconcile(state, stored)\n    return message\n",
+                "    confirmed = CONFIRMED.setdefault(message.client_id, asyncio.Event())\n"
+                "    delivery = asyncio.create_task(server.send(chat_id, message.client_id, body))\n"
+                "    echo = asyncio.create_task(confirmed.wait())\n"
+                "    try:\n"
+                "        await asyncio.wait({delivery, echo}, return_when=asyncio.FIRST_COMPLETED)\n"
+                "    finally:\n        echo.cancel()\n"
+                "    CONFIRMED.pop(message.client_id, None)\n"
+                "    if not delivery.done():  # the echo proved delivery\n"
+                "        delivery.add_done_callback(lambda task: task.exception())\n"
+                "        return message\n"
+                "    try:\n        stored = delivery.result()\n"
+                "    except DeliveryError as error:\n"
+                "        rollback(state, message.client_id, error.reason)\n"
+                "    else:\n        reconcile(state, stored)\n    return message\n\n\n"
+                "CONFIRMED: dict[str, asyncio.Event] = {}\n",
+            ),
+            (
+                "    message.confirm(incoming)\n",
+                "    message.confirm(incoming)\n"
+                "    if message.client_id in CONFIRMED:\n"
+                "        CONFIRMED[message.client_id].set()\n",
+            ),
+        ),
+        ("normal flow", "server-first arrival", "all timelines"),
+    ),
     "created_at from a timestamp": (
         (
             ("import uuid\n", "import time\nimport uuid\n"),

@@ -56,7 +56,7 @@ from chatkit.engine.rules import (
 from chatkit.engine.story import SERVER, screen
 from chatkit.engine.story import Kind as StepKind
 from chatkit.engine.timelines.canon import CanonicalState
-from chatkit.model import DeliveryError, ServerMessage, Status
+from chatkit.model import DeliveryError, Message, ServerMessage, Status
 from chatkit.phone.screen import ScreenReader
 from chatkit.script.names import CHAT, OTHER, OTHER_CLIENT_ID, REFUSAL, USER
 from chatkit.script.server import CLIENT_ID_TAKEN, Request, ScriptedServer
@@ -144,7 +144,16 @@ class Device(abc.ABC):
 class _Attempt:
     """One call of the flow's `send` (a first send or a retry), as the judge knows it."""
 
-    __slots__ = ("error", "raised_at", "reported", "request", "retry", "send", "where")
+    __slots__ = (
+        "error",
+        "pending_at_return",
+        "raised_at",
+        "reported",
+        "request",
+        "retry",
+        "send",
+        "where",
+    )
 
     def __init__(self, send: int, retry: bool) -> None:
         self.send = send
@@ -156,6 +165,8 @@ class _Attempt:
         self.reported = False
         self.request: Request | None = None
         """Its latest request to the server, as the judge's server holds it."""
+        self.pending_at_return = False
+        """Whether its message still showed pending the moment it returned (rule 15)."""
 
     @property
     def done(self) -> bool:
@@ -424,6 +435,10 @@ class Run:
                     sent_text(event["chat_id"]),
                     sent_text(event["body"]),
                 )
+            elif kind == "returned":
+                number = event["row"]
+                row = self.reader.row(number) if type(number) is int else None
+                task.pending_at_return = isinstance(row, Message) and row.status is Status.PENDING
             else:
                 raise ValueError(f"no such event: {kind!r}")
         self.reader.apply(report["screen"])
@@ -561,6 +576,9 @@ class Run:
         shows failed. And unconfirmed messages keep the order they were sent in
         (a retried one may move).
         """
+        for task in self.tasks:
+            if task.pending_at_return and task.request is not None:  # it (or its task) sent
+                raise returned_early(self._body(task))
         seen = self.watch.seen
         chat = self.state.chats.get(CHAT)
         rows = chat.rows if chat is not None else []
@@ -591,14 +609,6 @@ class Run:
                         "has not answered it); a message fails only when its own send fails",
                     )
             elif row.status is Status.PENDING:
-                if any(
-                    task is not None
-                    and task.done
-                    and task.request is not None
-                    and not task.request.answered
-                    for task in (first, retry)
-                ):
-                    raise returned_early(body)
                 raise RuleBroken(
                     Rule.KEEP_WORDS,
                     f"{body!r} still shows pending, but its send is over and the server never "
