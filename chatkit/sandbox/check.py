@@ -200,15 +200,25 @@ class _Checker(ast.NodeVisitor):
         self._literal_getattrs: set[int] = set()
         """The ``getattr`` names of calls that name their attribute in place (allowed)."""
         self._functions = ["<module>"]
+        self._demos: list[range] = []
+        """The lines of each ``if __name__ == "__main__":`` block (a demo that never runs
+        on a phone, but is checked all the same)."""
 
     def check(self, tree: ast.Module) -> None:
         for node in ast.walk(tree):
             self._note_binding(node)
+        self._demos = [
+            range(node.lineno, (node.end_lineno or node.lineno) + 1)
+            for node in tree.body
+            if isinstance(node, ast.If) and _is_main_test(node.test)
+        ]
         self.visit(tree)
 
     def _refuse(self, node: ast.AST, why: str) -> None:
         line = getattr(node, "lineno", 0)
         code = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+        if any(line in demo for demo in self._demos):
+            why += _IN_A_DEMO
         self.violations.append(Violation(self.path, line, self._functions[-1], code, why))
 
     def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
@@ -483,6 +493,24 @@ def getattr_names(tree: ast.AST) -> set[str]:
         and node.func.id == "getattr"
         and (name := literal_getattr_name(node)) is not None
     }
+
+
+_IN_A_DEMO = (
+    ' (this is in an `if __name__ == "__main__":` block, which is checked like the rest: '
+    "take it out, and try your flow with `python grader.py` or the terminal client)"
+)
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    """``__name__ == "__main__"``, either way round."""
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return False
+    if not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = (test.left, test.comparators[0])
+    return any(isinstance(side, ast.Name) and side.id == "__name__" for side in sides) and any(
+        isinstance(side, ast.Constant) and side.value == "__main__" for side in sides
+    )
 
 
 def _literal_text(node: ast.expr) -> bool:

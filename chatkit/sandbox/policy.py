@@ -187,7 +187,8 @@ WHY_NOT_MODULE: dict[str, str] = {
     ),
     **dict.fromkeys(
         ("os", "sys", "pathlib", "shutil", "io", "tempfile", "glob"),
-        "a phone's flow has no business with files, the environment or the interpreter",
+        "a phone's flow has no business with files, the environment or the interpreter "
+        "(random ids come from `uuid.uuid4()` or `secrets.token_hex()`)",
     ),
     **dict.fromkeys(
         ("subprocess", "socket", "threading", "multiprocessing", "signal", "ssl", "http", "urllib"),

@@ -165,6 +165,11 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         3,
         "may not use `decimal.getcontext`",
     ),
+    "runs a demo in a __main__ block": (
+        'import asyncio\n\nif __name__ == "__main__":\n    asyncio.run(None)\n',
+        4,
+        'an `if __name__ == "__main__":` block, which is checked like the rest',
+    ),
     "counts what every program in the process registered": (
         "import abc\n\nTOKEN = abc.get_cache_token()\n",
         3,
