@@ -382,6 +382,33 @@ class Scenario:
         """``send`` (or a retry) must hand back the very row it shows for this message."""
         self.referee.expect_returned_row(sending)
 
+    def failed_over(self, sending: Sending) -> bool:
+        """Whether the failover client now waits on the fallback for ``sending``: False when
+        the send had already finished (it stopped waiting once its echo confirmed it, say),
+        so there is nothing to fail over."""
+        if sending.via == FALLBACK:
+            return True
+        if sending.task.done():
+            return False
+        raise RuleBroken(
+            Rule.FINISHES,
+            f"the primary transport failed {sending.body!r}, but the send neither finished "
+            "nor went on over the fallback",
+            function="send",
+        )
+
+    def expect_fallback(self, sending: Sending) -> None:
+        """The failover client must now wait on the fallback for ``sending``: its message
+        has not been confirmed, so the send cannot have finished."""
+        if not self.failed_over(sending):
+            raise RuleBroken(
+                Rule.FINISHES,
+                f"the primary transport failed {sending.body!r} and the send finished, "
+                "though nothing had confirmed the message: it must wait for the fallback's "
+                "answer",
+                function="send",
+            )
+
     def expect_flags(self, *, sending: bool, error: str | None, user: str = "you") -> None:
         """The chat's "sending…" indicator and error banner must be as given."""
         self.referee.expect_flags(sending=sending, error=error, user=user)
