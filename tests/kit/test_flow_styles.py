@@ -219,6 +219,20 @@ STYLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         )
     },
 }
+
+_ECHO_FIRST = STYLES["returns once its echo confirmed it, before the ack"][0]
+STYLES["cancels the request once its echo confirmed it"] = (
+    tuple(
+        (
+            old,
+            new.replace(
+                "delivery.add_done_callback(lambda task: task.exception())", "delivery.cancel()"
+            ),
+        )
+        for old, new in _ECHO_FIRST
+    ),
+    ("server-first arrival", "failover"),
+)
 """Each style: its edits of the reference (each ``old`` found exactly once), and the
 families it once lost points in."""
 
