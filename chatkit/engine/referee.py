@@ -31,7 +31,7 @@ from chatkit.engine.rules import (
 )
 from chatkit.engine.words import quote, whose
 from chatkit.limits import SLEEP_LIMIT
-from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, Status, check_body
+from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, Message, Status, check_body
 from chatkit.script.server import Request
 from chatkit.state import Chat, ChatState
 
@@ -172,9 +172,17 @@ class Referee:
             )
         error = sending.task.exception()
         if isinstance(error, DeliveryError):
+            request = sending.request
+            row = self.state(sending.user).get(request.client_id) if request else None
+            rolled_back = isinstance(row, Message) and row.status is Status.FAILED
             escaped = RuleBroken(
                 Rule.KEEP_WORDS,
-                f"send let DeliveryError({error.reason!r}) escape; catch it and roll back instead",
+                f"send rolled {quote(sending.body)} back, then raised "
+                f"DeliveryError({error.reason!r}) all the same: once the row shows failed, "
+                "return it (whatever awaits send reads the outcome from the row)"
+                if rolled_back
+                else f"send let DeliveryError({error.reason!r}) escape; catch it and roll back "
+                "instead",
                 function="send",  # the rule is rollback's, but send is where to look
             )
             escaped.blame = sending.task.raised_at

@@ -534,6 +534,27 @@ class RuleWatch:
     when its send first reached the server. Its row keeps both until the server's copy
     replaces them."""
 
+    def _vanished(self, client_id: str) -> str:
+        """What to say of a message of this client's that is no longer on the screen: which
+        one, as it last showed, and why it must stay."""
+        written = self._written.get(client_id)
+        status = self._last_status.get(client_id)
+        which = f"your message {written[0]!r}" if written else "one of your messages"
+        if status is Status.SENT:
+            return (
+                f"{which} disappeared from the screen, though it showed sent: a message "
+                "the server confirmed stays, whatever arrives later"
+            )
+        if status is Status.PENDING:
+            return (
+                f"{which} disappeared from the screen while it was still on its way: it "
+                "must stay, pending, until the server confirms it or it fails"
+            )
+        return (
+            f"{which} disappeared from the screen; a failed send must stay visible as "
+            "failed so it can be retried"
+        )
+
     def sent(self, client_id: str) -> None:
         """This client sent a message with this client id (a new one, or a retry)."""
         self.sent_by_me.add(client_id)
@@ -597,8 +618,7 @@ class RuleWatch:
             if client_id not in rows_by_id:
                 raise RuleBroken(
                     Rule.KEEP_WORDS,
-                    "one of your messages disappeared from the screen; a failed send must "
-                    "stay visible as failed so it can be retried",
+                    self._vanished(client_id),
                     about=tuple(self.state.chats.values()),
                     fields=("rows",),
                 )
