@@ -935,6 +935,32 @@ WRONG: tuple[Mistake, ...] = (
         ),
     ),
     Mistake(
+        "raises_after_rollback",
+        doc="""
+        Known wrong: send rolls the row back, then raises the DeliveryError all the same.
+
+        The mistake: "the caller should know it failed". The row already says so: send's
+        result is the row, and an error escaping send tells whatever awaits it that the
+        send itself broke.
+
+        Meant to be caught by: failure and rollback, told as a send that rolled back and
+        raised anyway (rule 6), in send.
+        """,
+        edits=(
+            (
+                lines(
+                    "    except DeliveryError as error:",
+                    "        rollback(state, message.client_id, error.reason)",
+                ),
+                lines(
+                    "    except DeliveryError as error:",
+                    "        rollback(state, message.client_id, error.reason)",
+                    "        raise  # WRONG: the row already says it failed",
+                ),
+            ),
+        ),
+    ),
+    Mistake(
         "others_ids_kept",
         doc="""
         Known wrong: reconcile adds the id of every message from someone else to a set the

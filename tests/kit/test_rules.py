@@ -83,6 +83,35 @@ def test_a_send_that_failed_must_not_stay_pending() -> None:
     watch.check()
 
 
+@pytest.mark.parametrize(
+    ("settle", "told"),
+    [
+        ("confirmed", "'first' disappeared from the screen, though it showed sent"),
+        ("pending", "'first' disappeared from the screen while it was still on its way"),
+        ("failed", "'first' disappeared from the screen; a failed send must stay"),
+    ],
+)
+def test_a_message_that_vanished_is_named_as_it_last_showed(settle: str, told: str) -> None:
+    """The story names the message that left the screen and how it last showed (it once
+    always spoke of a failed send, of a confirmed row that a reload lost)."""
+    state = ChatState("you")
+    watch = RuleWatch(state)
+    first = sent_row(state, watch, "c1", "first")
+    if settle == "confirmed":
+        stored = ServerMessage(1, "general", 1, "c1", "you", "first", WHEN)
+        watch.told(stored)
+        first.confirm(stored)
+        state.chat("general").in_flight.discard("c1")
+    elif settle == "failed":
+        fail(state, first, "you are offline")
+    watch.check()
+    state.chat("general").rows.remove(first)
+    del state.messages["c1"]
+    with pytest.raises(RuleBroken, match=told) as broken:
+        watch.check()
+    assert broken.value.rule is Rule.KEEP_WORDS
+
+
 def test_a_row_sits_in_the_chat_it_names() -> None:
     state = ChatState("you")
     watch = RuleWatch(state)
