@@ -264,7 +264,7 @@ class Referee:
         handed back."""
         for _, member in self.cast:
             try:
-                member.watch.check(retrying=self.retrying)
+                member.watch.check(retrying=self.retrying, now=member.client.clock())
             except RuleBroken as broken:
                 if broken.about:
                     self.blame(broken)

@@ -14,7 +14,7 @@ import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from chatkit.blame import CREATED, Blame
@@ -477,6 +477,12 @@ def describe_row(state: ChatState, row: Message) -> str:
     return text if row.author == state.user else f"{row.author}: {text}"
 
 
+CLOCK_SLACK = timedelta(seconds=1)
+"""How far a new row's ``created_at`` may be from the clock when it first shows: a time
+made from ``time.time()`` may round its last digits (a second is far more than that, and
+far less than a wrong zone or a wrong clock)."""
+
+
 def _clock_time(moment: object) -> str:
     """A time of day as a clock shows it, to the microsecond (or what the value is)."""
     return f"{moment:%H:%M:%S.%f}" if isinstance(moment, datetime) else repr(moment)
@@ -533,6 +539,32 @@ class RuleWatch:
     """Each message this client sent as it was written: its words and its ``created_at``
     when its send first reached the server. Its row keeps both until the server's copy
     replaces them."""
+    _timed: set[str] = field(default_factory=set)
+    """Client ids of the rows whose ``created_at`` was held against the clock (`check`
+    with ``now``): each once, when it first shows."""
+
+    def _check_times(self, rows_by_id: dict[str, list[Message]], now: datetime) -> None:
+        """Rule 1: a message of this client's says it was created when it first showed (the
+        moment the user sent it), read from the clock, whatever zone it is written in."""
+        for client_id, rows in rows_by_id.items():
+            if client_id in self._timed:
+                continue
+            self._timed.add(client_id)
+            row = rows[0]
+            moment = row.created_at
+            if row.author != self.state.user or row.status is Status.SENT:
+                continue  # the server's copy: its time is the server's
+            if type(moment) is not datetime or moment.tzinfo is None:
+                continue  # a time with no zone, or no time: told in its own words
+            if abs(moment - now) > CLOCK_SLACK:
+                raise RuleBroken(
+                    Rule.INSTANT,
+                    f"{row.body!r} was created at {moment.isoformat()}, but the phone's clock "
+                    f"read {now.isoformat()} when it first showed: created_at is the moment "
+                    "the user sent it, read from the clock (datetime.now(UTC))",
+                    about=(row,),
+                    fields=("created_at",),
+                )
 
     def _vanished(self, client_id: str) -> str:
         """What to say of a message of this client's that is no longer on the screen: which
@@ -590,11 +622,13 @@ class RuleWatch:
         self._banner = dict(memory.banner)
         self._banner_status = dict(memory.banner_status)
 
-    def check(self, *, retrying: str | None = None) -> None:
+    def check(self, *, retrying: str | None = None, now: datetime | None = None) -> None:
         """Raise `RuleBroken` if any rule no longer holds after the latest event.
 
         ``retrying`` is the client id being retried in this event, the one message
-        allowed to go from failed back to pending.
+        allowed to go from failed back to pending. ``now`` is the phone's clock during
+        the event, if the caller knows it: a row of this client's that first shows now
+        must say it was created now.
         """
         check_state_shape(self.state)
         rows_by_id: dict[str, list[Message]] = {}
@@ -614,6 +648,8 @@ class RuleWatch:
                     about=tuple(rows),
                     fields=CREATED,
                 )
+        if now is not None:
+            self._check_times(rows_by_id, now)
         for client_id in self.sent_by_me:
             if client_id not in rows_by_id:
                 raise RuleBroken(

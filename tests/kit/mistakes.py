@@ -516,7 +516,8 @@ WRONG: tuple[Mistake, ...] = (
         `tzinfo=UTC` on it does not convert it, it relabels it. On a phone outside UTC
         every message is hours off.
 
-        Meant to be caught by: edge cases (the phones live in UTC+05:30).
+        Meant to be caught by: edge cases (the phones live in UTC+05:30), and every
+        family where a new row's time is held against the clock.
         """,
         edits=(
             (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -27,6 +27,7 @@ from chatkit.model import Message, ServerMessage, Status
 from chatkit.state import ChatState
 
 WHEN = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+IST = timezone(timedelta(hours=5, minutes=30))
 
 
 def sent_row(state: ChatState, watch: RuleWatch, client_id: str, body: str) -> Message:
@@ -110,6 +111,19 @@ def test_a_message_that_vanished_is_named_as_it_last_showed(settle: str, told: s
     with pytest.raises(RuleBroken, match=told) as broken:
         watch.check()
     assert broken.value.rule is Rule.KEEP_WORDS
+
+
+def test_a_new_row_says_it_was_created_when_it_showed() -> None:
+    """Rule 1: a row's created_at is the clock's time when it first shows, in any zone
+    (a flow that stamped every row from the wrong clock once lost a single point)."""
+    state = ChatState("you")
+    watch = RuleWatch(state)
+    state.add(Message("c1", "general", "you", "on time", WHEN.astimezone(IST)))
+    watch.check(now=WHEN)
+    state.add(Message("c2", "general", "you", "hours off", WHEN.replace(tzinfo=IST)))
+    with pytest.raises(RuleBroken, match=r"'hours off' was created at .* clock read") as broken:
+        watch.check(now=WHEN)
+    assert broken.value.rule is Rule.INSTANT
 
 
 def test_a_row_sits_in_the_chat_it_names() -> None:
