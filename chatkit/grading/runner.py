@@ -56,6 +56,7 @@ from chatkit.limits import (
 from chatkit.portable import child_options, kill_child, timeout_method
 from chatkit.sandbox import Uncheckable, check_target
 from chatkit.sandbox.confine import HOME, child_environment, learner_environment, scratch_folder
+from chatkit.sandbox.world import HASH_SEED
 from chatkit.target import resolve_target
 
 RESULTS_CHANNEL = "CHATKIT_RESULTS"
@@ -441,7 +442,7 @@ class _Run:
             RESULTS_CHANNEL: channel,
             FAMILY_FILTER: ",".join(self.families),
             HIDDEN_FOLDERS: os.pathsep.join(map(str, self.hidden)),
-            "PYTHONHASHSEED": "0",  # hash() of a string is the same on every run
+            "PYTHONHASHSEED": HASH_SEED,  # hash() of a string is the same on every run
             **child_environment(scratch),
             # Other installed pytest plugins (xdist, anyio, …) are not loaded: grading needs
             # none of them, and loading them cost each grading half a second of start-up.

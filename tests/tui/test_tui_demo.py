@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from tui_support import ServerFactory, connected, load, statuses, type_and_send, until
 
 from chatkit.model import Status
+from chatkit.sandbox.world import HASH_SEED, hash_like_grading
 from chatkit.tui.cli import CannotLoad, add_tui_commands, chat_command, main
 from chatkit.tui.cli import load as load_target
 from chatkit.tui.demo import USERS, DemoApp
@@ -154,3 +157,28 @@ def test_a_flow_the_grader_would_refuse_is_never_run_by_the_demo(tmp_path: Path)
     with pytest.raises(CannotLoad, match=r"line 3: .* reaches into Python's internals"):
         load_target(str(tmp_path))
     assert not ran.exists()
+
+
+def test_the_terminal_client_runs_a_flow_with_the_hashes_it_is_graded_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From the command line, the client starts again with ``PYTHONHASHSEED`` as graded
+    phones have it: a flow reading ``hash("…")``, or the order of a set of strings, finds
+    the same live as graded (called with arguments, as here, it never starts again)."""
+    started: list[tuple[str, list[str], Mapping[str, str]]] = []
+
+    def execve(path: str, argv: list[str], env: Mapping[str, str]) -> None:
+        started.append((path, argv, env))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execve", execve)
+    monkeypatch.setattr(sys, "argv", ["chatkit.tui", "demo"])
+    monkeypatch.setenv("PYTHONHASHSEED", "random")
+    with pytest.raises(SystemExit):
+        main()
+    ((path, argv, env),) = started
+    assert (path, argv) == (sys.executable, sys.orig_argv)
+    assert env["PYTHONHASHSEED"] == HASH_SEED
+    monkeypatch.setenv("PYTHONHASHSEED", HASH_SEED)
+    hash_like_grading()  # already so: nothing starts again
+    assert len(started) == 1
