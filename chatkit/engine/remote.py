@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chatkit.blame import Blame, RemoteJournal
-from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, Message, ServerMessage, Status
+from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, Message, ServerMessage
 from chatkit.phone.frames import PhoneGone, WireError
 from chatkit.phone.link import REPORT_SECONDS, PhoneLink
 from chatkit.phone.screen import ScreenError, ScreenReader
@@ -113,8 +113,9 @@ class Op:
     """Where the first of those waits was asked for."""
     gave_up: bool = False
     """Whether a time-out of its own ran out (the script's server gave up on its request)."""
-    pending_at_return: bool = False
-    """Whether its message still showed pending the moment it returned (rule 15)."""
+    returned_as: object = None
+    """What the row it returned showed the moment it returned (a `Status`), if it
+    returned a row (rule 15)."""
     requests: list[Request] = field(default_factory=list)
 
     def done(self) -> bool:
@@ -314,7 +315,7 @@ class RemotePhone:
         elif kind == "returned" and op is not None:
             number = event.get("row")
             row = self.screen.row(number) if type(number) is int else None
-            op.pending_at_return = isinstance(row, Message) and row.status is Status.PENDING
+            op.returned_as = row.status if isinstance(row, Message) else None
         elif kind == "done" and op is not None:
             op.finished, op.state = True, "done"
             slept = event.get("slept")

@@ -422,6 +422,17 @@ did not wait for, or to a task of its own) begins to say so (`chatkit.grading.po
 points at the ``return`` for it)."""
 
 
+def returned_unconfirmed(body: str) -> RuleBroken:
+    """A send that got the server's ack, and returned its row as failed all the same."""
+    return RuleBroken(
+        Rule.FINISHES,
+        f"send returned {body!r} as failed, though the server had just stored it (its ack "
+        "had come): with the ack in hand, send confirms the row before it returns. Whatever "
+        "awaits send is told the message did not get through, when it did",
+        function="send",
+    )
+
+
 def returned_early(body: str) -> RuleBroken:
     """A send that returned while its row still showed pending, though it called the
     server: whatever awaits it gets a row that says nothing of the delivery."""

@@ -448,7 +448,8 @@ class HiddenState(Names):
                 raise Unreadable(f"a {kind.__qualname__} holds what its key cannot read")
         if _has_attributes(value, kind):
             return (name, self._attributes(value, depth))
-        return (name, render(_reduced(value), depth))
+        held = tuple(gc.get_referents(value))  # what its copy may leave out (a ``super``'s object)
+        return (name, render(_reduced(value), depth), render(held, depth))
 
     def _attributes(self, value: object, depth: int) -> tuple[object, ...]:
         """An object's own attributes: its ``__dict__`` and its slots."""

@@ -17,6 +17,7 @@ itself is a set of ids like any other).
 
 from __future__ import annotations
 
+import gc
 import sys
 from asyncio import AbstractEventLoop, Future, Task
 from collections import deque
@@ -171,11 +172,13 @@ def _parts(value: Any, own: dict[str, ModuleType]) -> list[object]:
 
 
 def _reduced(value: object) -> list[object]:
-    """What Python's own copy protocol says a C object holds: nothing, if it cannot say."""
+    """What a C object holds: what Python's own copy protocol says, and every object it
+    points to (a copy may leave some out: a ``super`` copies as its class alone)."""
     try:
-        return [object.__reduce_ex__(value, 4)]
+        copied: list[object] = [object.__reduce_ex__(value, 4)]
     except Exception:
-        return []
+        copied = []
+    return [*copied, *gc.get_referents(value)]
 
 
 def _is_kit_class(kind: type) -> bool:

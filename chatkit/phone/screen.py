@@ -163,6 +163,18 @@ class ScreenWriter:
         self._cut_short = False
         return written
 
+    def just_the_row(self, row: object) -> tuple[int, dict[str, Any]]:
+        """A row's number, and a diff that writes just that row as it is now (when it is new
+        or changed): what the judge needs of one moment about one row, without reading the
+        whole screen (a burst of thousands of sends returns thousands of times)."""
+        if self._cut_short:
+            self._forget()
+        self._cut_short = True
+        rows: list[list[object]] = []
+        number = self._write(row, rows)
+        self._cut_short = False
+        return number, ({"rows": rows} if rows else {})
+
     def _forget(self) -> None:
         """Forget what the judge was last sent (but not the rows' numbers): the next diff
         writes every chat, row and index entry again."""

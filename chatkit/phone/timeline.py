@@ -407,18 +407,13 @@ class DeviceRun:
             )
 
     def _returned(self, task: _Task, result: object) -> None:
-        """A send returned ``result``: the screen at that moment, and which row it returned
-        (what the row shows then is rule 15's)."""
+        """A send returned ``result``, a row: that row as it is at that moment (rule 15: the
+        judge reads what it shows)."""
         events = self._events
-        if events is not None:
-            screen = self.screen.diff()
+        if events is not None and type(result) is Message:
+            row, screen = self.screen.just_the_row(result)
             events.append(
-                {
-                    "e": "returned",
-                    "attempt": self.tasks.index(task),
-                    "screen": screen,
-                    "row": self.screen.number(result),
-                }
+                {"e": "returned", "attempt": self.tasks.index(task), "screen": screen, "row": row}
             )
 
     def _latest(self, index: int) -> _Task | None:

@@ -20,6 +20,7 @@ from string import Formatter
 
 from chatkit.sandbox.policy import (
     ALLOWED_DUNDERS,
+    CACHED_ANSWERS,
     DECLARED_DUNDERS,
     FORBIDDEN_BUILTINS,
     INTROSPECTION_ATTRIBUTES,
@@ -222,6 +223,13 @@ class _Checker(ast.NodeVisitor):
         self.violations.append(Violation(self.path, line, self._functions[-1], code, why))
 
     def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if node.name in CACHED_ANSWERS:
+            self._refuse(
+                node,
+                f"`{node.name}` decides what isinstance answers, and Python remembers its "
+                "answers where nothing can see them; give the class the methods it needs, "
+                "and check values with isinstance on the classes themselves",
+            )
         self._functions.append(node.name)
         self.generic_visit(node)
         self._functions.pop()

@@ -208,6 +208,10 @@ INTROSPECTION_ATTRIBUTES = _words(
 )
 """Attributes that lead from an object to the frames and event loop of the code around it."""
 
+CACHED_ANSWERS = _words("__subclasshook__ __instancecheck__ __subclasscheck__")
+"""Methods a class may not define: they decide what ``isinstance`` answers, and Python
+remembers those answers in a cache no check of a flow can read."""
+
 SHARED_STATE_ATTRIBUTES = _words("register")
 """Attributes that change what Python's own classes answer for every program in the
 process (``collections.abc.Sized.register(Box)``): state kept outside the flow."""

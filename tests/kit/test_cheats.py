@@ -165,6 +165,12 @@ REFUSED: dict[str, tuple[str, int, str]] = {
         3,
         "may not use `decimal.getcontext`",
     ),
+    "decides what isinstance answers, which Python caches": (
+        "import abc\n\n\nclass Probe(abc.ABC):\n    @classmethod\n"
+        "    def __subclasshook__(cls, other):\n        return True\n",
+        6,
+        "`__subclasshook__` decides what isinstance answers",
+    ),
     "runs a demo in a __main__ block": (
         'import asyncio\n\nif __name__ == "__main__":\n    asyncio.run(None)\n',
         4,

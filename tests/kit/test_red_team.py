@@ -147,6 +147,48 @@ def test_getattr_with_a_name_written_in_place_is_graded_on_its_merits(tmp_path: 
     assert report.results and all(result.outcome.value == "passed" for result in report.results)
 
 
+_SETTLE_TAIL = "    else:\n        reconcile(state, stored)\n    return message\n"
+LOOKS_SETTLED = {
+    "marked failed as it returns, confirmed by a task after": (
+        "    else:\n        message.status = Status.FAILED\n"
+        "        KEEP.add(asyncio.create_task(settle(state, stored)))\n    return message\n\n\n"
+        "KEEP: set[asyncio.Task[None]] = set()\n\n\n"
+        "async def settle(state: ChatState, stored: ServerMessage) -> None:\n"
+        "    reconcile(state, stored)\n"
+    ),
+    "a twin returned, the row it shows confirmed by a task": (
+        "    else:\n        KEEP.add(asyncio.create_task(settle(state, stored)))\n"
+        "    return Message(message.client_id, chat_id, message.author, body, "
+        "message.created_at)\n\n\n"
+        "KEEP: set[asyncio.Task[None]] = set()\n\n\n"
+        "async def settle(state: ChatState, stored: ServerMessage) -> None:\n"
+        "    reconcile(state, stored)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("trick", LOOKS_SETTLED)
+def test_a_row_that_looks_settled_only_as_send_returns_is_still_caught(
+    trick: str, tmp_path: Path
+) -> None:
+    """Rule 15 reads the row send returns the moment it returns, and holds it against the
+    answer send had: a row marked failed after an ack, or one that is not the row on
+    screen, is not a send that finished (each once passed, a task settling the real row
+    before anything else was checked)."""
+    source = SOLUTION.replace("import uuid\n", "import asyncio\nimport uuid\n", 1).replace(
+        _SETTLE_TAIL, LOOKS_SETTLED[trick], 1
+    )
+    assert source.count("KEEP.add") == 1
+    report = grade(target_with(tmp_path, source), families=["normal flow"])
+    assert report.load_error is None, report.load_error
+    failed = [result for result in report.results if result.outcome.value != "passed"]
+    assert failed
+    assert {result.rule.split(",")[0] for result in failed if result.rule} <= {
+        "rule 2",
+        "rule 15",
+    }, [result.rule for result in failed]
+
+
 def test_a_flow_cannot_tell_grading_from_the_live_app_by_its_print(tmp_path: Path) -> None:
     """On a phone, ``print`` is Python's own, as in the live app: a flow that is right only
     when its ``print`` is something else is wrong when graded too."""

@@ -810,6 +810,12 @@ MEMO_HOLDERS = {
         "def put(key, value):\n"
         '    MEMO[key] = AS_NUMBER[value] if key == "first" else 1.0 if value else 1\n'
     ),
+    "a list seen through a super object": (
+        "class Box(list):\n    pass\n\n\n"
+        'MEMO = super(Box, Box([{"first": "", "in_send": False}]))\n\n\n'
+        "def get(key):\n    return MEMO.copy()[0][key]\n\n\n"
+        "def put(key, value):\n    MEMO.copy()[0][key] = value\n"
+    ),
     "an object's __doc__": (
         "class Memo:\n    pass\n\n\nMEMO = Memo()\n"
         'MEMO.__doc__ = {"first": "", "in_send": False}\n\n\n'

@@ -52,6 +52,7 @@ from chatkit.engine.rules import (
     check_shown_before_first_await,
     check_state_shape,
     returned_early,
+    returned_unconfirmed,
 )
 from chatkit.engine.story import SERVER, screen
 from chatkit.engine.story import Kind as StepKind
@@ -146,11 +147,11 @@ class _Attempt:
 
     __slots__ = (
         "error",
-        "pending_at_return",
         "raised_at",
         "reported",
         "request",
         "retry",
+        "returned_as",
         "send",
         "where",
     )
@@ -165,8 +166,9 @@ class _Attempt:
         self.reported = False
         self.request: Request | None = None
         """Its latest request to the server, as the judge's server holds it."""
-        self.pending_at_return = False
-        """Whether its message still showed pending the moment it returned (rule 15)."""
+        self.returned_as: object = None
+        """What the row it returned showed the moment it returned (a `Status`), if it
+        returned a row (rule 15)."""
 
     @property
     def done(self) -> bool:
@@ -220,6 +222,8 @@ class Run:
         """Whether the phone ran ahead into the first of ``_ahead`` (its report is next)."""
         self._checking = True
         self._trouble: RuleBroken | None = None
+        self._returned_now: list[_Attempt] = []
+        """The sends that returned in the step being read (`_take`)."""
 
     @property
     def state(self) -> ChatState:
@@ -413,6 +417,7 @@ class Run:
 
     def _take(self, report: dict[str, Any]) -> Failure | None:
         """Read the phone's report of one step, in order; what ``reconcile`` raised, if it did."""
+        self._returned_now = []
         for event in report["events"]:
             self.reader.apply(event["screen"])
             task = self.tasks[_number(event["attempt"])]
@@ -438,7 +443,8 @@ class Run:
             elif kind == "returned":
                 number = event["row"]
                 row = self.reader.row(number) if type(number) is int else None
-                task.pending_at_return = isinstance(row, Message) and row.status is Status.PENDING
+                task.returned_as = row.status if isinstance(row, Message) else None
+                self._returned_now.append(task)
             else:
                 raise ValueError(f"no such event: {kind!r}")
         self.reader.apply(report["screen"])
@@ -536,6 +542,7 @@ class Run:
             raise self._trouble
         kind, index = event.kind, event.send
         task: _Attempt | None = None
+        unconfirmed: _Attempt | None = None
         if kind is EventKind.SEND or kind is EventKind.RETRY:
             task = self._firsts[index] if kind is EventKind.SEND else self._retries[index]
             assert task is not None
@@ -553,6 +560,9 @@ class Run:
                     Rule.FINISHES,
                     f"the server answered, but the send of {self._body(task)!r} did not finish",
                 )
+            acked = kind is EventKind.ACK or kind is EventKind.RETRY_ACK
+            if acked and task in self._returned_now and task.returned_as is Status.FAILED:
+                unconfirmed = task  # told once the screen's own rules held: they say more
         crash = self._crash(task)
         if crash is not None:
             return crash
@@ -564,6 +574,8 @@ class Run:
             retrying=self._actual.get(f"s{index}") if kind is EventKind.RETRY else None
         )
         self._check_progress()
+        if unconfirmed is not None:
+            raise returned_unconfirmed(self._body(unconfirmed))
         return None
 
     def _check_progress(self) -> None:
@@ -577,7 +589,7 @@ class Run:
         (a retried one may move).
         """
         for task in self.tasks:
-            if task.pending_at_return and task.request is not None:  # it (or its task) sent
+            if task.returned_as is Status.PENDING and task.request is not None:  # it had sent
                 raise returned_early(self._body(task))
         seen = self.watch.seen
         chat = self.state.chats.get(CHAT)
