@@ -79,6 +79,7 @@ class RuleBroken(AssertionError):
         fields: tuple[str, ...] = STATUS_FIELDS,
         blame: Blame | None = None,
         function: str | None = None,
+        returned: bool = False,
     ) -> None:
         super().__init__(f"{rule}: {detail}")
         self.rule = rule
@@ -94,6 +95,9 @@ class RuleBroken(AssertionError):
         self.function = function
         """The flow function at fault, where the harness knows which but not the line
         (without either, the rule's own function is named)."""
+        self.returned = returned
+        """A send that did return, with its row not settled as it should be (rule 15): the
+        mistake is at its ``return``, not a send stuck waiting."""
 
 
 class StateShapeError(TypeError):
@@ -416,12 +420,6 @@ def check_id_room(ids: list[str], others: Sequence[str] = ()) -> None:
         )
 
 
-RETURNED_EARLY = "returned while its message still showed pending"
-"""How the check of a send that left its message's settling to later (to the answer it
-did not wait for, or to a task of its own) begins to say so (`chatkit.grading.pointer`
-points at the ``return`` for it)."""
-
-
 def returned_unconfirmed(body: str) -> RuleBroken:
     """A send that got the server's ack, and returned its row as failed all the same."""
     return RuleBroken(
@@ -430,6 +428,7 @@ def returned_unconfirmed(body: str) -> RuleBroken:
         "had come): with the ack in hand, send confirms the row before it returns. Whatever "
         "awaits send is told the message did not get through, when it did",
         function="send",
+        returned=True,
     )
 
 
@@ -438,11 +437,13 @@ def returned_early(body: str) -> RuleBroken:
     server: whatever awaits it gets a row that says nothing of the delivery."""
     return RuleBroken(
         Rule.FINISHES,
-        f"send {RETURNED_EARLY} ({body!r}): by the time it returns, the row must show sent "
-        "or failed. Wait for the server's answer, then confirm the row or roll it back in "
-        "send itself. A task left to finish the delivery is not the send finishing: "
-        "whatever awaits send learns nothing of whether the message got through",
+        f"send returned while its message still showed pending ({body!r}): by the time it "
+        "returns, the row must show sent or failed. Wait for the server's answer, then "
+        "confirm the row or roll it back in send itself. A task left to finish the delivery "
+        "is not the send finishing: whatever awaits send learns nothing of whether the "
+        "message got through",
         function="send",
+        returned=True,
     )
 
 

@@ -29,7 +29,7 @@ from chatkit.blame import Blame, blame_traceback
 from chatkit.engine.harness import Scenario
 from chatkit.engine.pytest_plugin import ScenarioTimedOut, budget_of
 from chatkit.engine.remote import PhoneRaised
-from chatkit.engine.rules import RETURNED_EARLY, Rule, RuleBroken, StateShapeError
+from chatkit.engine.rules import Rule, RuleBroken, StateShapeError
 from chatkit.engine.story import Step
 from chatkit.grading.pointer import keeping_function, likely_line
 from chatkit.grading.results import (
@@ -258,7 +258,7 @@ def _explain(
     elif isinstance(error, RuleBroken):
         result.rule = str(error.rule)
         result.message, result.expected, result.actual = error.detail, error.expected, error.actual
-        stuck = error.rule is Rule.FINISHES and RETURNED_EARLY not in error.detail
+        stuck = error.rule is Rule.FINISHES and not error.returned
         result.outcome = Outcome.TIMED_OUT if stuck else Outcome.FAILED  # not done, or too soon
         result.location, result.function = None, None
         _point_at(result, error.blame)
@@ -266,7 +266,9 @@ def _explain(
         if result.location is None and error.rule is Rule.BOOKKEEPING:  # where it keeps
             result.function = keeping_function(target, error.detail) or result.function
         if result.location is None:  # nothing of the learner's changed it: read the function
-            result.location = likely_line(target, result.function, error.rule, error.detail)
+            result.location = likely_line(
+                target, result.function, error.rule, error.detail, at_return=error.returned
+            )
     elif isinstance(error, ScenarioTimedOut) or (
         excinfo.typename == "Failed" and str(error).startswith("Timeout")
     ):

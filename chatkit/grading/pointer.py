@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from chatkit.engine.rules import RETURNED_EARLY, Rule
+from chatkit.engine.rules import Rule
 from chatkit.grading.results import Location
 from chatkit.target import display_path
 
@@ -118,12 +118,15 @@ def keeping_function(file: Path, detail: str) -> str | None:
     return None
 
 
-def likely_line(file: Path, function: str, rule: Rule | None, detail: str = "") -> Location | None:
+def likely_line(
+    file: Path, function: str, rule: Rule | None, detail: str = "", *, at_return: bool = False
+) -> Location | None:
     """The line of ``function`` in ``file`` that ``rule`` is most about, or its first line.
 
     ``detail`` is what the check said: rule 1 is about when a row shows, or, when it says
-    a row was "created at" the wrong time, about where ``created_at`` comes from. None
-    when the file cannot be read or does not define the function (it may come from
+    a row was "created at" the wrong time, about where ``created_at`` comes from.
+    ``at_return``: the fault is in what the function returned, at its last ``return``.
+    None when the file cannot be read or does not define the function (it may come from
     another module).
     """
     try:
@@ -145,7 +148,7 @@ def likely_line(file: Path, function: str, rule: Rule | None, detail: str = "") 
     finders = WHERE.get(rule, ()) if rule is not None else ()
     if rule is Rule.INSTANT and "created at" in detail:
         finders = (_keyword("created_at"), *finders)
-    if rule is Rule.FINISHES and RETURNED_EARLY in detail:  # the return that comes too soon
+    if at_return:  # a send that returned its row unsettled
         finders = (RETURNS,)
     kept = KEPT_IN.search(detail) if rule is Rule.BOOKKEEPING else None
     if kept is not None:  # what a module-level name keeps: where the function uses it

@@ -183,6 +183,7 @@ def test_a_row_that_looks_settled_only_as_send_returns_is_still_caught(
     assert report.load_error is None, report.load_error
     failed = [result for result in report.results if result.outcome.value != "passed"]
     assert failed
+    assert {result.outcome.value for result in failed} == {"failed"}  # returned: not stuck
     assert {result.rule.split(",")[0] for result in failed if result.rule} <= {
         "rule 2",
         "rule 15",

@@ -186,6 +186,7 @@ class TimelinesBroken(RuleBroken):
             actual=cause.actual,
             blame=cause.blame,
             function=cause.function,
+            returned=cause.returned,
         )
         self.exploration = exploration
         self.story = story
