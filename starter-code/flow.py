@@ -61,7 +61,7 @@ async def send(
 
     When the server answers with its copy, hand that copy to `reconcile`. When it
     raises ``DeliveryError``, hand the reason to `rollback`. Either way, return the
-    row.
+    row: by then it shows sent or failed.
 
     Refuse a bad body (``check_body``) before you change anything.
 
