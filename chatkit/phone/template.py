@@ -36,6 +36,7 @@ from chatkit.phone.runtime import Phone, serve
 from chatkit.portable import limit_memory
 from chatkit.sandbox import FlowCode
 from chatkit.sandbox.confine import Confinement, ConfinementError
+from chatkit.sandbox.shared_caches import forget_shared_caches
 from chatkit.target import check_shape
 
 MAX_ORDER = 4096
@@ -59,6 +60,7 @@ def main(target: Path, control: socket.socket) -> None:
     own line: the judge gets it at once, and the next one is forked while the judge works.
     """
     code, compiled_error = _compiled(target)
+    forget_shared_caches()  # finds them once, here: each phone forked from now on knows them
     confinement = Confinement(code.folder, [], None)
     children: set[int] = set()
     ended: dict[int, int | str] = {}

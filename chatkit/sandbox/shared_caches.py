@@ -66,15 +66,19 @@ def _held(value: object) -> list[object]:
     return []
 
 
-_CLEARS: tuple[Callable[[], None], ...] = (
-    *(cache.cache_clear for cache in allowed_caches()),  # type: ignore[attr-defined]
-    re.purge,  # the patterns `re` compiled (a dict of its own, and a cache)
-)
+@functools.cache
+def _clears() -> tuple[Callable[[], None], ...]:
+    """What empties each cache, found the first time a process needs it (only those that
+    run a flow do: the phones and the terminal client)."""
+    return (
+        *(cache.cache_clear for cache in allowed_caches()),  # type: ignore[attr-defined]
+        re.purge,  # the patterns `re` compiled (a dict of its own, and a cache)
+    )
 
 
 def forget_shared_caches() -> None:
     """Empty every cache the standard library keeps for the whole process that a flow can
     fill and see: before a copy of the flow loads, and after each event a graded phone
     hands it."""
-    for clear in _CLEARS:
+    for clear in _clears():
         clear()
