@@ -25,7 +25,7 @@ from collections.abc import Callable
 from chatkit.engine.cast import FALLBACK, PRIMARY, Cast, Member, Sending, is_quiet, over
 from chatkit.engine.referee import Referee, snapshot
 from chatkit.engine.remote import Op, RemotePhone
-from chatkit.engine.rules import Rule, RuleBroken, returned_early, returned_unconfirmed
+from chatkit.engine.rules import Rule, RuleBroken, check_returned_row
 from chatkit.engine.story import SERVER, Kind, Step, screen
 from chatkit.engine.timelines.device import PhoneDevice
 from chatkit.engine.timelines.explore import Exploration, explore_async
@@ -498,11 +498,9 @@ class Scenario:
         self._step(text, kind, SERVER, sending.user, check=False)
         self.referee.raise_if_unfinished(sending, failing_over=failing_over)
         self.referee.check()
-        returned_as = sending.task.returned_as  # the rules of the screen first: they say more
-        if returned_as is Status.PENDING and answered is not None:
-            raise returned_early(sending.body)
-        if returned_as is Status.FAILED and reason is None and not finished_before:
-            raise returned_unconfirmed(sending.body)
+        if answered is not None:  # the rules of the screen first: they say more
+            just_acked = reason is None and not finished_before
+            check_returned_row(sending.body, sending.task.returned_as, just_acked=just_acked)
 
     def _stored(self, sending: Sending) -> ServerMessage:
         """The server's copy of the message, stored now if it is not yet (stored once)."""

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chatkit.blame import Blame, RemoteJournal
-from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, Message, ServerMessage
+from chatkit.model import TIMED_OUT, DeliveryError, InvalidMessage, ServerMessage
 from chatkit.phone.frames import PhoneGone, WireError
 from chatkit.phone.link import REPORT_SECONDS, PhoneLink
 from chatkit.phone.screen import ScreenError, ScreenReader
@@ -313,9 +313,7 @@ class RemotePhone:
         elif kind == "request":
             self._request(event, op)
         elif kind == "returned" and op is not None:
-            number = event.get("row")
-            row = self.screen.row(number) if type(number) is int else None
-            op.returned_as = row.status if isinstance(row, Message) else None
+            op.returned_as = self.screen.status_of(event.get("row"))
         elif kind == "done" and op is not None:
             op.finished, op.state = True, "done"
             slept = event.get("slept")

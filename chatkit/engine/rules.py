@@ -420,6 +420,16 @@ def check_id_room(ids: list[str], others: Sequence[str] = ()) -> None:
         )
 
 
+def check_returned_row(body: str, shown: object, *, just_acked: bool) -> None:
+    """Rule 15 for a send that called the server, by what its row showed the moment it
+    returned (``shown``; None if it returned no row): never still pending, and, if it
+    returned just after the server acked it, not failed either."""
+    if shown is Status.PENDING:
+        raise returned_early(body)
+    if shown is Status.FAILED and just_acked:
+        raise returned_unconfirmed(body)
+
+
 def returned_unconfirmed(body: str) -> RuleBroken:
     """A send that got the server's ack, and returned its row as failed all the same."""
     return RuleBroken(

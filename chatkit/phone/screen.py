@@ -189,11 +189,12 @@ class ScreenWriter:
     def _diff(self, everything: bool) -> dict[str, Any]:
         """What changed since the last diff.
 
-        With ``everything`` off — a moment within a command, such as a send reaching the
-        server — it reads only what a flow changes as it goes: rows touched (`touched`),
-        rows and index entries added at the end, the in-flight sets. The diff that ends a
-        command (``everything`` on) reads the whole state again, so nothing a flow did,
-        however it did it, is missing from the screen the judge checks after each step.
+        Chats, their row lists, the index and the in-flight sets are compared whole every
+        time. With ``everything`` off — a moment within a command, such as a send reaching
+        the server — a row's fields are written only if it was touched (`touched`); the
+        diff that ends a command (``everything`` on) compares every row's fields again, so
+        nothing a flow did, however it did it, is missing from the screen the judge checks
+        after each step.
         """
         state = self.state
         chats, index = state.chats, state.messages
@@ -369,6 +370,12 @@ class ScreenReader:
         if type(number) is not int or number not in self._rows:
             raise ScreenError(f"a row number the phone never wrote: {number!r}")
         return self._rows[number]
+
+    def status_of(self, number: object) -> object:
+        """What the mirror row the phone numbered ``number`` shows (a `Status`, or what
+        stands for a status that is not one); None for a row that is not a row."""
+        row = self.row(number)
+        return row.status if isinstance(row, Message) else None
 
     def key(self, target: object) -> str | None:
         """The phone's name for a mirror row or chat (how blame names them)."""

@@ -100,13 +100,11 @@ class ScriptedServer:
 
     def refuse(self, request: Request, reason: str) -> None:
         """Answer the sender with a refusal; nothing is stored."""
-        if not request.answer.done():
-            request.answer.set_exception(DeliveryError(reason))
+        _fail(request, reason)
 
     def time_out(self, request: Request) -> None:
         """The sender stops waiting (its ack was lost, or is only late)."""
-        if not request.answer.done():
-            request.answer.set_exception(DeliveryError(TIMED_OUT))
+        _fail(request, TIMED_OUT)
 
     def echo(self, message: ServerMessage, to: str | None = None) -> None:
         """Broadcast a stored message to the chat's members (or to one user only)."""
@@ -142,3 +140,9 @@ class Connection:
         a turn before it answers, so a send that awaits it has given up control (rule 1)."""
         await asyncio.sleep(0)
         return list(self.server.stored.get(chat_id, []))
+
+
+def _fail(request: Request, reason: str) -> None:
+    """Answer a request with a failure, unless the flow cancelled it (then it lands nowhere)."""
+    if not request.answer.done():
+        request.answer.set_exception(DeliveryError(reason))

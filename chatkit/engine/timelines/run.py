@@ -49,15 +49,14 @@ from chatkit.engine.rules import (
     check_pending_on_screen,
     check_reached_server,
     check_retry_id,
+    check_returned_row,
     check_shown_before_first_await,
     check_state_shape,
-    returned_early,
-    returned_unconfirmed,
 )
 from chatkit.engine.story import SERVER, screen
 from chatkit.engine.story import Kind as StepKind
 from chatkit.engine.timelines.canon import CanonicalState
-from chatkit.model import DeliveryError, Message, ServerMessage, Status
+from chatkit.model import DeliveryError, ServerMessage, Status
 from chatkit.phone.screen import ScreenReader
 from chatkit.script.names import CHAT, OTHER, OTHER_CLIENT_ID, REFUSAL, USER
 from chatkit.script.server import CLIENT_ID_TAKEN, Request, ScriptedServer
@@ -441,9 +440,7 @@ class Run:
                     sent_text(event["body"]),
                 )
             elif kind == "returned":
-                number = event["row"]
-                row = self.reader.row(number) if type(number) is int else None
-                task.returned_as = row.status if isinstance(row, Message) else None
+                task.returned_as = self.reader.status_of(event["row"])
                 self._returned_now.append(task)
             else:
                 raise ValueError(f"no such event: {kind!r}")
@@ -561,7 +558,7 @@ class Run:
                     f"the server answered, but the send of {self._body(task)!r} did not finish",
                 )
             acked = kind is EventKind.ACK or kind is EventKind.RETRY_ACK
-            if acked and task in self._returned_now and task.returned_as is Status.FAILED:
+            if acked and task in self._returned_now:
                 unconfirmed = task  # told once the screen's own rules held: they say more
         crash = self._crash(task)
         if crash is not None:
@@ -575,7 +572,7 @@ class Run:
         )
         self._check_progress()
         if unconfirmed is not None:
-            raise returned_unconfirmed(self._body(unconfirmed))
+            check_returned_row(self._body(unconfirmed), unconfirmed.returned_as, just_acked=True)
         return None
 
     def _check_progress(self) -> None:
@@ -589,8 +586,8 @@ class Run:
         (a retried one may move).
         """
         for task in self.tasks:
-            if task.returned_as is Status.PENDING and task.request is not None:  # it had sent
-                raise returned_early(self._body(task))
+            if task.request is not None:  # it (or a task of its own) called the server
+                check_returned_row(self._body(task), task.returned_as, just_acked=False)
         seen = self.watch.seen
         chat = self.state.chats.get(CHAT)
         rows = chat.rows if chat is not None else []
